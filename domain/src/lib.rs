@@ -1,0 +1,11 @@
+//! Vigil's pure business rules. No async, no I/O, no clock: every function that needs the
+//! time takes `now` as an argument, so rules are table-tested without mocking.
+//!
+//! This crate is compiled into the WebAssembly bundle as well; keep it light (serde only).
+
+pub mod accounts;
+pub mod errors;
+pub mod ratelimit;
+
+pub use accounts::{ApiScope, Locale, Role};
+pub use errors::{FieldError, FieldErrors};
