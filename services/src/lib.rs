@@ -1,1 +1,79 @@
-//! placeholder
+//! Vigil's use cases: the only API that server functions, REST handlers and background
+//! loops call. Each call checks the caller's role, validates input (naming the field), and
+//! orchestrates `store` + `domain` with an injected [`Clock`].
+
+pub mod accounts;
+pub mod clock;
+pub mod error;
+pub mod timefmt;
+
+use std::sync::{Arc, Mutex};
+
+pub use accounts::{Actor, ApiCaller, CreatedApiKey, LoginOk};
+pub use clock::{Clock, FakeClock, SystemClock};
+pub use error::ServiceError;
+use domain::ratelimit::FailureWindow;
+use store::Store;
+
+/// Tunables of the account rules (from the server's `Config`).
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// A session lives this long after its last use.
+    pub session_ttl_ms: i64,
+    /// Failed sign-ins allowed per account and IP inside `login_window_ms`.
+    pub login_max_failures: usize,
+    pub login_window_ms: i64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl_ms: 7 * 24 * 3600 * 1000,
+            login_max_failures: 5,
+            login_window_ms: 60_000,
+        }
+    }
+}
+
+/// The service facade. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    auth: AuthSettings,
+    login_failures: Arc<Mutex<FailureWindow>>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("backend", &self.store.backend())
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, auth: AuthSettings) -> Self {
+        let window = FailureWindow::new(auth.login_max_failures, auth.login_window_ms);
+        Self {
+            store,
+            clock,
+            auth,
+            login_failures: Arc::new(Mutex::new(window)),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ready(&self) -> Result<(), ServiceError> {
+        self.store.ping().await.map_err(ServiceError::from)
+    }
+}

@@ -1,0 +1,546 @@
+//! Accounts and access: sign-in with throttling, sessions, users, API keys, preferences and
+//! reading the audit log. Every write checks the caller's role here, on the server.
+
+use crate::{timefmt, ServiceError, Services};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use domain::accounts::{normalize_email, validate_email, validate_name, validate_password};
+use domain::{ApiScope, FieldErrors, Locale, Role};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use store::{ApiKey, AuditCtx, AuditEntry, AuditQuery, NewApiKey, NewSession, NewUser, User};
+
+/// A signed-in user making a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub locale: Locale,
+    pub time_zone: String,
+    /// The session's anti-CSRF token; every write must echo it.
+    pub csrf_token: String,
+    pub ip: String,
+}
+
+impl Actor {
+    fn audit(&self, at_ms: i64) -> AuditCtx {
+        AuditCtx {
+            user_id: Some(self.user_id),
+            actor: self.email.clone(),
+            ip: self.ip.clone(),
+            at_ms,
+        }
+    }
+
+    /// `Forbidden` unless this actor's role includes `required`.
+    pub fn require(&self, required: Role) -> Result<(), ServiceError> {
+        if self.role.allows(required) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(required))
+        }
+    }
+
+    /// Checks the anti-CSRF token a write carries (constant-time comparison).
+    pub fn check_csrf(&self, token: &str) -> Result<(), ServiceError> {
+        if constant_time_eq(self.csrf_token.as_bytes(), token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(ServiceError::invalid(
+                "csrf",
+                "missing or stale form token: reload the page and try again",
+            ))
+        }
+    }
+}
+
+/// A machine calling the REST API with a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCaller {
+    pub key_id: i64,
+    pub name: String,
+    pub scope: ApiScope,
+}
+
+/// A successful sign-in: the cookie value to set and who signed in.
+#[derive(Debug, Clone)]
+pub struct LoginOk {
+    pub session_token: String,
+    pub user: User,
+    pub expires_at_ms: i64,
+}
+
+/// A new API key: the secret is returned exactly once.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedApiKey {
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+/// One audit entry prepared for display in a user's time zone.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditView {
+    pub entry: AuditEntry,
+    pub at_display: String,
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() || a.is_empty() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// SHA-256 of a high-entropy secret (session token, API key), hex. Secrets with 256 bits
+/// of entropy need no slow hash; passwords do (argon2id below).
+pub fn sha256_hex(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Hashes a password with argon2id (default OWASP parameters) off the async runtime.
+pub async fn hash_password(password: &str) -> Result<String, ServiceError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| ServiceError::Internal(format!("hashing password: {e}")))
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(e.to_string()))?
+}
+
+async fn verify_password(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A valid hash of a random password, verified against when the email is unknown so that
+/// unknown and known accounts take the same time to refuse.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$dmlnaWwtZHVtbXktc2FsdA$2kXK0m3JhJ3pqYB7Zb7m4cC9r1G8y9Z2m0o4c3x1m2Q";
+
+/// Input to create a user (admin page, CLI, bootstrap).
+#[derive(Debug, Clone, Default)]
+pub struct CreateUser {
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub password: String,
+}
+
+impl Services {
+    // ---------------------------------------------------------------- sessions
+
+    /// Signs in with email and password. Throttled per account and IP: after too many
+    /// failures inside the window, answers `RateLimited` without checking the password.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        ip: &str,
+        user_agent: &str,
+    ) -> Result<LoginOk, ServiceError> {
+        let email = normalize_email(email);
+        let mut errs = FieldErrors::new();
+        if email.is_empty() {
+            errs.add("email", "is required");
+        }
+        if password.is_empty() {
+            errs.add("password", "is required");
+        }
+        errs.into_result()?;
+
+        let now = self.now_ms();
+        let key = format!("{email}|{ip}");
+        if let Some(retry_ms) = self.lock_failures()?.check(&key, now) {
+            return Err(ServiceError::RateLimited(u64::try_from((retry_ms + 999) / 1000).unwrap_or(1)));
+        }
+
+        let found = self.store.user_by_email(&email).await?;
+        let ok = match &found {
+            Some(u) => verify_password(password, &u.password_hash).await && u.user.is_active(),
+            None => {
+                let _ = verify_password(password, DUMMY_HASH).await;
+                false
+            }
+        };
+        let ctx = AuditCtx {
+            user_id: found.as_ref().map(|u| u.user.id),
+            actor: email.clone(),
+            ip: ip.to_owned(),
+            at_ms: now,
+        };
+        let Some(found) = found.filter(|_| ok) else {
+            self.lock_failures()?.record_failure(&key, now);
+            self.store
+                .audit_event(&ctx, "session.login_failed", &format!("email:{email}"), None)
+                .await?;
+            return Err(ServiceError::Unauthorized);
+        };
+        self.lock_failures()?.reset(&key);
+
+        let token = random_hex(32);
+        let expires_at_ms = now + self.auth.session_ttl_ms;
+        let session = NewSession {
+            token_hash: sha256_hex(&token),
+            user_id: found.user.id,
+            csrf_token: random_hex(32),
+            expires_at_ms,
+            ip: ip.to_owned(),
+            user_agent: user_agent.chars().take(300).collect(),
+        };
+        self.store.create_session(&session, &found.user, &ctx).await?;
+        Ok(LoginOk {
+            session_token: token,
+            user: found.user,
+            expires_at_ms,
+        })
+    }
+
+    fn lock_failures(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, domain::ratelimit::FailureWindow>, ServiceError> {
+        self.login_failures
+            .lock()
+            .map_err(|_| ServiceError::Internal("login throttle lock poisoned".into()))
+    }
+
+    /// Resolves a session cookie to the signed-in actor (sliding its expiry).
+    pub async fn session_actor(&self, token: &str, ip: &str) -> Result<Option<Actor>, ServiceError> {
+        if token.is_empty() || token.len() > 128 {
+            return Ok(None);
+        }
+        let now = self.now_ms();
+        let hash = sha256_hex(token);
+        let Some(s) = self.store.session_user(&hash, now).await? else {
+            return Ok(None);
+        };
+        // Slide the expiry at most once a minute to keep reads cheap.
+        if now - s.last_seen_at_ms > 60_000 {
+            self.store
+                .touch_session(&hash, now, now + self.auth.session_ttl_ms)
+                .await?;
+        }
+        Ok(Some(Actor {
+            user_id: s.user_id,
+            email: s.email,
+            name: s.name,
+            role: s.role,
+            locale: s.locale,
+            time_zone: s.time_zone,
+            csrf_token: s.csrf_token,
+            ip: ip.to_owned(),
+        }))
+    }
+
+    /// Signs out (the CSRF token must match: a cross-site page must not sign users out).
+    pub async fn logout(&self, actor: &Actor, token: &str, csrf: &str) -> Result<(), ServiceError> {
+        actor.check_csrf(csrf)?;
+        self.store
+            .delete_session(&sha256_hex(token), actor.user_id, &actor.audit(self.now_ms()))
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- users
+
+    /// Validates and creates a user. `actor = None` is the CLI or first-start bootstrap.
+    pub async fn create_user(
+        &self,
+        actor: Option<&Actor>,
+        input: &CreateUser,
+    ) -> Result<User, ServiceError> {
+        if let Some(a) = actor {
+            a.require(Role::Admin)?;
+        }
+        let mut errs = FieldErrors::new();
+        validate_email(&mut errs, "email", &input.email);
+        validate_name(&mut errs, "name", &input.name);
+        validate_password(&mut errs, "password", &input.password);
+        let role = match input.role.parse::<Role>() {
+            Ok(r) => Some(r),
+            Err(msg) => {
+                errs.add("role", msg);
+                None
+            }
+        };
+        errs.into_result()?;
+        let role = role.ok_or_else(|| ServiceError::invalid("role", "is required"))?;
+        let new = NewUser {
+            email: normalize_email(&input.email),
+            name: input.name.trim().to_owned(),
+            role,
+            password_hash: hash_password(&input.password).await?,
+            locale: Locale::En,
+            time_zone: "UTC".into(),
+        };
+        let ctx = match actor {
+            Some(a) => a.audit(self.now_ms()),
+            None => AuditCtx::system("cli", self.now_ms()),
+        };
+        self.store.create_user(&new, &ctx).await.map_err(|e| match e {
+            store::StoreError::Conflict(_) => {
+                ServiceError::invalid("email", "is already used by another account")
+            }
+            other => other.into(),
+        })
+    }
+
+    /// Creates the first admin when there are no users yet. Returns the generated password
+    /// (to print once) when an admin was created, `None` otherwise.
+    pub async fn bootstrap_admin(
+        &self,
+        email: &str,
+        password: Option<&str>,
+    ) -> Result<Option<String>, ServiceError> {
+        if self.store.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let password = password.map(str::to_owned).unwrap_or_else(|| random_hex(9));
+        let user = CreateUser {
+            email: email.into(),
+            name: "Administrator".into(),
+            role: "admin".into(),
+            password: password.clone(),
+        };
+        match self.create_user(None, &user).await {
+            Ok(_) => Ok(Some(password)),
+            // Another replica bootstrapped concurrently.
+            Err(ServiceError::Invalid(e)) if e.get("email").is_some() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn list_users(&self, actor: &Actor) -> Result<Vec<User>, ServiceError> {
+        actor.require(Role::Admin)?;
+        Ok(self.store.list_users().await?)
+    }
+
+    /// Changes a user's role. The last enabled admin cannot be demoted.
+    pub async fn set_user_role(
+        &self,
+        actor: &Actor,
+        csrf: &str,
+        user_id: i64,
+        role: &str,
+    ) -> Result<User, ServiceError> {
+        actor.require(Role::Admin)?;
+        actor.check_csrf(csrf)?;
+        let role: Role = role.parse().map_err(|m: String| ServiceError::invalid("role", m))?;
+        let current = self.store.user_by_id(user_id).await?;
+        if current.role == Role::Admin
+            && role != Role::Admin
+            && current.is_active()
+            && self.store.count_active_admins().await? <= 1
+        {
+            return Err(ServiceError::invalid("role", "the last admin cannot be demoted"));
+        }
+        Ok(self
+            .store
+            .set_user_role(user_id, role, &actor.audit(self.now_ms()))
+            .await?)
+    }
+
+    /// Disables or re-enables a user. Admins cannot disable themselves.
+    pub async fn set_user_disabled(
+        &self,
+        actor: &Actor,
+        csrf: &str,
+        user_id: i64,
+        disabled: bool,
+    ) -> Result<User, ServiceError> {
+        actor.require(Role::Admin)?;
+        actor.check_csrf(csrf)?;
+        if disabled && user_id == actor.user_id {
+            return Err(ServiceError::invalid("user", "you cannot disable your own account"));
+        }
+        Ok(self
+            .store
+            .set_user_disabled(user_id, disabled, &actor.audit(self.now_ms()))
+            .await?)
+    }
+
+    /// Sets the caller's own language and time zone.
+    pub async fn set_preferences(
+        &self,
+        actor: &Actor,
+        csrf: &str,
+        locale: &str,
+        time_zone: &str,
+    ) -> Result<User, ServiceError> {
+        actor.require(Role::Viewer)?;
+        actor.check_csrf(csrf)?;
+        let mut errs = FieldErrors::new();
+        let locale = Locale::from_tag(locale);
+        if locale.is_none() {
+            errs.add("locale", "must be en or zh-CN");
+        }
+        let time_zone = time_zone.trim();
+        if !timefmt::is_valid_time_zone(time_zone) {
+            errs.add("time_zone", "must be an IANA time zone such as Asia/Shanghai or UTC");
+        }
+        errs.into_result()?;
+        Ok(self
+            .store
+            .set_user_preferences(
+                actor.user_id,
+                locale.unwrap_or_default(),
+                time_zone,
+                &actor.audit(self.now_ms()),
+            )
+            .await?)
+    }
+
+    /// Changes the caller's own password after checking the current one.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        csrf: &str,
+        current: &str,
+        new_password: &str,
+    ) -> Result<(), ServiceError> {
+        actor.require(Role::Viewer)?;
+        actor.check_csrf(csrf)?;
+        let mut errs = FieldErrors::new();
+        validate_password(&mut errs, "new_password", new_password);
+        let found = self
+            .store
+            .user_by_email(&actor.email)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        if !verify_password(current, &found.password_hash).await {
+            errs.add("current_password", "is not your current password");
+        }
+        errs.into_result()?;
+        let hash = hash_password(new_password).await?;
+        self.store
+            .set_user_password_hash(actor.user_id, &hash, &actor.audit(self.now_ms()))
+            .await?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- API keys
+
+    /// Creates an API key; the secret (`vgl_…`) is in the answer and nowhere else.
+    pub async fn create_api_key(
+        &self,
+        actor: &Actor,
+        csrf: &str,
+        name: &str,
+        scope: &str,
+    ) -> Result<CreatedApiKey, ServiceError> {
+        actor.require(Role::Admin)?;
+        actor.check_csrf(csrf)?;
+        let mut errs = FieldErrors::new();
+        validate_name(&mut errs, "name", name);
+        let scope = match scope.parse::<ApiScope>() {
+            Ok(s) => Some(s),
+            Err(m) => {
+                errs.add("scope", m);
+                None
+            }
+        };
+        errs.into_result()?;
+        let scope = scope.ok_or_else(|| ServiceError::invalid("scope", "is required"))?;
+        let secret = format!("vgl_{}", random_hex(24));
+        let key = self
+            .store
+            .create_api_key(
+                &NewApiKey {
+                    name: name.trim().to_owned(),
+                    scope,
+                    prefix: secret.chars().take(12).collect(),
+                    token_hash: sha256_hex(&secret),
+                    created_by: Some(actor.user_id),
+                },
+                &actor.audit(self.now_ms()),
+            )
+            .await?;
+        Ok(CreatedApiKey { key, secret })
+    }
+
+    pub async fn list_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKey>, ServiceError> {
+        actor.require(Role::Admin)?;
+        Ok(self.store.list_api_keys().await?)
+    }
+
+    pub async fn revoke_api_key(&self, actor: &Actor, csrf: &str, id: i64) -> Result<ApiKey, ServiceError> {
+        actor.require(Role::Admin)?;
+        actor.check_csrf(csrf)?;
+        Ok(self.store.revoke_api_key(id, &actor.audit(self.now_ms())).await?)
+    }
+
+    /// Authenticates a `Bearer` key for `scope`: `Unauthorized` when unknown or revoked,
+    /// `Forbidden` when its scope does not cover the call.
+    pub async fn authenticate_api_key(
+        &self,
+        secret: &str,
+        scope: ApiScope,
+    ) -> Result<ApiCaller, ServiceError> {
+        if !secret.starts_with("vgl_") || secret.len() > 128 {
+            return Err(ServiceError::Unauthorized);
+        }
+        let key = self
+            .store
+            .api_key_by_hash(&sha256_hex(secret))
+            .await?
+            .ok_or(ServiceError::Unauthorized)?;
+        if key.scope != scope {
+            return Err(ServiceError::Forbidden(Role::Viewer));
+        }
+        let now = self.now_ms();
+        if key.last_used_at_ms.is_none_or(|t| now - t > 60_000) {
+            self.store.touch_api_key(key.id, now).await?;
+        }
+        Ok(ApiCaller {
+            key_id: key.id,
+            name: key.name,
+            scope: key.scope,
+        })
+    }
+
+    // ---------------------------------------------------------------- audit
+
+    /// Reads the audit log (admins only), times formatted in the actor's zone.
+    pub async fn audit_log(
+        &self,
+        actor: &Actor,
+        action_prefix: Option<String>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditView>, ServiceError> {
+        actor.require(Role::Admin)?;
+        let entries = self
+            .store
+            .audit_entries(&AuditQuery {
+                action_prefix: action_prefix.filter(|p| !p.trim().is_empty()),
+                before_id,
+                limit,
+            })
+            .await?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| AuditView {
+                at_display: timefmt::format_ms(entry.at_ms, &actor.time_zone),
+                entry,
+            })
+            .collect())
+    }
+}

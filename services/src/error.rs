@@ -1,0 +1,52 @@
+//! The service error: what went wrong in terms a caller can act on. Converted to HTTP
+//! responses at the REST edge and to `AppError` at the server-function edge.
+
+use domain::FieldErrors;
+use store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No valid session or key.
+    #[error("sign in required")]
+    Unauthorized,
+    /// Signed in, but the role does not allow this.
+    #[error("forbidden: requires the {0} role")]
+    Forbidden(domain::Role),
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input: {0}")]
+    Invalid(FieldErrors),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Too many attempts; retry after this many seconds.
+    #[error("too many attempts, retry in {0} s")]
+    RateLimited(u64),
+    /// Something failed inside; details are logged, not shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// One invalid field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let mut e = FieldErrors::new();
+        e.add(field, message);
+        ServiceError::Invalid(e)
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::Conflict(m) => ServiceError::Conflict(m),
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FieldErrors> for ServiceError {
+    fn from(e: FieldErrors) -> Self {
+        ServiceError::Invalid(e)
+    }
+}
