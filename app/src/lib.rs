@@ -1,1 +1,72 @@
-//! placeholder
+//! Vigil's Leptos UI, rendered on the server (`ssr`) and hydrated in the browser
+//! (`hydrate`). Server functions live beside the pages that use them, under `/rpc`.
+
+pub mod components;
+pub mod error;
+pub mod features;
+pub mod i18n;
+pub mod layout;
+pub mod session;
+
+use features::account::login_page::LoginPage;
+use features::account::settings_page::SettingsPage;
+use features::admin::{ApiKeysPage, AuditPage, UsersPage};
+use features::placeholders::{AlertsPage, DashboardsPage, HomePage, IncidentsPage, NotFoundPage, OncallPage};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app (server side only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let locale = RwSignal::new(i18n::initial_locale());
+    provide_context(locale);
+    let me: session::MeResource = Resource::new(|| (), |_| session::get_me());
+    provide_context(me);
+
+    view! {
+        <Html attr:lang=move || locale.get().tag() />
+        <Stylesheet id="leptos" href="/pkg/vigil.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Meta name="color-scheme" content="light" />
+        <Title formatter=|text: String| {
+            if text.is_empty() { "Vigil".to_owned() } else { format!("{text} · Vigil") }
+        } />
+        <Router>
+            <Routes fallback=|| view! { <NotFoundPage /> }>
+                <Route path=path!("/login") view=LoginPage />
+                <ParentRoute path=path!("") view=layout::Layout>
+                    <Route path=path!("") view=HomePage />
+                    <Route path=path!("dashboards") view=DashboardsPage />
+                    <Route path=path!("alerts") view=AlertsPage />
+                    <Route path=path!("incidents") view=IncidentsPage />
+                    <Route path=path!("oncall") view=OncallPage />
+                    <Route path=path!("settings") view=SettingsPage />
+                    <Route path=path!("admin") view=UsersPage />
+                    <Route path=path!("admin/api-keys") view=ApiKeysPage />
+                    <Route path=path!("admin/audit") view=AuditPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,5 @@
+//! One folder per capability: server functions beside the pages that call them.
+
+pub mod account;
+pub mod admin;
+pub mod placeholders;

@@ -1,0 +1,232 @@
+//! The one i18n layer: every UI string is a [`Msg`] with an English and a Simplified
+//! Chinese text, checked at compile time (a missing translation does not build).
+//! The current [`Locale`] lives in a signal in context; switching it re-renders text in
+//! place, without a reload.
+
+use domain::Locale;
+use leptos::prelude::*;
+
+macro_rules! messages {
+    ($($key:ident => $en:literal, $zh:literal;)*) => {
+        /// A UI string.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Msg { $($key),* }
+
+        impl Msg {
+            /// The text of this message in `locale`.
+            pub fn text(self, locale: Locale) -> &'static str {
+                match (self, locale) {
+                    $((Msg::$key, Locale::En) => $en, (Msg::$key, Locale::ZhCn) => $zh,)*
+                }
+            }
+        }
+    };
+}
+
+messages! {
+    AppName => "Vigil", "Vigil";
+    NavHome => "Overview", "总览";
+    NavDashboards => "Dashboards", "仪表盘";
+    NavAlerts => "Alerts", "告警";
+    NavIncidents => "Incidents", "事故";
+    NavOncall => "On-call", "值班";
+    NavAdmin => "Admin", "管理";
+    NavSettings => "Settings", "设置";
+    SignOut => "Sign out", "退出登录";
+    SignIn => "Sign in", "登录";
+    SigningIn => "Signing in…", "正在登录…";
+    SignInTitle => "Sign in to Vigil", "登录 Vigil";
+    SignInSubtitle => "Product monitoring and incident response", "产品监控与事故响应";
+    Email => "Email", "邮箱";
+    Password => "Password", "密码";
+    Name => "Name", "姓名";
+    Role => "Role", "角色";
+    Status => "Status", "状态";
+    Actions => "Actions", "操作";
+    Loading => "Loading…", "加载中…";
+    Save => "Save", "保存";
+    Saving => "Saving…", "保存中…";
+    Saved => "Saved", "已保存";
+    Create => "Create", "创建";
+    Cancel => "Cancel", "取消";
+    Language => "Language", "语言";
+    SwitchLanguage => "中文", "English";
+    TimeZone => "Time zone", "时区";
+    Active => "Active", "启用";
+    Disabled => "Disabled", "已停用";
+    Disable => "Disable", "停用";
+    Enable => "Enable", "启用";
+    RoleViewer => "Viewer", "查看者";
+    RoleResponder => "Responder", "响应者";
+    RoleEditor => "Editor", "编辑者";
+    RoleAdmin => "Admin", "管理员";
+    ErrInvalidLogin => "Wrong email or password.", "邮箱或密码错误。";
+    ErrRateLimited => "Too many failed attempts. Try again in", "失败次数过多，请稍后重试，剩余秒数：";
+    Seconds => "seconds", "秒";
+    ErrForbidden => "You do not have access to this page.", "你没有权限访问此页面。";
+    ErrForbiddenHint => "Ask an administrator for a higher role.", "如需访问，请联系管理员提升角色。";
+    ErrSessionExpired => "Your session has ended. Sign in again.", "会话已结束，请重新登录。";
+    ErrGeneric => "Something went wrong.", "出错了。";
+    ErrNotFound => "Not found", "未找到";
+    NotFoundTitle => "Page not found", "页面不存在";
+    NotFoundBody => "The page you asked for does not exist or has moved.", "你访问的页面不存在或已移动。";
+    BackHome => "Back to overview", "返回总览";
+    HomeTitle => "Overview", "总览";
+    HomeWelcome => "Welcome", "欢迎";
+    HomeOnCallNow => "On call now", "当前值班";
+    HomeOnCallEmpty => "No schedules yet. On-call rotations will show who is on call here.", "暂无排班。配置值班轮换后，这里会显示当前值班人员。";
+    HomeOpenIncidents => "Open incidents", "进行中的事故";
+    HomeOpenIncidentsEmpty => "No open incidents.", "没有进行中的事故。";
+    HomeFiringAlerts => "Firing alerts", "触发中的告警";
+    HomeFiringAlertsEmpty => "No alerts are firing.", "没有触发中的告警。";
+    DashboardsTitle => "Product dashboards", "产品仪表盘";
+    DashboardsEmpty => "No product events yet", "还没有产品事件";
+    DashboardsEmptyBody => "Send events to POST /api/v1/events with an ingest API key; registrations, DAU/MAU, retention, funnels and revenue will appear here.", "使用 ingest API Key 向 POST /api/v1/events 发送事件后，注册、DAU/MAU、留存、漏斗与收入指标将显示在这里。";
+    AlertsTitle => "Alert rules", "告警规则";
+    AlertsEmpty => "No alert rules yet", "还没有告警规则";
+    AlertsEmptyBody => "Editors will define thresholds on KPIs, probes and PromQL here; firing alerts are routed to Feishu, Slack, email and webhooks.", "编辑者可在此为 KPI、拨测和 PromQL 设置阈值；触发的告警会通知到飞书、Slack、邮件和 Webhook。";
+    IncidentsTitle => "Incidents", "事故";
+    IncidentsEmpty => "No incidents yet", "还没有事故";
+    IncidentsEmptyBody => "Declared incidents (P0–P3) with their SLA clocks, roles, timeline and postmortems will be listed here.", "已宣布的事故（P0–P3）及其 SLA 计时、角色、时间线和复盘将列在这里。";
+    OncallTitle => "On-call", "值班";
+    OncallEmpty => "No schedules yet", "还没有排班";
+    OncallEmptyBody => "Rotations, overrides and escalation policies will be managed here, with calendar feeds per person.", "轮换、替班和升级策略将在此管理，并为每个人提供日历订阅。";
+    AdminTitle => "Administration", "系统管理";
+    AdminUsers => "Users", "用户";
+    AdminApiKeys => "API keys", "API 密钥";
+    AdminAudit => "Audit log", "审计日志";
+    AddUser => "Add user", "添加用户";
+    InitialPassword => "Initial password", "初始密码";
+    UserCreated => "User created.", "用户已创建。";
+    You => "you", "你";
+    ApiKeyName => "Key name", "密钥名称";
+    Scope => "Scope", "权限范围";
+    ScopeIngest => "ingest (send events)", "ingest（上报事件）";
+    ScopeRead => "read (read-only API)", "read（只读 API）";
+    CreateKey => "Create key", "创建密钥";
+    KeyShownOnce => "Copy this key now. It will not be shown again.", "请立即复制此密钥，之后将不再显示。";
+    Revoke => "Revoke", "吊销";
+    Revoked => "Revoked", "已吊销";
+    NoApiKeys => "No API keys yet. Create an ingest key to send product events.", "还没有 API 密钥。创建一个 ingest 密钥以上报产品事件。";
+    Prefix => "Prefix", "前缀";
+    Created => "Created", "创建时间";
+    LastUsed => "Last used", "最近使用";
+    Never => "never", "从未";
+    When => "When", "时间";
+    Who => "Who", "操作人";
+    Action => "Action", "动作";
+    Target => "Target", "对象";
+    Change => "Change", "变更";
+    FilterAction => "Filter by action (e.g. user.)", "按动作筛选（如 user.）";
+    Filter => "Filter", "筛选";
+    OlderEntries => "Older entries", "更早的记录";
+    NoAuditEntries => "No audit entries match.", "没有匹配的审计记录。";
+    SettingsTitle => "Your settings", "个人设置";
+    Preferences => "Preferences", "偏好";
+    ChangePassword => "Change password", "修改密码";
+    CurrentPassword => "Current password", "当前密码";
+    NewPassword => "New password", "新密码";
+    PasswordChanged => "Password changed.", "密码已修改。";
+    TimesShownIn => "Times are shown in", "时间显示时区：";
+    ComingSoon => "Coming in a later release", "即将推出";
+}
+
+/// The locale signal, provided at the root.
+pub fn use_locale() -> RwSignal<Locale> {
+    use_context::<RwSignal<Locale>>().unwrap_or_else(|| RwSignal::new(Locale::En))
+}
+
+/// A reactive text for `msg` in the current locale.
+pub fn t(msg: Msg) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    let locale = use_locale();
+    move || msg.text(locale.get())
+}
+
+/// The text for `msg` in the current locale, read once (for attributes and titles).
+pub fn t_now(msg: Msg) -> &'static str {
+    msg.text(use_locale().get_untracked())
+}
+
+/// The label of a role in the current locale.
+pub fn role_msg(role: domain::Role) -> Msg {
+    match role {
+        domain::Role::Viewer => Msg::RoleViewer,
+        domain::Role::Responder => Msg::RoleResponder,
+        domain::Role::Editor => Msg::RoleEditor,
+        domain::Role::Admin => Msg::RoleAdmin,
+    }
+}
+
+/// Name of the cookie that remembers the UI language (read by SSR and by the browser).
+pub const LANG_COOKIE: &str = "vigil_lang";
+
+/// The locale to render with: the language cookie, else the browser's `Accept-Language`.
+pub fn initial_locale() -> Locale {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(parts) = use_context::<http::request::Parts>() {
+            let cookie = parts
+                .headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(|c| cookie_value(c, LANG_COOKIE).and_then(|v| Locale::from_tag(&v)));
+            if let Some(l) = cookie {
+                return l;
+            }
+            if let Some(l) = parts
+                .headers
+                .get(http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Locale::from_accept_language)
+            {
+                return l;
+            }
+        }
+        Locale::En
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        // SSR rendered with the language in <html lang>; start from the same one so that
+        // hydration matches.
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+            .and_then(|e| e.get_attribute("lang"))
+            .and_then(|l| Locale::from_tag(&l))
+            .unwrap_or_default()
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        Locale::En
+    }
+}
+
+/// Finds `name=value` in a `Cookie` header.
+pub fn cookie_value(header: &str, name: &str) -> Option<String> {
+    header.split(';').find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_has_both_languages() {
+        for msg in [Msg::NavDashboards, Msg::SignIn, Msg::AdminAudit] {
+            assert!(!msg.text(Locale::En).is_empty());
+            assert!(!msg.text(Locale::ZhCn).is_empty());
+            assert_ne!(msg.text(Locale::En), msg.text(Locale::ZhCn));
+        }
+    }
+
+    #[test]
+    fn reads_cookies() {
+        let h = "a=1; vigil_lang=zh-CN; vigil_session=abc";
+        assert_eq!(cookie_value(h, "vigil_lang").as_deref(), Some("zh-CN"));
+        assert_eq!(cookie_value(h, "missing"), None);
+    }
+}

@@ -1,0 +1,120 @@
+//! The app shell: top bar with navigation, language switch and user menu; the page below.
+
+use crate::components::RoleBadge;
+use crate::features::account::server_fns::{logout, set_language};
+use crate::i18n::{t, use_locale, Msg};
+use crate::session::use_me;
+use domain::{Locale, Role};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::{Outlet, A};
+
+#[component]
+pub fn Layout() -> impl IntoView {
+    view! {
+        <div class="app">
+            <TopBar />
+            <main class="content" id="main">
+                <ErrorBoundary fallback=|errors| {
+                    view! {
+                        <section class="alert alert-error" role="alert">
+                            <strong>{t(Msg::ErrGeneric)}</strong>
+                            <ul>
+                                {move || {
+                                    errors
+                                        .get()
+                                        .into_iter()
+                                        .map(|(_, e)| view! { <li>{e.to_string()}</li> })
+                                        .collect_view()
+                                }}
+                            </ul>
+                        </section>
+                    }
+                }>
+                    <Outlet />
+                </ErrorBoundary>
+            </main>
+        </div>
+    }
+}
+
+#[component]
+fn TopBar() -> impl IntoView {
+    let me = use_me();
+    let locale = use_locale();
+    let csrf = move || {
+        me.get_untracked()
+            .and_then(Result::ok)
+            .flatten()
+            .map(|m| m.csrf)
+            .unwrap_or_default()
+    };
+    let switch_language = move |_| {
+        let next = match locale.get_untracked() {
+            Locale::En => Locale::ZhCn,
+            Locale::ZhCn => Locale::En,
+        };
+        // Re-render at once; persist in the background.
+        locale.set(next);
+        let csrf = csrf();
+        spawn_local(async move {
+            let _ = set_language(next.tag().to_owned(), csrf).await;
+        });
+    };
+    let sign_out = move |_| {
+        let csrf = csrf();
+        spawn_local(async move {
+            let _ = logout(csrf).await;
+            let _ = window().location().assign("/login");
+        });
+    };
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true"></span>
+                <span>{t(Msg::AppName)}</span>
+            </a>
+            <nav class="nav" aria-label="Main">
+                <A href="/" exact=true>{t(Msg::NavHome)}</A>
+                <A href="/dashboards">{t(Msg::NavDashboards)}</A>
+                <A href="/alerts">{t(Msg::NavAlerts)}</A>
+                <A href="/incidents">{t(Msg::NavIncidents)}</A>
+                <A href="/oncall">{t(Msg::NavOncall)}</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let is_admin = matches!(me.await, Ok(Some(m)) if m.can(Role::Admin));
+                        is_admin.then(|| view! { <A href="/admin">{t(Msg::NavAdmin)}</A> })
+                    })}
+                </Transition>
+            </nav>
+            <div class="topbar-right">
+                <button
+                    type="button"
+                    class="btn btn-ghost lang-switch"
+                    data-testid="lang-switch"
+                    on:click=switch_language
+                    title=move || t(Msg::Language)()
+                >
+                    {t(Msg::SwitchLanguage)}
+                </button>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        me.await.ok().flatten().map(|m| {
+                            view! {
+                                <div class="user-menu">
+                                    <a href="/settings" class="user-name" title=m.email.clone()>
+                                        {m.name.clone()}
+                                    </a>
+                                    <RoleBadge role=m.role />
+                                    <button type="button" class="btn btn-ghost" data-testid="sign-out" on:click=sign_out>
+                                        {t(Msg::SignOut)}
+                                    </button>
+                                </div>
+                            }
+                        })
+                    })}
+                </Transition>
+            </div>
+        </header>
+    }
+}

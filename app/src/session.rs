@@ -1,0 +1,155 @@
+//! Who is signed in: the `Me` the UI shows, and (on the server) resolving the session
+//! cookie of the current request into a `services::Actor`.
+
+use crate::error::AppError;
+use domain::{Locale, Role};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Name of the session cookie (HttpOnly, SameSite=Lax).
+pub const SESSION_COOKIE: &str = "vigil_session";
+
+/// The signed-in user as the UI sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub locale: Locale,
+    pub time_zone: String,
+    /// Echoed by every write (hidden form field) as CSRF protection.
+    pub csrf: String,
+}
+
+impl Me {
+    pub fn can(&self, role: Role) -> bool {
+        self.role.allows(role)
+    }
+}
+
+/// The current user, or `None` when signed out.
+#[server(prefix = "/rpc", endpoint = "me")]
+pub async fn get_me() -> Result<Option<Me>, AppError> {
+    Ok(ssr::current_actor().await?.map(|a| Me {
+        user_id: a.user_id,
+        email: a.email,
+        name: a.name,
+        role: a.role,
+        locale: a.locale,
+        time_zone: a.time_zone,
+        csrf: a.csrf_token,
+    }))
+}
+
+/// The `Me` resource provided at the root.
+pub type MeResource = Resource<Result<Option<Me>, AppError>>;
+
+pub fn use_me() -> MeResource {
+    expect_context::<MeResource>()
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! Server-side helpers for server functions.
+    use super::SESSION_COOKIE;
+    use crate::error::AppError;
+    use crate::i18n::cookie_value;
+    use leptos::prelude::*;
+    use services::{Actor, Services};
+
+    /// The services facade, provided as context by the server.
+    pub fn services() -> Result<Services, AppError> {
+        use_context::<Services>().ok_or(AppError::Internal)
+    }
+
+    /// The request's client IP as set by the server's connect-info layer.
+    pub fn client_ip(parts: &http::request::Parts) -> String {
+        parts
+            .extensions
+            .get::<ClientIp>()
+            .map(|c| c.0.clone())
+            .unwrap_or_default()
+    }
+
+    /// Client IP, inserted into request extensions by the server.
+    #[derive(Debug, Clone)]
+    pub struct ClientIp(pub String);
+
+    /// The session token from the request's cookies.
+    pub fn session_token(parts: &http::request::Parts) -> Option<String> {
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| cookie_value(c, SESSION_COOKIE))
+    }
+
+    /// The signed-in actor of this request, if any.
+    pub async fn current_actor() -> Result<Option<Actor>, AppError> {
+        let Some(parts) = use_context::<http::request::Parts>() else {
+            return Ok(None);
+        };
+        let Some(token) = session_token(&parts) else {
+            return Ok(None);
+        };
+        let ip = client_ip(&parts);
+        Ok(services()?.session_actor(&token, &ip).await?)
+    }
+
+    /// The signed-in actor, or `Unauthorized` (HTTP 401).
+    pub async fn require_actor() -> Result<Actor, AppError> {
+        match current_actor().await? {
+            Some(a) => Ok(a),
+            None => Err(services::ServiceError::Unauthorized.into()),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod cookies {
+    //! Building `Set-Cookie` values for the session and language cookies.
+    use leptos::prelude::*;
+
+    /// Whether cookies get the `Secure` flag: set by the server from its public URL.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct CookiePolicy {
+        pub secure: bool,
+    }
+
+    fn secure(parts: Option<&http::request::Parts>) -> bool {
+        let policy = use_context::<CookiePolicy>().unwrap_or_default();
+        let forwarded_https = parts
+            .and_then(|p| p.headers.get("x-forwarded-proto"))
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+        policy.secure || forwarded_https
+    }
+
+    /// `name=value; Path=/; SameSite=Lax[; HttpOnly][; Secure][; Max-Age=N]`.
+    pub fn build(name: &str, value: &str, http_only: bool, max_age_secs: Option<i64>) -> String {
+        let parts = use_context::<http::request::Parts>();
+        let mut c = format!("{name}={value}; Path=/; SameSite=Lax");
+        if http_only {
+            c.push_str("; HttpOnly");
+        }
+        if secure(parts.as_ref()) {
+            c.push_str("; Secure");
+        }
+        if let Some(age) = max_age_secs {
+            c.push_str(&format!("; Max-Age={age}"));
+        }
+        c
+    }
+
+    /// Appends a `Set-Cookie` header to the current server-function response.
+    pub fn set(cookie: String) {
+        if let (Some(opts), Ok(v)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            http::HeaderValue::from_str(&cookie),
+        ) {
+            opts.append_header(http::header::SET_COOKIE, v);
+        }
+    }
+}
