@@ -15,7 +15,7 @@ use features::placeholders::{AlertsPage, DashboardsPage, HomePage, IncidentsPage
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -62,9 +62,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("incidents") view=IncidentsPage />
                     <Route path=path!("oncall") view=OncallPage />
                     <Route path=path!("settings") view=SettingsPage />
-                    <Route path=path!("admin") view=UsersPage />
-                    <Route path=path!("admin/api-keys") view=ApiKeysPage />
-                    <Route path=path!("admin/audit") view=AuditPage />
+                    // Async SSR: the role check finishes before the status line is sent, so a
+                    // viewer gets a real 403.
+                    <Route path=path!("admin") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,1 +1,10 @@
-//! placeholder
+//! The `vigil` server: configuration, HTTP router, REST API and the CLI commands.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod metrics;
+pub mod router;
+
+pub use config::Config;
+pub use router::{build_router, AppState};

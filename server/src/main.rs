@@ -1,1 +1,41 @@
-fn main(){}
+//! `vigil`: the single binary.
+
+use clap::Parser;
+use server::cli::{self, Cli, Command, UserCommand};
+use server::Config;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Cli::parse();
+    let config = match Config::load(args.config.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    cli::init_tracing(&config);
+    tracing::debug!(?config, "configuration");
+    let result = match args.command.unwrap_or(Command::Serve) {
+        Command::Serve => cli::serve(config).await,
+        Command::Migrate => match cli::open_store(&config).await {
+            Ok(store) => {
+                store.close().await;
+                println!("migrations applied");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+        Command::User {
+            command: UserCommand::Add { email, name, role, password },
+        } => cli::user_add(config, email, name, role, password).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

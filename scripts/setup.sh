@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build Vigil, idempotently and offline-friendly:
+# only crates.io, npm and Debian apt are used; nothing is downloaded from GitHub at build
+# time (see docs/adr/0001-build-chain.md).
+#
+#   scripts/setup.sh           build tools (wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt)
+#   scripts/setup.sh --test    also the test tools (Chromium, Playwright from npm)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LEPTOS_VERSION=0.3.5
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+apt_install() {
+  local sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  say "apt-get install $*"
+  $sudo apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1 || {
+    $sudo apt-get update >/dev/null
+    $sudo apt-get install -y --no-install-recommends "$@" >/dev/null
+  }
+}
+
+# 1. The wasm32 target (rust-toolchain.toml names it too).
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 2. cargo-leptos, pinned: newer releases need a newer rustc than this toolchain.
+if ! cargo leptos --version 2>/dev/null | grep -q " ${CARGO_LEPTOS_VERSION}\$"; then
+  say "cargo install cargo-leptos ${CARGO_LEPTOS_VERSION} (about 12 min on 2 cores, once)"
+  cargo install cargo-leptos --version "${CARGO_LEPTOS_VERSION}" --locked
+fi
+
+# 3. wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock; cargo-leptos
+#    would otherwise download it from GitHub. (No --locked: its lock file names a crate
+#    version the registry no longer has.)
+wbg_version=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -q " ${wbg_version}\$"; then
+  say "cargo install wasm-bindgen-cli ${wbg_version}"
+  cargo install wasm-bindgen-cli --version "${wbg_version}" --force
+fi
+
+# 4. wasm-opt from Debian's binaryen; cargo-leptos uses the one on PATH.
+if ! command -v wasm-opt >/dev/null; then
+  apt_install binaryen
+fi
+
+if [[ $want_test -eq 1 ]]; then
+  # 5. Debian's Chromium for the end-to-end suite (never a Playwright browser download).
+  if [[ ! -x /usr/bin/chromium ]]; then
+    apt_install chromium
+  fi
+  # 6. Playwright's runner from npm, without its browser download.
+  if [[ ! -x end2end/node_modules/.bin/playwright ]]; then
+    say "npm ci (end2end)"
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null)
+  fi
+fi
+say "tools ready: $(cargo leptos --version), $(wasm-bindgen --version), $(wasm-opt --version | head -1)"

@@ -1,0 +1,237 @@
+//! The commands: `vigil serve | migrate | user add`.
+
+use crate::config::{Config, LogFormat};
+use crate::metrics::Metrics;
+use crate::router::{build_router, AppState};
+use app::session::cookies::CookiePolicy;
+use clap::{Parser, Subcommand};
+use leptos::prelude::LeptosOptions;
+use services::accounts::CreateUser;
+use services::{AuthSettings, Services, SystemClock};
+use std::path::PathBuf;
+use std::sync::Arc;
+use store::{ConnectOptions, Store};
+
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about = "Product monitoring and incident response console")]
+pub struct Cli {
+    /// TOML configuration file (also VIGIL_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web console and API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// viewer, responder, editor or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Password (at least 10 characters); also VIGIL_NEW_USER_PASSWORD. Generated and
+        /// printed when absent.
+        #[arg(long, env = "VIGIL_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+pub fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Connects and migrates.
+pub async fn open_store(config: &Config) -> anyhow_like::Result<Store> {
+    let store = Store::connect(
+        &config.database_url,
+        &ConnectOptions {
+            max_connections: config.database_max_connections,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let applied = store.migrate().await?;
+    tracing::info!(backend = store.backend().as_str(), applied, "database ready");
+    Ok(store)
+}
+
+pub fn services_for(config: &Config, store: Store) -> Services {
+    Services::new(
+        store,
+        Arc::new(SystemClock),
+        AuthSettings {
+            session_ttl_ms: config.session_ttl_hours * 3_600_000,
+            login_max_failures: config.login_max_failures,
+            login_window_ms: 60_000,
+        },
+    )
+}
+
+/// Leptos options: cargo-leptos' environment when present, our config for paths.
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    let mut options = leptos::prelude::get_configuration(None)
+        .map(|c| c.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("vigil").build());
+    if options.output_name.is_empty() {
+        options.output_name = "vigil".into();
+    }
+    options.site_root = config.site_root.to_string_lossy().into_owned().into();
+    options.site_addr = config.addr;
+    options
+}
+
+pub async fn serve(config: Config) -> anyhow_like::Result<()> {
+    let store = open_store(&config).await?;
+    let services = services_for(&config, store.clone());
+    if let Some(password) = services.bootstrap_admin(&config.admin_email, config.admin_password.as_deref()).await? {
+        let shown = if config.admin_password.is_some() { "(from VIGIL_ADMIN_PASSWORD)" } else { password.as_str() };
+        println!();
+        println!("  ┌─ Vigil first start ───────────────────────────────────────");
+        println!("  │ Admin account created. Sign in at {}", config.public_url);
+        println!("  │   email:    {}", config.admin_email);
+        println!("  │   password: {shown}");
+        println!("  │ Change it under Settings after signing in.");
+        println!("  └────────────────────────────────────────────────────────────");
+        println!();
+    }
+    let state = AppState {
+        services: services.clone(),
+        leptos: leptos_options(&config),
+        metrics: Metrics::default(),
+        cookie_policy: CookiePolicy {
+            secure: config.secure_cookies(),
+        },
+        max_body_bytes: config.max_body_bytes,
+    };
+    let router = build_router(state);
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| anyhow_like::Error(format!("cannot listen on {}: {e}", config.addr)))?;
+    tracing::info!(addr = %config.addr, public_url = %config.public_url, "Vigil listening");
+
+    // Housekeeping: drop expired sessions hourly.
+    let gc = services.clone();
+    let gc_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = gc.store().delete_expired_sessions(gc.now_ms()).await {
+                tracing::warn!(error = %e, "session cleanup failed");
+            }
+        }
+    });
+
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| anyhow_like::Error(e.to_string()))?;
+    gc_task.abort();
+    store.close().await;
+    tracing::info!("Vigil stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+pub async fn user_add(
+    config: Config,
+    email: String,
+    name: Option<String>,
+    role: String,
+    password: Option<String>,
+) -> anyhow_like::Result<()> {
+    let store = open_store(&config).await?;
+    let services = services_for(&config, store.clone());
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(|| {
+        use rand::Rng;
+        let n: u128 = rand::thread_rng().gen();
+        format!("{n:032x}")[..18].to_owned()
+    });
+    let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
+    let input = CreateUser { email, name, role, password: password.clone() };
+    match services.create_user(None, &input).await {
+        Ok(u) => {
+            println!("created user {} ({}) with role {}", u.email, u.id, u.role);
+            if generated {
+                println!("password: {password}");
+            }
+            store.close().await;
+            Ok(())
+        }
+        Err(services::ServiceError::Invalid(errs)) => {
+            store.close().await;
+            Err(anyhow_like::Error(format!("invalid user: {errs}")))
+        }
+        Err(e) => {
+            store.close().await;
+            Err(e.into())
+        }
+    }
+}
+
+/// A tiny error type for the binary: a message, printed by `main`.
+pub mod anyhow_like {
+    #[derive(Debug)]
+    pub struct Error(pub String);
+
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl<E: std::error::Error> From<E> for Error {
+        fn from(e: E) -> Self {
+            Error(e.to_string())
+        }
+    }
+
+    pub type Result<T> = std::result::Result<T, Error>;
+}

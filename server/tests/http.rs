@@ -1,0 +1,278 @@
+//! The whole HTTP stack driven with `oneshot`: health, metrics, page guard, sign-in
+//! throttling, role and CSRF checks on server functions, the REST error envelope, audit.
+
+use app::session::cookies::CookiePolicy;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use server::metrics::Metrics;
+use server::{build_router, AppState, Config};
+use tower::ServiceExt;
+
+struct TestApp {
+    router: Router,
+    services: services::Services,
+}
+
+async fn app() -> TestApp {
+    let dir = std::env::temp_dir().join(format!(
+        "vigil-http-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    ));
+    let vars = vec![("VIGIL_DATA_DIR".to_owned(), dir.display().to_string())];
+    let config = Config::from_sources(None, &vars).expect("config");
+    let store = server::cli::open_store(&config).await.expect("store");
+    let services = server::cli::services_for(&config, store);
+    for (email, role) in [("admin@example.com", "admin"), ("pm@example.com", "viewer")] {
+        services
+            .create_user(
+                None,
+                &services::accounts::CreateUser {
+                    email: email.into(),
+                    name: email.into(),
+                    role: role.into(),
+                    password: "correct horse battery".into(),
+                },
+            )
+            .await
+            .expect("user");
+    }
+    let state = AppState {
+        services: services.clone(),
+        leptos: server::cli::leptos_options(&config),
+        metrics: Metrics::default(),
+        cookie_policy: CookiePolicy::default(),
+        max_body_bytes: config.max_body_bytes,
+    };
+    TestApp { router: build_router(state), services }
+}
+
+struct Res {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl TestApp {
+    async fn send(&self, req: Request<Body>) -> Res {
+        let res = self.router.clone().oneshot(req).await.expect("response");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        Res { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Res {
+        let mut b = Request::get(path);
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::empty()).expect("req")).await
+    }
+
+    /// Calls a server function the way the browser does (form-encoded POST).
+    async fn rpc(&self, name: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Res {
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut b = Request::post(format!("/rpc/{name}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json");
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        self.send(b.body(Body::from(body)).expect("req")).await
+    }
+
+    /// Signs in; returns the session cookie pair.
+    async fn login(&self, email: &str) -> String {
+        let res = self.rpc("login", &[("email", email), ("password", "correct horse battery")], None).await;
+        assert_eq!(res.status, StatusCode::OK, "login: {}", res.body);
+        let cookies: Vec<String> = res
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let session = cookies.iter().find(|c| c.starts_with("vigil_session=")).expect("session cookie");
+        assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+        assert!(!session.contains("Secure"), "plain http in tests: {session}");
+        session.split(';').next().expect("pair").to_owned()
+    }
+
+    async fn csrf(&self, cookie: &str) -> String {
+        let res = self.rpc("me", &[], Some(cookie)).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let me: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+        me["csrf"].as_str().expect("csrf").to_owned()
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = app().await;
+    let h = app.get("/healthz", None).await;
+    assert_eq!((h.status, h.body.as_str()), (StatusCode::OK, r#"{"status":"ok"}"#));
+    assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
+    let m = app.get("/metrics", None).await;
+    assert_eq!(m.status, StatusCode::OK);
+    assert!(m.body.contains(r#"vigil_http_requests_total{method="GET",route="/healthz",status="200"} 1"#), "{}", m.body);
+    assert!(m.body.contains("vigil_http_request_duration_seconds_bucket"));
+    assert_eq!(h.headers.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]));
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_unknown_pages_are_404() {
+    let app = app().await;
+    let res = app.get("/admin/audit?x=1", None).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.headers.get(header::LOCATION).map(|v| v.to_str().unwrap_or("")), Some("/login?next=/admin/audit%3Fx%3D1"));
+    let login = app.get("/login", None).await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.body.contains("login-form"), "login page renders");
+    let cookie = app.login("pm@example.com").await;
+    let home = app.get("/", Some(&cookie)).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("/pkg/vigil.js"), "hydration script is linked");
+    let missing = app.get("/no-such-page", Some(&cookie)).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.body.contains("not-found"));
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_throttled_with_retry_after() {
+    let app = app().await;
+    for i in 0..5 {
+        let res = app.rpc("login", &[("email", "pm@example.com"), ("password", "wrong wrong wrong")], None).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {i}: {}", res.body);
+    }
+    let res = app.rpc("login", &[("email", "pm@example.com"), ("password", "correct horse battery")], None).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
+    let retry: u64 = res.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((1..=60).contains(&retry));
+    assert!(res.body.contains("RateLimited"), "{}", res.body);
+}
+
+#[tokio::test]
+async fn a_viewer_gets_403_from_admin_server_functions() {
+    let app = app().await;
+    let viewer = app.login("pm@example.com").await;
+    let csrf = app.csrf(&viewer).await;
+    let res = app.rpc("admin/list_users", &[], Some(&viewer)).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    let res = app
+        .rpc("admin/create_user", &[("email", "x@example.com"), ("name", "X"), ("role", "admin"), ("password", "long enough pw"), ("csrf", &csrf)], Some(&viewer))
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    // No session at all: 401.
+    assert_eq!(app.rpc("admin/list_users", &[], None).await.status, StatusCode::UNAUTHORIZED);
+    // The viewer's admin page renders the no-access view.
+    let page = app.get("/admin", Some(&viewer)).await;
+    assert!(page.body.contains("data-testid=\"forbidden\""), "{}", page.body);
+}
+
+#[tokio::test]
+async fn writes_need_the_csrf_token_and_land_in_the_audit_log() {
+    let app = app().await;
+    let admin = app.login("admin@example.com").await;
+    let csrf = app.csrf(&admin).await;
+    let form = |token: &'static str| {
+        vec![("email", "new@example.com"), ("name", "New Person"), ("role", "editor"), ("password", "long enough pw"), ("csrf", token)]
+    };
+    let res = app.rpc("admin/create_user", &form("not-the-token"), Some(&admin)).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body.contains("csrf"), "{}", res.body);
+    let mut without = form("");
+    without.pop();
+    let res = app.rpc("admin/create_user", &without, Some(&admin)).await;
+    assert!(res.status.is_client_error(), "missing csrf field refused: {} {}", res.status, res.body);
+    assert!(app.services.store().user_by_email("new@example.com").await.expect("q").is_none(), "nothing written");
+
+    let mut ok = form("");
+    ok.pop();
+    ok.push(("csrf", csrf.as_str()));
+    let res = app.rpc("admin/create_user", &ok, Some(&admin)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+    // Field errors name the field.
+    let res = app
+        .rpc("admin/create_user", &[("email", "bad"), ("name", "N"), ("role", "viewer"), ("password", "long enough pw"), ("csrf", &csrf)], Some(&admin))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("\"field\":\"email\""), "{}", res.body);
+
+    let log = app.rpc("admin/audit_log", &[], Some(&admin)).await;
+    assert_eq!(log.status, StatusCode::OK);
+    let rows: serde_json::Value = serde_json::from_str(&log.body).expect("json");
+    let actions: Vec<&str> = rows.as_array().expect("array").iter().filter_map(|r| r["action"].as_str()).collect();
+    assert_eq!(actions.first(), Some(&"user.create"), "{actions:?}");
+    assert!(actions.contains(&"session.login"));
+    assert_eq!(rows[0]["actor"], "admin@example.com");
+    assert!(rows[0]["after"].as_str().unwrap_or_default().contains("new@example.com"));
+}
+
+#[tokio::test]
+async fn cross_origin_server_function_calls_are_refused() {
+    let app = app().await;
+    let req = Request::post("/rpc/login")
+        .header(header::HOST, "vigil.example.com")
+        .header(header::ORIGIN, "https://evil.example.net")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("email=pm%40example.com&password=correct+horse+battery"))
+        .expect("req");
+    assert_eq!(app.send(req).await.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn rest_api_keys_and_error_envelope() {
+    let app = app().await;
+    let res = app.get("/api/v1/whoami", None).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!(body["error"]["code"], "unauthorized");
+
+    let admin = app.login("admin@example.com").await;
+    let csrf = app.csrf(&admin).await;
+    let res = app.rpc("admin/create_api_key", &[("name", "reader"), ("scope", "read"), ("csrf", &csrf)], Some(&admin)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let secret: String = serde_json::from_str(&res.body).expect("secret");
+    let req = Request::get("/api/v1/whoami")
+        .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+        .body(Body::empty())
+        .expect("req");
+    let res = app.send(req).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("\"scope\":\"read\""));
+
+    let missing = app.get("/api/v1/nothing-here", None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let body: serde_json::Value = serde_json::from_str(&missing.body).expect("json");
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn language_cookie_drives_server_rendering() {
+    let app = app().await;
+    let res = app.get("/login", Some("vigil_lang=zh-CN")).await;
+    assert!(res.body.contains("lang=\"zh-CN\""), "html lang");
+    assert!(res.body.contains("登录 Vigil"), "Chinese text rendered");
+    let res = app
+        .send(Request::get("/login").header(header::ACCEPT_LANGUAGE, "zh-CN,zh;q=0.9").body(Body::empty()).expect("req"))
+        .await;
+    assert!(res.body.contains("登录 Vigil"));
+    let res = app.get("/login", None).await;
+    assert!(res.body.contains("Sign in to Vigil"));
+}
