@@ -57,6 +57,10 @@ if [[ $want_test -eq 1 ]]; then
   if [[ ! -x /usr/bin/chromium ]]; then
     apt_install chromium
   fi
+  # A CJK font so that Chinese UI text renders in screenshots (not needed for the tests).
+  if ! fc-list 2>/dev/null | grep -qi "wqy\|noto sans cjk"; then
+    apt_install fonts-wqy-microhei || true
+  fi
   # 6. Playwright's runner from npm, without its browser download.
   if [[ ! -x end2end/node_modules/.bin/playwright ]]; then
     say "npm ci (end2end)"

@@ -11,7 +11,9 @@ pub mod session;
 use features::account::login_page::LoginPage;
 use features::account::settings_page::SettingsPage;
 use features::admin::{ApiKeysPage, AuditPage, UsersPage};
-use features::placeholders::{AlertsPage, DashboardsPage, HomePage, IncidentsPage, NotFoundPage, OncallPage};
+use features::placeholders::{
+    AlertsPage, DashboardsPage, HomePage, IncidentsPage, NotFoundPage, OncallPage,
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};

@@ -173,7 +173,10 @@ pub fn validate_name(errors: &mut FieldErrors, field: &str, name: &str) {
     if n == 0 {
         errors.add(field, "is required");
     } else if n > MAX_NAME_CHARS {
-        errors.add(field, format!("must be at most {MAX_NAME_CHARS} characters"));
+        errors.add(
+            field,
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        );
     }
 }
 
@@ -265,10 +268,7 @@ mod tests {
         validate_name(&mut errs, "name", "   ");
         validate_password(&mut errs, "password", "short");
         assert_eq!(errs.get("name"), Some("is required"));
-        assert_eq!(
-            errs.get("password"),
-            Some("must be at least 10 characters")
-        );
+        assert_eq!(errs.get("password"), Some("must be at least 10 characters"));
         let mut ok = FieldErrors::new();
         validate_name(&mut ok, "name", "Ada Lovelace");
         validate_password(&mut ok, "password", "correct horse battery");

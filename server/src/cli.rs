@@ -13,7 +13,11 @@ use std::sync::Arc;
 use store::{ConnectOptions, Store};
 
 #[derive(Debug, Parser)]
-#[command(name = "vigil", version, about = "Product monitoring and incident response console")]
+#[command(
+    name = "vigil",
+    version,
+    about = "Product monitoring and incident response console"
+)]
 pub struct Cli {
     /// TOML configuration file (also VIGIL_CONFIG).
     #[arg(long, global = true)]
@@ -74,7 +78,11 @@ pub async fn open_store(config: &Config) -> anyhow_like::Result<Store> {
     )
     .await?;
     let applied = store.migrate().await?;
-    tracing::info!(backend = store.backend().as_str(), applied, "database ready");
+    tracing::info!(
+        backend = store.backend().as_str(),
+        applied,
+        "database ready"
+    );
     Ok(store)
 }
 
@@ -106,11 +114,21 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 pub async fn serve(config: Config) -> anyhow_like::Result<()> {
     let store = open_store(&config).await?;
     let services = services_for(&config, store.clone());
-    if let Some(password) = services.bootstrap_admin(&config.admin_email, config.admin_password.as_deref()).await? {
-        let shown = if config.admin_password.is_some() { "(from VIGIL_ADMIN_PASSWORD)" } else { password.as_str() };
+    if let Some(password) = services
+        .bootstrap_admin(&config.admin_email, config.admin_password.as_deref())
+        .await?
+    {
+        let shown = if config.admin_password.is_some() {
+            "(from VIGIL_ADMIN_PASSWORD)"
+        } else {
+            password.as_str()
+        };
         println!();
         println!("  ┌─ Vigil first start ───────────────────────────────────────");
-        println!("  │ Admin account created. Sign in at {}", config.public_url);
+        println!(
+            "  │ Admin account created. Sign in at {}",
+            config.public_url
+        );
         println!("  │   email:    {}", config.admin_email);
         println!("  │   password: {shown}");
         println!("  │ Change it under Settings after signing in.");
@@ -195,7 +213,12 @@ pub async fn user_add(
         format!("{n:032x}")[..18].to_owned()
     });
     let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
-    let input = CreateUser { email, name, role, password: password.clone() };
+    let input = CreateUser {
+        email,
+        name,
+        role,
+        password: password.clone(),
+    };
     match services.create_user(None, &input).await {
         Ok(u) => {
             println!("created user {} ({}) with role {}", u.email, u.id, u.role);

@@ -61,7 +61,10 @@ impl std::fmt::Debug for Config {
             .field("session_ttl_hours", &self.session_ttl_hours)
             .field("login_max_failures", &self.login_max_failures)
             .field("admin_email", &self.admin_email)
-            .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "***"),
+            )
             .field("max_body_bytes", &self.max_body_bytes)
             .finish()
     }
@@ -109,14 +112,18 @@ impl Config {
     }
 
     /// Builds a config from a TOML file path and explicit `(name, value)` variables.
-    pub fn from_sources(file: Option<PathBuf>, vars: &[(String, String)]) -> Result<Config, ConfigError> {
+    pub fn from_sources(
+        file: Option<PathBuf>,
+        vars: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
         let env = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let file = file.or_else(|| env("VIGIL_CONFIG").map(PathBuf::from));
         let fc: FileConfig = match &file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| err("config file", format!("{}: {e}", path.display())))?;
-                toml::from_str(&text).map_err(|e| err("config file", format!("{}: {e}", path.display())))?
+                toml::from_str(&text)
+                    .map_err(|e| err("config file", format!("{}: {e}", path.display())))?
             }
             None => FileConfig::default(),
         };
@@ -125,18 +132,24 @@ impl Config {
         where
             T::Err: std::fmt::Display,
         {
-            v.trim().parse().map_err(|e| err(name, format!("`{v}`: {e}")))
+            v.trim()
+                .parse()
+                .map_err(|e| err(name, format!("`{v}`: {e}")))
         }
 
         let addr: SocketAddr = match env("VIGIL_ADDR").or(fc.addr) {
             Some(v) => parse("VIGIL_ADDR", v)?,
             None => SocketAddr::from(([127, 0, 0, 1], 3000)),
         };
-        let data_dir = env("VIGIL_DATA_DIR").map(PathBuf::from).or(fc.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let data_dir = env("VIGIL_DATA_DIR")
+            .map(PathBuf::from)
+            .or(fc.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
         let database_url = env("VIGIL_DATABASE_URL")
             .or(fc.database_url)
             .unwrap_or_else(|| format!("sqlite://{}/vigil.db", data_dir.display()));
-        store::Backend::from_url(&database_url).map_err(|e| err("VIGIL_DATABASE_URL", e.to_string()))?;
+        store::Backend::from_url(&database_url)
+            .map_err(|e| err("VIGIL_DATABASE_URL", e.to_string()))?;
         let database_max_connections = match env("VIGIL_DATABASE_MAX_CONNECTIONS") {
             Some(v) => parse("VIGIL_DATABASE_MAX_CONNECTIONS", v)?,
             None => fc.database_max_connections.unwrap_or(10),
@@ -144,9 +157,14 @@ impl Config {
         if database_max_connections == 0 {
             return Err(err("VIGIL_DATABASE_MAX_CONNECTIONS", "must be at least 1"));
         }
-        let public_url = env("VIGIL_PUBLIC_URL").or(fc.public_url).unwrap_or_else(|| format!("http://{addr}"));
+        let public_url = env("VIGIL_PUBLIC_URL")
+            .or(fc.public_url)
+            .unwrap_or_else(|| format!("http://{addr}"));
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(err("VIGIL_PUBLIC_URL", format!("`{public_url}` must start with http:// or https://")));
+            return Err(err(
+                "VIGIL_PUBLIC_URL",
+                format!("`{public_url}` must start with http:// or https://"),
+            ));
         }
         let site_root = env("VIGIL_SITE_ROOT")
             .or_else(|| env("LEPTOS_SITE_ROOT"))
@@ -157,11 +175,18 @@ impl Config {
             Some(v) => match v.trim() {
                 "json" => LogFormat::Json,
                 "text" => LogFormat::Text,
-                other => return Err(err("VIGIL_LOG_FORMAT", format!("`{other}`: expected text or json"))),
+                other => {
+                    return Err(err(
+                        "VIGIL_LOG_FORMAT",
+                        format!("`{other}`: expected text or json"),
+                    ))
+                }
             },
             None => fc.log_format.unwrap_or(LogFormat::Text),
         };
-        let log_filter = env("VIGIL_LOG").or(fc.log_filter).unwrap_or_else(|| "info,sqlx=warn".into());
+        let log_filter = env("VIGIL_LOG")
+            .or(fc.log_filter)
+            .unwrap_or_else(|| "info,sqlx=warn".into());
         let session_ttl_hours = match env("VIGIL_SESSION_TTL_HOURS") {
             Some(v) => parse("VIGIL_SESSION_TTL_HOURS", v)?,
             None => fc.session_ttl_hours.unwrap_or(168),
@@ -176,8 +201,12 @@ impl Config {
         if login_max_failures == 0 {
             return Err(err("VIGIL_LOGIN_MAX_FAILURES", "must be at least 1"));
         }
-        let admin_email = env("VIGIL_ADMIN_EMAIL").or(fc.admin_email).unwrap_or_else(|| "admin@vigil.local".into());
-        let admin_password = env("VIGIL_ADMIN_PASSWORD").or(fc.admin_password).filter(|p| !p.is_empty());
+        let admin_email = env("VIGIL_ADMIN_EMAIL")
+            .or(fc.admin_email)
+            .unwrap_or_else(|| "admin@vigil.local".into());
+        let admin_password = env("VIGIL_ADMIN_PASSWORD")
+            .or(fc.admin_password)
+            .filter(|p| !p.is_empty());
         let max_body_bytes = match env("VIGIL_MAX_BODY_BYTES") {
             Some(v) => parse("VIGIL_MAX_BODY_BYTES", v)?,
             None => fc.max_body_bytes.unwrap_or(5 * 1024 * 1024),
@@ -210,7 +239,10 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -242,7 +274,10 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Json, "file wins over default");
         assert!(c.secure_cookies());
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("hunter2") && !dbg.contains("from-file-secret"), "{dbg}");
+        assert!(
+            !dbg.contains("hunter2") && !dbg.contains("from-file-secret"),
+            "{dbg}"
+        );
         assert!(dbg.contains("postgres://vigil:***@db/vigil"));
     }
 

@@ -28,7 +28,13 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Command::User {
-            command: UserCommand::Add { email, name, role, password },
+            command:
+                UserCommand::Add {
+                    email,
+                    name,
+                    role,
+                    password,
+                },
         } => cli::user_add(config, email, name, role, password).await,
     };
     match result {

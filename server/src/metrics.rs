@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Upper bounds of the latency buckets, seconds.
-const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 #[derive(Debug, Default)]
 struct Histogram {
@@ -51,8 +53,14 @@ impl Metrics {
         let mut out = String::new();
         let Ok(m) = self.0.lock() else { return out };
         out.push_str("# HELP vigil_build_info Vigil version.\n# TYPE vigil_build_info gauge\n");
-        let _ = writeln!(out, "vigil_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
-        out.push_str("# HELP vigil_http_requests_total HTTP requests by method, route and status.\n");
+        let _ = writeln!(
+            out,
+            "vigil_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out.push_str(
+            "# HELP vigil_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE vigil_http_requests_total counter\n");
         for ((method, route, status), n) in &m.requests {
             let _ = writeln!(
@@ -72,16 +80,30 @@ impl Metrics {
                     h.counts[i]
                 );
             }
-            let _ = writeln!(out, "vigil_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "vigil_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-            let _ = writeln!(out, "vigil_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+            let _ = writeln!(
+                out,
+                "vigil_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "vigil_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "vigil_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
+            );
         }
         out
     }
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Route label: the matched pattern; static assets and pages are grouped.
@@ -105,14 +127,22 @@ pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> 
     let method = req.method().to_string();
     let route = route_label(&req);
     let res = next.run(req).await;
-    metrics.observe(&method, &route, res.status().as_u16(), start.elapsed().as_secs_f64());
+    metrics.observe(
+        &method,
+        &route,
+        res.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     res
 }
 
 /// `GET /metrics`.
 pub async fn handler(State(metrics): State<Metrics>) -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         metrics.render(),
     )
 }
@@ -128,10 +158,18 @@ mod tests {
         m.observe("GET", "/healthz", 200, 0.3);
         m.observe("POST", "/rpc/login", 429, 0.02);
         let text = m.render();
-        assert!(text.contains("vigil_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"));
-        assert!(text.contains("vigil_http_requests_total{method=\"POST\",route=\"/rpc/login\",status=\"429\"} 1"));
-        assert!(text.contains("vigil_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.005\"} 1"));
-        assert!(text.contains("vigil_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.5\"} 2"));
+        assert!(text.contains(
+            "vigil_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
+        ));
+        assert!(text.contains(
+            "vigil_http_requests_total{method=\"POST\",route=\"/rpc/login\",status=\"429\"} 1"
+        ));
+        assert!(text.contains(
+            "vigil_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.005\"} 1"
+        ));
+        assert!(text.contains(
+            "vigil_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.5\"} 2"
+        ));
         assert!(text.contains("vigil_http_request_duration_seconds_count{route=\"/healthz\"} 2"));
     }
 }

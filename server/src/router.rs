@@ -62,11 +62,20 @@ pub fn build_router(state: AppState) -> Router {
         .route("/metrics", get(metrics::handler))
         .nest("/api/v1", api::v1::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), app_shell)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
-        .layer(middleware::from_fn_with_state(state.clone(), require_session_for_pages))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_session_for_pages,
+        ))
         .layer(middleware::from_fn(check_rpc_origin))
         .layer(middleware::from_fn(security_headers))
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
         .layer(middleware::from_fn(client_ip))
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -86,7 +95,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable", "reason": "database unreachable"})),
+                Json(
+                    serde_json::json!({"status": "unavailable", "reason": "database unreachable"}),
+                ),
             )
                 .into_response()
         }
@@ -117,12 +128,19 @@ fn is_public(path: &str) -> bool {
         || path.starts_with("/rpc/")
         || path.starts_with("/api/")
         || matches!(path, "/healthz" | "/readyz" | "/metrics")
-        || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
+        || path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.'))
 }
 
 /// Pages need a session: signed-out browsers are sent to `/login?next=…`.
 /// (Server functions check the session and the role themselves.)
-async fn require_session_for_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn require_session_for_pages(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_owned();
     if req.method() != Method::GET || is_public(&path) {
         return next.run(req).await;
@@ -148,7 +166,9 @@ async fn require_session_for_pages(State(state): State<AppState>, req: Request, 
     let next_param: String = target
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect();
@@ -160,8 +180,14 @@ async fn require_session_for_pages(State(state): State<AppState>, req: Request, 
 /// every write is the main defence; this is the second one.)
 async fn check_rpc_origin(req: Request, next: Next) -> Response {
     if req.method() == Method::POST && req.uri().path().starts_with("/rpc/") {
-        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
-        let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
         if let (Some(origin), Some(host)) = (origin, host) {
             let origin_host = origin.split("://").nth(1).unwrap_or_default();
             if origin_host != host {
@@ -178,7 +204,10 @@ async fn check_rpc_origin(req: Request, next: Next) -> Response {
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     res
@@ -190,7 +219,14 @@ mod tests {
 
     #[test]
     fn public_paths() {
-        for p in ["/login", "/pkg/vigil.wasm", "/rpc/me", "/api/v1/events", "/healthz", "/favicon.svg"] {
+        for p in [
+            "/login",
+            "/pkg/vigil.wasm",
+            "/rpc/me",
+            "/api/v1/events",
+            "/healthz",
+            "/favicon.svg",
+        ] {
             assert!(is_public(p), "{p}");
         }
         for p in ["/", "/admin", "/admin/audit", "/dashboards"] {

@@ -19,7 +19,10 @@ async fn app() -> TestApp {
     let dir = std::env::temp_dir().join(format!(
         "vigil-http-{}-{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
     ));
     let vars = vec![("VIGIL_DATA_DIR".to_owned(), dir.display().to_string())];
     let config = Config::from_sources(None, &vars).expect("config");
@@ -46,7 +49,10 @@ async fn app() -> TestApp {
         cookie_policy: CookiePolicy::default(),
         max_body_bytes: config.max_body_bytes,
     };
-    TestApp { router: build_router(state), services }
+    TestApp {
+        router: build_router(state),
+        services,
+    }
 }
 
 struct Res {
@@ -61,7 +67,11 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        Res { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        Res {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     async fn get(&self, path: &str, cookie: Option<&str>) -> Res {
@@ -90,7 +100,13 @@ impl TestApp {
 
     /// Signs in; returns the session cookie pair.
     async fn login(&self, email: &str) -> String {
-        let res = self.rpc("login", &[("email", email), ("password", "correct horse battery")], None).await;
+        let res = self
+            .rpc(
+                "login",
+                &[("email", email), ("password", "correct horse battery")],
+                None,
+            )
+            .await;
         assert_eq!(res.status, StatusCode::OK, "login: {}", res.body);
         let cookies: Vec<String> = res
             .headers
@@ -98,9 +114,18 @@ impl TestApp {
             .iter()
             .filter_map(|v| v.to_str().ok().map(str::to_owned))
             .collect();
-        let session = cookies.iter().find(|c| c.starts_with("vigil_session=")).expect("session cookie");
-        assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
-        assert!(!session.contains("Secure"), "plain http in tests: {session}");
+        let session = cookies
+            .iter()
+            .find(|c| c.starts_with("vigil_session="))
+            .expect("session cookie");
+        assert!(
+            session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+            "{session}"
+        );
+        assert!(
+            !session.contains("Secure"),
+            "plain http in tests: {session}"
+        );
         session.split(';').next().expect("pair").to_owned()
     }
 
@@ -115,7 +140,9 @@ impl TestApp {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -125,13 +152,28 @@ fn urlencode(s: &str) -> String {
 async fn health_readiness_and_metrics() {
     let app = app().await;
     let h = app.get("/healthz", None).await;
-    assert_eq!((h.status, h.body.as_str()), (StatusCode::OK, r#"{"status":"ok"}"#));
+    assert_eq!(
+        (h.status, h.body.as_str()),
+        (StatusCode::OK, r#"{"status":"ok"}"#)
+    );
     assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
     let m = app.get("/metrics", None).await;
     assert_eq!(m.status, StatusCode::OK);
-    assert!(m.body.contains(r#"vigil_http_requests_total{method="GET",route="/healthz",status="200"} 1"#), "{}", m.body);
-    assert!(m.body.contains("vigil_http_request_duration_seconds_bucket"));
-    assert_eq!(h.headers.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]));
+    assert!(
+        m.body
+            .contains(r#"vigil_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
+        "{}",
+        m.body
+    );
+    assert!(m
+        .body
+        .contains("vigil_http_request_duration_seconds_bucket"));
+    assert_eq!(
+        h.headers
+            .get("x-content-type-options")
+            .map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
 }
 
 #[tokio::test]
@@ -139,14 +181,22 @@ async fn pages_need_a_session_and_unknown_pages_are_404() {
     let app = app().await;
     let res = app.get("/admin/audit?x=1", None).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    assert_eq!(res.headers.get(header::LOCATION).map(|v| v.to_str().unwrap_or("")), Some("/login?next=/admin/audit%3Fx%3D1"));
+    assert_eq!(
+        res.headers
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("/login?next=/admin/audit%3Fx%3D1")
+    );
     let login = app.get("/login", None).await;
     assert_eq!(login.status, StatusCode::OK);
     assert!(login.body.contains("login-form"), "login page renders");
     let cookie = app.login("pm@example.com").await;
     let home = app.get("/", Some(&cookie)).await;
     assert_eq!(home.status, StatusCode::OK);
-    assert!(home.body.contains("/pkg/vigil.js"), "hydration script is linked");
+    assert!(
+        home.body.contains("/pkg/vigil.js"),
+        "hydration script is linked"
+    );
     let missing = app.get("/no-such-page", Some(&cookie)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.body.contains("not-found"));
@@ -156,12 +206,40 @@ async fn pages_need_a_session_and_unknown_pages_are_404() {
 async fn wrong_passwords_are_throttled_with_retry_after() {
     let app = app().await;
     for i in 0..5 {
-        let res = app.rpc("login", &[("email", "pm@example.com"), ("password", "wrong wrong wrong")], None).await;
-        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {i}: {}", res.body);
+        let res = app
+            .rpc(
+                "login",
+                &[
+                    ("email", "pm@example.com"),
+                    ("password", "wrong wrong wrong"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {i}: {}",
+            res.body
+        );
     }
-    let res = app.rpc("login", &[("email", "pm@example.com"), ("password", "correct horse battery")], None).await;
+    let res = app
+        .rpc(
+            "login",
+            &[
+                ("email", "pm@example.com"),
+                ("password", "correct horse battery"),
+            ],
+            None,
+        )
+        .await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
-    let retry: u64 = res.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).expect("Retry-After");
+    let retry: u64 = res
+        .headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
     assert!((1..=60).contains(&retry));
     assert!(res.body.contains("RateLimited"), "{}", res.body);
 }
@@ -174,14 +252,31 @@ async fn a_viewer_gets_403_from_admin_server_functions() {
     let res = app.rpc("admin/list_users", &[], Some(&viewer)).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
     let res = app
-        .rpc("admin/create_user", &[("email", "x@example.com"), ("name", "X"), ("role", "admin"), ("password", "long enough pw"), ("csrf", &csrf)], Some(&viewer))
+        .rpc(
+            "admin/create_user",
+            &[
+                ("email", "x@example.com"),
+                ("name", "X"),
+                ("role", "admin"),
+                ("password", "long enough pw"),
+                ("csrf", &csrf),
+            ],
+            Some(&viewer),
+        )
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
     // No session at all: 401.
-    assert_eq!(app.rpc("admin/list_users", &[], None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.rpc("admin/list_users", &[], None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // The viewer's admin page renders the no-access view.
     let page = app.get("/admin", Some(&viewer)).await;
-    assert!(page.body.contains("data-testid=\"forbidden\""), "{}", page.body);
+    assert!(
+        page.body.contains("data-testid=\"forbidden\""),
+        "{}",
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -190,16 +285,37 @@ async fn writes_need_the_csrf_token_and_land_in_the_audit_log() {
     let admin = app.login("admin@example.com").await;
     let csrf = app.csrf(&admin).await;
     let form = |token: &'static str| {
-        vec![("email", "new@example.com"), ("name", "New Person"), ("role", "editor"), ("password", "long enough pw"), ("csrf", token)]
+        vec![
+            ("email", "new@example.com"),
+            ("name", "New Person"),
+            ("role", "editor"),
+            ("password", "long enough pw"),
+            ("csrf", token),
+        ]
     };
-    let res = app.rpc("admin/create_user", &form("not-the-token"), Some(&admin)).await;
+    let res = app
+        .rpc("admin/create_user", &form("not-the-token"), Some(&admin))
+        .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
     assert!(res.body.contains("csrf"), "{}", res.body);
     let mut without = form("");
     without.pop();
     let res = app.rpc("admin/create_user", &without, Some(&admin)).await;
-    assert!(res.status.is_client_error(), "missing csrf field refused: {} {}", res.status, res.body);
-    assert!(app.services.store().user_by_email("new@example.com").await.expect("q").is_none(), "nothing written");
+    assert!(
+        res.status.is_client_error(),
+        "missing csrf field refused: {} {}",
+        res.status,
+        res.body
+    );
+    assert!(
+        app.services
+            .store()
+            .user_by_email("new@example.com")
+            .await
+            .expect("q")
+            .is_none(),
+        "nothing written"
+    );
 
     let mut ok = form("");
     ok.pop();
@@ -209,7 +325,17 @@ async fn writes_need_the_csrf_token_and_land_in_the_audit_log() {
 
     // Field errors name the field.
     let res = app
-        .rpc("admin/create_user", &[("email", "bad"), ("name", "N"), ("role", "viewer"), ("password", "long enough pw"), ("csrf", &csrf)], Some(&admin))
+        .rpc(
+            "admin/create_user",
+            &[
+                ("email", "bad"),
+                ("name", "N"),
+                ("role", "viewer"),
+                ("password", "long enough pw"),
+                ("csrf", &csrf),
+            ],
+            Some(&admin),
+        )
         .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains("\"field\":\"email\""), "{}", res.body);
@@ -217,11 +343,19 @@ async fn writes_need_the_csrf_token_and_land_in_the_audit_log() {
     let log = app.rpc("admin/audit_log", &[], Some(&admin)).await;
     assert_eq!(log.status, StatusCode::OK);
     let rows: serde_json::Value = serde_json::from_str(&log.body).expect("json");
-    let actions: Vec<&str> = rows.as_array().expect("array").iter().filter_map(|r| r["action"].as_str()).collect();
+    let actions: Vec<&str> = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
     assert_eq!(actions.first(), Some(&"user.create"), "{actions:?}");
     assert!(actions.contains(&"session.login"));
     assert_eq!(rows[0]["actor"], "admin@example.com");
-    assert!(rows[0]["after"].as_str().unwrap_or_default().contains("new@example.com"));
+    assert!(rows[0]["after"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("new@example.com"));
 }
 
 #[tokio::test]
@@ -231,7 +365,9 @@ async fn cross_origin_server_function_calls_are_refused() {
         .header(header::HOST, "vigil.example.com")
         .header(header::ORIGIN, "https://evil.example.net")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from("email=pm%40example.com&password=correct+horse+battery"))
+        .body(Body::from(
+            "email=pm%40example.com&password=correct+horse+battery",
+        ))
         .expect("req");
     assert_eq!(app.send(req).await.status, StatusCode::FORBIDDEN);
 }
@@ -246,7 +382,13 @@ async fn rest_api_keys_and_error_envelope() {
 
     let admin = app.login("admin@example.com").await;
     let csrf = app.csrf(&admin).await;
-    let res = app.rpc("admin/create_api_key", &[("name", "reader"), ("scope", "read"), ("csrf", &csrf)], Some(&admin)).await;
+    let res = app
+        .rpc(
+            "admin/create_api_key",
+            &[("name", "reader"), ("scope", "read"), ("csrf", &csrf)],
+            Some(&admin),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let secret: String = serde_json::from_str(&res.body).expect("secret");
     let req = Request::get("/api/v1/whoami")
@@ -270,7 +412,12 @@ async fn language_cookie_drives_server_rendering() {
     assert!(res.body.contains("lang=\"zh-CN\""), "html lang");
     assert!(res.body.contains("登录 Vigil"), "Chinese text rendered");
     let res = app
-        .send(Request::get("/login").header(header::ACCEPT_LANGUAGE, "zh-CN,zh;q=0.9").body(Body::empty()).expect("req"))
+        .send(
+            Request::get("/login")
+                .header(header::ACCEPT_LANGUAGE, "zh-CN,zh;q=0.9")
+                .body(Body::empty())
+                .expect("req"),
+        )
         .await;
     assert!(res.body.contains("登录 Vigil"));
     let res = app.get("/login", None).await;

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 pub use accounts::{Actor, ApiCaller, CreatedApiKey, LoginOk};
 pub use clock::{Clock, FakeClock, SystemClock};
-pub use error::ServiceError;
 use domain::ratelimit::FailureWindow;
+pub use error::ServiceError;
 use store::Store;
 
 /// Tunables of the account rules (from the server's `Config`).

@@ -13,7 +13,10 @@ pub fn is_valid_time_zone(name: &str) -> bool {
 pub fn format_ms(ms: i64, tz: &str) -> String {
     let tz: Tz = tz.parse().unwrap_or(Tz::UTC);
     match Utc.timestamp_millis_opt(ms).single() {
-        Some(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+        Some(t) => t
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string(),
         None => String::from("—"),
     }
 }
@@ -51,7 +54,10 @@ mod tests {
     #[test]
     fn dst_is_applied() {
         // 2026-07-01T12:00:00Z is summer time in Berlin (UTC+2).
-        assert_eq!(format_ms(1_782_907_200_000, "Europe/Berlin"), "2026-07-01 14:00:00 CEST");
+        assert_eq!(
+            format_ms(1_782_907_200_000, "Europe/Berlin"),
+            "2026-07-01 14:00:00 CEST"
+        );
         assert!(is_valid_time_zone("America/New_York"));
         assert!(!is_valid_time_zone("Mars/Olympus"));
     }

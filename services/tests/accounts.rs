@@ -8,9 +8,12 @@ use store::{AuditQuery, ConnectOptions, Store};
 
 async fn setup() -> (Services, FakeClock, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("vigil-svc-{}", rand_suffix()));
-    let store = Store::connect(&format!("sqlite://{}/v.db", dir.display()), &ConnectOptions::default())
-        .await
-        .expect("connect");
+    let store = Store::connect(
+        &format!("sqlite://{}/v.db", dir.display()),
+        &ConnectOptions::default(),
+    )
+    .await
+    .expect("connect");
     store.migrate().await.expect("migrate");
     let clock = FakeClock::at(1_800_000_000_000);
     let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default());
@@ -18,7 +21,8 @@ async fn setup() -> (Services, FakeClock, std::path::PathBuf) {
 }
 
 fn rand_suffix() -> String {
-    format!("{}-{:?}", std::process::id(), std::time::Instant::now()).replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    format!("{}-{:?}", std::process::id(), std::time::Instant::now())
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "")
 }
 
 async fn user(svc: &Services, email: &str, role: &str) -> services::Actor {
@@ -48,24 +52,41 @@ async fn login_throttles_after_five_failures_per_account_and_ip() {
     let (svc, clock, _dir) = setup().await;
     user(&svc, "pm@example.com", "viewer").await;
     for i in 0..5 {
-        let err = svc.login("pm@example.com", "wrong password!", "1.2.3.4", "t").await.expect_err("bad pw");
-        assert!(matches!(err, ServiceError::Unauthorized), "attempt {i}: {err:?}");
+        let err = svc
+            .login("pm@example.com", "wrong password!", "1.2.3.4", "t")
+            .await
+            .expect_err("bad pw");
+        assert!(
+            matches!(err, ServiceError::Unauthorized),
+            "attempt {i}: {err:?}"
+        );
         clock.advance_ms(1_000);
     }
     // Sixth attempt inside the minute: refused without checking, even with the right password.
-    let err = svc.login("pm@example.com", "correct horse battery", "1.2.3.4", "t").await.expect_err("locked");
+    let err = svc
+        .login("pm@example.com", "correct horse battery", "1.2.3.4", "t")
+        .await
+        .expect_err("locked");
     match err {
         ServiceError::RateLimited(secs) => assert!((1..=60).contains(&secs), "retry after {secs}"),
         other => panic!("expected RateLimited, got {other:?}"),
     }
     // Another IP is not locked out.
-    svc.login("pm@example.com", "correct horse battery", "5.6.7.8", "t").await.expect("other ip");
+    svc.login("pm@example.com", "correct horse battery", "5.6.7.8", "t")
+        .await
+        .expect("other ip");
     // After the window passes, the right password works again.
     clock.advance_ms(60_000);
-    svc.login("pm@example.com", "correct horse battery", "1.2.3.4", "t").await.expect("unlocked");
+    svc.login("pm@example.com", "correct horse battery", "1.2.3.4", "t")
+        .await
+        .expect("unlocked");
     let failed = svc
         .store()
-        .audit_entries(&AuditQuery { action_prefix: Some("session.login_failed".into()), limit: 50, ..Default::default() })
+        .audit_entries(&AuditQuery {
+            action_prefix: Some("session.login_failed".into()),
+            limit: 50,
+            ..Default::default()
+        })
         .await
         .expect("audit");
     assert_eq!(failed.len(), 5, "each failed sign-in is audited");
@@ -77,12 +98,16 @@ async fn unknown_email_and_disabled_users_cannot_sign_in() {
     let admin = user(&svc, "admin@example.com", "admin").await;
     let viewer = user(&svc, "pm@example.com", "viewer").await;
     assert!(matches!(
-        svc.login("ghost@example.com", "whatever12345", "1.1.1.1", "t").await,
+        svc.login("ghost@example.com", "whatever12345", "1.1.1.1", "t")
+            .await,
         Err(ServiceError::Unauthorized)
     ));
-    svc.set_user_disabled(&admin, &admin.csrf_token, viewer.user_id, true).await.expect("disable");
+    svc.set_user_disabled(&admin, &admin.csrf_token, viewer.user_id, true)
+        .await
+        .expect("disable");
     assert!(matches!(
-        svc.login("pm@example.com", "correct horse battery", "1.1.1.1", "t").await,
+        svc.login("pm@example.com", "correct horse battery", "1.1.1.1", "t")
+            .await,
         Err(ServiceError::Unauthorized)
     ));
     assert!(matches!(
@@ -98,21 +123,35 @@ async fn roles_and_csrf_are_enforced_on_every_write() {
     let viewer = user(&svc, "pm@example.com", "viewer").await;
     let editor = user(&svc, "sre@example.com", "editor").await;
 
-    assert!(matches!(svc.list_users(&viewer).await, Err(ServiceError::Forbidden(Role::Admin))));
     assert!(matches!(
-        svc.set_user_role(&editor, &editor.csrf_token, viewer.user_id, "admin").await,
+        svc.list_users(&viewer).await,
         Err(ServiceError::Forbidden(Role::Admin))
     ));
     assert!(matches!(
-        svc.create_api_key(&viewer, &viewer.csrf_token, "k", "ingest").await,
+        svc.set_user_role(&editor, &editor.csrf_token, viewer.user_id, "admin")
+            .await,
+        Err(ServiceError::Forbidden(Role::Admin))
+    ));
+    assert!(matches!(
+        svc.create_api_key(&viewer, &viewer.csrf_token, "k", "ingest")
+            .await,
         Err(ServiceError::Forbidden(_))
     ));
     // Right role, wrong or missing CSRF token.
     for bad in ["", "deadbeef", viewer.csrf_token.as_str()] {
-        let err = svc.set_user_role(&admin, bad, viewer.user_id, "editor").await.expect_err("csrf");
-        assert!(matches!(&err, ServiceError::Invalid(e) if e.get("csrf").is_some()), "{err:?}");
+        let err = svc
+            .set_user_role(&admin, bad, viewer.user_id, "editor")
+            .await
+            .expect_err("csrf");
+        assert!(
+            matches!(&err, ServiceError::Invalid(e) if e.get("csrf").is_some()),
+            "{err:?}"
+        );
     }
-    let u = svc.set_user_role(&admin, &admin.csrf_token, viewer.user_id, "editor").await.expect("ok");
+    let u = svc
+        .set_user_role(&admin, &admin.csrf_token, viewer.user_id, "editor")
+        .await
+        .expect("ok");
     assert_eq!(u.role, Role::Editor);
     assert!(matches!(
         svc.set_user_role(&admin, &admin.csrf_token, viewer.user_id, "owner").await,
@@ -123,7 +162,10 @@ async fn roles_and_csrf_are_enforced_on_every_write() {
         svc.set_user_role(&admin, &admin.csrf_token, admin.user_id, "viewer").await,
         Err(ServiceError::Invalid(e)) if e.get("role") == Some("the last admin cannot be demoted")
     ));
-    assert!(svc.set_user_disabled(&admin, &admin.csrf_token, admin.user_id, true).await.is_err());
+    assert!(svc
+        .set_user_disabled(&admin, &admin.csrf_token, admin.user_id, true)
+        .await
+        .is_err());
 }
 
 #[tokio::test]
@@ -133,22 +175,36 @@ async fn user_creation_validates_every_field() {
     let err = svc
         .create_user(
             Some(&admin),
-            &CreateUser { email: "nope".into(), name: " ".into(), role: "boss".into(), password: "short".into() },
+            &CreateUser {
+                email: "nope".into(),
+                name: " ".into(),
+                role: "boss".into(),
+                password: "short".into(),
+            },
         )
         .await
         .expect_err("invalid");
-    let ServiceError::Invalid(e) = err else { panic!("expected Invalid") };
+    let ServiceError::Invalid(e) = err else {
+        panic!("expected Invalid")
+    };
     for field in ["email", "name", "role", "password"] {
         assert!(e.get(field).is_some(), "{field} named: {e}");
     }
     let dup = svc
         .create_user(
             Some(&admin),
-            &CreateUser { email: "ADMIN@example.com".into(), name: "A".into(), role: "viewer".into(), password: "long enough pw".into() },
+            &CreateUser {
+                email: "ADMIN@example.com".into(),
+                name: "A".into(),
+                role: "viewer".into(),
+                password: "long enough pw".into(),
+            },
         )
         .await
         .expect_err("duplicate");
-    assert!(matches!(dup, ServiceError::Invalid(e) if e.get("email") == Some("is already used by another account")));
+    assert!(
+        matches!(dup, ServiceError::Invalid(e) if e.get("email") == Some("is already used by another account"))
+    );
     assert_eq!(svc.list_users(&admin).await.expect("list").len(), 1);
 }
 
@@ -156,15 +212,35 @@ async fn user_creation_validates_every_field() {
 async fn api_keys_are_shown_once_scoped_and_revocable() {
     let (svc, _clock, _dir) = setup().await;
     let admin = user(&svc, "admin@example.com", "admin").await;
-    let created = svc.create_api_key(&admin, &admin.csrf_token, "web", "ingest").await.expect("key");
+    let created = svc
+        .create_api_key(&admin, &admin.csrf_token, "web", "ingest")
+        .await
+        .expect("key");
     assert!(created.secret.starts_with("vgl_") && created.secret.len() == 52);
     assert!(created.secret.starts_with(&created.key.prefix));
-    let caller = svc.authenticate_api_key(&created.secret, ApiScope::Ingest).await.expect("auth");
+    let caller = svc
+        .authenticate_api_key(&created.secret, ApiScope::Ingest)
+        .await
+        .expect("auth");
     assert_eq!(caller.key_id, created.key.id);
-    assert!(matches!(svc.authenticate_api_key(&created.secret, ApiScope::Read).await, Err(ServiceError::Forbidden(_))));
-    assert!(matches!(svc.authenticate_api_key("vgl_wrong", ApiScope::Ingest).await, Err(ServiceError::Unauthorized)));
-    svc.revoke_api_key(&admin, &admin.csrf_token, created.key.id).await.expect("revoke");
-    assert!(matches!(svc.authenticate_api_key(&created.secret, ApiScope::Ingest).await, Err(ServiceError::Unauthorized)));
+    assert!(matches!(
+        svc.authenticate_api_key(&created.secret, ApiScope::Read)
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    assert!(matches!(
+        svc.authenticate_api_key("vgl_wrong", ApiScope::Ingest)
+            .await,
+        Err(ServiceError::Unauthorized)
+    ));
+    svc.revoke_api_key(&admin, &admin.csrf_token, created.key.id)
+        .await
+        .expect("revoke");
+    assert!(matches!(
+        svc.authenticate_api_key(&created.secret, ApiScope::Ingest)
+            .await,
+        Err(ServiceError::Unauthorized)
+    ));
     // The stored row never holds the secret.
     let listed = svc.list_api_keys(&admin).await.expect("list");
     assert!(!format!("{listed:?}").contains(&created.secret));
@@ -174,25 +250,69 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
 async fn preferences_password_and_logout() {
     let (svc, _clock, _dir) = setup().await;
     let pm = user(&svc, "pm@example.com", "viewer").await;
-    let err = svc.set_preferences(&pm, &pm.csrf_token, "fr", "Mars/Base").await.expect_err("invalid");
-    assert!(matches!(&err, ServiceError::Invalid(e) if e.get("locale").is_some() && e.get("time_zone").is_some()));
-    let u = svc.set_preferences(&pm, &pm.csrf_token, "zh-CN", "Asia/Shanghai").await.expect("prefs");
-    assert_eq!((u.locale.tag(), u.time_zone.as_str()), ("zh-CN", "Asia/Shanghai"));
+    let err = svc
+        .set_preferences(&pm, &pm.csrf_token, "fr", "Mars/Base")
+        .await
+        .expect_err("invalid");
+    assert!(
+        matches!(&err, ServiceError::Invalid(e) if e.get("locale").is_some() && e.get("time_zone").is_some())
+    );
+    let u = svc
+        .set_preferences(&pm, &pm.csrf_token, "zh-CN", "Asia/Shanghai")
+        .await
+        .expect("prefs");
+    assert_eq!(
+        (u.locale.tag(), u.time_zone.as_str()),
+        ("zh-CN", "Asia/Shanghai")
+    );
 
-    let err = svc.change_password(&pm, &pm.csrf_token, "wrong current", "another long pw").await.expect_err("current");
+    let err = svc
+        .change_password(&pm, &pm.csrf_token, "wrong current", "another long pw")
+        .await
+        .expect_err("current");
     assert!(matches!(&err, ServiceError::Invalid(e) if e.get("current_password").is_some()));
-    svc.change_password(&pm, &pm.csrf_token, "correct horse battery", "another long pw").await.expect("change");
-    let ok = svc.login("pm@example.com", "another long pw", "1.1.1.1", "t").await.expect("new pw");
-    let actor = svc.session_actor(&ok.session_token, "1.1.1.1").await.expect("q").expect("actor");
-    svc.logout(&actor, &ok.session_token, &actor.csrf_token).await.expect("logout");
-    assert!(svc.session_actor(&ok.session_token, "1.1.1.1").await.expect("q").is_none());
+    svc.change_password(
+        &pm,
+        &pm.csrf_token,
+        "correct horse battery",
+        "another long pw",
+    )
+    .await
+    .expect("change");
+    let ok = svc
+        .login("pm@example.com", "another long pw", "1.1.1.1", "t")
+        .await
+        .expect("new pw");
+    let actor = svc
+        .session_actor(&ok.session_token, "1.1.1.1")
+        .await
+        .expect("q")
+        .expect("actor");
+    svc.logout(&actor, &ok.session_token, &actor.csrf_token)
+        .await
+        .expect("logout");
+    assert!(svc
+        .session_actor(&ok.session_token, "1.1.1.1")
+        .await
+        .expect("q")
+        .is_none());
 }
 
 #[tokio::test]
 async fn bootstrap_creates_one_admin_once() {
     let (svc, _clock, _dir) = setup().await;
-    let pw = svc.bootstrap_admin("admin@vigil.local", None).await.expect("boot").expect("created");
+    let pw = svc
+        .bootstrap_admin("admin@vigil.local", None)
+        .await
+        .expect("boot")
+        .expect("created");
     assert!(pw.len() >= 10);
-    assert!(svc.bootstrap_admin("admin@vigil.local", None).await.expect("again").is_none());
-    svc.login("admin@vigil.local", &pw, "1.1.1.1", "t").await.expect("login with printed password");
+    assert!(svc
+        .bootstrap_admin("admin@vigil.local", None)
+        .await
+        .expect("again")
+        .is_none());
+    svc.login("admin@vigil.local", &pw, "1.1.1.1", "t")
+        .await
+        .expect("login with printed password");
 }

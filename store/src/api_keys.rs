@@ -74,17 +74,26 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let key = fetch_key(&mut tx, id).await?;
-        audit::append::<(), _>(&mut tx, ctx, "api_key.create", &format!("api_key:{id}"), None, Some(&key))
-            .await?;
+        audit::append::<(), _>(
+            &mut tx,
+            ctx,
+            "api_key.create",
+            &format!("api_key:{id}"),
+            None,
+            Some(&key),
+        )
+        .await?;
         tx.commit().await?;
         Ok(key)
     }
 
     /// All keys, newest first.
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id DESC"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY id DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(key_from_row).collect()
     }
 
@@ -102,8 +111,15 @@ impl Store {
             .await?,
         )?;
         let after = fetch_key(&mut tx, id).await?;
-        audit::append(&mut tx, ctx, "api_key.revoke", &format!("api_key:{id}"), Some(&before), Some(&after))
-            .await?;
+        audit::append(
+            &mut tx,
+            ctx,
+            "api_key.revoke",
+            &format!("api_key:{id}"),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }

@@ -155,7 +155,9 @@ impl Store {
         let pool = pool_opts.connect(&url).await?;
         if backend == Backend::Sqlite {
             // WAL is a property of the database file; setting it once per open is enough.
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
         }
         Ok(Store { pool, backend })
     }
@@ -212,7 +214,10 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
     if let Some(parent) = Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Config(format!("cannot create data folder {}: {e}", parent.display()))
+                StoreError::Config(format!(
+                    "cannot create data folder {}: {e}",
+                    parent.display()
+                ))
             })?;
         }
     }
@@ -243,7 +248,10 @@ mod tests {
 
     #[test]
     fn backend_from_url() {
-        assert_eq!(Backend::from_url("sqlite://x.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::from_url("sqlite://x.db").ok(),
+            Some(Backend::Sqlite)
+        );
         assert_eq!(
             Backend::from_url("postgres://u@h/db").ok(),
             Some(Backend::Postgres)
@@ -260,7 +268,13 @@ mod tests {
             redact_url("postgres://vigil:s3cret@db:5432/vigil"),
             "postgres://vigil:***@db:5432/vigil"
         );
-        assert_eq!(redact_url("postgres://vigil@db/vigil"), "postgres://vigil@db/vigil");
-        assert_eq!(redact_url("sqlite://data/vigil.db"), "sqlite://data/vigil.db");
+        assert_eq!(
+            redact_url("postgres://vigil@db/vigil"),
+            "postgres://vigil@db/vigil"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/vigil.db"),
+            "sqlite://data/vigil.db"
+        );
     }
 }

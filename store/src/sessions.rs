@@ -93,26 +93,45 @@ impl Store {
     }
 
     /// Slides a session's expiry forward (not audited: bookkeeping, not a user write).
-    pub async fn touch_session(&self, token_hash: &str, now_ms: i64, expires_at_ms: i64) -> Result<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at_ms = $2, expires_at_ms = $3 WHERE token_hash = $1")
-            .bind(token_hash)
-            .bind(now_ms)
-            .bind(expires_at_ms)
-            .execute(&self.pool)
-            .await?;
+    pub async fn touch_session(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at_ms = $2, expires_at_ms = $3 WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .bind(expires_at_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Ends a session and audits the sign-out. Ending an unknown session is not an error.
-    pub async fn delete_session(&self, token_hash: &str, user_id: i64, ctx: &AuditCtx) -> Result<()> {
+    pub async fn delete_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        ctx: &AuditCtx,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let res = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&mut *tx)
             .await?;
         if res.rows_affected() > 0 {
-            audit::append::<(), ()>(&mut tx, ctx, "session.logout", &format!("user:{user_id}"), None, None)
-                .await?;
+            audit::append::<(), ()>(
+                &mut tx,
+                ctx,
+                "session.logout",
+                &format!("user:{user_id}"),
+                None,
+                None,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -120,10 +139,12 @@ impl Store {
 
     /// Deletes expired sessions; returns how many.
     pub async fn delete_expired_sessions(&self, now_ms: i64) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1")
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1")
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }

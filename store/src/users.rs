@@ -103,8 +103,15 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let user = fetch_user(&mut tx, id).await?;
-        audit::append::<(), _>(&mut tx, ctx, "user.create", &format!("user:{id}"), None, Some(&user))
-            .await?;
+        audit::append::<(), _>(
+            &mut tx,
+            ctx,
+            "user.create",
+            &format!("user:{id}"),
+            None,
+            Some(&user),
+        )
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -169,28 +176,57 @@ impl Store {
         }
         one_row(q.execute(&mut *tx).await?)?;
         let after = fetch_user(&mut tx, id).await?;
-        audit::append(&mut tx, ctx, action, &format!("user:{id}"), Some(&before), Some(&after))
-            .await?;
+        audit::append(
+            &mut tx,
+            ctx,
+            action,
+            &format!("user:{id}"),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
 
     pub async fn set_user_role(&self, id: i64, role: Role, ctx: &AuditCtx) -> Result<User> {
-        self.update_user(id, ctx, "user.role", "role = $3", vec![Arg::Text(role.as_str().into())])
-            .await
+        self.update_user(
+            id,
+            ctx,
+            "user.role",
+            "role = $3",
+            vec![Arg::Text(role.as_str().into())],
+        )
+        .await
     }
 
     pub async fn set_user_name(&self, id: i64, name: &str, ctx: &AuditCtx) -> Result<User> {
-        self.update_user(id, ctx, "user.name", "name = $3", vec![Arg::Text(name.into())])
-            .await
+        self.update_user(
+            id,
+            ctx,
+            "user.name",
+            "name = $3",
+            vec![Arg::Text(name.into())],
+        )
+        .await
     }
 
     /// Disables (and signs out) or re-enables a user.
     pub async fn set_user_disabled(&self, id: i64, disabled: bool, ctx: &AuditCtx) -> Result<User> {
         let at = disabled.then_some(ctx.at_ms);
-        let action = if disabled { "user.disable" } else { "user.enable" };
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
         let user = self
-            .update_user(id, ctx, action, "disabled_at_ms = $3", vec![Arg::OptInt(at)])
+            .update_user(
+                id,
+                ctx,
+                action,
+                "disabled_at_ms = $3",
+                vec![Arg::OptInt(at)],
+            )
             .await?;
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")

@@ -4,7 +4,9 @@
 //! half fails under `CI=true` and is skipped loudly otherwise.
 
 use domain::{ApiScope, Locale, Role};
-use store::{AuditCtx, AuditQuery, ConnectOptions, NewApiKey, NewSession, NewUser, Store, StoreError};
+use store::{
+    AuditCtx, AuditQuery, ConnectOptions, NewApiKey, NewSession, NewUser, Store, StoreError,
+};
 
 fn ctx(at_ms: i64) -> AuditCtx {
     AuditCtx {
@@ -35,7 +37,9 @@ fn random_suffix() -> String {
 async fn sqlite_store() -> (Store, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("vigil-contract-{}", random_suffix()));
     let url = format!("sqlite://{}/vigil.db", dir.display());
-    let store = Store::connect(&url, &ConnectOptions::default()).await.expect("connect sqlite");
+    let store = Store::connect(&url, &ConnectOptions::default())
+        .await
+        .expect("connect sqlite");
     let applied = store.migrate().await.expect("migrate sqlite");
     assert!(applied >= 1, "fresh database applies migrations");
     (store, dir)
@@ -45,8 +49,18 @@ async fn sqlite_store() -> (Store, std::path::PathBuf) {
 async fn postgres_store() -> Option<(Store, String, String)> {
     let admin_url = std::env::var("VIGIL_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let in_ci = std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false);
-    let admin = match Store::connect(&admin_url, &ConnectOptions { max_connections: 1, ..Default::default() }).await {
+    let in_ci = std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false);
+    let admin = match Store::connect(
+        &admin_url,
+        &ConnectOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    {
         Ok(s) => s,
         Err(e) => {
             if in_ci {
@@ -62,9 +76,14 @@ async fn postgres_store() -> Option<(Store, String, String)> {
         .await
         .expect("create test database");
     admin.close().await;
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(&admin_url);
     let url = format!("{base}/{db}");
-    let store = Store::connect(&url, &ConnectOptions::default()).await.expect("connect test db");
+    let store = Store::connect(&url, &ConnectOptions::default())
+        .await
+        .expect("connect test db");
     let applied = store.migrate().await.expect("migrate postgres");
     assert!(applied >= 1);
     Some((store, admin_url, db))
@@ -72,7 +91,15 @@ async fn postgres_store() -> Option<(Store, String, String)> {
 
 async fn drop_postgres(store: Store, admin_url: &str, db: &str) {
     store.close().await;
-    if let Ok(admin) = Store::connect(admin_url, &ConnectOptions { max_connections: 1, ..Default::default() }).await {
+    if let Ok(admin) = Store::connect(
+        admin_url,
+        &ConnectOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    {
         let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db}"))
             .execute(admin.pool())
             .await;
@@ -139,29 +166,57 @@ async fn users_create_read_update_and_audit(store: &Store) {
         .expect("exists");
     assert_eq!(found.user, u);
     assert!(found.password_hash.starts_with("$argon2id$"));
-    assert!(store.user_by_email("nobody@example.com").await.expect("query").is_none());
-    assert!(matches!(store.user_by_id(9_999).await, Err(StoreError::NotFound)));
+    assert!(store
+        .user_by_email("nobody@example.com")
+        .await
+        .expect("query")
+        .is_none());
+    assert!(matches!(
+        store.user_by_id(9_999).await,
+        Err(StoreError::NotFound)
+    ));
 
-    let promoted = store.set_user_role(u.id, Role::Editor, &ctx(2_000)).await.expect("role");
+    let promoted = store
+        .set_user_role(u.id, Role::Editor, &ctx(2_000))
+        .await
+        .expect("role");
     assert_eq!(promoted.role, Role::Editor);
     assert_eq!(promoted.updated_at_ms, 2_000);
     let prefs = store
         .set_user_preferences(u.id, Locale::ZhCn, "Asia/Shanghai", &ctx(3_000))
         .await
         .expect("prefs");
-    assert_eq!((prefs.locale, prefs.time_zone.as_str()), (Locale::ZhCn, "Asia/Shanghai"));
-    store.set_user_password_hash(u.id, "$argon2id$new", &ctx(4_000)).await.expect("pw");
+    assert_eq!(
+        (prefs.locale, prefs.time_zone.as_str()),
+        (Locale::ZhCn, "Asia/Shanghai")
+    );
+    store
+        .set_user_password_hash(u.id, "$argon2id$new", &ctx(4_000))
+        .await
+        .expect("pw");
     assert!(matches!(
         store.set_user_role(424_242, Role::Admin, &ctx(5_000)).await,
         Err(StoreError::NotFound)
     ));
 
     let log = store
-        .audit_entries(&AuditQuery { action_prefix: Some("user.".into()), limit: 50, ..Default::default() })
+        .audit_entries(&AuditQuery {
+            action_prefix: Some("user.".into()),
+            limit: 50,
+            ..Default::default()
+        })
         .await
         .expect("audit");
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["user.password", "user.preferences", "user.role", "user.create"]);
+    assert_eq!(
+        actions,
+        [
+            "user.password",
+            "user.preferences",
+            "user.role",
+            "user.create"
+        ]
+    );
     let role_change = &log[2];
     assert_eq!(role_change.target, format!("user:{}", u.id));
     assert_eq!(role_change.actor, "admin@example.com");
@@ -172,7 +227,9 @@ async fn users_create_read_update_and_audit(store: &Store) {
     assert_eq!(before["role"], "viewer");
     assert_eq!(after["role"], "editor");
     // The password hash never reaches the audit log.
-    assert!(log.iter().all(|e| !e.after_json.clone().unwrap_or_default().contains("argon2")));
+    assert!(log
+        .iter()
+        .all(|e| !e.after_json.clone().unwrap_or_default().contains("argon2")));
 }
 
 async fn duplicate_email_is_a_conflict_and_writes_nothing(store: &Store) {
@@ -186,7 +243,13 @@ async fn duplicate_email_is_a_conflict_and_writes_nothing(store: &Store) {
         .expect_err("duplicate");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.count_users().await.expect("count"), 1);
-    let log = store.audit_entries(&AuditQuery { limit: 10, ..Default::default() }).await.expect("audit");
+    let log = store
+        .audit_entries(&AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
     assert_eq!(log.len(), 1, "the refused write left no audit entry");
 }
 
@@ -203,30 +266,85 @@ async fn sessions_expire_and_follow_disabled_users(store: &Store) {
         ip: "10.0.0.1".into(),
         user_agent: "test".into(),
     };
-    store.create_session(&s, &u, &ctx(1_000)).await.expect("session");
-    let live = store.session_user("h1", 5_000).await.expect("q").expect("live");
-    assert_eq!((live.user_id, live.role, live.csrf_token.as_str()), (u.id, Role::Responder, "csrf1"));
-    assert!(store.session_user("h1", 10_000).await.expect("q").is_none(), "expired at its end");
-    assert!(store.session_user("nope", 5_000).await.expect("q").is_none());
+    store
+        .create_session(&s, &u, &ctx(1_000))
+        .await
+        .expect("session");
+    let live = store
+        .session_user("h1", 5_000)
+        .await
+        .expect("q")
+        .expect("live");
+    assert_eq!(
+        (live.user_id, live.role, live.csrf_token.as_str()),
+        (u.id, Role::Responder, "csrf1")
+    );
+    assert!(
+        store.session_user("h1", 10_000).await.expect("q").is_none(),
+        "expired at its end"
+    );
+    assert!(store
+        .session_user("nope", 5_000)
+        .await
+        .expect("q")
+        .is_none());
 
-    store.touch_session("h1", 9_000, 20_000).await.expect("touch");
-    assert!(store.session_user("h1", 15_000).await.expect("q").is_some(), "sliding expiry");
+    store
+        .touch_session("h1", 9_000, 20_000)
+        .await
+        .expect("touch");
+    assert!(
+        store.session_user("h1", 15_000).await.expect("q").is_some(),
+        "sliding expiry"
+    );
 
-    store.set_user_disabled(u.id, true, &ctx(16_000)).await.expect("disable");
-    assert!(store.session_user("h1", 16_500).await.expect("q").is_none(), "disabled users lose sessions");
+    store
+        .set_user_disabled(u.id, true, &ctx(16_000))
+        .await
+        .expect("disable");
+    assert!(
+        store.session_user("h1", 16_500).await.expect("q").is_none(),
+        "disabled users lose sessions"
+    );
 
-    store.set_user_disabled(u.id, false, &ctx(17_000)).await.expect("enable");
-    let s2 = NewSession { token_hash: "h2".into(), expires_at_ms: 30_000, ..s };
-    store.create_session(&s2, &u, &ctx(17_500)).await.expect("session 2");
-    store.delete_session("h2", u.id, &ctx(18_000)).await.expect("logout");
+    store
+        .set_user_disabled(u.id, false, &ctx(17_000))
+        .await
+        .expect("enable");
+    let s2 = NewSession {
+        token_hash: "h2".into(),
+        expires_at_ms: 30_000,
+        ..s
+    };
+    store
+        .create_session(&s2, &u, &ctx(17_500))
+        .await
+        .expect("session 2");
+    store
+        .delete_session("h2", u.id, &ctx(18_000))
+        .await
+        .expect("logout");
     assert!(store.session_user("h2", 18_500).await.expect("q").is_none());
     assert_eq!(store.delete_expired_sessions(100_000).await.expect("gc"), 0);
 
-    let log = store.audit_entries(&AuditQuery { limit: 20, ..Default::default() }).await.expect("audit");
+    let log = store
+        .audit_entries(&AuditQuery {
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
-        ["session.logout", "session.login", "user.enable", "user.disable", "session.login", "user.create"]
+        [
+            "session.logout",
+            "session.login",
+            "user.enable",
+            "user.disable",
+            "session.login",
+            "user.create"
+        ]
     );
 }
 
@@ -249,43 +367,87 @@ async fn api_keys_hash_lookup_and_revoke(store: &Store) {
         .await
         .expect("key");
     assert_eq!(key.scope, ApiScope::Ingest);
-    let found = store.api_key_by_hash("keyhash").await.expect("q").expect("found");
+    let found = store
+        .api_key_by_hash("keyhash")
+        .await
+        .expect("q")
+        .expect("found");
     assert_eq!(found.id, key.id);
     store.touch_api_key(key.id, 50).await.expect("touch");
-    assert_eq!(store.list_api_keys().await.expect("list")[0].last_used_at_ms, Some(50));
+    assert_eq!(
+        store.list_api_keys().await.expect("list")[0].last_used_at_ms,
+        Some(50)
+    );
 
-    let revoked = store.revoke_api_key(key.id, &ctx(100)).await.expect("revoke");
+    let revoked = store
+        .revoke_api_key(key.id, &ctx(100))
+        .await
+        .expect("revoke");
     assert_eq!(revoked.revoked_at_ms, Some(100));
-    let again = store.revoke_api_key(key.id, &ctx(200)).await.expect("revoke again");
-    assert_eq!(again.revoked_at_ms, Some(100), "first revocation time is kept");
+    let again = store
+        .revoke_api_key(key.id, &ctx(200))
+        .await
+        .expect("revoke again");
+    assert_eq!(
+        again.revoked_at_ms,
+        Some(100),
+        "first revocation time is kept"
+    );
     assert!(store.api_key_by_hash("keyhash").await.expect("q").is_none());
-    assert!(matches!(store.revoke_api_key(777, &ctx(300)).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.revoke_api_key(777, &ctx(300)).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn audit_log_pages_and_filters(store: &Store) {
     for i in 0..7 {
         store
-            .audit_event(&ctx(i), "session.login_failed", &format!("email:u{i}@example.com"), None)
+            .audit_event(
+                &ctx(i),
+                "session.login_failed",
+                &format!("email:u{i}@example.com"),
+                None,
+            )
             .await
             .expect("event");
     }
     store
-        .audit_event(&AuditCtx::system("cli", 99), "settings.update", "settings", Some(&serde_json::json!({"k": 1})))
+        .audit_event(
+            &AuditCtx::system("cli", 99),
+            "settings.update",
+            "settings",
+            Some(&serde_json::json!({"k": 1})),
+        )
         .await
         .expect("event");
-    let page1 = store.audit_entries(&AuditQuery { limit: 5, ..Default::default() }).await.expect("p1");
+    let page1 = store
+        .audit_entries(&AuditQuery {
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .expect("p1");
     assert_eq!(page1.len(), 5);
     assert_eq!(page1[0].action, "settings.update");
     assert_eq!(page1[0].actor_user_id, None);
     assert_eq!(page1[0].after_json.as_deref(), Some(r#"{"k":1}"#));
     let page2 = store
-        .audit_entries(&AuditQuery { limit: 5, before_id: Some(page1[4].id), ..Default::default() })
+        .audit_entries(&AuditQuery {
+            limit: 5,
+            before_id: Some(page1[4].id),
+            ..Default::default()
+        })
         .await
         .expect("p2");
     assert_eq!(page2.len(), 3);
     assert!(page2.iter().all(|e| e.id < page1[4].id));
     let failed = store
-        .audit_entries(&AuditQuery { action_prefix: Some("session.".into()), limit: 100, ..Default::default() })
+        .audit_entries(&AuditQuery {
+            action_prefix: Some("session.".into()),
+            limit: 100,
+            ..Default::default()
+        })
         .await
         .expect("filter");
     assert_eq!(failed.len(), 7);

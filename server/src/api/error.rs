@@ -69,13 +69,21 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::RateLimited(s) => {
-                let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("retry in {s} s"));
+                let mut err = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("retry in {s} s"),
+                );
                 err.retry_after_secs = Some(s);
                 err
             }
             ServiceError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in API handler");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
             }
         }
     }

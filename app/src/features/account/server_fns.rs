@@ -6,7 +6,11 @@ use leptos::prelude::*;
 
 /// Signs in; sets the session and language cookies. Returns where to go next.
 #[server(prefix = "/rpc", endpoint = "login")]
-pub async fn login(email: String, password: String, next: Option<String>) -> Result<String, AppError> {
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<String, AppError> {
     use crate::i18n::LANG_COOKIE;
     use crate::session::{cookies, ssr, SESSION_COOKIE};
     let svc = ssr::services()?;
@@ -20,8 +24,18 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         .to_owned();
     let ok = svc.login(&email, &password, &ip, &ua).await?;
     let max_age = (ok.expires_at_ms - svc.now_ms()) / 1000;
-    cookies::set(cookies::build(SESSION_COOKIE, &ok.session_token, true, Some(max_age)));
-    cookies::set(cookies::build(LANG_COOKIE, ok.user.locale.tag(), false, Some(365 * 86_400)));
+    cookies::set(cookies::build(
+        SESSION_COOKIE,
+        &ok.session_token,
+        true,
+        Some(max_age),
+    ));
+    cookies::set(cookies::build(
+        LANG_COOKIE,
+        ok.user.locale.tag(),
+        false,
+        Some(365 * 86_400),
+    ));
     // Only local paths: never redirect to another site after sign-in.
     let next = next
         .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/login"))
@@ -55,26 +69,44 @@ pub async fn set_language(locale: String, csrf: String) -> Result<(), AppError> 
             .set_preferences(&actor, &csrf, tag.tag(), &tz)
             .await?;
     }
-    cookies::set(cookies::build(LANG_COOKIE, tag.tag(), false, Some(365 * 86_400)));
+    cookies::set(cookies::build(
+        LANG_COOKIE,
+        tag.tag(),
+        false,
+        Some(365 * 86_400),
+    ));
     Ok(())
 }
 
 /// Saves language and time zone.
 #[server(prefix = "/rpc", endpoint = "save_preferences")]
-pub async fn save_preferences(locale: String, time_zone: String, csrf: String) -> Result<(), AppError> {
+pub async fn save_preferences(
+    locale: String,
+    time_zone: String,
+    csrf: String,
+) -> Result<(), AppError> {
     use crate::i18n::LANG_COOKIE;
     use crate::session::{cookies, ssr};
     let actor = ssr::require_actor().await?;
     let user = ssr::services()?
         .set_preferences(&actor, &csrf, &locale, &time_zone)
         .await?;
-    cookies::set(cookies::build(LANG_COOKIE, user.locale.tag(), false, Some(365 * 86_400)));
+    cookies::set(cookies::build(
+        LANG_COOKIE,
+        user.locale.tag(),
+        false,
+        Some(365 * 86_400),
+    ));
     Ok(())
 }
 
 /// Changes the caller's password.
 #[server(prefix = "/rpc", endpoint = "change_password")]
-pub async fn change_password(current_password: String, new_password: String, csrf: String) -> Result<(), AppError> {
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    csrf: String,
+) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::require_actor().await?;
     ssr::services()?

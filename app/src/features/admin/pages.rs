@@ -1,8 +1,8 @@
 //! `/admin`, `/admin/api-keys`, `/admin/audit`.
 
 use super::server_fns::{
-    audit_log, list_api_keys, list_users, set_user_disabled, set_user_role, CreateApiKey, CreateUser,
-    RevokeApiKey,
+    audit_log, list_api_keys, list_users, set_user_disabled, set_user_role, CreateApiKey,
+    CreateUser, RevokeApiKey,
 };
 use crate::components::{FieldError, PageHeader, RequireRole};
 use crate::error::AppError;
@@ -56,8 +56,14 @@ fn UsersAdmin() -> impl IntoView {
         |_| list_users(),
     );
     let create_err = move || create.value().get().and_then(Result::err);
-    let field = move |name: &'static str| Signal::derive(move || create_err().and_then(|e| e.field(name)));
-    let my_id = move || me.get_untracked().and_then(Result::ok).flatten().map(|m| m.user_id);
+    let field =
+        move |name: &'static str| Signal::derive(move || create_err().and_then(|e| e.field(name)));
+    let my_id = move || {
+        me.get_untracked()
+            .and_then(Result::ok)
+            .flatten()
+            .map(|m| m.user_id)
+    };
 
     let change_role = move |user_id: i64, role: String| {
         let csrf = csrf_of(me);
@@ -207,7 +213,8 @@ fn ApiKeysAdmin() -> impl IntoView {
         |_| list_api_keys(),
     );
     let create_err = move || create.value().get().and_then(Result::err);
-    let field = move |name: &'static str| Signal::derive(move || create_err().and_then(|e| e.field(name)));
+    let field =
+        move |name: &'static str| Signal::derive(move || create_err().and_then(|e| e.field(name)));
     view! {
         <div class="admin-grid">
             <section class="card">
@@ -348,8 +355,16 @@ fn AuditLog() -> impl IntoView {
                                                 <td><code>{r.action}</code></td>
                                                 <td><code>{r.target}</code></td>
                                                 <td class="diff">
-                                                    {r.before.map(|b| view! { <div class="before">"− "{b}</div> })}
-                                                    {r.after.map(|a| view! { <div class="after">"+ "{a}</div> })}
+                                                    <ul class="changes">
+                                                        {r.changes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
+                                                    </ul>
+                                                    {(r.before.is_some() || r.after.is_some()).then(|| view! {
+                                                        <details>
+                                                            <summary>"JSON"</summary>
+                                                            {r.before.map(|b| view! { <div class="before">"− "{b}</div> })}
+                                                            {r.after.map(|a| view! { <div class="after">"+ "{a}</div> })}
+                                                        </details>
+                                                    })}
                                                 </td>
                                             </tr>
                                         }).collect_view()}

@@ -36,6 +36,7 @@ pub struct AuditRow {
     pub target: String,
     pub before: Option<String>,
     pub after: Option<String>,
+    pub changes: Vec<String>,
     pub ip: String,
 }
 
@@ -69,7 +70,12 @@ pub async fn create_user(
     let actor = ssr::require_actor().await?;
     actor.require(Role::Admin).map_err(AppError::from)?;
     actor.check_csrf(&csrf).map_err(AppError::from)?;
-    let input = services::accounts::CreateUser { email, name, role, password };
+    let input = services::accounts::CreateUser {
+        email,
+        name,
+        role,
+        password,
+    };
     Ok(ssr::services()?.create_user(Some(&actor), &input).await?.id)
 }
 
@@ -77,7 +83,9 @@ pub async fn create_user(
 pub async fn set_user_role(user_id: i64, role: String, csrf: String) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::require_actor().await?;
-    ssr::services()?.set_user_role(&actor, &csrf, user_id, &role).await?;
+    ssr::services()?
+        .set_user_role(&actor, &csrf, user_id, &role)
+        .await?;
     Ok(())
 }
 
@@ -85,7 +93,9 @@ pub async fn set_user_role(user_id: i64, role: String, csrf: String) -> Result<(
 pub async fn set_user_disabled(user_id: i64, disabled: bool, csrf: String) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::require_actor().await?;
-    ssr::services()?.set_user_disabled(&actor, &csrf, user_id, disabled).await?;
+    ssr::services()?
+        .set_user_disabled(&actor, &csrf, user_id, disabled)
+        .await?;
     Ok(())
 }
 
@@ -99,7 +109,9 @@ pub async fn list_api_keys() -> Result<Vec<ApiKeyRow>, AppError> {
         .into_iter()
         .map(|k| ApiKeyRow {
             created: services::timefmt::format_ms(k.created_at_ms, &tz),
-            last_used: k.last_used_at_ms.map(|t| services::timefmt::format_ms(t, &tz)),
+            last_used: k
+                .last_used_at_ms
+                .map(|t| services::timefmt::format_ms(t, &tz)),
             revoked: k.revoked_at_ms.is_some(),
             id: k.id,
             name: k.name,
@@ -114,7 +126,10 @@ pub async fn list_api_keys() -> Result<Vec<ApiKeyRow>, AppError> {
 pub async fn create_api_key(name: String, scope: String, csrf: String) -> Result<String, AppError> {
     use crate::session::ssr;
     let actor = ssr::require_actor().await?;
-    Ok(ssr::services()?.create_api_key(&actor, &csrf, &name, &scope).await?.secret)
+    Ok(ssr::services()?
+        .create_api_key(&actor, &csrf, &name, &scope)
+        .await?
+        .secret)
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/revoke_api_key")]
@@ -127,10 +142,15 @@ pub async fn revoke_api_key(id: i64, csrf: String) -> Result<(), AppError> {
 
 /// Newest first; `before_id` pages back.
 #[server(prefix = "/rpc", endpoint = "admin/audit_log")]
-pub async fn audit_log(action: Option<String>, before_id: Option<i64>) -> Result<Vec<AuditRow>, AppError> {
+pub async fn audit_log(
+    action: Option<String>,
+    before_id: Option<i64>,
+) -> Result<Vec<AuditRow>, AppError> {
     use crate::session::ssr;
     let actor = ssr::require_actor().await?;
-    let entries = ssr::services()?.audit_log(&actor, action, before_id, 50).await?;
+    let entries = ssr::services()?
+        .audit_log(&actor, action, before_id, 50)
+        .await?;
     Ok(entries
         .into_iter()
         .map(|v| AuditRow {
@@ -141,6 +161,7 @@ pub async fn audit_log(action: Option<String>, before_id: Option<i64>) -> Result
             target: v.entry.target,
             before: v.entry.before_json,
             after: v.entry.after_json,
+            changes: v.changes,
             ip: v.entry.ip,
         })
         .collect())

@@ -17,7 +17,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The `Bearer` key of a request, authenticated for `scope`.
-pub async fn api_caller(state: &AppState, headers: &HeaderMap, scope: ApiScope) -> Result<ApiCaller, ApiError> {
+pub async fn api_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: ApiScope,
+) -> Result<ApiCaller, ApiError> {
     let secret = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -35,7 +39,10 @@ struct WhoAmI {
 }
 
 /// `GET /api/v1/whoami` (scope `read`): which key is calling.
-async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<WhoAmI>, ApiError> {
+async fn whoami(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<WhoAmI>, ApiError> {
     let caller = api_caller(&state, &headers, ApiScope::Read).await?;
     Ok(Json(WhoAmI {
         key_id: caller.key_id,
