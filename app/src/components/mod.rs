@@ -26,12 +26,47 @@ pub fn PageHeader(title: Msg, #[prop(optional)] subtitle: Option<Msg>) -> impl I
     }
 }
 
+/// Inline SVG icons (stroke paths in a 24×24 box): no icon font, no emoji font needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Icon {
+    #[default]
+    Chart,
+    Bell,
+    Siren,
+    Calendar,
+    Lock,
+}
+
+impl Icon {
+    fn path(self) -> &'static str {
+        match self {
+            Icon::Chart => "M3 3v18h18M7 15l4-4 3 3 5-6",
+            Icon::Bell => "M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10 21h4",
+            Icon::Siren => {
+                "M12 3v2M4.9 6.3l1.4 1.4M19.1 6.3l-1.4 1.4M7 18v-5a5 5 0 0 1 10 0v5M4 21h16v-3H4z"
+            }
+            Icon::Calendar => "M4 5h16v16H4zM4 10h16M8 3v4M16 3v4",
+            Icon::Lock => "M6 11h12v10H6zM8 11V7a4 4 0 0 1 8 0v4",
+        }
+    }
+}
+
+#[component]
+pub fn IconSvg(icon: Icon) -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" width="40" height="40" fill="none" stroke="currentColor"
+            stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+            <path d=icon.path() />
+        </svg>
+    }
+}
+
 /// An empty state: what will be here and how to get it there.
 #[component]
-pub fn EmptyState(title: Msg, body: Msg, #[prop(optional)] icon: &'static str) -> impl IntoView {
+pub fn EmptyState(title: Msg, body: Msg, #[prop(optional)] icon: Icon) -> impl IntoView {
     view! {
         <section class="empty-state">
-            <div class="empty-icon" aria-hidden="true">{icon}</div>
+            <div class="empty-icon"><IconSvg icon /></div>
             <h2>{t(title)}</h2>
             <p class="muted">{t(body)}</p>
         </section>
@@ -53,7 +88,7 @@ pub fn Forbidden() -> impl IntoView {
     }
     view! {
         <section class="empty-state forbidden" data-testid="forbidden">
-            <div class="empty-icon" aria-hidden="true">"🔒"</div>
+            <div class="empty-icon"><IconSvg icon=Icon::Lock /></div>
             <h2>{t(Msg::ErrForbidden)}</h2>
             <p class="muted">{t(Msg::ErrForbiddenHint)}</p>
             <a class="btn" href="/">{t(Msg::BackHome)}</a>

@@ -33,16 +33,22 @@ fn AdminTabs() -> impl IntoView {
     }
 }
 
+/// Title, header, the admin-only guard and the tabs around one admin page.
 #[component]
-pub fn UsersPage() -> impl IntoView {
+fn AdminFrame(title: Msg, children: ChildrenFn) -> impl IntoView {
     view! {
-        <Title text=t(Msg::AdminUsers) />
+        <Title text=t(title) />
         <PageHeader title=Msg::AdminTitle />
         <RequireRole role=Role::Admin>
             <AdminTabs />
-            <UsersAdmin />
+            {children()}
         </RequireRole>
     }
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    view! { <AdminFrame title=Msg::AdminUsers><UsersAdmin /></AdminFrame> }
 }
 
 #[component]
@@ -193,14 +199,7 @@ fn UsersAdmin() -> impl IntoView {
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
-    view! {
-        <Title text=t(Msg::AdminApiKeys) />
-        <PageHeader title=Msg::AdminTitle />
-        <RequireRole role=Role::Admin>
-            <AdminTabs />
-            <ApiKeysAdmin />
-        </RequireRole>
-    }
+    view! { <AdminFrame title=Msg::AdminApiKeys><ApiKeysAdmin /></AdminFrame> }
 }
 
 #[component]
@@ -298,14 +297,7 @@ fn ApiKeysAdmin() -> impl IntoView {
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    view! {
-        <Title text=t(Msg::AdminAudit) />
-        <PageHeader title=Msg::AdminTitle />
-        <RequireRole role=Role::Admin>
-            <AdminTabs />
-            <AuditLog />
-        </RequireRole>
-    }
+    view! { <AdminFrame title=Msg::AdminAudit><AuditLog /></AdminFrame> }
 }
 
 #[component]

@@ -1,6 +1,6 @@
 //! Pages of capabilities still to come: real empty states that say what will be here.
 
-use crate::components::{EmptyState, PageHeader};
+use crate::components::{EmptyState, Icon, PageHeader};
 use crate::i18n::{t, Msg};
 use crate::session::use_me;
 use leptos::prelude::*;
@@ -43,7 +43,7 @@ pub fn DashboardsPage() -> impl IntoView {
     view! {
         <Title text=t(Msg::DashboardsTitle) />
         <PageHeader title=Msg::DashboardsTitle />
-        <EmptyState title=Msg::DashboardsEmpty body=Msg::DashboardsEmptyBody icon="📈" />
+        <EmptyState title=Msg::DashboardsEmpty body=Msg::DashboardsEmptyBody icon=Icon::Chart />
     }
 }
 
@@ -52,7 +52,7 @@ pub fn AlertsPage() -> impl IntoView {
     view! {
         <Title text=t(Msg::AlertsTitle) />
         <PageHeader title=Msg::AlertsTitle />
-        <EmptyState title=Msg::AlertsEmpty body=Msg::AlertsEmptyBody icon="🔔" />
+        <EmptyState title=Msg::AlertsEmpty body=Msg::AlertsEmptyBody icon=Icon::Bell />
     }
 }
 
@@ -61,7 +61,7 @@ pub fn IncidentsPage() -> impl IntoView {
     view! {
         <Title text=t(Msg::IncidentsTitle) />
         <PageHeader title=Msg::IncidentsTitle />
-        <EmptyState title=Msg::IncidentsEmpty body=Msg::IncidentsEmptyBody icon="🚨" />
+        <EmptyState title=Msg::IncidentsEmpty body=Msg::IncidentsEmptyBody icon=Icon::Siren />
     }
 }
 
@@ -70,7 +70,7 @@ pub fn OncallPage() -> impl IntoView {
     view! {
         <Title text=t(Msg::OncallTitle) />
         <PageHeader title=Msg::OncallTitle />
-        <EmptyState title=Msg::OncallEmpty body=Msg::OncallEmptyBody icon="📅" />
+        <EmptyState title=Msg::OncallEmpty body=Msg::OncallEmptyBody icon=Icon::Calendar />
     }
 }
 
