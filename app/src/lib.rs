@@ -1,6 +1,8 @@
 //! Vigil's Leptos UI, rendered on the server (`ssr`) and hydrated in the browser
 //! (`hydrate`). Server functions live beside the pages that use them, under `/rpc`.
 
+#![recursion_limit = "256"]
+
 pub mod components;
 pub mod error;
 pub mod features;

@@ -359,7 +359,7 @@ fn AuditLog() -> impl IntoView {
                                                     })}
                                                 </td>
                                             </tr>
-                                        }).collect_view()}
+                                        }.into_any()).collect_view()}
                                     </tbody>
                                 </table>
                                 </div>
