@@ -66,6 +66,14 @@ impl From<services::ServiceError> for AppError {
             S::NotFound => (StatusCode::NOT_FOUND, AppError::NotFound),
             S::Invalid(f) => (StatusCode::UNPROCESSABLE_ENTITY, AppError::Invalid(f)),
             S::Conflict(m) => (StatusCode::CONFLICT, AppError::Conflict(m)),
+            S::Malformed(m) => (
+                StatusCode::BAD_REQUEST,
+                AppError::Invalid(domain::FieldErrors(vec![domain::FieldError {
+                    field: "body".into(),
+                    message: m,
+                }])),
+            ),
+            S::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, AppError::Conflict(m)),
             S::RateLimited(s) => {
                 if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
                     if let Ok(v) = http::HeaderValue::from_str(&s.to_string()) {

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod errors;
+pub mod events;
 pub mod kpi;
 pub mod ratelimit;
 

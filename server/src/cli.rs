@@ -87,6 +87,11 @@ pub async fn open_store(config: &Config) -> anyhow_like::Result<Store> {
 }
 
 pub fn services_for(config: &Config, store: Store) -> Services {
+    let events = services::events::EventSettings {
+        reporting_tz: config.reporting_tz.parse().unwrap_or(chrono_tz::Tz::UTC),
+        raw_retention_days: config.raw_retention_days,
+        rollup_retention_days: config.rollup_retention_days,
+    };
     Services::new(
         store,
         Arc::new(SystemClock),
@@ -96,6 +101,7 @@ pub fn services_for(config: &Config, store: Store) -> Services {
             login_window_ms: 60_000,
         },
     )
+    .with_event_settings(events)
 }
 
 /// Leptos options: cargo-leptos' environment when present, our config for paths.
@@ -150,7 +156,7 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
         .map_err(|e| anyhow_like::Error(format!("cannot listen on {}: {e}", config.addr)))?;
     tracing::info!(addr = %config.addr, public_url = %config.public_url, "Vigil listening");
 
-    // Housekeeping: drop expired sessions hourly.
+    // Housekeeping, hourly: expired sessions, and events/rollups past their retention.
     let gc = services.clone();
     let gc_task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -158,6 +164,13 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
             tick.tick().await;
             if let Err(e) = gc.store().delete_expired_sessions(gc.now_ms()).await {
                 tracing::warn!(error = %e, "session cleanup failed");
+            }
+            match gc.run_retention().await {
+                Ok((raw, rollups)) if raw + rollups > 0 => {
+                    tracing::info!(raw, rollups, "retention: deleted old events and rollups");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention job failed"),
             }
         }
     });

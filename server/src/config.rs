@@ -45,6 +45,12 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Request body limit for the REST API, bytes (`VIGIL_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// Time zone whose calendar days KPIs use (`VIGIL_REPORTING_TZ`).
+    pub reporting_tz: String,
+    /// Raw product events are kept this many days (`VIGIL_RAW_RETENTION_DAYS`).
+    pub raw_retention_days: i64,
+    /// Rollups are kept this many days (`VIGIL_ROLLUP_RETENTION_DAYS`).
+    pub rollup_retention_days: i64,
 }
 
 impl std::fmt::Debug for Config {
@@ -66,6 +72,9 @@ impl std::fmt::Debug for Config {
                 &self.admin_password.as_ref().map(|_| "***"),
             )
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("reporting_tz", &self.reporting_tz)
+            .field("raw_retention_days", &self.raw_retention_days)
+            .field("rollup_retention_days", &self.rollup_retention_days)
             .finish()
     }
 }
@@ -87,6 +96,9 @@ struct FileConfig {
     admin_email: Option<String>,
     admin_password: Option<String>,
     max_body_bytes: Option<usize>,
+    reporting_tz: Option<String>,
+    raw_retention_days: Option<i64>,
+    rollup_retention_days: Option<i64>,
 }
 
 /// A configuration error naming the setting.
@@ -211,6 +223,35 @@ impl Config {
             Some(v) => parse("VIGIL_MAX_BODY_BYTES", v)?,
             None => fc.max_body_bytes.unwrap_or(5 * 1024 * 1024),
         };
+        let reporting_tz = env("VIGIL_REPORTING_TZ")
+            .or(fc.reporting_tz)
+            .unwrap_or_else(|| "UTC".into());
+        if reporting_tz.parse::<chrono_tz::Tz>().is_err() {
+            return Err(err(
+                "VIGIL_REPORTING_TZ",
+                format!("`{reporting_tz}` is not an IANA time zone (e.g. UTC, Asia/Shanghai)"),
+            ));
+        }
+        let raw_retention_days = match env("VIGIL_RAW_RETENTION_DAYS") {
+            Some(v) => parse("VIGIL_RAW_RETENTION_DAYS", v)?,
+            None => fc.raw_retention_days.unwrap_or(30),
+        };
+        if !(1..=3650).contains(&raw_retention_days) {
+            return Err(err(
+                "VIGIL_RAW_RETENTION_DAYS",
+                "must be between 1 and 3650",
+            ));
+        }
+        let rollup_retention_days = match env("VIGIL_ROLLUP_RETENTION_DAYS") {
+            Some(v) => parse("VIGIL_ROLLUP_RETENTION_DAYS", v)?,
+            None => fc.rollup_retention_days.unwrap_or(365),
+        };
+        if !(raw_retention_days..=36_500).contains(&rollup_retention_days) {
+            return Err(err(
+                "VIGIL_ROLLUP_RETENTION_DAYS",
+                "must be at least the raw-event retention",
+            ));
+        }
         Ok(Config {
             addr,
             data_dir,
@@ -225,6 +266,9 @@ impl Config {
             admin_email,
             admin_password,
             max_body_bytes,
+            reporting_tz,
+            raw_retention_days,
+            rollup_retention_days,
         })
     }
 
@@ -290,6 +334,8 @@ mod tests {
             ("VIGIL_SESSION_TTL_HOURS", "0"),
             ("VIGIL_PUBLIC_URL", "vigil.example.com"),
             ("VIGIL_LOGIN_MAX_FAILURES", "many"),
+            ("VIGIL_REPORTING_TZ", "Mars/Olympus"),
+            ("VIGIL_RAW_RETENTION_DAYS", "0"),
         ];
         for (k, v) in cases {
             let e = Config::from_sources(None, &vars(&[(k, v)])).expect_err(k);

@@ -423,3 +423,110 @@ async fn language_cookie_drives_server_rendering() {
     let res = app.get("/login", None).await;
     assert!(res.body.contains("Sign in to Vigil"));
 }
+
+#[tokio::test]
+async fn event_ingestion_over_http() {
+    let app = app().await;
+    let admin = app.login("admin@example.com").await;
+    let csrf = app.csrf(&admin).await;
+    let key_for = |scope: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        let csrf = csrf.clone();
+        async move {
+            let res = app
+                .rpc(
+                    "admin/create_api_key",
+                    &[("name", scope), ("scope", scope), ("csrf", &csrf)],
+                    Some(&admin),
+                )
+                .await;
+            serde_json::from_str::<String>(&res.body).expect("secret")
+        }
+    };
+    let ingest = key_for("ingest").await;
+    let read = key_for("read").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let post = |key: Option<String>, ct: &'static str, body: String| {
+        let mut b = Request::post("/api/v1/events").header(header::CONTENT_TYPE, ct);
+        if let Some(k) = key {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {k}"));
+        }
+        b.body(Body::from(body)).expect("req")
+    };
+    let one = format!(
+        r#"[{{"event_id":"h1","event_name":"user_login_success","user_id":"u1","timestamp":{now}}},{{"event_id":"h2","event_name":"bad","user_id":"u1","timestamp":{now}}}]"#
+    );
+
+    assert_eq!(
+        app.send(post(None, "application/json", one.clone()))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let res = app
+        .send(post(Some(read), "application/json", one.clone()))
+        .await;
+    assert_eq!(
+        res.status,
+        StatusCode::FORBIDDEN,
+        "a read key cannot ingest"
+    );
+
+    let res = app
+        .send(post(Some(ingest.clone()), "application/json", one.clone()))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let report: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!(report["accepted"], 1);
+    assert_eq!(report["duplicates"], 0);
+    assert_eq!(report["rejected"][0]["index"], 1);
+    assert_eq!(report["rejected"][0]["event_id"], "h2");
+    assert!(report["rejected"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("event_name:"));
+
+    let res = app
+        .send(post(Some(ingest.clone()), "application/json", one))
+        .await;
+    let report: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!(
+        (report["accepted"].as_u64(), report["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
+
+    let nd = format!("{{\"event_id\":\"n1\",\"event_name\":\"user_login_success\",\"user_id\":\"u2\",\"timestamp\":{now}}}\n");
+    let res = app
+        .send(post(Some(ingest.clone()), "application/x-ndjson", nd))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+
+    let res = app
+        .send(post(
+            Some(ingest.clone()),
+            "application/json",
+            "[{\"event_id\": 1,,}]".into(),
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    let err: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!(err["error"]["code"], "malformed_json");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("line 1, column"),
+        "{}",
+        res.body
+    );
+
+    let huge = format!("[{}]", "0,".repeat(3 * 1024 * 1024));
+    let res = app.send(post(Some(ingest), "application/json", huge)).await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(res.body.contains("too_large"));
+    assert_eq!(app.services.store().count_events().await.expect("count"), 2);
+}

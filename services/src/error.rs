@@ -21,6 +21,12 @@ pub enum ServiceError {
     /// Too many attempts; retry after this many seconds.
     #[error("too many attempts, retry in {0} s")]
     RateLimited(u64),
+    /// The request body is not valid JSON; the message gives the position.
+    #[error("malformed JSON: {0}")]
+    Malformed(String),
+    /// The request is over a size or count limit.
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// Something failed inside; details are logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),

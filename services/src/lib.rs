@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod clock;
 pub mod error;
+pub mod events;
 pub mod timefmt;
 
 use std::sync::{Arc, Mutex};
@@ -42,6 +43,8 @@ pub struct Services {
     clock: Arc<dyn Clock>,
     auth: AuthSettings,
     login_failures: Arc<Mutex<FailureWindow>>,
+    events: events::EventSettings,
+    ingest_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Services {
@@ -61,7 +64,15 @@ impl Services {
             clock,
             auth,
             login_failures: Arc::new(Mutex::new(window)),
+            events: events::EventSettings::default(),
+            ingest_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// Replaces the event pipeline settings (reporting time zone, retention).
+    pub fn with_event_settings(mut self, settings: events::EventSettings) -> Self {
+        self.events = settings;
+        self
     }
 
     pub fn store(&self) -> &Store {

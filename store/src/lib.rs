@@ -8,6 +8,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod events;
 pub mod sessions;
 pub mod users;
 

@@ -141,6 +141,7 @@ contract!(
     sessions_expire_and_follow_disabled_users,
     api_keys_hash_lookup_and_revoke,
     audit_log_pages_and_filters,
+    events_rollups_and_settings,
 );
 
 async fn migrations_are_idempotent(store: &Store) {
@@ -451,4 +452,121 @@ async fn audit_log_pages_and_filters(store: &Store) {
         .await
         .expect("filter");
     assert_eq!(failed.len(), 7);
+}
+
+async fn events_rollups_and_settings(store: &Store) {
+    use store::events::NewEvent;
+    let mut tx = store.begin_ingest().await.expect("begin");
+    let u1 = tx.user("user-a", 1_000).await.expect("user");
+    let again = tx.user("user-a", 2_000).await.expect("same user");
+    assert_eq!(u1, again, "one index per user_id");
+    let u2 = tx.user("user-b", 1_000).await.expect("user b");
+    assert_ne!(u1.idx, u2.idx);
+    let e = NewEvent {
+        event_id: "ev-1",
+        user_idx: u1.idx,
+        event_name: "user_register_success",
+        ts_ms: 5_000,
+        session_id: None,
+        platform: Some("web"),
+        version: None,
+        properties: Some(r#"{"source":"ad"}"#),
+        received_at_ms: 6_000,
+    };
+    assert!(tx.insert_event(&e).await.expect("insert"));
+    assert!(
+        !tx.insert_event(&e).await.expect("duplicate"),
+        "same event_id is a duplicate"
+    );
+    tx.set_registered(u1.idx, 5_000).await.expect("registered");
+    tx.put_day_users(10, "active", &[1, 2, 3, 255], 7)
+        .await
+        .expect("put");
+    tx.put_day_users(10, "active", &[9, 9], 8)
+        .await
+        .expect("upsert");
+    tx.put_day_users(11, "feature:export", &[4], 1)
+        .await
+        .expect("put");
+    tx.put_hourly(100, "ai", r#"{"n":1}"#)
+        .await
+        .expect("hourly");
+    tx.put_hourly(100, "ai", r#"{"n":2}"#)
+        .await
+        .expect("hourly upsert");
+    tx.insert_subscription("ev-s", u2.idx, 7_000, "start", 99.5)
+        .await
+        .expect("sub");
+    assert_eq!(
+        tx.day_users(10, "active").await.expect("read in tx"),
+        Some((vec![9, 9], 8))
+    );
+    tx.commit().await.expect("commit");
+
+    assert_eq!(store.count_events().await.expect("count"), 1);
+    let rows = store.day_users("active", 0, 20).await.expect("range");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].day, rows[0].users.clone(), rows[0].events),
+        (10, vec![9, 9], 8)
+    );
+    assert_eq!(
+        store.rollup_keys("feature:", 0, 20).await.expect("keys"),
+        ["feature:export"]
+    );
+    assert_eq!(
+        store.hourly("ai", 0, 200).await.expect("hourly"),
+        [(100, r#"{"n":2}"#.to_owned())]
+    );
+    let subs = store.subscription_events(10_000).await.expect("subs");
+    assert_eq!(subs, [(u2.idx, 7_000, "start".to_owned(), 99.5)]);
+    let funnel = store
+        .events_by_user(&["user_register_success".to_owned()], 0, 10_000)
+        .await
+        .expect("funnel rows");
+    assert_eq!(
+        funnel,
+        [(u1.idx, 5_000, "user_register_success".to_owned())]
+    );
+
+    // A rolled-back batch leaves nothing behind.
+    let mut tx = store.begin_ingest().await.expect("begin");
+    tx.put_day_users(12, "active", &[1], 1).await.expect("put");
+    drop(tx);
+    assert!(store
+        .day_users("active", 12, 12)
+        .await
+        .expect("range")
+        .is_empty());
+
+    assert_eq!(store.setting("reporting_tz").await.expect("get"), None);
+    store.set_setting("reporting_tz", "UTC").await.expect("set");
+    store
+        .set_setting("reporting_tz", "Asia/Shanghai")
+        .await
+        .expect("overwrite");
+    assert_eq!(
+        store.setting("reporting_tz").await.expect("get").as_deref(),
+        Some("Asia/Shanghai")
+    );
+
+    assert_eq!(
+        store.delete_events_before(6_000).await.expect("retention"),
+        1
+    );
+    assert_eq!(
+        store
+            .delete_rollups_before(11, 101)
+            .await
+            .expect("rollup retention"),
+        2
+    );
+    assert_eq!(
+        store
+            .day_users("feature:export", 0, 20)
+            .await
+            .expect("kept")
+            .len(),
+        1
+    );
 }

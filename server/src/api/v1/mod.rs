@@ -1,10 +1,12 @@
 //! `/api/v1`: the stable public contract for machines (ingestion, integrations).
 
+pub mod events;
+
 use crate::api::error::ApiError;
 use crate::router::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::ApiScope;
 use serde::Serialize;
@@ -13,6 +15,10 @@ use services::ApiCaller;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/whoami", get(whoami))
+        .route(
+            "/events",
+            post(events::ingest).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .fallback(|| async { ApiError::not_found() })
 }
 

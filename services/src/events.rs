@@ -1,0 +1,595 @@
+//! Ingesting product events: parse (JSON array or NDJSON), validate each event naming the
+//! field, store new events idempotently on `event_id`, and update the rollups in the same
+//! transaction. A `200` means everything accepted is committed.
+
+use crate::{ServiceError, Services};
+use chrono::{TimeZone, Utc};
+use chrono_tz::Tz;
+use domain::events::{
+    check_event_name, check_id, check_properties_size, check_timestamp, feature_of, Platform,
+    MAX_EVENTS_PER_REQUEST,
+};
+use domain::kpi::ratios::{AiCounts, FeedbackCounts, NpsCounts};
+use domain::kpi::sketch::QuantileSketch;
+use domain::kpi::subscriptions::SubKind;
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use store::events::NewEvent;
+
+/// Settings of the event pipeline.
+#[derive(Debug, Clone)]
+pub struct EventSettings {
+    /// Days are calendar days in this zone (SPEC: default UTC; demo data uses Asia/Shanghai).
+    pub reporting_tz: Tz,
+    /// Raw events older than this are refused at ingest and deleted by the retention job.
+    pub raw_retention_days: i64,
+    /// Rollups older than this are deleted by the retention job.
+    pub rollup_retention_days: i64,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            reporting_tz: Tz::UTC,
+            raw_retention_days: 30,
+            rollup_retention_days: 365,
+        }
+    }
+}
+
+/// The answer to one ingest request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestReport {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub rejected: Vec<Rejected>,
+}
+
+/// One refused event: its position in the batch, its id if it had one, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub error: String,
+}
+
+/// A validated event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidEvent {
+    pub event_id: String,
+    pub event_name: String,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub ts_ms: i64,
+    pub platform: Option<Platform>,
+    pub version: Option<String>,
+    pub properties: Map<String, Value>,
+    pub properties_json: Option<String>,
+}
+
+/// Hourly AI rollup: counters and the response-time sketch.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AiHour {
+    pub counts: AiCounts,
+    pub response_ms: QuantileSketch,
+}
+
+/// Splits a request body into event values. NDJSON: one event per non-blank line.
+pub fn parse_batch(body: &[u8], ndjson: bool) -> Result<Vec<Value>, ServiceError> {
+    let values = if ndjson {
+        let mut out = Vec::new();
+        for (i, line) in body.split(|b| *b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let v: Value = serde_json::from_slice(line).map_err(|e| {
+                ServiceError::Malformed(format!("line {}, column {}: {e}", i + 1, e.column()))
+            })?;
+            out.push(v);
+            if out.len() > MAX_EVENTS_PER_REQUEST {
+                break;
+            }
+        }
+        out
+    } else {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Array(items)) => items,
+            Ok(_) => {
+                return Err(ServiceError::Malformed(
+                    "line 1, column 1: the body must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)".into(),
+                ))
+            }
+            Err(e) => {
+                return Err(ServiceError::Malformed(format!(
+                    "line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                )))
+            }
+        }
+    };
+    if values.len() > MAX_EVENTS_PER_REQUEST {
+        return Err(ServiceError::TooLarge(format!(
+            "at most {MAX_EVENTS_PER_REQUEST} events per request"
+        )));
+    }
+    Ok(values)
+}
+
+fn req_str<'a>(o: &'a Map<String, Value>, field: &str) -> Result<&'a str, String> {
+    match o.get(field) {
+        None | Some(Value::Null) => Err(format!("{field}: is required")),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(format!("{field}: must be a string")),
+    }
+}
+
+fn opt_str<'a>(o: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, String> {
+    match o.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("{field}: must be a string")),
+    }
+}
+
+fn prop_bool(p: &Map<String, Value>, name: &str) -> Result<bool, String> {
+    p.get(name)
+        .and_then(Value::as_bool)
+        .ok_or_else(|| format!("properties.{name}: must be true or false"))
+}
+
+fn prop_int_in(p: &Map<String, Value>, name: &str, lo: i64, hi: i64) -> Result<i64, String> {
+    p.get(name)
+        .and_then(Value::as_i64)
+        .filter(|v| (lo..=hi).contains(v))
+        .ok_or_else(|| format!("properties.{name}: must be an integer from {lo} to {hi}"))
+}
+
+fn prop_non_negative(p: &Map<String, Value>, name: &str) -> Result<f64, String> {
+    p.get(name)
+        .and_then(Value::as_f64)
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("properties.{name}: must be a number ≥ 0"))
+}
+
+/// Checks the properties the KPIs read for the tracking-plan events.
+fn check_tracking_plan(name: &str, p: &Map<String, Value>) -> Result<(), String> {
+    match name {
+        "ai_dialog_end" => {
+            prop_bool(p, "success")?;
+            prop_non_negative(p, "response_ms")?;
+            match p.get("answer_source").and_then(Value::as_str) {
+                Some("knowledge_base" | "generated" | "human") => Ok(()),
+                _ => Err(
+                    "properties.answer_source: must be knowledge_base, generated or human".into(),
+                ),
+            }
+        }
+        "ai_dialog_feedback" => {
+            prop_bool(p, "resolved")?;
+            prop_int_in(p, "rating", 1, 5).map(|_| ())
+        }
+        "nps_survey_submit" => prop_int_in(p, "score", 0, 10).map(|_| ()),
+        "subscription_start" | "subscription_renew" => prop_non_negative(p, "amount").map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// Validates one event value; the error names the field.
+pub fn validate_event(v: &Value, now_ms: i64, max_age_ms: i64) -> Result<ValidEvent, String> {
+    let o = v.as_object().ok_or("event: must be a JSON object")?;
+    let event_id = req_str(o, "event_id")?;
+    check_id("event_id", event_id)?;
+    let event_name = req_str(o, "event_name")?;
+    check_event_name(event_name)?;
+    let user_id = req_str(o, "user_id")?;
+    check_id("user_id", user_id)?;
+    let session_id = opt_str(o, "session_id")?;
+    if let Some(s) = session_id {
+        check_id("session_id", s)?;
+    }
+    let ts_ms = match o.get("timestamp") {
+        None | Some(Value::Null) => return Err("timestamp: is required".into()),
+        Some(t) => t
+            .as_i64()
+            .ok_or("timestamp: must be an integer (milliseconds since the Unix epoch)")?,
+    };
+    check_timestamp(ts_ms, now_ms, max_age_ms)?;
+    let platform =
+        match opt_str(o, "platform")? {
+            None => None,
+            Some(p) => Some(Platform::parse(p).ok_or_else(|| {
+                format!("platform: `{p}` must be web, mobile, miniprogram or api")
+            })?),
+        };
+    let version = opt_str(o, "version")?;
+    if version.is_some_and(|v| v.chars().count() > 64) {
+        return Err("version: must be at most 64 characters".into());
+    }
+    let (properties, properties_json) = match o.get("properties") {
+        None | Some(Value::Null) => (Map::new(), None),
+        Some(Value::Object(p)) => {
+            let json = serde_json::to_string(p).map_err(|e| format!("properties: {e}"))?;
+            check_properties_size(json.len())?;
+            (p.clone(), Some(json))
+        }
+        Some(_) => return Err("properties: must be a JSON object".into()),
+    };
+    check_tracking_plan(event_name, &properties)?;
+    Ok(ValidEvent {
+        event_id: event_id.to_owned(),
+        event_name: event_name.to_owned(),
+        user_id: user_id.to_owned(),
+        session_id: session_id.map(str::to_owned),
+        ts_ms,
+        platform,
+        version: version.map(str::to_owned),
+        properties,
+        properties_json,
+    })
+}
+
+/// Day number (days since 1970-01-01) of an instant in `tz`.
+pub fn local_day(ts_ms: i64, tz: Tz) -> i32 {
+    match Utc.timestamp_millis_opt(ts_ms).single() {
+        Some(t) => {
+            let local = t.with_timezone(&tz).date_naive();
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+            i32::try_from((local - epoch).num_days()).unwrap_or_default()
+        }
+        None => 0,
+    }
+}
+
+/// Epoch ms of local midnight starting `day` in `tz` (the earliest instant of that day).
+pub fn day_start_ms(day: i32, tz: Tz) -> i64 {
+    let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .unwrap_or_default()
+        .checked_add_signed(chrono::Duration::days(i64::from(day)))
+        .unwrap_or_default();
+    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    match tz.from_local_datetime(&midnight).earliest() {
+        Some(t) => t.timestamp_millis(),
+        // Midnight skipped by a DST jump: the day starts one hour later.
+        None => tz
+            .from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+            .earliest()
+            .map_or(0, |t| t.timestamp_millis()),
+    }
+}
+
+fn bitmap_from(bytes: &[u8]) -> Result<RoaringBitmap, ServiceError> {
+    RoaringBitmap::deserialize_from(bytes)
+        .map_err(|e| ServiceError::Internal(format!("corrupt rollup bitmap: {e}")))
+}
+
+fn bitmap_bytes(b: &RoaringBitmap) -> Result<Vec<u8>, ServiceError> {
+    let mut out = Vec::with_capacity(b.serialized_size());
+    b.serialize_into(&mut out)
+        .map_err(|e| ServiceError::Internal(format!("serializing bitmap: {e}")))?;
+    Ok(out)
+}
+
+#[derive(Default)]
+struct SetDelta {
+    add: RoaringBitmap,
+    remove: RoaringBitmap,
+    events: i64,
+}
+
+#[derive(Default)]
+struct HourDelta {
+    ai: AiHour,
+    feedback: FeedbackCounts,
+    nps: NpsCounts,
+    has_ai: bool,
+    has_feedback: bool,
+    has_nps: bool,
+}
+
+impl Services {
+    /// Ingests one request body from an API caller with the `ingest` scope.
+    pub async fn ingest_events(
+        &self,
+        body: &[u8],
+        ndjson: bool,
+    ) -> Result<IngestReport, ServiceError> {
+        let values = parse_batch(body, ndjson)?;
+        let now = self.now_ms();
+        let settings = self.events.clone();
+        let max_age_ms = settings.raw_retention_days * 86_400_000;
+        let mut report = IngestReport::default();
+        let mut valid = Vec::with_capacity(values.len());
+        for (index, v) in values.iter().enumerate() {
+            match validate_event(v, now, max_age_ms) {
+                Ok(e) => valid.push(e),
+                Err(error) => report.rejected.push(Rejected {
+                    index,
+                    event_id: v.get("event_id").and_then(Value::as_str).map(str::to_owned),
+                    error,
+                }),
+            }
+        }
+        if valid.is_empty() {
+            return Ok(report);
+        }
+        // One writer at a time per process: rollups are read-modify-write.
+        let _guard = self.ingest_lock.lock().await;
+        let tz = settings.reporting_tz;
+        let mut tx = self.store.begin_ingest().await?;
+        let mut users: HashMap<String, store::events::IndexedUser> = HashMap::new();
+        let mut sets: BTreeMap<(i32, String), SetDelta> = BTreeMap::new();
+        let mut hours: BTreeMap<i64, HourDelta> = BTreeMap::new();
+        for e in &valid {
+            let user = match users.get(&e.user_id) {
+                Some(u) => *u,
+                None => {
+                    let u = tx.user(&e.user_id, now).await?;
+                    users.insert(e.user_id.clone(), u);
+                    u
+                }
+            };
+            let inserted = tx
+                .insert_event(&NewEvent {
+                    event_id: &e.event_id,
+                    user_idx: user.idx,
+                    event_name: &e.event_name,
+                    ts_ms: e.ts_ms,
+                    session_id: e.session_id.as_deref(),
+                    platform: e.platform.map(Platform::as_str),
+                    version: e.version.as_deref(),
+                    properties: e.properties_json.as_deref(),
+                    received_at_ms: now,
+                })
+                .await?;
+            if !inserted {
+                report.duplicates += 1;
+                continue;
+            }
+            report.accepted += 1;
+            let idx = u32::try_from(user.idx)
+                .map_err(|_| ServiceError::Internal("user index overflow".into()))?;
+            let day = local_day(e.ts_ms, tz);
+            let mut add = |key: String| {
+                let d = sets.entry((day, key)).or_default();
+                d.add.insert(idx);
+                d.events += 1;
+            };
+            add("active".into());
+            add(format!("event:{}", e.event_name));
+            if let Some(f) = feature_of(&e.event_name) {
+                add(format!("feature:{f}"));
+            }
+            if e.event_name == "user_register_success"
+                && user.registered_ms.is_none_or(|r| e.ts_ms < r)
+            {
+                // First registration: the user's cohort (moves if an earlier one arrives late).
+                if let Some(old) = user.registered_ms {
+                    let d = sets
+                        .entry((local_day(old, tz), "registered".into()))
+                        .or_default();
+                    d.remove.insert(idx);
+                }
+                let d = sets.entry((day, "registered".into())).or_default();
+                d.add.insert(idx);
+                d.remove.remove(idx);
+                tx.set_registered(user.idx, e.ts_ms).await?;
+                users.insert(
+                    e.user_id.clone(),
+                    store::events::IndexedUser {
+                        idx: user.idx,
+                        registered_ms: Some(e.ts_ms),
+                    },
+                );
+            }
+            let hour = e.ts_ms.div_euclid(3_600_000);
+            let p = &e.properties;
+            match e.event_name.as_str() {
+                "ai_dialog_end" => {
+                    let h = hours.entry(hour).or_default();
+                    h.has_ai = true;
+                    let c = &mut h.ai.counts;
+                    c.ended += 1;
+                    if p.get("success").and_then(Value::as_bool) == Some(true) {
+                        c.success += 1;
+                    }
+                    match p.get("answer_source").and_then(Value::as_str) {
+                        Some("knowledge_base") => c.knowledge_base += 1,
+                        Some("generated") => c.generated += 1,
+                        Some("human") => c.human += 1,
+                        _ => {}
+                    }
+                    if let Some(ms) = p.get("response_ms").and_then(Value::as_f64) {
+                        h.ai.response_ms.add(ms);
+                    }
+                }
+                "ai_dialog_feedback" => {
+                    let h = hours.entry(hour).or_default();
+                    h.has_feedback = true;
+                    h.feedback.feedback += 1;
+                    if p.get("resolved").and_then(Value::as_bool) == Some(true) {
+                        h.feedback.resolved += 1;
+                    }
+                    if let Some(r) = p
+                        .get("rating")
+                        .and_then(Value::as_i64)
+                        .filter(|r| (1..=5).contains(r))
+                    {
+                        h.feedback.ratings[(r - 1) as usize] += 1;
+                    }
+                }
+                "nps_survey_submit" => {
+                    let h = hours.entry(hour).or_default();
+                    h.has_nps = true;
+                    if let Some(s) = p
+                        .get("score")
+                        .and_then(Value::as_i64)
+                        .filter(|s| (0..=10).contains(s))
+                    {
+                        h.nps.scores[s as usize] += 1;
+                    }
+                }
+                name => {
+                    if let Some(kind) = SubKind::from_event(name) {
+                        let amount = match kind {
+                            SubKind::Start | SubKind::Renew => {
+                                p.get("amount").and_then(Value::as_f64).unwrap_or(0.0)
+                            }
+                            _ => 0.0,
+                        };
+                        let kind = match kind {
+                            SubKind::Start => "start",
+                            SubKind::Renew => "renew",
+                            SubKind::Cancel => "cancel",
+                            SubKind::Expire => "expire",
+                        };
+                        tx.insert_subscription(&e.event_id, user.idx, e.ts_ms, kind, amount)
+                            .await?;
+                    }
+                }
+            }
+        }
+        for ((day, key), delta) in sets {
+            let (mut bitmap, mut events) = match tx.day_users(day, &key).await? {
+                Some((bytes, n)) => (bitmap_from(&bytes)?, n),
+                None => (RoaringBitmap::new(), 0),
+            };
+            bitmap |= &delta.add;
+            bitmap -= &delta.remove;
+            events += delta.events;
+            if key == "registered" {
+                // A registration counts once per user: the count is the cohort size.
+                events = i64::try_from(bitmap.len()).unwrap_or(i64::MAX);
+            }
+            tx.put_day_users(day, &key, &bitmap_bytes(&bitmap)?, events)
+                .await?;
+        }
+        for (hour, delta) in hours {
+            if delta.has_ai {
+                let mut cur: AiHour = read_json(tx.hourly(hour, "ai").await?)?;
+                cur.counts.merge(&delta.ai.counts);
+                cur.response_ms.merge(&delta.ai.response_ms);
+                tx.put_hourly(hour, "ai", &write_json(&cur)?).await?;
+            }
+            if delta.has_feedback {
+                let mut cur: FeedbackCounts = read_json(tx.hourly(hour, "feedback").await?)?;
+                cur.merge(&delta.feedback);
+                tx.put_hourly(hour, "feedback", &write_json(&cur)?).await?;
+            }
+            if delta.has_nps {
+                let mut cur: NpsCounts = read_json(tx.hourly(hour, "nps").await?)?;
+                cur.merge(&delta.nps);
+                tx.put_hourly(hour, "nps", &write_json(&cur)?).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// DAU for each day of `from..=to` (days in the reporting time zone).
+    pub async fn dau_series(&self, from: i32, to: i32) -> Result<Vec<(i32, u64)>, ServiceError> {
+        let sets = self.day_sets("active", from, to).await?;
+        Ok((from..=to)
+            .map(|d| (d, domain::kpi::activity::dau(&sets, d)))
+            .collect())
+    }
+
+    /// The user sets of `key` for `from..=to`.
+    pub async fn day_sets(
+        &self,
+        key: &str,
+        from: i32,
+        to: i32,
+    ) -> Result<domain::kpi::activity::DaySets, ServiceError> {
+        let mut out = domain::kpi::activity::DaySets::new();
+        for row in self.store.day_users(key, from, to).await? {
+            out.insert(row.day, bitmap_from(&row.users)?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes raw events past their retention and rollups past theirs; returns
+    /// (raw events deleted, rollup rows deleted).
+    pub async fn run_retention(&self) -> Result<(u64, u64), ServiceError> {
+        let now = self.now_ms();
+        let s = &self.events;
+        let raw = self
+            .store
+            .delete_events_before(now - s.raw_retention_days * 86_400_000)
+            .await?;
+        let oldest_day =
+            local_day(now, s.reporting_tz) - i32::try_from(s.rollup_retention_days).unwrap_or(365);
+        let oldest_hour = (now - s.rollup_retention_days * 86_400_000).div_euclid(3_600_000);
+        let rollups = self
+            .store
+            .delete_rollups_before(oldest_day, oldest_hour)
+            .await?;
+        Ok((raw, rollups))
+    }
+
+    pub fn reporting_tz(&self) -> Tz {
+        self.events.reporting_tz
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de> + Default>(s: Option<String>) -> Result<T, ServiceError> {
+    match s {
+        None => Ok(T::default()),
+        Some(s) => serde_json::from_str(&s)
+            .map_err(|e| ServiceError::Internal(format!("corrupt hourly rollup: {e}"))),
+    }
+}
+
+fn write_json<T: Serialize>(v: &T) -> Result<String, ServiceError> {
+    serde_json::to_string(v).map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_follow_the_reporting_time_zone() {
+        // 2026-11-24T16:30:00Z is 2026-11-25 00:30 in Shanghai.
+        let ts = 1_795_537_800_000;
+        let utc = local_day(ts, Tz::UTC);
+        let sh = local_day(ts, chrono_tz::Asia::Shanghai);
+        assert_eq!(domain::kpi::calendar::format_day(utc), "2026-11-24");
+        assert_eq!(domain::kpi::calendar::format_day(sh), "2026-11-25");
+        assert_eq!(
+            day_start_ms(sh, chrono_tz::Asia::Shanghai),
+            1_795_536_000_000
+        );
+        assert!(day_start_ms(sh, chrono_tz::Asia::Shanghai) <= ts);
+    }
+
+    #[test]
+    fn malformed_bodies_report_the_position() {
+        let err = parse_batch(b"[{\"event_id\": \"a\",}]", false).expect_err("bad");
+        assert!(
+            matches!(&err, ServiceError::Malformed(m) if m.starts_with("line 1, column 19")),
+            "{err:?}"
+        );
+        let err = parse_batch(b"{\"a\":1}\n{oops}\n", true).expect_err("bad line");
+        assert!(
+            matches!(&err, ServiceError::Malformed(m) if m.starts_with("line 2,")),
+            "{err:?}"
+        );
+        let err = parse_batch(b"{\"a\":1}", false).expect_err("object");
+        assert!(matches!(err, ServiceError::Malformed(_)));
+        let many = format!("[{}]", vec!["{}"; 10_001].join(","));
+        assert!(matches!(
+            parse_batch(many.as_bytes(), false),
+            Err(ServiceError::TooLarge(_))
+        ));
+        assert_eq!(
+            parse_batch(b"\n{\"a\":1}\n\n{\"b\":2}\n", true)
+                .expect("ok")
+                .len(),
+            2
+        );
+    }
+}

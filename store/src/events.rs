@@ -1,0 +1,335 @@
+//! Product events: the dense user index, raw events, per-day user-set rollups, hourly
+//! counter rollups, subscription events and settings. Ingestion writes through an
+//! [`IngestTx`] so that a batch and its rollup changes commit together.
+
+use crate::{Result, Store};
+use sqlx::{Any, Row, Transaction};
+
+/// One raw event as stored.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub event_id: &'a str,
+    pub user_idx: i64,
+    pub event_name: &'a str,
+    pub ts_ms: i64,
+    pub session_id: Option<&'a str>,
+    pub platform: Option<&'a str>,
+    pub version: Option<&'a str>,
+    pub properties: Option<&'a str>,
+    pub received_at_ms: i64,
+}
+
+/// A user of the dense index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexedUser {
+    pub idx: i64,
+    pub registered_ms: Option<i64>,
+}
+
+/// A day's user set for one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayUsers {
+    pub day: i32,
+    pub users: Vec<u8>,
+    pub events: i64,
+}
+
+/// A transaction for one ingested batch.
+pub struct IngestTx {
+    tx: Transaction<'static, Any>,
+}
+
+impl Store {
+    pub async fn begin_ingest(&self) -> Result<IngestTx> {
+        Ok(IngestTx {
+            tx: self.pool.begin().await?,
+        })
+    }
+
+    /// Every day's set for `key` in `from..=to`.
+    pub async fn day_users(&self, key: &str, from: i32, to: i32) -> Result<Vec<DayUsers>> {
+        let rows = sqlx::query(
+            "SELECT day, users, events FROM rollup_users WHERE key = $1 AND day >= $2 AND day <= $3 ORDER BY day",
+        )
+        .bind(key)
+        .bind(i64::from(from))
+        .bind(i64::from(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let day: i64 = r.try_get("day")?;
+                Ok(DayUsers {
+                    day: i32::try_from(day).unwrap_or_default(),
+                    users: r.try_get("users")?,
+                    events: r.try_get("events")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Distinct rollup keys starting with `prefix` that have data in `from..=to`.
+    pub async fn rollup_keys(&self, prefix: &str, from: i32, to: i32) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT key FROM rollup_users
+             WHERE substr(key, 1, CAST($1 AS INTEGER)) = $2 AND day >= $3 AND day <= $4 ORDER BY key",
+        )
+        .bind(i64::try_from(prefix.len()).unwrap_or(0))
+        .bind(prefix)
+        .bind(i64::from(from))
+        .bind(i64::from(to))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("key")?)).collect()
+    }
+
+    /// Hourly rollup JSON for `key` in `from_hour..=to_hour`.
+    pub async fn hourly(
+        &self,
+        key: &str,
+        from_hour: i64,
+        to_hour: i64,
+    ) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT hour, data FROM rollup_hourly WHERE key = $1 AND hour >= $2 AND hour <= $3 ORDER BY hour",
+        )
+        .bind(key)
+        .bind(from_hour)
+        .bind(to_hour)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("hour")?, r.try_get("data")?)))
+            .collect()
+    }
+
+    /// All subscription events before `until_ms`, by time: (user idx, ts, kind, amount).
+    pub async fn subscription_events(&self, until_ms: i64) -> Result<Vec<(i64, i64, String, f64)>> {
+        let rows = sqlx::query(
+            "SELECT user_idx, ts_ms, kind, amount FROM subscription_events WHERE ts_ms < $1 ORDER BY ts_ms, event_id",
+        )
+        .bind(until_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("user_idx")?,
+                    r.try_get("ts_ms")?,
+                    r.try_get("kind")?,
+                    r.try_get("amount")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Raw events of the given names in `[from_ms, to_ms)`, by user then time (funnels).
+    pub async fn events_by_user(
+        &self,
+        names: &[String],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(i64, i64, String)>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT user_idx, ts_ms, event_name FROM events
+             WHERE ts_ms >= $1 AND ts_ms < $2 AND event_name IN ({})
+             ORDER BY user_idx, ts_ms, event_id",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(from_ms).bind(to_ms);
+        for n in names {
+            q = q.bind(n);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("user_idx")?,
+                    r.try_get("ts_ms")?,
+                    r.try_get("event_name")?,
+                ))
+            })
+            .collect()
+    }
+
+    pub async fn count_events(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes raw events older than `before_ms`; returns how many.
+    pub async fn delete_events_before(&self, before_ms: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM events WHERE ts_ms < $1")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Deletes rollups of days before `before_day` and hours before `before_hour`.
+    pub async fn delete_rollups_before(&self, before_day: i32, before_hour: i64) -> Result<u64> {
+        let a = sqlx::query("DELETE FROM rollup_users WHERE day < $1")
+            .bind(i64::from(before_day))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let b = sqlx::query("DELETE FROM rollup_hourly WHERE hour < $1")
+            .bind(before_hour)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(a + b)
+    }
+}
+
+impl IngestTx {
+    /// The dense index of `user_id`, created on first sight.
+    pub async fn user(&mut self, user_id: &str, seen_ms: i64) -> Result<IndexedUser> {
+        sqlx::query("INSERT INTO event_users (user_id, first_seen_ms) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING")
+            .bind(user_id)
+            .bind(seen_ms)
+            .execute(&mut *self.tx)
+            .await?;
+        let row = sqlx::query("SELECT idx, registered_ms FROM event_users WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(IndexedUser {
+            idx: row.try_get("idx")?,
+            registered_ms: row.try_get("registered_ms")?,
+        })
+    }
+
+    pub async fn set_registered(&mut self, idx: i64, registered_ms: i64) -> Result<()> {
+        sqlx::query("UPDATE event_users SET registered_ms = $2 WHERE idx = $1")
+            .bind(idx)
+            .bind(registered_ms)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores an event; `false` when its `event_id` is already stored (a duplicate).
+    pub async fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<bool> {
+        let res = sqlx::query(
+            "INSERT INTO events (event_id, user_idx, event_name, ts_ms, session_id, platform, version, properties, received_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(e.event_id)
+        .bind(e.user_idx)
+        .bind(e.event_name)
+        .bind(e.ts_ms)
+        .bind(e.session_id)
+        .bind(e.platform)
+        .bind(e.version)
+        .bind(e.properties)
+        .bind(e.received_at_ms)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    pub async fn day_users(&mut self, day: i32, key: &str) -> Result<Option<(Vec<u8>, i64)>> {
+        let row = sqlx::query("SELECT users, events FROM rollup_users WHERE day = $1 AND key = $2")
+            .bind(i64::from(day))
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| Ok((r.try_get("users")?, r.try_get("events")?)))
+            .transpose()
+    }
+
+    pub async fn put_day_users(
+        &mut self,
+        day: i32,
+        key: &str,
+        users: &[u8],
+        events: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO rollup_users (day, key, users, events) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (day, key) DO UPDATE SET users = excluded.users, events = excluded.events",
+        )
+        .bind(i64::from(day))
+        .bind(key)
+        .bind(users.to_vec())
+        .bind(events)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn hourly(&mut self, hour: i64, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT data FROM rollup_hourly WHERE hour = $1 AND key = $2")
+                .bind(hour)
+                .bind(key)
+                .fetch_optional(&mut *self.tx)
+                .await?,
+        )
+    }
+
+    pub async fn put_hourly(&mut self, hour: i64, key: &str, data: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO rollup_hourly (hour, key, data) VALUES ($1, $2, $3)
+             ON CONFLICT (hour, key) DO UPDATE SET data = excluded.data",
+        )
+        .bind(hour)
+        .bind(key)
+        .bind(data)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_subscription(
+        &mut self,
+        event_id: &str,
+        user_idx: i64,
+        ts_ms: i64,
+        kind: &str,
+        amount: f64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO subscription_events (event_id, user_idx, ts_ms, kind, amount) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(user_idx)
+        .bind(ts_ms)
+        .bind(kind)
+        .bind(amount)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Commits the batch: events and rollups become visible together.
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
