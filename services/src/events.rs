@@ -261,7 +261,7 @@ pub fn day_start_ms(day: i32, tz: Tz) -> i64 {
     }
 }
 
-fn bitmap_from(bytes: &[u8]) -> Result<RoaringBitmap, ServiceError> {
+pub(crate) fn bitmap_from(bytes: &[u8]) -> Result<RoaringBitmap, ServiceError> {
     RoaringBitmap::deserialize_from(bytes)
         .map_err(|e| ServiceError::Internal(format!("corrupt rollup bitmap: {e}")))
 }

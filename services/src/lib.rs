@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod clock;
 pub mod error;
 pub mod events;
+pub mod kpi;
 pub mod timefmt;
 
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,651 @@
+//! KPI queries for the dashboards: read rollups (never scan raw events, except for funnels,
+//! which need order and time inside each user's events), apply the `domain::kpi` rules,
+//! and compare with the previous period of the same length.
+
+use crate::events::{day_start_ms, local_day, AiHour};
+use crate::{ServiceError, Services};
+use domain::kpi::activity::{self, DaySets};
+use domain::kpi::calendar::{change_pct, Granularity};
+use domain::kpi::funnel::{depth_reached, funnel, FunnelResult};
+use domain::kpi::ratios::{FeedbackCounts, NpsCounts};
+use domain::kpi::subscriptions::{self, SubEvent, SubKind};
+use serde::{Deserialize, Serialize};
+
+/// An inclusive range of days in the reporting time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayRange {
+    pub from: i32,
+    pub to: i32,
+}
+
+impl DayRange {
+    pub fn len(&self) -> i32 {
+        self.to - self.from + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.to < self.from
+    }
+
+    /// The period of the same length just before.
+    pub fn previous(&self) -> DayRange {
+        DayRange {
+            from: self.from - self.len(),
+            to: self.from - 1,
+        }
+    }
+
+    pub fn days(&self) -> impl Iterator<Item = i32> {
+        self.from..=self.to
+    }
+}
+
+/// How a KPI value is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Unit {
+    Count,
+    Ratio,
+    Money,
+    Millis,
+    Score,
+}
+
+/// One KPI card: value, previous value and change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kpi {
+    /// Stable key, also the i18n key of the label.
+    pub key: String,
+    pub value: Option<f64>,
+    pub previous: Option<f64>,
+    pub change_pct: Option<f64>,
+    pub unit: Unit,
+    /// Whether a rise is good news (green) or bad news (red, e.g. churn).
+    pub up_is_good: bool,
+}
+
+fn kpi(key: &str, unit: Unit, up_is_good: bool, value: Option<f64>, previous: Option<f64>) -> Kpi {
+    let change = match (value, previous) {
+        (Some(v), Some(p)) => change_pct(v, p),
+        _ => None,
+    };
+    Kpi {
+        key: key.to_owned(),
+        value,
+        previous,
+        change_pct: change,
+        unit,
+        up_is_good,
+    }
+}
+
+/// A named series of (day, value).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub key: String,
+    pub points: Vec<(i32, Option<f64>)>,
+}
+
+/// User-behaviour dashboard data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserBehaviour {
+    pub range: DayRange,
+    pub cards: Vec<Kpi>,
+    pub activity: Vec<Series>,
+    pub registrations: Vec<(i32, u64)>,
+    pub granularity: Granularity,
+    pub cohorts: Vec<activity::CohortRow>,
+    pub cohort_offsets: Vec<i32>,
+    pub features: Vec<FeatureUsage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureUsage {
+    pub feature: String,
+    pub users: u64,
+    pub events: i64,
+    /// Feature users in the range / users active in the range.
+    pub penetration: Option<f64>,
+    /// Users in the 7 days from the first use / active users in those days.
+    pub new_feature_penetration: Option<f64>,
+}
+
+/// Product (AI quality, satisfaction) dashboard data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductQuality {
+    pub range: DayRange,
+    pub cards: Vec<Kpi>,
+    pub daily: Vec<Series>,
+    /// Count of ratings 1..=5 in the range.
+    pub ratings: [u64; 5],
+}
+
+/// Business (subscriptions) dashboard data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Business {
+    pub range: DayRange,
+    pub cards: Vec<Kpi>,
+    pub daily: Vec<Series>,
+}
+
+pub const COHORT_OFFSETS: [i32; 6] = [1, 2, 3, 7, 14, 30];
+
+impl Services {
+    /// Today's day number in the reporting time zone.
+    pub fn today(&self) -> i32 {
+        local_day(self.now_ms(), self.reporting_tz())
+    }
+
+    fn check_range(&self, r: DayRange) -> Result<(), ServiceError> {
+        if r.is_empty() {
+            return Err(ServiceError::invalid("to", "must not be before from"));
+        }
+        if r.len() > 366 {
+            return Err(ServiceError::invalid(
+                "from",
+                "a range covers at most 366 days",
+            ));
+        }
+        Ok(())
+    }
+
+    /// User behaviour: registrations, DAU/WAU/MAU, stickiness, retention, features.
+    pub async fn user_behaviour(
+        &self,
+        r: DayRange,
+        g: Granularity,
+    ) -> Result<UserBehaviour, ServiceError> {
+        self.check_range(r)?;
+        let today = self.today();
+        let p = r.previous();
+        // Active sets from 29 days before the previous period (MAU) to the end (+30 for D30).
+        let active = self
+            .day_sets("active", p.from - 29, (r.to + 30).min(today))
+            .await?;
+        let cohorts = self.day_sets("registered", p.from, r.to).await?;
+
+        let sum_cohorts = |range: DayRange| -> f64 {
+            range
+                .days()
+                .map(|d| cohorts.get(&d).map_or(0, |b| b.len()) as f64)
+                .sum()
+        };
+        let avg_dau = |range: DayRange| -> f64 {
+            range
+                .days()
+                .map(|d| activity::dau(&active, d) as f64)
+                .sum::<f64>()
+                / f64::from(range.len())
+        };
+        let retention_avg = |range: DayRange, n: i32| -> Option<f64> {
+            let (mut kept, mut size) = (0u64, 0u64);
+            for d in range.days().filter(|d| d + n <= today) {
+                if let Some(c) = cohorts.get(&d) {
+                    size += c.len();
+                    kept += active.get(&(d + n)).map_or(0, |a| c.intersection_len(a));
+                }
+            }
+            (size > 0).then(|| kept as f64 / size as f64)
+        };
+        let at_end =
+            |range: DayRange, w: i32| activity::active_in_window(&active, range.to, w) as f64;
+        let mut cards = vec![
+            kpi(
+                "registrations",
+                Unit::Count,
+                true,
+                Some(sum_cohorts(r)),
+                Some(sum_cohorts(p)),
+            ),
+            kpi(
+                "dau_avg",
+                Unit::Count,
+                true,
+                Some(avg_dau(r)),
+                Some(avg_dau(p)),
+            ),
+            kpi(
+                "wau",
+                Unit::Count,
+                true,
+                Some(at_end(r, 7)),
+                Some(at_end(p, 7)),
+            ),
+            kpi(
+                "mau",
+                Unit::Count,
+                true,
+                Some(at_end(r, 30)),
+                Some(at_end(p, 30)),
+            ),
+            kpi(
+                "stickiness",
+                Unit::Ratio,
+                true,
+                activity::stickiness(&active, r.to),
+                activity::stickiness(&active, p.to),
+            ),
+        ];
+        for n in [1, 7, 30] {
+            cards.push(kpi(
+                &format!("retention_d{n}"),
+                Unit::Ratio,
+                true,
+                retention_avg(r, n),
+                retention_avg(p, n),
+            ));
+        }
+        let series = |key: &str, f: &dyn Fn(i32) -> Option<f64>| Series {
+            key: key.to_owned(),
+            points: r.days().map(|d| (d, f(d))).collect(),
+        };
+        let activity_series = vec![
+            series("dau", &|d| Some(activity::dau(&active, d) as f64)),
+            series("wau", &|d| {
+                Some(activity::active_in_window(&active, d, 7) as f64)
+            }),
+            series("mau", &|d| {
+                Some(activity::active_in_window(&active, d, 30) as f64)
+            }),
+        ];
+        let mut registrations: Vec<(i32, u64)> = Vec::new();
+        for d in r.days() {
+            let start = g.period_start(d);
+            let n = cohorts.get(&d).map_or(0, |b| b.len());
+            match registrations.last_mut() {
+                Some((s, total)) if *s == start => *total += n,
+                _ => registrations.push((start, n)),
+            }
+        }
+        let cohort_from = r.from.max(r.to - 29);
+        let cohort_rows =
+            activity::cohort_table(&cohorts, &active, cohort_from, r.to, &COHORT_OFFSETS, today)
+                .into_iter()
+                .rev()
+                .collect();
+
+        let mut features = Vec::new();
+        let active_in_range = activity::union_range(&active, r.from, r.to).len();
+        for key in self.store.rollup_keys("feature:", r.from, r.to).await? {
+            let rows = self.store.day_users(&key, r.from - 400, r.to).await?;
+            let mut sets = DaySets::new();
+            let mut events = 0;
+            for row in rows {
+                if row.day >= r.from {
+                    events += row.events;
+                }
+                sets.insert(row.day, crate::events::bitmap_from(&row.users)?);
+            }
+            let users = activity::union_range(&sets, r.from, r.to).len();
+            let first_use_active = {
+                let first = sets.iter().find(|(_, s)| !s.is_empty()).map(|(d, _)| *d);
+                match first {
+                    Some(f) => {
+                        let extra = self.day_sets("active", f, f + 6).await?;
+                        activity::new_feature_penetration(&sets, &extra)
+                    }
+                    None => None,
+                }
+            };
+            features.push(FeatureUsage {
+                feature: key.trim_start_matches("feature:").to_owned(),
+                users,
+                events,
+                penetration: (active_in_range > 0).then(|| users as f64 / active_in_range as f64),
+                new_feature_penetration: first_use_active,
+            });
+        }
+        features.sort_by(|a, b| b.users.cmp(&a.users).then(a.feature.cmp(&b.feature)));
+        Ok(UserBehaviour {
+            range: r,
+            cards,
+            activity: activity_series,
+            registrations,
+            granularity: g,
+            cohorts: cohort_rows,
+            cohort_offsets: COHORT_OFFSETS.to_vec(),
+            features,
+        })
+    }
+
+    /// A funnel over raw events in the range (raw events are kept 30 days).
+    pub async fn funnel(
+        &self,
+        r: DayRange,
+        steps: &[String],
+        window_ms: i64,
+    ) -> Result<FunnelResult, ServiceError> {
+        self.check_range(r)?;
+        let mut errs = domain::FieldErrors::new();
+        if !(2..=10).contains(&steps.len()) {
+            errs.add("steps", "a funnel has 2 to 10 steps");
+        }
+        for s in steps {
+            if let Err(e) = domain::events::check_event_name(s) {
+                errs.add("steps", e);
+            }
+        }
+        if !(60_000..=30 * 86_400_000).contains(&window_ms) {
+            errs.add("window", "the conversion window is 1 minute to 30 days");
+        }
+        errs.into_result()?;
+        let tz = self.reporting_tz();
+        let from = day_start_ms(r.from, tz);
+        // Users who start inside the range may finish within the window after it.
+        let to = day_start_ms(r.to + 1, tz) + window_ms;
+        let rows = self.store.events_by_user(steps, from, to).await?;
+        let range_end = day_start_ms(r.to + 1, tz);
+        let mut depths = Vec::new();
+        let mut i = 0;
+        while i < rows.len() {
+            let user = rows[i].0;
+            let mut j = i;
+            while j < rows.len() && rows[j].0 == user {
+                j += 1;
+            }
+            // Only starts inside the range count.
+            let events: Vec<(i64, &str)> = rows[i..j]
+                .iter()
+                .filter(|(_, ts, name)| *ts < range_end || name.as_str() != steps[0].as_str())
+                .map(|(_, ts, name)| (*ts, name.as_str()))
+                .collect();
+            depths.push(depth_reached(&events, steps, window_ms));
+            i = j;
+        }
+        Ok(funnel(steps, depths))
+    }
+
+    async fn hourly_merged<T, F>(
+        &self,
+        key: &str,
+        r: DayRange,
+        mut merge: F,
+    ) -> Result<Vec<(i32, T)>, ServiceError>
+    where
+        T: for<'de> Deserialize<'de> + Default + Clone,
+        F: FnMut(&mut T, &T),
+    {
+        let tz = self.reporting_tz();
+        let from_h = day_start_ms(r.from, tz).div_euclid(3_600_000);
+        let to_h = (day_start_ms(r.to + 1, tz) - 1).div_euclid(3_600_000);
+        let mut by_day: std::collections::BTreeMap<i32, T> =
+            r.days().map(|d| (d, T::default())).collect();
+        for (hour, data) in self.store.hourly(key, from_h, to_h).await? {
+            let v: T = serde_json::from_str(&data)
+                .map_err(|e| ServiceError::Internal(format!("corrupt hourly rollup: {e}")))?;
+            let day = local_day(hour * 3_600_000, tz);
+            if let Some(slot) = by_day.get_mut(&day) {
+                merge(slot, &v);
+            }
+        }
+        Ok(by_day.into_iter().collect())
+    }
+
+    /// Product quality: AI success, latency percentiles, KB coverage, transfer to human,
+    /// resolution, satisfaction, bad reviews, NPS.
+    pub async fn product_quality(&self, r: DayRange) -> Result<ProductQuality, ServiceError> {
+        self.check_range(r)?;
+        let p = r.previous();
+        let both = DayRange {
+            from: p.from,
+            to: r.to,
+        };
+        let ai = self
+            .hourly_merged::<AiHour, _>("ai", both, |a, b| {
+                a.counts.merge(&b.counts);
+                a.response_ms.merge(&b.response_ms);
+            })
+            .await?;
+        let fb = self
+            .hourly_merged::<FeedbackCounts, _>("feedback", both, |a, b| a.merge(b))
+            .await?;
+        let nps = self
+            .hourly_merged::<NpsCounts, _>("nps", both, |a, b| a.merge(b))
+            .await?;
+        let total = |range: DayRange| -> (AiHour, FeedbackCounts, NpsCounts) {
+            let mut a = AiHour::default();
+            let mut f = FeedbackCounts::default();
+            let mut n = NpsCounts::default();
+            for (d, v) in &ai {
+                if (range.from..=range.to).contains(d) {
+                    a.counts.merge(&v.counts);
+                    a.response_ms.merge(&v.response_ms);
+                }
+            }
+            for (d, v) in &fb {
+                if (range.from..=range.to).contains(d) {
+                    f.merge(v);
+                }
+            }
+            for (d, v) in &nps {
+                if (range.from..=range.to).contains(d) {
+                    n.merge(v);
+                }
+            }
+            (a, f, n)
+        };
+        let (ca, cf, cn) = total(r);
+        let (pa, pf, pn) = total(p);
+        let cards = vec![
+            kpi(
+                "ai_dialogs",
+                Unit::Count,
+                true,
+                Some(ca.counts.ended as f64),
+                Some(pa.counts.ended as f64),
+            ),
+            kpi(
+                "ai_success_rate",
+                Unit::Ratio,
+                true,
+                ca.counts.success_rate(),
+                pa.counts.success_rate(),
+            ),
+            kpi(
+                "response_p50",
+                Unit::Millis,
+                false,
+                ca.response_ms.quantile(0.5),
+                pa.response_ms.quantile(0.5),
+            ),
+            kpi(
+                "response_p95",
+                Unit::Millis,
+                false,
+                ca.response_ms.quantile(0.95),
+                pa.response_ms.quantile(0.95),
+            ),
+            kpi(
+                "response_p99",
+                Unit::Millis,
+                false,
+                ca.response_ms.quantile(0.99),
+                pa.response_ms.quantile(0.99),
+            ),
+            kpi(
+                "kb_coverage",
+                Unit::Ratio,
+                true,
+                ca.counts.kb_coverage(),
+                pa.counts.kb_coverage(),
+            ),
+            kpi(
+                "transfer_to_human",
+                Unit::Ratio,
+                false,
+                ca.counts.transfer_to_human(),
+                pa.counts.transfer_to_human(),
+            ),
+            kpi(
+                "resolution_rate",
+                Unit::Ratio,
+                true,
+                cf.resolution_rate(),
+                pf.resolution_rate(),
+            ),
+            kpi(
+                "satisfaction",
+                Unit::Score,
+                true,
+                cf.satisfaction(),
+                pf.satisfaction(),
+            ),
+            kpi(
+                "bad_review_rate",
+                Unit::Ratio,
+                false,
+                cf.bad_review_rate(),
+                pf.bad_review_rate(),
+            ),
+            kpi("nps", Unit::Score, true, cn.nps(), pn.nps()),
+        ];
+        let in_range = |d: &i32| (r.from..=r.to).contains(d);
+        let daily = vec![
+            Series {
+                key: "ai_success_rate".into(),
+                points: ai
+                    .iter()
+                    .filter(|(d, _)| in_range(d))
+                    .map(|(d, v)| (*d, v.counts.success_rate()))
+                    .collect(),
+            },
+            Series {
+                key: "response_p95".into(),
+                points: ai
+                    .iter()
+                    .filter(|(d, _)| in_range(d))
+                    .map(|(d, v)| (*d, v.response_ms.quantile(0.95)))
+                    .collect(),
+            },
+        ];
+        Ok(ProductQuality {
+            range: r,
+            cards,
+            daily,
+            ratings: cf.ratings,
+        })
+    }
+
+    /// Business: subscriptions, renewal, churn, revenue, ARPA, LTV.
+    pub async fn business(&self, r: DayRange) -> Result<Business, ServiceError> {
+        self.check_range(r)?;
+        let tz = self.reporting_tz();
+        let p = r.previous();
+        let raw = self
+            .store
+            .subscription_events(day_start_ms(r.to + 1, tz))
+            .await?;
+        let events: Vec<SubEvent> = raw
+            .iter()
+            .filter_map(|(user, ts, kind, amount)| {
+                let kind = match kind.as_str() {
+                    "start" => SubKind::Start,
+                    "renew" => SubKind::Renew,
+                    "cancel" => SubKind::Cancel,
+                    "expire" => SubKind::Expire,
+                    _ => return None,
+                };
+                Some(SubEvent {
+                    user: u32::try_from(*user).ok()?,
+                    ts_ms: *ts,
+                    kind,
+                    amount: *amount,
+                })
+            })
+            .collect();
+        let active = self.day_sets("active", p.to - 29, r.to).await?;
+        let figures = |range: DayRange| {
+            let period = subscriptions::period(
+                &events,
+                day_start_ms(range.from, tz),
+                day_start_ms(range.to + 1, tz),
+            );
+            let mau = activity::active_in_window(&active, range.to, 30);
+            let arpa = subscriptions::arpa(period.revenue, mau);
+            // Churn is monthly: scale the period's churn to 30 days.
+            let monthly_churn = period.churn.map(|c| c * 30.0 / f64::from(range.len()));
+            let arpa_monthly = arpa.map(|a| a * 30.0 / f64::from(range.len()));
+            let ltv = subscriptions::ltv(arpa_monthly, monthly_churn);
+            (period, arpa, ltv, monthly_churn)
+        };
+        let (c, c_arpa, c_ltv, c_churn) = figures(r);
+        let (q, q_arpa, q_ltv, q_churn) = figures(p);
+        let cards = vec![
+            kpi(
+                "subs_new",
+                Unit::Count,
+                true,
+                Some(c.new as f64),
+                Some(q.new as f64),
+            ),
+            kpi(
+                "subs_cancelled",
+                Unit::Count,
+                false,
+                Some(c.cancelled as f64),
+                Some(q.cancelled as f64),
+            ),
+            kpi(
+                "subs_net",
+                Unit::Count,
+                true,
+                Some(c.net as f64),
+                Some(q.net as f64),
+            ),
+            kpi(
+                "active_subscribers",
+                Unit::Count,
+                true,
+                Some(subscriptions::active_subscribers(&events, day_start_ms(r.to + 1, tz)) as f64),
+                Some(subscriptions::active_subscribers(&events, day_start_ms(p.to + 1, tz)) as f64),
+            ),
+            kpi(
+                "renewal_rate",
+                Unit::Ratio,
+                true,
+                c.renewal_rate,
+                q.renewal_rate,
+            ),
+            kpi("churn", Unit::Ratio, false, c_churn, q_churn),
+            kpi(
+                "revenue",
+                Unit::Money,
+                true,
+                Some(c.revenue),
+                Some(q.revenue),
+            ),
+            kpi("arpa", Unit::Money, true, c_arpa, q_arpa),
+            kpi("ltv", Unit::Money, true, c_ltv, q_ltv),
+        ];
+        let per_day = |f: &dyn Fn(&subscriptions::SubPeriod) -> f64| -> Vec<(i32, Option<f64>)> {
+            r.days()
+                .map(|d| {
+                    let s = subscriptions::period(
+                        &events,
+                        day_start_ms(d, tz),
+                        day_start_ms(d + 1, tz),
+                    );
+                    (d, Some(f(&s)))
+                })
+                .collect()
+        };
+        let daily = vec![
+            Series {
+                key: "subs_new".into(),
+                points: per_day(&|s| s.new as f64),
+            },
+            Series {
+                key: "subs_cancelled".into(),
+                points: per_day(&|s| s.cancelled as f64),
+            },
+            Series {
+                key: "revenue".into(),
+                points: per_day(&|s| s.revenue),
+            },
+        ];
+        Ok(Business {
+            range: r,
+            cards,
+            daily,
+        })
+    }
+}
