@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 cargo leptos build --release
 export VIGIL_SITE_ROOT="${VIGIL_SITE_ROOT:-target/site}"
 exec target/release/vigil serve "$@"

@@ -14,7 +14,8 @@ want_test=0
 
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 
-export PATH="$HOME/.cargo/bin:$PATH"
+# wasm-opt comes from npm's binaryen (tools/), ahead of any other on PATH.
+export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 apt_install() {
   local sudo=""
@@ -47,9 +48,12 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " ${wbg_version}\$"; then
   cargo install wasm-bindgen-cli --version "${wbg_version}" --force
 fi
 
-# 4. wasm-opt from Debian's binaryen; cargo-leptos uses the one on PATH.
-if ! command -v wasm-opt >/dev/null; then
-  apt_install binaryen
+# 4. wasm-opt from npm's `binaryen` package (version pinned in tools/package-lock.json);
+#    cargo-leptos uses the wasm-opt on PATH instead of downloading one. Debian's binaryen
+#    (108) is too old: its output of wasm-bindgen 0.2.130 fails at hydration (ADR 0001).
+if [[ ! -x tools/node_modules/.bin/wasm-opt ]]; then
+  say "npm ci (tools: binaryen)"
+  (cd tools && npm ci --no-audit --no-fund >/dev/null)
 fi
 
 if [[ $want_test -eq 1 ]]; then

@@ -15,7 +15,7 @@ use domain::kpi::subscriptions::SubKind;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use store::events::NewEvent;
 
 /// Settings of the event pipeline.
@@ -299,8 +299,7 @@ impl Services {
     ) -> Result<IngestReport, ServiceError> {
         let values = parse_batch(body, ndjson)?;
         let now = self.now_ms();
-        let settings = self.events.clone();
-        let max_age_ms = settings.raw_retention_days * 86_400_000;
+        let max_age_ms = self.events.raw_retention_days * 86_400_000;
         let mut report = IngestReport::default();
         let mut valid = Vec::with_capacity(values.len());
         for (index, v) in values.iter().enumerate() {
@@ -313,29 +312,47 @@ impl Services {
                 }),
             }
         }
+        let (accepted, duplicates) = self.store_valid_events(&valid).await?;
+        report.accepted = accepted;
+        report.duplicates = duplicates;
+        Ok(report)
+    }
+
+    /// Stores validated events and updates the rollups, in one transaction; returns
+    /// (accepted, duplicates). Used by the API and by the demo loader.
+    pub async fn store_valid_events(
+        &self,
+        valid: &[ValidEvent],
+    ) -> Result<(u64, u64), ServiceError> {
         if valid.is_empty() {
-            return Ok(report);
+            return Ok((0, 0));
         }
+        let now = self.now_ms();
+        let (mut accepted, mut duplicates) = (0u64, 0u64);
         // One writer at a time per process: rollups are read-modify-write.
         let _guard = self.ingest_lock.lock().await;
-        let tz = settings.reporting_tz;
+        let tz = self.events.reporting_tz;
         let mut tx = self.store.begin_ingest().await?;
-        let mut users: HashMap<String, store::events::IndexedUser> = HashMap::new();
-        let mut sets: BTreeMap<(i32, String), SetDelta> = BTreeMap::new();
-        let mut hours: BTreeMap<i64, HourDelta> = BTreeMap::new();
-        for e in &valid {
-            let user = match users.get(&e.user_id) {
-                Some(u) => *u,
-                None => {
-                    let u = tx.user(&e.user_id, now).await?;
-                    users.insert(e.user_id.clone(), u);
-                    u
-                }
-            };
-            let inserted = tx
-                .insert_event(&NewEvent {
+        // A repeated id inside the batch is a duplicate of its first occurrence.
+        let mut seen = std::collections::HashSet::with_capacity(valid.len());
+        let first: Vec<bool> = valid
+            .iter()
+            .map(|e| seen.insert(e.event_id.as_str()))
+            .collect();
+        let mut user_ids: Vec<&str> = valid.iter().map(|e| e.user_id.as_str()).collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        let mut users = tx.users(&user_ids, now).await?;
+        let rows: Vec<NewEvent<'_>> = valid
+            .iter()
+            .zip(&first)
+            .filter(|(_, f)| **f)
+            .map(|(e, _)| {
+                Ok(NewEvent {
                     event_id: &e.event_id,
-                    user_idx: user.idx,
+                    user_idx: users.get(&e.user_id).map(|u| u.idx).ok_or_else(|| {
+                        ServiceError::Internal(format!("user {} has no index", e.user_id))
+                    })?,
                     event_name: &e.event_name,
                     ts_ms: e.ts_ms,
                     session_id: e.session_id.as_deref(),
@@ -344,12 +361,20 @@ impl Services {
                     properties: e.properties_json.as_deref(),
                     received_at_ms: now,
                 })
-                .await?;
-            if !inserted {
-                report.duplicates += 1;
+            })
+            .collect::<Result<_, ServiceError>>()?;
+        let inserted = tx.insert_events(&rows).await?;
+        let mut sets: BTreeMap<(i32, String), SetDelta> = BTreeMap::new();
+        let mut hours: BTreeMap<i64, HourDelta> = BTreeMap::new();
+        for (e, is_first) in valid.iter().zip(first) {
+            if !is_first || !inserted.contains(&e.event_id) {
+                duplicates += 1;
                 continue;
             }
-            report.accepted += 1;
+            accepted += 1;
+            let user = *users
+                .get(&e.user_id)
+                .ok_or_else(|| ServiceError::Internal("user index missing".into()))?;
             let idx = u32::try_from(user.idx)
                 .map_err(|_| ServiceError::Internal("user index overflow".into()))?;
             let day = local_day(e.ts_ms, tz);
@@ -486,7 +511,7 @@ impl Services {
             }
         }
         tx.commit().await?;
-        Ok(report)
+        Ok((accepted, duplicates))
     }
 
     /// DAU for each day of `from..=to` (days in the reporting time zone).

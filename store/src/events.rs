@@ -205,7 +205,102 @@ impl Store {
     }
 }
 
+/// Rows per multi-row statement (9 parameters each: well under SQLite's and Postgres'
+/// parameter limits).
+const CHUNK: usize = 400;
+
 impl IngestTx {
+    /// The dense indexes of many users at once, creating the missing ones.
+    pub async fn users(
+        &mut self,
+        user_ids: &[&str],
+        seen_ms: i64,
+    ) -> Result<std::collections::HashMap<String, IndexedUser>> {
+        let mut out = std::collections::HashMap::with_capacity(user_ids.len());
+        for chunk in user_ids.chunks(CHUNK) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, $1)", i + 2))
+                .collect();
+            let sql = format!(
+                "INSERT INTO event_users (user_id, first_seen_ms) VALUES {} ON CONFLICT (user_id) DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(seen_ms);
+            for u in chunk {
+                q = q.bind(*u);
+            }
+            q.execute(&mut *self.tx).await?;
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
+            let sql = format!(
+                "SELECT idx, user_id, registered_ms FROM event_users WHERE user_id IN ({})",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for u in chunk {
+                q = q.bind(*u);
+            }
+            for r in q.fetch_all(&mut *self.tx).await? {
+                out.insert(
+                    r.try_get("user_id")?,
+                    IndexedUser {
+                        idx: r.try_get("idx")?,
+                        registered_ms: r.try_get("registered_ms")?,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores many events; returns the ids that were new (the others are duplicates).
+    pub async fn insert_events(
+        &mut self,
+        events: &[NewEvent<'_>],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut inserted = std::collections::HashSet::with_capacity(events.len());
+        for chunk in events.chunks(CHUNK) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 9;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8,
+                        b + 9
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO events (event_id, user_idx, event_name, ts_ms, session_id, platform, version, properties, received_at_ms)
+                 VALUES {} ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(e.event_id)
+                    .bind(e.user_idx)
+                    .bind(e.event_name)
+                    .bind(e.ts_ms)
+                    .bind(e.session_id)
+                    .bind(e.platform)
+                    .bind(e.version)
+                    .bind(e.properties)
+                    .bind(e.received_at_ms);
+            }
+            for r in q.fetch_all(&mut *self.tx).await? {
+                inserted.insert(r.try_get("event_id")?);
+            }
+        }
+        Ok(inserted)
+    }
+
     /// The dense index of `user_id`, created on first sight.
     pub async fn user(&mut self, user_id: &str, seen_ms: i64) -> Result<IndexedUser> {
         sqlx::query("INSERT INTO event_users (user_id, first_seen_ms) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING")
