@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 export CI="${CI:-true}"
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# One-shot builds: incremental caches only cost disk and time here.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 started=$(date +%s)
 step() { printf '\n\033[1;34m==> [%4ss] %s\033[0m\n' "$(( $(date +%s) - started ))" "$*"; }
 

@@ -13,9 +13,8 @@ pub mod session;
 use features::account::login_page::LoginPage;
 use features::account::settings_page::SettingsPage;
 use features::admin::{ApiKeysPage, AuditPage, UsersPage};
-use features::placeholders::{
-    AlertsPage, DashboardsPage, HomePage, IncidentsPage, NotFoundPage, OncallPage,
-};
+use features::dashboards::DashboardsPage;
+use features::placeholders::{AlertsPage, HomePage, IncidentsPage, NotFoundPage, OncallPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};

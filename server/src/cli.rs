@@ -32,6 +32,18 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Load the 90-day demo data set (skipped when events already exist, unless --force).
+    Demo {
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// 1.0 ≈ 50 000 users and 3 M events.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        #[arg(long, default_value_t = 90)]
+        days: i32,
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -270,4 +282,53 @@ pub mod anyhow_like {
     }
 
     pub type Result<T> = std::result::Result<T, Error>;
+}
+
+pub async fn demo(
+    config: Config,
+    seed: u64,
+    scale: f64,
+    days: i32,
+    force: bool,
+) -> anyhow_like::Result<()> {
+    if !(0.001..=10.0).contains(&scale) {
+        return Err(anyhow_like::Error(
+            "--scale must be between 0.001 and 10".into(),
+        ));
+    }
+    if !(1..=365).contains(&days) {
+        return Err(anyhow_like::Error(
+            "--days must be between 1 and 365".into(),
+        ));
+    }
+    let store = open_store(&config).await?;
+    let existing = store.count_events().await?;
+    if existing > 0 && !force {
+        println!("demo: {existing} events already stored; nothing to do (use --force to add the demo set anyway)");
+        store.close().await;
+        return Ok(());
+    }
+    let services = services_for(&config, store.clone());
+    let started = std::time::Instant::now();
+    println!(
+        "demo: generating {days} days (seed {seed}, scale {scale}) in time zone {}",
+        config.reporting_tz
+    );
+    let opts = services::demo::DemoOptions { seed, days, scale };
+    let report = services
+        .load_demo(&opts, |done, of| {
+            if done % 10 == 0 || done == of {
+                println!("demo: {done}/{of} days");
+            }
+        })
+        .await?;
+    println!(
+        "demo: loaded {} events for {} users over {} days in {:.1} s",
+        report.events,
+        report.users,
+        report.days,
+        started.elapsed().as_secs_f64()
+    );
+    store.close().await;
+    Ok(())
 }

@@ -27,6 +27,12 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(e),
         },
+        Command::Demo {
+            seed,
+            scale,
+            days,
+            force,
+        } => cli::demo(config, seed, scale, days, force).await,
         Command::User {
             command:
                 UserCommand::Add {

@@ -3,7 +3,9 @@
 //! orchestrates `store` + `domain` with an injected [`Clock`].
 
 pub mod accounts;
+pub mod charts;
 pub mod clock;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod kpi;

@@ -2,4 +2,5 @@
 
 pub mod account;
 pub mod admin;
+pub mod dashboards;
 pub mod placeholders;

@@ -39,15 +39,6 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-pub fn DashboardsPage() -> impl IntoView {
-    view! {
-        <Title text=t(Msg::DashboardsTitle) />
-        <PageHeader title=Msg::DashboardsTitle />
-        <EmptyState title=Msg::DashboardsEmpty body=Msg::DashboardsEmptyBody icon=Icon::Chart />
-    }
-}
-
-#[component]
 pub fn AlertsPage() -> impl IntoView {
     view! {
         <Title text=t(Msg::AlertsTitle) />

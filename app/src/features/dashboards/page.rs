@@ -1,0 +1,399 @@
+//! `/dashboards?tab=user|product|business&range=7d|30d|90d|custom&from=&to=&g=day|week|month`
+//! — the URL holds the whole state, so a link shows a colleague the same view.
+
+use super::server_fns::{
+    business_dashboard, product_dashboard, user_dashboard, DashboardView, KpiView, RangeQuery,
+};
+use crate::components::{EmptyState, Icon, PageHeader};
+use crate::i18n::{key_msg, t, use_locale, Msg};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+const PALETTE: [&str; 4] = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b"];
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Clone, PartialEq, Default)]
+struct State {
+    tab: String,
+    range: String,
+    from: String,
+    to: String,
+    g: String,
+    steps: String,
+    window: u32,
+}
+
+impl State {
+    fn href(&self, change: impl FnOnce(&mut State)) -> String {
+        let mut s = self.clone();
+        change(&mut s);
+        let mut url = format!(
+            "/dashboards?tab={}&range={}&g={}",
+            enc(&s.tab),
+            enc(&s.range),
+            enc(&s.g)
+        );
+        if s.range == "custom" {
+            url.push_str(&format!("&from={}&to={}", enc(&s.from), enc(&s.to)));
+        }
+        if s.tab == "user" && !s.steps.is_empty() {
+            url.push_str(&format!("&steps={}&window={}", enc(&s.steps), s.window));
+        }
+        url
+    }
+
+    fn query(&self) -> RangeQuery {
+        RangeQuery {
+            range: self.range.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            granularity: self.g.clone(),
+        }
+    }
+}
+
+fn label(key: &str) -> String {
+    let locale = use_locale();
+    key_msg(key).map_or_else(|| key.to_owned(), |m| m.text(locale.get()).to_owned())
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{:.1}%", v * 100.0))
+}
+
+#[component]
+pub fn DashboardsPage() -> impl IntoView {
+    let query = use_query_map();
+    let state = Memo::new(move |_| {
+        let q = query.read();
+        let get = |k: &str| q.get(k).unwrap_or_default();
+        State {
+            tab: Some(get("tab"))
+                .filter(|t| ["user", "product", "business"].contains(&t.as_str()))
+                .unwrap_or_else(|| "user".into()),
+            range: Some(get("range"))
+                .filter(|r| ["7d", "30d", "90d", "custom"].contains(&r.as_str()))
+                .unwrap_or_else(|| "30d".into()),
+            from: get("from"),
+            to: get("to"),
+            g: Some(get("g"))
+                .filter(|g| ["day", "week", "month"].contains(&g.as_str()))
+                .unwrap_or_else(|| "day".into()),
+            steps: get("steps"),
+            window: get("window")
+                .parse()
+                .ok()
+                .filter(|w| (1..=720).contains(w))
+                .unwrap_or(24),
+        }
+    });
+    let data = Resource::new(
+        move || state.get(),
+        |s| async move {
+            match s.tab.as_str() {
+                "product" => product_dashboard(s.query()).await,
+                "business" => business_dashboard(s.query()).await,
+                _ => user_dashboard(s.query(), s.steps.clone(), s.window).await,
+            }
+        },
+    );
+    let tab_link = move |tab: &'static str, msg: Msg| {
+        view! {
+            <a
+                href=move || state.get().href(|s| s.tab = tab.into())
+                aria-current=move || (state.get().tab == tab).then_some("page")
+            >
+                {t(msg)}
+            </a>
+        }
+    };
+    let range_link = move |range: &'static str, msg: Msg| {
+        view! {
+            <a
+                class="chip"
+                href=move || state.get().href(|s| s.range = range.into())
+                aria-current=move || (state.get().range == range).then_some("true")
+            >
+                {t(msg)}
+            </a>
+        }
+    };
+    let g_link = move |g: &'static str, msg: Msg| {
+        view! {
+            <a
+                class="chip"
+                href=move || state.get().href(|s| s.g = g.into())
+                aria-current=move || (state.get().g == g).then_some("true")
+            >
+                {t(msg)}
+            </a>
+        }
+    };
+    view! {
+        <Title text=t(Msg::DashboardsTitle) />
+        <PageHeader title=Msg::DashboardsTitle />
+        <nav class="tabs" aria-label="Dashboards">
+            {tab_link("user", Msg::TabUser)}
+            {tab_link("product", Msg::TabProduct)}
+            {tab_link("business", Msg::TabBusiness)}
+        </nav>
+        <div class="toolbar">
+            <div class="chips" role="group" aria-label="Range">
+                {range_link("7d", Msg::Range7)}
+                {range_link("30d", Msg::Range30)}
+                {range_link("90d", Msg::Range90)}
+            </div>
+            <form class="custom-range" method="get" action="/dashboards">
+                <input type="hidden" name="tab" prop:value=move || state.get().tab />
+                <input type="hidden" name="range" value="custom" />
+                <input type="hidden" name="g" prop:value=move || state.get().g />
+                <label>
+                    <span class="sr-only">{t(Msg::From)}</span>
+                    <input type="date" name="from" required prop:value=move || state.get().from />
+                </label>
+                <span class="muted">"–"</span>
+                <label>
+                    <span class="sr-only">{t(Msg::To)}</span>
+                    <input type="date" name="to" required prop:value=move || state.get().to />
+                </label>
+                <button type="submit" class="btn btn-small">{t(Msg::Apply)}</button>
+            </form>
+            {move || (state.get().tab == "user").then(|| view! {
+                <div class="chips" role="group" aria-label="Granularity">
+                    {g_link("day", Msg::GranDay)}
+                    {g_link("week", Msg::GranWeek)}
+                    {g_link("month", Msg::GranMonth)}
+                </div>
+            })}
+        </div>
+        <Transition fallback=|| view! { <div class="loading" aria-busy="true">{t(Msg::Loading)}</div> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <p class="alert alert-error" role="alert">{e.field("from").or_else(|| e.field("to")).or_else(|| e.field("steps")).or_else(|| e.field("window")).unwrap_or_else(|| e.to_string())}</p> }.into_any(),
+                    Ok(v) => view! { <Dashboard v state=state.get_untracked() /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Dashboard(v: DashboardView, state: State) -> impl IntoView {
+    let period = format!("{} – {} · {}d", v.from, v.to, v.days);
+    if !v.has_data {
+        return view! {
+            <p class="muted period">{period}</p>
+            <EmptyState title=Msg::DashNoData body=Msg::DashNoDataBody icon=Icon::Chart />
+        }
+        .into_any();
+    }
+    let is_user = state.tab == "user";
+    view! {
+        <p class="muted period" data-testid="period">{period}</p>
+        <div class="kpis" data-testid="kpi-cards">
+            {v.cards.into_iter().map(|c| view! { <KpiCard c /> }).collect_view()}
+        </div>
+        <div class="charts">
+            {v.charts.into_iter().map(|(title, keys, svg)| view! { <ChartCard title keys svg /> }).collect_view()}
+        </div>
+        {(!v.ratings.is_empty()).then(|| view! { <Ratings ratings=v.ratings.clone() /> })}
+        {is_user.then(|| view! {
+            <Cohorts offsets=v.cohort_offsets.clone() rows=v.cohorts.clone() />
+            <Features rows=v.features.clone() />
+            <Funnel state=state.clone() result=v.funnel.clone() />
+        })}
+    }
+    .into_any()
+}
+
+#[component]
+fn KpiCard(c: KpiView) -> impl IntoView {
+    let key = c.key.clone();
+    let data_key = c.key.clone();
+    let change = c.change_pct.map(|p| {
+        let (arrow, class) = match (p > 0.0, c.good) {
+            (_, None) => ("→", "flat"),
+            (true, Some(good)) => ("▲", if good { "good" } else { "bad" }),
+            (false, Some(good)) => ("▼", if good { "good" } else { "bad" }),
+        };
+        (format!("{arrow} {:.1}%", p.abs()), class)
+    });
+    view! {
+        <section class="kpi" data-kpi=data_key>
+            <h3>{move || label(&key)}</h3>
+            <div class="kpi-value">{c.value.clone()}</div>
+            <div class="kpi-change">
+                {match change {
+                    Some((text, class)) => view! { <span class=format!("delta {class}")>{text}</span> }.into_any(),
+                    None => view! { <span class="delta flat">"—"</span> }.into_any(),
+                }}
+                <span class="muted">" " {t(Msg::Previous)} " " {c.previous.clone()}</span>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn ChartCard(title: String, keys: Vec<String>, svg: Option<String>) -> impl IntoView {
+    view! {
+        <section class="card chart-card">
+            <h2>{move || label(&title)}</h2>
+            <ul class="legend">
+                {keys.into_iter().enumerate().map(|(i, k)| view! {
+                    <li><span class="dot" style=format!("background:{}", PALETTE[i % PALETTE.len()])></span>{move || label(&k)}</li>
+                }).collect_view()}
+            </ul>
+            {match svg {
+                Some(svg) => view! { <div class="chart" inner_html=svg></div> }.into_any(),
+                None => view! { <p class="muted empty-inline">{t(Msg::DashNoData)}</p> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Cohorts(offsets: Vec<i32>, rows: Vec<super::server_fns::CohortRowView>) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>{t(Msg::CohortTitle)}</h2>
+            <div class="table-wrap">
+                <table class="table cohort" data-testid="cohort-table">
+                    <thead><tr>
+                        <th>{t(Msg::CohortDay)}</th><th>{t(Msg::CohortSize)}</th>
+                        {offsets.iter().map(|n| view! { <th>{format!("D{n}")}</th> }).collect_view()}
+                    </tr></thead>
+                    <tbody>
+                        {rows.into_iter().map(|r| view! {
+                            <tr>
+                                <td class="nowrap">{r.day}</td>
+                                <td>{r.size}</td>
+                                {r.rates.into_iter().map(|rate| {
+                                    let style = rate.map(|x| format!("background: rgba(79, 70, 229, {:.3}); color: {}", 0.08 + x * 0.8, if x > 0.45 { "#fff" } else { "inherit" }));
+                                    view! { <td class="heat" style=style>{rate.map(|x| format!("{:.0}%", x * 100.0)).unwrap_or_default()}</td> }
+                                }).collect_view()}
+                            </tr>
+                        }.into_any()).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn Features(rows: Vec<super::server_fns::FeatureView>) -> impl IntoView {
+    view! {
+        <section class="card">
+            <h2>{t(Msg::FeaturesTitle)}</h2>
+            {if rows.is_empty() {
+                view! { <p class="muted empty-inline">{t(Msg::NoFeatures)}</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                    <table class="table">
+                        <thead><tr>
+                            <th>{t(Msg::Feature)}</th><th>{t(Msg::Users)}</th><th>{t(Msg::Events)}</th>
+                            <th>{t(Msg::Penetration)}</th><th>{t(Msg::NewFeaturePenetration)}</th>
+                        </tr></thead>
+                        <tbody>
+                            {rows.into_iter().map(|f| view! {
+                                <tr>
+                                    <td><code>{f.feature}</code></td>
+                                    <td>{f.users}</td>
+                                    <td>{f.events}</td>
+                                    <td>
+                                        <div class="bar"><span style=format!("width:{:.1}%", f.penetration.unwrap_or(0.0) * 100.0)></span></div>
+                                        {pct(f.penetration)}
+                                    </td>
+                                    <td>{pct(f.new_feature_penetration)}</td>
+                                </tr>
+                            }.into_any()).collect_view()}
+                        </tbody>
+                    </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Ratings(ratings: Vec<u64>) -> impl IntoView {
+    let total: u64 = ratings.iter().sum::<u64>().max(1);
+    view! {
+        <section class="card">
+            <h2>{t(Msg::RatingsTitle)}</h2>
+            <div class="ratings">
+                {ratings.into_iter().enumerate().map(|(i, n)| view! {
+                    <div class="rating-row">
+                        <span class="rating-label">{format!("{}★", i + 1)}</span>
+                        <div class="bar wide"><span class=if i < 2 { "bad" } else { "" } style=format!("width:{:.1}%", n as f64 / total as f64 * 100.0)></span></div>
+                        <span class="rating-count">{n}</span>
+                    </div>
+                }).collect_view()}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn Funnel(
+    state: State,
+    result: Option<(Vec<super::server_fns::FunnelStepView>, Option<usize>)>,
+) -> impl IntoView {
+    let default_steps = if state.steps.is_empty() {
+        "user_register_success,feature_use_export,subscription_start".to_owned()
+    } else {
+        state.steps.clone()
+    };
+    view! {
+        <section class="card" data-testid="funnel">
+            <h2>{t(Msg::FunnelTitle)}</h2>
+            <form class="form funnel-form" method="get" action="/dashboards">
+                <input type="hidden" name="tab" value="user" />
+                <input type="hidden" name="range" value=state.range.clone() />
+                <input type="hidden" name="from" value=state.from.clone() />
+                <input type="hidden" name="to" value=state.to.clone() />
+                <input type="hidden" name="g" value=state.g.clone() />
+                <label>
+                    <span>{t(Msg::FunnelSteps)}</span>
+                    <input name="steps" value=default_steps required />
+                </label>
+                <label class="narrow">
+                    <span>{t(Msg::FunnelWindow)}</span>
+                    <input type="number" name="window" min="1" max="720" value=state.window.to_string() />
+                </label>
+                <div class="form-actions"><button type="submit" class="btn btn-primary btn-small">{t(Msg::FunnelRun)}</button></div>
+            </form>
+            {result.map(|(steps, drop)| {
+                let first = steps.first().map(|s| s.users).unwrap_or(0).max(1);
+                view! {
+                    <ol class="funnel">
+                        {steps.into_iter().enumerate().map(|(i, s)| view! {
+                            <li class:drop=drop == Some(i)>
+                                <div class="funnel-head">
+                                    <code>{s.event}</code>
+                                    <strong>{s.users}</strong>
+                                </div>
+                                <div class="bar wide"><span style=format!("width:{:.1}%", s.users as f64 / first as f64 * 100.0)></span></div>
+                                <div class="muted small">
+                                    {pct(s.from_start)} " " {t(Msg::FunnelFromStart)} " · " {pct(s.from_previous)} " " {t(Msg::FunnelFromPrev)}
+                                    {(drop == Some(i)).then(|| view! { <span class="badge badge-drop">{t(Msg::FunnelDropOff)}</span> })}
+                                </div>
+                            </li>
+                        }.into_any()).collect_view()}
+                    </ol>
+                }
+            })}
+        </section>
+    }
+}

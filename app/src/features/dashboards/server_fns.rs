@@ -1,0 +1,350 @@
+//! Dashboard server functions (viewer role): resolve the caller, one services call, charts
+//! rendered to SVG on the server, numbers formatted for display.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Which period a dashboard shows, as it appears in the URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RangeQuery {
+    /// `7d`, `30d`, `90d` or `custom`.
+    pub range: String,
+    /// `YYYY-MM-DD`, for `custom`.
+    pub from: String,
+    pub to: String,
+    /// `day`, `week` or `month`.
+    pub granularity: String,
+}
+
+/// One KPI card, ready to show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiView {
+    pub key: String,
+    pub value: String,
+    pub change_pct: Option<f64>,
+    /// `Some(true)`: the change is good news (green), `Some(false)`: bad news (red).
+    pub good: Option<bool>,
+    pub previous: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CohortRowView {
+    pub day: String,
+    pub size: u64,
+    pub rates: Vec<Option<f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureView {
+    pub feature: String,
+    pub users: u64,
+    pub events: i64,
+    pub penetration: Option<f64>,
+    pub new_feature_penetration: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunnelStepView {
+    pub event: String,
+    pub users: u64,
+    pub from_start: Option<f64>,
+    pub from_previous: Option<f64>,
+}
+
+/// Everything a dashboard tab shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DashboardView {
+    pub from: String,
+    pub to: String,
+    pub days: i32,
+    pub granularity: String,
+    pub has_data: bool,
+    pub cards: Vec<KpiView>,
+    /// (title key, series keys for the legend, SVG).
+    pub charts: Vec<(String, Vec<String>, Option<String>)>,
+    pub cohort_offsets: Vec<i32>,
+    pub cohorts: Vec<CohortRowView>,
+    pub features: Vec<FeatureView>,
+    pub ratings: Vec<u64>,
+    pub funnel: Option<(Vec<FunnelStepView>, Option<usize>)>,
+}
+
+#[cfg(feature = "ssr")]
+mod ssr_impl {
+    use super::*;
+    use domain::kpi::calendar::{format_day, parse_day, Granularity};
+    use services::charts::{line_chart, Line, YFormat};
+    use services::kpi::{DayRange, Kpi, Unit};
+
+    pub fn resolve_range(q: &RangeQuery, today: i32) -> Result<(DayRange, Granularity), AppError> {
+        let g = Granularity::parse(&q.granularity).unwrap_or_default();
+        let r = match q.range.as_str() {
+            "7d" => DayRange {
+                from: today - 6,
+                to: today,
+            },
+            "90d" => DayRange {
+                from: today - 89,
+                to: today,
+            },
+            "custom" => {
+                let from = parse_day(&q.from).ok_or_else(|| {
+                    services::ServiceError::invalid("from", "must be a date like 2026-11-01")
+                })?;
+                let to = parse_day(&q.to).ok_or_else(|| {
+                    services::ServiceError::invalid("to", "must be a date like 2026-11-30")
+                })?;
+                DayRange { from, to }
+            }
+            _ => DayRange {
+                from: today - 29,
+                to: today,
+            },
+        };
+        Ok((r, g))
+    }
+
+    fn group(n: f64) -> String {
+        let s = format!("{:.0}", n.abs());
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if n < 0.0 {
+            format!("-{out}")
+        } else {
+            out
+        }
+    }
+
+    pub fn fmt(v: Option<f64>, unit: Unit) -> String {
+        let Some(v) = v else { return "—".into() };
+        match unit {
+            Unit::Count if v.fract().abs() > 1e-9 && v.abs() < 100.0 => format!("{v:.1}"),
+            Unit::Count => group(v),
+            Unit::Ratio => format!("{:.1}%", v * 100.0),
+            Unit::Money => format!(
+                "{}.{:02}",
+                group(v.trunc()),
+                ((v.fract().abs()) * 100.0).round() as i64 % 100
+            ),
+            Unit::Millis => format!("{} ms", group(v)),
+            Unit::Score => format!("{v:.1}"),
+        }
+    }
+
+    pub fn card(k: &Kpi) -> KpiView {
+        KpiView {
+            key: k.key.clone(),
+            value: fmt(k.value, k.unit),
+            change_pct: k.change_pct,
+            good: k
+                .change_pct
+                .filter(|c| c.abs() >= 0.05)
+                .map(|c| (c > 0.0) == k.up_is_good),
+            previous: fmt(k.previous, k.unit),
+        }
+    }
+
+    pub fn chart(
+        title: &str,
+        keys: &[&str],
+        lines: &[&[(i32, Option<f64>)]],
+        y: YFormat,
+    ) -> Result<(String, Vec<String>, Option<String>), AppError> {
+        let lines: Vec<Line<'_>> = lines.iter().map(|p| Line { points: p }).collect();
+        let svg = line_chart(&lines, y, 640, 260)?;
+        Ok((
+            title.to_owned(),
+            keys.iter().map(|k| (*k).to_owned()).collect(),
+            svg,
+        ))
+    }
+
+    pub fn empty(r: DayRange, g: Granularity) -> DashboardView {
+        DashboardView {
+            from: format_day(r.from),
+            to: format_day(r.to),
+            days: r.len(),
+            granularity: g.as_str().to_owned(),
+            has_data: false,
+            cards: Vec::new(),
+            charts: Vec::new(),
+            cohort_offsets: Vec::new(),
+            cohorts: Vec::new(),
+            features: Vec::new(),
+            ratings: Vec::new(),
+            funnel: None,
+        }
+    }
+}
+
+/// The user-behaviour tab, with an optional funnel (`steps` comma-separated).
+#[server(prefix = "/rpc", endpoint = "dash/user")]
+pub async fn user_dashboard(
+    q: RangeQuery,
+    steps: String,
+    window_hours: u32,
+) -> Result<DashboardView, AppError> {
+    use crate::session::ssr;
+    use domain::kpi::calendar::format_day;
+    use services::charts::YFormat;
+    use ssr_impl::*;
+    let actor = ssr::require_actor().await?;
+    actor
+        .require(domain::Role::Viewer)
+        .map_err(AppError::from)?;
+    let svc = ssr::services()?;
+    let (r, g) = resolve_range(&q, svc.today())?;
+    let u = svc.user_behaviour(r, g).await?;
+    let mut v = empty(r, g);
+    v.has_data = u
+        .activity
+        .first()
+        .is_some_and(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0));
+    v.cards = u.cards.iter().map(card).collect();
+    let reg: Vec<(i32, Option<f64>)> = u
+        .registrations
+        .iter()
+        .map(|(d, n)| (*d, Some(*n as f64)))
+        .collect();
+    v.charts = vec![
+        chart(
+            "chart_activity",
+            &["dau", "wau", "mau"],
+            &[
+                &u.activity[0].points,
+                &u.activity[1].points,
+                &u.activity[2].points,
+            ],
+            YFormat::Count,
+        )?,
+        chart(
+            "chart_registrations",
+            &["registrations"],
+            &[&reg],
+            YFormat::Count,
+        )?,
+    ];
+    v.cohort_offsets = u.cohort_offsets.clone();
+    v.cohorts = u
+        .cohorts
+        .iter()
+        .map(|c| CohortRowView {
+            day: format_day(c.day),
+            size: c.size,
+            rates: c.rates.clone(),
+        })
+        .collect();
+    v.features = u
+        .features
+        .iter()
+        .map(|f| FeatureView {
+            feature: f.feature.clone(),
+            users: f.users,
+            events: f.events,
+            penetration: f.penetration,
+            new_feature_penetration: f.new_feature_penetration,
+        })
+        .collect();
+    let steps: Vec<String> = steps
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if !steps.is_empty() {
+        let window_ms = i64::from(window_hours.max(1)) * 3_600_000;
+        let f = svc.funnel(r, &steps, window_ms).await?;
+        v.funnel = Some((
+            f.steps
+                .iter()
+                .map(|s| FunnelStepView {
+                    event: s.event.clone(),
+                    users: s.users,
+                    from_start: s.from_start,
+                    from_previous: s.from_previous,
+                })
+                .collect(),
+            f.drop_off_step,
+        ));
+    }
+    Ok(v)
+}
+
+/// The product-quality tab.
+#[server(prefix = "/rpc", endpoint = "dash/product")]
+pub async fn product_dashboard(q: RangeQuery) -> Result<DashboardView, AppError> {
+    use crate::session::ssr;
+    use services::charts::YFormat;
+    use ssr_impl::*;
+    let actor = ssr::require_actor().await?;
+    actor
+        .require(domain::Role::Viewer)
+        .map_err(AppError::from)?;
+    let svc = ssr::services()?;
+    let (r, g) = resolve_range(&q, svc.today())?;
+    let p = svc.product_quality(r).await?;
+    let mut v = empty(r, g);
+    v.has_data = p.cards.first().and_then(|c| c.value).unwrap_or(0.0) > 0.0
+        || p.ratings.iter().sum::<u64>() > 0;
+    v.cards = p.cards.iter().map(card).collect();
+    v.charts = vec![
+        chart(
+            "chart_ai_success",
+            &["ai_success_rate"],
+            &[&p.daily[0].points],
+            YFormat::Percent,
+        )?,
+        chart(
+            "chart_response_p95",
+            &["response_p95"],
+            &[&p.daily[1].points],
+            YFormat::Millis,
+        )?,
+    ];
+    v.ratings = p.ratings.to_vec();
+    Ok(v)
+}
+
+/// The business tab.
+#[server(prefix = "/rpc", endpoint = "dash/business")]
+pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError> {
+    use crate::session::ssr;
+    use services::charts::YFormat;
+    use ssr_impl::*;
+    let actor = ssr::require_actor().await?;
+    actor
+        .require(domain::Role::Viewer)
+        .map_err(AppError::from)?;
+    let svc = ssr::services()?;
+    let (r, g) = resolve_range(&q, svc.today())?;
+    let b = svc.business(r).await?;
+    let mut v = empty(r, g);
+    v.has_data = b
+        .daily
+        .iter()
+        .any(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0))
+        || b.cards
+            .iter()
+            .any(|c| c.key == "active_subscribers" && c.value.unwrap_or(0.0) > 0.0);
+    v.cards = b.cards.iter().map(card).collect();
+    v.charts = vec![
+        chart(
+            "chart_subscriptions",
+            &["subs_new", "subs_cancelled"],
+            &[&b.daily[0].points, &b.daily[1].points],
+            YFormat::Count,
+        )?,
+        chart(
+            "chart_revenue",
+            &["revenue"],
+            &[&b.daily[2].points],
+            YFormat::Money,
+        )?,
+    ];
+    Ok(v)
+}

@@ -1,0 +1,67 @@
+import { expect, test, type Page } from "@playwright/test";
+
+const ADMIN = { email: "e2e-admin@example.com", password: "e2e-admin-password" };
+const VIEWER = { email: "e2e-viewer@example.com", password: "e2e-viewer-password" };
+
+async function signIn(page: Page, who: { email: string; password: string }) {
+  await page.goto("/login");
+  await page.waitForFunction(() => (window as any).__vigil_hydrated === true);
+  await page.fill("input[name=email]", who.email);
+  await page.fill("input[name=password]", who.password);
+  await page.click("button[type=submit]");
+  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
+}
+
+function events(prefix: string, users: string[]) {
+  const now = Date.now();
+  return users.map((u, i) => ({
+    event_id: `${prefix}-${i}`,
+    event_name: "user_login_success",
+    user_id: u,
+    timestamp: now - 1000 * (i + 1),
+    platform: "web",
+  }));
+}
+
+test("events sent with an ingest key move WAU on a viewer's dashboard", async ({ page, request, browser }) => {
+  // An admin creates an ingest key in the UI.
+  await signIn(page, ADMIN);
+  await page.goto("/admin/api-keys");
+  await page.waitForFunction(() => (window as any).__vigil_hydrated === true);
+  await page.fill("input[name=name]", "e2e dashboards");
+  await page.click("form button[type=submit]");
+  const key = (await page.getByTestId("new-api-key").textContent())!.trim();
+  expect(key).toMatch(/^vgl_/);
+
+  const post = (body: unknown) =>
+    request.post("/api/v1/events", { headers: { Authorization: `Bearer ${key}` }, data: body });
+
+  let res = await post(events("e2e-a", ["pm-1", "pm-2", "pm-3"]));
+  expect(res.status()).toBe(200);
+  expect(await res.json()).toMatchObject({ accepted: 3, duplicates: 0, rejected: [] });
+
+  // A viewer (product manager) opens the dashboard.
+  const ctx = await browser.newContext();
+  const pm = await ctx.newPage();
+  await signIn(pm, VIEWER);
+  await pm.goto("/dashboards?tab=user&range=7d&g=day");
+  const wau = pm.locator('[data-kpi="wau"] .kpi-value');
+  await expect(wau).toHaveText("3");
+
+  // Two more users, one duplicate event, one bad event.
+  res = await post([...events("e2e-b", ["pm-4", "pm-5"]), events("e2e-a", ["pm-1"])[0], { event_id: "bad", event_name: "Bad", user_id: "x", timestamp: Date.now() }]);
+  const body = await res.json();
+  expect(body.accepted).toBe(2);
+  expect(body.duplicates).toBe(1);
+  expect(body.rejected[0].error).toMatch(/^event_name:/);
+
+  await pm.reload();
+  await expect(wau).toHaveText("5");
+  // The chart is server-rendered SVG.
+  await expect(pm.locator(".chart svg").first()).toBeVisible();
+
+  // The URL holds the state: switching tabs keeps the range.
+  await pm.getByRole("link", { name: "Business" }).click();
+  await expect(pm).toHaveURL(/tab=business&range=7d/);
+  await ctx.close();
+});

@@ -1,0 +1,216 @@
+//! Charts for the dashboards: plotters → SVG strings, drawn on the server so plotters never
+//! enters the WebAssembly bundle. Only numbers and dates are drawn in the SVG (with the
+//! embedded DejaVu Sans); titles and legends are HTML, in the user's language.
+
+use crate::ServiceError;
+use domain::kpi::calendar::format_day;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::sync::Once;
+
+/// Series colours, in order; the HTML legend uses the same list.
+pub const PALETTE: [(u8, u8, u8); 4] = [
+    (79, 70, 229),
+    (14, 165, 233),
+    (16, 185, 129),
+    (245, 158, 11),
+];
+
+/// How the y axis is labelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YFormat {
+    Count,
+    Percent,
+    Millis,
+    Money,
+}
+
+fn y_label(v: f64, f: YFormat) -> String {
+    match f {
+        YFormat::Percent => format!("{:.0}%", v * 100.0),
+        YFormat::Millis => format!("{v:.0} ms"),
+        YFormat::Count | YFormat::Money => {
+            if v.abs() >= 1_000_000.0 {
+                format!("{:.1}M", v / 1_000_000.0)
+            } else if v.abs() >= 10_000.0 {
+                format!("{:.0}k", v / 1_000.0)
+            } else if v.abs() >= 1_000.0 {
+                format!("{:.1}k", v / 1_000.0)
+            } else {
+                format!("{v:.0}")
+            }
+        }
+    }
+}
+
+static FONT: Once = Once::new();
+
+fn ensure_font() {
+    FONT.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            include_bytes!("../assets/DejaVuSans.ttf"),
+        );
+    });
+}
+
+/// One line: points of (day, value); `None` values are gaps.
+#[derive(Debug, Clone)]
+pub struct Line<'a> {
+    pub points: &'a [(i32, Option<f64>)],
+}
+
+fn err(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(format!("chart: {e}"))
+}
+
+/// A line chart over days. `None` when there is nothing to draw.
+pub fn line_chart(
+    lines: &[Line<'_>],
+    y: YFormat,
+    width: u32,
+    height: u32,
+) -> Result<Option<String>, ServiceError> {
+    ensure_font();
+    let values: Vec<f64> = lines
+        .iter()
+        .flat_map(|l| l.points.iter().filter_map(|(_, v)| *v))
+        .collect();
+    let days: Vec<i32> = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|(d, _)| *d))
+        .collect();
+    let (Some(&x0), Some(&x1)) = (days.iter().min(), days.iter().max()) else {
+        return Ok(None);
+    };
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let max = values.iter().copied().fold(0.0_f64, f64::max);
+    let y_max = if max <= 0.0 { 1.0 } else { max * 1.12 };
+    let x1 = if x1 == x0 { x0 + 1 } else { x1 };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .x_label_area_size(32)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, 0.0..y_max)
+            .map_err(err)?;
+        let grid = RGBColor(229, 231, 235);
+        let text = RGBColor(107, 114, 128);
+        chart
+            .configure_mesh()
+            .light_line_style(grid.mix(0.5))
+            .bold_line_style(grid)
+            .axis_style(grid)
+            .x_labels(7)
+            .y_labels(5)
+            .x_label_formatter(&|d| format_day(*d)[5..].to_owned())
+            .y_label_formatter(&|v| y_label(*v, y))
+            .label_style(("sans-serif", 15).into_font().color(&text))
+            .draw()
+            .map_err(err)?;
+        for (i, line) in lines.iter().enumerate() {
+            let (r, g, b) = PALETTE[i % PALETTE.len()];
+            let color = RGBColor(r, g, b);
+            // Split at gaps so a missing day is not drawn as a straight line.
+            let mut run: Vec<(i32, f64)> = Vec::new();
+            let mut runs = Vec::new();
+            for (d, v) in line.points {
+                match v {
+                    Some(v) => run.push((*d, *v)),
+                    None if !run.is_empty() => runs.push(std::mem::take(&mut run)),
+                    None => {}
+                }
+            }
+            if !run.is_empty() {
+                runs.push(run);
+            }
+            for run in runs {
+                chart
+                    .draw_series(LineSeries::new(run.iter().copied(), color.stroke_width(2)))
+                    .map_err(err)?;
+                if run.len() <= 45 {
+                    chart
+                        .draw_series(
+                            run.iter()
+                                .map(|(d, v)| Circle::new((*d, *v), 2, color.filled())),
+                        )
+                        .map_err(err)?;
+                }
+            }
+        }
+        root.present().map_err(err)?;
+    }
+    // Scale with its container.
+    let svg = svg.replacen(
+        &format!("width=\"{width}\" height=\"{height}\""),
+        &format!(
+            "viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"xMidYMid meet\" role=\"img\""
+        ),
+        1,
+    );
+    Ok(Some(svg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_lines_with_axes_and_gaps() {
+        let a = [
+            (100, Some(10.0)),
+            (101, Some(30.0)),
+            (102, None),
+            (103, Some(20.0)),
+        ];
+        let b = [
+            (100, Some(5.0)),
+            (101, Some(6.0)),
+            (102, Some(7.0)),
+            (103, Some(8.0)),
+        ];
+        let svg = line_chart(
+            &[Line { points: &a }, Line { points: &b }],
+            YFormat::Count,
+            720,
+            260,
+        )
+        .expect("chart")
+        .expect("svg");
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.contains("viewBox=\"0 0 720 260\""));
+        assert!(
+            svg.contains("04-11"),
+            "x axis shows MM-DD of day 100 (1970-04-11)"
+        );
+        assert!(svg.contains("<polyline"), "lines are drawn");
+        assert!(
+            svg.contains("#4F46E5") || svg.contains("#4f46e5") || svg.contains("79,70,229"),
+            "palette colour used"
+        );
+    }
+
+    #[test]
+    fn nothing_to_draw() {
+        assert_eq!(line_chart(&[], YFormat::Count, 10, 10).expect("ok"), None);
+        let empty = [(1, None)];
+        assert_eq!(
+            line_chart(&[Line { points: &empty }], YFormat::Percent, 10, 10).expect("ok"),
+            None
+        );
+    }
+
+    #[test]
+    fn y_labels() {
+        assert_eq!(y_label(0.256, YFormat::Percent), "26%");
+        assert_eq!(y_label(12_500.0, YFormat::Count), "13k");
+        assert_eq!(y_label(2_500_000.0, YFormat::Count), "2.5M");
+        assert_eq!(y_label(240.0, YFormat::Millis), "240 ms");
+    }
+}
