@@ -118,9 +118,15 @@ pub fn services_for(config: &Config, store: Store) -> Services {
 
 /// Leptos options: cargo-leptos' environment when present, our config for paths.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
-    let mut options = leptos::prelude::get_configuration(None)
-        .map(|c| c.leptos_options)
-        .unwrap_or_else(|_| LeptosOptions::builder().output_name("vigil").build());
+    // Under `cargo leptos watch|serve` the LEPTOS_* variables are set; a plain run of the
+    // binary uses Vigil's own settings (and avoids leptos' warning about the missing name).
+    let mut options = if std::env::var_os("LEPTOS_OUTPUT_NAME").is_some() {
+        leptos::prelude::get_configuration(None)
+            .map(|c| c.leptos_options)
+            .unwrap_or_else(|_| LeptosOptions::builder().output_name("vigil").build())
+    } else {
+        LeptosOptions::builder().output_name("vigil").build()
+    };
     if options.output_name.is_empty() {
         options.output_name = "vigil".into();
     }
