@@ -1,16 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
-
-const ADMIN = { email: "e2e-admin@example.com", password: "e2e-admin-password" };
-const VIEWER = { email: "e2e-viewer@example.com", password: "e2e-viewer-password" };
-
-async function signIn(page: Page, who: { email: string; password: string }) {
-  await page.goto("/login");
-  await page.waitForFunction(() => (window as any).__vigil_hydrated === true);
-  await page.fill("input[name=email]", who.email);
-  await page.fill("input[name=password]", who.password);
-  await page.click("button[type=submit]");
-  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
-}
+import { expect, test } from "@playwright/test";
+import { ADMIN, VIEWER, hydrated, signIn } from "./helpers";
 
 function events(prefix: string, users: string[]) {
   const now = Date.now();
@@ -27,7 +16,7 @@ test("events sent with an ingest key move WAU on a viewer's dashboard", async ({
   // An admin creates an ingest key in the UI.
   await signIn(page, ADMIN);
   await page.goto("/admin/api-keys");
-  await page.waitForFunction(() => (window as any).__vigil_hydrated === true);
+  await hydrated(page);
   await page.fill("input[name=name]", "e2e dashboards");
   await page.click("form button[type=submit]");
   const key = (await page.getByTestId("new-api-key").textContent())!.trim();

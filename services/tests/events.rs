@@ -1,37 +1,16 @@
 //! Ingestion scenarios on a real SQLite store: validation naming fields, idempotency,
 //! limits, and rollups that DAU/retention read.
 
-use serde_json::json;
-use services::events::EventSettings;
-use services::{AuthSettings, FakeClock, ServiceError, Services};
-use std::sync::Arc;
-use store::{ConnectOptions, Store};
+mod common;
 
-const NOW: i64 = 1_795_599_312_000; // 2026-11-25T09:35:12Z
+use common::NOW;
+use serde_json::json;
+use services::{ServiceError, Services};
+
 const DAY: i64 = 86_400_000;
 
 async fn setup(tz: chrono_tz::Tz) -> Services {
-    let dir = std::env::temp_dir().join(format!(
-        "vigil-ev-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    ));
-    let store = Store::connect(
-        &format!("sqlite://{}/v.db", dir.display()),
-        &ConnectOptions::default(),
-    )
-    .await
-    .expect("connect");
-    store.migrate().await.expect("migrate");
-    Services::new(store, Arc::new(FakeClock::at(NOW)), AuthSettings::default()).with_event_settings(
-        EventSettings {
-            reporting_tz: tz,
-            ..Default::default()
-        },
-    )
+    common::services_at("ev", tz).await
 }
 
 fn ev(id: &str, name: &str, user: &str, ts: i64) -> serde_json::Value {

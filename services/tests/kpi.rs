@@ -1,39 +1,18 @@
 //! KPI queries on a small hand-made data set; every expected number is computed by hand in
 //! the comments.
 
-use serde_json::{json, Value};
-use services::events::{day_start_ms, local_day, EventSettings};
-use services::kpi::DayRange;
-use services::{AuthSettings, FakeClock, Services};
-use std::sync::Arc;
-use store::{ConnectOptions, Store};
+mod common;
 
-const NOW: i64 = 1_795_599_312_000; // 2026-11-25T09:35:12Z, day "today"
+use serde_json::{json, Value};
+use services::events::{day_start_ms, local_day};
+use services::kpi::DayRange;
+use services::Services;
+
 const H: i64 = 3_600_000;
 
 async fn setup() -> (Services, i32) {
-    let dir = std::env::temp_dir().join(format!(
-        "vigil-kpi-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    ));
-    let store = Store::connect(
-        &format!("sqlite://{}/v.db", dir.display()),
-        &ConnectOptions::default(),
-    )
-    .await
-    .expect("connect");
-    store.migrate().await.expect("migrate");
-    let svc = Services::new(store, Arc::new(FakeClock::at(NOW)), AuthSettings::default())
-        .with_event_settings(EventSettings {
-            reporting_tz: chrono_tz::Asia::Shanghai,
-            ..Default::default()
-        });
-    let today = local_day(NOW, chrono_tz::Asia::Shanghai);
-    (svc, today)
+    let svc = common::services_at("kpi", chrono_tz::Asia::Shanghai).await;
+    (svc, local_day(common::NOW, chrono_tz::Asia::Shanghai))
 }
 
 struct Batch(Vec<Value>, i32);

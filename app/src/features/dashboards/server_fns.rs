@@ -165,6 +165,21 @@ mod ssr_impl {
         ))
     }
 
+    /// The caller must be signed in with at least the viewer role; returns the services and
+    /// the resolved period.
+    pub async fn context(
+        q: &RangeQuery,
+    ) -> Result<(services::Services, DayRange, Granularity), AppError> {
+        use crate::session::ssr;
+        let actor = ssr::require_actor().await?;
+        actor
+            .require(domain::Role::Viewer)
+            .map_err(AppError::from)?;
+        let svc = ssr::services()?;
+        let (r, g) = resolve_range(q, svc.today())?;
+        Ok((svc, r, g))
+    }
+
     pub fn empty(r: DayRange, g: Granularity) -> DashboardView {
         DashboardView {
             from: format_day(r.from),
@@ -190,16 +205,10 @@ pub async fn user_dashboard(
     steps: String,
     window_hours: u32,
 ) -> Result<DashboardView, AppError> {
-    use crate::session::ssr;
     use domain::kpi::calendar::format_day;
     use services::charts::YFormat;
     use ssr_impl::*;
-    let actor = ssr::require_actor().await?;
-    actor
-        .require(domain::Role::Viewer)
-        .map_err(AppError::from)?;
-    let svc = ssr::services()?;
-    let (r, g) = resolve_range(&q, svc.today())?;
+    let (svc, r, g) = context(&q).await?;
     let u = svc.user_behaviour(r, g).await?;
     let mut v = empty(r, g);
     v.has_data = u
@@ -278,15 +287,9 @@ pub async fn user_dashboard(
 /// The product-quality tab.
 #[server(prefix = "/rpc", endpoint = "dash/product")]
 pub async fn product_dashboard(q: RangeQuery) -> Result<DashboardView, AppError> {
-    use crate::session::ssr;
     use services::charts::YFormat;
     use ssr_impl::*;
-    let actor = ssr::require_actor().await?;
-    actor
-        .require(domain::Role::Viewer)
-        .map_err(AppError::from)?;
-    let svc = ssr::services()?;
-    let (r, g) = resolve_range(&q, svc.today())?;
+    let (svc, r, g) = context(&q).await?;
     let p = svc.product_quality(r).await?;
     let mut v = empty(r, g);
     v.has_data = p.cards.first().and_then(|c| c.value).unwrap_or(0.0) > 0.0
@@ -313,15 +316,9 @@ pub async fn product_dashboard(q: RangeQuery) -> Result<DashboardView, AppError>
 /// The business tab.
 #[server(prefix = "/rpc", endpoint = "dash/business")]
 pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError> {
-    use crate::session::ssr;
     use services::charts::YFormat;
     use ssr_impl::*;
-    let actor = ssr::require_actor().await?;
-    actor
-        .require(domain::Role::Viewer)
-        .map_err(AppError::from)?;
-    let svc = ssr::services()?;
-    let (r, g) = resolve_range(&q, svc.today())?;
+    let (svc, r, g) = context(&q).await?;
     let b = svc.business(r).await?;
     let mut v = empty(r, g);
     v.has_data = b

@@ -1,0 +1,34 @@
+//! Shared setup of the services scenario tests: a fresh SQLite store and a fake clock.
+
+use services::events::EventSettings;
+use services::{AuthSettings, FakeClock, Services};
+use std::sync::Arc;
+use store::{ConnectOptions, Store};
+
+/// 2026-11-25T09:35:12Z.
+pub const NOW: i64 = 1_795_599_312_000;
+
+/// Services on a new SQLite database (migrated), the clock at [`NOW`], days in `tz`.
+pub async fn services_at(tag: &str, tz: chrono_tz::Tz) -> Services {
+    let dir = std::env::temp_dir().join(format!(
+        "vigil-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    ));
+    let store = Store::connect(
+        &format!("sqlite://{}/v.db", dir.display()),
+        &ConnectOptions::default(),
+    )
+    .await
+    .expect("connect");
+    store.migrate().await.expect("migrate");
+    Services::new(store, Arc::new(FakeClock::at(NOW)), AuthSettings::default()).with_event_settings(
+        EventSettings {
+            reporting_tz: tz,
+            ..Default::default()
+        },
+    )
+}
