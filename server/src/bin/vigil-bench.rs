@@ -151,6 +151,24 @@ async fn ingest(total: usize) -> Result<(), Box<dyn std::error::Error>> {
     let stored = store.count_events().await?;
     let http_rate = stored as f64 / http_secs;
 
+    // The same batches straight into the service (no HTTP, one caller), on a fresh database:
+    // separates the HTTP/JSON cost from the storage cost.
+    let vars = vec![(
+        "VIGIL_DATA_DIR".to_owned(),
+        dir.join("direct").display().to_string(),
+    )];
+    let direct_config = server::Config::from_sources(None, &vars)?;
+    let direct_store = server::cli::open_store(&direct_config)
+        .await
+        .map_err(|e| e.0)?;
+    let direct = server::cli::services_for(&direct_config, direct_store.clone());
+    let started = Instant::now();
+    for body in batches.iter() {
+        direct.ingest_events(body, false).await?;
+    }
+    let direct_secs = started.elapsed().as_secs_f64();
+    let direct_rate = direct_store.count_events().await? as f64 / direct_secs;
+
     // Raw SQLite: the same rows, one transaction, one prepared statement, typed sqlx pool.
     let raw_path = dir.join("raw.db");
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
@@ -199,6 +217,7 @@ async fn ingest(total: usize) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  vigil HTTP ingest : {http_rate:>10.0} events/s  ({http_secs:.2} s, rollups included)"
     );
+    println!("  service, no HTTP  : {direct_rate:>10.0} events/s  ({direct_secs:.2} s, one caller, rollups included)");
     println!(
         "  raw SQLite insert : {raw_rate:>10.0} rows/s    ({raw_secs:.2} s, same rows, no rollups)"
     );
