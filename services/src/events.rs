@@ -77,6 +77,13 @@ pub struct AiHour {
     pub response_ms: QuantileSketch,
 }
 
+impl AiHour {
+    pub fn merge(&mut self, other: &AiHour) {
+        self.counts.merge(&other.counts);
+        self.response_ms.merge(&other.response_ms);
+    }
+}
+
 /// Splits a request body into event values. NDJSON: one event per non-blank line.
 pub fn parse_batch(body: &[u8], ndjson: bool) -> Result<Vec<Value>, ServiceError> {
     let values = if ndjson {
@@ -495,8 +502,7 @@ impl Services {
         for (hour, delta) in hours {
             if delta.has_ai {
                 let mut cur: AiHour = read_json(tx.hourly(hour, "ai").await?)?;
-                cur.counts.merge(&delta.ai.counts);
-                cur.response_ms.merge(&delta.ai.response_ms);
+                cur.merge(&delta.ai);
                 tx.put_hourly(hour, "ai", &write_json(&cur)?).await?;
             }
             if delta.has_feedback {

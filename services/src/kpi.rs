@@ -129,6 +129,18 @@ pub struct Business {
 
 pub const COHORT_OFFSETS: [i32; 6] = [1, 2, 3, 7, 14, 30];
 
+/// Merges the per-day values of the days in `range`.
+fn sum_days<T: Default>(rows: &[(i32, T)], range: DayRange, merge: impl Fn(&mut T, &T)) -> T {
+    let mut out = T::default();
+    for (_, v) in rows
+        .iter()
+        .filter(|(d, _)| (range.from..=range.to).contains(d))
+    {
+        merge(&mut out, v);
+    }
+    out
+}
+
 impl Services {
     /// Today's day number in the reporting time zone.
     pub fn today(&self) -> i32 {
@@ -390,41 +402,26 @@ impl Services {
             to: r.to,
         };
         let ai = self
-            .hourly_merged::<AiHour, _>("ai", both, |a, b| {
-                a.counts.merge(&b.counts);
-                a.response_ms.merge(&b.response_ms);
-            })
+            .hourly_merged::<AiHour, _>("ai", both, AiHour::merge)
             .await?;
         let fb = self
-            .hourly_merged::<FeedbackCounts, _>("feedback", both, |a, b| a.merge(b))
+            .hourly_merged::<FeedbackCounts, _>("feedback", both, FeedbackCounts::merge)
             .await?;
         let nps = self
-            .hourly_merged::<NpsCounts, _>("nps", both, |a, b| a.merge(b))
+            .hourly_merged::<NpsCounts, _>("nps", both, NpsCounts::merge)
             .await?;
-        let total = |range: DayRange| -> (AiHour, FeedbackCounts, NpsCounts) {
-            let mut a = AiHour::default();
-            let mut f = FeedbackCounts::default();
-            let mut n = NpsCounts::default();
-            for (d, v) in &ai {
-                if (range.from..=range.to).contains(d) {
-                    a.counts.merge(&v.counts);
-                    a.response_ms.merge(&v.response_ms);
-                }
-            }
-            for (d, v) in &fb {
-                if (range.from..=range.to).contains(d) {
-                    f.merge(v);
-                }
-            }
-            for (d, v) in &nps {
-                if (range.from..=range.to).contains(d) {
-                    n.merge(v);
-                }
-            }
-            (a, f, n)
-        };
-        let (ca, cf, cn) = total(r);
-        let (pa, pf, pn) = total(p);
+        let (ca, pa) = (
+            sum_days(&ai, r, AiHour::merge),
+            sum_days(&ai, p, AiHour::merge),
+        );
+        let (cf, pf) = (
+            sum_days(&fb, r, FeedbackCounts::merge),
+            sum_days(&fb, p, FeedbackCounts::merge),
+        );
+        let (cn, pn) = (
+            sum_days(&nps, r, NpsCounts::merge),
+            sum_days(&nps, p, NpsCounts::merge),
+        );
         let cards = vec![
             kpi(
                 "ai_dialogs",
