@@ -170,9 +170,8 @@ impl Services {
         let today = self.today();
         let p = r.previous();
         // Active sets from 29 days before the previous period (MAU) to the end (+30 for D30).
-        let active = self
-            .day_sets("active", p.from - 29, (r.to + 30).min(today))
-            .await?;
+        let (active_from, active_to) = (p.from - 29, (r.to + 30).min(today));
+        let active = self.day_sets("active", active_from, active_to).await?;
         let cohorts = self.day_sets("registered", p.from, r.to).await?;
 
         let sum_cohorts = |range: DayRange| -> f64 {
@@ -291,6 +290,11 @@ impl Services {
             let first_use_active = {
                 let first = sets.iter().find(|(_, s)| !s.is_empty()).map(|(d, _)| *d);
                 match first {
+                    // Reuse the active sets already loaded when they cover the 7 days
+                    // (days after today have no data).
+                    Some(f) if f >= active_from && (f + 6).min(today) <= active_to => {
+                        activity::new_feature_penetration(&sets, &active)
+                    }
                     Some(f) => {
                         let extra = self.day_sets("active", f, f + 6).await?;
                         activity::new_feature_penetration(&sets, &extra)

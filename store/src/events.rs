@@ -304,23 +304,6 @@ impl IngestTx {
         Ok(inserted)
     }
 
-    /// The dense index of `user_id`, created on first sight.
-    pub async fn user(&mut self, user_id: &str, seen_ms: i64) -> Result<IndexedUser> {
-        sqlx::query("INSERT INTO event_users (user_id, first_seen_ms) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING")
-            .bind(user_id)
-            .bind(seen_ms)
-            .execute(&mut *self.tx)
-            .await?;
-        let row = sqlx::query("SELECT idx, registered_ms FROM event_users WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        Ok(IndexedUser {
-            idx: row.try_get("idx")?,
-            registered_ms: row.try_get("registered_ms")?,
-        })
-    }
-
     pub async fn set_registered(&mut self, idx: i64, registered_ms: i64) -> Result<()> {
         sqlx::query("UPDATE event_users SET registered_ms = $2 WHERE idx = $1")
             .bind(idx)
@@ -328,26 +311,6 @@ impl IngestTx {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
-    }
-
-    /// Stores an event; `false` when its `event_id` is already stored (a duplicate).
-    pub async fn insert_event(&mut self, e: &NewEvent<'_>) -> Result<bool> {
-        let res = sqlx::query(
-            "INSERT INTO events (event_id, user_idx, event_name, ts_ms, session_id, platform, version, properties, received_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(e.event_id)
-        .bind(e.user_idx)
-        .bind(e.event_name)
-        .bind(e.ts_ms)
-        .bind(e.session_id)
-        .bind(e.platform)
-        .bind(e.version)
-        .bind(e.properties)
-        .bind(e.received_at_ms)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(res.rows_affected() == 1)
     }
 
     pub async fn day_users(&mut self, day: i32, key: &str) -> Result<Option<(Vec<u8>, i64)>> {

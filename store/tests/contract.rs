@@ -457,10 +457,13 @@ async fn audit_log_pages_and_filters(store: &Store) {
 async fn events_rollups_and_settings(store: &Store) {
     use store::events::NewEvent;
     let mut tx = store.begin_ingest().await.expect("begin");
-    let u1 = tx.user("user-a", 1_000).await.expect("user");
-    let again = tx.user("user-a", 2_000).await.expect("same user");
-    assert_eq!(u1, again, "one index per user_id");
-    let u2 = tx.user("user-b", 1_000).await.expect("user b");
+    let first = tx.users(&["user-a"], 1_000).await.expect("user");
+    let again = tx
+        .users(&["user-a", "user-b"], 2_000)
+        .await
+        .expect("same user, and a new one");
+    let (u1, u2) = (first["user-a"], again["user-b"]);
+    assert_eq!(u1, again["user-a"], "one index per user_id");
     assert_ne!(u1.idx, u2.idx);
     let e = NewEvent {
         event_id: "ev-1",
@@ -473,11 +476,16 @@ async fn events_rollups_and_settings(store: &Store) {
         properties: Some(r#"{"source":"ad"}"#),
         received_at_ms: 6_000,
     };
-    assert!(tx.insert_event(&e).await.expect("insert"));
-    assert!(
-        !tx.insert_event(&e).await.expect("duplicate"),
-        "same event_id is a duplicate"
-    );
+    let new = tx
+        .insert_events(std::slice::from_ref(&e))
+        .await
+        .expect("insert");
+    assert!(new.contains("ev-1"));
+    let again = tx
+        .insert_events(std::slice::from_ref(&e))
+        .await
+        .expect("duplicate");
+    assert!(again.is_empty(), "same event_id is a duplicate");
     tx.set_registered(u1.idx, 5_000).await.expect("registered");
     tx.put_day_users(10, "active", &[1, 2, 3, 255], 7)
         .await
