@@ -44,10 +44,27 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Rollup maintenance.
+    Rollup {
+        #[command(subcommand)]
+        command: RollupCommand,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RollupCommand {
+    /// Recompute the rollups of a day and every later day from the raw events, in one
+    /// transaction (ingestion waits meanwhile). Without --from: every day whose raw events
+    /// are all still kept (the raw retention window).
+    Rebuild {
+        /// First day to rebuild, YYYY-MM-DD in the reporting time zone.
+        #[arg(long)]
+        from: Option<String>,
     },
 }
 
@@ -336,5 +353,47 @@ pub async fn demo(
         started.elapsed().as_secs_f64()
     );
     store.close().await;
+    Ok(())
+}
+
+pub async fn rollup_rebuild(config: Config, from: Option<String>) -> anyhow_like::Result<()> {
+    let from_day = match from.as_deref() {
+        None => None,
+        Some(s) => Some(domain::kpi::calendar::parse_day(s).ok_or_else(|| {
+            anyhow_like::Error(format!("--from: `{s}` is not a date (YYYY-MM-DD)"))
+        })?),
+    };
+    let store = open_store(&config).await?;
+    let services = services_for(&config, store.clone());
+    let first = from_day.unwrap_or_else(|| services.first_rebuildable_day());
+    println!(
+        "rollup rebuild: from {} ({}), replaying raw events",
+        domain::kpi::calendar::format_day(first),
+        config.reporting_tz
+    );
+    let started = std::time::Instant::now();
+    let mut last_print = 0u64;
+    let result = services
+        .rebuild_rollups(from_day, "cli", |n| {
+            if n >= last_print + 500_000 {
+                println!("rollup rebuild: {n} events replayed");
+                last_print = n;
+            }
+        })
+        .await;
+    store.close().await;
+    let report = result.map_err(|e| match e {
+        services::ServiceError::Invalid(errs) => {
+            anyhow_like::Error(format!("rollup rebuild: {errs}"))
+        }
+        e => anyhow_like::Error(e.to_string()),
+    })?;
+    println!(
+        "rollup rebuild: done in {:.1} s: {} events replayed, {} old rows replaced, {} registrations",
+        started.elapsed().as_secs_f64(),
+        report.events,
+        report.rows_deleted,
+        report.registrations
+    );
     Ok(())
 }

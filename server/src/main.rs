@@ -1,7 +1,7 @@
 //! `vigil`: the single binary.
 
 use clap::Parser;
-use server::cli::{self, Cli, Command, UserCommand};
+use server::cli::{self, Cli, Command, RollupCommand, UserCommand};
 use server::Config;
 use std::process::ExitCode;
 
@@ -33,6 +33,9 @@ async fn main() -> ExitCode {
             days,
             force,
         } => cli::demo(config, seed, scale, days, force).await,
+        Command::Rollup {
+            command: RollupCommand::Rebuild { from },
+        } => cli::rollup_rebuild(config, from).await,
         Command::User {
             command:
                 UserCommand::Add {

@@ -2,20 +2,18 @@
 //! field, store new events idempotently on `event_id`, and update the rollups in the same
 //! transaction. A `200` means everything accepted is committed.
 
+use crate::rollups::{bitmap_from, subscription_of, RollupDelta};
 use crate::{ServiceError, Services};
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use domain::events::{
-    check_event_name, check_id, check_properties_size, check_timestamp, feature_of, Platform,
+    check_event_name, check_id, check_properties_size, check_timestamp, Platform,
     MAX_EVENTS_PER_REQUEST,
 };
-use domain::kpi::ratios::{AiCounts, FeedbackCounts, NpsCounts};
+use domain::kpi::ratios::AiCounts;
 use domain::kpi::sketch::QuantileSketch;
-use domain::kpi::subscriptions::SubKind;
-use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 use store::events::NewEvent;
 
 /// Settings of the event pipeline.
@@ -268,35 +266,6 @@ pub fn day_start_ms(day: i32, tz: Tz) -> i64 {
     }
 }
 
-pub(crate) fn bitmap_from(bytes: &[u8]) -> Result<RoaringBitmap, ServiceError> {
-    RoaringBitmap::deserialize_from(bytes)
-        .map_err(|e| ServiceError::Internal(format!("corrupt rollup bitmap: {e}")))
-}
-
-fn bitmap_bytes(b: &RoaringBitmap) -> Result<Vec<u8>, ServiceError> {
-    let mut out = Vec::with_capacity(b.serialized_size());
-    b.serialize_into(&mut out)
-        .map_err(|e| ServiceError::Internal(format!("serializing bitmap: {e}")))?;
-    Ok(out)
-}
-
-#[derive(Default)]
-struct SetDelta {
-    add: RoaringBitmap,
-    remove: RoaringBitmap,
-    events: i64,
-}
-
-#[derive(Default)]
-struct HourDelta {
-    ai: AiHour,
-    feedback: FeedbackCounts,
-    nps: NpsCounts,
-    has_ai: bool,
-    has_feedback: bool,
-    has_nps: bool,
-}
-
 impl Services {
     /// Ingests one request body from an API caller with the `ingest` scope.
     pub async fn ingest_events(
@@ -371,151 +340,33 @@ impl Services {
             })
             .collect::<Result<_, ServiceError>>()?;
         let inserted = tx.insert_events(&rows).await?;
-        let mut sets: BTreeMap<(i32, String), SetDelta> = BTreeMap::new();
-        let mut hours: BTreeMap<i64, HourDelta> = BTreeMap::new();
+        let mut delta = RollupDelta::new(tz);
         for (e, is_first) in valid.iter().zip(first) {
             if !is_first || !inserted.contains(&e.event_id) {
                 duplicates += 1;
                 continue;
             }
             accepted += 1;
-            let user = *users
-                .get(&e.user_id)
+            let user = users
+                .get_mut(&e.user_id)
                 .ok_or_else(|| ServiceError::Internal("user index missing".into()))?;
             let idx = u32::try_from(user.idx)
                 .map_err(|_| ServiceError::Internal("user index overflow".into()))?;
-            let day = local_day(e.ts_ms, tz);
-            let mut add = |key: String| {
-                let d = sets.entry((day, key)).or_default();
-                d.add.insert(idx);
-                d.events += 1;
-            };
-            add("active".into());
-            add(format!("event:{}", e.event_name));
-            if let Some(f) = feature_of(&e.event_name) {
-                add(format!("feature:{f}"));
-            }
-            if e.event_name == "user_register_success"
-                && user.registered_ms.is_none_or(|r| e.ts_ms < r)
-            {
-                // First registration: the user's cohort (moves if an earlier one arrives late).
-                if let Some(old) = user.registered_ms {
-                    let d = sets
-                        .entry((local_day(old, tz), "registered".into()))
-                        .or_default();
-                    d.remove.insert(idx);
-                }
-                let d = sets.entry((day, "registered".into())).or_default();
-                d.add.insert(idx);
-                d.remove.remove(idx);
+            if delta.add(
+                idx,
+                &e.event_name,
+                e.ts_ms,
+                &e.properties,
+                &mut user.registered_ms,
+            ) {
                 tx.set_registered(user.idx, e.ts_ms).await?;
-                users.insert(
-                    e.user_id.clone(),
-                    store::events::IndexedUser {
-                        idx: user.idx,
-                        registered_ms: Some(e.ts_ms),
-                    },
-                );
             }
-            let hour = e.ts_ms.div_euclid(3_600_000);
-            let p = &e.properties;
-            match e.event_name.as_str() {
-                "ai_dialog_end" => {
-                    let h = hours.entry(hour).or_default();
-                    h.has_ai = true;
-                    let c = &mut h.ai.counts;
-                    c.ended += 1;
-                    if p.get("success").and_then(Value::as_bool) == Some(true) {
-                        c.success += 1;
-                    }
-                    match p.get("answer_source").and_then(Value::as_str) {
-                        Some("knowledge_base") => c.knowledge_base += 1,
-                        Some("generated") => c.generated += 1,
-                        Some("human") => c.human += 1,
-                        _ => {}
-                    }
-                    if let Some(ms) = p.get("response_ms").and_then(Value::as_f64) {
-                        h.ai.response_ms.add(ms);
-                    }
-                }
-                "ai_dialog_feedback" => {
-                    let h = hours.entry(hour).or_default();
-                    h.has_feedback = true;
-                    h.feedback.feedback += 1;
-                    if p.get("resolved").and_then(Value::as_bool) == Some(true) {
-                        h.feedback.resolved += 1;
-                    }
-                    if let Some(r) = p
-                        .get("rating")
-                        .and_then(Value::as_i64)
-                        .filter(|r| (1..=5).contains(r))
-                    {
-                        h.feedback.ratings[(r - 1) as usize] += 1;
-                    }
-                }
-                "nps_survey_submit" => {
-                    let h = hours.entry(hour).or_default();
-                    h.has_nps = true;
-                    if let Some(s) = p
-                        .get("score")
-                        .and_then(Value::as_i64)
-                        .filter(|s| (0..=10).contains(s))
-                    {
-                        h.nps.scores[s as usize] += 1;
-                    }
-                }
-                name => {
-                    if let Some(kind) = SubKind::from_event(name) {
-                        let amount = match kind {
-                            SubKind::Start | SubKind::Renew => {
-                                p.get("amount").and_then(Value::as_f64).unwrap_or(0.0)
-                            }
-                            _ => 0.0,
-                        };
-                        let kind = match kind {
-                            SubKind::Start => "start",
-                            SubKind::Renew => "renew",
-                            SubKind::Cancel => "cancel",
-                            SubKind::Expire => "expire",
-                        };
-                        tx.insert_subscription(&e.event_id, user.idx, e.ts_ms, kind, amount)
-                            .await?;
-                    }
-                }
+            if let Some((kind, amount)) = subscription_of(&e.event_name, &e.properties) {
+                tx.insert_subscription(&e.event_id, user.idx, e.ts_ms, kind, amount)
+                    .await?;
             }
         }
-        for ((day, key), delta) in sets {
-            let (mut bitmap, mut events) = match tx.day_users(day, &key).await? {
-                Some((bytes, n)) => (bitmap_from(&bytes)?, n),
-                None => (RoaringBitmap::new(), 0),
-            };
-            bitmap |= &delta.add;
-            bitmap -= &delta.remove;
-            events += delta.events;
-            if key == "registered" {
-                // A registration counts once per user: the count is the cohort size.
-                events = i64::try_from(bitmap.len()).unwrap_or(i64::MAX);
-            }
-            tx.put_day_users(day, &key, &bitmap_bytes(&bitmap)?, events)
-                .await?;
-        }
-        for (hour, delta) in hours {
-            if delta.has_ai {
-                let mut cur: AiHour = read_json(tx.hourly(hour, "ai").await?)?;
-                cur.merge(&delta.ai);
-                tx.put_hourly(hour, "ai", &write_json(&cur)?).await?;
-            }
-            if delta.has_feedback {
-                let mut cur: FeedbackCounts = read_json(tx.hourly(hour, "feedback").await?)?;
-                cur.merge(&delta.feedback);
-                tx.put_hourly(hour, "feedback", &write_json(&cur)?).await?;
-            }
-            if delta.has_nps {
-                let mut cur: NpsCounts = read_json(tx.hourly(hour, "nps").await?)?;
-                cur.merge(&delta.nps);
-                tx.put_hourly(hour, "nps", &write_json(&cur)?).await?;
-            }
-        }
+        delta.apply(&mut tx).await?;
         tx.commit().await?;
         Ok((accepted, duplicates))
     }
@@ -564,18 +415,6 @@ impl Services {
     pub fn reporting_tz(&self) -> Tz {
         self.events.reporting_tz
     }
-}
-
-fn read_json<T: for<'de> Deserialize<'de> + Default>(s: Option<String>) -> Result<T, ServiceError> {
-    match s {
-        None => Ok(T::default()),
-        Some(s) => serde_json::from_str(&s)
-            .map_err(|e| ServiceError::Internal(format!("corrupt hourly rollup: {e}"))),
-    }
-}
-
-fn write_json<T: Serialize>(v: &T) -> Result<String, ServiceError> {
-    serde_json::to_string(v).map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
 #[cfg(test)]

@@ -284,7 +284,7 @@ impl Services {
                 if row.day >= r.from {
                     events += row.events;
                 }
-                sets.insert(row.day, crate::events::bitmap_from(&row.users)?);
+                sets.insert(row.day, crate::rollups::bitmap_from(&row.users)?);
             }
             let users = activity::union_range(&sets, r.from, r.to).len();
             let first_use_active = {
@@ -394,6 +394,20 @@ impl Services {
             }
         }
         Ok(by_day.into_iter().collect())
+    }
+
+    /// AI response-time quantile `q` over the range, from the hourly sketches (the source of
+    /// the product dashboard's P50/P95/P99 cards); `None` without dialogs.
+    pub async fn response_quantile(
+        &self,
+        r: DayRange,
+        q: f64,
+    ) -> Result<Option<f64>, ServiceError> {
+        self.check_range(r)?;
+        let ai = self
+            .hourly_merged::<AiHour, _>("ai", r, AiHour::merge)
+            .await?;
+        Ok(sum_days(&ai, r, AiHour::merge).response_ms.quantile(q))
     }
 
     /// Product quality: AI success, latency percentiles, KB coverage, transfer to human,

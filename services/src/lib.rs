@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod kpi;
+pub mod rollups;
 pub mod timefmt;
 
 use std::sync::{Arc, Mutex};

@@ -34,16 +34,40 @@ pub struct DayUsers {
     pub events: i64,
 }
 
-/// A transaction for one ingested batch.
+/// A raw event read back for a rollup rebuild.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawEvent {
+    pub event_id: String,
+    pub user_idx: i64,
+    pub event_name: String,
+    pub ts_ms: i64,
+    pub properties: Option<String>,
+}
+
+/// A transaction that changes rollups: one ingested batch, or a rebuild.
+///
+/// Rollups are read-modify-write, so two such transactions must never interleave — not in
+/// one process and not across replicas. On PostgreSQL the transaction starts by taking a
+/// transaction-scoped advisory lock (released at commit or rollback); on SQLite the first
+/// statement of every rollup transaction is a write, and SQLite admits one writer at a time
+/// across all connections and processes (waiting up to the busy timeout).
 pub struct IngestTx {
     tx: Transaction<'static, Any>,
 }
 
+/// Key of the PostgreSQL advisory lock that serialises rollup writers ("vigil-rollups").
+pub const ROLLUP_LOCK_KEY: i64 = 0x7669_6769_6c72_6f6c;
+
 impl Store {
     pub async fn begin_ingest(&self) -> Result<IngestTx> {
-        Ok(IngestTx {
-            tx: self.pool.begin().await?,
-        })
+        let mut tx = self.pool.begin().await?;
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(ROLLUP_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(IngestTx { tx })
     }
 
     /// Every day's set for `key` in `from..=to`.
@@ -386,6 +410,88 @@ impl IngestTx {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Deletes every rollup of `from_day` and later days, and of `from_hour` and later hours.
+    pub async fn delete_rollups_from(&mut self, from_day: i32, from_hour: i64) -> Result<u64> {
+        let a = sqlx::query("DELETE FROM rollup_users WHERE day >= $1")
+            .bind(i64::from(from_day))
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        let b = sqlx::query("DELETE FROM rollup_hourly WHERE hour >= $1")
+            .bind(from_hour)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+        Ok(a + b)
+    }
+
+    /// Users whose first registration is before `before_ms`: (idx, registered_ms).
+    pub async fn registered_before(&mut self, before_ms: i64) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT idx, registered_ms FROM event_users WHERE registered_ms IS NOT NULL AND registered_ms < $1",
+        )
+        .bind(before_ms)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("idx")?, r.try_get("registered_ms")?)))
+            .collect()
+    }
+
+    /// Forgets registrations at or after `from_ms` (they are recomputed from raw events).
+    pub async fn clear_registrations_from(&mut self, from_ms: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("UPDATE event_users SET registered_ms = NULL WHERE registered_ms >= $1")
+                .bind(from_ms)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// One page of raw events from `from_ms` on, in (time, id) order, after `after`.
+    pub async fn raw_events_page(
+        &mut self,
+        from_ms: i64,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<RawEvent>> {
+        let (after_ts, after_id) = after.unwrap_or((i64::MIN, ""));
+        let rows = sqlx::query(
+            "SELECT event_id, user_idx, event_name, ts_ms, properties FROM events
+             WHERE ts_ms >= $1 AND (ts_ms > $2 OR (ts_ms = $2 AND event_id > $3))
+             ORDER BY ts_ms, event_id LIMIT $4",
+        )
+        .bind(from_ms)
+        .bind(after_ts)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RawEvent {
+                    event_id: r.try_get("event_id")?,
+                    user_idx: r.try_get("user_idx")?,
+                    event_name: r.try_get("event_name")?,
+                    ts_ms: r.try_get("ts_ms")?,
+                    properties: r.try_get("properties")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records an audit entry inside this transaction.
+    pub async fn audit<A: serde::Serialize>(
+        &mut self,
+        ctx: &crate::AuditCtx,
+        action: &str,
+        target: &str,
+        after: &A,
+    ) -> Result<()> {
+        crate::audit::append::<(), A>(&mut self.tx, ctx, action, target, None, Some(after)).await
     }
 
     /// Commits the batch: events and rollups become visible together.

@@ -9,6 +9,7 @@ use store::{ConnectOptions, Store};
 pub const NOW: i64 = 1_795_599_312_000;
 
 /// Services on a new SQLite database (migrated), the clock at [`NOW`], days in `tz`.
+#[allow(dead_code)] // not every test binary that shares this module uses it
 pub async fn services_at(tag: &str, tz: chrono_tz::Tz) -> Services {
     let dir = std::env::temp_dir().join(format!(
         "vigil-{tag}-{}-{}",

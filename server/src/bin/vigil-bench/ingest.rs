@@ -1,36 +1,9 @@
-//! Benchmarks that print figures and ratios (not timed tests).
-//!
-//! `cargo run --release -p server --bin vigil-bench -- ingest [--events 200000]`
-//!   Ingest throughput through the real HTTP stack (batches of 1 000 events, 4 concurrent
-//!   clients, loopback, embedded SQLite) next to a raw SQLite bulk insert of the same rows
-//!   (one transaction, one prepared statement), and the ratio between the two; plus the
-//!   process's peak RSS.
+//! `vigil-bench ingest`: HTTP ingest throughput vs a raw SQLite bulk insert.
 
+use crate::peak_rss_mib;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 /// One minimal HTTP/1.1 POST; returns the status code.
 async fn post(addr: std::net::SocketAddr, key: &str, body: &[u8]) -> std::io::Result<u16> {
@@ -70,7 +43,7 @@ fn batch(start: usize, n: usize, now_ms: i64) -> Vec<u8> {
     serde_json::to_vec(&events).unwrap_or_default()
 }
 
-async fn ingest(total: usize) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("vigil-bench-{}", std::process::id()));
     let vars = vec![
         (
@@ -231,17 +204,4 @@ async fn ingest(total: usize) -> Result<(), Box<dyn std::error::Error>> {
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
-}
-
-#[tokio::main]
-async fn main() {
-    let what = std::env::args().nth(1).unwrap_or_else(|| "ingest".into());
-    let result = match what.as_str() {
-        "ingest" => ingest(arg("--events", 200_000)).await,
-        other => Err(format!("unknown benchmark `{other}` (known: ingest)").into()),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
 }
