@@ -6,7 +6,7 @@ use crate::events::{day_start_ms, local_day, AiHour};
 use crate::{ServiceError, Services};
 use domain::kpi::activity::{self, DaySets};
 use domain::kpi::calendar::{change_pct, Granularity};
-use domain::kpi::funnel::{depth_reached, funnel, FunnelResult};
+use domain::kpi::funnel::FunnelResult;
 use domain::kpi::ratios::{FeedbackCounts, NpsCounts};
 use domain::kpi::subscriptions::{self, SubEvent, SubKind};
 use serde::{Deserialize, Serialize};
@@ -323,7 +323,8 @@ impl Services {
         })
     }
 
-    /// A funnel over raw events in the range (raw events are kept 30 days).
+    /// A funnel over raw events in the range (raw events are kept 30 days), through the
+    /// per-day slice cache (see `funnel.rs`).
     pub async fn funnel(
         &self,
         r: DayRange,
@@ -347,27 +348,8 @@ impl Services {
         let tz = self.reporting_tz();
         let from = day_start_ms(r.from, tz);
         // Users who start inside the range may finish within the window after it.
-        let to = day_start_ms(r.to + 1, tz) + window_ms;
-        let rows = self.store.events_by_user(steps, from, to).await?;
-        let range_end = day_start_ms(r.to + 1, tz);
-        let mut depths = Vec::new();
-        let mut i = 0;
-        while i < rows.len() {
-            let user = rows[i].0;
-            let mut j = i;
-            while j < rows.len() && rows[j].0 == user {
-                j += 1;
-            }
-            // Only starts inside the range count.
-            let events: Vec<(i64, &str)> = rows[i..j]
-                .iter()
-                .filter(|(_, ts, name)| *ts < range_end || name.as_str() != steps[0].as_str())
-                .map(|(_, ts, name)| (*ts, name.as_str()))
-                .collect();
-            depths.push(depth_reached(&events, steps, window_ms));
-            i = j;
-        }
-        Ok(funnel(steps, depths))
+        self.evaluate_funnel(steps, from, day_start_ms(r.to + 1, tz), window_ms)
+            .await
     }
 
     async fn hourly_merged<T, F>(

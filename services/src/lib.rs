@@ -8,6 +8,7 @@ pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod events;
+mod funnel;
 pub mod kpi;
 pub mod rollups;
 pub mod timefmt;
@@ -49,6 +50,7 @@ pub struct Services {
     login_failures: Arc<Mutex<FailureWindow>>,
     events: events::EventSettings,
     ingest_lock: Arc<tokio::sync::Mutex<()>>,
+    funnel_cache: funnel::SharedFunnelCache,
 }
 
 impl std::fmt::Debug for Services {
@@ -70,6 +72,9 @@ impl Services {
             login_failures: Arc::new(Mutex::new(window)),
             events: events::EventSettings::default(),
             ingest_lock: Arc::new(tokio::sync::Mutex::new(())),
+            funnel_cache: Arc::new(Mutex::new(funnel::FunnelCache::new(
+                funnel::FUNNEL_CACHE_BYTES,
+            ))),
         }
     }
 

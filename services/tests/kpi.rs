@@ -119,6 +119,33 @@ async fn user_behaviour_by_hand() {
         .await
         .expect("funnel");
     assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [2, 2]);
+    // Late events for days the funnel has already read (and cached): d registers on day -2
+    // at 20:00 and logs in at 21:00 → the 1-day funnel becomes [3, 1].
+    let mut late = Batch(Vec::new(), today);
+    late.add(-2, 20, "user_register_success", "d", none.clone());
+    late.add(-2, 21, "user_login_success", "d", none.clone());
+    for e in &mut late.0 {
+        let id = format!("late-{}", e["event_id"].as_str().unwrap_or_default());
+        e["event_id"] = json!(id);
+    }
+    svc.ingest_events(&serde_json::to_vec(&late.0).expect("json"), false)
+        .await
+        .expect("late ingest");
+    let fr = svc.funnel(range, &steps, 86_400_000).await.expect("funnel");
+    assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [3, 1]);
+    let (hits, misses) = svc.funnel_cache_stats();
+    assert!(
+        hits > 0 && misses > 0,
+        "cache used: {hits} hits, {misses} misses"
+    );
+    // The same step twice: logins in range by a (day -2 11:00, day 0 01:00: 38 h apart),
+    // b, c (day 0, once) and d (day -2, once) → 4 start, nobody logs in twice within a day.
+    let twice = vec![
+        "user_login_success".to_owned(),
+        "user_login_success".to_owned(),
+    ];
+    let fr = svc.funnel(range, &twice, 86_400_000).await.expect("funnel");
+    assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [4, 0]);
     let bad = svc
         .funnel(range, &steps[..1], 86_400_000)
         .await

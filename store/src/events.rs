@@ -147,36 +147,52 @@ impl Store {
             .collect()
     }
 
-    /// Raw events of the given names in `[from_ms, to_ms)`, by user then time (funnels).
-    pub async fn events_by_user(
+    /// The event counters of `keys` for the days `from..=to`: (day, key, events).
+    pub async fn rollup_counts(
         &self,
-        names: &[String],
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<(i64, i64, String)>> {
-        if names.is_empty() {
+        keys: &[String],
+        from: i32,
+        to: i32,
+    ) -> Result<Vec<(i32, String, i64)>> {
+        if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 3)).collect();
+        let marks: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 3)).collect();
         let sql = format!(
-            "SELECT user_idx, ts_ms, event_name FROM events
-             WHERE ts_ms >= $1 AND ts_ms < $2 AND event_name IN ({})
-             ORDER BY user_idx, ts_ms, event_id",
-            placeholders.join(", ")
+            "SELECT day, key, events FROM rollup_users WHERE day >= $1 AND day <= $2 AND key IN ({}) ORDER BY day, key",
+            marks.join(", ")
         );
-        let mut q = sqlx::query(&sql).bind(from_ms).bind(to_ms);
-        for n in names {
-            q = q.bind(n);
+        let mut q = sqlx::query(&sql).bind(i64::from(from)).bind(i64::from(to));
+        for k in keys {
+            q = q.bind(k);
         }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter()
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
             .map(|r| {
+                let day: i64 = r.try_get("day")?;
                 Ok((
-                    r.try_get("user_idx")?,
-                    r.try_get("ts_ms")?,
-                    r.try_get("event_name")?,
+                    i32::try_from(day).unwrap_or_default(),
+                    r.try_get("key")?,
+                    r.try_get("events")?,
                 ))
             })
+            .collect()
+    }
+
+    /// (user idx, timestamp) of the events named `name` in `[from_ms, to_ms)`, in no
+    /// particular order (one index range scan, no sort).
+    pub async fn events_of(&self, name: &str, from_ms: i64, to_ms: i64) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT user_idx, ts_ms FROM events WHERE event_name = $1 AND ts_ms >= $2 AND ts_ms < $3",
+        )
+        .bind(name)
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("user_idx")?, r.try_get("ts_ms")?)))
             .collect()
     }
 

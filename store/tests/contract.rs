@@ -529,12 +529,21 @@ async fn events_rollups_and_settings(store: &Store) {
     let subs = store.subscription_events(10_000).await.expect("subs");
     assert_eq!(subs, [(u2.idx, 7_000, "start".to_owned(), 99.5)]);
     let funnel = store
-        .events_by_user(&["user_register_success".to_owned()], 0, 10_000)
+        .events_of("user_register_success", 0, 10_000)
         .await
         .expect("funnel rows");
+    assert_eq!(funnel, [(u1.idx, 5_000)]);
+    assert!(store
+        .events_of("user_register_success", 5_001, 10_000)
+        .await
+        .expect("empty range")
+        .is_empty());
     assert_eq!(
-        funnel,
-        [(u1.idx, 5_000, "user_register_success".to_owned())]
+        store
+            .rollup_counts(&["active".to_owned(), "event:none".to_owned()], 0, 20)
+            .await
+            .expect("counts"),
+        [(10, "active".to_owned(), 8)]
     );
 
     // A rolled-back batch leaves nothing behind.

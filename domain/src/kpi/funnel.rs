@@ -23,12 +23,12 @@ pub struct FunnelResult {
 }
 
 /// How far one user got: the deepest step reached over every start at a step-1 event.
-/// `events` are (timestamp ms, event name), sorted by time.
-pub fn depth_reached(events: &[(i64, &str)], steps: &[String], window_ms: i64) -> usize {
+/// `events` are (timestamp ms, event), sorted by time; events are names or any id of them.
+pub fn depth_reached<N: PartialEq>(events: &[(i64, N)], steps: &[N], window_ms: i64) -> usize {
     let Some(first) = steps.first() else { return 0 };
     let mut best = 0;
     for (i, (t0, name)) in events.iter().enumerate() {
-        if *name != first.as_str() {
+        if name != first {
             continue;
         }
         let mut depth = 1;
@@ -36,7 +36,7 @@ pub fn depth_reached(events: &[(i64, &str)], steps: &[String], window_ms: i64) -
             if *t > t0 + window_ms || depth == steps.len() {
                 break;
             }
-            if *name == steps[depth].as_str() {
+            if *name == steps[depth] {
                 depth += 1;
             }
         }
@@ -89,8 +89,8 @@ pub fn funnel(steps: &[String], depths: impl IntoIterator<Item = usize>) -> Funn
 mod tests {
     use super::*;
 
-    fn steps(names: &[&str]) -> Vec<String> {
-        names.iter().map(|s| (*s).to_owned()).collect()
+    fn steps<'a>(names: &[&'a str]) -> Vec<&'a str> {
+        names.to_vec()
     }
 
     #[test]
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn funnel_counts_conversions_and_drop_off() {
-        let s = steps(&["a", "b", "c", "d"]);
+        let s: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
         // 10 users: depths 4,4,3,2,2,2,1,1,1,0 → reached [9,6,3,2].
         let r = funnel(&s, [4, 4, 3, 2, 2, 2, 1, 1, 1, 0]);
         let users: Vec<u64> = r.steps.iter().map(|x| x.users).collect();
@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn empty_funnels() {
-        let s = steps(&["a", "b"]);
+        let s: Vec<String> = ["a", "b"].map(String::from).to_vec();
         let r = funnel(&s, []);
         assert_eq!(r.steps[0].users, 0);
         assert_eq!(r.steps[0].from_start, None);
