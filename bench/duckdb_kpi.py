@@ -8,7 +8,6 @@ Input: one JSON argument (see server/src/bin/vigil-bench/kpi.rs)."""
 
 import json
 import math
-import resource
 import sys
 import time
 
@@ -120,7 +119,12 @@ def main():
         runs,
         lambda rows: rows[0][0],
     )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    # VmHWM of this process (ru_maxrss would include the parent's peak: it survives exec).
+    peak = 0.0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) / 1024.0
     print(
         json.dumps(
             {

@@ -250,9 +250,17 @@ pub fn use_locale() -> RwSignal<Locale> {
 }
 
 /// A reactive text for `msg` in the current locale.
+///
+/// Never panics on a disposed locale signal: on the server, leptos_axum reads the page
+/// `<Title>` after rendering, and under concurrent requests the root owner holding the
+/// signal was occasionally disposed by then ("Tried to access a reactive value that has
+/// already been disposed" in `TitleContext::as_string`, ~1 request in 1 000 at 32
+/// concurrent page loads, dropping the connection). The locale seen at creation is the
+/// fallback.
 pub fn t(msg: Msg) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
     let locale = use_locale();
-    move || msg.text(locale.get())
+    let initial = locale.try_get_untracked().unwrap_or_default();
+    move || msg.text(locale.try_get().unwrap_or(initial))
 }
 
 /// The text for `msg` in the current locale, read once (for attributes and titles).

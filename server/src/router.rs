@@ -40,9 +40,22 @@ impl FromRef<AppState> for Metrics {
     }
 }
 
+/// The page routes, generated once per process.
+///
+/// Generating renders the app with resource loading switched off through a process-wide
+/// flag (leptos_server's `IS_SUPPRESSING_RESOURCE_LOAD`), so a generation running while
+/// another router serves a page leaves that page's resources unloaded and its request
+/// hanging. `vigil serve` builds one router before it listens, but the HTTP tests build one
+/// per test in parallel and hung about once in 15 runs under load.
+fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The complete application.
 pub fn build_router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let context = {
         let services = state.services.clone();
         let policy = state.cookie_policy;

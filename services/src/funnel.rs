@@ -215,20 +215,23 @@ impl Services {
             starts[i] += starts[i - 1];
         }
         let total = starts[starts.len() - 1] as usize;
-        let mut events: Vec<(i64, u8)> = vec![(0, 0); total];
+        // One u64 per event: time since `from_ms` (ms, 56 bits ≈ 2 283 years) above the
+        // step-order id (8 bits), so sorting the integers sorts by (time, step order).
+        let mut events: Vec<u64> = vec![0; total];
         let mut next = starts.clone();
         for (id, s) in &slices {
             for (u, off) in s.users.iter().zip(&s.offsets_ms) {
                 let ts = s.day_start_ms + i64::from(*off);
                 if keep(*id, ts) {
                     let at = &mut next[*u as usize];
-                    events[*at as usize] = (ts, *id);
+                    events[*at as usize] = ((ts - from_ms) as u64) << 8 | u64::from(*id);
                     *at += 1;
                 }
             }
         }
         drop(slices);
         let mut depths = Vec::new();
+        let mut user_events: Vec<(i64, u8)> = Vec::new();
         for w in starts.windows(2) {
             let (a, b) = (w[0] as usize, w[1] as usize);
             if a == b {
@@ -236,7 +239,9 @@ impl Services {
             }
             let user = &mut events[a..b];
             user.sort_unstable();
-            depths.push(depth_reached(user, &step_ids, window_ms));
+            user_events.clear();
+            user_events.extend(user.iter().map(|e| ((e >> 8) as i64, (e & 0xff) as u8)));
+            depths.push(depth_reached(&user_events, &step_ids, window_ms));
         }
         Ok(funnel(steps, depths))
     }
