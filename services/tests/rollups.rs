@@ -30,56 +30,25 @@ const SUBS: [&str; 3] = [
 /// A fresh database: its URL, and how to drop it.
 struct TestDb {
     url: String,
-    drop_pg: Option<(String, String)>,
-}
-
-fn suffix() -> String {
-    format!("{:016x}", rand::thread_rng().gen::<u64>())
+    postgres: Option<store::testing::PostgresDb>,
 }
 
 async fn sqlite_db() -> TestDb {
-    let dir = std::env::temp_dir().join(format!("vigil-rollups-{}", suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "vigil-rollups-{:016x}",
+        rand::thread_rng().gen::<u64>()
+    ));
     TestDb {
         url: format!("sqlite://{}/v.db", dir.display()),
-        drop_pg: None,
+        postgres: None,
     }
 }
 
 async fn postgres_db() -> Option<TestDb> {
-    let admin_url = std::env::var("VIGIL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let admin = match Store::connect(
-        &admin_url,
-        &ConnectOptions {
-            max_connections: 1,
-            ..Default::default()
-        },
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            assert!(
-                !in_ci,
-                "PostgreSQL at {admin_url} is unreachable under CI=true: {e}"
-            );
-            eprintln!("SKIPPED (Postgres unreachable, CI not set): {e}");
-            return None;
-        }
-    };
-    let db = format!("vigil_rollups_{}", suffix());
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(admin.pool())
-        .await
-        .expect("create database");
-    admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
+    let db = store::testing::postgres_db("vigil_rollups").await?;
     Some(TestDb {
-        url: format!("{base}/{db}"),
-        drop_pg: Some((admin_url, db)),
+        url: db.url.clone(),
+        postgres: Some(db),
     })
 }
 
@@ -97,13 +66,8 @@ impl TestDb {
     }
 
     async fn drop(self) {
-        if let Some((admin_url, db)) = self.drop_pg {
-            if let Ok(admin) = Store::connect(&admin_url, &ConnectOptions::default()).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                    .execute(admin.pool())
-                    .await;
-                admin.close().await;
-            }
+        if let Some(db) = self.postgres {
+            db.drop_db().await;
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod events;
 pub mod sessions;
+pub mod testing;
 pub mod users;
 
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};

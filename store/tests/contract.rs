@@ -45,66 +45,15 @@ async fn sqlite_store() -> (Store, std::path::PathBuf) {
     (store, dir)
 }
 
-/// A fresh Postgres database for one test, dropped afterwards; `None` when skipped.
-async fn postgres_store() -> Option<(Store, String, String)> {
-    let admin_url = std::env::var("VIGIL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let in_ci = std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false);
-    let admin = match Store::connect(
-        &admin_url,
-        &ConnectOptions {
-            max_connections: 1,
-            ..Default::default()
-        },
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            if in_ci {
-                panic!("PostgreSQL at {admin_url} is unreachable under CI=true: {e}");
-            }
-            eprintln!("SKIPPED (Postgres unreachable, CI not set): {e}");
-            return None;
-        }
-    };
-    let db = format!("vigil_test_{}", random_suffix());
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(admin.pool())
-        .await
-        .expect("create test database");
-    admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .unwrap_or(&admin_url);
-    let url = format!("{base}/{db}");
-    let store = Store::connect(&url, &ConnectOptions::default())
+/// A fresh, migrated Postgres database for one test; `None` when skipped (never in CI).
+async fn postgres_store() -> Option<(Store, store::testing::PostgresDb)> {
+    let db = store::testing::postgres_db("vigil_test").await?;
+    let store = Store::connect(&db.url, &ConnectOptions::default())
         .await
         .expect("connect test db");
     let applied = store.migrate().await.expect("migrate postgres");
     assert!(applied >= 1);
-    Some((store, admin_url, db))
-}
-
-async fn drop_postgres(store: Store, admin_url: &str, db: &str) {
-    store.close().await;
-    if let Ok(admin) = Store::connect(
-        admin_url,
-        &ConnectOptions {
-            max_connections: 1,
-            ..Default::default()
-        },
-    )
-    .await
-    {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {db}"))
-            .execute(admin.pool())
-            .await;
-        admin.close().await;
-    }
+    Some((store, db))
 }
 
 macro_rules! contract {
@@ -124,9 +73,10 @@ macro_rules! contract {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if let Some((store, admin_url, db)) = super::postgres_store().await {
+                    if let Some((store, db)) = super::postgres_store().await {
                         super::$name(&store).await;
-                        super::drop_postgres(store, &admin_url, &db).await;
+                        store.close().await;
+                        db.drop_db().await;
                     }
                 }
             )*

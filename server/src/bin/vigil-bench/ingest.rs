@@ -163,7 +163,7 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
     sqlx::query("CREATE INDEX events_ts ON events (ts_ms)")
         .execute(&pool)
         .await?;
-    sqlx::query("CREATE INDEX events_name_ts ON events (event_name, ts_ms)")
+    sqlx::query("CREATE INDEX events_name_ts_user ON events (event_name, ts_ms, user_idx)")
         .execute(&pool)
         .await?;
     let started = Instant::now();
