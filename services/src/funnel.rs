@@ -15,6 +15,9 @@ use domain::kpi::funnel::{depth_reached, funnel, FunnelResult};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// Slices loaded concurrently on a cache miss.
+const LOAD_PARALLEL: usize = 4;
+
 /// Bytes of event slices the cache keeps (≈ 33 M events).
 pub const FUNNEL_CACHE_BYTES: usize = 256 << 20;
 
@@ -109,16 +112,13 @@ impl FunnelCache {
 pub(crate) type SharedFunnelCache = Arc<Mutex<FunnelCache>>;
 
 impl Services {
-    /// The slice of `name` on `day`, from the cache when its version is current.
-    async fn day_slice(
+    /// Loads the slice of `name` on `day` from raw events and caches it as `version`.
+    async fn load_slice(
         &self,
         day: i32,
         name: &str,
         version: i64,
     ) -> Result<Arc<DaySlice>, ServiceError> {
-        if let Some(s) = self.cache().get(day, name, version) {
-            return Ok(s);
-        }
         let tz = self.reporting_tz();
         let start = day_start_ms(day, tz);
         let rows = self
@@ -187,12 +187,33 @@ impl Services {
         let from_day = local_day(from_ms, tz).max(self.first_rebuildable_day());
         let last_day = local_day(to_ms - 1, tz);
         let mut slices: Vec<(u8, Arc<DaySlice>)> = Vec::new();
+        let mut missing: Vec<(u8, i32, String, i64)> = Vec::new();
         for (day, key, version) in self.store.rollup_counts(&keys, from_day, last_day).await? {
             let name = key.trim_start_matches("event:");
             let Some(id) = names.iter().position(|n| *n == name) else {
                 continue;
             };
-            slices.push((id as u8, self.day_slice(day, name, version).await?));
+            match self.cache().get(day, name, version) {
+                Some(slice) => slices.push((id as u8, slice)),
+                None => missing.push((id as u8, day, name.to_owned(), version)),
+            }
+        }
+        // Load the missing slices a few at a time (SQLite serves readers in parallel).
+        for chunk in missing.chunks(LOAD_PARALLEL) {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (id, day, name, version) in chunk.iter().cloned() {
+                let svc = self.clone();
+                tasks.spawn(async move {
+                    svc.load_slice(day, &name, version)
+                        .await
+                        .map(|slice| (id, slice))
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                let loaded =
+                    done.map_err(|e| ServiceError::Internal(format!("funnel slice load: {e}")))??;
+                slices.push(loaded);
+            }
         }
         // Which events take part: in range, and step-1 events only before the range end.
         let keep =
@@ -244,5 +265,44 @@ impl Services {
             depths.push(depth_reached(&user_events, &step_ids, window_ms));
         }
         Ok(funnel(steps, depths))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slice(n: usize) -> Arc<DaySlice> {
+        Arc::new(DaySlice {
+            day_start_ms: 0,
+            users: vec![1; n],
+            offsets_ms: vec![0; n],
+        })
+    }
+
+    #[test]
+    fn a_slice_is_used_only_at_its_version_and_the_least_recently_used_goes_first() {
+        // Room for two slices of 100 events (864 bytes each), not three.
+        let mut c = FunnelCache::new(2_000);
+        c.put(1, "a", 5, slice(100));
+        assert!(c.get(1, "a", 5).is_some());
+        assert!(c.get(1, "a", 6).is_none(), "the day's counter moved: stale");
+        assert!(c.get(1, "b", 5).is_none());
+        c.put(2, "a", 1, slice(100));
+        assert!(
+            c.get(1, "a", 5).is_some(),
+            "day 1 used after day 2 was added"
+        );
+        c.put(3, "a", 1, slice(100));
+        assert!(
+            c.get(2, "a", 1).is_none(),
+            "day 2 was the least recently used"
+        );
+        assert!(c.get(1, "a", 5).is_some() && c.get(3, "a", 1).is_some());
+        assert!(c.bytes <= 2_000);
+        // Replacing a slice does not count it twice.
+        c.put(3, "a", 2, slice(100));
+        assert_eq!(c.bytes, 2 * slice(100).bytes());
+        assert_eq!(c.stats, (4, 3));
     }
 }
