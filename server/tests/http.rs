@@ -16,14 +16,7 @@ struct TestApp {
 }
 
 async fn app() -> TestApp {
-    let dir = std::env::temp_dir().join(format!(
-        "vigil-http-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    ));
+    let dir = store::testing::temp_dir("vigil-http");
     let vars = vec![("VIGIL_DATA_DIR".to_owned(), dir.display().to_string())];
     let config = Config::from_sources(None, &vars).expect("config");
     let store = server::cli::open_store(&config).await.expect("store");

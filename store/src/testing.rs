@@ -6,6 +6,27 @@
 
 use crate::{ConnectOptions, Store};
 
+static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A name no other call in any process on this machine returns: process id, wall-clock
+/// nanoseconds and a per-process sequence number (the clock alone repeated between two
+/// tests started at once, which then shared — and raced to migrate — one SQLite file).
+pub fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{prefix}_{}_{nanos}_{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// A fresh directory path for a test's SQLite file (not created).
+pub fn temp_dir(prefix: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(unique_name(prefix))
+}
+
 /// A fresh PostgreSQL database (not migrated) and how to drop it.
 #[derive(Debug, Clone)]
 pub struct PostgresDb {
@@ -37,15 +58,7 @@ pub async fn postgres_db(prefix: &str) -> Option<PostgresDb> {
             return None;
         }
     };
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let name = format!(
-        "{prefix}_{}_{nanos}_{}",
-        std::process::id(),
-        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
+    let name = unique_name(prefix);
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(admin.pool())
         .await

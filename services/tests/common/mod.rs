@@ -11,14 +11,7 @@ pub const NOW: i64 = 1_795_599_312_000;
 /// Services on a new SQLite database (migrated), the clock at [`NOW`], days in `tz`.
 #[allow(dead_code)] // not every test binary that shares this module uses it
 pub async fn services_at(tag: &str, tz: chrono_tz::Tz) -> Services {
-    let dir = std::env::temp_dir().join(format!(
-        "vigil-{tag}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    ));
+    let dir = store::testing::temp_dir(&format!("vigil-{tag}"));
     let store = Store::connect(
         &format!("sqlite://{}/v.db", dir.display()),
         &ConnectOptions::default(),
