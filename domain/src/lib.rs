@@ -4,6 +4,7 @@
 //! This crate is compiled into the WebAssembly bundle as well; keep it light (serde only).
 
 pub mod accounts;
+pub mod alerting;
 pub mod errors;
 pub mod events;
 pub mod kpi;

@@ -1,0 +1,388 @@
+//! Alert rule evaluation with Prometheus' semantics (rules/alerting.go), pure: the caller
+//! passes the evaluation time and the series for which the rule's condition holds now.
+//!
+//! - A label set identifies an alert instance.
+//! - A newly matching series becomes **pending** (`active_at` = now); it turns **firing** at
+//!   the first evaluation where it has matched for at least `for` — at once when `for` is 0.
+//!   It must match at *every* evaluation meanwhile: one miss drops the pending instance, and
+//!   the next match starts over.
+//! - A firing instance whose series stops matching is **resolved** — unless
+//!   `keep_firing_for` is set: then it keeps firing until it has been missing that long
+//!   (a match in between resets the count).
+//! - Resolved instances are kept `resolved_retention` (Prometheus: 15 min) so notifiers can
+//!   still report them, then forgotten; a new match meanwhile starts a fresh pending instance.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// An alert instance's labels (sorted, so equal sets compare equal).
+pub type Labels = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AlertState {
+    /// Resolved (kept for notification) — Prometheus' "inactive".
+    Inactive,
+    Pending,
+    Firing,
+}
+
+/// Timing of one rule, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleTiming {
+    pub for_ms: i64,
+    pub keep_firing_for_ms: i64,
+    pub resolved_retention_ms: i64,
+}
+
+impl Default for RuleTiming {
+    fn default() -> Self {
+        Self {
+            for_ms: 0,
+            keep_firing_for_ms: 0,
+            resolved_retention_ms: 15 * 60_000,
+        }
+    }
+}
+
+/// One series for which the condition holds at this evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub labels: Labels,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    pub state: AlertState,
+    pub value: f64,
+    pub active_at_ms: i64,
+    pub fired_at_ms: Option<i64>,
+    pub resolved_at_ms: Option<i64>,
+    /// When the series stopped matching while firing (keep_firing_for).
+    pub keep_firing_since_ms: Option<i64>,
+}
+
+/// A state change of one instance, to store in the alert history and to notify.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    pub labels: Labels,
+    pub from: Option<AlertState>,
+    /// `None`: a pending instance was dropped (its series stopped matching before `for`).
+    pub to: Option<AlertState>,
+    pub value: f64,
+    pub at_ms: i64,
+}
+
+/// Every instance of one rule.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleState {
+    pub instances: BTreeMap<Labels, Instance>,
+}
+
+impl RuleState {
+    /// Instances currently firing.
+    pub fn firing(&self) -> impl Iterator<Item = (&Labels, &Instance)> {
+        self.instances
+            .iter()
+            .filter(|(_, i)| i.state == AlertState::Firing)
+    }
+
+    /// One evaluation at `now_ms` with the series that match now; returns the transitions.
+    pub fn evaluate(&mut self, t: RuleTiming, now_ms: i64, matching: &[Sample]) -> Vec<Transition> {
+        let mut out = Vec::new();
+        let mut matched: BTreeMap<&Labels, f64> = BTreeMap::new();
+        for s in matching {
+            matched.insert(&s.labels, s.value);
+        }
+        // New or re-activated instances.
+        for (labels, value) in &matched {
+            match self.instances.get_mut(*labels) {
+                Some(i) if i.state != AlertState::Inactive => i.value = *value,
+                previous => {
+                    let from = previous.map(|p| p.state);
+                    self.instances.insert(
+                        (*labels).clone(),
+                        Instance {
+                            state: AlertState::Pending,
+                            value: *value,
+                            active_at_ms: now_ms,
+                            fired_at_ms: None,
+                            resolved_at_ms: None,
+                            keep_firing_since_ms: None,
+                        },
+                    );
+                    out.push(Transition {
+                        labels: (*labels).clone(),
+                        from,
+                        to: Some(AlertState::Pending),
+                        value: *value,
+                        at_ms: now_ms,
+                    });
+                }
+            }
+        }
+        let mut forget = Vec::new();
+        for (labels, i) in self.instances.iter_mut() {
+            if matched.contains_key(labels) {
+                i.keep_firing_since_ms = None;
+            } else {
+                let mut keep_firing = false;
+                if i.state == AlertState::Firing && t.keep_firing_for_ms > 0 {
+                    let since = *i.keep_firing_since_ms.get_or_insert(now_ms);
+                    keep_firing = now_ms - since < t.keep_firing_for_ms;
+                }
+                match i.state {
+                    AlertState::Pending => {
+                        forget.push(labels.clone());
+                        out.push(Transition {
+                            labels: labels.clone(),
+                            from: Some(AlertState::Pending),
+                            to: None,
+                            value: i.value,
+                            at_ms: now_ms,
+                        });
+                        continue;
+                    }
+                    AlertState::Inactive => {
+                        if i.resolved_at_ms
+                            .is_none_or(|r| now_ms - r > t.resolved_retention_ms)
+                        {
+                            forget.push(labels.clone());
+                        }
+                        continue;
+                    }
+                    AlertState::Firing if !keep_firing => {
+                        i.state = AlertState::Inactive;
+                        i.resolved_at_ms = Some(now_ms);
+                        out.push(Transition {
+                            labels: labels.clone(),
+                            from: Some(AlertState::Firing),
+                            to: Some(AlertState::Inactive),
+                            value: i.value,
+                            at_ms: now_ms,
+                        });
+                        continue;
+                    }
+                    AlertState::Firing => {}
+                }
+            }
+            if i.state == AlertState::Pending && now_ms - i.active_at_ms >= t.for_ms {
+                i.state = AlertState::Firing;
+                i.fired_at_ms = Some(now_ms);
+                out.push(Transition {
+                    labels: labels.clone(),
+                    from: Some(AlertState::Pending),
+                    to: Some(AlertState::Firing),
+                    value: i.value,
+                    at_ms: now_ms,
+                });
+            }
+        }
+        for l in forget {
+            self.instances.remove(&l);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn sample(v: f64) -> Vec<Sample> {
+        vec![Sample {
+            labels: labels(&[("alertname", "dau_drop")]),
+            value: v,
+        }]
+    }
+
+    fn state(s: &RuleState) -> Option<AlertState> {
+        s.instances.values().next().map(|i| i.state)
+    }
+
+    /// Runs evaluations every minute; `cond[i]` = the series matches at minute i. Returns
+    /// the state after each evaluation.
+    fn run(t: RuleTiming, cond: &[bool]) -> Vec<Option<AlertState>> {
+        let mut s = RuleState::default();
+        cond.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let m = if *c { sample(1.0) } else { Vec::new() };
+                s.evaluate(t, i as i64 * MIN, &m);
+                state(&s)
+            })
+            .collect()
+    }
+
+    use AlertState::{Firing as F, Inactive as I, Pending as P};
+
+    #[test]
+    fn prometheus_semantics_table() {
+        let t = |for_m: i64, keep_m: i64| RuleTiming {
+            for_ms: for_m * MIN,
+            keep_firing_for_ms: keep_m * MIN,
+            resolved_retention_ms: 15 * MIN,
+        };
+        type Case = (&'static str, RuleTiming, Vec<bool>, Vec<Option<AlertState>>);
+        let cases: Vec<Case> = vec![
+            (
+                "no `for`: fires at the first evaluation",
+                t(0, 0),
+                vec![true, true, false],
+                vec![Some(F), Some(F), Some(I)],
+            ),
+            (
+                "for 3m: pending until 3 minutes have passed",
+                t(3, 0),
+                vec![true, true, true, true, true],
+                vec![Some(P), Some(P), Some(P), Some(F), Some(F)],
+            ),
+            (
+                "a miss while pending drops it; the count starts over",
+                t(2, 0),
+                vec![true, true, false, true, true, true],
+                vec![Some(P), Some(P), None, Some(P), Some(P), Some(F)],
+            ),
+            (
+                "resolved when the series stops matching",
+                t(1, 0),
+                vec![true, true, false, false],
+                vec![Some(P), Some(F), Some(I), Some(I)],
+            ),
+            (
+                "keep_firing_for 2m: firing until missing for 2 minutes",
+                t(0, 2),
+                vec![true, false, false, false],
+                vec![Some(F), Some(F), Some(F), Some(I)],
+            ),
+            (
+                "a match during keep_firing_for resets it",
+                t(0, 2),
+                vec![true, false, true, false, false, false],
+                vec![Some(F), Some(F), Some(F), Some(F), Some(F), Some(I)],
+            ),
+            (
+                "a resolved instance that matches again starts pending again",
+                t(1, 0),
+                vec![true, true, false, true, true],
+                vec![Some(P), Some(F), Some(I), Some(P), Some(F)],
+            ),
+        ];
+        for (name, timing, cond, want) in cases {
+            assert_eq!(run(timing, &cond), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn resolved_instances_are_forgotten_after_the_retention() {
+        let t = RuleTiming {
+            resolved_retention_ms: 2 * MIN,
+            ..RuleTiming::default()
+        };
+        let got = run(t, &[true, false, false, false, false]);
+        assert_eq!(got, vec![Some(F), Some(I), Some(I), Some(I), None]);
+    }
+
+    #[test]
+    fn transitions_carry_value_and_time_and_label_sets_are_independent() {
+        let t = RuleTiming {
+            for_ms: MIN,
+            ..RuleTiming::default()
+        };
+        let a = labels(&[("alertname", "cpu"), ("host", "a")]);
+        let b = labels(&[("alertname", "cpu"), ("host", "b")]);
+        let mut s = RuleState::default();
+        let tr = s.evaluate(
+            t,
+            0,
+            &[
+                Sample {
+                    labels: a.clone(),
+                    value: 95.0,
+                },
+                Sample {
+                    labels: b.clone(),
+                    value: 97.0,
+                },
+            ],
+        );
+        assert_eq!(tr.len(), 2);
+        assert!(tr.iter().all(|x| x.to == Some(P) && x.from.is_none()));
+        // Only a keeps matching: a fires with its new value, b is dropped.
+        let tr = s.evaluate(
+            t,
+            MIN,
+            &[Sample {
+                labels: a.clone(),
+                value: 96.5,
+            }],
+        );
+        assert_eq!(
+            tr,
+            vec![
+                Transition {
+                    labels: a.clone(),
+                    from: Some(P),
+                    to: Some(F),
+                    value: 96.5,
+                    at_ms: MIN
+                },
+                Transition {
+                    labels: b.clone(),
+                    from: Some(P),
+                    to: None,
+                    value: 97.0,
+                    at_ms: MIN
+                },
+            ]
+        );
+        assert_eq!(s.firing().count(), 1);
+        assert_eq!(s.instances[&a].fired_at_ms, Some(MIN));
+        assert_eq!(s.instances[&a].active_at_ms, 0);
+    }
+
+    /// Oracle for keep_firing_for = 0: at evaluation i the instance fires exactly when the
+    /// series has matched at every evaluation of the current run and the run is `for` old.
+    #[test]
+    fn firing_matches_the_oracle_on_many_sequences() {
+        // A small deterministic generator (no extra dependency): 2 000 sequences.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..2_000 {
+            let len = (next() % 40) as usize + 1;
+            let for_m = (next() % 6) as i64;
+            let cond: Vec<bool> = (0..len).map(|_| next() % 3 != 0).collect();
+            let t = RuleTiming {
+                for_ms: for_m * MIN,
+                ..RuleTiming::default()
+            };
+            let got = run(t, &cond);
+            let mut run_start: Option<usize> = None;
+            for (i, c) in cond.iter().enumerate() {
+                if *c {
+                    let start = *run_start.get_or_insert(i);
+                    let want = if (i - start) as i64 >= for_m { F } else { P };
+                    assert_eq!(got[i], Some(want), "{cond:?} for {for_m}m at {i}");
+                } else {
+                    run_start = None;
+                    assert_ne!(got[i], Some(F), "{cond:?} at {i}");
+                    assert_ne!(got[i], Some(P), "{cond:?} at {i}");
+                }
+            }
+        }
+    }
+}
