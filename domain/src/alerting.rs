@@ -185,6 +185,143 @@ impl RuleState {
     }
 }
 
+/// How a threshold compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareOp {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// A rule's condition on its query's samples: (time ms, value), oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Condition {
+    /// The latest value compared with a threshold (e.g. AI success < 0.9).
+    Threshold { op: CompareOp, threshold: f64 },
+    /// The latest value is more than `pct` % below the previous period's (e.g. DAU −20 %).
+    DropPct { pct: f64 },
+    /// The latest value is more than `pct` % above the previous period's.
+    RisePct { pct: f64 },
+    /// No sample for longer than `for_ms`.
+    NoData { for_ms: i64 },
+    /// |z-score| of the latest value against the `window` samples before it exceeds `k`.
+    ZScore { k: f64, window: usize },
+}
+
+/// Whether a condition holds now, and the value to show with it (the sample, the change in
+/// %, the z-score, or the age of the last sample in ms).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub holds: bool,
+    pub value: Option<f64>,
+}
+
+impl Condition {
+    /// Field-level validation (field names as in the rule editor).
+    pub fn validate(&self) -> Result<(), crate::FieldErrors> {
+        let mut e = crate::FieldErrors::new();
+        match self {
+            Condition::Threshold { threshold, .. } if !threshold.is_finite() => {
+                e.add("threshold", "must be a number");
+            }
+            Condition::DropPct { pct } | Condition::RisePct { pct }
+                if !(pct.is_finite() && *pct > 0.0 && *pct <= 1_000.0) =>
+            {
+                e.add("pct", "must be a percentage above 0 and at most 1000");
+            }
+            Condition::NoData { for_ms } if !(60_000..=30 * 86_400_000).contains(for_ms) => {
+                e.add("for", "must be between 1 minute and 30 days");
+            }
+            Condition::ZScore { k, window } => {
+                if !(k.is_finite() && *k > 0.0) {
+                    e.add("k", "must be a number above 0");
+                }
+                if !(3..=10_000).contains(window) {
+                    e.add("window", "must be between 3 and 10000 samples");
+                }
+            }
+            _ => {}
+        }
+        e.into_result()
+    }
+
+    /// Evaluates at `now_ms` on `samples` (oldest first); `previous` is the same query's
+    /// value over the previous period (for the change conditions).
+    pub fn check(&self, now_ms: i64, samples: &[(i64, f64)], previous: Option<f64>) -> Check {
+        let latest = samples.last().map(|(_, v)| *v);
+        let no = |value| Check {
+            holds: false,
+            value,
+        };
+        match *self {
+            Condition::Threshold { op, threshold } => match latest {
+                None => no(None),
+                Some(v) => Check {
+                    holds: match op {
+                        CompareOp::Gt => v > threshold,
+                        CompareOp::Ge => v >= threshold,
+                        CompareOp::Lt => v < threshold,
+                        CompareOp::Le => v <= threshold,
+                    },
+                    value: Some(v),
+                },
+            },
+            Condition::DropPct { pct } | Condition::RisePct { pct } => {
+                match (latest, previous) {
+                    // A change from zero has no percentage.
+                    (Some(v), Some(p)) if p > 0.0 => {
+                        let change = (v - p) / p * 100.0;
+                        let holds = match self {
+                            Condition::DropPct { .. } => -change > pct,
+                            _ => change > pct,
+                        };
+                        Check {
+                            holds,
+                            value: Some(change),
+                        }
+                    }
+                    _ => no(None),
+                }
+            }
+            Condition::NoData { for_ms } => match samples.last() {
+                None => Check {
+                    holds: true,
+                    value: None,
+                },
+                Some((t, _)) => Check {
+                    holds: now_ms - t > for_ms,
+                    value: Some((now_ms - t) as f64),
+                },
+            },
+            Condition::ZScore { k, window } => {
+                let Some((current, history)) = samples.split_last() else {
+                    return no(None);
+                };
+                let history = &history[history.len().saturating_sub(window)..];
+                if history.len() < 2 {
+                    return no(None);
+                }
+                let n = history.len() as f64;
+                let mean = history.iter().map(|(_, v)| v).sum::<f64>() / n;
+                let var = history.iter().map(|(_, v)| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+                let sd = var.sqrt();
+                if sd <= f64::EPSILON {
+                    // A flat history: any change is infinitely unusual, none is normal.
+                    return no(None);
+                }
+                let z = (current.1 - mean) / sd;
+                Check {
+                    holds: z.abs() > k,
+                    value: Some(z),
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,5 +521,99 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn conditions_by_hand() {
+        let s = |vals: &[f64]| -> Vec<(i64, f64)> {
+            vals.iter()
+                .enumerate()
+                .map(|(i, v)| (i as i64 * MIN, *v))
+                .collect()
+        };
+        let below = Condition::Threshold {
+            op: CompareOp::Lt,
+            threshold: 0.9,
+        };
+        assert_eq!(
+            below.check(0, &s(&[0.95, 0.88]), None),
+            Check {
+                holds: true,
+                value: Some(0.88)
+            }
+        );
+        assert!(!below.check(0, &s(&[0.9]), None).holds, "0.9 is not < 0.9");
+        assert!(!below.check(0, &[], None).holds, "no data is not a breach");
+        // DAU 1000 → 790: −21 % > 20 %; 1000 → 800: exactly −20 %, not more.
+        let drop = Condition::DropPct { pct: 20.0 };
+        let c = drop.check(0, &s(&[790.0]), Some(1000.0));
+        assert!(c.holds);
+        assert!((c.value.unwrap_or(0.0) + 21.0).abs() < 1e-9);
+        assert!(!drop.check(0, &s(&[800.0]), Some(1000.0)).holds);
+        assert!(!drop.check(0, &s(&[5.0]), Some(0.0)).holds, "no % from 0");
+        let rise = Condition::RisePct { pct: 50.0 };
+        assert!(rise.check(0, &s(&[151.0]), Some(100.0)).holds);
+        assert!(!rise.check(0, &s(&[40.0]), Some(100.0)).holds);
+        // No data for more than 5 minutes.
+        let nodata = Condition::NoData { for_ms: 5 * MIN };
+        assert!(nodata.check(10 * MIN, &[(4 * MIN, 1.0)], None).holds);
+        assert!(!nodata.check(9 * MIN, &[(4 * MIN, 1.0)], None).holds);
+        assert!(nodata.check(0, &[], None).holds);
+        // History 10, 12, 14: mean 12, sample sd 2; 19 → z = 3.5 > 3.
+        let z = Condition::ZScore { k: 3.0, window: 3 };
+        let c = z.check(0, &s(&[100.0, 10.0, 12.0, 14.0, 19.0]), None);
+        assert_eq!(
+            c,
+            Check {
+                holds: true,
+                value: Some(3.5)
+            }
+        );
+        assert!(
+            !z.check(0, &s(&[10.0, 12.0, 14.0, 17.0]), None).holds,
+            "z = 2.5"
+        );
+        assert!(
+            !z.check(0, &s(&[5.0, 5.0, 5.0, 9.0]), None).holds,
+            "flat history"
+        );
+        assert!(
+            !z.check(0, &s(&[5.0, 9.0]), None).holds,
+            "too little history"
+        );
+    }
+
+    #[test]
+    fn conditions_validate_by_field() {
+        let bad = [
+            (Condition::DropPct { pct: 0.0 }, "pct"),
+            (
+                Condition::Threshold {
+                    op: CompareOp::Gt,
+                    threshold: f64::NAN,
+                },
+                "threshold",
+            ),
+            (Condition::NoData { for_ms: 1_000 }, "for"),
+            (Condition::ZScore { k: 0.0, window: 30 }, "k"),
+            (Condition::ZScore { k: 3.0, window: 2 }, "window"),
+        ];
+        for (c, field) in bad {
+            let errs = c.validate().expect_err("invalid");
+            assert!(errs.get(field).is_some(), "{c:?}: {errs}");
+        }
+        assert!(Condition::DropPct { pct: 20.0 }.validate().is_ok());
+        assert!(Condition::ZScore { k: 3.0, window: 30 }.validate().is_ok());
+        // The editor's JSON form.
+        let c: Condition =
+            serde_json::from_str(r#"{"kind":"threshold","op":"lt","threshold":0.9}"#)
+                .expect("json");
+        assert_eq!(
+            c,
+            Condition::Threshold {
+                op: CompareOp::Lt,
+                threshold: 0.9
+            }
+        );
     }
 }
