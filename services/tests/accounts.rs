@@ -4,25 +4,13 @@ use domain::{ApiScope, Role};
 use services::accounts::CreateUser;
 use services::{AuthSettings, FakeClock, ServiceError, Services};
 use std::sync::Arc;
-use store::{AuditQuery, ConnectOptions, Store};
+use store::AuditQuery;
 
 async fn setup() -> (Services, FakeClock, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("vigil-svc-{}", rand_suffix()));
-    let store = Store::connect(
-        &format!("sqlite://{}/v.db", dir.display()),
-        &ConnectOptions::default(),
-    )
-    .await
-    .expect("connect");
-    store.migrate().await.expect("migrate");
+    let (store, dir) = store::testing::sqlite_store("vigil-svc").await;
     let clock = FakeClock::at(1_800_000_000_000);
     let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default());
     (svc, clock, dir)
-}
-
-fn rand_suffix() -> String {
-    format!("{}-{:?}", std::process::id(), std::time::Instant::now())
-        .replace(|c: char| !c.is_ascii_alphanumeric(), "")
 }
 
 async fn user(svc: &Services, email: &str, role: &str) -> services::Actor {

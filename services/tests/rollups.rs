@@ -34,10 +34,7 @@ struct TestDb {
 }
 
 async fn sqlite_db() -> TestDb {
-    let dir = std::env::temp_dir().join(format!(
-        "vigil-rollups-{:016x}",
-        rand::thread_rng().gen::<u64>()
-    ));
+    let dir = store::testing::temp_dir("vigil-rollups");
     TestDb {
         url: format!("sqlite://{}/v.db", dir.display()),
         postgres: None,

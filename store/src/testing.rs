@@ -27,6 +27,21 @@ pub fn temp_dir(prefix: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(unique_name(prefix))
 }
 
+/// A fresh, migrated SQLite store in a new temporary directory (returned so a test can
+/// remove it).
+pub async fn sqlite_store(prefix: &str) -> (Store, std::path::PathBuf) {
+    let dir = temp_dir(prefix);
+    let store = Store::connect(
+        &format!("sqlite://{}/vigil.db", dir.display()),
+        &ConnectOptions::default(),
+    )
+    .await
+    .expect("connect sqlite");
+    let applied = store.migrate().await.expect("migrate sqlite");
+    assert!(applied >= 1, "fresh database applies migrations");
+    (store, dir)
+}
+
 /// A fresh PostgreSQL database (not migrated) and how to drop it.
 #[derive(Debug, Clone)]
 pub struct PostgresDb {

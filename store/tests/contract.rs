@@ -28,21 +28,8 @@ fn new_user(email: &str, role: Role) -> NewUser {
     }
 }
 
-fn random_suffix() -> String {
-    use rand::Rng;
-    let n: u64 = rand::thread_rng().gen();
-    format!("{n:016x}")
-}
-
 async fn sqlite_store() -> (Store, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("vigil-contract-{}", random_suffix()));
-    let url = format!("sqlite://{}/vigil.db", dir.display());
-    let store = Store::connect(&url, &ConnectOptions::default())
-        .await
-        .expect("connect sqlite");
-    let applied = store.migrate().await.expect("migrate sqlite");
-    assert!(applied >= 1, "fresh database applies migrations");
-    (store, dir)
+    store::testing::sqlite_store("vigil-contract").await
 }
 
 /// A fresh, migrated Postgres database for one test; `None` when skipped (never in CI).
