@@ -15,6 +15,11 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod rule;
+pub mod template;
+
+pub use rule::{format_duration, parse_duration, KpiMetric, RuleQuery, RuleSpec, Severity};
+
 /// An alert instance's labels (sorted, so equal sets compare equal).
 pub type Labels = BTreeMap<String, String>;
 
@@ -76,7 +81,30 @@ pub struct Transition {
 /// Every instance of one rule.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleState {
+    /// Serialized as a list of `[labels, instance]` pairs (JSON keys must be strings).
+    #[serde(with = "instances_as_pairs")]
     pub instances: BTreeMap<Labels, Instance>,
+}
+
+mod instances_as_pairs {
+    use super::{Instance, Labels};
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<Labels, Instance>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Labels, Instance>, D::Error> {
+        Ok(Vec::<(Labels, Instance)>::deserialize(d)?
+            .into_iter()
+            .collect())
+    }
 }
 
 impl RuleState {
@@ -193,6 +221,46 @@ pub enum CompareOp {
     Ge,
     Lt,
     Le,
+    Eq,
+    Ne,
+}
+
+impl CompareOp {
+    pub const ALL: [CompareOp; 6] = [
+        CompareOp::Gt,
+        CompareOp::Ge,
+        CompareOp::Lt,
+        CompareOp::Le,
+        CompareOp::Eq,
+        CompareOp::Ne,
+    ];
+
+    /// PromQL's spelling (`>`, `>=`, …), also the form value in the editor.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+        }
+    }
+
+    pub fn from_symbol(s: &str) -> Option<CompareOp> {
+        CompareOp::ALL.into_iter().find(|o| o.symbol() == s)
+    }
+
+    pub fn holds(self, v: f64, threshold: f64) -> bool {
+        match self {
+            CompareOp::Gt => v > threshold,
+            CompareOp::Ge => v >= threshold,
+            CompareOp::Lt => v < threshold,
+            CompareOp::Le => v <= threshold,
+            CompareOp::Eq => v == threshold,
+            CompareOp::Ne => v != threshold,
+        }
+    }
 }
 
 /// A rule's condition on its query's samples: (time ms, value), oldest first.
@@ -260,12 +328,7 @@ impl Condition {
             Condition::Threshold { op, threshold } => match latest {
                 None => no(None),
                 Some(v) => Check {
-                    holds: match op {
-                        CompareOp::Gt => v > threshold,
-                        CompareOp::Ge => v >= threshold,
-                        CompareOp::Lt => v < threshold,
-                        CompareOp::Le => v <= threshold,
-                    },
+                    holds: op.holds(v, threshold),
                     value: Some(v),
                 },
             },
@@ -427,6 +490,24 @@ mod tests {
         };
         let got = run(t, &[true, false, false, false, false]);
         assert_eq!(got, vec![Some(F), Some(I), Some(I), Some(I), None]);
+    }
+
+    #[test]
+    fn rule_state_round_trips_through_json() {
+        let mut s = RuleState::default();
+        s.evaluate(RuleTiming::default(), 0, &sample(3.0));
+        s.evaluate(
+            RuleTiming::default(),
+            MIN,
+            &[Sample {
+                labels: labels(&[("service", "chat")]),
+                value: 2.0,
+            }],
+        );
+        assert_eq!(s.instances.len(), 2);
+        let text = serde_json::to_string(&s).expect("serialize");
+        let back: RuleState = serde_json::from_str(&text).expect("deserialize");
+        assert_eq!(back, s);
     }
 
     #[test]

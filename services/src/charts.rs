@@ -23,12 +23,15 @@ pub enum YFormat {
     Percent,
     Millis,
     Money,
+    /// Small numbers with one decimal (ratings).
+    Decimal,
 }
 
 fn y_label(v: f64, f: YFormat) -> String {
     match f {
         YFormat::Percent => format!("{:.0}%", v * 100.0),
         YFormat::Millis => format!("{v:.0} ms"),
+        YFormat::Decimal => format!("{v:.1}"),
         YFormat::Count | YFormat::Money => {
             if v.abs() >= 1_000_000.0 {
                 format!("{:.1}M", v / 1_000_000.0)
@@ -157,6 +160,107 @@ pub fn line_chart(
     Ok(Some(svg))
 }
 
+/// A time chart for the rule editor's backtest: the query's values (ms, value), the
+/// threshold as a dashed red line, and spans where the rule was pending (amber) or firing
+/// (red) shaded behind. `None` when there is nothing to draw.
+pub fn timeline_chart(
+    points: &[(i64, f64)],
+    threshold: Option<f64>,
+    spans: &[(i64, i64, bool)],
+    y: YFormat,
+    range_ms: (i64, i64),
+    tz: chrono_tz::Tz,
+) -> Result<Option<String>, ServiceError> {
+    ensure_font();
+    if points.is_empty() {
+        return Ok(None);
+    }
+    let (width, height) = (760u32, 280u32);
+    let (x0, x1) = range_ms;
+    let x1 = if x1 <= x0 { x0 + 1 } else { x1 };
+    let mut lo = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let mut hi = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    if let Some(t) = threshold {
+        lo = lo.min(t);
+        hi = hi.max(t);
+    }
+    let lo = if lo >= 0.0 { 0.0 } else { lo * 1.1 };
+    let hi = if hi <= lo {
+        lo + 1.0
+    } else {
+        hi + (hi - lo) * 0.12
+    };
+    let long = x1 - x0 > 3 * 86_400_000;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .x_label_area_size(32)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, lo..hi)
+            .map_err(err)?;
+        let grid = RGBColor(229, 231, 235);
+        let text = RGBColor(107, 114, 128);
+        let x_fmt = |ms: &i64| {
+            use chrono::TimeZone;
+            match tz.timestamp_millis_opt(*ms).single() {
+                Some(t) if long => t.format("%m-%d").to_string(),
+                Some(t) => t.format("%m-%d %H:%M").to_string(),
+                None => String::new(),
+            }
+        };
+        chart
+            .configure_mesh()
+            .light_line_style(grid.mix(0.5))
+            .bold_line_style(grid)
+            .axis_style(grid)
+            .x_labels(6)
+            .y_labels(5)
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&|v| y_label(*v, y))
+            .label_style(("sans-serif", 15).into_font().color(&text))
+            .draw()
+            .map_err(err)?;
+        let pending = RGBColor(245, 158, 11);
+        let firing = RGBColor(239, 68, 68);
+        chart
+            .draw_series(spans.iter().map(|(a, b, is_firing)| {
+                let c = if *is_firing { firing } else { pending };
+                Rectangle::new([(*a, lo), (*b, hi)], c.mix(0.18).filled())
+            }))
+            .map_err(err)?;
+        if let Some(t) = threshold {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(x0, t), (x1, t)],
+                    6,
+                    4,
+                    firing.stroke_width(2),
+                ))
+                .map_err(err)?;
+        }
+        let (r, g, b) = PALETTE[0];
+        let line = RGBColor(r, g, b);
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                line.stroke_width(2),
+            ))
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    let svg = svg.replacen(
+        &format!("width=\"{width}\" height=\"{height}\""),
+        &format!(
+            "viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"xMidYMid meet\" role=\"img\""
+        ),
+        1,
+    );
+    Ok(Some(svg))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +307,35 @@ mod tests {
         assert_eq!(
             line_chart(&[Line { points: &empty }], YFormat::Percent, 10, 10).expect("ok"),
             None
+        );
+    }
+
+    #[test]
+    fn timeline_draws_threshold_and_spans() {
+        let h = 3_600_000;
+        let pts: Vec<(i64, f64)> = (0..10).map(|i| (i * h, 0.95 - 0.02 * i as f64)).collect();
+        let svg = timeline_chart(
+            &pts,
+            Some(0.9),
+            &[(3 * h, 5 * h, false), (5 * h, 9 * h, true)],
+            YFormat::Percent,
+            (0, 9 * h),
+            chrono_tz::UTC,
+        )
+        .expect("chart")
+        .expect("svg");
+        assert!(svg.contains("<polyline"), "the series is drawn");
+        assert!(
+            svg.contains("01-01 03:00") || svg.contains("01-01 04:00"),
+            "hours on x"
+        );
+        // Two shaded spans (amber then red) behind the line.
+        let rects = svg.matches("<rect").count();
+        assert!(rects >= 3, "background + two spans, got {rects}");
+        assert!(
+            timeline_chart(&[], None, &[], YFormat::Count, (0, h), chrono_tz::UTC)
+                .expect("ok")
+                .is_none()
         );
     }
 

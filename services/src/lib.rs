@@ -3,6 +3,7 @@
 //! orchestrates `store` + `domain` with an injected [`Clock`].
 
 pub mod accounts;
+pub mod alerting;
 pub mod charts;
 pub mod clock;
 pub mod demo;

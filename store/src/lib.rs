@@ -6,6 +6,7 @@
 //! Every write that a user causes takes an [`AuditCtx`] and appends to the audit log in the
 //! same transaction: a write and its audit entry land together or not at all.
 
+pub mod alerting;
 pub mod api_keys;
 pub mod audit;
 pub mod events;
@@ -19,6 +20,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use alerting::{Evaluated, HistoryEntry, HistoryQuery, Rule, RuleWithState};
 pub use api_keys::{ApiKey, NewApiKey};
 pub use audit::{AuditCtx, AuditEntry, AuditQuery};
 pub use sessions::{NewSession, SessionUser};

@@ -1,0 +1,510 @@
+//! What an alert rule is (the editor's form and the API's body) and its validation: every
+//! error names the field it is about.
+
+use super::{template, CompareOp, Condition, Labels};
+use crate::FieldErrors;
+use serde::{Deserialize, Serialize};
+
+/// P0 (site down) … P3 (informational).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Severity {
+    P0,
+    P1,
+    P2,
+    P3,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::P0, Severity::P1, Severity::P2, Severity::P3];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::P0 => "P0",
+            Severity::P1 => "P1",
+            Severity::P2 => "P2",
+            Severity::P3 => "P3",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Default `repeat_interval` of notifications (SPEC §2).
+    pub fn default_repeat_ms(self) -> i64 {
+        match self {
+            Severity::P0 => 60_000,
+            Severity::P1 => 5 * 60_000,
+            Severity::P2 => 15 * 60_000,
+            Severity::P3 => 3_600_000,
+        }
+    }
+}
+
+/// Product KPIs a rule can watch, computed from the rollups the dashboards read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KpiMetric {
+    /// Distinct active users of the last complete day.
+    Dau,
+    /// First registrations of the last complete day.
+    Registrations,
+    /// Ended AI dialogs of the last complete day.
+    AiDialogs,
+    /// Successful / ended AI dialogs over the trailing window.
+    AiSuccessRate,
+    /// AI response time P95 (ms) over the trailing window.
+    AiResponseP95Ms,
+    /// AI response time P99 (ms) over the trailing window.
+    AiResponseP99Ms,
+    /// Answers from the knowledge base / ended dialogs over the trailing window.
+    KbCoverage,
+    /// Dialogs handed to a human / ended dialogs over the trailing window.
+    TransferToHuman,
+    /// Feedback marked resolved / all feedback over the trailing window.
+    ResolutionRate,
+    /// Mean rating (1–5) over the trailing window.
+    Satisfaction,
+    /// Ratings 1–2 / all ratings over the trailing window.
+    BadReviewRate,
+}
+
+impl KpiMetric {
+    pub const ALL: [KpiMetric; 11] = [
+        KpiMetric::Dau,
+        KpiMetric::Registrations,
+        KpiMetric::AiDialogs,
+        KpiMetric::AiSuccessRate,
+        KpiMetric::AiResponseP95Ms,
+        KpiMetric::AiResponseP99Ms,
+        KpiMetric::KbCoverage,
+        KpiMetric::TransferToHuman,
+        KpiMetric::ResolutionRate,
+        KpiMetric::Satisfaction,
+        KpiMetric::BadReviewRate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KpiMetric::Dau => "dau",
+            KpiMetric::Registrations => "registrations",
+            KpiMetric::AiDialogs => "ai_dialogs",
+            KpiMetric::AiSuccessRate => "ai_success_rate",
+            KpiMetric::AiResponseP95Ms => "ai_response_p95_ms",
+            KpiMetric::AiResponseP99Ms => "ai_response_p99_ms",
+            KpiMetric::KbCoverage => "kb_coverage",
+            KpiMetric::TransferToHuman => "transfer_to_human",
+            KpiMetric::ResolutionRate => "resolution_rate",
+            KpiMetric::Satisfaction => "satisfaction",
+            KpiMetric::BadReviewRate => "bad_review_rate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KpiMetric> {
+        KpiMetric::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// Daily metrics are counts over whole calendar days: they are evaluated on the last
+    /// complete day (a partial today would always look like a drop). The others are rates
+    /// over a trailing window of hours that ends now.
+    pub fn is_daily(self) -> bool {
+        matches!(
+            self,
+            KpiMetric::Dau | KpiMetric::Registrations | KpiMetric::AiDialogs
+        )
+    }
+}
+
+/// Where a rule's samples come from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum RuleQuery {
+    /// A product KPI. `window_minutes` (whole hours, 60 to 1440) applies to the windowed
+    /// rates; daily metrics always use one calendar day.
+    Kpi {
+        metric: KpiMetric,
+        #[serde(default = "default_window")]
+        window_minutes: u32,
+    },
+}
+
+fn default_window() -> u32 {
+    60
+}
+
+impl RuleQuery {
+    /// Distance between two samples of the series (ms): a day, or an hour.
+    pub fn step_ms(&self) -> i64 {
+        match self {
+            RuleQuery::Kpi { metric, .. } if metric.is_daily() => 86_400_000,
+            RuleQuery::Kpi { .. } => 3_600_000,
+        }
+    }
+
+    /// How far back "the previous period" is (ms): one day, or the window.
+    pub fn period_ms(&self) -> i64 {
+        match self {
+            RuleQuery::Kpi { metric, .. } if metric.is_daily() => 86_400_000,
+            RuleQuery::Kpi { window_minutes, .. } => i64::from(*window_minutes) * 60_000,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            RuleQuery::Kpi { metric, .. } if metric.is_daily() => {
+                format!("{} (last complete day)", metric.as_str())
+            }
+            RuleQuery::Kpi {
+                metric,
+                window_minutes,
+            } => format!(
+                "{} over {}",
+                metric.as_str(),
+                format_duration(i64::from(*window_minutes) * 60_000)
+            ),
+        }
+    }
+
+    fn validate(&self, e: &mut FieldErrors) {
+        match self {
+            RuleQuery::Kpi {
+                metric,
+                window_minutes,
+            } => {
+                if !metric.is_daily()
+                    && (*window_minutes < 60 || *window_minutes > 1440 || window_minutes % 60 != 0)
+                {
+                    e.add("window", "must be whole hours from 1h to 24h");
+                }
+            }
+        }
+    }
+}
+
+/// Everything the editor sets on a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub runbook_url: String,
+    pub severity: Severity,
+    #[serde(default)]
+    pub labels: Labels,
+    pub query: RuleQuery,
+    pub condition: Condition,
+    pub interval_ms: i64,
+    #[serde(default)]
+    pub for_ms: i64,
+    #[serde(default)]
+    pub keep_firing_for_ms: i64,
+    /// Template of the one-line summary sent with notifications.
+    #[serde(default)]
+    pub summary: String,
+    /// Open an incident when an instance starts firing.
+    #[serde(default)]
+    pub open_incident: bool,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A label name as Prometheus allows it.
+pub fn valid_label_name(n: &str) -> bool {
+    let mut c = n.chars();
+    matches!(c.next(), Some(f) if f == '_' || f.is_ascii_alphabetic())
+        && c.all(|ch| ch == '_' || ch.is_ascii_alphanumeric())
+}
+
+impl RuleSpec {
+    /// The threshold to show with `{{ $threshold }}` and on charts.
+    pub fn threshold(&self) -> Option<f64> {
+        match self.condition {
+            Condition::Threshold { threshold, .. } => Some(threshold),
+            Condition::DropPct { pct } => Some(-pct),
+            Condition::RisePct { pct } => Some(pct),
+            Condition::ZScore { k, .. } => Some(k),
+            Condition::NoData { for_ms } => Some(for_ms as f64),
+        }
+    }
+
+    /// Field-level validation; field names match the editor's inputs.
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::new();
+        let name = self.name.trim();
+        if name.is_empty() {
+            e.add("name", "is required");
+        } else if name.chars().count() > 120 {
+            e.add("name", "must be at most 120 characters");
+        }
+        if self.description.chars().count() > 4000 {
+            e.add("description", "must be at most 4000 characters");
+        }
+        let url = self.runbook_url.trim();
+        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+            e.add("runbook_url", "must be an http:// or https:// address");
+        } else if url.len() > 2048 {
+            e.add("runbook_url", "must be at most 2048 characters");
+        }
+        for (k, v) in &self.labels {
+            if !valid_label_name(k) {
+                e.add(
+                    "labels",
+                    format!("label name {k:?} must match [a-zA-Z_][a-zA-Z0-9_]*"),
+                );
+            } else if k == "alertname" || k == "severity" {
+                e.add("labels", format!("label {k:?} is set by Vigil"));
+            }
+            if v.chars().count() > 200 {
+                e.add(
+                    "labels",
+                    format!("value of {k:?} must be at most 200 characters"),
+                );
+            }
+        }
+        if self.labels.len() > 20 {
+            e.add("labels", "at most 20 labels");
+        }
+        self.query.validate(&mut e);
+        if let Err(ce) = self.condition.validate() {
+            e.0.extend(ce.0);
+        }
+        if !(10_000..=DAY_MS).contains(&self.interval_ms) {
+            e.add("interval", "must be between 10s and 1d");
+        }
+        if !(0..=7 * DAY_MS).contains(&self.for_ms) {
+            e.add("for", "must be between 0 and 7d");
+        }
+        if !(0..=7 * DAY_MS).contains(&self.keep_firing_for_ms) {
+            e.add("keep_firing_for", "must be between 0 and 7d");
+        }
+        if self.summary.chars().count() > 1000 {
+            e.add("summary", "must be at most 1000 characters");
+        } else if let Err(msg) = template::check(&self.summary) {
+            e.add("summary", msg);
+        }
+        e.into_result()
+    }
+
+    /// The condition in words, e.g. `ai_success_rate over 1h < 0.9`.
+    pub fn describe_condition(&self) -> String {
+        let q = self.query.describe();
+        match &self.condition {
+            Condition::Threshold { op, threshold } => format!("{q} {} {threshold}", op.symbol()),
+            Condition::DropPct { pct } => format!("{q} drops more than {pct}% vs previous"),
+            Condition::RisePct { pct } => format!("{q} rises more than {pct}% vs previous"),
+            Condition::NoData { for_ms } => {
+                format!("{q} has no data for {}", format_duration(*for_ms))
+            }
+            Condition::ZScore { k, window } => {
+                format!("|z-score| of {q} > {k} over {window} samples")
+            }
+        }
+    }
+
+    /// A threshold rule on a KPI, as the seeds' defaults are written.
+    pub fn kpi_threshold(
+        name: &str,
+        severity: Severity,
+        metric: KpiMetric,
+        op: CompareOp,
+        threshold: f64,
+    ) -> RuleSpec {
+        RuleSpec {
+            name: name.to_owned(),
+            description: String::new(),
+            runbook_url: String::new(),
+            severity,
+            labels: Labels::new(),
+            query: RuleQuery::Kpi {
+                metric,
+                window_minutes: 60,
+            },
+            condition: Condition::Threshold { op, threshold },
+            interval_ms: 60_000,
+            for_ms: 0,
+            keep_firing_for_ms: 0,
+            summary: String::new(),
+            open_incident: false,
+            enabled: true,
+        }
+    }
+}
+
+/// Parses a Prometheus duration (`90s`, `5m`, `1h30m`, `2d`, `1w`, `0`) into ms.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err("is required (e.g. 5m, 1h30m, 0)".into());
+    }
+    let bad = || format!("{s:?} is not a duration (e.g. 30s, 5m, 1h30m, 2d)");
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit_ms: i64 = match c {
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                1
+            }
+            's' => 1_000,
+            'm' => 60_000,
+            'h' => 3_600_000,
+            'd' => DAY_MS,
+            'w' => 7 * DAY_MS,
+            'y' => 365 * DAY_MS,
+            _ => return Err(bad()),
+        };
+        let n: i64 = digits.parse().map_err(|_| bad())?;
+        digits.clear();
+        total = n
+            .checked_mul(unit_ms)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        any = true;
+    }
+    if !digits.is_empty() || !any {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// Formats ms the way Prometheus does (`1h30m`, `45s`, `0s`).
+pub fn format_duration(ms: i64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut rest = ms;
+    for (unit, len) in [
+        ("w", 7 * DAY_MS),
+        ("d", DAY_MS),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
+        if rest >= len {
+            out.push_str(&format!("{}{unit}", rest / len));
+            rest %= len;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> RuleSpec {
+        RuleSpec::kpi_threshold(
+            "AI success below 90%",
+            Severity::P1,
+            KpiMetric::AiSuccessRate,
+            CompareOp::Lt,
+            0.9,
+        )
+    }
+
+    #[test]
+    fn durations_round_trip() {
+        for (text, ms) in [
+            ("0", 0),
+            ("30s", 30_000),
+            ("5m", 300_000),
+            ("1h30m", 5_400_000),
+            ("2d", 2 * DAY_MS),
+            ("1w", 7 * DAY_MS),
+            ("250ms", 250),
+        ] {
+            assert_eq!(parse_duration(text), Ok(ms), "{text}");
+        }
+        assert_eq!(format_duration(5_400_000), "1h30m");
+        assert_eq!(format_duration(0), "0s");
+        assert_eq!(format_duration(90_000), "1m30s");
+        for bad in ["", "5", "m", "5x", "1h5", "-5m", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_valid_rule_passes_and_each_bad_field_is_named() {
+        assert_eq!(spec().validate(), Ok(()));
+        type Case = (&'static str, fn(&mut RuleSpec));
+        let cases: [Case; 10] = [
+            ("name", |s| s.name = "  ".into()),
+            ("runbook_url", |s| s.runbook_url = "wiki/page".into()),
+            ("labels", |s| {
+                s.labels.insert("9bad".into(), "x".into());
+            }),
+            ("labels", |s| {
+                s.labels.insert("alertname".into(), "x".into());
+            }),
+            ("interval", |s| s.interval_ms = 1_000),
+            ("for", |s| s.for_ms = -1),
+            ("keep_firing_for", |s| s.keep_firing_for_ms = 8 * DAY_MS),
+            ("window", |s| {
+                s.query = RuleQuery::Kpi {
+                    metric: KpiMetric::AiSuccessRate,
+                    window_minutes: 90,
+                }
+            }),
+            ("threshold", |s| {
+                s.condition = Condition::Threshold {
+                    op: CompareOp::Gt,
+                    threshold: f64::INFINITY,
+                }
+            }),
+            ("summary", |s| s.summary = "{{ $nope }}".into()),
+        ];
+        for (field, edit) in cases {
+            let mut s = spec();
+            edit(&mut s);
+            let errs = s.validate().expect_err(field);
+            assert!(errs.get(field).is_some(), "{field}: {errs}");
+        }
+        // Daily metrics ignore the window.
+        let mut s = spec();
+        s.query = RuleQuery::Kpi {
+            metric: KpiMetric::Dau,
+            window_minutes: 7,
+        };
+        assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[test]
+    fn query_json_has_defaults() {
+        let q: RuleQuery =
+            serde_json::from_str(r#"{"source":"kpi","metric":"ai_success_rate"}"#).expect("json");
+        assert_eq!(
+            q,
+            RuleQuery::Kpi {
+                metric: KpiMetric::AiSuccessRate,
+                window_minutes: 60
+            }
+        );
+        assert_eq!(q.step_ms(), 3_600_000);
+        let d = RuleQuery::Kpi {
+            metric: KpiMetric::Dau,
+            window_minutes: 60,
+        };
+        assert_eq!((d.step_ms(), d.period_ms()), (DAY_MS, DAY_MS));
+        for m in KpiMetric::ALL {
+            assert_eq!(KpiMetric::parse(m.as_str()), Some(m));
+        }
+    }
+}

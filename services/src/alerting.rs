@@ -1,0 +1,756 @@
+//! Alerting use cases: rules (editor writes, viewer reads, every write audited), the
+//! evaluation cycle the engine loop runs, the alert history, the backtest behind the
+//! editor's preview, and the default rules from the requirements.
+//!
+//! A rule's samples come from the same rollups the dashboards read ([`Services::series`]);
+//! `domain::alerting` decides what they mean.
+
+use crate::events::{day_start_ms, local_day, AiHour};
+use crate::{Actor, ServiceError, Services};
+use domain::alerting::{
+    AlertState, CompareOp, Condition, KpiMetric, Labels, RuleQuery, RuleSpec, RuleState,
+    RuleTiming, Sample, Severity,
+};
+use domain::kpi::ratios::FeedbackCounts;
+use domain::Role;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use store::{AuditCtx, Evaluated, HistoryEntry, HistoryQuery, Rule, RuleWithState};
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// One sample of a rule's query: the bucket (day or hour number) it covers, the time it
+/// is "as of", and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub bucket: i64,
+    pub at_ms: i64,
+    pub value: f64,
+}
+
+/// A rule as the rules page lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleView {
+    pub rule: Rule,
+    pub firing: usize,
+    pub pending: usize,
+    pub last_eval_at_ms: Option<i64>,
+    pub last_value: Option<f64>,
+    pub last_error: Option<String>,
+}
+
+/// An alert instance that is pending or firing now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActiveAlert {
+    pub rule_id: i64,
+    pub rule_name: String,
+    pub severity: Severity,
+    pub labels: Labels,
+    pub state: AlertState,
+    pub value: f64,
+    pub active_at_ms: i64,
+    pub fired_at_ms: Option<i64>,
+    pub summary: String,
+}
+
+/// What one evaluation cycle did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CycleReport {
+    pub rules: usize,
+    pub transitions: usize,
+    pub errors: usize,
+    /// Rules edited while being evaluated (their result was dropped).
+    pub skipped: usize,
+    /// Distinct queries computed (rules sharing a query share one computation).
+    pub queries: usize,
+}
+
+/// A span of the backtest where the rule was pending or firing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub firing: bool,
+}
+
+/// The editor's preview: what the rule would have done over a past range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backtest {
+    pub points: Vec<Point>,
+    pub threshold: Option<f64>,
+    pub spans: Vec<Span>,
+    pub evaluations: usize,
+    /// Firing messages (first and repeats at the severity's default repeat interval) plus
+    /// resolved messages; grouping may merge some.
+    pub notifications: usize,
+    /// The chart (SVG), `None` without data.
+    pub svg: Option<String>,
+}
+
+/// The rules the requirements name for the product KPIs (seeds §2.1–2.2). The technical
+/// ones (API latency, error rate, availability, CPU) come with probes and the Prometheus
+/// data source.
+pub fn default_rules() -> Vec<RuleSpec> {
+    use CompareOp::{Gt, Lt};
+    use KpiMetric as M;
+    let mut out = Vec::new();
+    let mut push = |name: &str, sev, metric, cond: Condition, window_h: u32, summary: &str| {
+        let mut s = RuleSpec::kpi_threshold(name, sev, metric, Gt, 0.0);
+        s.condition = cond;
+        s.query = RuleQuery::Kpi {
+            metric,
+            window_minutes: window_h * 60,
+        };
+        s.summary = summary.to_owned();
+        s.labels.insert("team".into(), "product".into());
+        if !metric.is_daily() {
+            s.for_ms = 10 * 60_000;
+        }
+        out.push(s);
+    };
+    let th = |op, threshold| Condition::Threshold { op, threshold };
+    push(
+        "Registrations dropped more than 30%",
+        Severity::P2,
+        M::Registrations,
+        Condition::DropPct { pct: 30.0 },
+        24,
+        "Registrations changed {{ $value }}% day over day",
+    );
+    push(
+        "DAU dropped more than 20%",
+        Severity::P2,
+        M::Dau,
+        Condition::DropPct { pct: 20.0 },
+        24,
+        "DAU changed {{ $value }}% day over day",
+    );
+    push(
+        "AI success rate below 90%",
+        Severity::P1,
+        M::AiSuccessRate,
+        th(Lt, 0.9),
+        1,
+        "AI dialog success rate is {{ $value }} (threshold {{ $threshold }})",
+    );
+    push(
+        "AI success rate below 95%",
+        Severity::P2,
+        M::AiSuccessRate,
+        th(Lt, 0.95),
+        1,
+        "AI dialog success rate is {{ $value }} (threshold {{ $threshold }})",
+    );
+    push(
+        "AI response P95 above 3 s",
+        Severity::P2,
+        M::AiResponseP95Ms,
+        th(Gt, 3000.0),
+        1,
+        "AI response P95 is {{ $value }} ms",
+    );
+    push(
+        "AI response P99 above 5 s",
+        Severity::P1,
+        M::AiResponseP99Ms,
+        th(Gt, 5000.0),
+        1,
+        "AI response P99 is {{ $value }} ms",
+    );
+    push(
+        "Knowledge-base coverage below 70%",
+        Severity::P2,
+        M::KbCoverage,
+        th(Lt, 0.7),
+        24,
+        "Knowledge-base coverage is {{ $value }}",
+    );
+    push(
+        "Resolution rate below 80%",
+        Severity::P3,
+        M::ResolutionRate,
+        th(Lt, 0.8),
+        24,
+        "Resolution rate is {{ $value }}",
+    );
+    push(
+        "Satisfaction below 4.0",
+        Severity::P3,
+        M::Satisfaction,
+        th(Lt, 4.0),
+        24,
+        "Mean rating is {{ $value }}",
+    );
+    push(
+        "Bad-review rate above 15%",
+        Severity::P3,
+        M::BadReviewRate,
+        th(Gt, 0.15),
+        24,
+        "Share of 1–2 star ratings is {{ $value }}",
+    );
+    out
+}
+
+/// How far back a condition needs samples, for a query with `step` and `period`.
+fn lookback_ms(spec: &RuleSpec) -> i64 {
+    let step = spec.query.step_ms();
+    let period = spec.query.period_ms();
+    let need = match spec.condition {
+        Condition::Threshold { .. } => step,
+        Condition::DropPct { .. } | Condition::RisePct { .. } => period + step,
+        Condition::NoData { for_ms } => for_ms + 2 * step,
+        Condition::ZScore { window, .. } => (window as i64 + 1) * step,
+    };
+    // Daily metrics look at the last *complete* day: one more day.
+    (need
+        + if spec.query.step_ms() == DAY_MS {
+            DAY_MS
+        } else {
+            0
+        })
+    .min(400 * DAY_MS)
+}
+
+/// The condition's check at `now_ms` over `points` (oldest first, all as of ≤ now).
+fn check_at(spec: &RuleSpec, now_ms: i64, points: &[Point]) -> domain::alerting::Check {
+    let samples: Vec<(i64, f64)> = points.iter().map(|p| (p.at_ms, p.value)).collect();
+    let previous = points.last().and_then(|last| {
+        let back = spec.query.period_ms() / spec.query.step_ms();
+        points
+            .iter()
+            .rev()
+            .find(|p| p.bucket == last.bucket - back)
+            .map(|p| p.value)
+    });
+    spec.condition.check(now_ms, &samples, previous)
+}
+
+fn timing(spec: &RuleSpec) -> RuleTiming {
+    RuleTiming {
+        for_ms: spec.for_ms,
+        keep_firing_for_ms: spec.keep_firing_for_ms,
+        ..RuleTiming::default()
+    }
+}
+
+fn audit(actor: &Actor, at_ms: i64) -> AuditCtx {
+    AuditCtx {
+        user_id: Some(actor.user_id),
+        actor: actor.email.clone(),
+        ip: actor.ip.clone(),
+        at_ms,
+    }
+}
+
+/// A name clash is a problem with the name field.
+fn name_taken(e: store::StoreError) -> ServiceError {
+    match e {
+        store::StoreError::Conflict(m) if m.starts_with("a rule named") => {
+            ServiceError::invalid("name", m)
+        }
+        e => e.into(),
+    }
+}
+
+fn normalized(mut spec: RuleSpec) -> Result<RuleSpec, ServiceError> {
+    spec.name = spec.name.trim().to_owned();
+    spec.runbook_url = spec.runbook_url.trim().to_owned();
+    spec.validate()?;
+    Ok(spec)
+}
+
+impl Services {
+    // ----- rules -----
+
+    /// Every rule with what the engine last saw (viewer).
+    pub async fn list_rules(&self, actor: &Actor) -> Result<Vec<RuleView>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        Ok(self
+            .store
+            .rules_with_state()
+            .await?
+            .into_iter()
+            .map(|r| RuleView {
+                firing: r.state.firing().count(),
+                pending: r
+                    .state
+                    .instances
+                    .values()
+                    .filter(|i| i.state == AlertState::Pending)
+                    .count(),
+                last_eval_at_ms: r.last_eval_at_ms,
+                last_value: r.last_value,
+                last_error: r.last_error,
+                rule: r.rule,
+            })
+            .collect())
+    }
+
+    pub async fn get_rule(&self, actor: &Actor, id: i64) -> Result<Rule, ServiceError> {
+        actor.require(Role::Viewer)?;
+        Ok(self.store.rule(id).await?)
+    }
+
+    /// Creates a rule (editor); field errors name the editor's inputs.
+    pub async fn create_rule(&self, actor: &Actor, spec: RuleSpec) -> Result<Rule, ServiceError> {
+        actor.require(Role::Editor)?;
+        let spec = normalized(spec)?;
+        self.store
+            .create_rule(&spec, &audit(actor, self.now_ms()))
+            .await
+            .map_err(name_taken)
+    }
+
+    /// Saves an edit made on `version` (editor). The engine evaluates the rule at its next
+    /// cycle with the new settings.
+    pub async fn update_rule(
+        &self,
+        actor: &Actor,
+        id: i64,
+        version: i64,
+        spec: RuleSpec,
+    ) -> Result<Rule, ServiceError> {
+        actor.require(Role::Editor)?;
+        let spec = normalized(spec)?;
+        self.store
+            .update_rule(id, version, &spec, &audit(actor, self.now_ms()))
+            .await
+            .map_err(name_taken)
+    }
+
+    pub async fn delete_rule(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
+        actor.require(Role::Editor)?;
+        self.store
+            .delete_rule(id, &audit(actor, self.now_ms()))
+            .await?;
+        Ok(())
+    }
+
+    /// Adds the default rules once, on a database that never had rules (start-up and demo).
+    /// Returns how many were added.
+    pub async fn seed_default_rules(&self) -> Result<usize, ServiceError> {
+        const KEY: &str = "alerting.defaults_seeded";
+        if self.store.setting(KEY).await?.is_some() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        if self.store.count_rules().await? == 0 {
+            let ctx = AuditCtx::system("system", self.now_ms());
+            for spec in default_rules() {
+                self.store.create_rule(&spec, &ctx).await?;
+                n += 1;
+            }
+        }
+        self.store.set_setting(KEY, "1").await?;
+        Ok(n)
+    }
+
+    // ----- alerts and history -----
+
+    /// Alert instances pending or firing now, firing first, then by severity.
+    pub async fn active_alerts(&self, actor: &Actor) -> Result<Vec<ActiveAlert>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        let mut out = Vec::new();
+        for r in self.store.rules_with_state().await? {
+            let spec = &r.rule.spec;
+            for (labels, i) in &r.state.instances {
+                if i.state == AlertState::Inactive {
+                    continue;
+                }
+                let mut all = spec.labels.clone();
+                all.extend(labels.clone());
+                out.push(ActiveAlert {
+                    rule_id: r.rule.id,
+                    rule_name: spec.name.clone(),
+                    severity: spec.severity,
+                    summary: domain::alerting::template::expand(
+                        &spec.summary,
+                        Some(i.value),
+                        spec.threshold(),
+                        &all,
+                    ),
+                    labels: all,
+                    state: i.state,
+                    value: i.value,
+                    active_at_ms: i.active_at_ms,
+                    fired_at_ms: i.fired_at_ms,
+                });
+            }
+        }
+        out.sort_by_key(|a| (a.state != AlertState::Firing, a.severity, -a.active_at_ms));
+        Ok(out)
+    }
+
+    /// The alert history, newest first (viewer).
+    pub async fn alert_history(
+        &self,
+        actor: &Actor,
+        q: &HistoryQuery,
+    ) -> Result<Vec<HistoryEntry>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        Ok(self.store.alert_history(q).await?)
+    }
+
+    // ----- evaluation -----
+
+    /// Samples of `query` as of `from_ms..=to_ms`, oldest first. Daily metrics give one
+    /// point per complete day (as of the day's end); windowed rates one point per hour,
+    /// each over the window ending then (the last one as of `to_ms`, the current hour
+    /// included). Buckets without data give no point.
+    pub async fn series(
+        &self,
+        query: &RuleQuery,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Point>, ServiceError> {
+        match query {
+            RuleQuery::Kpi { metric, .. } if metric.is_daily() => {
+                self.daily_series(*metric, from_ms, to_ms).await
+            }
+            RuleQuery::Kpi {
+                metric,
+                window_minutes,
+            } => {
+                let w = i64::from(*window_minutes / 60).max(1);
+                self.windowed_series(*metric, w, from_ms, to_ms).await
+            }
+        }
+    }
+
+    async fn daily_series(
+        &self,
+        metric: KpiMetric,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Point>, ServiceError> {
+        let tz = self.reporting_tz();
+        let first = local_day(from_ms, tz);
+        let last = local_day(to_ms, tz) - 1; // the last complete day
+        if first > last {
+            return Ok(Vec::new());
+        }
+        let values: Vec<(i32, f64)> = match metric {
+            KpiMetric::Dau | KpiMetric::Registrations => {
+                let key = if metric == KpiMetric::Dau {
+                    "active"
+                } else {
+                    "registered"
+                };
+                let sets = self.day_sets(key, first, last).await?;
+                (first..=last)
+                    .map(|d| (d, sets.get(&d).map_or(0, |s| s.len()) as f64))
+                    .collect()
+            }
+            _ => {
+                let from_h = day_start_ms(first, tz).div_euclid(HOUR_MS);
+                let to_h = (day_start_ms(last + 1, tz) - 1).div_euclid(HOUR_MS);
+                let mut by_day: std::collections::BTreeMap<i32, u64> =
+                    (first..=last).map(|d| (d, 0)).collect();
+                for (hour, data) in self.store.hourly("ai", from_h, to_h).await? {
+                    let v: AiHour = parse_hourly(&data)?;
+                    if let Some(n) = by_day.get_mut(&local_day(hour * HOUR_MS, tz)) {
+                        *n += v.counts.ended;
+                    }
+                }
+                by_day.into_iter().map(|(d, n)| (d, n as f64)).collect()
+            }
+        };
+        Ok(values
+            .into_iter()
+            .map(|(d, value)| Point {
+                bucket: i64::from(d),
+                at_ms: day_start_ms(d + 1, tz),
+                value,
+            })
+            .collect())
+    }
+
+    async fn windowed_series(
+        &self,
+        metric: KpiMetric,
+        window_h: i64,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Point>, ServiceError> {
+        let h0 = from_ms.div_euclid(HOUR_MS);
+        let h1 = to_ms.div_euclid(HOUR_MS);
+        if h0 > h1 {
+            return Ok(Vec::new());
+        }
+        let feedback = matches!(
+            metric,
+            KpiMetric::ResolutionRate | KpiMetric::Satisfaction | KpiMetric::BadReviewRate
+        );
+        let key = if feedback { "feedback" } else { "ai" };
+        let rows = self.store.hourly(key, h0 - window_h + 1, h1).await?;
+        let mut out = Vec::new();
+        if feedback {
+            let hours: HashMap<i64, FeedbackCounts> = rows
+                .iter()
+                .map(|(h, d)| Ok((*h, parse_hourly(d)?)))
+                .collect::<Result<_, ServiceError>>()?;
+            for h in h0..=h1 {
+                let mut acc = FeedbackCounts::default();
+                for x in h - window_h + 1..=h {
+                    if let Some(v) = hours.get(&x) {
+                        acc.merge(v);
+                    }
+                }
+                let value = match metric {
+                    KpiMetric::ResolutionRate => acc.resolution_rate(),
+                    KpiMetric::Satisfaction => acc.satisfaction(),
+                    _ => acc.bad_review_rate(),
+                };
+                if let Some(value) = value {
+                    out.push(Point {
+                        bucket: h,
+                        at_ms: ((h + 1) * HOUR_MS).min(to_ms),
+                        value,
+                    });
+                }
+            }
+        } else {
+            let hours: HashMap<i64, AiHour> = rows
+                .iter()
+                .map(|(h, d)| Ok((*h, parse_hourly(d)?)))
+                .collect::<Result<_, ServiceError>>()?;
+            for h in h0..=h1 {
+                let mut acc = AiHour::default();
+                for x in h - window_h + 1..=h {
+                    if let Some(v) = hours.get(&x) {
+                        acc.merge(v);
+                    }
+                }
+                let value = match metric {
+                    KpiMetric::AiSuccessRate => acc.counts.success_rate(),
+                    KpiMetric::AiResponseP95Ms => acc.response_ms.quantile(0.95),
+                    KpiMetric::AiResponseP99Ms => acc.response_ms.quantile(0.99),
+                    KpiMetric::KbCoverage => acc.counts.kb_coverage(),
+                    _ => acc.counts.transfer_to_human(),
+                };
+                if let Some(value) = value {
+                    out.push(Point {
+                        bucket: h,
+                        at_ms: ((h + 1) * HOUR_MS).min(to_ms),
+                        value,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Evaluates every enabled rule that is due: computes its query (once per distinct
+    /// query and look-back in the cycle), checks the condition, advances the instances with
+    /// Prometheus' semantics and stores the new state and transitions together. A rule
+    /// whose query fails keeps its state and records the error; the others go on.
+    pub async fn evaluate_due_rules(&self) -> Result<CycleReport, ServiceError> {
+        let now = self.now_ms();
+        let due = self.store.due_rules(now).await?;
+        let mut report = CycleReport {
+            rules: due.len(),
+            ..CycleReport::default()
+        };
+        let mut cache: HashMap<(RuleQuery, i64), Result<std::sync::Arc<Vec<Point>>, String>> =
+            HashMap::new();
+        for r in due {
+            let spec = &r.rule.spec;
+            let lookback = lookback_ms(spec);
+            let key = (spec.query.clone(), lookback);
+            if !cache.contains_key(&key) {
+                let res = self
+                    .series(&spec.query, now - lookback, now)
+                    .await
+                    .map(std::sync::Arc::new)
+                    .map_err(|e| e.to_string());
+                cache.insert(key.clone(), res);
+                report.queries += 1;
+            }
+            let (state, value, error, transitions) = match &cache[&key] {
+                Ok(points) => {
+                    let (state, transitions, value) = step_rule(&r, now, points);
+                    (state, value, None, transitions)
+                }
+                Err(e) => {
+                    report.errors += 1;
+                    (r.state.clone(), r.last_value, Some(e.clone()), Vec::new())
+                }
+            };
+            let stored = self
+                .store
+                .record_evaluation(&Evaluated {
+                    rule_id: r.rule.id,
+                    version: r.rule.version,
+                    rule_name: &spec.name,
+                    severity: spec.severity,
+                    state: &state,
+                    at_ms: now,
+                    next_eval_at_ms: now + spec.interval_ms,
+                    last_value: value,
+                    last_error: error.as_deref(),
+                    transitions: &transitions,
+                })
+                .await?;
+            if stored {
+                report.transitions += transitions.len();
+            } else {
+                report.skipped += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// What `spec` would have done over `from_ms..to_ms`: evaluated at the end of every
+    /// step (hour or day) of its query, with its `for` and `keep_firing_for`.
+    pub async fn backtest(
+        &self,
+        actor: &Actor,
+        spec: RuleSpec,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Backtest, ServiceError> {
+        actor.require(Role::Viewer)?;
+        let spec = normalized(spec)?;
+        if to_ms <= from_ms {
+            return Err(ServiceError::invalid("range", "must end after it starts"));
+        }
+        if to_ms - from_ms > 90 * DAY_MS {
+            return Err(ServiceError::invalid("range", "covers at most 90 days"));
+        }
+        let lookback = lookback_ms(&spec);
+        let all = self.series(&spec.query, from_ms - lookback, to_ms).await?;
+        let step = spec.query.step_ms();
+        let t = timing(&spec);
+        let mut state = RuleState::default();
+        let mut spans: Vec<Span> = Vec::new();
+        let mut evaluations = 0;
+        let mut notifications = 0;
+        let repeat = spec.severity.default_repeat_ms();
+        let mut firing_since: Option<i64> = None;
+        let first_eval = (from_ms.div_euclid(step) + 1) * step;
+        let mut now = first_eval.min(to_ms);
+        loop {
+            let visible: Vec<Point> = all
+                .iter()
+                .filter(|p| p.at_ms <= now && p.at_ms > now - lookback)
+                .copied()
+                .collect();
+            let c = check_at(&spec, now, &visible);
+            let matching = match (c.holds, c.value) {
+                (true, v) => vec![Sample {
+                    labels: Labels::new(),
+                    value: v.unwrap_or(0.0),
+                }],
+                _ => Vec::new(),
+            };
+            state.evaluate(t, now, &matching);
+            evaluations += 1;
+            let current = state.instances.values().next().map(|i| i.state);
+            let firing = current == Some(AlertState::Firing);
+            let pending = current == Some(AlertState::Pending);
+            match spans.last_mut() {
+                Some(s) if s.to_ms == now - step && s.firing == firing && (firing || pending) => {
+                    s.to_ms = now;
+                }
+                _ if firing || pending => spans.push(Span {
+                    from_ms: now - step,
+                    to_ms: now,
+                    firing,
+                }),
+                _ => {}
+            }
+            match (firing, firing_since) {
+                (true, None) => {
+                    firing_since = Some(now);
+                    notifications += 1;
+                }
+                (true, Some(since)) => {
+                    // Repeats due by now (one per repeat interval since firing started).
+                    let due = (now - since) / repeat;
+                    let prev_due = (now - step - since).max(0) / repeat;
+                    notifications += usize::try_from(due - prev_due).unwrap_or(0);
+                }
+                (false, Some(_)) => {
+                    firing_since = None;
+                    notifications += 1; // resolved
+                }
+                (false, None) => {}
+            }
+            if now >= to_ms {
+                break;
+            }
+            now = (now + step).min(to_ms);
+        }
+        let points: Vec<Point> = all
+            .into_iter()
+            .filter(|p| p.at_ms > from_ms && p.at_ms <= to_ms)
+            .collect();
+        let threshold = match spec.condition {
+            Condition::Threshold { threshold, .. } => Some(threshold),
+            _ => None,
+        };
+        let svg = crate::charts::timeline_chart(
+            &points
+                .iter()
+                .map(|p| (p.at_ms, p.value))
+                .collect::<Vec<_>>(),
+            threshold,
+            &spans
+                .iter()
+                .map(|s| (s.from_ms, s.to_ms, s.firing))
+                .collect::<Vec<_>>(),
+            y_format(&spec.query),
+            (from_ms, to_ms),
+            self.reporting_tz(),
+        )?;
+        Ok(Backtest {
+            points,
+            threshold,
+            spans,
+            evaluations,
+            notifications,
+            svg,
+        })
+    }
+}
+
+/// One evaluation of a stored rule over its query's points: (new state, transitions, value).
+fn step_rule(
+    r: &RuleWithState,
+    now: i64,
+    points: &[Point],
+) -> (RuleState, Vec<domain::alerting::Transition>, Option<f64>) {
+    let spec = &r.rule.spec;
+    let c = check_at(spec, now, points);
+    let matching = if c.holds {
+        vec![Sample {
+            labels: Labels::new(),
+            value: c.value.unwrap_or(0.0),
+        }]
+    } else {
+        Vec::new()
+    };
+    let mut state = r.state.clone();
+    let transitions = state.evaluate(timing(spec), now, &matching);
+    (state, transitions, c.value)
+}
+
+fn parse_hourly<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, ServiceError> {
+    serde_json::from_str(data)
+        .map_err(|e| ServiceError::Internal(format!("corrupt hourly rollup: {e}")))
+}
+
+/// How the backtest chart labels its y axis.
+pub fn y_format(q: &RuleQuery) -> crate::charts::YFormat {
+    use crate::charts::YFormat;
+    match q {
+        RuleQuery::Kpi { metric, .. } => match metric {
+            KpiMetric::Dau | KpiMetric::Registrations | KpiMetric::AiDialogs => YFormat::Count,
+            KpiMetric::AiResponseP95Ms | KpiMetric::AiResponseP99Ms => YFormat::Millis,
+            KpiMetric::Satisfaction => YFormat::Decimal,
+            _ => YFormat::Percent,
+        },
+    }
+}
