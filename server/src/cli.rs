@@ -176,10 +176,16 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
         println!("  └────────────────────────────────────────────────────────────");
         println!();
     }
+    match services.seed_default_rules().await {
+        Ok(n) if n > 0 => tracing::info!(rules = n, "default alert rules added"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not add the default alert rules"),
+    }
+    let metrics = Metrics::default();
     let state = AppState {
         services: services.clone(),
         leptos: leptos_options(&config),
-        metrics: Metrics::default(),
+        metrics: metrics.clone(),
         cookie_policy: CookiePolicy {
             secure: config.secure_cookies(),
         },
@@ -210,6 +216,8 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
         }
     });
 
+    let engine = crate::engine::spawn(services.clone(), config.engine_tick_secs, metrics);
+
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -218,6 +226,9 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
     .await
     .map_err(|e| anyhow_like::Error(e.to_string()))?;
     gc_task.abort();
+    if let Some(engine) = engine {
+        engine.stop().await;
+    }
     store.close().await;
     tracing::info!("Vigil stopped");
     Ok(())

@@ -51,6 +51,9 @@ pub struct Config {
     pub raw_retention_days: i64,
     /// Rollups are kept this many days (`VIGIL_ROLLUP_RETENTION_DAYS`).
     pub rollup_retention_days: i64,
+    /// How often the alerting engine looks for due rules, seconds; 0 turns the engine off
+    /// on this replica (`VIGIL_ENGINE_TICK_SECS`).
+    pub engine_tick_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -75,6 +78,7 @@ impl std::fmt::Debug for Config {
             .field("reporting_tz", &self.reporting_tz)
             .field("raw_retention_days", &self.raw_retention_days)
             .field("rollup_retention_days", &self.rollup_retention_days)
+            .field("engine_tick_secs", &self.engine_tick_secs)
             .finish()
     }
 }
@@ -99,6 +103,7 @@ struct FileConfig {
     reporting_tz: Option<String>,
     raw_retention_days: Option<i64>,
     rollup_retention_days: Option<i64>,
+    engine_tick_secs: Option<u64>,
 }
 
 /// A configuration error naming the setting.
@@ -252,6 +257,16 @@ impl Config {
                 "must be at least the raw-event retention",
             ));
         }
+        let engine_tick_secs = match env("VIGIL_ENGINE_TICK_SECS") {
+            Some(v) => parse("VIGIL_ENGINE_TICK_SECS", v)?,
+            None => fc.engine_tick_secs.unwrap_or(5),
+        };
+        if engine_tick_secs > 3600 {
+            return Err(err(
+                "VIGIL_ENGINE_TICK_SECS",
+                "must be between 0 (engine off) and 3600",
+            ));
+        }
         Ok(Config {
             addr,
             data_dir,
@@ -269,6 +284,7 @@ impl Config {
             reporting_tz,
             raw_retention_days,
             rollup_retention_days,
+            engine_tick_secs,
         })
     }
 

@@ -26,6 +26,16 @@ struct Histogram {
 struct Inner {
     requests: BTreeMap<(String, String, u16), u64>,
     latency: BTreeMap<String, Histogram>,
+    engine: EngineStats,
+}
+
+#[derive(Debug, Default)]
+struct EngineStats {
+    cycles: u64,
+    rules_evaluated: u64,
+    transitions: u64,
+    errors: u64,
+    last_cycle_seconds: f64,
 }
 
 /// The registry. Cheap to clone.
@@ -46,6 +56,21 @@ impl Metrics {
         }
         h.count += 1;
         h.sum += seconds;
+    }
+
+    /// One alert evaluation cycle of this replica's engine.
+    pub fn record_engine_cycle(
+        &self,
+        took: std::time::Duration,
+        r: &services::alerting::CycleReport,
+    ) {
+        let Ok(mut m) = self.0.lock() else { return };
+        let e = &mut m.engine;
+        e.cycles += 1;
+        e.rules_evaluated += r.rules as u64;
+        e.transitions += r.transitions as u64;
+        e.errors += r.errors as u64;
+        e.last_cycle_seconds = took.as_secs_f64();
     }
 
     /// The exposition text.
@@ -94,6 +119,44 @@ impl Metrics {
                 out,
                 "vigil_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
                 h.count
+            );
+        }
+        let e = &m.engine;
+        for (name, kind, help, v) in [
+            (
+                "vigil_engine_cycles_total",
+                "counter",
+                "Alert evaluation cycles run by this replica.",
+                e.cycles as f64,
+            ),
+            (
+                "vigil_engine_rules_evaluated_total",
+                "counter",
+                "Rule evaluations by this replica.",
+                e.rules_evaluated as f64,
+            ),
+            (
+                "vigil_engine_transitions_total",
+                "counter",
+                "Alert state transitions recorded by this replica.",
+                e.transitions as f64,
+            ),
+            (
+                "vigil_engine_rule_errors_total",
+                "counter",
+                "Rule evaluations whose query failed.",
+                e.errors as f64,
+            ),
+            (
+                "vigil_engine_last_cycle_seconds",
+                "gauge",
+                "Duration of the last evaluation cycle.",
+                e.last_cycle_seconds,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
             );
         }
         out

@@ -79,6 +79,9 @@ contract!(
     api_keys_hash_lookup_and_revoke,
     audit_log_pages_and_filters,
     events_rollups_and_settings,
+    rules_versions_conflicts_and_audit,
+    evaluations_store_state_and_history,
+    leases_have_one_holder_at_a_time,
 );
 
 async fn migrations_are_idempotent(store: &Store) {
@@ -523,4 +526,221 @@ async fn events_rollups_and_settings(store: &Store) {
             .len(),
         1
     );
+}
+
+fn rule_spec(name: &str, threshold: f64) -> domain::alerting::RuleSpec {
+    domain::alerting::RuleSpec::kpi_threshold(
+        name,
+        domain::alerting::Severity::P1,
+        domain::alerting::KpiMetric::AiSuccessRate,
+        domain::alerting::CompareOp::Lt,
+        threshold,
+    )
+}
+
+async fn rules_versions_conflicts_and_audit(store: &Store) {
+    let admin = store
+        .create_user(&new_user("ops@example.com", Role::Editor), &ctx(1))
+        .await
+        .expect("user");
+    let c = AuditCtx {
+        user_id: Some(admin.id),
+        ..ctx(1_000)
+    };
+    let r = store
+        .create_rule(&rule_spec("AI low", 0.9), &c)
+        .await
+        .expect("create");
+    assert_eq!((r.version, r.updated_by), (1, Some(admin.id)));
+    assert_eq!(
+        store.rule(r.id).await.expect("get").spec,
+        rule_spec("AI low", 0.9)
+    );
+    // Same name → Conflict naming the rule, nothing written.
+    match store.create_rule(&rule_spec("AI low", 0.5), &c).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("AI low"), "{m}"),
+        other => panic!("expected conflict, got {other:?}"),
+    }
+    assert_eq!(store.count_rules().await.expect("count"), 1);
+    let u = store
+        .update_rule(r.id, 1, &rule_spec("AI low", 0.8), &ctx(2_000))
+        .await
+        .expect("update");
+    assert_eq!(u.version, 2);
+    // A stale version is refused.
+    assert!(matches!(
+        store
+            .update_rule(r.id, 1, &rule_spec("AI low", 0.1), &ctx(3_000))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .update_rule(999, 1, &rule_spec("x", 0.1), &ctx(3_000))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let listed = store.rules_with_state().await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].next_eval_at_ms, 0, "an edit makes the rule due");
+    store.delete_rule(r.id, &ctx(4_000)).await.expect("delete");
+    assert!(store.rules_with_state().await.expect("list").is_empty());
+    let audit = store
+        .audit_entries(&AuditQuery {
+            action_prefix: Some("rule.".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, vec!["rule.delete", "rule.update", "rule.create"]);
+    assert!(audit[1]
+        .before_json
+        .as_deref()
+        .unwrap_or("")
+        .contains("0.9"));
+    assert!(audit[1].after_json.as_deref().unwrap_or("").contains("0.8"));
+}
+
+async fn evaluations_store_state_and_history(store: &Store) {
+    use domain::alerting::{AlertState, RuleState, RuleTiming, Sample};
+    let r = store
+        .create_rule(&rule_spec("AI low", 0.9), &AuditCtx::system("system", 0))
+        .await
+        .expect("create");
+    assert_eq!(store.due_rules(0).await.expect("due").len(), 1);
+    let mut state = RuleState::default();
+    let mut labels = domain::alerting::Labels::new();
+    labels.insert("service".into(), "chat".into());
+    let t = state.evaluate(
+        RuleTiming::default(),
+        60_000,
+        &[Sample {
+            labels: labels.clone(),
+            value: 0.7,
+        }],
+    );
+    let e = store::Evaluated {
+        rule_id: r.id,
+        version: r.version,
+        rule_name: "AI low",
+        severity: domain::alerting::Severity::P1,
+        state: &state,
+        at_ms: 60_000,
+        next_eval_at_ms: 120_000,
+        last_value: Some(0.7),
+        last_error: None,
+        transitions: &t,
+    };
+    assert!(store.record_evaluation(&e).await.expect("record"));
+    assert!(store.due_rules(119_999).await.expect("due").is_empty());
+    let due = store.due_rules(120_000).await.expect("due");
+    assert_eq!(due[0].state, state, "state round-trips");
+    assert_eq!(due[0].last_value, Some(0.7));
+    // A result for an older version is dropped (the rule was edited meanwhile).
+    store
+        .update_rule(
+            r.id,
+            1,
+            &rule_spec("AI low", 0.5),
+            &AuditCtx::system("system", 1),
+        )
+        .await
+        .expect("edit");
+    assert!(!store.record_evaluation(&e).await.expect("stale"));
+    let h = store
+        .alert_history(&store::HistoryQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("history");
+    // No `for`: one evaluation went inactive → pending → firing; the stale one wrote nothing.
+    assert_eq!(h.len(), 2, "{h:?}");
+    assert_eq!(
+        (h[0].rule_name.as_str(), h[0].from, h[0].to, h[0].value),
+        (
+            "AI low",
+            Some(AlertState::Pending),
+            Some(AlertState::Firing),
+            Some(0.7)
+        )
+    );
+    assert_eq!((h[1].from, h[1].to), (None, Some(AlertState::Pending)));
+    assert_eq!(h[0].labels, labels);
+    for (q, n) in [
+        (
+            store::HistoryQuery {
+                rule_id: Some(r.id),
+                severity: Some(domain::alerting::Severity::P1),
+                to: Some(Some(AlertState::Firing)),
+                from_ms: Some(60_000),
+                to_ms: Some(60_001),
+                limit: 10,
+                ..Default::default()
+            },
+            1,
+        ),
+        (
+            store::HistoryQuery {
+                severity: Some(domain::alerting::Severity::P0),
+                limit: 10,
+                ..Default::default()
+            },
+            0,
+        ),
+        (
+            store::HistoryQuery {
+                to: Some(Some(AlertState::Inactive)),
+                limit: 10,
+                ..Default::default()
+            },
+            0,
+        ),
+    ] {
+        assert_eq!(
+            store.alert_history(&q).await.expect("filtered").len(),
+            n,
+            "{q:?}"
+        );
+    }
+}
+
+async fn leases_have_one_holder_at_a_time(store: &Store) {
+    assert!(store
+        .try_lease("engine", "a", 1_000, 10_000)
+        .await
+        .expect("a takes"));
+    assert!(!store
+        .try_lease("engine", "b", 2_000, 10_000)
+        .await
+        .expect("b waits"));
+    assert!(store
+        .try_lease("engine", "a", 5_000, 10_000)
+        .await
+        .expect("a renews"));
+    // a's renewal runs to 15 000: b still waits at 14 999, takes over after.
+    assert!(!store
+        .try_lease("engine", "b", 14_999, 10_000)
+        .await
+        .expect("b waits"));
+    assert!(store
+        .try_lease("engine", "b", 15_001, 10_000)
+        .await
+        .expect("b takes over"));
+    assert!(!store
+        .try_lease("engine", "a", 16_000, 10_000)
+        .await
+        .expect("a lost it"));
+    store.release_lease("engine", "b").await.expect("release");
+    assert!(store
+        .try_lease("engine", "a", 16_001, 10_000)
+        .await
+        .expect("a again"));
+    // Leases are per name.
+    assert!(store
+        .try_lease("other", "b", 16_001, 10_000)
+        .await
+        .expect("other"));
 }

@@ -1,0 +1,111 @@
+//! Background loops that must run on one replica at a time: the alert evaluation cycle.
+//!
+//! Every tick the replica tries to take or renew the `engine` lease in the database (TTL
+//! three ticks, at least 15 s); only the holder evaluates. A replica that dies stops
+//! renewing and another takes over once the lease expires; a replica that shuts down
+//! releases it at once.
+
+use crate::metrics::Metrics;
+use services::Services;
+use std::time::{Duration, Instant};
+
+pub const ENGINE_LEASE: &str = "engine";
+
+/// A name for this process in the lease table: host, pid and a random suffix.
+pub fn holder_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "vigil".into());
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// One tick: renew/take the lease, then evaluate due rules if we hold it. Returns whether
+/// this replica held the lease.
+pub async fn tick(services: &Services, holder: &str, ttl_ms: i64, metrics: &Metrics) -> bool {
+    let now = services.now_ms();
+    let held = match services
+        .store()
+        .try_lease(ENGINE_LEASE, holder, now, ttl_ms)
+        .await
+    {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "engine lease check failed");
+            return false;
+        }
+    };
+    if !held {
+        return false;
+    }
+    let started = Instant::now();
+    match services.evaluate_due_rules().await {
+        Ok(r) => {
+            metrics.record_engine_cycle(started.elapsed(), &r);
+            if r.transitions > 0 || r.errors > 0 {
+                tracing::info!(
+                    rules = r.rules,
+                    transitions = r.transitions,
+                    errors = r.errors,
+                    ms = started.elapsed().as_millis() as u64,
+                    "alert rules evaluated"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "alert evaluation cycle failed"),
+    }
+    true
+}
+
+/// Runs the loop until the task is aborted.
+pub fn spawn(services: Services, tick_secs: u64, metrics: Metrics) -> Option<EngineHandle> {
+    if tick_secs == 0 {
+        tracing::info!("alerting engine off on this replica (VIGIL_ENGINE_TICK_SECS=0)");
+        return None;
+    }
+    let holder = holder_id();
+    let ttl_ms = (tick_secs as i64 * 3_000).max(15_000);
+    let h = holder.clone();
+    let svc = services.clone();
+    let task = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(tick_secs));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut was_leader = false;
+        loop {
+            every.tick().await;
+            let leader = tick(&svc, &h, ttl_ms, &metrics).await;
+            if leader != was_leader {
+                tracing::info!(holder = %h, leader, "alerting engine lease changed");
+                was_leader = leader;
+            }
+        }
+    });
+    Some(EngineHandle {
+        task,
+        services,
+        holder,
+    })
+}
+
+pub struct EngineHandle {
+    task: tokio::task::JoinHandle<()>,
+    services: Services,
+    holder: String,
+}
+
+impl EngineHandle {
+    /// Stops the loop and hands the lease over.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        if let Err(e) = self
+            .services
+            .store()
+            .release_lease(ENGINE_LEASE, &self.holder)
+            .await
+        {
+            tracing::warn!(error = %e, "could not release the engine lease");
+        }
+    }
+}
