@@ -13,8 +13,9 @@ pub mod session;
 use features::account::login_page::LoginPage;
 use features::account::settings_page::SettingsPage;
 use features::admin::{ApiKeysPage, AuditPage, UsersPage};
+use features::alerts::{AlertHistoryPage, AlertsPage, RuleEditorPage, RulesPage};
 use features::dashboards::DashboardsPage;
-use features::placeholders::{AlertsPage, HomePage, IncidentsPage, NotFoundPage, OncallPage};
+use features::placeholders::{HomePage, IncidentsPage, NotFoundPage, OncallPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
@@ -62,6 +63,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=HomePage />
                     <Route path=path!("dashboards") view=DashboardsPage />
                     <Route path=path!("alerts") view=AlertsPage />
+                    <Route path=path!("alerts/rules") view=RulesPage />
+                    <Route path=path!("alerts/rules/:id") view=RuleEditorPage />
+                    <Route path=path!("alerts/history") view=AlertHistoryPage />
                     <Route path=path!("incidents") view=IncidentsPage />
                     <Route path=path!("oncall") view=OncallPage />
                     <Route path=path!("settings") view=SettingsPage />

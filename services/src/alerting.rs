@@ -15,7 +15,8 @@ use domain::kpi::ratios::FeedbackCounts;
 use domain::Role;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use store::{AuditCtx, Evaluated, HistoryEntry, HistoryQuery, Rule, RuleWithState};
+pub use store::alerting::{state_str, HistoryEntry, HistoryQuery};
+use store::{AuditCtx, Evaluated, Rule, RuleWithState};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
@@ -361,6 +362,8 @@ impl Services {
                 }
                 let mut all = spec.labels.clone();
                 all.extend(labels.clone());
+                all.insert("alertname".into(), spec.name.clone());
+                all.insert("severity".into(), spec.severity.as_str().into());
                 out.push(ActiveAlert {
                     rule_id: r.rule.id,
                     rule_name: spec.name.clone(),
@@ -553,8 +556,7 @@ impl Services {
             rules: due.len(),
             ..CycleReport::default()
         };
-        let mut cache: HashMap<(RuleQuery, i64), Result<std::sync::Arc<Vec<Point>>, String>> =
-            HashMap::new();
+        let mut cache: HashMap<(RuleQuery, i64), QueryResult> = HashMap::new();
         for r in due {
             let spec = &r.rule.spec;
             let lookback = lookback_ms(spec);
@@ -715,6 +717,9 @@ impl Services {
         })
     }
 }
+
+/// A query's points computed once per cycle, or its error.
+type QueryResult = Result<std::sync::Arc<Vec<Point>>, String>;
 
 /// One evaluation of a stored rule over its query's points: (new state, transitions, value).
 fn step_rule(

@@ -2,5 +2,6 @@
 
 pub mod account;
 pub mod admin;
+pub mod alerts;
 pub mod dashboards;
 pub mod placeholders;

@@ -247,7 +247,7 @@ impl RuleSpec {
             e.add("description", "must be at most 4000 characters");
         }
         let url = self.runbook_url.trim();
-        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             e.add("runbook_url", "must be an http:// or https:// address");
         } else if url.len() > 2048 {
             e.add("runbook_url", "must be at most 2048 characters");

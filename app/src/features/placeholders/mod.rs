@@ -39,15 +39,6 @@ pub fn HomePage() -> impl IntoView {
 }
 
 #[component]
-pub fn AlertsPage() -> impl IntoView {
-    view! {
-        <Title text=t(Msg::AlertsTitle) />
-        <PageHeader title=Msg::AlertsTitle />
-        <EmptyState title=Msg::AlertsEmpty body=Msg::AlertsEmptyBody icon=Icon::Bell />
-    }
-}
-
-#[component]
 pub fn IncidentsPage() -> impl IntoView {
     view! {
         <Title text=t(Msg::IncidentsTitle) />

@@ -1,0 +1,605 @@
+//! `/alerts` (what is firing now), `/alerts/rules` (the rules), `/alerts/rules/:id` (the
+//! editor with its backtest preview; `new` for a new rule) and `/alerts/history`.
+
+use super::form::{RuleForm, KINDS};
+use super::server_fns::{
+    active_alerts, alert_history, backtest_rule, get_rule, list_rules, BacktestView, DeleteRule,
+    HistoryFilter, RuleEdit, SaveRule,
+};
+use crate::components::{EmptyState, FieldError, Icon, PageHeader};
+use crate::error::AppError;
+use crate::i18n::{t, Msg};
+use crate::session::use_me;
+use domain::alerting::{CompareOp, KpiMetric, Severity};
+use domain::Role;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+#[component]
+fn AlertTabs() -> impl IntoView {
+    view! {
+        <nav class="tabs" aria-label="Alerting">
+            <A href="/alerts" exact=true>{t(Msg::AlertsActive)}</A>
+            <A href="/alerts/rules">{t(Msg::AlertsRules)}</A>
+            <A href="/alerts/history">{t(Msg::AlertsHistory)}</A>
+        </nav>
+    }
+}
+
+fn sev_badge(sev: &str) -> impl IntoView {
+    view! { <span class=format!("badge sev sev-{}", sev.to_lowercase())>{sev.to_owned()}</span> }
+}
+
+fn error_box(e: AppError) -> AnyView {
+    view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any()
+}
+
+/// `/alerts`: instances pending or firing now.
+#[component]
+pub fn AlertsPage() -> impl IntoView {
+    let alerts = Resource::new(|| (), |_| active_alerts());
+    view! {
+        <Title text=t(Msg::AlertsTitle) />
+        <PageHeader title=Msg::AlertsTitle />
+        <AlertTabs />
+        <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+            {move || Suspend::new(async move {
+                match alerts.await {
+                    Err(e) => error_box(e),
+                    Ok(rows) if rows.is_empty() => view! {
+                        <EmptyState title=Msg::AlertsNoneFiring body=Msg::AlertsNoneFiringBody icon=Icon::Bell />
+                    }.into_any(),
+                    Ok(rows) => view! {
+                        <div class="table-wrap card">
+                        <table class="table" data-testid="active-alerts">
+                            <thead><tr>
+                                <th>{t(Msg::Severity)}</th><th>{t(Msg::Status)}</th><th>{t(Msg::Rule)}</th>
+                                <th>{t(Msg::Value)}</th><th>{t(Msg::Since)}</th><th>{t(Msg::Labels)}</th>
+                            </tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|a| view! {
+                                    <tr>
+                                        <td>{sev_badge(&a.severity)}</td>
+                                        <td>{if a.firing {
+                                            view! { <span class="badge state-firing">{t(Msg::StateFiring)}</span> }.into_any()
+                                        } else {
+                                            view! { <span class="badge state-pending">{t(Msg::StatePending)}</span> }.into_any()
+                                        }}</td>
+                                        <td>
+                                            <a href=format!("/alerts/rules/{}", a.rule_id)>{a.rule_name.clone()}</a>
+                                            <div class="muted small">{a.summary.clone()}</div>
+                                        </td>
+                                        <td class="nowrap">{a.value.clone()}</td>
+                                        <td class="nowrap">{a.since.clone()}</td>
+                                        <td>{a.labels.iter().map(|(k, v)| view! { <code class="label">{format!("{k}={v}")}</code>" " }).collect_view()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// `/alerts/rules`.
+#[component]
+pub fn RulesPage() -> impl IntoView {
+    let me = use_me();
+    let rules = Resource::new(|| (), |_| list_rules());
+    view! {
+        <Title text=t(Msg::AlertsRules) />
+        <PageHeader title=Msg::AlertsTitle />
+        <AlertTabs />
+        <div class="toolbar">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    matches!(me.await, Ok(Some(m)) if m.can(Role::Editor)).then(|| view! {
+                        <a class="btn btn-primary" href="/alerts/rules/new" data-testid="new-rule">{t(Msg::NewRule)}</a>
+                    })
+                })}
+            </Transition>
+        </div>
+        <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+            {move || Suspend::new(async move {
+                match rules.await {
+                    Err(e) => error_box(e),
+                    Ok(rows) if rows.is_empty() => view! {
+                        <EmptyState title=Msg::AlertsEmpty body=Msg::AlertsEmptyBody icon=Icon::Bell />
+                    }.into_any(),
+                    Ok(rows) => view! {
+                        <div class="table-wrap card">
+                        <table class="table" data-testid="rules-table">
+                            <thead><tr>
+                                <th>{t(Msg::Severity)}</th><th>{t(Msg::Rule)}</th><th>{t(Msg::Condition)}</th>
+                                <th>{t(Msg::Status)}</th><th>{t(Msg::LastValue)}</th><th>{t(Msg::LastEvaluated)}</th>
+                            </tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|r| view! {
+                                    <tr class:row-disabled=!r.enabled>
+                                        <td>{sev_badge(&r.severity)}</td>
+                                        <td><a href=format!("/alerts/rules/{}", r.id)>{r.name.clone()}</a></td>
+                                        <td><code class="small">{r.condition.clone()}</code></td>
+                                        <td class="nowrap">{
+                                            if !r.enabled {
+                                                view! { <span class="badge badge-muted">{t(Msg::Disabled)}</span> }.into_any()
+                                            } else if r.firing > 0 {
+                                                view! { <span class="badge state-firing">{t(Msg::StateFiring)}</span> }.into_any()
+                                            } else if r.pending > 0 {
+                                                view! { <span class="badge state-pending">{t(Msg::StatePending)}</span> }.into_any()
+                                            } else {
+                                                view! { <span class="badge state-ok">{t(Msg::StateOk)}</span> }.into_any()
+                                            }
+                                        }
+                                        {r.last_error.clone().map(|e| view! { <div class="field-error">{e}</div> })}
+                                        </td>
+                                        <td class="nowrap">{r.last_value.clone().unwrap_or_else(|| "—".into())}</td>
+                                        <td class="nowrap muted">{r.last_eval.clone().unwrap_or_else(|| t(Msg::Never)().to_owned())}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// `/alerts/rules/:id` (`new` for a new rule).
+#[component]
+pub fn RuleEditorPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<i64>().ok()));
+    let loaded = Resource::new(move || id.get(), get_rule);
+    view! {
+        <Title text=t(Msg::RuleEditor) />
+        <PageHeader title=Msg::AlertsTitle />
+        <AlertTabs />
+        <Suspense fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Ok(edit) => view! { <RuleEditor edit /> }.into_any(),
+                    Err(e) => error_box(e),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A text input bound to one field of the form; it commits on `change` (blur or Enter),
+/// which also refreshes the preview.
+fn text_field(
+    form: RwSignal<RuleForm>,
+    name: &'static str,
+    get: fn(&RuleForm) -> String,
+    set: fn(&mut RuleForm, String),
+) -> impl IntoView {
+    view! {
+        <input
+            name=name
+            id=format!("rule-{name}")
+            prop:value=move || form.with(get)
+            on:change=move |ev| {
+                let v = event_target_value(&ev);
+                form.update(|f| set(f, v));
+            }
+        />
+    }
+}
+
+#[component]
+fn RuleEditor(edit: RuleEdit) -> impl IntoView {
+    let me = use_me();
+    let navigate = use_navigate();
+    let form = RwSignal::new(edit.form.clone());
+    let range = RwSignal::new("7d".to_owned());
+    let id = edit.id;
+    let version = edit.version;
+    let preview = Resource::new(
+        move || (form.get(), range.get()),
+        |(f, r)| backtest_rule(f, r),
+    );
+    let save = ServerAction::<SaveRule>::new();
+    let delete = ServerAction::<DeleteRule>::new();
+    let csrf = move || {
+        me.get_untracked()
+            .and_then(Result::ok)
+            .flatten()
+            .map(|m| m.csrf)
+            .unwrap_or_default()
+    };
+    let can_edit = move || matches!(me.get(), Some(Ok(Some(m))) if m.can(Role::Editor));
+    let nav = navigate.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            nav("/alerts/rules", Default::default());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            navigate("/alerts/rules", Default::default());
+        }
+    });
+    let save_err = move || save.value().get().and_then(Result::err);
+    let preview_err = move || preview.get().and_then(Result::err);
+    let field = move |name: &'static str| {
+        Signal::derive(move || {
+            save_err()
+                .and_then(|e| e.field(name))
+                .or_else(|| preview_err().and_then(|e| e.field(name)))
+        })
+    };
+    let kind = move || form.with(|f| f.kind.clone());
+    let daily = move || form.with(|f| KpiMetric::parse(&f.metric).is_some_and(KpiMetric::is_daily));
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        save.dispatch(SaveRule {
+            id,
+            version,
+            form: form.get_untracked(),
+            csrf: csrf(),
+        });
+    };
+    let part0 = view! {
+                <h2>{if id.is_some() { t(Msg::EditRule) } else { t(Msg::NewRule) }}</h2>
+    }
+    .into_any();
+    let part1 = view! {
+                {move || save_err().filter(|e| !matches!(e, AppError::Invalid(_))).map(error_box)}
+    }
+    .into_any();
+    let part2 = view! {
+                <label>
+                    <span>{t(Msg::Name)}</span>
+                    {text_field(form, "name", |f| f.name.clone(), |f, v| f.name = v)}
+                    <FieldError error=field("name") />
+                </label>
+    }
+    .into_any();
+    let part3 = view! {
+                <div class="form-row">
+                    <label>
+                        <span>{t(Msg::Severity)}</span>
+                        <select name="severity" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.severity = v); }>
+                            {Severity::ALL.into_iter().map(|s| view! {
+                                <option value=s.as_str() selected=move || form.with(|f| f.severity == s.as_str())>{s.as_str()}</option>
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <label>
+                        <span>{t(Msg::Labels)}</span>
+                        {text_field(form, "labels", |f| f.labels.clone(), |f, v| f.labels = v)}
+                        <FieldError error=field("labels") />
+                    </label>
+                </div>
+    }.into_any();
+    let part4 = view! {
+                <fieldset>
+                    <legend>{t(Msg::Query)}</legend>
+                    <div class="form-row">
+                        <label>
+                            <span>{t(Msg::Metric)}</span>
+                            <select name="metric" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.metric = v); }>
+                                {KpiMetric::ALL.into_iter().map(|m| view! {
+                                    <option value=m.as_str() selected=move || form.with(|f| f.metric == m.as_str())>{m.as_str()}</option>
+                                }).collect_view()}
+                            </select>
+                            <FieldError error=field("metric") />
+                        </label>
+                        <label class:hidden=daily>
+                            <span>{t(Msg::Window)}</span>
+                            {text_field(form, "window", |f| f.window.clone(), |f, v| f.window = v)}
+                            <FieldError error=Signal::derive(move || if kind() == "z_score" { None } else { field("window").get() }) />
+                        </label>
+                    </div>
+                    <p class="muted small">{move || if daily() { t(Msg::DailyMetricHint)() } else { t(Msg::WindowMetricHint)() }}</p>
+                </fieldset>
+    }.into_any();
+    let part5 = view! {
+                <fieldset>
+                    <legend>{t(Msg::Condition)}</legend>
+                    <div class="form-row">
+                        <label>
+                            <span>{t(Msg::ConditionKind)}</span>
+                            <select name="kind" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.kind = v); }>
+                                {KINDS.into_iter().map(|k| view! {
+                                    <option value=k selected=move || form.with(|f| f.kind == k)>{t(kind_msg(k))}</option>
+                                }).collect_view()}
+                            </select>
+                        </label>
+                        <Show when=move || kind() == "threshold">
+                            <label>
+                                <span>{t(Msg::Comparison)}</span>
+                                <select name="op" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.op = v); }>
+                                    {CompareOp::ALL.into_iter().map(|o| view! {
+                                        <option value=o.symbol() selected=move || form.with(|f| f.op == o.symbol())>{o.symbol()}</option>
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                            <label>
+                                <span>{t(Msg::Threshold)}</span>
+                                {text_field(form, "threshold", |f| f.threshold.clone(), |f, v| f.threshold = v)}
+                                <FieldError error=field("threshold") />
+                            </label>
+                        </Show>
+                        <Show when=move || kind() == "drop_pct" || kind() == "rise_pct">
+                            <label>
+                                <span>{t(Msg::Percent)}</span>
+                                {text_field(form, "pct", |f| f.pct.clone(), |f, v| f.pct = v)}
+                                <FieldError error=field("pct") />
+                            </label>
+                        </Show>
+                        <Show when=move || kind() == "no_data">
+                            <label>
+                                <span>{t(Msg::NoDataFor)}</span>
+                                {text_field(form, "no_data_for", |f| f.no_data_for.clone(), |f, v| f.no_data_for = v)}
+                                <FieldError error=field("for") />
+                            </label>
+                        </Show>
+                        <Show when=move || kind() == "z_score">
+                            <label>
+                                <span>"k"</span>
+                                {text_field(form, "k", |f| f.k.clone(), |f, v| f.k = v)}
+                                <FieldError error=field("k") />
+                            </label>
+                            <label>
+                                <span>{t(Msg::Samples)}</span>
+                                {text_field(form, "z_window", |f| f.z_window.clone(), |f, v| f.z_window = v)}
+                                <FieldError error=field("window") />
+                            </label>
+                        </Show>
+                    </div>
+                </fieldset>
+    }.into_any();
+    let part6 = view! {
+                <div class="form-row">
+                    <label>
+                        <span>{t(Msg::Interval)}</span>
+                        {text_field(form, "interval", |f| f.interval.clone(), |f, v| f.interval = v)}
+                        <FieldError error=field("interval") />
+                    </label>
+                    <label>
+                        <span>{t(Msg::ForDuration)}</span>
+                        {text_field(form, "for", |f| f.for_.clone(), |f, v| f.for_ = v)}
+                        <FieldError error=Signal::derive(move || if kind() == "no_data" { None } else { field("for").get() }) />
+                    </label>
+                    <label>
+                        <span>{t(Msg::KeepFiringFor)}</span>
+                        {text_field(form, "keep_firing_for", |f| f.keep_firing_for.clone(), |f, v| f.keep_firing_for = v)}
+                        <FieldError error=field("keep_firing_for") />
+                    </label>
+                </div>
+    }.into_any();
+    let part7 = view! {
+                <label>
+                    <span>{t(Msg::Summary)}</span>
+                    {text_field(form, "summary", |f| f.summary.clone(), |f, v| f.summary = v)}
+                    <span class="muted small">{t(Msg::SummaryHint)}</span>
+                    <FieldError error=field("summary") />
+                </label>
+    }
+    .into_any();
+    let part8 = view! {
+                <label>
+                    <span>{t(Msg::RunbookUrl)}</span>
+                    {text_field(form, "runbook_url", |f| f.runbook_url.clone(), |f, v| f.runbook_url = v)}
+                    <FieldError error=field("runbook_url") />
+                </label>
+    }.into_any();
+    let part9 = view! {
+                <label>
+                    <span>{t(Msg::Description)}</span>
+                    <textarea name="description" rows="3"
+                        prop:value=move || form.with(|f| f.description.clone())
+                        on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.description = v); }>
+                    </textarea>
+                    <FieldError error=field("description") />
+                </label>
+    }.into_any();
+    let part10 = view! {
+                <div class="form-row checks">
+                    <label class="check">
+                        <input type="checkbox" name="enabled" prop:checked=move || form.with(|f| f.enabled)
+                            on:change=move |ev| { let v = event_target_checked(&ev); form.update(|f| f.enabled = v); } />
+                        <span>{t(Msg::RuleEnabled)}</span>
+                    </label>
+                    <label class="check">
+                        <input type="checkbox" name="open_incident" prop:checked=move || form.with(|f| f.open_incident)
+                            on:change=move |ev| { let v = event_target_checked(&ev); form.update(|f| f.open_incident = v); } />
+                        <span>{t(Msg::OpenIncident)}</span>
+                    </label>
+                </div>
+    }.into_any();
+    let part11 = view! {
+                <div class="form-actions">
+                    <Show when=can_edit fallback=|| view! { <p class="muted">{t(Msg::ReadOnlyRule)}</p> }>
+                        <button type="submit" class="btn btn-primary" disabled=save.pending() data-testid="save-rule">
+                            {move || if save.pending().get() { t(Msg::Saving)() } else { t(Msg::Save)() }}
+                        </button>
+                        {id.map(|id| view! {
+                            <button type="button" class="btn btn-danger"
+                                on:click=move |_| { delete.dispatch(DeleteRule { id, csrf: csrf() }); }>
+                                {t(Msg::Delete)}
+                            </button>
+                        })}
+                    </Show>
+                    <a class="btn btn-ghost" href="/alerts/rules">{t(Msg::Cancel)}</a>
+                </div>
+
+    }.into_any();
+    view! {
+        <div class="editor-grid">
+            <form class="card form rule-form" on:submit=on_submit data-testid="rule-form">
+                {part0}
+                {part1}
+                {part2}
+                {part3}
+                {part4}
+                {part5}
+                {part6}
+                {part7}
+                {part8}
+                {part9}
+                {part10}
+                {part11}
+            </form>
+            <section class="card preview" data-testid="backtest">
+                <div class="preview-head">
+                    <h2>{t(Msg::Backtest)}</h2>
+                    <div class="chips">
+                        {["24h", "7d", "30d"].into_iter().map(|r| view! {
+                            <button type="button" class="chip" aria-pressed=move || (range.get() == r).to_string()
+                                on:click=move |_| range.set(r.to_owned())>{r}</button>
+                        }).collect_view()}
+                    </div>
+                </div>
+                <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                    {move || Suspend::new(async move {
+                        match preview.await {
+                            Ok(b) => backtest_view(b),
+                            Err(AppError::Invalid(_)) => view! { <p class="muted">{t(Msg::FixFieldsForPreview)}</p> }.into_any(),
+                            Err(e) => error_box(e),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </div>
+    }
+}
+
+fn backtest_view(b: BacktestView) -> AnyView {
+    view! {
+        <div>
+            <p class="backtest-summary" data-testid="backtest-summary">
+                <strong data-testid="backtest-notifications">{b.notifications}</strong>" "{t(Msg::WouldNotify)}
+                " · "{b.firing_spans}" "{t(Msg::FiringSpans)}
+                " · "{b.pending_spans}" "{t(Msg::PendingSpans)}
+                {b.last_value.map(|v| view! { " · "{t(Msg::LastValue)}": "<strong>{v}</strong> })}
+            </p>
+            {match b.svg {
+                Some(svg) => view! { <div class="chart" inner_html=svg></div> }.into_any(),
+                None => view! { <p class="muted empty-inline">{t(Msg::NoDataInRange)}</p> }.into_any(),
+            }}
+            <p class="legend muted small">
+                <span class="swatch swatch-pending"></span>{t(Msg::StatePending)}" "
+                <span class="swatch swatch-firing"></span>{t(Msg::StateFiring)}" "
+                <span class="swatch swatch-threshold"></span>{t(Msg::Threshold)}
+            </p>
+            <p class="muted small">{t(Msg::BacktestHint)}</p>
+        </div>
+    }
+    .into_any()
+}
+
+fn kind_msg(k: &str) -> Msg {
+    match k {
+        "threshold" => Msg::KindThreshold,
+        "drop_pct" => Msg::KindDrop,
+        "rise_pct" => Msg::KindRise,
+        "no_data" => Msg::KindNoData,
+        _ => Msg::KindZScore,
+    }
+}
+
+/// `/alerts/history?rule=&severity=&state=&range=&before=`.
+#[component]
+pub fn AlertHistoryPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = Memo::new(move |_| {
+        let q = query.read();
+        let get = |k: &str| q.get(k).unwrap_or_default();
+        HistoryFilter {
+            rule: get("rule"),
+            severity: get("severity"),
+            state: get("state"),
+            range: get("range"),
+            before: get("before"),
+        }
+    });
+    let rows = Resource::new(move || filter.get(), alert_history);
+    let rules = Resource::new(|| (), |_| list_rules());
+    let select = move |name: &'static str, options: Vec<(String, String)>| {
+        view! {
+            <select name=name>
+                <option value="">{t(Msg::All)}</option>
+                {options.into_iter().map(|(v, label)| {
+                    let v2 = v.clone();
+                    view! { <option value=v selected=move || {
+                        let f = filter.get();
+                        let cur = match name { "rule" => f.rule, "severity" => f.severity, "state" => f.state, _ => f.range };
+                        cur == v2
+                    }>{label}</option> }
+                }).collect_view()}
+            </select>
+        }
+    };
+    view! {
+        <Title text=t(Msg::AlertsHistory) />
+        <PageHeader title=Msg::AlertsTitle />
+        <AlertTabs />
+        <form class="filters card" method="get" action="/alerts/history">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let opts = rules.await.unwrap_or_default().into_iter().map(|r| (r.id.to_string(), r.name)).collect();
+                    view! { <label><span>{t(Msg::Rule)}</span>{select("rule", opts)}</label> }
+                })}
+            </Transition>
+            <label><span>{t(Msg::Severity)}</span>{select("severity", Severity::ALL.iter().map(|s| (s.as_str().to_owned(), s.as_str().to_owned())).collect())}</label>
+            <label><span>{t(Msg::Status)}</span>{select("state", ["firing", "pending", "resolved", "dropped"].iter().map(|s| ((*s).to_owned(), (*s).to_owned())).collect())}</label>
+            <label><span>{t(Msg::Period)}</span>{select("range", ["24h", "7d", "30d"].iter().map(|s| ((*s).to_owned(), (*s).to_owned())).collect())}</label>
+            <button type="submit" class="btn">{t(Msg::Filter)}</button>
+        </form>
+        <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Err(e) => error_box(e),
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted empty-inline card">{t(Msg::NoHistory)}</p> }.into_any(),
+                    Ok(rows) => {
+                        let older = (rows.len() == 100).then(|| rows.last().map(|r| r.id)).flatten();
+                        view! {
+                            <div class="table-wrap card">
+                            <table class="table" data-testid="history-table">
+                                <thead><tr>
+                                    <th>{t(Msg::When)}</th><th>{t(Msg::Severity)}</th><th>{t(Msg::Rule)}</th>
+                                    <th>{t(Msg::Change)}</th><th>{t(Msg::Value)}</th><th>{t(Msg::Labels)}</th>
+                                </tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|h| view! {
+                                        <tr>
+                                            <td class="nowrap">{h.at.clone()}</td>
+                                            <td>{sev_badge(&h.severity)}</td>
+                                            <td>{match h.rule_id {
+                                                Some(id) => view! { <a href=format!("/alerts/rules/{id}")>{h.rule_name.clone()}</a> }.into_any(),
+                                                None => view! { <span>{h.rule_name.clone()}</span> }.into_any(),
+                                            }}</td>
+                                            <td class="nowrap">
+                                                <span class=format!("state state-{}", h.from)>{h.from.clone()}</span>
+                                                " → "
+                                                <span class=format!("badge state-{}", h.to)>{h.to.clone()}</span>
+                                            </td>
+                                            <td class="nowrap">{h.value.clone()}</td>
+                                            <td><code class="small">{h.labels.clone()}</code></td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            </div>
+                            {older.map(|id| view! {
+                                <a class="btn" href=move || {
+                                    let f = filter.get();
+                                    format!("/alerts/history?rule={}&severity={}&state={}&range={}&before={id}", f.rule, f.severity, f.state, f.range)
+                                }>{t(Msg::OlderEntries)}</a>
+                            })}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,325 @@
+//! Alerting server functions: resolve the caller, one services call (which checks the role),
+//! rows formatted for display in the caller's time zone. Writes also check the CSRF token.
+
+use super::form::RuleForm;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleRow {
+    pub id: i64,
+    pub name: String,
+    pub severity: String,
+    pub enabled: bool,
+    pub condition: String,
+    pub firing: usize,
+    pub pending: usize,
+    pub last_eval: Option<String>,
+    pub last_value: Option<String>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRow {
+    pub rule_id: i64,
+    pub rule_name: String,
+    pub severity: String,
+    pub firing: bool,
+    pub value: String,
+    pub since: String,
+    pub summary: String,
+    pub labels: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub at: String,
+    pub rule_id: Option<i64>,
+    pub rule_name: String,
+    pub severity: String,
+    pub from: String,
+    pub to: String,
+    pub value: String,
+    pub labels: String,
+}
+
+/// Filters of the history page, as in its URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HistoryFilter {
+    pub rule: String,
+    pub severity: String,
+    /// `firing`, `pending`, `resolved`, `dropped` or empty.
+    pub state: String,
+    /// `24h`, `7d`, `30d` or empty (all).
+    pub range: String,
+    pub before: String,
+}
+
+/// The editor's data: the form, and the version an edit is based on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleEdit {
+    pub id: Option<i64>,
+    pub version: i64,
+    pub form: RuleForm,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestView {
+    pub svg: Option<String>,
+    pub evaluations: usize,
+    pub notifications: usize,
+    pub firing_spans: usize,
+    pub pending_spans: usize,
+    pub points: usize,
+    pub last_value: Option<String>,
+}
+
+/// Values as people read them: ratios in %, milliseconds rounded.
+pub fn format_value(v: f64, metric: &str) -> String {
+    if !v.is_finite() {
+        return "—".into();
+    }
+    match metric {
+        m if m.ends_with("_ms") => format!("{v:.0} ms"),
+        "dau" | "registrations" | "ai_dialogs" => format!("{v:.0}"),
+        "satisfaction" => format!("{v:.2}"),
+        _ => format!("{:.1}%", v * 100.0),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn metric_of(spec: &domain::alerting::RuleSpec) -> &'static str {
+    match &spec.query {
+        domain::alerting::RuleQuery::Kpi { metric, .. } => metric.as_str(),
+    }
+}
+
+/// The condition's value as shown: a change in %, a z-score, an age, or the metric.
+#[cfg(feature = "ssr")]
+fn format_check_value(spec: &domain::alerting::RuleSpec, v: f64) -> String {
+    use domain::alerting::Condition;
+    match spec.condition {
+        Condition::DropPct { .. } | Condition::RisePct { .. } => format!("{v:+.1}%"),
+        Condition::ZScore { .. } => format!("z = {v:.2}"),
+        Condition::NoData { .. } => domain::alerting::format_duration(v as i64),
+        Condition::Threshold { .. } => format_value(v, metric_of(spec)),
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/list_rules")]
+pub async fn list_rules() -> Result<Vec<RuleRow>, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    let rules = ssr::services()?.list_rules(&actor).await?;
+    Ok(rules
+        .into_iter()
+        .map(|r| {
+            let spec = &r.rule.spec;
+            RuleRow {
+                id: r.rule.id,
+                name: spec.name.clone(),
+                severity: spec.severity.as_str().into(),
+                enabled: spec.enabled,
+                condition: spec.describe_condition(),
+                firing: r.firing,
+                pending: r.pending,
+                last_eval: r
+                    .last_eval_at_ms
+                    .map(|t| services::timefmt::format_ms(t, &actor.time_zone)),
+                last_value: r.last_value.map(|v| format_check_value(spec, v)),
+                last_error: r.last_error.clone(),
+            }
+        })
+        .collect())
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/active")]
+pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    let svc = ssr::services()?;
+    let rules = svc.list_rules(&actor).await?;
+    let alerts = svc.active_alerts(&actor).await?;
+    Ok(alerts
+        .into_iter()
+        .map(|a| {
+            let spec = rules
+                .iter()
+                .find(|r| r.rule.id == a.rule_id)
+                .map(|r| r.rule.spec.clone());
+            AlertRow {
+                rule_id: a.rule_id,
+                rule_name: a.rule_name,
+                severity: a.severity.as_str().into(),
+                firing: a.state == domain::alerting::AlertState::Firing,
+                value: spec
+                    .as_ref()
+                    .map_or_else(|| a.value.to_string(), |s| format_check_value(s, a.value)),
+                since: services::timefmt::format_ms(
+                    a.fired_at_ms.unwrap_or(a.active_at_ms),
+                    &actor.time_zone,
+                ),
+                summary: a.summary,
+                labels: a
+                    .labels
+                    .into_iter()
+                    .filter(|(k, _)| k != "alertname" && k != "severity")
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/history", input = Json)]
+pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, AppError> {
+    use crate::session::ssr;
+    use domain::alerting::{AlertState, Severity};
+    let actor = ssr::require_actor().await?;
+    let svc = ssr::services()?;
+    let bad = |field: &str, msg: &str| {
+        AppError::from(services::ServiceError::invalid(field, msg.to_owned()))
+    };
+    let now = svc.now_ms();
+    let q = services::alerting::HistoryQuery {
+        rule_id: match filter.rule.trim() {
+            "" => None,
+            s => Some(s.parse().map_err(|_| bad("rule", "unknown rule"))?),
+        },
+        severity: match filter.severity.as_str() {
+            "" => None,
+            s => Some(Severity::parse(s).ok_or_else(|| bad("severity", "choose P0–P3"))?),
+        },
+        to: match filter.state.as_str() {
+            "" => None,
+            "firing" => Some(Some(AlertState::Firing)),
+            "pending" => Some(Some(AlertState::Pending)),
+            "resolved" => Some(Some(AlertState::Inactive)),
+            "dropped" => Some(None),
+            _ => return Err(bad("state", "unknown state")),
+        },
+        from_ms: match filter.range.as_str() {
+            "" => None,
+            "24h" => Some(now - 86_400_000),
+            "7d" => Some(now - 7 * 86_400_000),
+            "30d" => Some(now - 30 * 86_400_000),
+            _ => return Err(bad("range", "choose 24h, 7d or 30d")),
+        },
+        to_ms: None,
+        before_id: filter.before.trim().parse().ok(),
+        limit: 100,
+    };
+    let rows = svc.alert_history(&actor, &q).await?;
+    let state = |s: Option<AlertState>| services::alerting::state_str(s).to_owned();
+    Ok(rows
+        .into_iter()
+        .map(|h| HistoryRow {
+            id: h.id,
+            at: services::timefmt::format_ms(h.at_ms, &actor.time_zone),
+            rule_id: h.rule_id,
+            rule_name: h.rule_name,
+            severity: h.severity.as_str().into(),
+            from: h
+                .from
+                .map_or_else(|| "inactive".to_owned(), |s| state(Some(s))),
+            to: state(h.to),
+            value: h
+                .value
+                .map_or_else(|| "—".into(), domain::alerting::template::format_value),
+            labels: super::form::format_labels(&h.labels),
+        })
+        .collect())
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/get_rule", input = Json)]
+pub async fn get_rule(id: Option<i64>) -> Result<RuleEdit, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    match id {
+        None => {
+            actor
+                .require(domain::Role::Viewer)
+                .map_err(AppError::from)?;
+            Ok(RuleEdit {
+                id: None,
+                version: 0,
+                form: RuleForm::default(),
+            })
+        }
+        Some(id) => {
+            let r = ssr::services()?.get_rule(&actor, id).await?;
+            Ok(RuleEdit {
+                id: Some(r.id),
+                version: r.version,
+                form: RuleForm::from_spec(&r.spec),
+            })
+        }
+    }
+}
+
+/// Creates (`id` = None) or updates a rule; returns its id.
+#[server(prefix = "/rpc", endpoint = "alerts/save_rule", input = Json)]
+pub async fn save_rule(
+    id: Option<i64>,
+    version: i64,
+    form: RuleForm,
+    csrf: String,
+) -> Result<i64, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    actor
+        .require(domain::Role::Editor)
+        .map_err(AppError::from)?;
+    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
+    let svc = ssr::services()?;
+    Ok(match id {
+        None => svc.create_rule(&actor, spec).await?.id,
+        Some(id) => svc.update_rule(&actor, id, version, spec).await?.id,
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/delete_rule")]
+pub async fn delete_rule(id: i64, csrf: String) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    actor
+        .require(domain::Role::Editor)
+        .map_err(AppError::from)?;
+    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    ssr::services()?.delete_rule(&actor, id).await?;
+    Ok(())
+}
+
+/// The preview: what the form's rule would have done over the last `range` (`24h`, `7d`,
+/// `30d`). The name is not needed for a preview.
+#[server(prefix = "/rpc", endpoint = "alerts/backtest", input = Json)]
+pub async fn backtest_rule(form: RuleForm, range: String) -> Result<BacktestView, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    let svc = ssr::services()?;
+    let mut form = form;
+    if form.name.trim().is_empty() {
+        form.name = "preview".into();
+    }
+    let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
+    let span = match range.as_str() {
+        "24h" => 86_400_000,
+        "30d" => 30 * 86_400_000,
+        _ => 7 * 86_400_000,
+    };
+    let now = svc.now_ms();
+    let metric = metric_of(&spec);
+    let b = svc.backtest(&actor, spec, now - span, now).await?;
+    Ok(BacktestView {
+        evaluations: b.evaluations,
+        notifications: b.notifications,
+        firing_spans: b.spans.iter().filter(|s| s.firing).count(),
+        pending_spans: b.spans.iter().filter(|s| !s.firing).count(),
+        points: b.points.len(),
+        last_value: b.points.last().map(|p| format_value(p.value, metric)),
+        svg: b.svg,
+    })
+}
