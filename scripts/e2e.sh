@@ -10,6 +10,7 @@ port=${VIGIL_E2E_PORT:-3917}
 export VIGIL_DATA_DIR="$data" VIGIL_ADDR="127.0.0.1:$port" VIGIL_SITE_ROOT=target/site VIGIL_LOG=warn
 $bin user add --email e2e-admin@example.com --name "Ada Admin" --role admin --password e2e-admin-password >/dev/null
 $bin user add --email e2e-viewer@example.com --name "Pat Viewer" --role viewer --password e2e-viewer-password >/dev/null
+$bin user add --email e2e-editor@example.com --name "Ed Editor" --role editor --password e2e-editor-password >/dev/null
 $bin serve >"$data/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT

@@ -1,5 +1,4 @@
-import { expect, test } from "@playwright/test";
-import { ADMIN, VIEWER, hydrated, signIn } from "./helpers";
+import { ADMIN, VIEWER, expect, hydrated, signIn, test } from "./helpers";
 
 function events(prefix: string, users: string[]) {
   const now = Date.now();

@@ -1,12 +1,36 @@
-import type { Page } from "@playwright/test";
+import { test as base, expect, type Page } from "@playwright/test";
+
+/**
+ * `test` with the browser's console errors and uncaught exceptions collected: they are
+ * printed when a test fails (a hydration panic shows up here, not in the server log).
+ */
+export const test = base.extend<{ browserErrors: string[] }>({
+  browserErrors: [
+    async ({ page }, use, testInfo) => {
+      const errors: string[] = [];
+      page.on("console", (m) => {
+        if (m.type() === "error" || m.type() === "warning") errors.push(`console.${m.type()}: ${m.text()}`);
+      });
+      page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+      page.on("requestfailed", (r) => errors.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`));
+      await use(errors);
+      if (testInfo.status !== testInfo.expectedStatus && errors.length > 0) {
+        console.log(`browser errors in "${testInfo.title}":\n  ${errors.join("\n  ")}`);
+      }
+    },
+    { auto: true },
+  ],
+});
+export { expect };
 
 // Accounts created by scripts/e2e.sh with `vigil user add` before the suite runs.
 export const ADMIN = { email: "e2e-admin@example.com", password: "e2e-admin-password" };
 export const VIEWER = { email: "e2e-viewer@example.com", password: "e2e-viewer-password" };
+export const EDITOR = { email: "e2e-editor@example.com", password: "e2e-editor-password" };
 
 /** Waits until the WebAssembly bundle has hydrated the page. */
 export async function hydrated(page: Page) {
-  await page.waitForFunction(() => (window as any).__vigil_hydrated === true);
+  await page.waitForFunction(() => (window as any).__vigil_hydrated === true, null, { timeout: 20_000 });
 }
 
 /** Signs in through the form and waits for the next page to hydrate. */

@@ -1,5 +1,4 @@
-import { expect, test } from "@playwright/test";
-import { ADMIN, VIEWER, hydrated, signIn } from "./helpers";
+import { ADMIN, VIEWER, expect, hydrated, signIn, test } from "./helpers";
 
 test("an admin signs in, switches to 中文 and back without a reload, and sees the audit log", async ({ page }) => {
   await signIn(page, ADMIN);

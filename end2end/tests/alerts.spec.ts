@@ -1,0 +1,88 @@
+import { ADMIN, EDITOR, VIEWER, expect, hydrated, signIn, test } from "./helpers";
+
+/** `n` ended AI dialogs in the last minutes, `ok` of them successful. */
+function dialogs(prefix: string, n: number, ok: number) {
+  const now = Date.now();
+  return Array.from({ length: n }, (_, i) => ({
+    event_id: `${prefix}-${i}`,
+    event_name: "ai_dialog_end",
+    user_id: `ai-user-${i}`,
+    timestamp: now - 60_000 - i * 1000,
+    properties: { dialog_id: `${prefix}-${i}`, success: i < ok, response_ms: 900, answer_source: "generated" },
+  }));
+}
+
+test("an ops editor changes a threshold: the backtest follows, the save is audited, a viewer cannot edit", async ({
+  page,
+  browser,
+}) => {
+  // Data: AI success 70 % in the last hour (an admin creates the ingest key).
+  await signIn(page, ADMIN);
+  await page.goto("/admin/api-keys");
+  await hydrated(page);
+  await page.fill("input[name=name]", "e2e alerts");
+  await page.click("form button[type=submit]");
+  const key = (await page.getByTestId("new-api-key").textContent())!.trim();
+  const res = await page.request.post("/api/v1/events", {
+    headers: { Authorization: `Bearer ${key}` },
+    data: dialogs("e2e-ai", 10, 7),
+  });
+  expect(res.status()).toBe(200);
+
+  // The editor opens the seeded default rule.
+  const ctx = await browser.newContext();
+  const ops = await ctx.newPage();
+  await signIn(ops, EDITOR);
+  await ops.goto("/alerts/rules");
+  const table = ops.getByTestId("rules-table");
+  await expect(table).toContainText("AI success rate below 90%");
+  await table.getByRole("link", { name: "AI success rate below 90%" }).click();
+  await expect(ops).toHaveURL(/\/alerts\/rules\/\d+$/);
+  await hydrated(ops);
+
+  // 24 h preview: 0.7 < 0.9 in the last hour; with the default `for: 10m` it is only
+  // pending at the last (hourly) evaluation, without `for` it fires: a notification.
+  await ops.getByRole("button", { name: "24h" }).click();
+  const notifications = ops.getByTestId("backtest-notifications");
+  await expect(ops.getByTestId("backtest-summary")).toContainText("1 pending spans");
+  await expect(notifications).toHaveText("0");
+  await ops.fill("input[name=for]", "0");
+  await ops.press("input[name=for]", "Tab");
+  await expect(notifications).toHaveText("1");
+  await expect(ops.locator("[data-testid=backtest] .chart svg")).toBeVisible();
+
+  // A bad value is named next to its field, and nothing is saved.
+  await ops.fill("input[name=interval]", "5");
+  await ops.press("input[name=interval]", "Tab");
+  await ops.getByTestId("save-rule").click();
+  await expect(ops.locator("label", { has: ops.locator("input[name=interval]") }).locator(".field-error")).toContainText(
+    "not a duration",
+  );
+  await ops.fill("input[name=interval]", "1m");
+  await ops.press("input[name=interval]", "Tab");
+
+  // Lower the threshold to 0.5: the preview updates to no notifications.
+  await ops.fill("input[name=threshold]", "0.5");
+  await ops.press("input[name=threshold]", "Tab");
+  await expect(notifications).toHaveText("0");
+  await ops.getByTestId("save-rule").click();
+  await expect(ops).toHaveURL(/\/alerts\/rules$/);
+  await expect(ops.getByTestId("rules-table")).toContainText("ai_success_rate over 1h < 0.5");
+
+  // The edit is in the audit log with before and after.
+  await page.goto("/admin/audit");
+  await expect(page.getByTestId("audit-table")).toContainText("rule.update");
+  await expect(page.getByTestId("audit-table")).toContainText(EDITOR.email);
+  await ctx.close();
+
+  // A viewer reads rules but has no save button.
+  const vctx = await browser.newContext();
+  const pm = await vctx.newPage();
+  await signIn(pm, VIEWER);
+  await pm.goto("/alerts/rules");
+  await expect(pm.getByTestId("new-rule")).toHaveCount(0);
+  await pm.getByTestId("rules-table").getByRole("link", { name: "AI success rate below 90%" }).click();
+  await hydrated(pm);
+  await expect(pm.getByTestId("save-rule")).toHaveCount(0);
+  await vctx.close();
+});
