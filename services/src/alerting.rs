@@ -557,7 +557,15 @@ impl Services {
             ..CycleReport::default()
         };
         let mut cache: HashMap<(RuleQuery, i64), QueryResult> = HashMap::new();
-        for r in due {
+        // Evaluate everything first, then store the cycle in chunks (one commit each).
+        struct Out {
+            state: RuleState,
+            value: Option<f64>,
+            error: Option<String>,
+            transitions: Vec<domain::alerting::Transition>,
+        }
+        let mut outs = Vec::with_capacity(due.len());
+        for r in &due {
             let spec = &r.rule.spec;
             let lookback = lookback_ms(spec);
             let key = (spec.query.clone(), lookback);
@@ -570,35 +578,51 @@ impl Services {
                 cache.insert(key.clone(), res);
                 report.queries += 1;
             }
-            let (state, value, error, transitions) = match &cache[&key] {
+            outs.push(match &cache[&key] {
                 Ok(points) => {
-                    let (state, transitions, value) = step_rule(&r, now, points);
-                    (state, value, None, transitions)
+                    let (state, transitions, value) = step_rule(r, now, points);
+                    Out {
+                        state,
+                        value,
+                        error: None,
+                        transitions,
+                    }
                 }
                 Err(e) => {
                     report.errors += 1;
-                    (r.state.clone(), r.last_value, Some(e.clone()), Vec::new())
+                    Out {
+                        state: r.state.clone(),
+                        value: r.last_value,
+                        error: Some(e.clone()),
+                        transitions: Vec::new(),
+                    }
                 }
-            };
-            let stored = self
-                .store
-                .record_evaluation(&Evaluated {
+            });
+        }
+        for (rules, outs) in due.chunks(1000).zip(outs.chunks(1000)) {
+            let batch: Vec<Evaluated<'_>> = rules
+                .iter()
+                .zip(outs)
+                .map(|(r, o)| Evaluated {
                     rule_id: r.rule.id,
                     version: r.rule.version,
-                    rule_name: &spec.name,
-                    severity: spec.severity,
-                    state: &state,
+                    rule_name: &r.rule.spec.name,
+                    severity: r.rule.spec.severity,
+                    state: &o.state,
                     at_ms: now,
-                    next_eval_at_ms: now + spec.interval_ms,
-                    last_value: value,
-                    last_error: error.as_deref(),
-                    transitions: &transitions,
+                    next_eval_at_ms: now + r.rule.spec.interval_ms,
+                    last_value: o.value,
+                    last_error: o.error.as_deref(),
+                    transitions: &o.transitions,
                 })
-                .await?;
-            if stored {
-                report.transitions += transitions.len();
-            } else {
-                report.skipped += 1;
+                .collect();
+            let stored = self.store.record_evaluations(&batch).await?;
+            for (ok, e) in stored.iter().zip(&batch) {
+                if *ok {
+                    report.transitions += e.transitions.len();
+                } else {
+                    report.skipped += 1;
+                }
             }
         }
         Ok(report)

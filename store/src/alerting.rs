@@ -318,42 +318,53 @@ impl Store {
     /// (returns `false`) when the rule was edited or deleted since it was read, so an edit's
     /// reset is never overwritten by an evaluation of the old version.
     pub async fn record_evaluation(&self, e: &Evaluated<'_>) -> Result<bool> {
+        Ok(self.record_evaluations(std::slice::from_ref(e)).await?[0])
+    }
+
+    /// [`Store::record_evaluation`] for a whole cycle in one transaction (one commit instead
+    /// of one per rule); per rule `true` when stored.
+    pub async fn record_evaluations(&self, batch: &[Evaluated<'_>]) -> Result<Vec<bool>> {
         let mut tx = self.pool.begin().await?;
-        let res = sqlx::query(
-            "UPDATE alert_rule_state SET state = $2, last_eval_at_ms = $3, next_eval_at_ms = $4,
-                    last_value = $5, last_error = $6
-             WHERE rule_id = $1 AND EXISTS (SELECT 1 FROM alert_rules WHERE id = $1 AND version = $7)",
-        )
-        .bind(e.rule_id)
-        .bind(json(e.state)?)
-        .bind(e.at_ms)
-        .bind(e.next_eval_at_ms)
-        .bind(e.last_value)
-        .bind(e.last_error)
-        .bind(e.version)
-        .execute(&mut *tx)
-        .await?;
-        if res.rows_affected() == 0 {
-            return Ok(false);
-        }
-        for t in e.transitions {
-            sqlx::query(
-                "INSERT INTO alert_history (rule_id, rule_name, severity, labels, from_state, to_state, value, at_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        let mut out = Vec::with_capacity(batch.len());
+        for e in batch {
+            let res = sqlx::query(
+                "UPDATE alert_rule_state SET state = $2, last_eval_at_ms = $3, next_eval_at_ms = $4,
+                        last_value = $5, last_error = $6
+                 WHERE rule_id = $1 AND EXISTS (SELECT 1 FROM alert_rules WHERE id = $1 AND version = $7)",
             )
             .bind(e.rule_id)
-            .bind(e.rule_name)
-            .bind(e.severity.as_str())
-            .bind(json(&t.labels)?)
-            .bind(t.from.map(|s| state_str(Some(s))))
-            .bind(state_str(t.to))
-            .bind(t.value.is_finite().then_some(t.value))
-            .bind(t.at_ms)
+            .bind(json(e.state)?)
+            .bind(e.at_ms)
+            .bind(e.next_eval_at_ms)
+            .bind(e.last_value)
+            .bind(e.last_error)
+            .bind(e.version)
             .execute(&mut *tx)
             .await?;
+            if res.rows_affected() == 0 {
+                out.push(false);
+                continue;
+            }
+            for t in e.transitions {
+                sqlx::query(
+                    "INSERT INTO alert_history (rule_id, rule_name, severity, labels, from_state, to_state, value, at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(e.rule_id)
+                .bind(e.rule_name)
+                .bind(e.severity.as_str())
+                .bind(json(&t.labels)?)
+                .bind(t.from.map(|s| state_str(Some(s))))
+                .bind(state_str(t.to))
+                .bind(t.value.is_finite().then_some(t.value))
+                .bind(t.at_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            out.push(true);
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(out)
     }
 
     /// Alert history, newest first.

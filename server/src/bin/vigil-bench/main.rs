@@ -13,9 +13,14 @@
 //!   same queries in DuckDB over the same raw events exported to Parquet (needs `python3`
 //!   with `duckdb`; `scripts/bench.sh` installs it), side by side with the ratio and a check
 //!   that both engines computed the same numbers.
+//!
+//! `vigil-bench rules [--rules 10000] [--cycles 5]`
+//!   Alert evaluation: N rules over every KPI metric, window and condition kind, all due in
+//!   each cycle; time per cycle, rules/s, distinct queries, ratio to the 1 s goal.
 
 mod ingest;
 mod kpi;
+mod rules;
 
 pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
@@ -64,7 +69,8 @@ async fn main() {
     let result = match what.as_str() {
         "ingest" => ingest::run(arg("--events", 200_000)).await,
         "kpi" => kpi::run().await,
-        other => Err(format!("unknown benchmark `{other}` (known: ingest, kpi)").into()),
+        "rules" => rules::run().await,
+        other => Err(format!("unknown benchmark `{other}` (known: ingest, kpi, rules)").into()),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
