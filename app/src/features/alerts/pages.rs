@@ -584,7 +584,7 @@ pub fn AlertHistoryPage() -> impl IntoView {
                                                 <span class=format!("badge state-{}", h.to)>{h.to.clone()}</span>
                                             </td>
                                             <td class="nowrap">{h.value.clone()}</td>
-                                            <td><code class="small">{h.labels.clone()}</code></td>
+                                            <td>{(!h.labels.is_empty()).then(|| view! { <code class="small">{h.labels.clone()}</code> })}</td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>

@@ -212,10 +212,22 @@ pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, App
         limit: 100,
     };
     let rows = svc.alert_history(&actor, &q).await?;
+    let rules = svc.list_rules(&actor).await?;
+    let spec_of = |id: Option<i64>| {
+        rules
+            .iter()
+            .find(|r| Some(r.rule.id) == id)
+            .map(|r| &r.rule.spec)
+    };
     let state = |s: Option<AlertState>| services::alerting::state_str(s).to_owned();
     Ok(rows
         .into_iter()
         .map(|h| HistoryRow {
+            value: match (h.value, spec_of(h.rule_id)) {
+                (Some(v), Some(spec)) => format_check_value(spec, v),
+                (Some(v), None) => domain::alerting::template::format_value(v),
+                (None, _) => "—".into(),
+            },
             id: h.id,
             at: services::timefmt::format_ms(h.at_ms, &actor.time_zone),
             rule_id: h.rule_id,
@@ -225,9 +237,6 @@ pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, App
                 .from
                 .map_or_else(|| "inactive".to_owned(), |s| state(Some(s))),
             to: state(h.to),
-            value: h
-                .value
-                .map_or_else(|| "—".into(), domain::alerting::template::format_value),
             labels: super::form::format_labels(&h.labels),
         })
         .collect())
