@@ -131,6 +131,7 @@ pub fn services_for(config: &Config, store: Store) -> Services {
         },
     )
     .with_event_settings(events)
+    .with_public_url(&config.public_url)
 }
 
 /// Leptos options: cargo-leptos' environment when present, our config for paths.

@@ -771,6 +771,47 @@ fn parse_hourly<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, Service
         .map_err(|e| ServiceError::Internal(format!("corrupt hourly rollup: {e}")))
 }
 
+/// A metric's value as people read it: ratios in %, milliseconds rounded.
+pub fn format_metric(v: f64, metric: KpiMetric) -> String {
+    if !v.is_finite() {
+        return "—".into();
+    }
+    match metric {
+        KpiMetric::AiResponseP95Ms | KpiMetric::AiResponseP99Ms => format!("{v:.0} ms"),
+        KpiMetric::Dau | KpiMetric::Registrations | KpiMetric::AiDialogs => format!("{v:.0}"),
+        KpiMetric::Satisfaction => format!("{v:.2}"),
+        _ => format!("{:.1}%", v * 100.0),
+    }
+}
+
+/// The value a rule's condition reports, as shown: a change in %, a z-score, an age, or
+/// the metric itself.
+pub fn format_rule_value(spec: &RuleSpec, v: f64) -> String {
+    let RuleQuery::Kpi { metric, .. } = spec.query;
+    match spec.condition {
+        Condition::DropPct { .. } | Condition::RisePct { .. } => format!("{v:+.1}%"),
+        Condition::ZScore { .. } => format!("z = {v:.2}"),
+        Condition::NoData { .. } => domain::alerting::format_duration(v as i64),
+        Condition::Threshold { .. } => format_metric(v, metric),
+    }
+}
+
+/// The threshold as shown beside the value.
+pub fn format_rule_threshold(spec: &RuleSpec) -> Option<String> {
+    let RuleQuery::Kpi { metric, .. } = spec.query;
+    Some(match spec.condition {
+        Condition::Threshold { op, threshold } => {
+            format!("{} {}", op.symbol(), format_metric(threshold, metric))
+        }
+        Condition::DropPct { pct } => format!("drop > {pct}%"),
+        Condition::RisePct { pct } => format!("rise > {pct}%"),
+        Condition::ZScore { k, .. } => format!("|z| > {k}"),
+        Condition::NoData { for_ms } => {
+            format!("no data for {}", domain::alerting::format_duration(for_ms))
+        }
+    })
+}
+
 /// How the backtest chart labels its y axis.
 pub fn y_format(q: &RuleQuery) -> crate::charts::YFormat {
     use crate::charts::YFormat;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 mod funnel;
 pub mod kpi;
+pub mod notify;
 pub mod rollups;
 pub mod timefmt;
 
@@ -52,6 +53,10 @@ pub struct Services {
     events: events::EventSettings,
     ingest_lock: Arc<tokio::sync::Mutex<()>>,
     funnel_cache: funnel::SharedFunnelCache,
+    /// Client for notification webhooks (10 s timeout, connection pool shared).
+    http: reqwest::Client,
+    /// Where users reach Vigil, for links in notifications.
+    public_url: String,
 }
 
 impl std::fmt::Debug for Services {
@@ -76,7 +81,19 @@ impl Services {
             funnel_cache: Arc::new(Mutex::new(funnel::FunnelCache::new(
                 funnel::FUNNEL_CACHE_BYTES,
             ))),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .user_agent(concat!("Vigil/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default(),
+            public_url: "http://127.0.0.1:3000".into(),
         }
+    }
+
+    /// The address users reach Vigil at, for links in notifications.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = url.trim_end_matches('/').to_owned();
+        self
     }
 
     /// Replaces the event pipeline settings (reporting time zone, retention).

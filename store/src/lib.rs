@@ -10,6 +10,7 @@ pub mod alerting;
 pub mod api_keys;
 pub mod audit;
 pub mod events;
+pub mod notify;
 pub mod sessions;
 pub mod testing;
 pub mod users;

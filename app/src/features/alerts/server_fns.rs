@@ -77,37 +77,8 @@ pub struct BacktestView {
     pub last_value: Option<String>,
 }
 
-/// Values as people read them: ratios in %, milliseconds rounded.
-pub fn format_value(v: f64, metric: &str) -> String {
-    if !v.is_finite() {
-        return "—".into();
-    }
-    match metric {
-        m if m.ends_with("_ms") => format!("{v:.0} ms"),
-        "dau" | "registrations" | "ai_dialogs" => format!("{v:.0}"),
-        "satisfaction" => format!("{v:.2}"),
-        _ => format!("{:.1}%", v * 100.0),
-    }
-}
-
 #[cfg(feature = "ssr")]
-fn metric_of(spec: &domain::alerting::RuleSpec) -> &'static str {
-    match &spec.query {
-        domain::alerting::RuleQuery::Kpi { metric, .. } => metric.as_str(),
-    }
-}
-
-/// The condition's value as shown: a change in %, a z-score, an age, or the metric.
-#[cfg(feature = "ssr")]
-fn format_check_value(spec: &domain::alerting::RuleSpec, v: f64) -> String {
-    use domain::alerting::Condition;
-    match spec.condition {
-        Condition::DropPct { .. } | Condition::RisePct { .. } => format!("{v:+.1}%"),
-        Condition::ZScore { .. } => format!("z = {v:.2}"),
-        Condition::NoData { .. } => domain::alerting::format_duration(v as i64),
-        Condition::Threshold { .. } => format_value(v, metric_of(spec)),
-    }
-}
+use services::alerting::format_rule_value as format_check_value;
 
 #[server(prefix = "/rpc", endpoint = "alerts/list_rules")]
 pub async fn list_rules() -> Result<Vec<RuleRow>, AppError> {
@@ -320,7 +291,7 @@ pub async fn backtest_rule(form: RuleForm, range: String) -> Result<BacktestView
         _ => 7 * 86_400_000,
     };
     let now = svc.now_ms();
-    let metric = metric_of(&spec);
+    let domain::alerting::RuleQuery::Kpi { metric, .. } = spec.query;
     let b = svc.backtest(&actor, spec, now - span, now).await?;
     Ok(BacktestView {
         evaluations: b.evaluations,
@@ -328,7 +299,10 @@ pub async fn backtest_rule(form: RuleForm, range: String) -> Result<BacktestView
         firing_spans: b.spans.iter().filter(|s| s.firing).count(),
         pending_spans: b.spans.iter().filter(|s| !s.firing).count(),
         points: b.points.len(),
-        last_value: b.points.last().map(|p| format_value(p.value, metric)),
+        last_value: b
+            .points
+            .last()
+            .map(|p| services::alerting::format_metric(p.value, metric)),
         svg: b.svg,
     })
 }

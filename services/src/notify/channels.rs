@@ -1,0 +1,387 @@
+//! Channels: what a message looks like on Feishu/Lark (interactive card coloured by
+//! severity, optional signature), Slack (incoming webhook) and a generic JSON webhook, and
+//! how it is sent. Rendering is pure; sending is one HTTP POST.
+
+use super::dispatch::Message;
+use base64::Engine;
+use domain::alerting::Severity;
+use domain::FieldErrors;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    Webhook,
+    Slack,
+    Feishu,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Feishu => "feishu",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChannelKind> {
+        [
+            ChannelKind::Webhook,
+            ChannelKind::Slack,
+            ChannelKind::Feishu,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A channel's settings (stored as JSON; `secret` never leaves the server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelConfig {
+    pub url: String,
+    /// Feishu: the bot's signing secret; webhook: sent as `Authorization: Bearer`.
+    #[serde(default)]
+    pub secret: String,
+}
+
+impl ChannelConfig {
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::new();
+        let u = self.url.trim();
+        if !(u.starts_with("https://") || u.starts_with("http://")) {
+            e.add("url", "must be an http:// or https:// address");
+        } else if u.len() > 2048 {
+            e.add("url", "must be at most 2048 characters");
+        }
+        if self.secret.len() > 512 {
+            e.add("secret", "must be at most 512 characters");
+        }
+        e.into_result()
+    }
+}
+
+/// Feishu's custom-bot signature: base64(HMAC-SHA256(key = "{timestamp}\n{secret}",
+/// message = "")), timestamp in seconds (Feishu accepts it within one hour).
+pub fn feishu_sign(timestamp_s: i64, secret: &str) -> String {
+    let key = format!("{timestamp_s}\n{secret}");
+    let mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
+        .map(|m| m.finalize().into_bytes())
+        .unwrap_or_default();
+    base64::engine::general_purpose::STANDARD.encode(mac)
+}
+
+fn feishu_template(sev: Severity, firing: bool) -> &'static str {
+    if !firing {
+        return "green";
+    }
+    match sev {
+        Severity::P0 => "red",
+        Severity::P1 => "orange",
+        Severity::P2 => "blue",
+        Severity::P3 => "grey",
+    }
+}
+
+fn title(m: &Message) -> String {
+    let names: Vec<&str> = {
+        let mut v: Vec<&str> = m.alerts.iter().map(|a| a.rule_name.as_str()).collect();
+        v.dedup();
+        v
+    };
+    let state = if m.firing { "FIRING" } else { "RESOLVED" };
+    let firing = m.alerts.iter().filter(|a| a.firing).count();
+    let count = if m.firing && firing > 1 {
+        format!(" ×{firing}")
+    } else {
+        String::new()
+    };
+    format!(
+        "[{}] {state}{count}: {}",
+        m.severity.as_str(),
+        names.join(", ")
+    )
+}
+
+fn alert_lines(
+    m: &Message,
+    base_url: &str,
+    markdown_link: impl Fn(&str, &str) -> String,
+) -> Vec<String> {
+    m.alerts
+        .iter()
+        .map(|a| {
+            let mut s = format!(
+                "{} {} [{}] {}",
+                if a.firing { "🔥" } else { "✅" },
+                a.rule_name,
+                a.severity.as_str(),
+                if a.summary.is_empty() { "" } else { &a.summary }
+            );
+            s.push_str(&format!("\nvalue: {}", a.value));
+            if let Some(t) = &a.threshold {
+                s.push_str(&format!(" · threshold: {t}"));
+            }
+            let labels: Vec<String> = a
+                .labels
+                .iter()
+                .filter(|(k, _)| *k != "alertname" && *k != "severity")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            if !labels.is_empty() {
+                s.push_str(&format!("\nlabels: {}", labels.join(", ")));
+            }
+            if !a.runbook_url.is_empty() {
+                s.push_str(&format!("\n{}", markdown_link("runbook", &a.runbook_url)));
+            }
+            s.push_str(&format!(
+                "\n{}",
+                markdown_link(
+                    "open in Vigil",
+                    &format!("{base_url}/alerts/rules/{}", a.rule_id)
+                )
+            ));
+            s
+        })
+        .collect()
+}
+
+/// The JSON body for `kind` (Feishu's signature is added at send time).
+pub fn render(kind: ChannelKind, m: &Message, key: &str, base_url: &str) -> Value {
+    match kind {
+        ChannelKind::Webhook => json!({
+            "version": "vigil.v1",
+            "idempotency_key": key,
+            "status": if m.firing { "firing" } else { "resolved" },
+            "severity": m.severity.as_str(),
+            "group_key": m.group_key,
+            "group_labels": m.group_labels,
+            "title": title(m),
+            "link": format!("{base_url}/alerts"),
+            "alerts": m.alerts.iter().map(|a| json!({
+                "status": if a.firing { "firing" } else { "resolved" },
+                "rule": a.rule_name,
+                "rule_id": a.rule_id,
+                "severity": a.severity.as_str(),
+                "value": a.value,
+                "threshold": a.threshold,
+                "summary": a.summary,
+                "labels": a.labels,
+                "runbook_url": a.runbook_url,
+                "starts_at_ms": a.starts_at_ms,
+                "ends_at_ms": a.ends_at_ms,
+                "fingerprint": a.fingerprint,
+                "link": format!("{base_url}/alerts/rules/{}", a.rule_id),
+            })).collect::<Vec<_>>(),
+        }),
+        ChannelKind::Slack => {
+            let color = match (m.firing, m.severity) {
+                (false, _) => "#16a34a",
+                (true, Severity::P0) => "#b91c1c",
+                (true, Severity::P1) => "#ea580c",
+                (true, Severity::P2) => "#2563eb",
+                (true, Severity::P3) => "#6b7280",
+            };
+            json!({
+                "text": title(m),
+                "attachments": [{
+                    "color": color,
+                    "text": alert_lines(m, base_url, |t, u| format!("<{u}|{t}>")).join("\n\n"),
+                }],
+            })
+        }
+        ChannelKind::Feishu => json!({
+            "msg_type": "interactive",
+            "card": {
+                "config": {"wide_screen_mode": true},
+                "header": {
+                    "title": {"tag": "plain_text", "content": title(m)},
+                    "template": feishu_template(m.severity, m.firing),
+                },
+                "elements": [
+                    {"tag": "div", "text": {"tag": "lark_md",
+                        "content": alert_lines(m, base_url, |t, u| format!("[{t}]({u})")).join("\n\n")}},
+                    {"tag": "action", "actions": [{
+                        "tag": "button",
+                        "text": {"tag": "plain_text", "content": "Open Vigil"},
+                        "type": if m.firing { "danger" } else { "default" },
+                        "url": format!("{base_url}/alerts"),
+                    }]},
+                ],
+            },
+        }),
+    }
+}
+
+/// Sends a rendered body. `Ok` on a 2xx answer (and, for Feishu, `code` 0 in the body);
+/// the error text goes into the delivery log.
+pub async fn send(
+    client: &reqwest::Client,
+    kind: ChannelKind,
+    cfg: &ChannelConfig,
+    body: &Value,
+    key: &str,
+    now_ms: i64,
+) -> Result<(), String> {
+    let mut body = body.clone();
+    if kind == ChannelKind::Feishu && !cfg.secret.is_empty() {
+        let ts = now_ms / 1000;
+        body["timestamp"] = json!(ts.to_string());
+        body["sign"] = json!(feishu_sign(ts, &cfg.secret));
+    }
+    let mut req = client
+        .post(cfg.url.trim())
+        .header("Idempotency-Key", key)
+        .json(&body);
+    if kind == ChannelKind::Webhook && !cfg.secret.is_empty() {
+        req = req.bearer_auth(&cfg.secret);
+    }
+    let res = req.send().await.map_err(|e| {
+        if e.is_timeout() {
+            "timed out".to_owned()
+        } else if e.is_connect() {
+            format!("cannot connect: {}", root_cause(&e))
+        } else {
+            root_cause(&e)
+        }
+    })?;
+    let status = res.status();
+    let text = res.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!("HTTP {}: {}", status.as_u16(), clip(&text)));
+    }
+    if kind == ChannelKind::Feishu {
+        // Feishu answers 200 with a non-zero `code` for a bad signature or payload.
+        if let Ok(v) = serde_json::from_str::<Value>(&text) {
+            let code = v
+                .get("code")
+                .or_else(|| v.get("StatusCode"))
+                .and_then(Value::as_i64);
+            if let Some(c) = code.filter(|c| *c != 0) {
+                let msg = v.get("msg").and_then(Value::as_str).unwrap_or("");
+                return Err(format!("Feishu code {c}: {msg}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(300).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::dispatch::NotifyAlert;
+    use domain::alerting::Labels;
+
+    fn msg(firing: bool) -> Message {
+        let mut labels = Labels::new();
+        labels.insert("service".into(), "chat".into());
+        labels.insert("alertname".into(), "AI success low".into());
+        Message {
+            group_key: "0:alertname=\"AI success low\"".into(),
+            seq: 1,
+            channels: vec![],
+            firing,
+            severity: Severity::P1,
+            group_labels: Labels::new(),
+            alerts: vec![NotifyAlert {
+                fingerprint: "f1".into(),
+                rule_id: 7,
+                rule_name: "AI success low".into(),
+                labels,
+                severity: Severity::P1,
+                firing,
+                value: "86.5%".into(),
+                threshold: Some("90.0%".into()),
+                summary: "success 86.5%".into(),
+                runbook_url: "https://wiki/ai".into(),
+                starts_at_ms: 0,
+                ends_at_ms: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn feishu_card_is_coloured_by_severity_and_carries_everything() {
+        let v = render(
+            ChannelKind::Feishu,
+            &msg(true),
+            "k1",
+            "https://vigil.example",
+        );
+        assert_eq!(v["msg_type"], "interactive");
+        assert_eq!(v["card"]["header"]["template"], "orange");
+        let title = v["card"]["header"]["title"]["content"]
+            .as_str()
+            .expect("title");
+        assert_eq!(title, "[P1] FIRING: AI success low");
+        let body = v["card"]["elements"][0]["text"]["content"]
+            .as_str()
+            .expect("body");
+        for part in [
+            "86.5%",
+            "threshold: 90.0%",
+            "service=chat",
+            "[runbook](https://wiki/ai)",
+            "https://vigil.example/alerts/rules/7",
+        ] {
+            assert!(body.contains(part), "{part} in {body}");
+        }
+        let resolved = render(ChannelKind::Feishu, &msg(false), "k2", "https://v");
+        assert_eq!(resolved["card"]["header"]["template"], "green");
+        assert!(resolved["card"]["header"]["title"]["content"]
+            .as_str()
+            .expect("t")
+            .contains("RESOLVED"));
+    }
+
+    #[test]
+    fn feishu_signature_matches_the_documented_scheme() {
+        // HMAC-SHA256 with key "1700000000\nsecret" over an empty message, base64.
+        let sig = feishu_sign(1_700_000_000, "secret");
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"1700000000\nsecret").expect("key");
+        mac.update(b"");
+        let want = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        assert_eq!(sig, want);
+        assert_eq!(sig.len(), 44, "32 bytes in base64");
+        assert_ne!(sig, feishu_sign(1_700_000_001, "secret"));
+    }
+
+    #[test]
+    fn slack_and_webhook_bodies() {
+        let s = render(ChannelKind::Slack, &msg(true), "k", "https://v");
+        assert_eq!(s["text"], "[P1] FIRING: AI success low");
+        assert_eq!(s["attachments"][0]["color"], "#ea580c");
+        assert!(s["attachments"][0]["text"]
+            .as_str()
+            .expect("t")
+            .contains("<https://wiki/ai|runbook>"));
+        let w = render(ChannelKind::Webhook, &msg(false), "key-1", "https://v");
+        assert_eq!(w["status"], "resolved");
+        assert_eq!(w["idempotency_key"], "key-1");
+        assert_eq!(w["alerts"][0]["value"], "86.5%");
+        assert_eq!(w["alerts"][0]["labels"]["service"], "chat");
+    }
+
+    #[test]
+    fn config_validation_names_fields() {
+        let bad = ChannelConfig {
+            url: "hooks.slack.com/x".into(),
+            secret: String::new(),
+        };
+        assert!(bad.validate().expect_err("url").get("url").is_some());
+    }
+}

@@ -1,0 +1,503 @@
+//! Notifications: channels, the routing policy, silences; the dispatch step the engine runs
+//! after each evaluation (alerts → groups → outbox, in one transaction) and the delivery
+//! step (outbox → HTTP, retried with backoff for up to 24 h, at least once, each message
+//! with an idempotency key).
+
+pub mod channels;
+pub mod dispatch;
+pub mod policy;
+
+use crate::{Actor, ServiceError, Services};
+use channels::{ChannelConfig, ChannelKind};
+use dispatch::{GroupState, NotifyAlert};
+use domain::alerting::AlertState;
+use domain::Role;
+use policy::{Policy, Silence};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use store::notify::{ChannelRow, Delivery, NewDelivery, SilenceRow};
+use store::AuditCtx;
+
+/// Deliveries are retried for this long after they were queued, then marked failed.
+pub const GIVE_UP_AFTER_MS: i64 = 24 * 3_600_000;
+
+/// The wait before attempt `n + 1` after `n` failures: 30 s doubling, at most 10 min.
+pub fn backoff_ms(failures: i64) -> i64 {
+    let exp = failures.clamp(0, 10) as u32;
+    (30_000_i64 << exp).min(10 * 60_000)
+}
+
+/// A channel as the UI lists it (no secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelView {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub url_host: String,
+    pub signed: bool,
+    pub enabled: bool,
+}
+
+/// What one dispatch step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DispatchReport {
+    pub alerts: usize,
+    pub muted: usize,
+    pub messages: usize,
+    pub enqueued: usize,
+}
+
+/// What one delivery step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+fn audit(actor: &Actor, at_ms: i64) -> AuditCtx {
+    AuditCtx {
+        user_id: Some(actor.user_id),
+        actor: actor.email.clone(),
+        ip: actor.ip.clone(),
+        at_ms,
+    }
+}
+
+fn host_of(url: &str) -> String {
+    url.split("://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn silence_from_row(r: &SilenceRow) -> Result<Silence, ServiceError> {
+    Ok(Silence {
+        id: r.id,
+        matchers: serde_json::from_str(&r.matchers)
+            .map_err(|e| ServiceError::Internal(format!("corrupt silence {}: {e}", r.id)))?,
+        starts_at_ms: r.starts_at_ms,
+        ends_at_ms: r.ends_at_ms,
+        created_by: r.created_by.clone(),
+        comment: r.comment.clone(),
+    })
+}
+
+fn fingerprint(rule_id: i64, labels: &domain::alerting::Labels) -> String {
+    let mut h = Sha256::new();
+    h.update(rule_id.to_le_bytes());
+    h.update(serde_json::to_vec(labels).unwrap_or_default());
+    hex::encode(&h.finalize()[..8])
+}
+
+impl Services {
+    // ----- channels -----
+
+    /// Adds a channel (admin: channels hold secrets).
+    pub async fn create_channel(
+        &self,
+        actor: &Actor,
+        name: &str,
+        kind: &str,
+        config: ChannelConfig,
+        enabled: bool,
+    ) -> Result<ChannelView, ServiceError> {
+        actor.require(Role::Admin)?;
+        let mut e = domain::FieldErrors::new();
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            e.add("name", "is required (at most 80 characters)");
+        }
+        if ChannelKind::parse(kind).is_none() {
+            e.add("kind", "choose webhook, slack or feishu");
+        }
+        if let Err(ce) = config.validate() {
+            e.0.extend(ce.0);
+        }
+        e.into_result()?;
+        let doc =
+            serde_json::to_string(&config).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let row = self
+            .store
+            .create_channel(name, kind, &doc, enabled, &audit(actor, self.now_ms()))
+            .await
+            .map_err(|e| match e {
+                store::StoreError::Conflict(m) => ServiceError::invalid("name", m),
+                e => e.into(),
+            })?;
+        Ok(view_of(&row))
+    }
+
+    pub async fn delete_channel(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
+        actor.require(Role::Admin)?;
+        Ok(self
+            .store
+            .delete_channel(id, &audit(actor, self.now_ms()))
+            .await?)
+    }
+
+    pub async fn list_channels(&self, actor: &Actor) -> Result<Vec<ChannelView>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        Ok(self.store.channels().await?.iter().map(view_of).collect())
+    }
+
+    // ----- policy -----
+
+    /// The policy in force (the default until one is saved) and its version.
+    pub async fn notification_policy(&self) -> Result<(Policy, i64), ServiceError> {
+        match self.store.policy().await? {
+            None => Ok((Policy::default(), 0)),
+            Some((doc, v)) => Ok((
+                serde_json::from_str(&doc)
+                    .map_err(|e| ServiceError::Internal(format!("corrupt policy: {e}")))?,
+                v,
+            )),
+        }
+    }
+
+    pub async fn set_notification_policy(
+        &self,
+        actor: &Actor,
+        policy: &Policy,
+        version: i64,
+    ) -> Result<i64, ServiceError> {
+        actor.require(Role::Editor)?;
+        policy.validate()?;
+        let doc =
+            serde_json::to_string(policy).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(self
+            .store
+            .put_policy(&doc, version, &audit(actor, self.now_ms()))
+            .await?)
+    }
+
+    // ----- silences -----
+
+    /// Creates a silence (responder and up: silencing is part of handling an incident).
+    pub async fn create_silence(
+        &self,
+        actor: &Actor,
+        matchers: &str,
+        starts_at_ms: i64,
+        ends_at_ms: i64,
+        comment: &str,
+    ) -> Result<Silence, ServiceError> {
+        actor.require(Role::Responder)?;
+        let mut e = domain::FieldErrors::new();
+        let ms = match policy::parse_matchers(matchers) {
+            Ok(ms) if ms.is_empty() => {
+                e.add(
+                    "matchers",
+                    "at least one matcher, e.g. alertname=\"DAU drop\"",
+                );
+                Vec::new()
+            }
+            Ok(ms) => ms,
+            Err(m) => {
+                e.add("matchers", m);
+                Vec::new()
+            }
+        };
+        if ends_at_ms <= starts_at_ms {
+            e.add("ends_at", "must be after the start");
+        } else if ends_at_ms <= self.now_ms() {
+            e.add("ends_at", "must be in the future");
+        }
+        if comment.trim().is_empty() {
+            e.add(
+                "comment",
+                "say why (shown to everyone who sees the silence)",
+            );
+        }
+        e.into_result()?;
+        let doc = serde_json::to_string(&ms).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let row = self
+            .store
+            .create_silence(
+                &doc,
+                starts_at_ms,
+                ends_at_ms,
+                comment.trim(),
+                &audit(actor, self.now_ms()),
+            )
+            .await?;
+        silence_from_row(&row)
+    }
+
+    pub async fn expire_silence(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
+        actor.require(Role::Responder)?;
+        Ok(self
+            .store
+            .expire_silence(id, &audit(actor, self.now_ms()))
+            .await?)
+    }
+
+    /// Pending and active silences, and those expired in the last 7 days.
+    pub async fn list_silences(&self, actor: &Actor) -> Result<Vec<Silence>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        self.store
+            .silences(self.now_ms() - 7 * 86_400_000)
+            .await?
+            .iter()
+            .map(silence_from_row)
+            .collect()
+    }
+
+    // ----- dispatch and delivery -----
+
+    /// Firing alerts and those resolved within the retention, from the rules' states.
+    pub async fn notify_alerts(&self) -> Result<Vec<NotifyAlert>, ServiceError> {
+        let mut out = Vec::new();
+        for r in self.store.rules_with_state().await? {
+            let spec = &r.rule.spec;
+            for (labels, i) in &r.state.instances {
+                let firing = match i.state {
+                    AlertState::Firing => true,
+                    AlertState::Inactive => false,
+                    AlertState::Pending => continue,
+                };
+                let mut all = spec.labels.clone();
+                all.extend(labels.clone());
+                all.insert("alertname".into(), spec.name.clone());
+                all.insert("severity".into(), spec.severity.as_str().into());
+                out.push(NotifyAlert {
+                    fingerprint: fingerprint(r.rule.id, labels),
+                    rule_id: r.rule.id,
+                    rule_name: spec.name.clone(),
+                    severity: spec.severity,
+                    firing,
+                    value: crate::alerting::format_rule_value(spec, i.value),
+                    threshold: crate::alerting::format_rule_threshold(spec),
+                    summary: domain::alerting::template::expand(
+                        &spec.summary,
+                        Some(i.value),
+                        spec.threshold(),
+                        &all,
+                    ),
+                    runbook_url: spec.runbook_url.clone(),
+                    starts_at_ms: i.fired_at_ms.unwrap_or(i.active_at_ms),
+                    ends_at_ms: i.resolved_at_ms,
+                    labels: all,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decides what to send now and queues it (with the group states) in one transaction.
+    pub async fn dispatch_notifications(&self) -> Result<DispatchReport, ServiceError> {
+        let now = self.now_ms();
+        let alerts = self.notify_alerts().await?;
+        let (policy, _) = self.notification_policy().await?;
+        let silences: Vec<Silence> = self
+            .store
+            .silences(now)
+            .await?
+            .iter()
+            .map(silence_from_row)
+            .collect::<Result<_, _>>()?;
+        let mut groups = BTreeMap::new();
+        for (k, st) in self.store.notify_groups().await? {
+            let st: GroupState = serde_json::from_str(&st)
+                .map_err(|e| ServiceError::Internal(format!("corrupt group state: {e}")))?;
+            groups.insert(k, st);
+        }
+        let d = dispatch::dispatch(now, &alerts, &policy, &silences, &groups);
+        let channels = self.store.channels().await?;
+        let mut deliveries = Vec::new();
+        for m in &d.messages {
+            let targets: Vec<&ChannelRow> = channels
+                .iter()
+                .filter(|c| c.enabled && (m.channels.is_empty() || m.channels.contains(&c.name)))
+                .collect();
+            if targets.is_empty() {
+                tracing::warn!(group = %m.group_key, channels = ?m.channels, "notification has no enabled channel");
+            }
+            for c in targets {
+                let Some(kind) = ChannelKind::parse(&c.kind) else {
+                    continue;
+                };
+                let key = format!("{}#{}#{}", c.id, m.group_key, m.seq);
+                let key = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
+                let body = channels::render(kind, m, &key, &self.public_url);
+                deliveries.push(NewDelivery {
+                    idempotency_key: key,
+                    channel_id: c.id,
+                    channel_name: c.name.clone(),
+                    group_key: m.group_key.clone(),
+                    kind: if m.firing { "firing" } else { "resolved" }.into(),
+                    severity: m.severity.as_str().into(),
+                    payload: body.to_string(),
+                });
+            }
+        }
+        let group_rows: Vec<(String, Option<(String, i64)>)> = d
+            .groups
+            .iter()
+            .map(|(k, st)| {
+                (
+                    k.clone(),
+                    st.as_ref().map(|s| {
+                        (
+                            serde_json::to_string(s).unwrap_or_default(),
+                            s.next_flush_at_ms,
+                        )
+                    }),
+                )
+            })
+            .collect();
+        let enqueued = self
+            .store
+            .apply_dispatch(&group_rows, &deliveries, now)
+            .await?;
+        Ok(DispatchReport {
+            alerts: alerts.len(),
+            muted: d.muted,
+            messages: d.messages.len(),
+            enqueued,
+        })
+    }
+
+    /// Sends the deliveries that are due; failures are retried with backoff until 24 h
+    /// after they were queued.
+    pub async fn deliver_notifications(&self) -> Result<DeliveryReport, ServiceError> {
+        let now = self.now_ms();
+        let due = self.store.due_deliveries(now, 200).await?;
+        let mut report = DeliveryReport::default();
+        if due.is_empty() {
+            return Ok(report);
+        }
+        let channels: BTreeMap<i64, ChannelRow> = self
+            .store
+            .channels()
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        for d in due {
+            let outcome = match channels.get(&d.channel_id) {
+                None => Err("the channel was deleted".to_owned()),
+                Some(c) => self.send_one(c, &d, now).await,
+            };
+            match outcome {
+                Ok(()) => {
+                    self.store.record_attempt(d.id, now, Ok(())).await?;
+                    report.sent += 1;
+                }
+                Err(e) => {
+                    let retry_at = now + backoff_ms(d.attempts);
+                    let give_up = retry_at - d.created_at_ms > GIVE_UP_AFTER_MS
+                        || e == "the channel was deleted";
+                    self.store
+                        .record_attempt(d.id, now, Err((&e, (!give_up).then_some(retry_at))))
+                        .await?;
+                    if give_up {
+                        report.failed += 1;
+                    } else {
+                        report.retrying += 1;
+                    }
+                    tracing::warn!(channel = %d.channel_name, attempts = d.attempts + 1, error = %e, "notification delivery failed");
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn send_one(&self, c: &ChannelRow, d: &Delivery, now: i64) -> Result<(), String> {
+        let kind = ChannelKind::parse(&c.kind)
+            .ok_or_else(|| format!("unknown channel kind {}", c.kind))?;
+        let cfg: ChannelConfig =
+            serde_json::from_str(&c.config).map_err(|e| format!("bad channel settings: {e}"))?;
+        let body: serde_json::Value =
+            serde_json::from_str(&d.payload).map_err(|e| format!("bad payload: {e}"))?;
+        channels::send(&self.http, kind, &cfg, &body, &d.idempotency_key, now).await
+    }
+
+    /// Sends a test message to one channel now (not through the outbox); the error says
+    /// what the receiver answered.
+    pub async fn test_channel(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
+        actor.require(Role::Editor)?;
+        let c = self
+            .store
+            .channels()
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or(ServiceError::NotFound)?;
+        let kind = ChannelKind::parse(&c.kind).ok_or(ServiceError::NotFound)?;
+        let now = self.now_ms();
+        let mut labels = domain::alerting::Labels::new();
+        labels.insert("alertname".into(), "Vigil test notification".into());
+        let m = dispatch::Message {
+            group_key: "test".into(),
+            seq: 0,
+            channels: vec![],
+            firing: true,
+            severity: domain::alerting::Severity::P3,
+            group_labels: labels.clone(),
+            alerts: vec![NotifyAlert {
+                fingerprint: "test".into(),
+                rule_id: 0,
+                rule_name: "Vigil test notification".into(),
+                labels,
+                severity: domain::alerting::Severity::P3,
+                firing: true,
+                value: "—".into(),
+                threshold: None,
+                summary: format!("Sent by {} from the channel list.", actor.email),
+                runbook_url: String::new(),
+                starts_at_ms: now,
+                ends_at_ms: None,
+            }],
+        };
+        let key = format!("test-{id}-{now}");
+        let body = channels::render(kind, &m, &key, &self.public_url);
+        let cfg: ChannelConfig = serde_json::from_str(&c.config)
+            .map_err(|e| ServiceError::Internal(format!("bad channel settings: {e}")))?;
+        channels::send(&self.http, kind, &cfg, &body, &key, now)
+            .await
+            .map_err(|e| ServiceError::invalid("channel", e))
+    }
+
+    /// The delivery log, newest first (viewer).
+    pub async fn delivery_log(
+        &self,
+        actor: &Actor,
+        before_id: Option<i64>,
+    ) -> Result<Vec<Delivery>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        Ok(self.store.deliveries(100, before_id).await?)
+    }
+}
+
+fn view_of(c: &ChannelRow) -> ChannelView {
+    let cfg: Option<ChannelConfig> = serde_json::from_str(&c.config).ok();
+    ChannelView {
+        id: c.id,
+        name: c.name.clone(),
+        kind: c.kind.clone(),
+        url_host: cfg.as_ref().map(|c| host_of(&c.url)).unwrap_or_default(),
+        signed: cfg.is_some_and(|c| !c.secret.is_empty()),
+        enabled: c.enabled,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_ten_minutes() {
+        assert_eq!(
+            (0..6).map(backoff_ms).collect::<Vec<_>>(),
+            vec![30_000, 60_000, 120_000, 240_000, 480_000, 600_000]
+        );
+        assert_eq!(backoff_ms(50), 600_000);
+        assert_eq!(
+            host_of("https://open.feishu.cn/open-apis/bot/v2/hook/x"),
+            "open.feishu.cn"
+        );
+    }
+}
