@@ -1,4 +1,5 @@
-//! Background loops that must run on one replica at a time: the alert evaluation cycle.
+//! Background loops that must run on one replica at a time: alert evaluation, then
+//! notification dispatch and delivery.
 //!
 //! Every tick the replica tries to take or renew the `engine` lease in the database (TTL
 //! three ticks, at least 15 s); only the holder evaluates. A replica that dies stops
@@ -54,6 +55,23 @@ pub async fn tick(services: &Services, holder: &str, ttl_ms: i64, metrics: &Metr
             }
         }
         Err(e) => tracing::warn!(error = %e, "alert evaluation cycle failed"),
+    }
+    // Then notifications: decide and queue, then deliver what is due (retries included).
+    match services.dispatch_notifications().await {
+        Ok(d) if d.enqueued > 0 => {
+            tracing::info!(
+                messages = d.messages,
+                enqueued = d.enqueued,
+                muted = d.muted,
+                "notifications queued"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "notification dispatch failed"),
+    }
+    match services.deliver_notifications().await {
+        Ok(r) => metrics.record_deliveries(&r),
+        Err(e) => tracing::warn!(error = %e, "notification delivery failed"),
     }
     true
 }

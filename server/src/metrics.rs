@@ -36,6 +36,9 @@ struct EngineStats {
     transitions: u64,
     errors: u64,
     last_cycle_seconds: f64,
+    sent: u64,
+    retries: u64,
+    failed: u64,
 }
 
 /// The registry. Cheap to clone.
@@ -71,6 +74,14 @@ impl Metrics {
         e.transitions += r.transitions as u64;
         e.errors += r.errors as u64;
         e.last_cycle_seconds = took.as_secs_f64();
+    }
+
+    /// One delivery step of the notification outbox.
+    pub fn record_deliveries(&self, r: &services::notify::DeliveryReport) {
+        let Ok(mut m) = self.0.lock() else { return };
+        m.engine.sent += r.sent as u64;
+        m.engine.retries += r.retrying as u64;
+        m.engine.failed += r.failed as u64;
     }
 
     /// The exposition text.

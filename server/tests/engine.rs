@@ -1,6 +1,7 @@
 //! The engine lease: two replicas (separate pools, one database) ticking at the same
-//! moments evaluate each rule once per cycle — never twice, never not at all. On SQLite and
-//! on PostgreSQL (the multi-replica backend; required under `CI=true`).
+//! moments evaluate each rule once per cycle — never twice, never not at all — and a
+//! webhook receiver gets each notification exactly once. On SQLite and on PostgreSQL (the
+//! multi-replica backend; required under `CI=true`).
 
 use domain::alerting::{AlertState, CompareOp, KpiMetric, RuleSpec, Severity};
 use serde_json::json;
@@ -29,9 +30,56 @@ async fn replicas(url: &str, clock: &FakeClock) -> (Services, Services) {
     (a, b)
 }
 
+type Received = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A webhook receiver on a free port recording each message's idempotency key.
+async fn receiver() -> (Received, String) {
+    use axum::routing::post;
+    let got: Received = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: axum::http::HeaderMap| {
+            let g = g.clone();
+            async move {
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                g.lock().expect("lock").push(key);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (got, format!("http://{addr}/hook"))
+}
+
 async fn scenario(url: &str) {
     let clock = FakeClock::at(NOW);
     let (a, b) = replicas(url, &clock).await;
+    let (got, hook) = receiver().await;
+    a.store()
+        .create_channel(
+            "hook",
+            "webhook",
+            &serde_json::to_string(&services::notify::channels::ChannelConfig {
+                url: hook,
+                secret: String::new(),
+            })
+            .expect("json"),
+            true,
+            &AuditCtx::system("test", NOW),
+        )
+        .await
+        .expect("channel");
     // Success rate 0.5 in the current hour; a rule with no `for` fires at once.
     let events: Vec<_> = (0..10)
         .map(|i| json!({"event_id": format!("e{i}"), "event_name": "ai_dialog_end", "user_id": "u",
@@ -72,6 +120,12 @@ async fn scenario(url: &str) {
     }
     // The first to take the lease keeps it while it renews.
     assert!(leaders.iter().all(|l| *l == leaders[0]), "{leaders:?}");
+    // Three rules fired (one group each, default policy: 30 s wait, sent at the next
+    // tick); P1 repeats after 5 min, beyond these 5 ticks. Each message arrived once.
+    let keys = got.lock().expect("lock").clone();
+    let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(distinct.len(), 3, "no duplicate notification: {keys:?}");
 
     let hist = a
         .store()

@@ -292,6 +292,7 @@ mod tests {
         labels.insert("alertname".into(), "AI success low".into());
         Message {
             group_key: "0:alertname=\"AI success low\"".into(),
+            group_created_at_ms: 0,
             seq: 1,
             channels: vec![],
             firing,

@@ -29,6 +29,10 @@ pub struct NotifyAlert {
 /// What a group last sent, and when it may send next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct GroupState {
+    /// When this incarnation of the group began (a group that empties is forgotten; one
+    /// that comes back is new), part of message idempotency keys.
+    #[serde(default)]
+    pub created_at_ms: i64,
     pub seq: u64,
     pub last_sent_ms: Option<i64>,
     /// Fingerprints in the last message and whether they were firing.
@@ -40,7 +44,9 @@ pub struct GroupState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub group_key: String,
-    /// The group's message number (part of the idempotency key).
+    /// When the group began, and its message number: with the group key and channel, the
+    /// idempotency key.
+    pub group_created_at_ms: i64,
     pub seq: u64,
     pub channels: Vec<String>,
     pub firing: bool,
@@ -130,6 +136,7 @@ pub fn dispatch(
         let mut st = match prev {
             Some(p) => p.clone(),
             None if any_firing => GroupState {
+                created_at_ms: now_ms,
                 next_flush_at_ms: now_ms + g.route.group_wait_ms,
                 ..GroupState::default()
             },
@@ -172,6 +179,7 @@ pub fn dispatch(
             });
             out.messages.push(Message {
                 group_key: key.clone(),
+                group_created_at_ms: st.created_at_ms,
                 seq: st.seq,
                 channels: g.route.channels.clone(),
                 firing: any_firing,

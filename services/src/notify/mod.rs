@@ -319,7 +319,10 @@ impl Services {
                 let Some(kind) = ChannelKind::parse(&c.kind) else {
                     continue;
                 };
-                let key = format!("{}#{}#{}", c.id, m.group_key, m.seq);
+                let key = format!(
+                    "{}#{}#{}#{}",
+                    c.id, m.group_key, m.group_created_at_ms, m.seq
+                );
                 let key = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
                 let body = channels::render(kind, m, &key, &self.public_url);
                 deliveries.push(NewDelivery {
@@ -432,6 +435,7 @@ impl Services {
         labels.insert("alertname".into(), "Vigil test notification".into());
         let m = dispatch::Message {
             group_key: "test".into(),
+            group_created_at_ms: now,
             seq: 0,
             channels: vec![],
             firing: true,
