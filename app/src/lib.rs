@@ -13,7 +13,9 @@ pub mod session;
 use features::account::login_page::LoginPage;
 use features::account::settings_page::SettingsPage;
 use features::admin::{ApiKeysPage, AuditPage, UsersPage};
-use features::alerts::{AlertHistoryPage, AlertsPage, RuleEditorPage, RulesPage};
+use features::alerts::{
+    AlertHistoryPage, AlertsPage, NotificationsPage, RuleEditorPage, RulesPage, SilencesPage,
+};
 use features::dashboards::DashboardsPage;
 use features::placeholders::{HomePage, IncidentsPage, NotFoundPage, OncallPage};
 use leptos::prelude::*;
@@ -66,6 +68,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("alerts/rules") view=RulesPage />
                     <Route path=path!("alerts/rules/:id") view=RuleEditorPage />
                     <Route path=path!("alerts/history") view=AlertHistoryPage />
+                    <Route path=path!("alerts/silences") view=SilencesPage />
+                    <Route path=path!("alerts/notifications") view=NotificationsPage />
                     <Route path=path!("incidents") view=IncidentsPage />
                     <Route path=path!("oncall") view=OncallPage />
                     <Route path=path!("settings") view=SettingsPage />

@@ -175,6 +175,17 @@ pub struct Resolved {
 }
 
 impl Policy {
+    /// The document as the policy editor shows it.
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Parses the editor's text; the error names the line and column.
+    pub fn from_json(text: &str) -> Result<Policy, String> {
+        serde_json::from_str(text)
+            .map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))
+    }
+
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut e = FieldErrors::new();
         fn walk(r: &Route, path: &str, e: &mut FieldErrors) {

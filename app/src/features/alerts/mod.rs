@@ -4,4 +4,6 @@ pub mod form;
 pub mod pages;
 pub mod server_fns;
 
-pub use pages::{AlertHistoryPage, AlertsPage, RuleEditorPage, RulesPage};
+pub use pages::{
+    AlertHistoryPage, AlertsPage, NotificationsPage, RuleEditorPage, RulesPage, SilencesPage,
+};

@@ -3,8 +3,9 @@
 
 use super::form::{RuleForm, KINDS};
 use super::server_fns::{
-    active_alerts, alert_history, backtest_rule, get_rule, list_rules, BacktestView, DeleteRule,
-    HistoryFilter, RuleEdit, SaveRule,
+    active_alerts, alert_history, backtest_rule, delivery_log, get_policy, get_rule, list_channels,
+    list_rules, list_silences, BacktestView, CreateChannel, CreateSilence, DeleteChannel,
+    DeleteRule, ExpireSilence, HistoryFilter, RuleEdit, SavePolicy, SaveRule, TestChannel,
 };
 use crate::components::{EmptyState, FieldError, Icon, PageHeader};
 use crate::error::AppError;
@@ -24,6 +25,8 @@ fn AlertTabs() -> impl IntoView {
             <A href="/alerts" exact=true>{t(Msg::AlertsActive)}</A>
             <A href="/alerts/rules">{t(Msg::AlertsRules)}</A>
             <A href="/alerts/history">{t(Msg::AlertsHistory)}</A>
+            <A href="/alerts/silences">{t(Msg::Silences)}</A>
+            <A href="/alerts/notifications">{t(Msg::Notifications)}</A>
         </nav>
     }
 }
@@ -601,5 +604,285 @@ pub fn AlertHistoryPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+fn csrf_of(me: crate::session::MeResource) -> String {
+    me.get_untracked()
+        .and_then(Result::ok)
+        .flatten()
+        .map(|m| m.csrf)
+        .unwrap_or_default()
+}
+
+/// `/alerts/silences`: who silenced what, why, until when.
+#[component]
+pub fn SilencesPage() -> impl IntoView {
+    let me = use_me();
+    let create = ServerAction::<CreateSilence>::new();
+    let expire = ServerAction::<ExpireSilence>::new();
+    let silences = Resource::new(
+        move || (create.version().get(), expire.version().get()),
+        |_| list_silences(),
+    );
+    let err = move || create.value().get().and_then(Result::err);
+    let field = move |name: &'static str| Signal::derive(move || err().and_then(|e| e.field(name)));
+    let can = move || matches!(me.get(), Some(Ok(Some(m))) if m.can(Role::Responder));
+    let list = view! {
+        <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+            {move || Suspend::new(async move {
+                match silences.await {
+                    Err(e) => error_box(e),
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted empty-inline">{t(Msg::NoSilences)}</p> }.into_any(),
+                    Ok(rows) => view! {
+                        <div class="table-wrap">
+                        <table class="table" data-testid="silences-table">
+                            <thead><tr>
+                                <th>{t(Msg::Status)}</th><th>{t(Msg::Matchers)}</th><th>{t(Msg::From)}</th><th>{t(Msg::To)}</th>
+                                <th>{t(Msg::Who)}</th><th>{t(Msg::Comment)}</th><th></th>
+                            </tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|s| {
+                                    let id = s.id;
+                                    let live = s.state != "expired";
+                                    view! {
+                                        <tr class:row-disabled=!live>
+                                            <td><span class=format!("badge silence-{}", s.state)>{s.state.clone()}</span></td>
+                                            <td><code class="small">{s.matchers.clone()}</code></td>
+                                            <td class="nowrap">{s.starts.clone()}</td>
+                                            <td class="nowrap">{s.ends.clone()}</td>
+                                            <td>{s.created_by.clone()}</td>
+                                            <td>{s.comment.clone()}</td>
+                                            <td>{(live && can()).then(|| view! {
+                                                <button type="button" class="btn btn-small"
+                                                    on:click=move |_| { expire.dispatch(ExpireSilence { id, csrf: csrf_of(me) }); }>
+                                                    {t(Msg::Expire)}
+                                                </button>
+                                            })}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+    .into_any();
+    let form = view! {
+        <Show when=can fallback=|| view! { <p class="muted">{t(Msg::SilenceNeedsResponder)}</p> }>
+            <ActionForm action=create attr:class="form">
+                <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
+                <label>
+                    <span>{t(Msg::Matchers)}</span>
+                    <input name="matchers" required placeholder="alertname=\"DAU dropped more than 20%\", service=~\"chat|web\"" />
+                    <FieldError error=field("matchers") />
+                </label>
+                <label>
+                    <span>{t(Msg::Duration)}</span>
+                    <input name="duration" required value="2h" />
+                    <FieldError error=field("duration") />
+                </label>
+                <label>
+                    <span>{t(Msg::Comment)}</span>
+                    <input name="comment" required placeholder="Deploy of the chat service, ticket OPS-123" />
+                    <FieldError error=field("comment") />
+                </label>
+                <div class="form-actions">
+                    <button type="submit" class="btn btn-primary" disabled=create.pending()>{t(Msg::CreateSilence)}</button>
+                </div>
+            </ActionForm>
+        </Show>
+    }
+    .into_any();
+    view! {
+        <Title text=t(Msg::Silences) />
+        <PageHeader title=Msg::AlertsTitle />
+        <AlertTabs />
+        <div class="admin-grid">
+            <section class="card"><h2>{t(Msg::Silences)}</h2>{list}</section>
+            <section class="card"><h2>{t(Msg::CreateSilence)}</h2>{form}</section>
+        </div>
+    }
+}
+
+/// `/alerts/notifications`: channels, the routing policy and the delivery log.
+#[component]
+pub fn NotificationsPage() -> impl IntoView {
+    let me = use_me();
+    let create = ServerAction::<CreateChannel>::new();
+    let delete = ServerAction::<DeleteChannel>::new();
+    let test = ServerAction::<TestChannel>::new();
+    let save_policy_action = ServerAction::<SavePolicy>::new();
+    let channels = Resource::new(
+        move || (create.version().get(), delete.version().get()),
+        |_| list_channels(),
+    );
+    let policy = Resource::new(move || save_policy_action.version().get(), |_| get_policy());
+    let log = Resource::new(move || test.version().get(), |_| delivery_log(None));
+    let is = move |role: Role| matches!(me.get(), Some(Ok(Some(m))) if m.can(role));
+    let err = move || create.value().get().and_then(Result::err);
+    let field = move |name: &'static str| Signal::derive(move || err().and_then(|e| e.field(name)));
+    let policy_err = move || save_policy_action.value().get().and_then(Result::err);
+    let channel_list = view! {
+        <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+            {move || Suspend::new(async move {
+                match channels.await {
+                    Err(e) => error_box(e),
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted empty-inline">{t(Msg::NoChannels)}</p> }.into_any(),
+                    Ok(rows) => view! {
+                        <div class="table-wrap">
+                        <table class="table" data-testid="channels-table">
+                            <thead><tr><th>{t(Msg::Name)}</th><th>{t(Msg::Kind)}</th><th>{t(Msg::Target)}</th><th></th></tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|c| {
+                                    let id = c.id;
+                                    view! {
+                                        <tr>
+                                            <td>{c.name.clone()}</td>
+                                            <td><code>{c.kind.clone()}</code>{c.signed.then(|| view! { " "<span class="badge badge-ok">{t(Msg::Signed)}</span> })}</td>
+                                            <td class="muted">{c.host.clone()}</td>
+                                            <td class="nowrap">
+                                                {is(Role::Editor).then(|| view! {
+                                                    <button type="button" class="btn btn-small"
+                                                        on:click=move |_| { test.dispatch(TestChannel { id, csrf: csrf_of(me) }); }>
+                                                        {t(Msg::SendTest)}
+                                                    </button>
+                                                })}
+                                                {is(Role::Admin).then(|| view! {
+                                                    " "<button type="button" class="btn btn-small btn-danger"
+                                                        on:click=move |_| { delete.dispatch(DeleteChannel { id, csrf: csrf_of(me) }); }>
+                                                        {t(Msg::Delete)}
+                                                    </button>
+                                                })}
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+        {move || test.value().get().map(|r| match r {
+            Ok(()) => view! { <p class="alert alert-ok" role="status" data-testid="test-result">{t(Msg::TestSent)}</p> }.into_any(),
+            Err(e) => view! { <p class="alert alert-error" role="alert" data-testid="test-result">{e.field("channel").unwrap_or_else(|| e.to_string())}</p> }.into_any(),
+        })}
+    }
+    .into_any();
+    let channel_form = view! {
+        <Show when=move || is(Role::Admin) fallback=|| view! { <p class="muted">{t(Msg::ChannelsNeedAdmin)}</p> }>
+            <ActionForm action=create attr:class="form">
+                <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
+                <div class="form-row">
+                    <label>
+                        <span>{t(Msg::Name)}</span>
+                        <input name="name" required placeholder="feishu-oncall" />
+                        <FieldError error=field("name") />
+                    </label>
+                    <label>
+                        <span>{t(Msg::Kind)}</span>
+                        <select name="kind">
+                            <option value="feishu">"Feishu / Lark"</option>
+                            <option value="slack">"Slack"</option>
+                            <option value="webhook">"Webhook (JSON)"</option>
+                        </select>
+                        <FieldError error=field("kind") />
+                    </label>
+                </div>
+                <label>
+                    <span>{t(Msg::WebhookUrl)}</span>
+                    <input name="url" required placeholder="https://open.feishu.cn/open-apis/bot/v2/hook/…" />
+                    <FieldError error=field("url") />
+                </label>
+                <label>
+                    <span>{t(Msg::SigningSecret)}</span>
+                    <input name="secret" type="password" autocomplete="off" />
+                    <span class="muted small">{t(Msg::SigningSecretHint)}</span>
+                    <FieldError error=field("secret") />
+                </label>
+                <div class="form-actions">
+                    <button type="submit" class="btn btn-primary" disabled=create.pending()>{t(Msg::AddChannel)}</button>
+                </div>
+            </ActionForm>
+        </Show>
+    }
+    .into_any();
+    let policy_view = view! {
+        <Suspense fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+            {move || Suspend::new(async move {
+                match policy.await {
+                    Err(e) => error_box(e),
+                    Ok((doc, version)) => view! {
+                        <ActionForm action=save_policy_action attr:class="form">
+                            <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
+                            <input type="hidden" name="version" value=version.to_string() />
+                            <textarea name="policy" rows="18" class="code" spellcheck="false" readonly=move || !is(Role::Editor)>{doc}</textarea>
+                            <FieldError error=Signal::derive(move || policy_err().and_then(|e| e.field("policy").or_else(|| e.field("route")).or_else(|| e.field("inhibit")))) />
+                            {move || policy_err().filter(|e| matches!(e, AppError::Conflict(_))).map(error_box)}
+                            <p class="muted small">{t(Msg::PolicyHint)}</p>
+                            {move || is(Role::Editor).then(|| view! {
+                                <div class="form-actions">
+                                    <button type="submit" class="btn btn-primary" disabled=save_policy_action.pending()>{t(Msg::Save)}</button>
+                                    {move || matches!(save_policy_action.value().get(), Some(Ok(_))).then(|| view! { <span class="ok">{t(Msg::Saved)}</span> })}
+                                </div>
+                            })}
+                        </ActionForm>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+    .into_any();
+    let log_view = view! {
+        <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+            {move || Suspend::new(async move {
+                match log.await {
+                    Err(e) => error_box(e),
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted empty-inline">{t(Msg::NoDeliveries)}</p> }.into_any(),
+                    Ok(rows) => view! {
+                        <div class="table-wrap">
+                        <table class="table" data-testid="deliveries-table">
+                            <thead><tr>
+                                <th>{t(Msg::When)}</th><th>{t(Msg::Channel)}</th><th>{t(Msg::Severity)}</th><th>{t(Msg::Kind)}</th>
+                                <th>{t(Msg::Status)}</th><th>{t(Msg::Attempts)}</th><th>{t(Msg::LastError)}</th>
+                            </tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|d| view! {
+                                    <tr>
+                                        <td class="nowrap">{d.created.clone()}</td>
+                                        <td>{d.channel.clone()}</td>
+                                        <td>{sev_badge(&d.severity)}</td>
+                                        <td>{d.kind.clone()}</td>
+                                        <td class="nowrap"><span class=format!("badge delivery-{}", d.status)>{d.status.clone()}</span>
+                                            {d.next_attempt.clone().map(|n| view! { <div class="muted small">{t(Msg::NextAttempt)}" "{n}</div> })}
+                                        </td>
+                                        <td>{d.attempts}</td>
+                                        <td class="small">{d.last_error.clone().unwrap_or_default()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+    .into_any();
+    view! {
+        <Title text=t(Msg::Notifications) />
+        <PageHeader title=Msg::AlertsTitle />
+        <AlertTabs />
+        <div class="admin-grid">
+            <section class="card"><h2>{t(Msg::Channels)}</h2>{channel_list}</section>
+            <section class="card"><h2>{t(Msg::AddChannel)}</h2>{channel_form}</section>
+        </div>
+        <section class="card"><h2>{t(Msg::RoutingPolicy)}</h2>{policy_view}</section>
+        <section class="card"><h2>{t(Msg::DeliveryLog)}</h2>{log_view}</section>
     }
 }

@@ -306,3 +306,233 @@ pub async fn backtest_rule(form: RuleForm, range: String) -> Result<BacktestView
         svg: b.svg,
     })
 }
+
+// ----- notifications: channels, silences, policy, delivery log -----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelRowView {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub host: String,
+    pub signed: bool,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SilenceView {
+    pub id: i64,
+    pub matchers: String,
+    /// `pending`, `active` or `expired`.
+    pub state: String,
+    pub starts: String,
+    pub ends: String,
+    pub created_by: String,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub id: i64,
+    pub created: String,
+    pub channel: String,
+    pub kind: String,
+    pub severity: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt: Option<String>,
+    pub sent: Option<String>,
+    pub last_error: Option<String>,
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/channels")]
+pub async fn list_channels() -> Result<Vec<ChannelRowView>, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    Ok(ssr::services()?
+        .list_channels(&actor)
+        .await?
+        .into_iter()
+        .map(|c| ChannelRowView {
+            id: c.id,
+            name: c.name,
+            kind: c.kind,
+            host: c.url_host,
+            signed: c.signed,
+            enabled: c.enabled,
+        })
+        .collect())
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/create_channel")]
+pub async fn create_channel(
+    name: String,
+    kind: String,
+    url: String,
+    secret: String,
+    csrf: String,
+) -> Result<i64, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    actor.require(domain::Role::Admin).map_err(AppError::from)?;
+    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let cfg = services::notify::channels::ChannelConfig {
+        url: url.trim().to_owned(),
+        secret: secret.trim().to_owned(),
+    };
+    Ok(ssr::services()?
+        .create_channel(&actor, &name, &kind, cfg, true)
+        .await?
+        .id)
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/delete_channel")]
+pub async fn delete_channel(id: i64, csrf: String) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    actor.require(domain::Role::Admin).map_err(AppError::from)?;
+    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    Ok(ssr::services()?.delete_channel(&actor, id).await?)
+}
+
+/// Sends a test message; `Ok` with nothing, or the receiver's answer as a field error.
+#[server(prefix = "/rpc", endpoint = "alerts/test_channel")]
+pub async fn test_channel(id: i64, csrf: String) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    actor
+        .require(domain::Role::Editor)
+        .map_err(AppError::from)?;
+    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    Ok(ssr::services()?.test_channel(&actor, id).await?)
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/silences")]
+pub async fn list_silences() -> Result<Vec<SilenceView>, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    let svc = ssr::services()?;
+    let now = svc.now_ms();
+    let tz = actor.time_zone.clone();
+    Ok(svc
+        .list_silences(&actor)
+        .await?
+        .into_iter()
+        .map(|s| SilenceView {
+            id: s.id,
+            matchers: s
+                .matchers
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            state: match s.state(now) {
+                services::notify::policy::SilenceState::Pending => "pending",
+                services::notify::policy::SilenceState::Active => "active",
+                services::notify::policy::SilenceState::Expired => "expired",
+            }
+            .into(),
+            starts: services::timefmt::format_ms(s.starts_at_ms, &tz),
+            ends: services::timefmt::format_ms(s.ends_at_ms, &tz),
+            created_by: s.created_by,
+            comment: s.comment,
+        })
+        .collect())
+}
+
+/// Silences matching alerts from now for `duration` (e.g. `2h`).
+#[server(prefix = "/rpc", endpoint = "alerts/create_silence")]
+pub async fn create_silence(
+    matchers: String,
+    duration: String,
+    comment: String,
+    csrf: String,
+) -> Result<i64, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    actor
+        .require(domain::Role::Responder)
+        .map_err(AppError::from)?;
+    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let svc = ssr::services()?;
+    let ms = domain::alerting::parse_duration(&duration)
+        .map_err(|m| AppError::from(services::ServiceError::invalid("duration", m)))?;
+    let now = svc.now_ms();
+    Ok(svc
+        .create_silence(&actor, &matchers, now, now + ms, &comment)
+        .await
+        .map_err(|e| match e {
+            // The form asks for a duration, not an end time.
+            services::ServiceError::Invalid(mut f) => {
+                for x in &mut f.0 {
+                    if x.field == "ends_at" {
+                        x.field = "duration".into();
+                        x.message = "must be more than 0".into();
+                    }
+                }
+                services::ServiceError::Invalid(f)
+            }
+            e => e,
+        })?
+        .id)
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/expire_silence")]
+pub async fn expire_silence(id: i64, csrf: String) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    Ok(ssr::services()?.expire_silence(&actor, id).await?)
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/deliveries")]
+pub async fn delivery_log(before: Option<i64>) -> Result<Vec<DeliveryView>, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    let tz = actor.time_zone.clone();
+    Ok(ssr::services()?
+        .delivery_log(&actor, before)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryView {
+            id: d.id,
+            created: services::timefmt::format_ms(d.created_at_ms, &tz),
+            channel: d.channel_name,
+            kind: d.kind,
+            severity: d.severity,
+            next_attempt: (d.status == "pending")
+                .then(|| services::timefmt::format_ms(d.next_attempt_at_ms, &tz)),
+            status: d.status,
+            attempts: d.attempts,
+            sent: d.sent_at_ms.map(|t| services::timefmt::format_ms(t, &tz)),
+            last_error: d.last_error,
+        })
+        .collect())
+}
+
+/// The routing policy as pretty JSON, and its version.
+#[server(prefix = "/rpc", endpoint = "alerts/policy")]
+pub async fn get_policy() -> Result<(String, i64), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    actor
+        .require(domain::Role::Viewer)
+        .map_err(AppError::from)?;
+    let (p, v) = ssr::services()?.notification_policy().await?;
+    Ok((p.to_json_pretty(), v))
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/save_policy")]
+pub async fn save_policy(policy: String, version: i64, csrf: String) -> Result<i64, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    actor
+        .require(domain::Role::Editor)
+        .map_err(AppError::from)?;
+    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let p = services::notify::policy::Policy::from_json(&policy)
+        .map_err(|m| AppError::from(services::ServiceError::invalid("policy", m)))?;
+    Ok(ssr::services()?
+        .set_notification_policy(&actor, &p, version)
+        .await?)
+}
