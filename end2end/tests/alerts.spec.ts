@@ -86,3 +86,47 @@ test("an ops editor changes a threshold: the backtest follows, the save is audit
   await expect(pm.getByTestId("save-rule")).toHaveCount(0);
   await vctx.close();
 });
+
+test("silences show who and why and can be expired; an admin adds a channel and its test send reports the receiver's answer", async ({
+  page,
+  browser,
+}) => {
+  const ctx = await browser.newContext();
+  const ops = await ctx.newPage();
+  await signIn(ops, EDITOR);
+  await ops.goto("/alerts/silences");
+  await hydrated(ops);
+  // A bad matcher is named next to its field.
+  await ops.fill("input[name=matchers]", 'alertname=~"("');
+  await ops.fill("input[name=comment]", "deploy");
+  await ops.click("form button[type=submit]");
+  await expect(ops.locator("label", { has: ops.locator("input[name=matchers]") }).locator(".field-error")).toContainText(
+    "bad regular expression",
+  );
+  await ops.fill("input[name=matchers]", 'alertname="DAU dropped more than 20%"');
+  await ops.fill("input[name=duration]", "2h");
+  await ops.fill("input[name=comment]", "Release 4.2 moves traffic");
+  await ops.click("form button[type=submit]");
+  const table = ops.getByTestId("silences-table");
+  await expect(table).toContainText("active");
+  await expect(table).toContainText(EDITOR.email);
+  await expect(table).toContainText("Release 4.2 moves traffic");
+  await table.getByRole("button", { name: "Expire" }).first().click();
+  await expect(table.locator("tr").nth(1)).toContainText("expired");
+  await ctx.close();
+
+  // Channels: admin only; a test send to a receiver that is not there shows why.
+  await signIn(page, ADMIN);
+  await page.goto("/alerts/notifications");
+  await hydrated(page);
+  await page.fill("input[name=name]", "e2e-hook");
+  await page.selectOption("select[name=kind]", "webhook");
+  await page.fill("input[name=url]", "http://127.0.0.1:9/hook");
+  await page.click("form:has(input[name=url]) button[type=submit]");
+  const channels = page.getByTestId("channels-table");
+  await expect(channels).toContainText("e2e-hook");
+  await channels.getByRole("button", { name: "Send test" }).click();
+  await expect(page.getByTestId("test-result")).toContainText("cannot connect");
+  // The routing policy is shown with its default inhibition (P0 mutes P2/P3 of a service).
+  await expect(page.locator("textarea[name=policy]")).toHaveValue(/"inhibit"/);
+});

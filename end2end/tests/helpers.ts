@@ -33,8 +33,22 @@ export async function hydrated(page: Page) {
   await page.waitForFunction(() => (window as any).__vigil_hydrated === true, null, { timeout: 20_000 });
 }
 
+const watched = new WeakSet<Page>();
+
+/** Prints a page's uncaught exceptions and console errors as they happen (pages of extra
+ *  browser contexts are not covered by the `browserErrors` fixture). */
+export function watch(page: Page) {
+  if (watched.has(page)) return;
+  watched.add(page);
+  page.on("pageerror", (e) => console.log(`[browser ${page.url()}] pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") console.log(`[browser ${page.url()}] console.error: ${m.text().slice(0, 500)}`);
+  });
+}
+
 /** Signs in through the form and waits for the next page to hydrate. */
 export async function signIn(page: Page, who: { email: string; password: string }) {
+  watch(page);
   await page.goto("/login");
   // Wait for hydration so the form is handled by the app, not a plain post.
   await hydrated(page);

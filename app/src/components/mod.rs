@@ -114,3 +114,30 @@ pub fn RequireRole(role: Role, children: ChildrenFn) -> impl IntoView {
         </Suspense>
     }
 }
+
+/// Renders `children` when the signed-in user's role includes `role`, else `fallback`.
+/// Waits for the session inside a `Transition`, so the server and the browser decide the
+/// same way during hydration (reading the session signal directly outside a suspense
+/// boundary renders "no user" on the server and the real user in the browser: a
+/// hydration panic).
+#[component]
+pub fn IfRole(
+    role: Role,
+    children: ChildrenFn,
+    #[prop(optional, into)] fallback: Option<ViewFn>,
+) -> impl IntoView {
+    let me = use_me();
+    let children = StoredValue::new(children);
+    let fallback = StoredValue::new(fallback);
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                if matches!(me.await, Ok(Some(m)) if m.can(role)) {
+                    children.with_value(|c| c()).into_any()
+                } else {
+                    fallback.with_value(|f| f.as_ref().map(|f| f.run())).into_any()
+                }
+            })}
+        </Transition>
+    }
+}

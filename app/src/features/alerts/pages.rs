@@ -7,7 +7,7 @@ use super::server_fns::{
     list_rules, list_silences, BacktestView, CreateChannel, CreateSilence, DeleteChannel,
     DeleteRule, ExpireSilence, HistoryFilter, RuleEdit, SavePolicy, SaveRule, TestChannel,
 };
-use crate::components::{EmptyState, FieldError, Icon, PageHeader};
+use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
 use crate::session::use_me;
@@ -217,7 +217,6 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
             .map(|m| m.csrf)
             .unwrap_or_default()
     };
-    let can_edit = move || matches!(me.get(), Some(Ok(Some(m))) if m.can(Role::Editor));
     let nav = navigate.clone();
     Effect::new(move |_| {
         if let Some(Ok(_)) = save.value().get() {
@@ -421,7 +420,7 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
     }.into_any();
     let part11 = view! {
                 <div class="form-actions">
-                    <Show when=can_edit fallback=|| view! { <p class="muted">{t(Msg::ReadOnlyRule)}</p> }>
+                    <IfRole role=Role::Editor fallback=|| view! { <p class="muted">{t(Msg::ReadOnlyRule)}</p> }>
                         <button type="submit" class="btn btn-primary" disabled=save.pending() data-testid="save-rule">
                             {move || if save.pending().get() { t(Msg::Saving)() } else { t(Msg::Save)() }}
                         </button>
@@ -431,7 +430,7 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
                                 {t(Msg::Delete)}
                             </button>
                         })}
-                    </Show>
+                    </IfRole>
                     <a class="btn btn-ghost" href="/alerts/rules">{t(Msg::Cancel)}</a>
                 </div>
 
@@ -627,10 +626,10 @@ pub fn SilencesPage() -> impl IntoView {
     );
     let err = move || create.value().get().and_then(Result::err);
     let field = move |name: &'static str| Signal::derive(move || err().and_then(|e| e.field(name)));
-    let can = move || matches!(me.get(), Some(Ok(Some(m))) if m.can(Role::Responder));
     let list = view! {
         <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
+                let can = matches!(me.await, Ok(Some(m)) if m.can(Role::Responder));
                 match silences.await {
                     Err(e) => error_box(e),
                     Ok(rows) if rows.is_empty() => view! { <p class="muted empty-inline">{t(Msg::NoSilences)}</p> }.into_any(),
@@ -653,7 +652,7 @@ pub fn SilencesPage() -> impl IntoView {
                                             <td class="nowrap">{s.ends.clone()}</td>
                                             <td>{s.created_by.clone()}</td>
                                             <td>{s.comment.clone()}</td>
-                                            <td>{(live && can()).then(|| view! {
+                                            <td>{(live && can).then(|| view! {
                                                 <button type="button" class="btn btn-small"
                                                     on:click=move |_| { expire.dispatch(ExpireSilence { id, csrf: csrf_of(me) }); }>
                                                     {t(Msg::Expire)}
@@ -672,7 +671,7 @@ pub fn SilencesPage() -> impl IntoView {
     }
     .into_any();
     let form = view! {
-        <Show when=can fallback=|| view! { <p class="muted">{t(Msg::SilenceNeedsResponder)}</p> }>
+        <IfRole role=Role::Responder fallback=|| view! { <p class="muted">{t(Msg::SilenceNeedsResponder)}</p> }>
             <ActionForm action=create attr:class="form">
                 <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
                 <label>
@@ -694,7 +693,7 @@ pub fn SilencesPage() -> impl IntoView {
                     <button type="submit" class="btn btn-primary" disabled=create.pending()>{t(Msg::CreateSilence)}</button>
                 </div>
             </ActionForm>
-        </Show>
+        </IfRole>
     }
     .into_any();
     view! {
@@ -722,13 +721,14 @@ pub fn NotificationsPage() -> impl IntoView {
     );
     let policy = Resource::new(move || save_policy_action.version().get(), |_| get_policy());
     let log = Resource::new(move || test.version().get(), |_| delivery_log(None));
-    let is = move |role: Role| matches!(me.get(), Some(Ok(Some(m))) if m.can(role));
     let err = move || create.value().get().and_then(Result::err);
     let field = move |name: &'static str| Signal::derive(move || err().and_then(|e| e.field(name)));
     let policy_err = move || save_policy_action.value().get().and_then(Result::err);
     let channel_list = view! {
         <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
+                let role = me.await.ok().flatten().map(|m| m.role);
+                let is = move |r: Role| role.is_some_and(|x| x.allows(r));
                 match channels.await {
                     Err(e) => error_box(e),
                     Ok(rows) if rows.is_empty() => view! { <p class="muted empty-inline">{t(Msg::NoChannels)}</p> }.into_any(),
@@ -775,7 +775,7 @@ pub fn NotificationsPage() -> impl IntoView {
     }
     .into_any();
     let channel_form = view! {
-        <Show when=move || is(Role::Admin) fallback=|| view! { <p class="muted">{t(Msg::ChannelsNeedAdmin)}</p> }>
+        <IfRole role=Role::Admin fallback=|| view! { <p class="muted">{t(Msg::ChannelsNeedAdmin)}</p> }>
             <ActionForm action=create attr:class="form">
                 <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
                 <div class="form-row">
@@ -809,23 +809,24 @@ pub fn NotificationsPage() -> impl IntoView {
                     <button type="submit" class="btn btn-primary" disabled=create.pending()>{t(Msg::AddChannel)}</button>
                 </div>
             </ActionForm>
-        </Show>
+        </IfRole>
     }
     .into_any();
     let policy_view = view! {
         <Suspense fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
+                let editor = matches!(me.await, Ok(Some(m)) if m.can(Role::Editor));
                 match policy.await {
                     Err(e) => error_box(e),
                     Ok((doc, version)) => view! {
                         <ActionForm action=save_policy_action attr:class="form">
                             <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
                             <input type="hidden" name="version" value=version.to_string() />
-                            <textarea name="policy" rows="18" class="code" spellcheck="false" readonly=move || !is(Role::Editor)>{doc}</textarea>
+                            <textarea name="policy" rows="18" class="code" spellcheck="false" readonly=!editor>{doc}</textarea>
                             <FieldError error=Signal::derive(move || policy_err().and_then(|e| e.field("policy").or_else(|| e.field("route")).or_else(|| e.field("inhibit")))) />
                             {move || policy_err().filter(|e| matches!(e, AppError::Conflict(_))).map(error_box)}
                             <p class="muted small">{t(Msg::PolicyHint)}</p>
-                            {move || is(Role::Editor).then(|| view! {
+                            {editor.then(|| view! {
                                 <div class="form-actions">
                                     <button type="submit" class="btn btn-primary" disabled=save_policy_action.pending()>{t(Msg::Save)}</button>
                                     {move || matches!(save_policy_action.value().get(), Some(Ok(_))).then(|| view! { <span class="ok">{t(Msg::Saved)}</span> })}
