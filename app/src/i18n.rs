@@ -142,6 +142,7 @@ messages! {
     Period => "Period", "时间段";
     NoHistory => "No alert state changes match.", "没有匹配的告警状态变化。";
     Silences => "Silences", "静默";
+    FromAlertmanager => "From Alertmanager", "来自 Alertmanager";
     Notifications => "Notifications", "通知";
     NoSilences => "No silences. Silence alerts during maintenance or while an incident is being handled.", "暂无静默。维护或处理事故期间可静默告警。";
     Matchers => "Matchers", "匹配条件";

@@ -523,3 +523,107 @@ async fn event_ingestion_over_http() {
     assert!(res.body.contains("too_large"));
     assert_eq!(app.services.store().count_events().await.expect("count"), 2);
 }
+
+#[tokio::test]
+async fn alertmanager_webhook_receiver() {
+    let app = app().await;
+    let admin = app.login("admin@example.com").await;
+    let csrf = app.csrf(&admin).await;
+    let res = app
+        .rpc(
+            "admin/create_api_key",
+            &[
+                ("name", "alertmanager"),
+                ("scope", "ingest"),
+                ("csrf", &csrf),
+            ],
+            Some(&admin),
+        )
+        .await;
+    let key: String = serde_json::from_str(&res.body).expect("secret");
+    let post = |body: serde_json::Value, key: Option<&str>| {
+        let mut b = Request::post("/api/v1/integrations/alertmanager")
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(k) = key {
+            b = b.header(header::AUTHORIZATION, format!("Bearer {k}"));
+        }
+        b.body(Body::from(body.to_string())).expect("req")
+    };
+    // Alertmanager's webhook v4, as it sends it.
+    let hook = |status: &str, ends: &str| {
+        serde_json::json!({
+            "version": "4", "groupKey": "{}:{alertname=\"HighCPU\"}", "truncatedAlerts": 0,
+            "status": status, "receiver": "vigil", "groupLabels": {"alertname": "HighCPU"},
+            "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am:9093",
+            "alerts": [{
+                "status": status,
+                "labels": {"alertname": "HighCPU", "severity": "P1", "instance": "node-1"},
+                "annotations": {"summary": "CPU above 90% for 10 minutes"},
+                "startsAt": "2026-11-25T09:00:00Z", "endsAt": ends,
+                "generatorURL": "http://prometheus:9090/graph?g0.expr=cpu", "fingerprint": "c0ffee"
+            }]
+        })
+    };
+    assert_eq!(
+        app.send(post(hook("firing", "0001-01-01T00:00:00Z"), None))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let res = app
+        .send(post(hook("firing", "0001-01-01T00:00:00Z"), Some(&key)))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("\"firing\":1"), "{}", res.body);
+
+    // Shown beside Vigil's alerts to a viewer.
+    let pm = app.login("pm@example.com").await;
+    let res = app.rpc("alerts/external", &[], Some(&pm)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(
+        res.body.contains("HighCPU") && res.body.contains("CPU above 90% for 10 minutes"),
+        "{}",
+        res.body
+    );
+
+    // Bad input: named field, nothing stored.
+    let mut bad = hook("firing", "");
+    bad["version"] = "3".into();
+    bad["alerts"][0]["startsAt"] = "yesterday".into();
+    let res = app.send(post(bad, Some(&key))).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    let body: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!(body["error"]["code"], "invalid");
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert_eq!(fields, vec!["version", "alerts[0].startsAt"]);
+    let res = app
+        .send(post(serde_json::json!("not an object"), Some(&key)))
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert!(res.body.contains("malformed_json"), "{}", res.body);
+
+    // Resolved: no longer listed; the calls are in the audit log.
+    let res = app
+        .send(post(hook("resolved", "2026-11-25T09:30:00Z"), Some(&key)))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let res = app.rpc("alerts/external", &[], Some(&pm)).await;
+    assert_eq!(res.body, "[]");
+    let audit = app
+        .services
+        .store()
+        .audit_entries(&store::AuditQuery {
+            action_prefix: Some("integration.".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[0].actor, "api-key:alertmanager");
+}

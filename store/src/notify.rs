@@ -448,3 +448,94 @@ impl Store {
         rows.iter().map(delivery_from_row).collect()
     }
 }
+
+/// An alert received from another system (Alertmanager).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalAlert {
+    pub source: String,
+    pub fingerprint: String,
+    pub firing: bool,
+    /// JSON objects of strings.
+    pub labels: String,
+    pub annotations: String,
+    pub starts_at_ms: i64,
+    pub ends_at_ms: Option<i64>,
+    pub generator_url: String,
+    pub received_at_ms: i64,
+}
+
+impl Store {
+    /// Inserts or updates received alerts and audits the call, in one transaction.
+    pub async fn upsert_external_alerts(
+        &self,
+        alerts: &[ExternalAlert],
+        ctx: &AuditCtx,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for a in alerts {
+            sqlx::query(
+                "INSERT INTO external_alerts (source, fingerprint, status, labels, annotations, starts_at_ms, ends_at_ms, generator_url, received_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (source, fingerprint) DO UPDATE SET status = excluded.status, labels = excluded.labels,
+                     annotations = excluded.annotations, starts_at_ms = excluded.starts_at_ms,
+                     ends_at_ms = excluded.ends_at_ms, generator_url = excluded.generator_url,
+                     received_at_ms = excluded.received_at_ms",
+            )
+            .bind(&a.source)
+            .bind(&a.fingerprint)
+            .bind(if a.firing { "firing" } else { "resolved" })
+            .bind(&a.labels)
+            .bind(&a.annotations)
+            .bind(a.starts_at_ms)
+            .bind(a.ends_at_ms)
+            .bind(&a.generator_url)
+            .bind(a.received_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let summary = serde_json::json!({
+            "alerts": alerts.len(),
+            "firing": alerts.iter().filter(|a| a.firing).count(),
+            "fingerprints": alerts.iter().map(|a| a.fingerprint.as_str()).collect::<Vec<_>>(),
+        });
+        audit::append::<(), _>(
+            &mut tx,
+            ctx,
+            "integration.alertmanager",
+            "external_alerts",
+            None,
+            Some(&summary),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Received alerts still firing (and not past their `endsAt`), newest first.
+    pub async fn firing_external_alerts(&self, now_ms: i64) -> Result<Vec<ExternalAlert>> {
+        let rows = sqlx::query(
+            "SELECT source, fingerprint, status, labels, annotations, starts_at_ms, ends_at_ms, generator_url, received_at_ms
+             FROM external_alerts WHERE status = 'firing' AND (ends_at_ms IS NULL OR ends_at_ms > $1)
+             ORDER BY starts_at_ms DESC",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                Ok(ExternalAlert {
+                    source: r.try_get("source")?,
+                    fingerprint: r.try_get("fingerprint")?,
+                    firing: status == "firing",
+                    labels: r.try_get("labels")?,
+                    annotations: r.try_get("annotations")?,
+                    starts_at_ms: r.try_get("starts_at_ms")?,
+                    ends_at_ms: r.try_get("ends_at_ms")?,
+                    generator_url: r.try_get("generator_url")?,
+                    received_at_ms: r.try_get("received_at_ms")?,
+                })
+            })
+            .collect()
+    }
+}

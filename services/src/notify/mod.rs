@@ -5,6 +5,7 @@
 
 pub mod channels;
 pub mod dispatch;
+pub mod external;
 pub mod policy;
 
 use crate::{Actor, ServiceError, Services};

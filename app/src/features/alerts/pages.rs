@@ -3,9 +3,10 @@
 
 use super::form::{RuleForm, KINDS};
 use super::server_fns::{
-    active_alerts, alert_history, backtest_rule, delivery_log, get_policy, get_rule, list_channels,
-    list_rules, list_silences, BacktestView, CreateChannel, CreateSilence, DeleteChannel,
-    DeleteRule, ExpireSilence, HistoryFilter, RuleEdit, SavePolicy, SaveRule, TestChannel,
+    active_alerts, alert_history, backtest_rule, delivery_log, external_alerts, get_policy,
+    get_rule, list_channels, list_rules, list_silences, BacktestView, CreateChannel, CreateSilence,
+    DeleteChannel, DeleteRule, ExpireSilence, HistoryFilter, RuleEdit, SavePolicy, SaveRule,
+    TestChannel,
 };
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
@@ -37,6 +38,49 @@ fn sev_badge(sev: &str) -> impl IntoView {
 
 fn error_box(e: AppError) -> AnyView {
     view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any()
+}
+
+/// Alerts received from Alertmanager, beside Vigil's own (nothing when there are none).
+#[component]
+fn ExternalAlerts() -> impl IntoView {
+    let rows = Resource::new(|| (), |_| external_alerts());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let rows = rows.await.unwrap_or_default();
+                (!rows.is_empty()).then(|| view! {
+                    <section class="card">
+                        <h2>{t(Msg::FromAlertmanager)}</h2>
+                        <div class="table-wrap">
+                        <table class="table" data-testid="external-alerts">
+                            <thead><tr>
+                                <th>{t(Msg::Severity)}</th><th>{t(Msg::Rule)}</th><th>{t(Msg::Since)}</th><th>{t(Msg::Labels)}</th>
+                            </tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|a| view! {
+                                    <tr>
+                                        <td>{(!a.severity.is_empty()).then(|| sev_badge(&a.severity))}</td>
+                                        <td>
+                                            {if a.link.is_empty() {
+                                                view! { <span>{a.name.clone()}</span> }.into_any()
+                                            } else {
+                                                view! { <a href=a.link.clone() rel="noopener" target="_blank">{a.name.clone()}</a> }.into_any()
+                                            }}
+                                            " "<span class="badge badge-muted">{a.source.clone()}</span>
+                                            <div class="muted small">{a.summary.clone()}</div>
+                                        </td>
+                                        <td class="nowrap">{a.since.clone()}</td>
+                                        <td>{a.labels.iter().map(|(k, v)| view! { <code class="label">{format!("{k}={v}")}</code>" " }).collect_view()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                        </div>
+                    </section>
+                })
+            })}
+        </Transition>
+    }
 }
 
 /// `/alerts`: instances pending or firing now.
@@ -86,6 +130,7 @@ pub fn AlertsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <ExternalAlerts />
     }
 }
 

@@ -536,3 +536,39 @@ pub async fn save_policy(policy: String, version: i64, csrf: String) -> Result<i
         .set_notification_policy(&actor, &p, version)
         .await?)
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalRow {
+    pub source: String,
+    pub name: String,
+    pub severity: String,
+    pub summary: String,
+    pub labels: Vec<(String, String)>,
+    pub since: String,
+    pub link: String,
+}
+
+/// Alerts received from Alertmanager that are firing.
+#[server(prefix = "/rpc", endpoint = "alerts/external")]
+pub async fn external_alerts() -> Result<Vec<ExternalRow>, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    Ok(ssr::services()?
+        .external_alerts(&actor)
+        .await?
+        .into_iter()
+        .map(|a| ExternalRow {
+            source: a.source,
+            name: a.name,
+            severity: a.severity,
+            summary: a.summary,
+            labels: a
+                .labels
+                .into_iter()
+                .filter(|(k, _)| k != "alertname" && k != "severity")
+                .collect(),
+            since: services::timefmt::format_ms(a.starts_at_ms, &actor.time_zone),
+            link: a.generator_url,
+        })
+        .collect())
+}

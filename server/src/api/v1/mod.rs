@@ -1,6 +1,7 @@
 //! `/api/v1`: the stable public contract for machines (ingestion, integrations).
 
 pub mod events;
+pub mod integrations;
 
 use crate::api::error::ApiError;
 use crate::router::AppState;
@@ -18,6 +19,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/events",
             post(events::ingest).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/integrations/alertmanager",
+            post(integrations::alertmanager),
         )
         .fallback(|| async { ApiError::not_found() })
 }

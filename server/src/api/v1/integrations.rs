@@ -1,0 +1,30 @@
+//! `POST /api/v1/integrations/alertmanager`: Alertmanager's webhook (payload version 4),
+//! authenticated with an `ingest` key as `Authorization: Bearer …` (Alertmanager's
+//! `http_config.authorization.credentials`).
+
+use crate::api::error::ApiError;
+use crate::api::v1::api_caller;
+use crate::router::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use domain::ApiScope;
+use services::notify::external::{AlertmanagerWebhook, ReceiveReport};
+
+pub async fn alertmanager(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<ReceiveReport>, ApiError> {
+    let caller = api_caller(&state, &headers, ApiScope::Ingest).await?;
+    let hook: AlertmanagerWebhook = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("line {}, column {}: {e}", e.line(), e.column()),
+        )
+    })?;
+    Ok(Json(
+        state.services.receive_alertmanager(&caller, hook).await?,
+    ))
+}

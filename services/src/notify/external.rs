@@ -1,0 +1,203 @@
+//! Alerts from an existing Prometheus/Alertmanager: the Alertmanager webhook (payload
+//! version 4) is accepted at `POST /api/v1/integrations/alertmanager` with an ingest key,
+//! stored, and shown beside Vigil's own alerts.
+
+use crate::{ApiCaller, ServiceError, Services};
+use domain::alerting::Labels;
+use domain::FieldErrors;
+use serde::{Deserialize, Serialize};
+use store::notify::ExternalAlert;
+use store::AuditCtx;
+
+/// Alertmanager's webhook body (`version: "4"`), the fields Vigil uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertmanagerWebhook {
+    pub version: String,
+    #[serde(default)]
+    pub receiver: String,
+    #[serde(default, rename = "externalURL")]
+    pub external_url: String,
+    pub alerts: Vec<AlertmanagerAlert>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AlertmanagerAlert {
+    pub status: String,
+    pub labels: Labels,
+    #[serde(default)]
+    pub annotations: Labels,
+    #[serde(rename = "startsAt")]
+    pub starts_at: String,
+    #[serde(default, rename = "endsAt")]
+    pub ends_at: String,
+    #[serde(default, rename = "generatorURL")]
+    pub generator_url: String,
+    #[serde(default)]
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReceiveReport {
+    pub accepted: usize,
+    pub firing: usize,
+    pub resolved: usize,
+}
+
+/// A received alert as the alerts page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalAlertView {
+    pub source: String,
+    pub name: String,
+    pub severity: String,
+    pub summary: String,
+    pub labels: Labels,
+    pub starts_at_ms: i64,
+    pub generator_url: String,
+}
+
+/// RFC 3339 → ms; Go's zero time (Alertmanager's "no end") → `None`.
+fn parse_time(s: &str) -> Result<Option<i64>, String> {
+    if s.is_empty() || s.starts_with("0001-01-01") {
+        return Ok(None);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| Some(t.timestamp_millis()))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time: {e}"))
+}
+
+fn fingerprint_of(labels: &Labels) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(serde_json::to_vec(labels).unwrap_or_default())[..8])
+}
+
+impl Services {
+    /// Stores an Alertmanager webhook's alerts; every problem names the alert and field,
+    /// and nothing is stored unless all are valid.
+    pub async fn receive_alertmanager(
+        &self,
+        caller: &ApiCaller,
+        hook: AlertmanagerWebhook,
+    ) -> Result<ReceiveReport, ServiceError> {
+        let mut e = FieldErrors::new();
+        if hook.version != "4" {
+            e.add(
+                "version",
+                format!(
+                    "must be \"4\" (Alertmanager webhook payload), got {:?}",
+                    hook.version
+                ),
+            );
+        }
+        if hook.alerts.len() > 1000 {
+            e.add("alerts", "at most 1000 alerts per call");
+        }
+        let now = self.now_ms();
+        let mut rows = Vec::with_capacity(hook.alerts.len());
+        for (i, a) in hook.alerts.iter().enumerate() {
+            let firing = match a.status.as_str() {
+                "firing" => true,
+                "resolved" => false,
+                other => {
+                    e.add(
+                        &format!("alerts[{i}].status"),
+                        format!("must be firing or resolved, got {other:?}"),
+                    );
+                    continue;
+                }
+            };
+            if a.labels.is_empty() {
+                e.add(&format!("alerts[{i}].labels"), "must not be empty");
+            }
+            let starts = match parse_time(&a.starts_at) {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    e.add(&format!("alerts[{i}].startsAt"), "is required");
+                    continue;
+                }
+                Err(m) => {
+                    e.add(&format!("alerts[{i}].startsAt"), m);
+                    continue;
+                }
+            };
+            let ends = match parse_time(&a.ends_at) {
+                Ok(t) => t,
+                Err(m) => {
+                    e.add(&format!("alerts[{i}].endsAt"), m);
+                    continue;
+                }
+            };
+            let json = |v: &Labels| serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
+            rows.push(ExternalAlert {
+                source: "alertmanager".into(),
+                fingerprint: if a.fingerprint.trim().is_empty() {
+                    fingerprint_of(&a.labels)
+                } else {
+                    a.fingerprint.trim().chars().take(64).collect()
+                },
+                firing,
+                labels: json(&a.labels),
+                annotations: json(&a.annotations),
+                starts_at_ms: starts,
+                // A firing alert's endsAt is Alertmanager's resolve timeout, not an end.
+                ends_at_ms: if firing { None } else { ends.or(Some(now)) },
+                generator_url: a.generator_url.chars().take(2048).collect(),
+                received_at_ms: now,
+            });
+        }
+        e.into_result()?;
+        let ctx = AuditCtx::system(&format!("api-key:{}", caller.name), now);
+        self.store.upsert_external_alerts(&rows, &ctx).await?;
+        Ok(ReceiveReport {
+            accepted: rows.len(),
+            firing: rows.iter().filter(|r| r.firing).count(),
+            resolved: rows.iter().filter(|r| !r.firing).count(),
+        })
+    }
+
+    /// Received alerts still firing, newest first (viewer).
+    pub async fn external_alerts(
+        &self,
+        actor: &crate::Actor,
+    ) -> Result<Vec<ExternalAlertView>, ServiceError> {
+        actor.require(domain::Role::Viewer)?;
+        let rows = self.store.firing_external_alerts(self.now_ms()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let labels: Labels = serde_json::from_str(&r.labels).unwrap_or_default();
+                let ann: Labels = serde_json::from_str(&r.annotations).unwrap_or_default();
+                ExternalAlertView {
+                    source: r.source,
+                    name: labels
+                        .get("alertname")
+                        .cloned()
+                        .unwrap_or_else(|| r.fingerprint.clone()),
+                    severity: labels.get("severity").cloned().unwrap_or_default(),
+                    summary: ann
+                        .get("summary")
+                        .or_else(|| ann.get("description"))
+                        .cloned()
+                        .unwrap_or_default(),
+                    labels,
+                    starts_at_ms: r.starts_at_ms,
+                    generator_url: r.generator_url,
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_follow_alertmanager() {
+        assert_eq!(parse_time("0001-01-01T00:00:00Z"), Ok(None));
+        assert_eq!(
+            parse_time("2026-11-25T10:00:00+08:00"),
+            Ok(Some(1_795_572_000_000))
+        );
+        assert!(parse_time("yesterday").is_err());
+    }
+}
