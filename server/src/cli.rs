@@ -132,6 +132,7 @@ pub fn services_for(config: &Config, store: Store) -> Services {
     )
     .with_event_settings(events)
     .with_public_url(&config.public_url)
+    .with_prometheus(config.prometheus_url.as_deref())
 }
 
 /// Leptos options: cargo-leptos' environment when present, our config for paths.

@@ -54,6 +54,9 @@ pub struct Config {
     /// How often the alerting engine looks for due rules, seconds; 0 turns the engine off
     /// on this replica (`VIGIL_ENGINE_TICK_SECS`).
     pub engine_tick_secs: u64,
+    /// Prometheus base URL for PromQL rules (`VIGIL_PROMETHEUS_URL`), e.g.
+    /// `http://prometheus:9090`.
+    pub prometheus_url: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -79,6 +82,7 @@ impl std::fmt::Debug for Config {
             .field("raw_retention_days", &self.raw_retention_days)
             .field("rollup_retention_days", &self.rollup_retention_days)
             .field("engine_tick_secs", &self.engine_tick_secs)
+            .field("prometheus_url", &self.prometheus_url)
             .finish()
     }
 }
@@ -104,6 +108,7 @@ struct FileConfig {
     raw_retention_days: Option<i64>,
     rollup_retention_days: Option<i64>,
     engine_tick_secs: Option<u64>,
+    prometheus_url: Option<String>,
 }
 
 /// A configuration error naming the setting.
@@ -267,6 +272,18 @@ impl Config {
                 "must be between 0 (engine off) and 3600",
             ));
         }
+        let prometheus_url = env("VIGIL_PROMETHEUS_URL")
+            .or(fc.prometheus_url)
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty());
+        if let Some(u) = &prometheus_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(err(
+                    "VIGIL_PROMETHEUS_URL",
+                    format!("`{u}` must start with http:// or https://"),
+                ));
+            }
+        }
         Ok(Config {
             addr,
             data_dir,
@@ -285,6 +302,7 @@ impl Config {
             raw_retention_days,
             rollup_retention_days,
             engine_tick_secs,
+            prometheus_url,
         })
     }
 

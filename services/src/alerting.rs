@@ -16,7 +16,7 @@ use domain::Role;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 pub use store::alerting::{state_str, HistoryEntry, HistoryQuery};
-use store::{AuditCtx, Evaluated, Rule, RuleWithState};
+use store::{AuditCtx, Evaluated, Rule};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
@@ -419,6 +419,24 @@ impl Services {
                 let w = i64::from(*window_minutes / 60).max(1);
                 self.windowed_series(*metric, w, from_ms, to_ms).await
             }
+            RuleQuery::Promql { expr } => {
+                // The first series, for callers that want one line (charts).
+                let step = ((to_ms - from_ms) / 600).max(60_000) / 60_000 * 60_000;
+                let series = self.promql_range(expr, from_ms, to_ms, step).await?;
+                Ok(series
+                    .into_iter()
+                    .next()
+                    .map(|(_, pts)| {
+                        pts.into_iter()
+                            .map(|(t, v)| Point {
+                                bucket: t / step,
+                                at_ms: t,
+                                value: v,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default())
+            }
         }
     }
 
@@ -565,22 +583,46 @@ impl Services {
             transitions: Vec<domain::alerting::Transition>,
         }
         let mut outs = Vec::with_capacity(due.len());
+        let mut prom_cache: HashMap<String, Result<Vec<(Labels, f64)>, String>> = HashMap::new();
         for r in &due {
             let spec = &r.rule.spec;
-            let lookback = lookback_ms(spec);
-            let key = (spec.query.clone(), lookback);
-            if !cache.contains_key(&key) {
-                let res = self
-                    .series(&spec.query, now - lookback, now)
-                    .await
-                    .map(std::sync::Arc::new)
-                    .map_err(|e| e.to_string());
-                cache.insert(key.clone(), res);
-                report.queries += 1;
-            }
-            outs.push(match &cache[&key] {
-                Ok(points) => {
-                    let (state, transitions, value) = step_rule(r, now, points);
+            let result: Result<(Vec<Sample>, Option<f64>), String> = match &spec.query {
+                RuleQuery::Promql { expr } => {
+                    if !prom_cache.contains_key(expr) {
+                        let res = self
+                            .promql_instant(expr, now)
+                            .await
+                            .map_err(|e| e.to_string());
+                        prom_cache.insert(expr.clone(), res);
+                        report.queries += 1;
+                    }
+                    prom_cache[expr]
+                        .as_ref()
+                        .map(|series| promql_matching(&spec.condition, series))
+                        .map_err(Clone::clone)
+                }
+                RuleQuery::Kpi { .. } => {
+                    let lookback = lookback_ms(spec);
+                    let key = (spec.query.clone(), lookback);
+                    if !cache.contains_key(&key) {
+                        let res = self
+                            .series(&spec.query, now - lookback, now)
+                            .await
+                            .map(std::sync::Arc::new)
+                            .map_err(|e| e.to_string());
+                        cache.insert(key.clone(), res);
+                        report.queries += 1;
+                    }
+                    cache[&key]
+                        .as_ref()
+                        .map(|points| kpi_matching(spec, now, points))
+                        .map_err(Clone::clone)
+                }
+            };
+            outs.push(match result {
+                Ok((matching, value)) => {
+                    let mut state = r.state.clone();
+                    let transitions = state.evaluate(timing(spec), now, &matching);
                     Out {
                         state,
                         value,
@@ -593,7 +635,7 @@ impl Services {
                     Out {
                         state: r.state.clone(),
                         value: r.last_value,
-                        error: Some(e.clone()),
+                        error: Some(e),
                         transitions: Vec::new(),
                     }
                 }
@@ -645,9 +687,65 @@ impl Services {
         if to_ms - from_ms > 90 * DAY_MS {
             return Err(ServiceError::invalid("range", "covers at most 90 days"));
         }
-        let lookback = lookback_ms(&spec);
-        let all = self.series(&spec.query, from_ms - lookback, to_ms).await?;
-        let step = spec.query.step_ms();
+        // The evaluations to simulate: (time, matching samples), and the points to draw.
+        let (evals, points, step): (Vec<Evaluation>, Vec<Point>, i64) = match &spec.query {
+            RuleQuery::Promql { expr } => {
+                let step =
+                    ((to_ms - from_ms) / 600).max(spec.interval_ms).max(60_000) / 60_000 * 60_000;
+                let series = self.promql_range(expr, from_ms, to_ms, step).await?;
+                let mut at: std::collections::BTreeMap<i64, Vec<(Labels, f64)>> = (0..)
+                    .map(|k| from_ms + k * step)
+                    .take_while(|t| *t <= to_ms)
+                    .map(|t| (t, Vec::new()))
+                    .collect();
+                for (labels, pts) in &series {
+                    for (t, v) in pts {
+                        at.entry(*t).or_default().push((labels.clone(), *v));
+                    }
+                }
+                let evals = at
+                    .iter()
+                    .map(|(t, s)| (*t, promql_matching(&spec.condition, s).0))
+                    .collect();
+                let points = series
+                    .first()
+                    .map(|(_, pts)| {
+                        pts.iter()
+                            .map(|(t, v)| Point {
+                                bucket: t / step,
+                                at_ms: *t,
+                                value: *v,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (evals, points, step)
+            }
+            RuleQuery::Kpi { .. } => {
+                let lookback = lookback_ms(&spec);
+                let all = self.series(&spec.query, from_ms - lookback, to_ms).await?;
+                let step = spec.query.step_ms();
+                let mut evals = Vec::new();
+                let mut now = ((from_ms.div_euclid(step) + 1) * step).min(to_ms);
+                loop {
+                    let visible: Vec<Point> = all
+                        .iter()
+                        .filter(|p| p.at_ms <= now && p.at_ms > now - lookback)
+                        .copied()
+                        .collect();
+                    evals.push((now, kpi_matching(&spec, now, &visible).0));
+                    if now >= to_ms {
+                        break;
+                    }
+                    now = (now + step).min(to_ms);
+                }
+                let points = all
+                    .into_iter()
+                    .filter(|p| p.at_ms > from_ms && p.at_ms <= to_ms)
+                    .collect();
+                (evals, points, step)
+            }
+        };
         let t = timing(&spec);
         let mut state = RuleState::default();
         let mut spans: Vec<Span> = Vec::new();
@@ -655,33 +753,26 @@ impl Services {
         let mut notifications = 0;
         let repeat = spec.severity.default_repeat_ms();
         let mut firing_since: Option<i64> = None;
-        let first_eval = (from_ms.div_euclid(step) + 1) * step;
-        let mut now = first_eval.min(to_ms);
-        loop {
-            let visible: Vec<Point> = all
-                .iter()
-                .filter(|p| p.at_ms <= now && p.at_ms > now - lookback)
-                .copied()
-                .collect();
-            let c = check_at(&spec, now, &visible);
-            let matching = match (c.holds, c.value) {
-                (true, v) => vec![Sample {
-                    labels: Labels::new(),
-                    value: v.unwrap_or(0.0),
-                }],
-                _ => Vec::new(),
-            };
+        let mut prev_eval: Option<i64> = None;
+        for (now, matching) in evals {
             state.evaluate(t, now, &matching);
             evaluations += 1;
-            let current = state.instances.values().next().map(|i| i.state);
-            let firing = current == Some(AlertState::Firing);
-            let pending = current == Some(AlertState::Pending);
+            let firing = state
+                .instances
+                .values()
+                .any(|i| i.state == AlertState::Firing);
+            let pending = !firing
+                && state
+                    .instances
+                    .values()
+                    .any(|i| i.state == AlertState::Pending);
+            let since = prev_eval.unwrap_or(now - step);
             match spans.last_mut() {
-                Some(s) if s.to_ms == now - step && s.firing == firing && (firing || pending) => {
+                Some(s) if s.to_ms == since && s.firing == firing && (firing || pending) => {
                     s.to_ms = now;
                 }
                 _ if firing || pending => spans.push(Span {
-                    from_ms: now - step,
+                    from_ms: since,
                     to_ms: now,
                     firing,
                 }),
@@ -692,10 +783,10 @@ impl Services {
                     firing_since = Some(now);
                     notifications += 1;
                 }
-                (true, Some(since)) => {
+                (true, Some(start)) => {
                     // Repeats due by now (one per repeat interval since firing started).
-                    let due = (now - since) / repeat;
-                    let prev_due = (now - step - since).max(0) / repeat;
+                    let due = (now - start) / repeat;
+                    let prev_due = (since - start).max(0) / repeat;
                     notifications += usize::try_from(due - prev_due).unwrap_or(0);
                 }
                 (false, Some(_)) => {
@@ -704,15 +795,8 @@ impl Services {
                 }
                 (false, None) => {}
             }
-            if now >= to_ms {
-                break;
-            }
-            now = (now + step).min(to_ms);
+            prev_eval = Some(now);
         }
-        let points: Vec<Point> = all
-            .into_iter()
-            .filter(|p| p.at_ms > from_ms && p.at_ms <= to_ms)
-            .collect();
         let threshold = match spec.condition {
             Condition::Threshold { threshold, .. } => Some(threshold),
             _ => None,
@@ -742,16 +826,15 @@ impl Services {
     }
 }
 
+/// One simulated evaluation of a backtest: its time and the samples that matched.
+type Evaluation = (i64, Vec<Sample>);
+
 /// A query's points computed once per cycle, or its error.
 type QueryResult = Result<std::sync::Arc<Vec<Point>>, String>;
 
 /// One evaluation of a stored rule over its query's points: (new state, transitions, value).
-fn step_rule(
-    r: &RuleWithState,
-    now: i64,
-    points: &[Point],
-) -> (RuleState, Vec<domain::alerting::Transition>, Option<f64>) {
-    let spec = &r.rule.spec;
+/// A KPI rule's matching samples at `now` (one series, no labels) and the value to show.
+fn kpi_matching(spec: &RuleSpec, now: i64, points: &[Point]) -> (Vec<Sample>, Option<f64>) {
     let c = check_at(spec, now, points);
     let matching = if c.holds {
         vec![Sample {
@@ -761,9 +844,30 @@ fn step_rule(
     } else {
         Vec::new()
     };
-    let mut state = r.state.clone();
-    let transitions = state.evaluate(timing(spec), now, &matching);
-    (state, transitions, c.value)
+    (matching, c.value)
+}
+
+/// A PromQL rule's matching samples: every series whose value passes the threshold (its
+/// labels identify the instance); for "no data", one instance when the result is empty.
+pub fn promql_matching(cond: &Condition, series: &[(Labels, f64)]) -> (Vec<Sample>, Option<f64>) {
+    let value = series.first().map(|s| s.1);
+    let matching = match cond {
+        Condition::Threshold { op, threshold } => series
+            .iter()
+            .filter(|(_, v)| op.holds(*v, *threshold))
+            .map(|(l, v)| Sample {
+                labels: l.clone(),
+                value: *v,
+            })
+            .collect(),
+        Condition::NoData { .. } if series.is_empty() => vec![Sample {
+            labels: Labels::new(),
+            value: 0.0,
+        }],
+        _ => Vec::new(),
+    };
+    let shown = matching.first().map(|s| s.value).or(value);
+    (matching, shown)
 }
 
 fn parse_hourly<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, ServiceError> {
@@ -787,21 +891,31 @@ pub fn format_metric(v: f64, metric: KpiMetric) -> String {
 /// The value a rule's condition reports, as shown: a change in %, a z-score, an age, or
 /// the metric itself.
 pub fn format_rule_value(spec: &RuleSpec, v: f64) -> String {
-    let RuleQuery::Kpi { metric, .. } = spec.query;
     match spec.condition {
         Condition::DropPct { .. } | Condition::RisePct { .. } => format!("{v:+.1}%"),
         Condition::ZScore { .. } => format!("z = {v:.2}"),
         Condition::NoData { .. } => domain::alerting::format_duration(v as i64),
-        Condition::Threshold { .. } => format_metric(v, metric),
+        Condition::Threshold { .. } => format_query_value(&spec.query, v),
+    }
+}
+
+/// A value of the rule's query: per KPI, or as PromQL gives it.
+pub fn format_query_value(q: &RuleQuery, v: f64) -> String {
+    match q {
+        RuleQuery::Kpi { metric, .. } => format_metric(v, *metric),
+        RuleQuery::Promql { .. } => domain::alerting::template::format_value(v),
     }
 }
 
 /// The threshold as shown beside the value.
 pub fn format_rule_threshold(spec: &RuleSpec) -> Option<String> {
-    let RuleQuery::Kpi { metric, .. } = spec.query;
     Some(match spec.condition {
         Condition::Threshold { op, threshold } => {
-            format!("{} {}", op.symbol(), format_metric(threshold, metric))
+            format!(
+                "{} {}",
+                op.symbol(),
+                format_query_value(&spec.query, threshold)
+            )
         }
         Condition::DropPct { pct } => format!("drop > {pct}%"),
         Condition::RisePct { pct } => format!("rise > {pct}%"),
@@ -822,5 +936,6 @@ pub fn y_format(q: &RuleQuery) -> crate::charts::YFormat {
             KpiMetric::Satisfaction => YFormat::Decimal,
             _ => YFormat::Percent,
         },
+        RuleQuery::Promql { .. } => YFormat::Decimal,
     }
 }

@@ -12,6 +12,7 @@ pub mod events;
 mod funnel;
 pub mod kpi;
 pub mod notify;
+pub mod prometheus;
 pub mod rollups;
 pub mod timefmt;
 
@@ -57,6 +58,8 @@ pub struct Services {
     http: reqwest::Client,
     /// Where users reach Vigil, for links in notifications.
     public_url: String,
+    /// The Prometheus data source for PromQL rules, if configured.
+    prometheus_url: Option<String>,
 }
 
 impl std::fmt::Debug for Services {
@@ -87,7 +90,17 @@ impl Services {
                 .build()
                 .unwrap_or_default(),
             public_url: "http://127.0.0.1:3000".into(),
+            prometheus_url: None,
         }
+    }
+
+    /// The Prometheus base URL PromQL rules query (`None`: PromQL rules report an error).
+    pub fn with_prometheus(mut self, url: Option<&str>) -> Self {
+        self.prometheus_url = url
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| u.trim_end_matches('/').to_owned());
+        self
     }
 
     /// The address users reach Vigil at, for links in notifications.

@@ -126,6 +126,9 @@ pub enum RuleQuery {
         #[serde(default = "default_window")]
         window_minutes: u32,
     },
+    /// A PromQL expression against the configured Prometheus; every series of the result
+    /// is an alert instance (its labels identify it), as in a Prometheus alerting rule.
+    Promql { expr: String },
 }
 
 fn default_window() -> u32 {
@@ -138,6 +141,7 @@ impl RuleQuery {
         match self {
             RuleQuery::Kpi { metric, .. } if metric.is_daily() => 86_400_000,
             RuleQuery::Kpi { .. } => 3_600_000,
+            RuleQuery::Promql { .. } => 60_000,
         }
     }
 
@@ -146,6 +150,7 @@ impl RuleQuery {
         match self {
             RuleQuery::Kpi { metric, .. } if metric.is_daily() => 86_400_000,
             RuleQuery::Kpi { window_minutes, .. } => i64::from(*window_minutes) * 60_000,
+            RuleQuery::Promql { .. } => 3_600_000,
         }
     }
 
@@ -162,6 +167,7 @@ impl RuleQuery {
                 metric.as_str(),
                 format_duration(i64::from(*window_minutes) * 60_000)
             ),
+            RuleQuery::Promql { expr } => expr.clone(),
         }
     }
 
@@ -175,6 +181,13 @@ impl RuleQuery {
                     && (*window_minutes < 60 || *window_minutes > 1440 || window_minutes % 60 != 0)
                 {
                     e.add("window", "must be whole hours from 1h to 24h");
+                }
+            }
+            RuleQuery::Promql { expr } => {
+                if expr.trim().is_empty() {
+                    e.add("expr", "is required (a PromQL expression)");
+                } else if expr.len() > 4000 {
+                    e.add("expr", "must be at most 4000 characters");
                 }
             }
         }
@@ -272,6 +285,17 @@ impl RuleSpec {
             e.add("labels", "at most 20 labels");
         }
         self.query.validate(&mut e);
+        if matches!(self.query, RuleQuery::Promql { .. })
+            && !matches!(
+                self.condition,
+                Condition::Threshold { .. } | Condition::NoData { .. }
+            )
+        {
+            e.add(
+                "kind",
+                "PromQL rules take a threshold or no-data condition (write changes and anomalies in PromQL)",
+            );
+        }
         if let Err(ce) = self.condition.validate() {
             e.0.extend(ce.0);
         }
@@ -506,5 +530,23 @@ mod tests {
         for m in KpiMetric::ALL {
             assert_eq!(KpiMetric::parse(m.as_str()), Some(m));
         }
+    }
+
+    #[test]
+    fn promql_rules_take_threshold_or_no_data() {
+        let mut s = spec();
+        s.query = RuleQuery::Promql {
+            expr: "avg(rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))".into(),
+        };
+        assert_eq!(s.validate(), Ok(()));
+        s.condition = Condition::DropPct { pct: 10.0 };
+        assert!(s.validate().expect_err("drop").get("kind").is_some());
+        s.condition = Condition::NoData { for_ms: 300_000 };
+        assert_eq!(s.validate(), Ok(()));
+        s.query = RuleQuery::Promql { expr: " ".into() };
+        assert!(s.validate().expect_err("empty").get("expr").is_some());
+        let q: RuleQuery =
+            serde_json::from_str(r#"{"source":"promql","expr":"up == 0"}"#).expect("json");
+        assert_eq!(q.describe(), "up == 0");
     }
 }

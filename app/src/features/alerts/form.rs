@@ -17,6 +17,11 @@ pub struct RuleForm {
     pub severity: String,
     /// `key=value` pairs separated by commas or new lines.
     pub labels: String,
+    /// `kpi` or `promql`.
+    #[serde(default = "kpi")]
+    pub source: String,
+    #[serde(default)]
+    pub expr: String,
     pub metric: String,
     /// A duration (`1h`, `24h`); for windowed metrics.
     pub window: String,
@@ -45,6 +50,8 @@ impl Default for RuleForm {
             runbook_url: String::new(),
             severity: "P2".into(),
             labels: String::new(),
+            source: kpi(),
+            expr: String::new(),
             metric: KpiMetric::AiSuccessRate.as_str().into(),
             window: "1h".into(),
             kind: "threshold".into(),
@@ -62,6 +69,10 @@ impl Default for RuleForm {
             enabled: true,
         }
     }
+}
+
+fn kpi() -> String {
+    "kpi".into()
 }
 
 pub const KINDS: [&str; 5] = ["threshold", "drop_pct", "rise_pct", "no_data", "z_score"];
@@ -122,7 +133,7 @@ impl RuleForm {
             e.add("metric", "choose a metric");
             KpiMetric::Dau
         });
-        let window_ms = if metric.is_daily() {
+        let window_ms = if metric.is_daily() || self.source == "promql" {
             86_400_000
         } else {
             duration(&mut e, "window", &self.window)
@@ -162,9 +173,15 @@ impl RuleForm {
             runbook_url: self.runbook_url.trim().to_owned(),
             severity,
             labels,
-            query: RuleQuery::Kpi {
-                metric,
-                window_minutes: u32::try_from(window_ms / 60_000).unwrap_or(u32::MAX),
+            query: if self.source == "promql" {
+                RuleQuery::Promql {
+                    expr: self.expr.trim().to_owned(),
+                }
+            } else {
+                RuleQuery::Kpi {
+                    metric,
+                    window_minutes: u32::try_from(window_ms / 60_000).unwrap_or(u32::MAX),
+                }
             },
             condition,
             interval_ms: duration(&mut e, "interval", &self.interval),
@@ -207,6 +224,10 @@ impl RuleForm {
             } => {
                 f.metric = metric.as_str().into();
                 f.window = format_duration(i64::from(*window_minutes) * 60_000);
+            }
+            RuleQuery::Promql { expr } => {
+                f.source = "promql".into();
+                f.expr = expr.clone();
             }
         }
         match &s.condition {

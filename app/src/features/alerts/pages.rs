@@ -331,6 +331,25 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
                     <legend>{t(Msg::Query)}</legend>
                     <div class="form-row">
                         <label>
+                            <span>{t(Msg::Source)}</span>
+                            <select name="source" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.source = v); }>
+                                <option value="kpi" selected=move || form.with(|f| f.source != "promql")>{t(Msg::SourceKpi)}</option>
+                                <option value="promql" selected=move || form.with(|f| f.source == "promql")>"PromQL (Prometheus)"</option>
+                            </select>
+                        </label>
+                    </div>
+                    <label class:hidden=move || form.with(|f| f.source != "promql")>
+                        <span>"PromQL"</span>
+                        <textarea name="expr" rows="3" class="code" spellcheck="false"
+                            placeholder="avg by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m])) * 100"
+                            prop:value=move || form.with(|f| f.expr.clone())
+                            on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.expr = v); }>
+                        </textarea>
+                        <span class="muted small">{t(Msg::PromqlHint)}</span>
+                        <FieldError error=field("expr") />
+                    </label>
+                    <div class="form-row" class:hidden=move || form.with(|f| f.source == "promql")>
+                        <label>
                             <span>{t(Msg::Metric)}</span>
                             <select name="metric" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.metric = v); }>
                                 {KpiMetric::ALL.into_iter().map(|m| view! {
@@ -345,7 +364,7 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
                             <FieldError error=Signal::derive(move || if kind() == "z_score" { None } else { field("window").get() }) />
                         </label>
                     </div>
-                    <p class="muted small">{move || if daily() { t(Msg::DailyMetricHint)() } else { t(Msg::WindowMetricHint)() }}</p>
+                    <p class="muted small" class:hidden=move || form.with(|f| f.source == "promql")>{move || if daily() { t(Msg::DailyMetricHint)() } else { t(Msg::WindowMetricHint)() }}</p>
                 </fieldset>
     }.into_any();
     let part5 = view! {
@@ -354,6 +373,7 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
                     <div class="form-row">
                         <label>
                             <span>{t(Msg::ConditionKind)}</span>
+                            <FieldError error=field("kind") />
                             <select name="kind" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.kind = v); }>
                                 {KINDS.into_iter().map(|k| view! {
                                     <option value=k selected=move || form.with(|f| f.kind == k)>{t(kind_msg(k))}</option>

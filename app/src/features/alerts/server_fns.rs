@@ -291,7 +291,7 @@ pub async fn backtest_rule(form: RuleForm, range: String) -> Result<BacktestView
         _ => 7 * 86_400_000,
     };
     let now = svc.now_ms();
-    let domain::alerting::RuleQuery::Kpi { metric, .. } = spec.query;
+    let query = spec.query.clone();
     let b = svc.backtest(&actor, spec, now - span, now).await?;
     Ok(BacktestView {
         evaluations: b.evaluations,
@@ -302,7 +302,7 @@ pub async fn backtest_rule(form: RuleForm, range: String) -> Result<BacktestView
         last_value: b
             .points
             .last()
-            .map(|p| services::alerting::format_metric(p.value, metric)),
+            .map(|p| services::alerting::format_query_value(&query, p.value)),
         svg: b.svg,
     })
 }
