@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs missing tools, then
 #   fmt · clippy (server side) · clippy (wasm32 hydrate side) · wasm dependency guard ·
-#   tests on SQLite and PostgreSQL · release build with bundle sizes · Playwright e2e.
+#   tests on SQLite and PostgreSQL · release build with bundle sizes · Playwright e2e ·
+#   real Prometheus + Alertmanager integration (scripts/prometheus-it.sh).
 # PostgreSQL: VIGIL_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 # With CI=true (the default here) an unreachable PostgreSQL fails the run instead of skipping.
 set -euo pipefail
@@ -40,10 +41,10 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "guard: no server crates in the wasm32 dependency tree"
 tree=$(cargo tree -p frontend --target wasm32-unknown-unknown -e normal --prefix none --format '{p}')
-if bad=$(grep -E '^(sqlx|sqlx-[a-z]+|tokio|axum|axum-core|plotters|chrono-tz|argon2|services|store) ' <<<"$tree"); then
+if bad=$(grep -E '^(sqlx|sqlx-[a-z]+|tokio|axum|axum-core|plotters|chrono-tz|argon2|services|store|regex|reqwest|serde_yaml) ' <<<"$tree"); then
   echo "forbidden crates in the hydrate bundle:"; echo "$bad"; exit 1
 fi
-echo "ok: $(sort -u <<<"$tree" | wc -l) crates, none of sqlx/tokio/axum/plotters/chrono-tz/argon2/services/store"
+echo "ok: $(sort -u <<<"$tree" | wc -l) crates, none of sqlx/tokio/axum/plotters/chrono-tz/argon2/services/store/regex/reqwest/serde_yaml"
 
 step "tests (SQLite and PostgreSQL)"
 cargo test --workspace --exclude frontend
@@ -58,5 +59,8 @@ echo "wasm+js gzip total: $(( $(gzip -9c $wasm | wc -c) + $(gzip -9c $js | wc -c
 
 step "end-to-end (Playwright, Debian Chromium) against the release binary"
 scripts/e2e.sh
+
+step "integration: real Prometheus + Alertmanager (Debian packages) against the release binary"
+scripts/prometheus-it.sh
 
 step "all green in $(( $(date +%s) - started )) s"

@@ -138,6 +138,7 @@ messages! {
     KindRise => "Rise vs previous (%)", "环比上升（%）";
     KindNoData => "No data", "无数据";
     KindZScore => "Anomaly (z-score)", "异常（z 分数）";
+    KindPresent => "Any result (PromQL)", "有结果即告警（PromQL）";
     All => "All", "全部";
     Period => "Period", "时间段";
     NoHistory => "No alert state changes match.", "没有匹配的告警状态变化。";

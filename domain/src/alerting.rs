@@ -277,6 +277,9 @@ pub enum Condition {
     NoData { for_ms: i64 },
     /// |z-score| of the latest value against the `window` samples before it exceeds `k`.
     ZScore { k: f64, window: usize },
+    /// The query returns the series at all — Prometheus' own rule semantics, where the
+    /// expression carries the comparison (`up == 0`). PromQL rules only.
+    Present,
 }
 
 /// Whether a condition holds now, and the value to show with it (the sample, the change in
@@ -358,6 +361,10 @@ impl Condition {
                     holds: now_ms - t > for_ms,
                     value: Some((now_ms - t) as f64),
                 },
+            },
+            Condition::Present => Check {
+                holds: latest.is_some(),
+                value: latest,
             },
             Condition::ZScore { k, window } => {
                 let Some((current, history)) = samples.split_last() else {

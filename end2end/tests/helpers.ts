@@ -42,7 +42,10 @@ export function watch(page: Page) {
   watched.add(page);
   page.on("pageerror", (e) => console.log(`[browser ${page.url()}] pageerror: ${e.message}`));
   page.on("console", (m) => {
-    if (m.type() === "error") console.log(`[browser ${page.url()}] console.error: ${m.text().slice(0, 500)}`);
+    // A 4xx answer to invalid input is expected in several flows; panics and script errors are not.
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) {
+      console.log(`[browser ${page.url()}] console.error: ${m.text().slice(0, 500)}`);
+    }
   });
 }
 

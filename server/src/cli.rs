@@ -1,4 +1,5 @@
-//! The commands: `vigil serve | migrate | user add`.
+//! The commands: `vigil serve | migrate | demo | rollup rebuild | user add | apikey add |
+//! rules import | rules export`.
 
 use crate::config::{Config, LogFormat};
 use crate::metrics::Metrics;
@@ -54,6 +55,36 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// API keys for machines.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+    /// Alert rules in Prometheus' rule-file format (PromQL rules).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create a key and print it (shown once).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// ingest (events, integrations) or read.
+        #[arg(long, default_value = "ingest")]
+        scope: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Import a Prometheus rule file: alerts are created, or updated by name.
+    Import { file: PathBuf },
+    /// Print the PromQL rules as a Prometheus rule file.
+    Export,
 }
 
 #[derive(Debug, Subcommand)]
@@ -408,5 +439,39 @@ pub async fn rollup_rebuild(config: Config, from: Option<String>) -> anyhow_like
         report.rows_deleted,
         report.registrations
     );
+    Ok(())
+}
+
+pub async fn apikey_add(config: Config, name: String, scope: String) -> anyhow_like::Result<()> {
+    let store = open_store(&config).await?;
+    let services = services_for(&config, store.clone());
+    let created = services.create_api_key_cli(&name, &scope).await;
+    store.close().await;
+    let created = created?;
+    println!("{}", created.secret);
+    Ok(())
+}
+
+pub async fn rules_import(config: Config, file: PathBuf) -> anyhow_like::Result<()> {
+    let yaml = std::fs::read_to_string(&file)
+        .map_err(|e| anyhow_like::Error(format!("cannot read {}: {e}", file.display())))?;
+    let store = open_store(&config).await?;
+    let services = services_for(&config, store.clone());
+    let report = services.import_prometheus_rules(None, &yaml).await;
+    store.close().await;
+    let report = report?;
+    println!(
+        "rules: {} created, {} updated, {} recording rules skipped",
+        report.created, report.updated, report.skipped_recording
+    );
+    Ok(())
+}
+
+pub async fn rules_export(config: Config) -> anyhow_like::Result<()> {
+    let store = open_store(&config).await?;
+    let services = services_for(&config, store.clone());
+    let yaml = services.export_prometheus_rules(None).await;
+    store.close().await;
+    print!("{}", yaml?);
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `vigil`: the single binary.
 
 use clap::Parser;
-use server::cli::{self, Cli, Command, RollupCommand, UserCommand};
+use server::cli::{self, ApikeyCommand, Cli, Command, RollupCommand, RulesCommand, UserCommand};
 use server::Config;
 use std::process::ExitCode;
 
@@ -45,6 +45,15 @@ async fn main() -> ExitCode {
                     password,
                 },
         } => cli::user_add(config, email, name, role, password).await,
+        Command::Apikey {
+            command: ApikeyCommand::Add { name, scope },
+        } => cli::apikey_add(config, name, scope).await,
+        Command::Rules {
+            command: RulesCommand::Import { file },
+        } => cli::rules_import(config, file).await,
+        Command::Rules {
+            command: RulesCommand::Export,
+        } => cli::rules_export(config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -627,3 +627,26 @@ async fn alertmanager_webhook_receiver() {
     assert_eq!(audit.len(), 2);
     assert_eq!(audit[0].actor, "api-key:alertmanager");
 }
+
+#[tokio::test]
+async fn alerts_now_needs_a_read_key() {
+    let app = app().await;
+    let res = app.get("/api/v1/alerts", None).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    let key = app
+        .services
+        .create_api_key_cli("reader", "read")
+        .await
+        .expect("key")
+        .secret;
+    let res = app
+        .send(
+            Request::get("/api/v1/alerts")
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.body, r#"{"alerts":[],"external":[]}"#);
+}

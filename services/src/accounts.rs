@@ -555,6 +555,37 @@ impl Services {
         Ok(CreatedApiKey { key, secret })
     }
 
+    /// Creates an API key from the command line (`vigil apikey add`): the operator of the
+    /// machine, audited as `cli`.
+    pub async fn create_api_key_cli(
+        &self,
+        name: &str,
+        scope: &str,
+    ) -> Result<CreatedApiKey, ServiceError> {
+        let mut errs = FieldErrors::new();
+        validate_name(&mut errs, "name", name);
+        let scope = scope.parse::<ApiScope>().map_err(|m| {
+            errs.add("scope", m);
+        });
+        errs.into_result()?;
+        let scope = scope.map_err(|()| ServiceError::invalid("scope", "is required"))?;
+        let secret = format!("vgl_{}", random_hex(24));
+        let key = self
+            .store
+            .create_api_key(
+                &NewApiKey {
+                    name: name.trim().to_owned(),
+                    scope,
+                    prefix: secret.chars().take(12).collect(),
+                    token_hash: sha256_hex(&secret),
+                    created_by: None,
+                },
+                &AuditCtx::system("cli", self.now_ms()),
+            )
+            .await?;
+        Ok(CreatedApiKey { key, secret })
+    }
+
     pub async fn list_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKey>, ServiceError> {
         actor.require(Role::Admin)?;
         Ok(self.store.list_api_keys().await?)

@@ -199,7 +199,7 @@ fn lookback_ms(spec: &RuleSpec) -> i64 {
     let step = spec.query.step_ms();
     let period = spec.query.period_ms();
     let need = match spec.condition {
-        Condition::Threshold { .. } => step,
+        Condition::Threshold { .. } | Condition::Present => step,
         Condition::DropPct { .. } | Condition::RisePct { .. } => period + step,
         Condition::NoData { for_ms } => for_ms + 2 * step,
         Condition::ZScore { window, .. } => (window as i64 + 1) * step,
@@ -353,6 +353,11 @@ impl Services {
     /// Alert instances pending or firing now, firing first, then by severity.
     pub async fn active_alerts(&self, actor: &Actor) -> Result<Vec<ActiveAlert>, ServiceError> {
         actor.require(Role::Viewer)?;
+        self.active_alerts_unchecked().await
+    }
+
+    /// [`Services::active_alerts`] for callers already authorized (a `read` API key).
+    pub async fn active_alerts_unchecked(&self) -> Result<Vec<ActiveAlert>, ServiceError> {
         let mut out = Vec::new();
         for r in self.store.rules_with_state().await? {
             let spec = &r.rule.spec;
@@ -860,6 +865,13 @@ pub fn promql_matching(cond: &Condition, series: &[(Labels, f64)]) -> (Vec<Sampl
                 value: *v,
             })
             .collect(),
+        Condition::Present => series
+            .iter()
+            .map(|(l, v)| Sample {
+                labels: l.clone(),
+                value: *v,
+            })
+            .collect(),
         Condition::NoData { .. } if series.is_empty() => vec![Sample {
             labels: Labels::new(),
             value: 0.0,
@@ -895,7 +907,7 @@ pub fn format_rule_value(spec: &RuleSpec, v: f64) -> String {
         Condition::DropPct { .. } | Condition::RisePct { .. } => format!("{v:+.1}%"),
         Condition::ZScore { .. } => format!("z = {v:.2}"),
         Condition::NoData { .. } => domain::alerting::format_duration(v as i64),
-        Condition::Threshold { .. } => format_query_value(&spec.query, v),
+        Condition::Threshold { .. } | Condition::Present => format_query_value(&spec.query, v),
     }
 }
 
@@ -910,6 +922,7 @@ pub fn format_query_value(q: &RuleQuery, v: f64) -> String {
 /// The threshold as shown beside the value.
 pub fn format_rule_threshold(spec: &RuleSpec) -> Option<String> {
     Some(match spec.condition {
+        Condition::Present => return None,
         Condition::Threshold { op, threshold } => {
             format!(
                 "{} {}",

@@ -14,6 +14,7 @@ pub mod kpi;
 pub mod notify;
 pub mod prometheus;
 pub mod rollups;
+pub mod rulefile;
 pub mod timefmt;
 
 use std::sync::{Arc, Mutex};

@@ -244,6 +244,7 @@ impl RuleSpec {
             Condition::RisePct { pct } => Some(pct),
             Condition::ZScore { k, .. } => Some(k),
             Condition::NoData { for_ms } => Some(for_ms as f64),
+            Condition::Present => None,
         }
     }
 
@@ -288,13 +289,16 @@ impl RuleSpec {
         if matches!(self.query, RuleQuery::Promql { .. })
             && !matches!(
                 self.condition,
-                Condition::Threshold { .. } | Condition::NoData { .. }
+                Condition::Threshold { .. } | Condition::NoData { .. } | Condition::Present
             )
         {
             e.add(
                 "kind",
-                "PromQL rules take a threshold or no-data condition (write changes and anomalies in PromQL)",
+                "PromQL rules take a threshold, no-data or \"any result\" condition (write changes and anomalies in PromQL)",
             );
+        }
+        if matches!(self.query, RuleQuery::Kpi { .. }) && self.condition == Condition::Present {
+            e.add("kind", "\"any result\" is for PromQL rules");
         }
         if let Err(ce) = self.condition.validate() {
             e.0.extend(ce.0);
@@ -329,6 +333,7 @@ impl RuleSpec {
             Condition::ZScore { k, window } => {
                 format!("|z-score| of {q} > {k} over {window} samples")
             }
+            Condition::Present => q,
         }
     }
 

@@ -160,6 +160,11 @@ impl Services {
         actor: &crate::Actor,
     ) -> Result<Vec<ExternalAlertView>, ServiceError> {
         actor.require(domain::Role::Viewer)?;
+        self.external_alerts_unchecked().await
+    }
+
+    /// [`Services::external_alerts`] for callers already authorized (a `read` API key).
+    pub async fn external_alerts_unchecked(&self) -> Result<Vec<ExternalAlertView>, ServiceError> {
         let rows = self.store.firing_external_alerts(self.now_ms()).await?;
         Ok(rows
             .into_iter()

@@ -75,7 +75,14 @@ fn kpi() -> String {
     "kpi".into()
 }
 
-pub const KINDS: [&str; 5] = ["threshold", "drop_pct", "rise_pct", "no_data", "z_score"];
+pub const KINDS: [&str; 6] = [
+    "threshold",
+    "drop_pct",
+    "rise_pct",
+    "no_data",
+    "z_score",
+    "present",
+];
 
 fn number(e: &mut FieldErrors, field: &str, s: &str) -> f64 {
     match s.trim().parse::<f64>() {
@@ -155,6 +162,7 @@ impl RuleForm {
             "no_data" => Condition::NoData {
                 for_ms: duration(&mut e, "for", &self.no_data_for),
             },
+            "present" => Condition::Present,
             "z_score" => Condition::ZScore {
                 k: number(&mut e, "k", &self.k),
                 window: self.z_window.trim().parse().unwrap_or_else(|_| {
@@ -248,6 +256,7 @@ impl RuleForm {
                 f.kind = "no_data".into();
                 f.no_data_for = format_duration(*for_ms);
             }
+            Condition::Present => f.kind = "present".into(),
             Condition::ZScore { k, window } => {
                 f.kind = "z_score".into();
                 f.k = k.to_string();

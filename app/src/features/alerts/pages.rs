@@ -570,6 +570,7 @@ fn kind_msg(k: &str) -> Msg {
         "drop_pct" => Msg::KindDrop,
         "rise_pct" => Msg::KindRise,
         "no_data" => Msg::KindNoData,
+        "present" => Msg::KindPresent,
         _ => Msg::KindZScore,
     }
 }

@@ -28,3 +28,24 @@ pub async fn alertmanager(
         state.services.receive_alertmanager(&caller, hook).await?,
     ))
 }
+
+/// What `GET /api/v1/alerts` answers.
+#[derive(Debug, serde::Serialize)]
+pub struct AlertsNow {
+    /// Vigil's own alert instances, pending or firing.
+    pub alerts: Vec<services::alerting::ActiveAlert>,
+    /// Alerts received from Alertmanager that are firing.
+    pub external: Vec<services::notify::external::ExternalAlertView>,
+}
+
+/// `GET /api/v1/alerts` (scope `read`): what is pending or firing now.
+pub async fn alerts_now(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<AlertsNow>, ApiError> {
+    api_caller(&state, &headers, ApiScope::Read).await?;
+    Ok(Json(AlertsNow {
+        alerts: state.services.active_alerts_unchecked().await?,
+        external: state.services.external_alerts_unchecked().await?,
+    }))
+}

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
             "/integrations/alertmanager",
             post(integrations::alertmanager),
         )
+        .route("/alerts", get(integrations::alerts_now))
         .fallback(|| async { ApiError::not_found() })
 }
 

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Integration with a real Prometheus and Alertmanager (Debian's packages), against the
+# release binary:
+#   1. Prometheus scrapes Vigil's /metrics;
+#   2. a PromQL rule imported into Vigil (`vigil rules import`, Prometheus rule-file YAML)
+#      is evaluated by Vigil's engine against that Prometheus and fires;
+#   3. a Prometheus alerting rule fires, Alertmanager posts it to Vigil's receiver
+#      (POST /api/v1/integrations/alertmanager with an ingest key) and Vigil lists it.
+# Checked through GET /api/v1/alerts with a read key. Installs the packages when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+if ! command -v prometheus >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  say "apt-get install prometheus prometheus-alertmanager"
+  $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager >/dev/null 2>&1 || {
+    $sudo apt-get update >/dev/null
+    $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager >/dev/null
+  }
+fi
+bin=target/release/vigil
+[[ -x $bin ]] || { echo "build first: cargo leptos build --release"; exit 1; }
+data=$(mktemp -d /tmp/vigil-prom-it.XXXXXX)
+vport=${VIGIL_IT_PORT:-3961}; pport=$((vport + 1)); aport=$((vport + 2)); cport=$((vport + 3))
+export VIGIL_DATA_DIR="$data/vigil" VIGIL_ADDR="127.0.0.1:$vport" VIGIL_SITE_ROOT=target/site \
+  VIGIL_LOG=warn VIGIL_ENGINE_TICK_SECS=1 VIGIL_PROMETHEUS_URL="http://127.0.0.1:$pport"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+ingest_key=$($bin apikey add --name alertmanager --scope ingest)
+read_key=$($bin apikey add --name prometheus-it --scope read)
+cat >"$data/vigil-rules.yaml" <<YAML
+groups:
+  - name: vigil-it
+    interval: 10s
+    rules:
+      - alert: VigilScrapedByPrometheus
+        expr: up{job="vigil"} == 1
+        labels: {severity: P3, team: ops}
+        annotations: {summary: "Prometheus scrapes Vigil ({{ \$labels.instance }})"}
+YAML
+$bin rules import "$data/vigil-rules.yaml"
+$bin serve >"$data/vigil.log" 2>&1 & pids+=($!)
+
+cat >"$data/prom-rules.yaml" <<YAML
+groups:
+  - name: it
+    rules:
+      - alert: AlwaysFiring
+        expr: vector(1)
+        labels: {severity: P2}
+        annotations: {summary: "fired by Prometheus for the integration test"}
+YAML
+cat >"$data/prometheus.yml" <<YAML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: ["$data/prom-rules.yaml"]
+alerting:
+  alertmanagers: [{static_configs: [{targets: ["127.0.0.1:$aport"]}]}]
+scrape_configs:
+  - job_name: vigil
+    static_configs: [{targets: ["127.0.0.1:$vport"]}]
+YAML
+cat >"$data/alertmanager.yml" <<YAML
+route: {receiver: vigil, group_wait: 1s, group_interval: 1s, repeat_interval: 1h}
+receivers:
+  - name: vigil
+    webhook_configs:
+      - url: http://127.0.0.1:$vport/api/v1/integrations/alertmanager
+        send_resolved: true
+        http_config: {authorization: {credentials: "$ingest_key"}}
+YAML
+prometheus --config.file="$data/prometheus.yml" --storage.tsdb.path="$data/prom" \
+  --web.listen-address="127.0.0.1:$pport" >"$data/prometheus.log" 2>&1 & pids+=($!)
+prometheus-alertmanager --config.file="$data/alertmanager.yml" --storage.path="$data/am" \
+  --web.listen-address="127.0.0.1:$aport" --cluster.listen-address="127.0.0.1:$cport" \
+  >"$data/alertmanager.log" 2>&1 & pids+=($!)
+
+say "waiting for Vigil's PromQL rule and Alertmanager's alert (up to 120 s)"
+for i in $(seq 1 120); do
+  answer=$(curl -fsS -H "Authorization: Bearer $read_key" "http://127.0.0.1:$vport/api/v1/alerts" || true)
+  if python3 - "$answer" <<'PY'
+import json, sys
+try:
+    a = json.loads(sys.argv[1])
+except Exception:
+    sys.exit(1)
+own = [x for x in a["alerts"] if x["rule_name"] == "VigilScrapedByPrometheus" and x["state"] == "Firing"]
+ext = [x for x in a["external"] if x["name"] == "AlwaysFiring"]
+if own and ext:
+    print("  Vigil rule firing:", own[0]["summary"])
+    print("  from Alertmanager:", ext[0]["name"], "-", ext[0]["summary"])
+    sys.exit(0)
+sys.exit(1)
+PY
+  then
+    say "Prometheus + Alertmanager integration: ok after ${i} s"
+    exit 0
+  fi
+  sleep 1
+done
+echo "integration failed; last answer: $answer"
+echo "--- vigil.log";        tail -20 "$data/vigil.log"
+echo "--- prometheus.log";   tail -20 "$data/prometheus.log"
+echo "--- alertmanager.log"; tail -20 "$data/alertmanager.log"
+exit 1
