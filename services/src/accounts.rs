@@ -538,6 +538,23 @@ impl Services {
         };
         errs.into_result()?;
         let scope = scope.ok_or_else(|| ServiceError::invalid("scope", "is required"))?;
+        self.insert_api_key(
+            name,
+            scope,
+            Some(actor.user_id),
+            &actor.audit(self.now_ms()),
+        )
+        .await
+    }
+
+    /// Generates a key, stores its hash, returns the secret (shown once).
+    async fn insert_api_key(
+        &self,
+        name: &str,
+        scope: ApiScope,
+        created_by: Option<i64>,
+        ctx: &AuditCtx,
+    ) -> Result<CreatedApiKey, ServiceError> {
         let secret = format!("vgl_{}", random_hex(24));
         let key = self
             .store
@@ -547,9 +564,9 @@ impl Services {
                     scope,
                     prefix: secret.chars().take(12).collect(),
                     token_hash: sha256_hex(&secret),
-                    created_by: Some(actor.user_id),
+                    created_by,
                 },
-                &actor.audit(self.now_ms()),
+                ctx,
             )
             .await?;
         Ok(CreatedApiKey { key, secret })
@@ -569,21 +586,8 @@ impl Services {
         });
         errs.into_result()?;
         let scope = scope.map_err(|()| ServiceError::invalid("scope", "is required"))?;
-        let secret = format!("vgl_{}", random_hex(24));
-        let key = self
-            .store
-            .create_api_key(
-                &NewApiKey {
-                    name: name.trim().to_owned(),
-                    scope,
-                    prefix: secret.chars().take(12).collect(),
-                    token_hash: sha256_hex(&secret),
-                    created_by: None,
-                },
-                &AuditCtx::system("cli", self.now_ms()),
-            )
-            .await?;
-        Ok(CreatedApiKey { key, secret })
+        self.insert_api_key(name, scope, None, &AuditCtx::system("cli", self.now_ms()))
+            .await
     }
 
     pub async fn list_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKey>, ServiceError> {

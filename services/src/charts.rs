@@ -149,15 +149,18 @@ pub fn line_chart(
         }
         root.present().map_err(err)?;
     }
-    // Scale with its container.
-    let svg = svg.replacen(
+    Ok(Some(responsive(&svg, width, height)))
+}
+
+/// Lets an SVG scale with its container (a viewBox instead of a fixed size).
+fn responsive(svg: &str, width: u32, height: u32) -> String {
+    svg.replacen(
         &format!("width=\"{width}\" height=\"{height}\""),
         &format!(
             "viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"xMidYMid meet\" role=\"img\""
         ),
         1,
-    );
-    Ok(Some(svg))
+    )
 }
 
 /// A time chart for the rule editor's backtest: the query's values (ms, value), the
@@ -251,14 +254,7 @@ pub fn timeline_chart(
             .map_err(err)?;
         root.present().map_err(err)?;
     }
-    let svg = svg.replacen(
-        &format!("width=\"{width}\" height=\"{height}\""),
-        &format!(
-            "viewBox=\"0 0 {width} {height}\" preserveAspectRatio=\"xMidYMid meet\" role=\"img\""
-        ),
-        1,
-    );
-    Ok(Some(svg))
+    Ok(Some(responsive(&svg, width, height)))
 }
 
 #[cfg(test)]

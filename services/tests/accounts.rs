@@ -1,5 +1,7 @@
 //! Scenario tests of the account rules on a real (SQLite) store and a fake clock.
 
+mod common;
+
 use domain::{ApiScope, Role};
 use services::accounts::CreateUser;
 use services::{AuthSettings, FakeClock, ServiceError, Services};
@@ -13,32 +15,10 @@ async fn setup() -> (Services, FakeClock, std::path::PathBuf) {
     (svc, clock, dir)
 }
 
-async fn user(svc: &Services, email: &str, role: &str) -> services::Actor {
-    svc.create_user(
-        None,
-        &CreateUser {
-            email: email.into(),
-            name: email.into(),
-            role: role.into(),
-            password: "correct horse battery".into(),
-        },
-    )
-    .await
-    .expect("create user");
-    let ok = svc
-        .login(email, "correct horse battery", "10.0.0.9", "test")
-        .await
-        .expect("login");
-    svc.session_actor(&ok.session_token, "10.0.0.9")
-        .await
-        .expect("session")
-        .expect("actor")
-}
-
 #[tokio::test]
 async fn login_throttles_after_five_failures_per_account_and_ip() {
     let (svc, clock, _dir) = setup().await;
-    user(&svc, "pm@example.com", "viewer").await;
+    common::signed_in(&svc, "pm@example.com", "viewer").await;
     for i in 0..5 {
         let err = svc
             .login("pm@example.com", "wrong password!", "1.2.3.4", "t")
@@ -83,8 +63,8 @@ async fn login_throttles_after_five_failures_per_account_and_ip() {
 #[tokio::test]
 async fn unknown_email_and_disabled_users_cannot_sign_in() {
     let (svc, _clock, _dir) = setup().await;
-    let admin = user(&svc, "admin@example.com", "admin").await;
-    let viewer = user(&svc, "pm@example.com", "viewer").await;
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
     assert!(matches!(
         svc.login("ghost@example.com", "whatever12345", "1.1.1.1", "t")
             .await,
@@ -107,9 +87,9 @@ async fn unknown_email_and_disabled_users_cannot_sign_in() {
 #[tokio::test]
 async fn roles_and_csrf_are_enforced_on_every_write() {
     let (svc, _clock, _dir) = setup().await;
-    let admin = user(&svc, "admin@example.com", "admin").await;
-    let viewer = user(&svc, "pm@example.com", "viewer").await;
-    let editor = user(&svc, "sre@example.com", "editor").await;
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
+    let editor = common::signed_in(&svc, "sre@example.com", "editor").await;
 
     assert!(matches!(
         svc.list_users(&viewer).await,
@@ -159,7 +139,7 @@ async fn roles_and_csrf_are_enforced_on_every_write() {
 #[tokio::test]
 async fn user_creation_validates_every_field() {
     let (svc, _clock, _dir) = setup().await;
-    let admin = user(&svc, "admin@example.com", "admin").await;
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let err = svc
         .create_user(
             Some(&admin),
@@ -199,7 +179,7 @@ async fn user_creation_validates_every_field() {
 #[tokio::test]
 async fn api_keys_are_shown_once_scoped_and_revocable() {
     let (svc, _clock, _dir) = setup().await;
-    let admin = user(&svc, "admin@example.com", "admin").await;
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let created = svc
         .create_api_key(&admin, &admin.csrf_token, "web", "ingest")
         .await
@@ -237,7 +217,7 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
 #[tokio::test]
 async fn preferences_password_and_logout() {
     let (svc, _clock, _dir) = setup().await;
-    let pm = user(&svc, "pm@example.com", "viewer").await;
+    let pm = common::signed_in(&svc, "pm@example.com", "viewer").await;
     let err = svc
         .set_preferences(&pm, &pm.csrf_token, "fr", "Mars/Base")
         .await

@@ -1,11 +1,12 @@
 //! Alerting scenarios on a real (SQLite) store with a fake clock: rules fire after `for`,
 //! resolve, follow edits at the next cycle; every write is role-checked and audited.
 
+mod common;
+
 use domain::alerting::{
     AlertState, CompareOp, Condition, KpiMetric, RuleQuery, RuleSpec, Severity,
 };
 use serde_json::{json, Value};
-use services::accounts::CreateUser;
 use services::events::{day_start_ms, local_day};
 use services::{Actor, AuthSettings, FakeClock, ServiceError, Services};
 use std::sync::Arc;
@@ -20,31 +21,9 @@ async fn setup() -> (Services, FakeClock, Actor, Actor) {
     let (store, _dir) = store::testing::sqlite_store("vigil-alerting").await;
     let clock = FakeClock::at(NOW);
     let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default());
-    let editor = actor(&svc, "ops@example.com", "editor").await;
-    let viewer = actor(&svc, "pm@example.com", "viewer").await;
+    let editor = common::signed_in(&svc, "ops@example.com", "editor").await;
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
     (svc, clock, editor, viewer)
-}
-
-async fn actor(svc: &Services, email: &str, role: &str) -> Actor {
-    svc.create_user(
-        None,
-        &CreateUser {
-            email: email.into(),
-            name: email.into(),
-            role: role.into(),
-            password: "correct horse battery".into(),
-        },
-    )
-    .await
-    .expect("create user");
-    let ok = svc
-        .login(email, "correct horse battery", "10.0.0.9", "test")
-        .await
-        .expect("login");
-    svc.session_actor(&ok.session_token, "10.0.0.9")
-        .await
-        .expect("session")
-        .expect("actor")
 }
 
 /// `n` ended AI dialogs at `ts`, `ok` of them successful.

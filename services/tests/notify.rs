@@ -3,13 +3,14 @@
 //! repeat interval, stops while silenced, the resolved card is sent; with the receiver
 //! down for 10 minutes every message is still delivered exactly once after it comes back.
 
+mod common;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use domain::alerting::{CompareOp, KpiMetric, RuleSpec, Severity};
 use serde_json::{json, Value};
-use services::accounts::CreateUser;
 use services::notify::channels::{feishu_sign, ChannelConfig};
 use services::notify::policy::Policy;
 use services::{Actor, AuthSettings, FakeClock, Services};
@@ -74,28 +75,6 @@ async fn receiver() -> (Receiver, String) {
     (r, format!("http://{addr}/hook"))
 }
 
-async fn actor(svc: &Services, email: &str, role: &str) -> Actor {
-    svc.create_user(
-        None,
-        &CreateUser {
-            email: email.into(),
-            name: email.into(),
-            role: role.into(),
-            password: "correct horse battery".into(),
-        },
-    )
-    .await
-    .expect("user");
-    let ok = svc
-        .login(email, "correct horse battery", "10.0.0.1", "t")
-        .await
-        .expect("login");
-    svc.session_actor(&ok.session_token, "10.0.0.1")
-        .await
-        .expect("session")
-        .expect("actor")
-}
-
 async fn dialogs(svc: &Services, tag: &str, ts: i64, n: usize, ok: usize) {
     let events: Vec<Value> = (0..n)
         .map(|i| {
@@ -121,8 +100,8 @@ async fn world() -> World {
     let clock = FakeClock::at(NOW);
     let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default())
         .with_public_url("https://vigil.example");
-    let admin = actor(&svc, "admin@example.com", "admin").await;
-    let ops = actor(&svc, "ops@example.com", "editor").await;
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let ops = common::signed_in(&svc, "ops@example.com", "editor").await;
     let (rx, url) = receiver().await;
     svc.create_channel(
         &admin,
