@@ -3,7 +3,7 @@
 use crate::components::RoleBadge;
 use crate::features::account::server_fns::{logout, set_language};
 use crate::i18n::{t, use_locale, Msg};
-use crate::session::use_me;
+use crate::session::{csrf_of, use_me};
 use domain::{Locale, Role};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -42,13 +42,7 @@ pub fn Layout() -> impl IntoView {
 fn TopBar() -> impl IntoView {
     let me = use_me();
     let locale = use_locale();
-    let csrf = move || {
-        me.get_untracked()
-            .and_then(Result::ok)
-            .flatten()
-            .map(|m| m.csrf)
-            .unwrap_or_default()
-    };
+    let csrf = move || csrf_of(me);
     let switch_language = move |_| {
         let next = match locale.get_untracked() {
             Locale::En => Locale::ZhCn,

@@ -49,6 +49,16 @@ pub fn use_me() -> MeResource {
     expect_context::<MeResource>()
 }
 
+/// The signed-in user's anti-CSRF token (empty when signed out), read without tracking:
+/// for event handlers and form fields of writes.
+pub fn csrf_of(me: MeResource) -> String {
+    me.get_untracked()
+        .and_then(Result::ok)
+        .flatten()
+        .map(|m| m.csrf)
+        .unwrap_or_default()
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! Server-side helpers for server functions.

@@ -28,7 +28,8 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn audit(&self, at_ms: i64) -> AuditCtx {
+    /// This actor as the author of an audited write at `at_ms`.
+    pub(crate) fn audit(&self, at_ms: i64) -> AuditCtx {
         AuditCtx {
             user_id: Some(self.user_id),
             actor: self.email.clone(),

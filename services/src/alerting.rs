@@ -236,15 +236,6 @@ fn timing(spec: &RuleSpec) -> RuleTiming {
     }
 }
 
-fn audit(actor: &Actor, at_ms: i64) -> AuditCtx {
-    AuditCtx {
-        user_id: Some(actor.user_id),
-        actor: actor.email.clone(),
-        ip: actor.ip.clone(),
-        at_ms,
-    }
-}
-
 /// A name clash is a problem with the name field.
 fn name_taken(e: store::StoreError) -> ServiceError {
     match e {
@@ -299,7 +290,7 @@ impl Services {
         actor.require(Role::Editor)?;
         let spec = normalized(spec)?;
         self.store
-            .create_rule(&spec, &audit(actor, self.now_ms()))
+            .create_rule(&spec, &actor.audit(self.now_ms()))
             .await
             .map_err(name_taken)
     }
@@ -316,7 +307,7 @@ impl Services {
         actor.require(Role::Editor)?;
         let spec = normalized(spec)?;
         self.store
-            .update_rule(id, version, &spec, &audit(actor, self.now_ms()))
+            .update_rule(id, version, &spec, &actor.audit(self.now_ms()))
             .await
             .map_err(name_taken)
     }
@@ -324,7 +315,7 @@ impl Services {
     pub async fn delete_rule(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
         actor.require(Role::Editor)?;
         self.store
-            .delete_rule(id, &audit(actor, self.now_ms()))
+            .delete_rule(id, &actor.audit(self.now_ms()))
             .await?;
         Ok(())
     }
@@ -365,10 +356,7 @@ impl Services {
                 if i.state == AlertState::Inactive {
                     continue;
                 }
-                let mut all = spec.labels.clone();
-                all.extend(labels.clone());
-                all.insert("alertname".into(), spec.name.clone());
-                all.insert("severity".into(), spec.severity.as_str().into());
+                let all = spec.alert_labels(labels);
                 out.push(ActiveAlert {
                     rule_id: r.rule.id,
                     rule_name: spec.name.clone(),

@@ -214,12 +214,7 @@ impl Services {
         let (specs, skipped) = parse(yaml)?;
         let existing = self.store.rules_with_state().await?;
         let ctx = match actor {
-            Some(a) => store::AuditCtx {
-                user_id: Some(a.user_id),
-                actor: a.email.clone(),
-                ip: a.ip.clone(),
-                at_ms: self.now_ms(),
-            },
+            Some(a) => a.audit(self.now_ms()),
             None => store::AuditCtx::system("cli", self.now_ms()),
         };
         let mut report = ImportReport {

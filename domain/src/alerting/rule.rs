@@ -248,6 +248,16 @@ impl RuleSpec {
         }
     }
 
+    /// An instance's full label set as notifications and templates see it: the rule's
+    /// labels, the series' labels, `alertname` and `severity` (as Prometheus adds them).
+    pub fn alert_labels(&self, instance: &Labels) -> Labels {
+        let mut all = self.labels.clone();
+        all.extend(instance.iter().map(|(k, v)| (k.clone(), v.clone())));
+        all.insert("alertname".into(), self.name.clone());
+        all.insert("severity".into(), self.severity.as_str().into());
+        all
+    }
+
     /// Field-level validation; field names match the editor's inputs.
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut e = FieldErrors::new();

@@ -18,7 +18,6 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use store::notify::{ChannelRow, Delivery, NewDelivery, SilenceRow};
-use store::AuditCtx;
 
 /// Deliveries are retried for this long after they were queued, then marked failed.
 pub const GIVE_UP_AFTER_MS: i64 = 24 * 3_600_000;
@@ -55,15 +54,6 @@ pub struct DeliveryReport {
     pub sent: usize,
     pub retrying: usize,
     pub failed: usize,
-}
-
-fn audit(actor: &Actor, at_ms: i64) -> AuditCtx {
-    AuditCtx {
-        user_id: Some(actor.user_id),
-        actor: actor.email.clone(),
-        ip: actor.ip.clone(),
-        at_ms,
-    }
 }
 
 fn host_of(url: &str) -> String {
@@ -122,7 +112,7 @@ impl Services {
             serde_json::to_string(&config).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let row = self
             .store
-            .create_channel(name, kind, &doc, enabled, &audit(actor, self.now_ms()))
+            .create_channel(name, kind, &doc, enabled, &actor.audit(self.now_ms()))
             .await
             .map_err(|e| match e {
                 store::StoreError::Conflict(m) => ServiceError::invalid("name", m),
@@ -135,7 +125,7 @@ impl Services {
         actor.require(Role::Admin)?;
         Ok(self
             .store
-            .delete_channel(id, &audit(actor, self.now_ms()))
+            .delete_channel(id, &actor.audit(self.now_ms()))
             .await?)
     }
 
@@ -170,7 +160,7 @@ impl Services {
             serde_json::to_string(policy).map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(self
             .store
-            .put_policy(&doc, version, &audit(actor, self.now_ms()))
+            .put_policy(&doc, version, &actor.audit(self.now_ms()))
             .await?)
     }
 
@@ -221,7 +211,7 @@ impl Services {
                 starts_at_ms,
                 ends_at_ms,
                 comment.trim(),
-                &audit(actor, self.now_ms()),
+                &actor.audit(self.now_ms()),
             )
             .await?;
         silence_from_row(&row)
@@ -231,7 +221,7 @@ impl Services {
         actor.require(Role::Responder)?;
         Ok(self
             .store
-            .expire_silence(id, &audit(actor, self.now_ms()))
+            .expire_silence(id, &actor.audit(self.now_ms()))
             .await?)
     }
 
@@ -259,10 +249,7 @@ impl Services {
                     AlertState::Inactive => false,
                     AlertState::Pending => continue,
                 };
-                let mut all = spec.labels.clone();
-                all.extend(labels.clone());
-                all.insert("alertname".into(), spec.name.clone());
-                all.insert("severity".into(), spec.severity.as_str().into());
+                let all = spec.alert_labels(labels);
                 out.push(NotifyAlert {
                     fingerprint: fingerprint(r.rule.id, labels),
                     rule_id: r.rule.id,

@@ -7,20 +7,12 @@ use super::server_fns::{
 use crate::components::{FieldError, PageHeader, RequireRole};
 use crate::error::AppError;
 use crate::i18n::{role_msg, t, Msg};
-use crate::session::use_me;
+use crate::session::{csrf_of, use_me};
 use domain::Role;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::components::A;
-
-fn csrf_of(me: crate::session::MeResource) -> String {
-    me.get_untracked()
-        .and_then(Result::ok)
-        .flatten()
-        .map(|m| m.csrf)
-        .unwrap_or_default()
-}
 
 #[component]
 fn AdminTabs() -> impl IntoView {

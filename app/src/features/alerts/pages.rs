@@ -11,7 +11,7 @@ use super::server_fns::{
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
-use crate::session::use_me;
+use crate::session::{csrf_of, use_me};
 use domain::alerting::{CompareOp, KpiMetric, Severity};
 use domain::Role;
 use leptos::prelude::*;
@@ -255,13 +255,7 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
     );
     let save = ServerAction::<SaveRule>::new();
     let delete = ServerAction::<DeleteRule>::new();
-    let csrf = move || {
-        me.get_untracked()
-            .and_then(Result::ok)
-            .flatten()
-            .map(|m| m.csrf)
-            .unwrap_or_default()
-    };
+    let csrf = move || csrf_of(me);
     let nav = navigate.clone();
     Effect::new(move |_| {
         if let Some(Ok(_)) = save.value().get() {
@@ -670,14 +664,6 @@ pub fn AlertHistoryPage() -> impl IntoView {
             })}
         </Transition>
     }
-}
-
-fn csrf_of(me: crate::session::MeResource) -> String {
-    me.get_untracked()
-        .and_then(Result::ok)
-        .flatten()
-        .map(|m| m.csrf)
-        .unwrap_or_default()
 }
 
 /// `/alerts/silences`: who silenced what, why, until when.
