@@ -8,6 +8,7 @@ pub mod alerting;
 pub mod errors;
 pub mod events;
 pub mod kpi;
+pub mod probe;
 pub mod ratelimit;
 
 pub use accounts::{ApiScope, Locale, Role};

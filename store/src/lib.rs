@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod events;
 pub mod notify;
+pub mod probes;
 pub mod sessions;
 pub mod testing;
 pub mod users;
@@ -24,6 +25,7 @@ use std::time::Duration;
 pub use alerting::{Evaluated, HistoryEntry, HistoryQuery, Rule, RuleWithState};
 pub use api_keys::{ApiKey, NewApiKey};
 pub use audit::{AuditCtx, AuditEntry, AuditQuery};
+pub use probes::Probe;
 pub use sessions::{NewSession, SessionUser};
 pub use users::{NewUser, User, UserWithHash};
 

@@ -82,6 +82,7 @@ contract!(
     rules_versions_conflicts_and_audit,
     evaluations_store_state_and_history,
     leases_have_one_holder_at_a_time,
+    probes_claims_results_and_pruning,
 );
 
 async fn migrations_are_idempotent(store: &Store) {
@@ -743,4 +744,112 @@ async fn leases_have_one_holder_at_a_time(store: &Store) {
         .try_lease("other", "b", 16_001, 10_000)
         .await
         .expect("other"));
+}
+
+async fn probes_claims_results_and_pruning(store: &Store) {
+    use domain::probe::{ProbeResult, ProbeSpec};
+    let spec = ProbeSpec::new("API health", "http://127.0.0.1:9/health");
+    let p = store
+        .create_probe(&spec, &AuditCtx::system("test", 1_000))
+        .await
+        .expect("create");
+    assert_eq!((p.version, p.next_run_at_ms), (1, 0));
+    assert!(matches!(
+        store.create_probe(&spec, &AuditCtx::system("test", 1_000)).await,
+        Err(store::StoreError::Conflict(m)) if m.contains("API health")
+    ));
+    // Due at once; claimed once; next run one interval later, then on the same cadence.
+    let due = store.claim_due_probes(10_000).await.expect("claim");
+    assert_eq!(due.len(), 1);
+    assert!(store
+        .claim_due_probes(10_001)
+        .await
+        .expect("again")
+        .is_empty());
+    assert_eq!(store.probe(p.id).await.expect("get").next_run_at_ms, 70_000);
+    assert_eq!(store.claim_due_probes(75_000).await.expect("late").len(), 1);
+    assert_eq!(
+        store.probe(p.id).await.expect("get").next_run_at_ms,
+        130_000
+    );
+    // Results, windows, counts.
+    let results: Vec<(i64, ProbeResult)> = (1..=10)
+        .map(|i| {
+            (
+                p.id,
+                ProbeResult {
+                    at_ms: i * 60_000,
+                    ok: i != 4 && i != 7,
+                    status: if i == 7 { None } else { Some(200) },
+                    latency_ms: i as f64 * 1.5,
+                    error: (i == 4 || i == 7).then(|| "timed out".to_owned()),
+                },
+            )
+        })
+        .collect();
+    store.record_probe_results(&results).await.expect("record");
+    // A deleted probe's late result is dropped.
+    store
+        .record_probe_results(&[(p.id + 1000, results[0].1.clone())])
+        .await
+        .expect("orphan");
+    let got = store
+        .probe_results(Some(&[p.id]), 3 * 60_000, 10 * 60_000)
+        .await
+        .expect("window");
+    let rows = &got[&p.id];
+    assert_eq!(rows.len(), 7);
+    assert_eq!(rows[0].at_ms, 4 * 60_000);
+    assert!(!rows[0].ok && rows[3].status.is_none() && rows[6].latency_ms == 15.0);
+    assert_eq!(
+        store
+            .probe_results(None, 0, i64::MAX)
+            .await
+            .expect("all")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.probe_counts(0, i64::MAX).await.expect("counts")[&p.id],
+        (10, 2)
+    );
+    // Edits bump the version and run again at once; stale edits conflict.
+    let mut edited = spec.clone();
+    edited.interval_ms = 30_000;
+    let e = store
+        .update_probe(p.id, 1, &edited, &AuditCtx::system("test", 2_000))
+        .await
+        .expect("update");
+    assert_eq!((e.version, e.next_run_at_ms), (2, 0));
+    assert!(matches!(
+        store
+            .update_probe(p.id, 1, &edited, &AuditCtx::system("test", 2_000))
+            .await,
+        Err(store::StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.prune_probe_results(5 * 60_000).await.expect("prune"),
+        4
+    );
+    store
+        .delete_probe(p.id, &AuditCtx::system("test", 3_000))
+        .await
+        .expect("delete");
+    assert!(store.probes().await.expect("list").is_empty());
+    assert!(store
+        .probe_results(None, 0, i64::MAX)
+        .await
+        .expect("gone")
+        .is_empty());
+    let audit = store
+        .audit_entries(&store::AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    for a in ["probe.create", "probe.update", "probe.delete"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
 }

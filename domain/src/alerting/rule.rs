@@ -2,6 +2,7 @@
 //! error names the field it is about.
 
 use super::{template, CompareOp, Condition, Labels};
+use crate::probe::ProbeMetric;
 use crate::FieldErrors;
 use serde::{Deserialize, Serialize};
 
@@ -129,10 +130,26 @@ pub enum RuleQuery {
     /// A PromQL expression against the configured Prometheus; every series of the result
     /// is an alert instance (its labels identify it), as in a Prometheus alerting rule.
     Promql { expr: String },
+    /// An HTTP probe's statistic over a trailing window; `probe` names one probe, or is
+    /// empty for every probe (each probe is an alert instance, labelled `probe=<name>`).
+    Probe {
+        #[serde(default)]
+        probe: String,
+        metric: ProbeMetric,
+        #[serde(default = "default_probe_window")]
+        window_minutes: u32,
+        /// The burn rate's short window (the SRE workbook's 5m for 1h, 30m for 6h …).
+        #[serde(default)]
+        short_window_minutes: u32,
+    },
 }
 
 fn default_window() -> u32 {
     60
+}
+
+fn default_probe_window() -> u32 {
+    5
 }
 
 impl RuleQuery {
@@ -141,7 +158,7 @@ impl RuleQuery {
         match self {
             RuleQuery::Kpi { metric, .. } if metric.is_daily() => 86_400_000,
             RuleQuery::Kpi { .. } => 3_600_000,
-            RuleQuery::Promql { .. } => 60_000,
+            RuleQuery::Promql { .. } | RuleQuery::Probe { .. } => 60_000,
         }
     }
 
@@ -151,6 +168,7 @@ impl RuleQuery {
             RuleQuery::Kpi { metric, .. } if metric.is_daily() => 86_400_000,
             RuleQuery::Kpi { window_minutes, .. } => i64::from(*window_minutes) * 60_000,
             RuleQuery::Promql { .. } => 3_600_000,
+            RuleQuery::Probe { window_minutes, .. } => i64::from(*window_minutes) * 60_000,
         }
     }
 
@@ -168,6 +186,28 @@ impl RuleQuery {
                 format_duration(i64::from(*window_minutes) * 60_000)
             ),
             RuleQuery::Promql { expr } => expr.clone(),
+            RuleQuery::Probe {
+                probe,
+                metric,
+                window_minutes,
+                short_window_minutes,
+            } => {
+                let who = if probe.is_empty() {
+                    "every probe".to_owned()
+                } else {
+                    format!("probe {probe:?}")
+                };
+                let w = |m: &u32| format_duration(i64::from(*m) * 60_000);
+                match metric {
+                    ProbeMetric::Up => format!("up of {who}"),
+                    ProbeMetric::BurnRate => format!(
+                        "burn rate of {who} over {} and {}",
+                        w(window_minutes),
+                        w(short_window_minutes)
+                    ),
+                    m => format!("{} of {who} over {}", m.as_str(), w(window_minutes)),
+                }
+            }
         }
     }
 
@@ -188,6 +228,27 @@ impl RuleQuery {
                     e.add("expr", "is required (a PromQL expression)");
                 } else if expr.len() > 4000 {
                     e.add("expr", "must be at most 4000 characters");
+                }
+            }
+            RuleQuery::Probe {
+                probe,
+                metric,
+                window_minutes,
+                short_window_minutes,
+            } => {
+                if probe.chars().count() > 80 {
+                    e.add("probe", "must be at most 80 characters");
+                }
+                if metric.windowed() && !(1..=3 * 1440).contains(window_minutes) {
+                    e.add("window", "must be from 1m to 3d");
+                }
+                if *metric == ProbeMetric::BurnRate
+                    && (*short_window_minutes == 0 || short_window_minutes >= window_minutes)
+                {
+                    e.add(
+                        "short_window",
+                        "must be shorter than the window (e.g. 5m for 1h)",
+                    );
                 }
             }
         }
@@ -296,6 +357,14 @@ impl RuleSpec {
             e.add("labels", "at most 20 labels");
         }
         self.query.validate(&mut e);
+        if matches!(self.query, RuleQuery::Probe { .. })
+            && !matches!(
+                self.condition,
+                Condition::Threshold { .. } | Condition::NoData { .. }
+            )
+        {
+            e.add("kind", "probe rules take a threshold or no-data condition");
+        }
         if matches!(self.query, RuleQuery::Promql { .. })
             && !matches!(
                 self.condition,
@@ -563,5 +632,49 @@ mod tests {
         let q: RuleQuery =
             serde_json::from_str(r#"{"source":"promql","expr":"up == 0"}"#).expect("json");
         assert_eq!(q.describe(), "up == 0");
+    }
+
+    #[test]
+    fn probe_rules() {
+        let q: RuleQuery =
+            serde_json::from_str(r#"{"source":"probe","metric":"latency_p95_ms"}"#).expect("json");
+        assert_eq!(
+            q,
+            RuleQuery::Probe {
+                probe: String::new(),
+                metric: ProbeMetric::LatencyP95Ms,
+                window_minutes: 5,
+                short_window_minutes: 0
+            }
+        );
+        assert_eq!(q.describe(), "latency_p95_ms of every probe over 5m");
+        let mut s = spec();
+        s.query = q;
+        s.condition = Condition::Threshold {
+            op: CompareOp::Gt,
+            threshold: 5000.0,
+        };
+        assert_eq!(s.validate(), Ok(()));
+        s.condition = Condition::DropPct { pct: 10.0 };
+        assert!(s.validate().expect_err("drop").get("kind").is_some());
+        s.condition = Condition::NoData { for_ms: 300_000 };
+        s.query = RuleQuery::Probe {
+            probe: "API".into(),
+            metric: ProbeMetric::BurnRate,
+            window_minutes: 60,
+            short_window_minutes: 60,
+        };
+        assert!(s
+            .validate()
+            .expect_err("short")
+            .get("short_window")
+            .is_some());
+        s.query = RuleQuery::Probe {
+            probe: "API".into(),
+            metric: ProbeMetric::Availability,
+            window_minutes: 0,
+            short_window_minutes: 0,
+        };
+        assert!(s.validate().expect_err("window").get("window").is_some());
     }
 }
