@@ -382,20 +382,27 @@ pub struct ErrorBudget {
     pub remaining: f64,
 }
 
+impl ErrorBudget {
+    /// The budget after `failures` of `runs` (`None` without runs).
+    pub fn of(runs: usize, failures: usize) -> Option<ErrorBudget> {
+        if runs == 0 {
+            return None;
+        }
+        let allowed = runs as f64 * (1.0 - SLO_TARGET);
+        Some(ErrorBudget {
+            target: SLO_TARGET,
+            runs,
+            failures,
+            allowed,
+            remaining: 1.0 - failures as f64 / allowed,
+        })
+    }
+}
+
+/// The error budget of the SLO window ending at `now_ms`.
 pub fn error_budget(results: &[ProbeResult], now_ms: i64) -> Option<ErrorBudget> {
     let w = in_window(results, now_ms, SLO_WINDOW_MS);
-    if w.is_empty() {
-        return None;
-    }
-    let failures = w.iter().filter(|r| !r.ok).count();
-    let allowed = w.len() as f64 * (1.0 - SLO_TARGET);
-    Some(ErrorBudget {
-        target: SLO_TARGET,
-        runs: w.len(),
-        failures,
-        allowed,
-        remaining: 1.0 - failures as f64 / allowed,
-    })
+    ErrorBudget::of(w.len(), w.iter().filter(|r| !r.ok).count())
 }
 
 #[cfg(test)]

@@ -6,12 +6,14 @@
 //! `domain::alerting` decides what they mean.
 
 use crate::events::{day_start_ms, local_day, AiHour};
+use crate::probes::probe_matching;
 use crate::{Actor, ServiceError, Services};
 use domain::alerting::{
     AlertState, CompareOp, Condition, KpiMetric, Labels, RuleQuery, RuleSpec, RuleState,
     RuleTiming, Sample, Severity,
 };
 use domain::kpi::ratios::FeedbackCounts;
+use domain::probe::ProbeMetric;
 use domain::Role;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -89,10 +91,103 @@ pub struct Backtest {
     pub svg: Option<String>,
 }
 
-/// The rules the requirements name for the product KPIs (seeds §2.1–2.2). The technical
-/// ones (API latency, error rate, availability, CPU) come with probes and the Prometheus
-/// data source.
+/// The rules the requirements name: product KPIs (seeds §2.1–2.2) and the technical ones
+/// (probes, the SLO burn-rate alerts, CPU through Prometheus).
 pub fn default_rules() -> Vec<RuleSpec> {
+    let mut out = product_default_rules();
+    out.extend(technical_default_rules());
+    out
+}
+
+/// API latency, error rate and availability on every probe, the SRE workbook's four
+/// multiwindow burn-rate alerts for a 99.9 % / 30-day SLO (two page at P1, two open a P3
+/// ticket), and CPU > 90 % for 10 minutes through PromQL.
+pub fn technical_default_rules() -> Vec<RuleSpec> {
+    use CompareOp::{Eq, Gt};
+    let probe = |metric, window_minutes, short_window_minutes| RuleQuery::Probe {
+        probe: String::new(),
+        metric,
+        window_minutes,
+        short_window_minutes,
+    };
+    let rule = |name: &str, sev, query, op, threshold, for_min: i64, summary: &str| {
+        let mut s = RuleSpec::kpi_threshold(name, sev, KpiMetric::Dau, op, threshold);
+        s.query = query;
+        s.for_ms = for_min * 60_000;
+        s.summary = summary.to_owned();
+        s.labels.insert("team".into(), "sre".into());
+        s
+    };
+    let mut out = vec![
+        rule(
+            "API P95 above 5 s",
+            Severity::P1,
+            probe(ProbeMetric::LatencyP95Ms, 5, 0),
+            Gt,
+            5000.0,
+            5,
+            "{{ $labels.probe }} P95 latency is {{ $value }} ms",
+        ),
+        rule(
+            "API error rate above 10%",
+            Severity::P1,
+            probe(ProbeMetric::ErrorRate, 5, 0),
+            Gt,
+            0.1,
+            5,
+            "{{ $labels.probe }} fails {{ $value }} of checks",
+        ),
+        rule(
+            "Service down for 5 minutes",
+            Severity::P0,
+            probe(ProbeMetric::Up, 5, 0),
+            Eq,
+            0.0,
+            5,
+            "{{ $labels.probe }} has been down for 5 minutes",
+        ),
+    ];
+    out[2].open_incident = true;
+    for a in domain::probe::BURN_ALERTS {
+        let (long, short) = (a.long_ms / 60_000, a.short_ms / 60_000);
+        let words = |m: i64| domain::alerting::format_duration(m * 60_000);
+        let mut r = rule(
+            &format!(
+                "SLO burn rate {}× over {} and {} ({})",
+                a.factor,
+                words(long),
+                words(short),
+                if a.page { "page" } else { "ticket" }
+            ),
+            if a.page { Severity::P1 } else { Severity::P3 },
+            probe(ProbeMetric::BurnRate, long as u32, short as u32),
+            Gt,
+            a.factor,
+            0,
+            "{{ $labels.probe }} burns its 99.9% error budget {{ $value }} times too fast",
+        );
+        r.labels.insert("slo".into(), "availability-99.9".into());
+        out.push(r);
+    }
+    let mut cpu = rule(
+        "CPU above 90% for 10 minutes",
+        Severity::P1,
+        RuleQuery::Promql {
+            expr: "100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[5m])))"
+                .into(),
+        },
+        Gt,
+        90.0,
+        10,
+        "CPU of {{ $labels.instance }} is {{ $value }}%",
+    );
+    cpu.description = "Needs VIGIL_PROMETHEUS_URL and node_exporter; seeded disabled without a Prometheus data source.".into();
+    out.push(cpu);
+    out
+}
+
+/// The product KPI rules of seeds §2.1–2.2.
+pub fn product_default_rules() -> Vec<RuleSpec> {
     use CompareOp::{Gt, Lt};
     use KpiMetric as M;
     let mut out = Vec::new();
@@ -320,22 +415,49 @@ impl Services {
         Ok(())
     }
 
-    /// Adds the default rules once, on a database that never had rules (start-up and demo).
-    /// Returns how many were added.
+    /// Adds the default rules once, on a database that never had rules (start-up and demo),
+    /// and the technical ones once on databases seeded before they existed (skipping names
+    /// in use). The PromQL rule is enabled only with a Prometheus data source. Returns how
+    /// many were added.
     pub async fn seed_default_rules(&self) -> Result<usize, ServiceError> {
         const KEY: &str = "alerting.defaults_seeded";
-        if self.store.setting(KEY).await?.is_some() {
-            return Ok(0);
-        }
+        const TECH_KEY: &str = "alerting.technical_defaults_seeded";
+        let ctx = AuditCtx::system("system", self.now_ms());
+        let prometheus = self.prometheus_url.is_some();
         let mut n = 0;
-        if self.store.count_rules().await? == 0 {
-            let ctx = AuditCtx::system("system", self.now_ms());
-            for spec in default_rules() {
-                self.store.create_rule(&spec, &ctx).await?;
-                n += 1;
+        let add = |specs: Vec<RuleSpec>, taken: Vec<String>| {
+            specs
+                .into_iter()
+                .filter(move |s| !taken.contains(&s.name))
+                .map(move |mut s| {
+                    if matches!(s.query, RuleQuery::Promql { .. }) {
+                        s.enabled = prometheus;
+                    }
+                    s
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut todo = Vec::new();
+        if self.store.setting(KEY).await?.is_none() {
+            if self.store.count_rules().await? == 0 {
+                todo = add(default_rules(), Vec::new());
             }
+        } else if self.store.setting(TECH_KEY).await?.is_none() {
+            let taken = self
+                .store
+                .rules_with_state()
+                .await?
+                .into_iter()
+                .map(|r| r.rule.spec.name)
+                .collect();
+            todo = add(technical_default_rules(), taken);
+        }
+        for spec in todo {
+            self.store.create_rule(&spec, &ctx).await?;
+            n += 1;
         }
         self.store.set_setting(KEY, "1").await?;
+        self.store.set_setting(TECH_KEY, "1").await?;
         Ok(n)
     }
 
@@ -411,6 +533,21 @@ impl Services {
             } => {
                 let w = i64::from(*window_minutes / 60).max(1);
                 self.windowed_series(*metric, w, from_ms, to_ms).await
+            }
+            RuleQuery::Probe { .. } => {
+                let step = ((to_ms - from_ms) / 600).max(60_000) / 60_000 * 60_000;
+                Ok(self
+                    .probe_timeline(query, from_ms, to_ms, step)
+                    .await?
+                    .into_iter()
+                    .filter_map(|(t, vals)| {
+                        vals.first().and_then(|v| v.1).map(|value| Point {
+                            bucket: t / step,
+                            at_ms: t,
+                            value,
+                        })
+                    })
+                    .collect())
             }
             RuleQuery::Promql { expr } => {
                 // The first series, for callers that want one line (charts).
@@ -577,9 +714,28 @@ impl Services {
         }
         let mut outs = Vec::with_capacity(due.len());
         let mut prom_cache: HashMap<String, Result<Vec<(Labels, f64)>, String>> = HashMap::new();
+        let mut probe_cache: HashMap<RuleQuery, Result<ProbeValues, String>> = HashMap::new();
+        let mut probes: Option<Vec<store::Probe>> = None;
         for r in &due {
             let spec = &r.rule.spec;
             let result: Result<(Vec<Sample>, Option<f64>), String> = match &spec.query {
+                RuleQuery::Probe { .. } => {
+                    if !probe_cache.contains_key(&spec.query) {
+                        if probes.is_none() {
+                            probes = Some(self.store.probes().await?);
+                        }
+                        let res = self
+                            .probe_query_values(&spec.query, probes.as_deref().unwrap_or(&[]), now)
+                            .await
+                            .map_err(|e| e.to_string());
+                        probe_cache.insert(spec.query.clone(), res);
+                        report.queries += 1;
+                    }
+                    probe_cache[&spec.query]
+                        .as_ref()
+                        .map(|values| probe_matching(&spec.condition, values))
+                        .map_err(Clone::clone)
+                }
                 RuleQuery::Promql { expr } => {
                     if !prom_cache.contains_key(expr) {
                         let res = self
@@ -714,6 +870,28 @@ impl Services {
                     .unwrap_or_default();
                 (evals, points, step)
             }
+            RuleQuery::Probe { .. } => {
+                let step =
+                    ((to_ms - from_ms) / 600).max(spec.interval_ms).max(60_000) / 60_000 * 60_000;
+                let timeline = self
+                    .probe_timeline(&spec.query, from_ms, to_ms, step)
+                    .await?;
+                let points = timeline
+                    .iter()
+                    .filter_map(|(t, vals)| {
+                        vals.first().and_then(|v| v.1).map(|value| Point {
+                            bucket: t / step,
+                            at_ms: *t,
+                            value,
+                        })
+                    })
+                    .collect();
+                let evals = timeline
+                    .iter()
+                    .map(|(t, vals)| (*t, probe_matching(&spec.condition, vals).0))
+                    .collect();
+                (evals, points, step)
+            }
             RuleQuery::Kpi { .. } => {
                 let lookback = lookback_ms(&spec);
                 let all = self.series(&spec.query, from_ms - lookback, to_ms).await?;
@@ -825,7 +1003,9 @@ type Evaluation = (i64, Vec<Sample>);
 /// A query's points computed once per cycle, or its error.
 type QueryResult = Result<std::sync::Arc<Vec<Point>>, String>;
 
-/// One evaluation of a stored rule over its query's points: (new state, transitions, value).
+/// Per probe: its instance labels and value (`None`: no runs in the window).
+type ProbeValues = Vec<(Labels, Option<f64>)>;
+
 /// A KPI rule's matching samples at `now` (one series, no labels) and the value to show.
 fn kpi_matching(spec: &RuleSpec, now: i64, points: &[Point]) -> (Vec<Sample>, Option<f64>) {
     let c = check_at(spec, now, points);
@@ -904,6 +1084,30 @@ pub fn format_query_value(q: &RuleQuery, v: f64) -> String {
     match q {
         RuleQuery::Kpi { metric, .. } => format_metric(v, *metric),
         RuleQuery::Promql { .. } => domain::alerting::template::format_value(v),
+        RuleQuery::Probe { metric, .. } => format_probe_metric(v, *metric),
+    }
+}
+
+/// A probe statistic as people read it.
+pub fn format_probe_metric(v: f64, metric: ProbeMetric) -> String {
+    if !v.is_finite() {
+        return "—".into();
+    }
+    match metric {
+        ProbeMetric::Up => (if v >= 1.0 { "up" } else { "down" }).into(),
+        ProbeMetric::Availability | ProbeMetric::ErrorRate => {
+            let pct = v * 100.0;
+            if pct > 99.0 && pct < 100.0 {
+                format!("{pct:.3}%")
+            } else {
+                format!("{pct:.1}%")
+            }
+        }
+        ProbeMetric::LatencyP50Ms | ProbeMetric::LatencyP95Ms | ProbeMetric::LatencyP99Ms => {
+            format!("{v:.0} ms")
+        }
+        ProbeMetric::DowntimeMinutes => format!("{v:.0} min"),
+        ProbeMetric::BurnRate => format!("{v:.1}×"),
     }
 }
 
@@ -938,5 +1142,12 @@ pub fn y_format(q: &RuleQuery) -> crate::charts::YFormat {
             _ => YFormat::Percent,
         },
         RuleQuery::Promql { .. } => YFormat::Decimal,
+        RuleQuery::Probe { metric, .. } => match metric {
+            ProbeMetric::Availability | ProbeMetric::ErrorRate => YFormat::Percent,
+            ProbeMetric::LatencyP50Ms | ProbeMetric::LatencyP95Ms | ProbeMetric::LatencyP99Ms => {
+                YFormat::Millis
+            }
+            _ => YFormat::Decimal,
+        },
     }
 }

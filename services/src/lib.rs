@@ -12,6 +12,7 @@ pub mod events;
 mod funnel;
 pub mod kpi;
 pub mod notify;
+pub mod probes;
 pub mod prometheus;
 pub mod rollups;
 pub mod rulefile;

@@ -359,7 +359,54 @@ async fn default_rules_are_seeded_once() {
         .expect("delete");
     assert_eq!(svc.seed_default_rules().await.expect("again"), 0);
     assert_eq!(svc.list_rules(&viewer).await.expect("list").len(), n - 1);
-    // Without data, a cycle evaluates all and fires nothing.
+    // Without data, a cycle evaluates every enabled rule and fires nothing. Without a
+    // Prometheus data source the PromQL (CPU) rule is seeded disabled.
+    let rules = svc.list_rules(&viewer).await.expect("list");
+    let cpu = rules
+        .iter()
+        .find(|r| r.rule.spec.name == "CPU above 90% for 10 minutes")
+        .expect("cpu rule");
+    assert!(!cpu.rule.spec.enabled);
+    let enabled = rules.iter().filter(|r| r.rule.spec.enabled).count();
+    assert_eq!(enabled, n - 2);
     let r = svc.evaluate_due_rules().await.expect("cycle");
-    assert_eq!((r.rules, r.transitions, r.errors), (n - 1, 0, 0));
+    assert_eq!((r.rules, r.transitions, r.errors), (enabled, 0, 0));
+}
+
+#[tokio::test]
+async fn technical_rules_reach_databases_seeded_before_them() {
+    let (svc, _clock, _editor, viewer) = setup().await;
+    // A database seeded by an older Vigil: the product rules and the first key only.
+    let ctx = store::AuditCtx::system("system", NOW);
+    for spec in services::alerting::product_default_rules() {
+        svc.store()
+            .create_rule(&spec, &ctx)
+            .await
+            .expect("old seed");
+    }
+    svc.store()
+        .set_setting("alerting.defaults_seeded", "1")
+        .await
+        .expect("key");
+    let tech = services::alerting::technical_default_rules();
+    assert_eq!(svc.seed_default_rules().await.expect("seed"), tech.len());
+    assert_eq!(svc.seed_default_rules().await.expect("again"), 0);
+    let names: Vec<String> = svc
+        .list_rules(&viewer)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.rule.spec.name)
+        .collect();
+    for want in [
+        "API P95 above 5 s",
+        "API error rate above 10%",
+        "Service down for 5 minutes",
+        "SLO burn rate 14.4× over 1h and 5m (page)",
+        "SLO burn rate 6× over 6h and 30m (page)",
+        "SLO burn rate 3× over 1d and 2h (ticket)",
+        "SLO burn rate 1× over 3d and 6h (ticket)",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+    }
 }
