@@ -6,6 +6,8 @@ CREATE TABLE probes (
     spec            TEXT    NOT NULL,
     enabled         BIGINT  NOT NULL,
     version         BIGINT  NOT NULL,
+    -- From the spec, for the claim's arithmetic.
+    interval_ms     BIGINT  NOT NULL,
     -- Claimed by the replica holding the engine lease before it runs the check.
     next_run_at_ms  BIGINT  NOT NULL,
     created_at_ms   BIGINT  NOT NULL,

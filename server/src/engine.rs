@@ -1,5 +1,5 @@
-//! Background loops that must run on one replica at a time: alert evaluation, then
-//! notification dispatch and delivery.
+//! Background loops that must run on one replica at a time: HTTP probe checks, alert
+//! evaluation, then notification dispatch and delivery.
 //!
 //! Every tick the replica tries to take or renew the `engine` lease in the database (TTL
 //! three ticks, at least 15 s); only the holder evaluates. A replica that dies stops
@@ -8,6 +8,8 @@
 
 use crate::metrics::Metrics;
 use services::Services;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const ENGINE_LEASE: &str = "engine";
@@ -22,9 +24,43 @@ pub fn holder_id() -> String {
     )
 }
 
-/// One tick: renew/take the lease, then evaluate due rules if we hold it. Returns whether
-/// this replica held the lease.
-pub async fn tick(services: &Services, holder: &str, ttl_ms: i64, metrics: &Metrics) -> bool {
+/// Set while a round of probe checks runs (a slow target must not delay rule evaluation,
+/// and rounds must not pile up).
+#[derive(Debug, Clone, Default)]
+pub struct ProbeGate(Arc<AtomicBool>);
+
+impl ProbeGate {
+    /// Whether a round is running.
+    pub fn busy(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Starts a round of due probe checks in the background unless one is still running.
+fn start_probe_round(services: &Services, gate: &ProbeGate, metrics: &Metrics) {
+    if gate.0.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let (svc, gate, metrics) = (services.clone(), gate.clone(), metrics.clone());
+    tokio::spawn(async move {
+        match svc.run_due_probes().await {
+            Ok(r) => metrics.record_probes(&r),
+            Err(e) => tracing::warn!(error = %e, "probe round failed"),
+        }
+        gate.0.store(false, Ordering::SeqCst);
+    });
+}
+
+/// One tick: renew/take the lease; if we hold it, start due probe checks, evaluate due
+/// rules, then dispatch and deliver notifications. Returns whether this replica held the
+/// lease.
+pub async fn tick(
+    services: &Services,
+    holder: &str,
+    ttl_ms: i64,
+    metrics: &Metrics,
+    probes: &ProbeGate,
+) -> bool {
     let now = services.now_ms();
     let held = match services
         .store()
@@ -40,6 +76,7 @@ pub async fn tick(services: &Services, holder: &str, ttl_ms: i64, metrics: &Metr
     if !held {
         return false;
     }
+    start_probe_round(services, probes, metrics);
     let started = Instant::now();
     match services.evaluate_due_rules().await {
         Ok(r) => {
@@ -90,9 +127,10 @@ pub fn spawn(services: Services, tick_secs: u64, metrics: Metrics) -> Option<Eng
         let mut every = tokio::time::interval(Duration::from_secs(tick_secs));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut was_leader = false;
+        let probes = ProbeGate::default();
         loop {
             every.tick().await;
-            let leader = tick(&svc, &h, ttl_ms, &metrics).await;
+            let leader = tick(&svc, &h, ttl_ms, &metrics, &probes).await;
             if leader != was_leader {
                 tracing::info!(holder = %h, leader, "alerting engine lease changed");
                 was_leader = leader;

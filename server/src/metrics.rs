@@ -39,6 +39,8 @@ struct EngineStats {
     sent: u64,
     retries: u64,
     failed: u64,
+    probe_checks: u64,
+    probe_failures: u64,
 }
 
 /// The registry. Cheap to clone.
@@ -82,6 +84,13 @@ impl Metrics {
         m.engine.sent += r.sent as u64;
         m.engine.retries += r.retrying as u64;
         m.engine.failed += r.failed as u64;
+    }
+
+    /// One round of HTTP probe checks.
+    pub fn record_probes(&self, r: &services::probes::ProbeRound) {
+        let Ok(mut m) = self.0.lock() else { return };
+        m.engine.probe_checks += r.checked as u64;
+        m.engine.probe_failures += r.failed as u64;
     }
 
     /// The exposition text.
@@ -163,6 +172,18 @@ impl Metrics {
                 "gauge",
                 "Duration of the last evaluation cycle.",
                 e.last_cycle_seconds,
+            ),
+            (
+                "vigil_probe_checks_total",
+                "counter",
+                "HTTP probe checks run by this replica.",
+                e.probe_checks as f64,
+            ),
+            (
+                "vigil_probe_failures_total",
+                "counter",
+                "HTTP probe checks that failed (status, timeout, connection).",
+                e.probe_failures as f64,
             ),
         ] {
             let _ = writeln!(

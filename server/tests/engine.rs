@@ -32,26 +32,36 @@ async fn replicas(url: &str, clock: &FakeClock) -> (Services, Services) {
 
 type Received = Arc<std::sync::Mutex<Vec<String>>>;
 
-/// A webhook receiver on a free port recording each message's idempotency key.
+/// A webhook receiver on a free port recording each message's idempotency key; `GET
+/// /health` (a probe target) records `"probe"`.
 async fn receiver() -> (Received, String) {
-    use axum::routing::post;
+    use axum::routing::{get, post};
     let got: Received = Arc::default();
     let g = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        post(move |headers: axum::http::HeaderMap| {
-            let g = g.clone();
-            async move {
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                g.lock().expect("lock").push(key);
-                "ok"
-            }
-        }),
-    );
+    let h = got.clone();
+    let app = axum::Router::new()
+        .route(
+            "/health",
+            get(move || {
+                h.lock().expect("lock").push("probe".into());
+                async { "ok" }
+            }),
+        )
+        .route(
+            "/hook",
+            post(move |headers: axum::http::HeaderMap| {
+                let g = g.clone();
+                async move {
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_owned();
+                    g.lock().expect("lock").push(key);
+                    "ok"
+                }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -66,6 +76,13 @@ async fn scenario(url: &str) {
     let clock = FakeClock::at(NOW);
     let (a, b) = replicas(url, &clock).await;
     let (got, hook) = receiver().await;
+    a.store()
+        .create_probe(
+            &domain::probe::ProbeSpec::new("self", &hook.replace("/hook", "/health")),
+            &AuditCtx::system("test", NOW),
+        )
+        .await
+        .expect("probe");
     a.store()
         .create_channel(
             "hook",
@@ -104,13 +121,21 @@ async fn scenario(url: &str) {
     }
     // Ticks 60 s apart with a 120 s lease, as a 5 s tick renews a 15 s lease in service.
     let metrics = Metrics::default();
+    let (gate_a, gate_b) = (engine::ProbeGate::default(), engine::ProbeGate::default());
     let mut leaders = Vec::new();
     for round in 0..5 {
         // Both replicas tick at the same moment, as two servers' loops would.
         let (la, lb) = tokio::join!(
-            engine::tick(&a, "replica-a", 120_000, &metrics),
-            engine::tick(&b, "replica-b", 120_000, &metrics),
+            engine::tick(&a, "replica-a", 120_000, &metrics, &gate_a),
+            engine::tick(&b, "replica-b", 120_000, &metrics, &gate_b),
         );
+        // Let the background probe round finish before time moves on.
+        for _ in 0..200 {
+            if !gate_a.busy() && !gate_b.busy() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         assert!(
             la ^ lb,
             "round {round}: exactly one leader (a={la}, b={lb})"
@@ -122,7 +147,17 @@ async fn scenario(url: &str) {
     assert!(leaders.iter().all(|l| *l == leaders[0]), "{leaders:?}");
     // Three rules fired (one group each, default policy: 30 s wait, sent at the next
     // tick); P1 repeats after 5 min, beyond these 5 ticks. Each message arrived once.
-    let keys = got.lock().expect("lock").clone();
+    let all = got.lock().expect("lock").clone();
+    // The probe (60 s interval) ran once per round, on the leader only.
+    assert_eq!(all.iter().filter(|k| *k == "probe").count(), 5, "{all:?}");
+    let runs = a
+        .store()
+        .probe_results(None, 0, i64::MAX)
+        .await
+        .expect("probe results");
+    assert_eq!(runs.values().map(Vec::len).sum::<usize>(), 5);
+    assert!(metrics.render().contains("vigil_probe_checks_total 5"));
+    let keys: Vec<String> = all.into_iter().filter(|k| k != "probe").collect();
     let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert_eq!(distinct.len(), 3, "no duplicate notification: {keys:?}");
@@ -166,7 +201,16 @@ async fn scenario(url: &str) {
         .release_lease(engine::ENGINE_LEASE, leader_id)
         .await
         .expect("release");
-    assert!(engine::tick(follower, follower_id, 120_000, &metrics).await);
+    assert!(
+        engine::tick(
+            follower,
+            follower_id,
+            120_000,
+            &metrics,
+            &engine::ProbeGate::default()
+        )
+        .await
+    );
     assert!(metrics.render().contains("vigil_engine_cycles_total 6"));
 }
 

@@ -61,14 +61,15 @@ impl Store {
     pub async fn create_probe(&self, spec: &ProbeSpec, ctx: &AuditCtx) -> Result<Probe> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO probes (name, spec, enabled, version, next_run_at_ms, created_at_ms, updated_at_ms, updated_by)
-             VALUES ($1, $2, $3, 1, 0, $4, $4, $5) RETURNING id",
+            "INSERT INTO probes (name, spec, enabled, version, interval_ms, next_run_at_ms, created_at_ms, updated_at_ms, updated_by)
+             VALUES ($1, $2, $3, 1, $6, 0, $4, $4, $5) RETURNING id",
         )
         .bind(&spec.name)
         .bind(spec_json(spec)?)
         .bind(i64::from(spec.enabled))
         .bind(ctx.at_ms)
         .bind(ctx.user_id)
+        .bind(spec.interval_ms.max(1))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| name_conflict(e, &spec.name))?;
@@ -105,7 +106,7 @@ impl Store {
         }
         sqlx::query(
             "UPDATE probes SET name = $2, spec = $3, enabled = $4, version = version + 1,
-                    next_run_at_ms = 0, updated_at_ms = $5, updated_by = $6
+                    interval_ms = $7, next_run_at_ms = 0, updated_at_ms = $5, updated_by = $6
              WHERE id = $1",
         )
         .bind(id)
@@ -114,6 +115,7 @@ impl Store {
         .bind(i64::from(spec.enabled))
         .bind(ctx.at_ms)
         .bind(ctx.user_id)
+        .bind(spec.interval_ms.max(1))
         .execute(&mut *tx)
         .await
         .map_err(|e| name_conflict(e, &spec.name))?;
@@ -171,34 +173,23 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    /// Enabled probes due at `now_ms`, each moved to its next run in the same transaction,
-    /// so a check is started once even when ticks overlap.
+    /// Enabled probes due at `now_ms`, each moved to its next run by the same statement,
+    /// so a check is started once even when ticks overlap. The next run keeps the cadence:
+    /// a whole number of intervals after the last planned one, never in the past.
     pub async fn claim_due_probes(&self, now_ms: i64) -> Result<Vec<Probe>> {
-        let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM probes WHERE enabled = 1 AND next_run_at_ms <= $1 ORDER BY id"
+            "UPDATE probes SET next_run_at_ms = CASE
+                 WHEN next_run_at_ms = 0 THEN $1 + interval_ms
+                 ELSE next_run_at_ms + (($1 - next_run_at_ms) / interval_ms + 1) * interval_ms
+             END
+             WHERE enabled = 1 AND next_run_at_ms <= $1
+             RETURNING {COLUMNS}"
         ))
         .bind(now_ms)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        let due: Vec<Probe> = rows.iter().map(from_row).collect::<Result<_>>()?;
-        for p in &due {
-            // Keep the cadence: the next run is a whole number of intervals after the last
-            // planned one (no drift), never in the past.
-            let iv = p.spec.interval_ms.max(1);
-            let next = if p.next_run_at_ms == 0 {
-                now_ms + iv
-            } else {
-                p.next_run_at_ms + ((now_ms - p.next_run_at_ms) / iv + 1) * iv
-            };
-            sqlx::query("UPDATE probes SET next_run_at_ms = $2 WHERE id = $1 AND version = $3")
-                .bind(p.id)
-                .bind(next)
-                .bind(p.version)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        let mut due: Vec<Probe> = rows.iter().map(from_row).collect::<Result<_>>()?;
+        due.sort_by_key(|p| p.id);
         Ok(due)
     }
 

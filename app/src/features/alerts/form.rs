@@ -6,6 +6,7 @@ use domain::alerting::{
     format_duration, parse_duration, CompareOp, Condition, KpiMetric, Labels, RuleQuery, RuleSpec,
     Severity,
 };
+use domain::probe::ProbeMetric;
 use domain::FieldErrors;
 use serde::{Deserialize, Serialize};
 
@@ -17,11 +18,19 @@ pub struct RuleForm {
     pub severity: String,
     /// `key=value` pairs separated by commas or new lines.
     pub labels: String,
-    /// `kpi` or `promql`.
+    /// `kpi`, `probe` or `promql`.
     #[serde(default = "kpi")]
     pub source: String,
     #[serde(default)]
     pub expr: String,
+    /// A probe's name; empty for every probe.
+    #[serde(default)]
+    pub probe: String,
+    #[serde(default)]
+    pub probe_metric: String,
+    /// The burn rate's short window (`5m`).
+    #[serde(default)]
+    pub short_window: String,
     pub metric: String,
     /// A duration (`1h`, `24h`); for windowed metrics.
     pub window: String,
@@ -52,6 +61,9 @@ impl Default for RuleForm {
             labels: String::new(),
             source: kpi(),
             expr: String::new(),
+            probe: String::new(),
+            probe_metric: ProbeMetric::LatencyP95Ms.as_str().into(),
+            short_window: "5m".into(),
             metric: KpiMetric::AiSuccessRate.as_str().into(),
             window: "1h".into(),
             kind: "threshold".into(),
@@ -140,11 +152,27 @@ impl RuleForm {
             e.add("metric", "choose a metric");
             KpiMetric::Dau
         });
-        let window_ms = if metric.is_daily() || self.source == "promql" {
-            86_400_000
+        let probe_metric = if self.source == "probe" {
+            ProbeMetric::parse(&self.probe_metric).unwrap_or_else(|| {
+                e.add("probe_metric", "choose a probe statistic");
+                ProbeMetric::Up
+            })
         } else {
-            duration(&mut e, "window", &self.window)
+            ProbeMetric::Up
         };
+        let window_ms = match self.source.as_str() {
+            "promql" => 86_400_000,
+            "probe" if probe_metric == ProbeMetric::Up => 300_000,
+            "probe" => duration(&mut e, "window", &self.window),
+            _ if metric.is_daily() => 86_400_000,
+            _ => duration(&mut e, "window", &self.window),
+        };
+        let short_ms = if self.source == "probe" && probe_metric == ProbeMetric::BurnRate {
+            duration(&mut e, "short_window", &self.short_window)
+        } else {
+            0
+        };
+        let minutes = |ms: i64| u32::try_from(ms / 60_000).unwrap_or(u32::MAX);
         let condition = match self.kind.as_str() {
             "threshold" => Condition::Threshold {
                 op: CompareOp::from_symbol(self.op.trim()).unwrap_or_else(|| {
@@ -181,15 +209,20 @@ impl RuleForm {
             runbook_url: self.runbook_url.trim().to_owned(),
             severity,
             labels,
-            query: if self.source == "promql" {
-                RuleQuery::Promql {
+            query: match self.source.as_str() {
+                "promql" => RuleQuery::Promql {
                     expr: self.expr.trim().to_owned(),
-                }
-            } else {
-                RuleQuery::Kpi {
+                },
+                "probe" => RuleQuery::Probe {
+                    probe: self.probe.trim().to_owned(),
+                    metric: probe_metric,
+                    window_minutes: minutes(window_ms),
+                    short_window_minutes: minutes(short_ms),
+                },
+                _ => RuleQuery::Kpi {
                     metric,
-                    window_minutes: u32::try_from(window_ms / 60_000).unwrap_or(u32::MAX),
-                }
+                    window_minutes: minutes(window_ms),
+                },
             },
             condition,
             interval_ms: duration(&mut e, "interval", &self.interval),
@@ -237,6 +270,20 @@ impl RuleForm {
                 f.source = "promql".into();
                 f.expr = expr.clone();
             }
+            RuleQuery::Probe {
+                probe,
+                metric,
+                window_minutes,
+                short_window_minutes,
+            } => {
+                f.source = "probe".into();
+                f.probe = probe.clone();
+                f.probe_metric = metric.as_str().into();
+                f.window = format_duration(i64::from(*window_minutes) * 60_000);
+                if *short_window_minutes > 0 {
+                    f.short_window = format_duration(i64::from(*short_window_minutes) * 60_000);
+                }
+            }
         }
         match &s.condition {
             Condition::Threshold { op, threshold } => {
@@ -280,6 +327,38 @@ mod tests {
         f.summary = "{{ $value }}".into();
         let spec = f.to_spec().expect("valid");
         assert_eq!(RuleForm::from_spec(&spec).to_spec(), Ok(spec));
+    }
+
+    #[test]
+    fn probe_rules_round_trip() {
+        let mut f = RuleForm {
+            name: "burn".into(),
+            source: "probe".into(),
+            probe: "API".into(),
+            probe_metric: "burn_rate".into(),
+            window: "1h".into(),
+            short_window: "5m".into(),
+            op: ">".into(),
+            threshold: "14.4".into(),
+            ..RuleForm::default()
+        };
+        let spec = f.to_spec().expect("valid");
+        assert_eq!(
+            spec.query,
+            RuleQuery::Probe {
+                probe: "API".into(),
+                metric: ProbeMetric::BurnRate,
+                window_minutes: 60,
+                short_window_minutes: 5
+            }
+        );
+        assert_eq!(RuleForm::from_spec(&spec).to_spec(), Ok(spec));
+        f.short_window = "2h".into();
+        assert!(f
+            .to_spec()
+            .expect_err("short")
+            .get("short_window")
+            .is_some());
     }
 
     #[test]
