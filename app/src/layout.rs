@@ -71,6 +71,7 @@ fn TopBar() -> impl IntoView {
             <nav class="nav" aria-label="Main">
                 <A href="/" exact=true>{t(Msg::NavHome)}</A>
                 <A href="/dashboards">{t(Msg::NavDashboards)}</A>
+                <A href="/technical">{t(Msg::NavTechnical)}</A>
                 <A href="/alerts">{t(Msg::NavAlerts)}</A>
                 <A href="/incidents">{t(Msg::NavIncidents)}</A>
                 <A href="/oncall">{t(Msg::NavOncall)}</A>

@@ -18,6 +18,7 @@ use features::alerts::{
 };
 use features::dashboards::DashboardsPage;
 use features::placeholders::{HomePage, IncidentsPage, NotFoundPage, OncallPage};
+use features::technical::{ProbeEditorPage, TechnicalPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
@@ -70,6 +71,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("alerts/history") view=AlertHistoryPage />
                     <Route path=path!("alerts/silences") view=SilencesPage />
                     <Route path=path!("alerts/notifications") view=NotificationsPage />
+                    <Route path=path!("technical") view=TechnicalPage />
+                    <Route path=path!("technical/probes/:id") view=ProbeEditorPage />
                     <Route path=path!("incidents") view=IncidentsPage />
                     <Route path=path!("oncall") view=OncallPage />
                     <Route path=path!("settings") view=SettingsPage />

@@ -115,6 +115,14 @@ pub mod ssr {
             None => Err(services::ServiceError::Unauthorized.into()),
         }
     }
+
+    /// For writes: the signed-in actor with at least `role`, whose CSRF token matches.
+    pub async fn require_write(role: domain::Role, csrf: &str) -> Result<Actor, AppError> {
+        let actor = require_actor().await?;
+        actor.require(role).map_err(AppError::from)?;
+        actor.check_csrf(csrf).map_err(AppError::from)?;
+        Ok(actor)
+    }
 }
 
 #[cfg(feature = "ssr")]

@@ -5,3 +5,4 @@ pub mod admin;
 pub mod alerts;
 pub mod dashboards;
 pub mod placeholders;
+pub mod technical;

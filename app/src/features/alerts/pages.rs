@@ -10,9 +10,11 @@ use super::server_fns::{
 };
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
+use crate::features::technical::server_fns::probe_names;
 use crate::i18n::{t, Msg};
 use crate::session::{csrf_of, use_me};
 use domain::alerting::{CompareOp, KpiMetric, Severity};
+use domain::probe::ProbeMetric;
 use domain::Role;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -241,6 +243,62 @@ fn text_field(
     }
 }
 
+/// The probe query's inputs: which probe (or every probe), the statistic, its window and,
+/// for burn rates, the short window.
+fn probe_fields(
+    form: RwSignal<RuleForm>,
+    field: impl Fn(&'static str) -> Signal<Option<String>> + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let names = Resource::new(|| (), |_| probe_names());
+    let stat = move || form.with(|f| f.probe_metric.clone());
+    view! {
+        <div class:hidden=move || form.with(|f| f.source != "probe")>
+            <div class="form-row">
+                <label>
+                    <span>{t(Msg::Probe)}</span>
+                    <select name="probe" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.probe = v); }>
+                        <option value="" selected=move || form.with(|f| f.probe.is_empty())>{t(Msg::EveryProbe)}</option>
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                let mut list = names.await.unwrap_or_default();
+                                // A rule may name a probe that was renamed or deleted: keep it visible.
+                                let current = form.with_untracked(|f| f.probe.clone());
+                                if !current.is_empty() && !list.contains(&current) {
+                                    list.push(current);
+                                }
+                                list.into_iter().map(|n| {
+                                    let (v, label) = (n.clone(), n.clone());
+                                    view! { <option value=n selected=move || form.with(|f| f.probe == v)>{label}</option> }
+                                }).collect_view()
+                            })}
+                        </Transition>
+                    </select>
+                    <FieldError error=field("probe") />
+                </label>
+                <label>
+                    <span>{t(Msg::ProbeStatistic)}</span>
+                    <select name="probe_metric" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.probe_metric = v); }>
+                        {ProbeMetric::ALL.into_iter().map(|m| view! {
+                            <option value=m.as_str() selected=move || form.with(|f| f.probe_metric == m.as_str())>{m.as_str()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label class:hidden=move || stat() == "up">
+                    <span>{t(Msg::Window)}</span>
+                    {text_field(form, "probe_window", |f| f.window.clone(), |f, v| f.window = v)}
+                    <FieldError error=field("window") />
+                </label>
+                <label class:hidden=move || stat() != "burn_rate">
+                    <span>{t(Msg::ShortWindow)}</span>
+                    {text_field(form, "short_window", |f| f.short_window.clone(), |f, v| f.short_window = v)}
+                    <FieldError error=field("short_window") />
+                </label>
+            </div>
+            <p class="muted small">{t(Msg::ProbeRuleHint)}</p>
+        </div>
+    }
+}
+
 #[component]
 fn RuleEditor(edit: RuleEdit) -> impl IntoView {
     let me = use_me();
@@ -327,11 +385,13 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
                         <label>
                             <span>{t(Msg::Source)}</span>
                             <select name="source" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.source = v); }>
-                                <option value="kpi" selected=move || form.with(|f| f.source != "promql")>{t(Msg::SourceKpi)}</option>
+                                <option value="kpi" selected=move || form.with(|f| f.source == "kpi")>{t(Msg::SourceKpi)}</option>
+                                <option value="probe" selected=move || form.with(|f| f.source == "probe")>{t(Msg::SourceProbe)}</option>
                                 <option value="promql" selected=move || form.with(|f| f.source == "promql")>"PromQL (Prometheus)"</option>
                             </select>
                         </label>
                     </div>
+                    {probe_fields(form, field)}
                     <label class:hidden=move || form.with(|f| f.source != "promql")>
                         <span>"PromQL"</span>
                         <textarea name="expr" rows="3" class="code" spellcheck="false"
@@ -342,7 +402,7 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
                         <span class="muted small">{t(Msg::PromqlHint)}</span>
                         <FieldError error=field("expr") />
                     </label>
-                    <div class="form-row" class:hidden=move || form.with(|f| f.source == "promql")>
+                    <div class="form-row" class:hidden=move || form.with(|f| f.source != "kpi")>
                         <label>
                             <span>{t(Msg::Metric)}</span>
                             <select name="metric" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.metric = v); }>
@@ -358,7 +418,7 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
                             <FieldError error=Signal::derive(move || if kind() == "z_score" { None } else { field("window").get() }) />
                         </label>
                     </div>
-                    <p class="muted small" class:hidden=move || form.with(|f| f.source == "promql")>{move || if daily() { t(Msg::DailyMetricHint)() } else { t(Msg::WindowMetricHint)() }}</p>
+                    <p class="muted small" class:hidden=move || form.with(|f| f.source != "kpi")>{move || if daily() { t(Msg::DailyMetricHint)() } else { t(Msg::WindowMetricHint)() }}</p>
                 </fieldset>
     }.into_any();
     let part5 = view! {
