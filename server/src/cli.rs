@@ -370,12 +370,13 @@ pub async fn demo(
     }
     let store = open_store(&config).await?;
     let existing = store.count_events().await?;
+    let services = services_for(&config, store.clone());
     if existing > 0 && !force {
-        println!("demo: {existing} events already stored; nothing to do (use --force to add the demo set anyway)");
+        println!("demo: {existing} events already stored; no events added (use --force to add the demo set anyway)");
+        demo_probes(&services, seed).await?;
         store.close().await;
         return Ok(());
     }
-    let services = services_for(&config, store.clone());
     let started = std::time::Instant::now();
     println!(
         "demo: generating {days} days (seed {seed}, scale {scale}) in time zone {}",
@@ -396,7 +397,16 @@ pub async fn demo(
         report.days,
         started.elapsed().as_secs_f64()
     );
+    demo_probes(&services, seed).await?;
     store.close().await;
+    Ok(())
+}
+
+async fn demo_probes(services: &services::Services, seed: u64) -> anyhow_like::Result<()> {
+    let runs = services.load_demo_probes(seed).await?;
+    if runs > 0 {
+        println!("demo: added 2 probes of Vigil's own health endpoints with {runs} past checks");
+    }
     Ok(())
 }
 

@@ -281,3 +281,78 @@ impl Services {
         Ok(report)
     }
 }
+
+impl Services {
+    /// Two probes of Vigil's own health endpoints (at its public URL) with 30 days of
+    /// deterministic history: ~40 ms answers, a 14-minute outage nine days ago, a slow
+    /// spell and three failed checks two days ago. Skipped for names that exist. Returns
+    /// how many results were stored.
+    pub async fn load_demo_probes(&self, seed: u64) -> Result<usize, ServiceError> {
+        use domain::probe::{ProbeResult, ProbeSpec};
+        const MIN: i64 = 60_000;
+        let existing: Vec<String> = self
+            .store
+            .probes()
+            .await?
+            .into_iter()
+            .map(|p| p.spec.name)
+            .collect();
+        let now = self.now_ms() / MIN * MIN;
+        let ctx = store::AuditCtx::system("demo", self.now_ms());
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x9e37_79b9);
+        let mut stored = 0;
+        for (name, path, base_ms) in [
+            ("Vigil web", "/healthz", 38.0),
+            ("Vigil readiness", "/readyz", 55.0),
+        ] {
+            if existing.iter().any(|n| n == name) {
+                continue;
+            }
+            let mut spec = ProbeSpec::new(name, &format!("{}{path}", self.public_url));
+            spec.labels.insert("service".into(), "vigil".into());
+            let probe = self.store.create_probe(&spec, &ctx).await?;
+            let mut results = Vec::with_capacity(30 * 1440);
+            for k in (0..30 * 1440).rev() {
+                let at = now - k * MIN;
+                let minutes_ago = k;
+                let outage = (9 * 1440..9 * 1440 + 14).contains(&minutes_ago);
+                let blip = [2 * 1440 + 300, 2 * 1440 + 301, 2 * 1440 + 377].contains(&minutes_ago);
+                let slow = (2 * 1440 + 280..2 * 1440 + 320).contains(&minutes_ago);
+                let jitter: f64 = rng.gen_range(0.7..1.6_f64).powi(2);
+                let mut latency = base_ms * jitter;
+                if slow {
+                    latency *= 20.0;
+                }
+                if rng.gen_bool(0.01) {
+                    latency *= 6.0; // the occasional slow answer (P99)
+                }
+                let ok = !(outage || blip);
+                results.push((
+                    probe.id,
+                    ProbeResult {
+                        at_ms: at,
+                        ok,
+                        status: if outage {
+                            None
+                        } else {
+                            Some(if ok { 200 } else { 503 })
+                        },
+                        latency_ms: if outage { 10_000.0 } else { latency },
+                        error: if outage {
+                            Some("timed out after 10s".into())
+                        } else if blip {
+                            Some("unexpected status 503 (expected 2xx)".into())
+                        } else {
+                            None
+                        },
+                    },
+                ));
+            }
+            for chunk in results.chunks(5_000) {
+                self.store.record_probe_results(chunk).await?;
+            }
+            stored += results.len();
+        }
+        Ok(stored)
+    }
+}

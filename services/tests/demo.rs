@@ -63,3 +63,23 @@ async fn same_seed_same_data_and_every_dashboard_has_numbers() {
         "pre-window subscribers give churn a base"
     );
 }
+
+#[tokio::test]
+async fn demo_probes_have_thirty_days_with_a_visible_outage() {
+    let svc = common::services_at("demo-probes", chrono_tz::UTC).await;
+    let n = svc.load_demo_probes(42).await.expect("probes");
+    assert_eq!(n, 2 * 30 * 1440);
+    assert_eq!(svc.load_demo_probes(42).await.expect("again"), 0, "once");
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
+    let o = svc.technical_overview(&viewer).await.expect("overview");
+    assert_eq!(o.len(), 2);
+    for p in &o {
+        let b = p.budget.expect("budget");
+        // 14 + 3 failures of 43 200 checks: 17 of 43.2 allowed.
+        assert_eq!((b.runs, b.failures), (43_200, 17));
+        assert!((0.5..0.7).contains(&b.remaining), "{}", b.remaining);
+        assert_eq!(p.availability_24h, Some(1.0));
+        assert!(p.burns.iter().all(|b| !b.firing), "{:?}", p.burns);
+        assert!(p.p99_ms > p.p50_ms);
+    }
+}
