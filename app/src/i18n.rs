@@ -178,6 +178,11 @@ messages! {
     Method => "Method", "方法";
     Timeout => "Timeout", "超时";
     CheckEvery => "Check every", "检查间隔";
+    EmailSmtp => "Email (SMTP)", "邮件（SMTP）";
+    SmtpUrl => "SMTP server", "SMTP 服务器";
+    SmtpUrlHint => "smtps://user:password@host:465 is TLS from the start; smtp://user:password@host:587?tls=required insists on STARTTLS; plain smtp://host:25 (no encryption) only for a relay on the same network.", "smtps://用户:密码@主机:465 全程 TLS；smtp://用户:密码@主机:587?tls=required 强制 STARTTLS；不加密的 smtp://主机:25 仅用于同一网络内的中继。";
+    EmailFrom => "From", "发件人";
+    EmailTo => "To (comma-separated)", "收件人（逗号分隔）";
     ExpectedStatus => "Expected status", "期望状态码";
     ExpectedStatusHint => "Codes or classes, e.g. 200, 2xx or 200,204,3xx", "状态码或类别，如 200、2xx 或 200,204,3xx";
     ProbeEnabled => "Run this probe", "启用此探测";

@@ -87,10 +87,9 @@ async fn scenario(url: &str) {
         .create_channel(
             "hook",
             "webhook",
-            &serde_json::to_string(&services::notify::channels::ChannelConfig {
-                url: hook,
-                secret: String::new(),
-            })
+            &serde_json::to_string(&services::notify::channels::ChannelConfig::webhook(
+                &hook, "",
+            ))
             .expect("json"),
             true,
             &AuditCtx::system("test", NOW),

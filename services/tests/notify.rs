@@ -107,10 +107,7 @@ async fn world() -> World {
         &admin,
         "feishu-oncall",
         "feishu",
-        ChannelConfig {
-            url,
-            secret: SECRET.into(),
-        },
+        ChannelConfig::webhook(&url, SECRET),
         true,
     )
     .await
@@ -300,10 +297,7 @@ async fn channel_and_silence_inputs_are_checked_by_role_and_field() {
             &w.ops,
             "x",
             "slack",
-            ChannelConfig {
-                url: "https://h".into(),
-                secret: String::new(),
-            },
+            ChannelConfig::webhook("https://h", ""),
             true,
         )
         .await

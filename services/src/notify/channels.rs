@@ -1,6 +1,7 @@
 //! Channels: what a message looks like on Feishu/Lark (interactive card coloured by
-//! severity, optional signature), Slack (incoming webhook) and a generic JSON webhook, and
-//! how it is sent. Rendering is pure; sending is one HTTP POST.
+//! severity, optional signature), Slack (incoming webhook), a generic JSON webhook and
+//! email, and how it is sent. Rendering is pure; sending is one HTTP POST or one SMTP
+//! transaction.
 
 use super::dispatch::Message;
 use base64::Engine;
@@ -16,42 +17,82 @@ pub enum ChannelKind {
     Webhook,
     Slack,
     Feishu,
+    Email,
 }
 
 impl ChannelKind {
+    pub const ALL: [ChannelKind; 4] = [
+        ChannelKind::Webhook,
+        ChannelKind::Slack,
+        ChannelKind::Feishu,
+        ChannelKind::Email,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelKind::Webhook => "webhook",
             ChannelKind::Slack => "slack",
             ChannelKind::Feishu => "feishu",
+            ChannelKind::Email => "email",
         }
     }
 
     pub fn parse(s: &str) -> Option<ChannelKind> {
-        [
-            ChannelKind::Webhook,
-            ChannelKind::Slack,
-            ChannelKind::Feishu,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        ChannelKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
 /// A channel's settings (stored as JSON; `secret` never leaves the server).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelConfig {
+    /// The webhook URL; for email the SMTP server: `smtps://user:pass@host:465` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or plain `smtp://host:25` for a
+    /// relay on the same network.
     pub url: String,
     /// Feishu: the bot's signing secret; webhook: sent as `Authorization: Bearer`.
     #[serde(default)]
     pub secret: String,
+    /// Email: the sender, e.g. `Vigil <vigil@example.com>`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub from: String,
+    /// Email: recipients, separated by commas.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub to: String,
 }
 
 impl ChannelConfig {
-    pub fn validate(&self) -> Result<(), FieldErrors> {
+    /// A webhook-style channel's settings.
+    pub fn webhook(url: &str, secret: &str) -> ChannelConfig {
+        ChannelConfig {
+            url: url.trim().to_owned(),
+            secret: secret.trim().to_owned(),
+            from: String::new(),
+            to: String::new(),
+        }
+    }
+
+    pub fn validate(&self, kind: ChannelKind) -> Result<(), FieldErrors> {
         let mut e = FieldErrors::new();
         let u = self.url.trim();
-        if !(u.starts_with("https://") || u.starts_with("http://")) {
+        if kind == ChannelKind::Email {
+            if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
+                e.add("url", "must be an smtp:// or smtps:// address (e.g. smtp://user:pass@mail.example.com:587)");
+            } else if lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(u).is_err() {
+                e.add(
+                    "url",
+                    "is not a valid SMTP URL (smtp://user:pass@host:port)",
+                );
+            }
+            if let Err(m) = self.from.trim().parse::<lettre::message::Mailbox>() {
+                e.add("from", format!("is not an address ({m})"));
+            }
+            match self.recipients() {
+                Ok(r) if r.is_empty() => e.add("to", "needs at least one address"),
+                Ok(r) if r.len() > 50 => e.add("to", "at most 50 addresses"),
+                Ok(_) => {}
+                Err(m) => e.add("to", m),
+            }
+        } else if !(u.starts_with("https://") || u.starts_with("http://")) {
             e.add("url", "must be an http:// or https:// address");
         } else if u.len() > 2048 {
             e.add("url", "must be at most 2048 characters");
@@ -60,6 +101,19 @@ impl ChannelConfig {
             e.add("secret", "must be at most 512 characters");
         }
         e.into_result()
+    }
+
+    /// The parsed `to` addresses.
+    pub fn recipients(&self) -> Result<Vec<lettre::message::Mailbox>, String> {
+        self.to
+            .split([',', ';', '\n'])
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.parse::<lettre::message::Mailbox>()
+                    .map_err(|err| format!("{a:?} is not an address ({err})"))
+            })
+            .collect()
     }
 }
 
@@ -192,6 +246,13 @@ pub fn render(kind: ChannelKind, m: &Message, key: &str, base_url: &str) -> Valu
                 }],
             })
         }
+        ChannelKind::Email => {
+            let mut text = alert_lines(m, base_url, |t, u| format!("{t}: {u}")).join("\n\n");
+            text.push_str(&format!(
+                "\n\n--\nVigil · {base_url}/alerts · notification {key}\n"
+            ));
+            json!({"subject": title(m), "text": text})
+        }
         ChannelKind::Feishu => json!({
             "msg_type": "interactive",
             "card": {
@@ -225,6 +286,9 @@ pub async fn send(
     key: &str,
     now_ms: i64,
 ) -> Result<(), String> {
+    if kind == ChannelKind::Email {
+        return send_email(cfg, body, key).await;
+    }
     let mut body = body.clone();
     if kind == ChannelKind::Feishu && !cfg.secret.is_empty() {
         let ts = now_ms / 1000;
@@ -266,6 +330,43 @@ pub async fn send(
         }
     }
     Ok(())
+}
+
+/// One SMTP transaction (30 s budget). The idempotency key is the `Message-ID`, so a
+/// retried delivery is recognisable as the same message.
+async fn send_email(cfg: &ChannelConfig, body: &Value, key: &str) -> Result<(), String> {
+    use lettre::message::{header::ContentType, Message as Mail};
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+    let subject = body
+        .get("subject")
+        .and_then(Value::as_str)
+        .unwrap_or("Vigil");
+    let text = body.get("text").and_then(Value::as_str).unwrap_or("");
+    let from = cfg
+        .from
+        .trim()
+        .parse()
+        .map_err(|e| format!("bad sender address: {e}"))?;
+    let mut mail = Mail::builder()
+        .from(from)
+        .subject(subject)
+        .message_id(Some(format!("<{key}@vigil>")))
+        .header(ContentType::TEXT_PLAIN);
+    for to in cfg.recipients()? {
+        mail = mail.to(to);
+    }
+    let mail = mail
+        .body(text.to_owned())
+        .map_err(|e| format!("cannot build the email: {e}"))?;
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(cfg.url.trim())
+        .map_err(|e| format!("bad SMTP URL: {e}"))?
+        .timeout(Some(std::time::Duration::from_secs(30)))
+        .build();
+    transport
+        .send(mail)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("SMTP: {}", root_cause(&e)))
 }
 
 fn root_cause(e: &dyn std::error::Error) -> String {
@@ -379,10 +480,38 @@ mod tests {
 
     #[test]
     fn config_validation_names_fields() {
-        let bad = ChannelConfig {
-            url: "hooks.slack.com/x".into(),
-            secret: String::new(),
-        };
-        assert!(bad.validate().expect_err("url").get("url").is_some());
+        let bad = ChannelConfig::webhook("hooks.slack.com/x", "");
+        assert!(bad
+            .validate(ChannelKind::Slack)
+            .expect_err("url")
+            .get("url")
+            .is_some());
+        let mut mail = ChannelConfig::webhook("smtp://mail.example.com:587", "");
+        mail.from = "Vigil <vigil@example.com>".into();
+        mail.to = "ops@example.com, sre@example.com".into();
+        assert_eq!(mail.validate(ChannelKind::Email), Ok(()));
+        assert_eq!(mail.recipients().expect("to").len(), 2);
+        mail.url = "https://mail.example.com".into();
+        mail.from = "not an address".into();
+        mail.to = String::new();
+        let e = mail.validate(ChannelKind::Email).expect_err("email");
+        for f in ["url", "from", "to"] {
+            assert!(e.get(f).is_some(), "{f}: {e}");
+        }
+    }
+
+    #[test]
+    fn email_has_subject_text_and_key() {
+        let v = render(ChannelKind::Email, &msg(true), "key-9", "https://v");
+        assert_eq!(v["subject"], "[P1] FIRING: AI success low");
+        let text = v["text"].as_str().expect("text");
+        for part in [
+            "86.5%",
+            "threshold: 90.0%",
+            "runbook: https://wiki/ai",
+            "key-9",
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
     }
 }

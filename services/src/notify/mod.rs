@@ -56,12 +56,14 @@ pub struct DeliveryReport {
     pub failed: usize,
 }
 
+/// The host of a channel's URL, without credentials, path or query (safe to show).
 fn host_of(url: &str) -> String {
-    url.split("://")
+    let authority = url
+        .split("://")
         .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or("")
-        .to_owned()
+        .and_then(|r| r.split(['/', '?', '#']).next())
+        .unwrap_or("");
+    authority.rsplit('@').next().unwrap_or("").to_owned()
 }
 
 fn silence_from_row(r: &SilenceRow) -> Result<Silence, ServiceError> {
@@ -101,11 +103,13 @@ impl Services {
         if name.is_empty() || name.chars().count() > 80 {
             e.add("name", "is required (at most 80 characters)");
         }
-        if ChannelKind::parse(kind).is_none() {
-            e.add("kind", "choose webhook, slack or feishu");
-        }
-        if let Err(ce) = config.validate() {
-            e.0.extend(ce.0);
+        match ChannelKind::parse(kind) {
+            None => e.add("kind", "choose webhook, slack, feishu or email"),
+            Some(k) => {
+                if let Err(ce) = config.validate(k) {
+                    e.0.extend(ce.0);
+                }
+            }
         }
         e.into_result()?;
         let doc =
@@ -470,7 +474,16 @@ fn view_of(c: &ChannelRow) -> ChannelView {
         id: c.id,
         name: c.name.clone(),
         kind: c.kind.clone(),
-        url_host: cfg.as_ref().map(|c| host_of(&c.url)).unwrap_or_default(),
+        url_host: cfg
+            .as_ref()
+            .map(|cfg| {
+                if c.kind == "email" {
+                    format!("{} → {}", host_of(&cfg.url), cfg.to.trim())
+                } else {
+                    host_of(&cfg.url)
+                }
+            })
+            .unwrap_or_default(),
         signed: cfg.is_some_and(|c| !c.secret.is_empty()),
         enabled: c.enabled,
     }

@@ -886,6 +886,8 @@ pub fn NotificationsPage() -> impl IntoView {
         })}
     }
     .into_any();
+    let channel_kind = RwSignal::new("feishu".to_owned());
+    let is_email = move || channel_kind.with(|k| k == "email");
     let channel_form = view! {
         <IfRole role=Role::Admin fallback=|| view! { <p class="muted">{t(Msg::ChannelsNeedAdmin)}</p> }>
             <ActionForm action=create attr:class="form">
@@ -898,20 +900,35 @@ pub fn NotificationsPage() -> impl IntoView {
                     </label>
                     <label>
                         <span>{t(Msg::Kind)}</span>
-                        <select name="kind">
+                        <select name="kind" on:change=move |ev| channel_kind.set(event_target_value(&ev))>
                             <option value="feishu">"Feishu / Lark"</option>
                             <option value="slack">"Slack"</option>
                             <option value="webhook">"Webhook (JSON)"</option>
+                            <option value="email">{t(Msg::EmailSmtp)}</option>
                         </select>
                         <FieldError error=field("kind") />
                     </label>
                 </div>
                 <label>
-                    <span>{t(Msg::WebhookUrl)}</span>
-                    <input name="url" required placeholder="https://open.feishu.cn/open-apis/bot/v2/hook/…" />
+                    <span>{move || if is_email() { t(Msg::SmtpUrl)() } else { t(Msg::WebhookUrl)() }}</span>
+                    <input name="url" required
+                        placeholder=move || if is_email() { "smtp://user:password@mail.example.com:587" } else { "https://open.feishu.cn/open-apis/bot/v2/hook/…" } />
+                    <span class="muted small" class:hidden=move || !is_email()>{t(Msg::SmtpUrlHint)}</span>
                     <FieldError error=field("url") />
                 </label>
-                <label>
+                <div class="form-row" class:hidden=move || !is_email()>
+                    <label>
+                        <span>{t(Msg::EmailFrom)}</span>
+                        <input name="from" placeholder="Vigil <vigil@example.com>" />
+                        <FieldError error=field("from") />
+                    </label>
+                    <label>
+                        <span>{t(Msg::EmailTo)}</span>
+                        <input name="to" placeholder="oncall@example.com, sre@example.com" />
+                        <FieldError error=field("to") />
+                    </label>
+                </div>
+                <label class:hidden=is_email>
                     <span>{t(Msg::SigningSecret)}</span>
                     <input name="secret" type="password" autocomplete="off" />
                     <span class="muted small">{t(Msg::SigningSecretHint)}</span>

@@ -370,16 +370,18 @@ pub async fn create_channel(
     kind: String,
     url: String,
     secret: String,
+    #[server(default)] from: String,
+    #[server(default)] to: String,
     csrf: String,
 ) -> Result<i64, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor.require(domain::Role::Admin).map_err(AppError::from)?;
-    actor.check_csrf(&csrf).map_err(AppError::from)?;
-    let cfg = services::notify::channels::ChannelConfig {
-        url: url.trim().to_owned(),
-        secret: secret.trim().to_owned(),
-    };
+    let actor = ssr::require_write(domain::Role::Admin, &csrf).await?;
+    let mut cfg = services::notify::channels::ChannelConfig::webhook(&url, &secret);
+    if kind == "email" {
+        cfg.secret.clear();
+        cfg.from = from.trim().to_owned();
+        cfg.to = to.trim().to_owned();
+    }
     Ok(ssr::services()?
         .create_channel(&actor, &name, &kind, cfg, true)
         .await?
