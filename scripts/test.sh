@@ -41,10 +41,10 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "guard: no server crates in the wasm32 dependency tree"
 tree=$(cargo tree -p frontend --target wasm32-unknown-unknown -e normal --prefix none --format '{p}')
-if bad=$(grep -E '^(sqlx|sqlx-[a-z]+|tokio|axum|axum-core|plotters|chrono-tz|argon2|services|store|reqwest|serde_yaml) ' <<<"$tree"); then
+if bad=$(grep -E '^(sqlx|sqlx-[a-z]+|tokio|axum|axum-core|plotters|chrono-tz|argon2|services|store|reqwest|serde_yaml|lettre) ' <<<"$tree"); then
   echo "forbidden crates in the hydrate bundle:"; echo "$bad"; exit 1
 fi
-echo "ok: $(sort -u <<<"$tree" | wc -l) crates, none of sqlx/tokio/axum/plotters/chrono-tz/argon2/services/store/reqwest/serde_yaml (regex comes in through leptos_config)"
+echo "ok: $(sort -u <<<"$tree" | wc -l) crates, none of sqlx/tokio/axum/plotters/chrono-tz/argon2/services/store/reqwest/serde_yaml/lettre (regex comes in through leptos_config)"
 
 step "tests (SQLite and PostgreSQL)"
 cargo test --workspace --exclude frontend
