@@ -62,6 +62,8 @@ pub struct Services {
     public_url: String,
     /// The Prometheus data source for PromQL rules, if configured.
     prometheus_url: Option<String>,
+    /// How many alert groups' notifications are sent at once.
+    delivery_concurrency: usize,
 }
 
 impl std::fmt::Debug for Services {
@@ -93,6 +95,7 @@ impl Services {
                 .unwrap_or_default(),
             public_url: "http://127.0.0.1:3000".into(),
             prometheus_url: None,
+            delivery_concurrency: 16,
         }
     }
 
@@ -102,6 +105,13 @@ impl Services {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(|u| u.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// How many alert groups' notifications are delivered at once (at least 1; 16 by
+    /// default). Messages of one group are always sent in order.
+    pub fn with_delivery_concurrency(mut self, n: usize) -> Self {
+        self.delivery_concurrency = n.max(1);
         self
     }
 

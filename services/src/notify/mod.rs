@@ -17,6 +17,7 @@ use policy::{Policy, Silence};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use store::notify::{ChannelRow, Delivery, NewDelivery, SilenceRow};
 
 /// Deliveries are retried for this long after they were queued, then marked failed.
@@ -355,23 +356,61 @@ impl Services {
         })
     }
 
-    /// Sends the deliveries that are due; failures are retried with backoff until 24 h
-    /// after they were queued.
+    /// Sends what is due from the outbox (at most 500 messages per call): alert groups in
+    /// parallel (up to the delivery concurrency), each group's messages in order, so a
+    /// resolved message never overtakes its firing one. Failures are retried with backoff
+    /// for 24 h; every attempt is logged.
     pub async fn deliver_notifications(&self) -> Result<DeliveryReport, ServiceError> {
         let now = self.now_ms();
-        let due = self.store.due_deliveries(now, 200).await?;
+        let due = self.store.due_deliveries(now, 500).await?;
         let mut report = DeliveryReport::default();
         if due.is_empty() {
             return Ok(report);
         }
-        let channels: BTreeMap<i64, ChannelRow> = self
-            .store
-            .channels()
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
+        let channels: Arc<BTreeMap<i64, ChannelRow>> = Arc::new(
+            self.store
+                .channels()
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect(),
+        );
+        // One queue per (channel, group), oldest first (due_deliveries' order).
+        let mut queues: BTreeMap<(i64, String), Vec<Delivery>> = BTreeMap::new();
         for d in due {
+            queues
+                .entry((d.channel_id, d.group_key.clone()))
+                .or_default()
+                .push(d);
+        }
+        let mut pending = queues.into_values();
+        let mut set = tokio::task::JoinSet::new();
+        loop {
+            while set.len() < self.delivery_concurrency {
+                let Some(queue) = pending.next() else { break };
+                let (svc, channels) = (self.clone(), channels.clone());
+                set.spawn(async move { svc.deliver_queue(&channels, queue, now).await });
+            }
+            let Some(done) = set.join_next().await else {
+                break;
+            };
+            let r = done.map_err(|e| ServiceError::Internal(e.to_string()))??;
+            report.sent += r.sent;
+            report.retrying += r.retrying;
+            report.failed += r.failed;
+        }
+        Ok(report)
+    }
+
+    /// One group's due messages, in order; after a failure the rest wait for the retry.
+    async fn deliver_queue(
+        &self,
+        channels: &BTreeMap<i64, ChannelRow>,
+        queue: Vec<Delivery>,
+        now: i64,
+    ) -> Result<DeliveryReport, ServiceError> {
+        let mut report = DeliveryReport::default();
+        for d in queue {
             let outcome = match channels.get(&d.channel_id) {
                 None => Err("the channel was deleted".to_owned()),
                 Some(c) => self.send_one(c, &d, now).await,
@@ -394,6 +433,9 @@ impl Services {
                         report.retrying += 1;
                     }
                     tracing::warn!(channel = %d.channel_name, attempts = d.attempts + 1, error = %e, "notification delivery failed");
+                    if !give_up {
+                        break;
+                    }
                 }
             }
         }

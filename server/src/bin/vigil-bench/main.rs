@@ -17,9 +17,15 @@
 //! `vigil-bench rules [--rules 10000] [--cycles 5]`
 //!   Alert evaluation: N rules over every KPI metric, window and condition kind, all due in
 //!   each cycle; time per cycle, rules/s, distinct queries, ratio to the 1 s goal.
+//!
+//! `vigil-bench notify [--groups 2000] [--latency-ms 20] [--concurrency 16]`
+//!   Notification throughput: N firing alert groups dispatched into the outbox and
+//!   delivered to a local webhook with the given answer latency, sequentially (reference)
+//!   and with the configured concurrency; messages/s and the ratio.
 
 mod ingest;
 mod kpi;
+mod notify;
 mod rules;
 
 pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -70,7 +76,10 @@ async fn main() {
         "ingest" => ingest::run(arg("--events", 200_000)).await,
         "kpi" => kpi::run().await,
         "rules" => rules::run().await,
-        other => Err(format!("unknown benchmark `{other}` (known: ingest, kpi, rules)").into()),
+        "notify" => notify::run().await,
+        other => {
+            Err(format!("unknown benchmark `{other}` (known: ingest, kpi, rules, notify)").into())
+        }
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
