@@ -179,6 +179,12 @@ messages! {
     Timeout => "Timeout", "超时";
     CheckEvery => "Check every", "检查间隔";
     EmailSmtp => "Email (SMTP)", "邮件（SMTP）";
+    ExportYaml => "Export YAML", "导出 YAML";
+    ImportYaml => "Import YAML", "导入 YAML";
+    ExportHint => "PromQL rules in Prometheus' rule-file format (vigil rules export prints the same).", "Prometheus 规则文件格式的 PromQL 规则（与 vigil rules export 输出相同）。";
+    ImportHint => "Paste a Prometheus rule file: alerting rules become PromQL rules (created, or updated by name); recording rules are skipped. Nothing is saved unless the whole file is valid.", "粘贴 Prometheus 规则文件：告警规则成为 PromQL 规则（按名称新建或更新）；记录规则会被跳过。整个文件有效时才会保存。";
+    Import => "Import", "导入";
+    Download => "Download", "下载";
     SmtpUrl => "SMTP server", "SMTP 服务器";
     SmtpUrlHint => "smtps://user:password@host:465 is TLS from the start; smtp://user:password@host:587?tls=required insists on STARTTLS; plain smtp://host:25 (no encryption) only for a relay on the same network.", "smtps://用户:密码@主机:465 全程 TLS；smtp://用户:密码@主机:587?tls=required 强制 STARTTLS；不加密的 smtp://主机:25 仅用于同一网络内的中继。";
     EmailFrom => "From", "发件人";

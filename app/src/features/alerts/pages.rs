@@ -3,10 +3,10 @@
 
 use super::form::{RuleForm, KINDS};
 use super::server_fns::{
-    active_alerts, alert_history, backtest_rule, delivery_log, external_alerts, get_policy,
-    get_rule, list_channels, list_rules, list_silences, BacktestView, CreateChannel, CreateSilence,
-    DeleteChannel, DeleteRule, ExpireSilence, HistoryFilter, RuleEdit, SavePolicy, SaveRule,
-    TestChannel,
+    active_alerts, alert_history, backtest_rule, delivery_log, export_rules, external_alerts,
+    get_policy, get_rule, list_channels, list_rules, list_silences, BacktestView, CreateChannel,
+    CreateSilence, DeleteChannel, DeleteRule, ExpireSilence, HistoryFilter, ImportRules, RuleEdit,
+    SavePolicy, SaveRule, TestChannel,
 };
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
@@ -136,6 +136,102 @@ pub fn AlertsPage() -> impl IntoView {
     }
 }
 
+/// Prometheus rule-file export (everyone) and import (editors), as the CLI does.
+#[component]
+fn RuleFileTools() -> impl IntoView {
+    let me = use_me();
+    let open = RwSignal::new(None::<&'static str>);
+    let exported = Resource::new(
+        move || open.get() == Some("export"),
+        |show| async move {
+            if show {
+                export_rules().await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+    );
+    let import = ServerAction::<ImportRules>::new();
+    let yaml = RwSignal::new(String::new());
+    let toggle = move |which: &'static str| {
+        open.update(|o| *o = if *o == Some(which) { None } else { Some(which) })
+    };
+    let export_panel = view! {
+        <Show when=move || open.get() == Some("export")>
+            <section class="card rulefile-panel" data-testid="export-panel">
+                <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                    {move || Suspend::new(async move {
+                        match exported.await {
+                            Ok(Some(text)) => {
+                                let href = format!("data:text/yaml;charset=utf-8,{}", urlencode(&text));
+                                view! {
+                                    <p class="muted small">{t(Msg::ExportHint)}</p>
+                                    <textarea class="code" rows="12" readonly>{text}</textarea>
+                                    <a class="btn" href=href download="vigil-rules.yaml">{t(Msg::Download)}</a>
+                                }.into_any()
+                            }
+                            Ok(None) => ().into_any(),
+                            Err(e) => error_box(e),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </Show>
+    };
+    let import_panel = view! {
+        <Show when=move || open.get() == Some("import")>
+            <form class="card form rulefile-panel" data-testid="import-panel"
+                on:submit=move |ev| {
+                    ev.prevent_default();
+                    import.dispatch(ImportRules { yaml: yaml.get_untracked(), csrf: csrf_of(me) });
+                }>
+                <p class="muted small">{t(Msg::ImportHint)}</p>
+                <textarea class="code" rows="12" name="yaml" spellcheck="false"
+                    placeholder="groups:\n  - name: node\n    rules:\n      - alert: HighCPU\n        expr: …"
+                    prop:value=move || yaml.get()
+                    on:input=move |ev| yaml.set(event_target_value(&ev))></textarea>
+                {move || import.value().get().map(|r| match r {
+                    Ok((c, u, k)) => view! {
+                        <p class="alert alert-ok" role="status" data-testid="import-result">
+                            {format!("{c} created · {u} updated · {k} recording rules skipped")}
+                        </p>
+                    }.into_any(),
+                    Err(AppError::Invalid(errs)) => view! {
+                        <ul class="alert alert-error" role="alert">
+                            {errs.0.into_iter().map(|e| view! { <li><code>{e.field}</code>" "{e.message}</li> }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(e) => error_box(e),
+                })}
+                <div class="form-actions">
+                    <button type="submit" class="btn btn-primary" disabled=import.pending()>{t(Msg::Import)}</button>
+                </div>
+            </form>
+        </Show>
+    };
+    view! {
+        <button type="button" class="btn" on:click=move |_| toggle("export") data-testid="export-rules">{t(Msg::ExportYaml)}</button>
+        <IfRole role=Role::Editor>
+            <button type="button" class="btn" on:click=move |_| toggle("import") data-testid="import-rules">{t(Msg::ImportYaml)}</button>
+        </IfRole>
+        {export_panel}
+        {import_panel}
+    }
+}
+
+/// Percent-encodes text for a `data:` URL.
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3 / 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~ :/=".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// `/alerts/rules`.
 #[component]
 pub fn RulesPage() -> impl IntoView {
@@ -153,6 +249,7 @@ pub fn RulesPage() -> impl IntoView {
                     })
                 })}
             </Transition>
+            <RuleFileTools />
         </div>
         <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {

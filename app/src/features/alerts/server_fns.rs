@@ -574,3 +574,25 @@ pub async fn external_alerts() -> Result<Vec<ExternalRow>, AppError> {
         })
         .collect())
 }
+
+/// The PromQL rules as a Prometheus rule file (viewer).
+#[server(prefix = "/rpc", endpoint = "alerts/export_rules")]
+pub async fn export_rules() -> Result<String, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    Ok(ssr::services()?
+        .export_prometheus_rules(Some(&actor))
+        .await?)
+}
+
+/// Imports a Prometheus rule file (editor): "N created, M updated, K skipped", or field
+/// errors named by their path in the file (`groups[0].rules[1].for`) under `yaml`.
+#[server(prefix = "/rpc", endpoint = "alerts/import_rules", input = Json)]
+pub async fn import_rules(yaml: String, csrf: String) -> Result<(usize, usize, usize), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Editor, &csrf).await?;
+    let r = ssr::services()?
+        .import_prometheus_rules(Some(&actor), &yaml)
+        .await?;
+    Ok((r.created, r.updated, r.skipped_recording))
+}
