@@ -650,3 +650,63 @@ async fn alerts_now_needs_a_read_key() {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert_eq!(res.body, r#"{"alerts":[],"external":[]}"#);
 }
+
+#[tokio::test]
+async fn probes_api_needs_a_read_key_and_lists_figures() {
+    let app = app().await;
+    assert_eq!(
+        app.get("/api/v1/probes", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let ingest = app
+        .services
+        .create_api_key_cli("pusher", "ingest")
+        .await
+        .expect("key")
+        .secret;
+    let read = app
+        .services
+        .create_api_key_cli("reader", "read")
+        .await
+        .expect("key")
+        .secret;
+    let get = |key: &str| {
+        Request::get("/api/v1/probes")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .body(Body::empty())
+            .expect("req")
+    };
+    assert_eq!(app.send(get(&ingest)).await.status, StatusCode::FORBIDDEN);
+    let p = app
+        .services
+        .store()
+        .create_probe(
+            &domain::probe::ProbeSpec::new("API", "http://127.0.0.1:9/health"),
+            &store::AuditCtx::system("test", app.services.now_ms()),
+        )
+        .await
+        .expect("probe");
+    app.services
+        .store()
+        .record_probe_results(&[(
+            p.id,
+            domain::probe::ProbeResult {
+                at_ms: app.services.now_ms() - 1000,
+                ok: true,
+                status: Some(200),
+                latency_ms: 12.0,
+                error: None,
+            },
+        )])
+        .await
+        .expect("result");
+    let res = app.send(get(&read)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    let probe = &v["probes"][0];
+    assert_eq!(probe["spec"]["name"], "API");
+    assert_eq!(probe["availability_24h"], 1.0);
+    assert_eq!(probe["last"]["status"], 200);
+    assert_eq!(probe["burns"].as_array().map(Vec::len), Some(4));
+    assert!(probe.get("chart_svg").is_none(), "no SVG in the API");
+}

@@ -53,6 +53,7 @@ pub struct ProbeStatus {
     pub budget: Option<ErrorBudget>,
     pub burns: Vec<BurnStatus>,
     /// Latency over 24 h with failed runs shaded (SVG), `None` without runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub chart_svg: Option<String>,
 }
 
@@ -349,6 +350,12 @@ impl Services {
         actor: &Actor,
     ) -> Result<Vec<ProbeStatus>, ServiceError> {
         actor.require(Role::Viewer)?;
+        self.probe_statuses(true).await
+    }
+
+    /// Every probe's figures; callers check access (the REST API's read key). `charts`
+    /// adds the 24-hour latency SVG.
+    pub async fn probe_statuses(&self, charts: bool) -> Result<Vec<ProbeStatus>, ServiceError> {
         let now = self.now_ms();
         let probes = self.store.probes().await?;
         // Raw runs for the longest burn window (3 days); 30-day counts from the database.
@@ -395,14 +402,18 @@ impl Services {
                 .filter(|r| !r.ok)
                 .map(|r| (r.at_ms - iv, r.at_ms, true))
                 .collect();
-            let chart_svg = crate::charts::timeline_chart(
-                &points,
-                None,
-                &spans,
-                crate::charts::YFormat::Millis,
-                (now - DAY_MS, now),
-                tz,
-            )?;
+            let chart_svg = if charts {
+                crate::charts::timeline_chart(
+                    &points,
+                    None,
+                    &spans,
+                    crate::charts::YFormat::Millis,
+                    (now - DAY_MS, now),
+                    tz,
+                )?
+            } else {
+                None
+            };
             out.push(ProbeStatus {
                 id: p.id,
                 version: p.version,

@@ -49,3 +49,14 @@ pub async fn alerts_now(
         external: state.services.external_alerts_unchecked().await?,
     }))
 }
+
+/// `GET /api/v1/probes` (scope `read`): every HTTP probe with its last check,
+/// availability, latency percentiles, error budget and burn-rate alerts.
+pub async fn probes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    api_caller(&state, &headers, ApiScope::Read).await?;
+    let probes = state.services.probe_statuses(false).await?;
+    Ok(Json(serde_json::json!({ "probes": probes })))
+}

@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
             post(integrations::alertmanager),
         )
         .route("/alerts", get(integrations::alerts_now))
+        .route("/probes", get(integrations::probes))
         .fallback(|| async { ApiError::not_found() })
 }
 
