@@ -174,6 +174,24 @@ impl Metrics {
                 e.last_cycle_seconds,
             ),
             (
+                "vigil_notifications_sent_total",
+                "counter",
+                "Notifications delivered by this replica.",
+                e.sent as f64,
+            ),
+            (
+                "vigil_notification_retries_total",
+                "counter",
+                "Notification attempts that failed and will be retried.",
+                e.retries as f64,
+            ),
+            (
+                "vigil_notifications_failed_total",
+                "counter",
+                "Notifications given up on (24 h of retries, or the channel was deleted).",
+                e.failed as f64,
+            ),
+            (
                 "vigil_probe_checks_total",
                 "counter",
                 "HTTP probe checks run by this replica.",
