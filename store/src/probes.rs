@@ -224,7 +224,7 @@ impl Store {
         to_ms: i64,
     ) -> Result<HashMap<i64, Vec<ProbeResult>>> {
         let filter = match ids {
-            Some(ids) if ids.is_empty() => return Ok(HashMap::new()),
+            Some([]) => return Ok(HashMap::new()),
             Some(ids) => format!(
                 " AND probe_id IN ({})",
                 ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
