@@ -168,7 +168,7 @@ messages! {
     Downtime24h => "Downtime 24 h", "24 小时宕机时长";
     ErrorBudget => "Error budget left (99.9 % / 30 d)", "剩余错误预算（99.9% / 30 天）";
     BurnRates => "Burn-rate alerts", "消耗速率告警";
-    BurnAlert => "Factor · long / short window", "倍数 · 长 / 短窗口";
+    BurnAlert => "Burn · windows", "消耗倍数 · 窗口";
     LongRate => "Long", "长窗口";
     ShortRate => "Short", "短窗口";
     PageAlert => "page", "呼叫";

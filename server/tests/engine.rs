@@ -156,8 +156,14 @@ async fn scenario(url: &str) {
         .expect("probe results");
     assert_eq!(runs.values().map(Vec::len).sum::<usize>(), 5);
     let rendered = metrics.render();
-    assert!(rendered.contains("vigil_probe_checks_total 5"), "{rendered}");
-    assert!(rendered.contains("vigil_notifications_sent_total 3"), "{rendered}");
+    assert!(
+        rendered.contains("vigil_probe_checks_total 5"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("vigil_notifications_sent_total 3"),
+        "{rendered}"
+    );
     let keys: Vec<String> = all.into_iter().filter(|k| k != "probe").collect();
     let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
     assert_eq!(keys.len(), 3, "{keys:?}");

@@ -304,14 +304,16 @@ pub fn RuleEditorPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<i64>().ok()));
     let loaded = Resource::new(move || id.get(), get_rule);
+    let names = Resource::new(|| (), |_| probe_names());
     view! {
         <Title text=t(Msg::RuleEditor) />
         <PageHeader title=Msg::AlertsTitle />
         <AlertTabs />
         <Suspense fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
+                let probes = names.await.unwrap_or_default();
                 match loaded.await {
-                    Ok(edit) => view! { <RuleEditor edit /> }.into_any(),
+                    Ok(edit) => view! { <RuleEditor edit probes /> }.into_any(),
                     Err(e) => error_box(e),
                 }
             })}
@@ -345,8 +347,13 @@ fn text_field(
 fn probe_fields(
     form: RwSignal<RuleForm>,
     field: impl Fn(&'static str) -> Signal<Option<String>> + Copy + Send + Sync + 'static,
+    mut names: Vec<String>,
 ) -> impl IntoView {
-    let names = Resource::new(|| (), |_| probe_names());
+    // A rule may name a probe that was renamed or deleted: keep it visible.
+    let current = form.with_untracked(|f| f.probe.clone());
+    if !current.is_empty() && !names.contains(&current) {
+        names.push(current);
+    }
     let stat = move || form.with(|f| f.probe_metric.clone());
     view! {
         <div class:hidden=move || form.with(|f| f.source != "probe")>
@@ -355,20 +362,10 @@ fn probe_fields(
                     <span>{t(Msg::Probe)}</span>
                     <select name="probe" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.probe = v); }>
                         <option value="" selected=move || form.with(|f| f.probe.is_empty())>{t(Msg::EveryProbe)}</option>
-                        <Transition fallback=|| ()>
-                            {move || Suspend::new(async move {
-                                let mut list = names.await.unwrap_or_default();
-                                // A rule may name a probe that was renamed or deleted: keep it visible.
-                                let current = form.with_untracked(|f| f.probe.clone());
-                                if !current.is_empty() && !list.contains(&current) {
-                                    list.push(current);
-                                }
-                                list.into_iter().map(|n| {
-                                    let (v, label) = (n.clone(), n.clone());
-                                    view! { <option value=n selected=move || form.with(|f| f.probe == v)>{label}</option> }
-                                }).collect_view()
-                            })}
-                        </Transition>
+                        {names.into_iter().map(|n| {
+                            let (v, label) = (n.clone(), n.clone());
+                            view! { <option value=n selected=move || form.with(|f| f.probe == v)>{label}</option> }
+                        }).collect_view()}
                     </select>
                     <FieldError error=field("probe") />
                 </label>
@@ -397,7 +394,7 @@ fn probe_fields(
 }
 
 #[component]
-fn RuleEditor(edit: RuleEdit) -> impl IntoView {
+fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
     let me = use_me();
     let navigate = use_navigate();
     let form = RwSignal::new(edit.form.clone());
@@ -488,7 +485,7 @@ fn RuleEditor(edit: RuleEdit) -> impl IntoView {
                             </select>
                         </label>
                     </div>
-                    {probe_fields(form, field)}
+                    {probe_fields(form, field, probes)}
                     <label class:hidden=move || form.with(|f| f.source != "promql")>
                         <span>"PromQL"</span>
                         <textarea name="expr" rows="3" class="code" spellcheck="false"

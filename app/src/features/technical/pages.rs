@@ -89,7 +89,7 @@ fn burn_table(burns: Vec<BurnRow>) -> AnyView {
             <tbody>
                 {burns.into_iter().map(|b| view! {
                     <tr>
-                        <td class="nowrap">{b.label}" "
+                        <td>{b.label}" "
                             <span class="badge badge-muted">{if b.page { t(Msg::PageAlert) } else { t(Msg::TicketAlert) }}</span>
                         </td>
                         <td class="nowrap">{b.long}</td>
@@ -129,7 +129,7 @@ fn probe_card(c: ProbeCard) -> impl IntoView {
             <div class="stat"><div class="stat-label">{t(Msg::Availability24h)}</div><div class="stat-value">{c.availability_24h.clone()}</div></div>
             <div class="stat"><div class="stat-label">{t(Msg::Availability30d)}</div><div class="stat-value">{c.availability_30d.clone()}</div></div>
             <div class="stat"><div class="stat-label">{t(Msg::LatencyPercentiles)}</div>
-                <div class="stat-value">{format!("{} / {} / {}", c.p50, c.p95, c.p99)}</div></div>
+                <div class="stat-value">{c.latency.clone()}</div></div>
             <div class="stat"><div class="stat-label">{t(Msg::ErrorRate1h)}</div><div class="stat-value">{c.error_rate_1h.clone()}</div></div>
             <div class="stat"><div class="stat-label">{t(Msg::Downtime24h)}</div><div class="stat-value">{c.downtime_24h.clone()}</div></div>
             <div class="stat"><div class="stat-label">{t(Msg::ErrorBudget)}</div>{budget_bar(c.budget_left, c.budget_text.clone())}</div>

@@ -34,9 +34,8 @@ pub struct ProbeCard {
     pub last_error: Option<String>,
     pub availability_24h: String,
     pub availability_30d: String,
-    pub p50: String,
-    pub p95: String,
-    pub p99: String,
+    /// `74 / 135 / 141 ms` (P50 / P95 / P99 over 24 h).
+    pub latency: String,
     pub error_rate_1h: String,
     pub downtime_24h: String,
     /// Share of the 30-day budget left (0–1, negative when overspent).
@@ -84,9 +83,10 @@ pub async fn technical_overview() -> Result<Vec<ProbeCard>, AppError> {
             last_error: p.last.as_ref().and_then(|r| r.error.clone()),
             availability_24h: opt(p.availability_24h, M::Availability),
             availability_30d: opt(p.availability_30d, M::Availability),
-            p50: opt(p.p50_ms, M::LatencyP50Ms),
-            p95: opt(p.p95_ms, M::LatencyP95Ms),
-            p99: opt(p.p99_ms, M::LatencyP99Ms),
+            latency: match (p.p50_ms, p.p95_ms, p.p99_ms) {
+                (Some(a), Some(b), Some(c)) => format!("{a:.0} / {b:.0} / {c:.0} ms"),
+                _ => "—".into(),
+            },
             error_rate_1h: opt(p.error_rate_1h, M::ErrorRate),
             downtime_24h: format_duration(p.downtime_24h_ms / 1000 * 1000),
             budget_left: p.budget.map(|b| b.remaining),
