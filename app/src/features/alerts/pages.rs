@@ -420,7 +420,16 @@ fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
         }
     });
     let save_err = move || save.value().get().and_then(Result::err);
-    let preview_err = move || preview.get().and_then(Result::err);
+    // The preview's field errors, mirrored into a signal by an effect (browser only). The
+    // inputs' error labels sit outside the preview's <Transition>: reading the resource
+    // there made the page-level <Suspense> wait for it, and on the server its resolution
+    // re-ran the page's view, which created a new preview, which… never finished streaming.
+    let preview_errors = RwSignal::new(None::<AppError>);
+    Effect::new(move |_| {
+        let e = preview.get().and_then(Result::err);
+        preview_errors.set(e);
+    });
+    let preview_err = move || preview_errors.get();
     let field = move |name: &'static str| {
         Signal::derive(move || {
             save_err()
