@@ -207,7 +207,7 @@ messages! {
     CreateSilence => "New silence", "新建静默";
     SilenceNeedsResponder => "Responders and up can create silences.", "响应者及以上角色可以创建静默。";
     Channels => "Channels", "通知渠道";
-    NoChannels => "No channels yet. Add a Feishu/Lark bot, a Slack webhook or a JSON webhook to receive alerts.", "还没有通知渠道。添加飞书机器人、Slack Webhook 或 JSON Webhook 以接收告警。";
+    NoChannels => "No channels yet. Add a Feishu/Lark bot, a Slack webhook, an email address (SMTP) or a JSON webhook to receive alerts.", "还没有通知渠道。添加飞书机器人、Slack Webhook、邮件（SMTP）或 JSON Webhook 以接收告警。";
     Kind => "Kind", "类型";
     Signed => "signed", "已签名";
     SendTest => "Send test", "发送测试";
