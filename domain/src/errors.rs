@@ -37,6 +37,23 @@ impl FieldErrors {
             .map(|e| e.message.as_str())
     }
 
+    /// A form's parse errors followed by `checked`'s validation errors for the fields that
+    /// parsed (a field is not reported twice); the value when there are none.
+    pub fn then_validate<T>(
+        mut self,
+        value: T,
+        checked: Result<(), FieldErrors>,
+    ) -> Result<T, FieldErrors> {
+        if let Err(more) = checked {
+            for f in more.0 {
+                if self.get(&f.field).is_none() {
+                    self.0.push(f);
+                }
+            }
+        }
+        self.into_result().map(|()| value)
+    }
+
     /// `Ok(())` when nothing was added, the errors otherwise.
     pub fn into_result(self) -> Result<(), FieldErrors> {
         if self.is_empty() {

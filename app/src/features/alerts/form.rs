@@ -233,14 +233,8 @@ impl RuleForm {
             enabled: self.enabled,
         };
         // Domain rules, without repeating a field that already failed to parse.
-        if let Err(de) = spec.validate() {
-            for f in de.0 {
-                if e.get(&f.field).is_none() {
-                    e.0.push(f);
-                }
-            }
-        }
-        e.into_result().map(|()| spec)
+        let checked = spec.validate();
+        e.then_validate(spec, checked)
     }
 
     pub fn from_spec(s: &RuleSpec) -> RuleForm {

@@ -63,14 +63,9 @@ impl ProbeForm {
             labels,
             enabled: self.enabled,
         };
-        if let Err(de) = spec.validate() {
-            for f in de.0 {
-                if e.get(&f.field).is_none() {
-                    e.0.push(f);
-                }
-            }
-        }
-        e.into_result().map(|()| spec)
+        // Domain rules, without repeating a field that already failed to parse.
+        let checked = spec.validate();
+        e.then_validate(spec, checked)
     }
 }
 
