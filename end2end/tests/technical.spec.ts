@@ -4,7 +4,9 @@ test("an editor adds a probe, tests it, the engine checks it and the Technical d
   page,
   browser,
   baseURL,
-}) => {
+}, testInfo) => {
+  // One name per attempt: a retry must not trip over the probe the failed attempt saved.
+  const name = `Vigil itself #${testInfo.retry}`;
   await signIn(page, EDITOR);
   await page.goto("/technical");
   await hydrated(page);
@@ -13,7 +15,7 @@ test("an editor adds a probe, tests it, the engine checks it and the Technical d
   await hydrated(page);
 
   // A bad URL is named beside its field and nothing is saved.
-  await page.fill("input[name=name]", "Vigil itself");
+  await page.fill("input[name=name]", name);
   await page.fill("input[name=url]", "localhost/healthz");
   await page.getByTestId("save-probe").click();
   await expect(page.locator("label", { has: page.locator("input[name=url]") }).locator(".field-error")).toContainText(
@@ -30,7 +32,7 @@ test("an editor adds a probe, tests it, the engine checks it and the Technical d
   await expect(page).toHaveURL(/\/technical$/);
 
   // The engine runs it within a tick or two: the card turns "Up" with figures.
-  const card = page.getByTestId("probe-card").filter({ hasText: "Vigil itself" });
+  const card = page.getByTestId("probe-card").filter({ hasText: name });
   await expect(async () => {
     await page.reload();
     await expect(card.getByTestId("probe-up")).toBeVisible({ timeout: 1000 });
@@ -42,7 +44,7 @@ test("an editor adds a probe, tests it, the engine checks it and the Technical d
   await page.goto("/alerts/rules/new");
   await hydrated(page);
   await page.selectOption("select[name=source]", "probe");
-  await expect(page.locator("select[name=probe] option", { hasText: "Vigil itself" })).toHaveCount(1);
+  await expect(page.locator("select[name=probe] option", { hasText: name })).toHaveCount(1);
 
   // A viewer sees the dashboard but no "New probe", and the editor's buttons are absent.
   const ctx = await browser.newContext();
@@ -50,9 +52,9 @@ test("an editor adds a probe, tests it, the engine checks it and the Technical d
   await signIn(viewer, VIEWER);
   await viewer.goto("/technical");
   await hydrated(viewer);
-  await expect(viewer.getByTestId("probe-card").filter({ hasText: "Vigil itself" })).toBeVisible();
+  await expect(viewer.getByTestId("probe-card").filter({ hasText: name })).toBeVisible();
   await expect(viewer.getByTestId("new-probe")).toHaveCount(0);
-  await viewer.getByRole("link", { name: "Vigil itself" }).click();
+  await viewer.getByRole("link", { name }).click();
   await hydrated(viewer);
   await expect(viewer.getByTestId("save-probe")).toHaveCount(0);
   await ctx.close();
