@@ -536,18 +536,8 @@ impl Services {
             }
             RuleQuery::Probe { .. } => {
                 let step = ((to_ms - from_ms) / 600).max(60_000) / 60_000 * 60_000;
-                Ok(self
-                    .probe_timeline(query, from_ms, to_ms, step)
-                    .await?
-                    .into_iter()
-                    .filter_map(|(t, vals)| {
-                        vals.first().and_then(|v| v.1).map(|value| Point {
-                            bucket: t / step,
-                            at_ms: t,
-                            value,
-                        })
-                    })
-                    .collect())
+                let timeline = self.probe_timeline(query, from_ms, to_ms, step).await?;
+                Ok(first_probe_points(&timeline, step))
             }
             RuleQuery::Promql { expr } => {
                 // The first series, for callers that want one line (charts).
@@ -876,16 +866,7 @@ impl Services {
                 let timeline = self
                     .probe_timeline(&spec.query, from_ms, to_ms, step)
                     .await?;
-                let points = timeline
-                    .iter()
-                    .filter_map(|(t, vals)| {
-                        vals.first().and_then(|v| v.1).map(|value| Point {
-                            bucket: t / step,
-                            at_ms: *t,
-                            value,
-                        })
-                    })
-                    .collect();
+                let points = first_probe_points(&timeline, step);
                 let evals = timeline
                     .iter()
                     .map(|(t, vals)| (*t, probe_matching(&spec.condition, vals).0))
@@ -1005,6 +986,21 @@ type QueryResult = Result<std::sync::Arc<Vec<Point>>, String>;
 
 /// Per probe: its instance labels and value (`None`: no runs in the window).
 type ProbeValues = Vec<(Labels, Option<f64>)>;
+
+/// The first covered probe's values along a probe timeline, as chart points (one line for
+/// the chart; every probe is still its own alert instance).
+fn first_probe_points(timeline: &[(i64, ProbeValues)], step: i64) -> Vec<Point> {
+    timeline
+        .iter()
+        .filter_map(|(t, vals)| {
+            vals.first().and_then(|v| v.1).map(|value| Point {
+                bucket: t / step,
+                at_ms: *t,
+                value,
+            })
+        })
+        .collect()
+}
 
 /// A KPI rule's matching samples at `now` (one series, no labels) and the value to show.
 fn kpi_matching(spec: &RuleSpec, now: i64, points: &[Point]) -> (Vec<Sample>, Option<f64>) {
