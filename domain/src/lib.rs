@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod alerting;
 pub mod errors;
 pub mod events;
+pub mod incident;
 pub mod kpi;
 pub mod probe;
 pub mod ratelimit;
