@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 mod funnel;
+pub mod incidents;
 pub mod kpi;
 pub mod notify;
 pub mod probes;

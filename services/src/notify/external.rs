@@ -47,6 +47,8 @@ pub struct ReceiveReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExternalAlertView {
     pub source: String,
+    /// Alertmanager's fingerprint of the alert (stable per label set).
+    pub fingerprint: String,
     pub name: String,
     pub severity: String,
     pub summary: String,
@@ -173,6 +175,7 @@ impl Services {
                 let ann: Labels = serde_json::from_str(&r.annotations).unwrap_or_default();
                 ExternalAlertView {
                     source: r.source,
+                    fingerprint: r.fingerprint.clone(),
                     name: labels
                         .get("alertname")
                         .cloned()

@@ -79,7 +79,9 @@ fn silence_from_row(r: &SilenceRow) -> Result<Silence, ServiceError> {
     })
 }
 
-fn fingerprint(rule_id: i64, labels: &domain::alerting::Labels) -> String {
+/// The identity of one alert instance (rule + labels), as notifications and incident links
+/// use it.
+pub(crate) fn fingerprint(rule_id: i64, labels: &domain::alerting::Labels) -> String {
     let mut h = Sha256::new();
     h.update(rule_id.to_le_bytes());
     h.update(serde_json::to_vec(labels).unwrap_or_default());
@@ -547,4 +549,34 @@ mod tests {
             "open.feishu.cn"
         );
     }
+}
+
+/// Sends free text (an incident report) to a channel now, outside the outbox: Feishu and
+/// Slack as a text message, email with `subject`, a webhook as JSON. The error says what
+/// the receiver answered.
+pub(crate) async fn send_text(
+    http: &reqwest::Client,
+    c: &store::notify::ChannelRow,
+    subject: &str,
+    text: &str,
+    key: &str,
+    now_ms: i64,
+) -> Result<(), String> {
+    let kind =
+        ChannelKind::parse(&c.kind).ok_or_else(|| format!("unknown channel kind {}", c.kind))?;
+    let cfg: ChannelConfig =
+        serde_json::from_str(&c.config).map_err(|e| format!("bad channel settings: {e}"))?;
+    let body = match kind {
+        ChannelKind::Feishu => serde_json::json!({"msg_type": "text", "content": {"text": text}}),
+        ChannelKind::Slack => serde_json::json!({"text": text}),
+        ChannelKind::Email => serde_json::json!({"subject": subject, "text": text}),
+        ChannelKind::Webhook => serde_json::json!({
+            "version": "vigil.v1",
+            "kind": "incident_report",
+            "idempotency_key": key,
+            "title": subject,
+            "text": text,
+        }),
+    };
+    channels::send(http, kind, &cfg, &body, key, now_ms).await
 }

@@ -1,0 +1,821 @@
+//! Incidents: declare, run (status, severity, roles, checklist, notes, linked alerts),
+//! report, close. Responders write, viewers read; every write is audited by the store in
+//! the same transaction. Postmortems, action items and reports are in the submodules.
+
+pub mod postmortems;
+pub mod reports;
+
+use crate::{Actor, ServiceError, Services};
+use chrono::{TimeZone, Utc};
+use chrono_tz::Tz;
+use domain::alerting::{AlertState, Severity};
+use domain::incident::{
+    checklist, sla, validate_note, validate_roles, Checkpoint, ChecklistItem, EntryKind,
+    IncidentFields, IncidentRole, Roles, Sla, Status,
+};
+use domain::Role;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use store::{AlertLink, AuditCtx, Incident, IncidentFilter, NewEntry, NewIncident, TimelineEntry};
+
+/// A person as pickers and labels show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+/// An incident with everything its page shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentDetail {
+    pub incident: Incident,
+    pub timeline: Vec<TimelineEntry>,
+    pub alerts: Vec<AlertLink>,
+    pub sla: Sla,
+    pub checklist: Vec<ChecklistItem>,
+    pub postmortem: Option<domain::incident::postmortem::PmStatus>,
+    /// Statuses it may move to now.
+    pub next: Vec<Status>,
+    pub now_ms: i64,
+}
+
+/// What declaring takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declare {
+    pub fields: IncidentFields,
+    /// Defaults to now.
+    pub detected_at_ms: Option<i64>,
+    pub commander_id: Option<i64>,
+}
+
+/// `2026-02-14 10:05` in `tz`.
+pub fn format_minute(ms: i64, tz: Tz) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+        None => "—".into(),
+    }
+}
+
+/// Parses `YYYY-MM-DD HH:MM` (or `YYYY-MM-DDTHH:MM`, as a datetime-local input sends it)
+/// in `tz`; the message names what is wrong. DST gaps are refused, folds take the earlier.
+pub fn parse_local_minute(s: &str, tz: Tz) -> Result<i64, String> {
+    let s = s.trim().replace('T', " ");
+    let naive = chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S"))
+        .map_err(|_| format!("`{s}` is not a time like 2026-02-14 10:05"))?;
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.timestamp_millis())
+        .ok_or_else(|| format!("{s} does not exist in {tz} (a daylight-saving gap)"))
+}
+
+/// Hours and minutes, as the postmortem writes a duration: `2 小时 15 分钟`.
+pub fn duration_zh(ms: i64) -> String {
+    let m = ms.max(0) / 60_000;
+    match (m / 60, m % 60) {
+        (0, m) => format!("{m} 分钟"),
+        (h, 0) => format!("{h} 小时"),
+        (h, m) => format!("{h} 小时 {m} 分钟"),
+    }
+}
+
+fn status_zh(s: Status) -> &'static str {
+    match s {
+        Status::Detecting => "检测中",
+        Status::Investigating => "调查中",
+        Status::Fixing => "修复中",
+        Status::Monitoring => "监控中",
+        Status::Resolved => "已解决",
+        Status::Closed => "已关闭",
+    }
+}
+
+impl Services {
+    fn system_ctx(&self, who: &str) -> AuditCtx {
+        AuditCtx::system(who, self.now_ms())
+    }
+
+    /// The reporting day of `ms` as `YYYYMMDD` (incident codes).
+    fn incident_day(&self, ms: i64) -> String {
+        Utc.timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.with_timezone(&self.reporting_tz()).format("%Y%m%d").to_string())
+            .unwrap_or_else(|| "19700101".into())
+    }
+
+    /// Active users for role and owner pickers (responder: they assign people).
+    pub async fn people(&self, actor: &Actor) -> Result<Vec<Person>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        self.people_unchecked().await
+    }
+
+    pub(crate) async fn people_unchecked(&self) -> Result<Vec<Person>, ServiceError> {
+        let mut out: Vec<Person> = self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| u.is_active())
+            .map(|u| Person {
+                id: u.id,
+                name: u.name,
+                email: u.email,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        Ok(out)
+    }
+
+    async fn check_people(&self, ids: &[i64], field: &str) -> Result<(), ServiceError> {
+        let known: Vec<i64> = self.people_unchecked().await?.iter().map(|p| p.id).collect();
+        if let Some(bad) = ids.iter().find(|id| !known.contains(id)) {
+            return Err(ServiceError::invalid(
+                field,
+                format!("user {bad} does not exist or is disabled"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Declares an incident (responder). Detection defaults to now; an IC may be named.
+    pub async fn declare_incident(
+        &self,
+        actor: &Actor,
+        input: Declare,
+    ) -> Result<Incident, ServiceError> {
+        actor.require(Role::Responder)?;
+        let now = self.now_ms();
+        let fields = input.fields.normalized();
+        let mut e = fields.validate().err().unwrap_or_default();
+        let detected = input.detected_at_ms.unwrap_or(now);
+        if detected > now + domain::incident::MINUTE_MS {
+            e.add("detected_at", "must not be in the future");
+        }
+        e.into_result()?;
+        let mut roles = Roles::new();
+        if let Some(ic) = input.commander_id {
+            self.check_people(&[ic], "commander").await?;
+            roles.insert(IncidentRole::Commander, vec![ic]);
+        }
+        let new = NewIncident {
+            fields,
+            detected_at_ms: detected,
+            day: self.incident_day(detected),
+            roles,
+            reporter_id: Some(actor.user_id),
+            reporter: actor.name.clone(),
+        };
+        let mut inc = self
+            .store
+            .create_incident(&new, None, &actor.audit(now))
+            .await?;
+        if input.commander_id.is_some() {
+            // Appointing the IC at declaration ticks the first checkpoint.
+            let mut after = inc.clone();
+            after
+                .checklist
+                .insert(Checkpoint::LevelAndCommander, now.max(detected));
+            inc = self
+                .store
+                .save_incident(&inc, &after, &[], "incident.checklist", &actor.audit(now))
+                .await?;
+        }
+        Ok(inc)
+    }
+
+    /// One incident by code (viewer).
+    pub async fn incident(&self, actor: &Actor, code: &str) -> Result<Incident, ServiceError> {
+        actor.require(Role::Viewer)?;
+        Ok(self.store.incident_by_code(code).await?)
+    }
+
+    /// The incident page's data (viewer).
+    pub async fn incident_detail(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> Result<IncidentDetail, ServiceError> {
+        actor.require(Role::Viewer)?;
+        let incident = self.store.incident_by_code(code).await?;
+        let now = self.now_ms();
+        let sev = incident.fields.severity;
+        Ok(IncidentDetail {
+            timeline: self.store.incident_timeline(incident.id).await?,
+            alerts: self.store.incident_alerts(incident.id).await?,
+            sla: sla(sev, &incident.log, now),
+            checklist: checklist(sev, incident.log.detected_ms(), &incident.checklist, now),
+            postmortem: self
+                .store
+                .postmortem(incident.id)
+                .await?
+                .map(|p| p.status),
+            next: incident.status().next(),
+            now_ms: now,
+            incident,
+        })
+    }
+
+    /// Incidents matching the filter, newest first (viewer).
+    pub async fn list_incidents(
+        &self,
+        actor: &Actor,
+        filter: &IncidentFilter,
+    ) -> Result<Vec<Incident>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        Ok(self.store.incidents(filter).await?)
+    }
+
+    /// Moves an incident to `to` at `at_ms` (default now). Closing a P0–P2 incident needs
+    /// a published postmortem; resolving before the monitoring period ends needs a reason.
+    pub async fn change_incident_status(
+        &self,
+        actor: &Actor,
+        code: &str,
+        to: Status,
+        at_ms: Option<i64>,
+        override_reason: Option<String>,
+    ) -> Result<Incident, ServiceError> {
+        actor.require(Role::Responder)?;
+        let now = self.now_ms();
+        let before = self.store.incident_by_code(code).await?;
+        let sev = before.fields.severity;
+        if to == Status::Closed && domain::incident::postmortem_required(sev) {
+            let published = self
+                .store
+                .postmortem(before.id)
+                .await?
+                .is_some_and(|p| p.status == domain::incident::postmortem::PmStatus::Published);
+            if !published {
+                return Err(ServiceError::invalid(
+                    "status",
+                    format!(
+                        "closing a {} incident requires a published postmortem (P0–P2 incidents are closed after their postmortem is published)",
+                        sev.as_str()
+                    ),
+                ));
+            }
+        }
+        let at = at_ms.unwrap_or(now);
+        let mut after = before.clone();
+        let from = before.status();
+        after
+            .log
+            .change(sev, to, at, now, override_reason.as_deref())?;
+        let reason = override_reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty() && to == Status::Resolved);
+        let body = match reason {
+            Some(r) if at - before.log.since_ms() < domain::incident::monitoring_ms(sev) => {
+                format!(
+                    "Status {} → {} (resolved before the {} monitoring period: {r})",
+                    from,
+                    to,
+                    domain::alerting::format_duration(domain::incident::monitoring_ms(sev))
+                )
+            }
+            _ => format!("Status {from} → {to}"),
+        };
+        Ok(self
+            .store
+            .save_incident(
+                &before,
+                &after,
+                &[NewEntry {
+                    at_ms: at,
+                    kind: EntryKind::Status,
+                    body,
+                }],
+                "incident.status",
+                &actor.audit(now),
+            )
+            .await?)
+    }
+
+    /// Edits the text fields and severity (responder) when `version` is current. A
+    /// severity change goes on the timeline by itself.
+    pub async fn update_incident(
+        &self,
+        actor: &Actor,
+        code: &str,
+        version: i64,
+        fields: IncidentFields,
+    ) -> Result<Incident, ServiceError> {
+        actor.require(Role::Responder)?;
+        let now = self.now_ms();
+        let before = self.store.incident_by_code(code).await?;
+        if before.version != version {
+            return Err(ServiceError::Conflict(format!(
+                "the incident was changed by someone else (version {} is current, the edit was based on {version}); reload and edit again",
+                before.version
+            )));
+        }
+        if before.status() == Status::Closed {
+            return Err(ServiceError::invalid(
+                "status",
+                "a closed incident cannot be edited",
+            ));
+        }
+        let fields = fields.normalized();
+        fields.validate()?;
+        let mut entries = Vec::new();
+        if fields.severity != before.fields.severity {
+            entries.push(NewEntry {
+                at_ms: now,
+                kind: EntryKind::Severity,
+                body: format!(
+                    "Severity {} → {}",
+                    before.fields.severity.as_str(),
+                    fields.severity.as_str()
+                ),
+            });
+        }
+        let changed: Vec<&str> = [
+            ("title", before.fields.title != fields.title),
+            ("impact scope", before.fields.impact_scope != fields.impact_scope),
+            ("user impact", before.fields.user_impact != fields.user_impact),
+            ("description", before.fields.description != fields.description),
+            ("measures taken", before.fields.measures_taken != fields.measures_taken),
+            ("support needed", before.fields.support_needed != fields.support_needed),
+            ("contact", before.fields.contact != fields.contact),
+        ]
+        .into_iter()
+        .filter_map(|(n, c)| c.then_some(n))
+        .collect();
+        if !changed.is_empty() {
+            entries.push(NewEntry {
+                at_ms: now,
+                kind: EntryKind::Edit,
+                body: format!("Updated {}", changed.join(", ")),
+            });
+        }
+        let mut after = before.clone();
+        after.fields = fields;
+        Ok(self
+            .store
+            .save_incident(&before, &after, &entries, "incident.update", &actor.audit(now))
+            .await?)
+    }
+
+    /// Assigns the response roles (responder). Every change is a timeline entry; naming an
+    /// IC ticks "level and IC" if it was open.
+    pub async fn set_incident_roles(
+        &self,
+        actor: &Actor,
+        code: &str,
+        roles: Roles,
+    ) -> Result<Incident, ServiceError> {
+        actor.require(Role::Responder)?;
+        let now = self.now_ms();
+        let roles: Roles = roles.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+        validate_roles(&roles)?;
+        for (role, ids) in &roles {
+            self.check_people(ids, role.as_str()).await?;
+        }
+        let before = self.store.incident_by_code(code).await?;
+        if before.status() == Status::Closed {
+            return Err(ServiceError::invalid("status", "a closed incident cannot be edited"));
+        }
+        let people: BTreeMap<i64, String> = self
+            .people_unchecked()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect();
+        let names = |ids: Option<&Vec<i64>>| -> String {
+            match ids {
+                None => "nobody".into(),
+                Some(v) if v.is_empty() => "nobody".into(),
+                Some(v) => v
+                    .iter()
+                    .map(|id| people.get(id).cloned().unwrap_or_else(|| format!("user {id}")))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        };
+        let entries: Vec<NewEntry> = IncidentRole::ALL
+            .into_iter()
+            .filter(|r| before.roles.get(r) != roles.get(r))
+            .map(|r| NewEntry {
+                at_ms: now,
+                kind: EntryKind::Role,
+                body: format!(
+                    "{}: {} → {}",
+                    r.label(),
+                    names(before.roles.get(&r)),
+                    names(roles.get(&r))
+                ),
+            })
+            .collect();
+        if entries.is_empty() {
+            return Ok(before);
+        }
+        let mut after = before.clone();
+        after.roles = roles;
+        if after.commander().is_some() {
+            after
+                .checklist
+                .entry(Checkpoint::LevelAndCommander)
+                .or_insert(now);
+        }
+        Ok(self
+            .store
+            .save_incident(&before, &after, &entries, "incident.roles", &actor.audit(now))
+            .await?)
+    }
+
+    /// Ticks or unticks a response-timeline step (responder).
+    pub async fn set_checkpoint(
+        &self,
+        actor: &Actor,
+        code: &str,
+        checkpoint: Checkpoint,
+        done: bool,
+    ) -> Result<Incident, ServiceError> {
+        actor.require(Role::Responder)?;
+        let now = self.now_ms();
+        let before = self.store.incident_by_code(code).await?;
+        if !checkpoint.applies(before.fields.severity) {
+            return Err(ServiceError::invalid(
+                "checkpoint",
+                format!(
+                    "{} applies to P0/P1 incidents only",
+                    checkpoint.label()
+                ),
+            ));
+        }
+        if before.checklist.contains_key(&checkpoint) == done {
+            return Ok(before);
+        }
+        let mut after = before.clone();
+        if done {
+            after.checklist.insert(checkpoint, now);
+        } else {
+            after.checklist.remove(&checkpoint);
+        }
+        let body = format!(
+            "{} {}",
+            if done { "Done:" } else { "Reopened:" },
+            checkpoint.label()
+        );
+        Ok(self
+            .store
+            .save_incident(
+                &before,
+                &after,
+                &[NewEntry {
+                    at_ms: now,
+                    kind: EntryKind::Checklist,
+                    body,
+                }],
+                "incident.checklist",
+                &actor.audit(now),
+            )
+            .await?)
+    }
+
+    /// Adds a note with its event time (default now) (responder).
+    pub async fn add_incident_note(
+        &self,
+        actor: &Actor,
+        code: &str,
+        text: &str,
+        at_ms: Option<i64>,
+    ) -> Result<Vec<TimelineEntry>, ServiceError> {
+        actor.require(Role::Responder)?;
+        let now = self.now_ms();
+        let inc = self.store.incident_by_code(code).await?;
+        let at = at_ms.unwrap_or(now);
+        validate_note(text, at, inc.log.detected_ms(), now)?;
+        Ok(self
+            .store
+            .add_timeline_entries(
+                &inc,
+                &[NewEntry {
+                    at_ms: at,
+                    kind: EntryKind::Note,
+                    body: text.trim().to_owned(),
+                }],
+                &actor.audit(now),
+            )
+            .await?)
+    }
+
+    /// Edits a note's text and event time (responder).
+    pub async fn edit_incident_note(
+        &self,
+        actor: &Actor,
+        code: &str,
+        entry_id: i64,
+        text: &str,
+        at_ms: i64,
+    ) -> Result<TimelineEntry, ServiceError> {
+        actor.require(Role::Responder)?;
+        let now = self.now_ms();
+        let inc = self.store.incident_by_code(code).await?;
+        let entry = self.store.timeline_entry(entry_id).await?;
+        if entry.incident_id != inc.id {
+            return Err(ServiceError::NotFound);
+        }
+        validate_note(text, at_ms, inc.log.detected_ms(), now)?;
+        self.store
+            .update_note(entry_id, text.trim(), at_ms, &actor.audit(now))
+            .await
+            .map_err(|e| match e {
+                store::StoreError::Conflict(m) => ServiceError::invalid("entry", m),
+                e => e.into(),
+            })
+    }
+
+    /// The alert link for one of Vigil's alert instances that is active now.
+    async fn vigil_alert_link(
+        &self,
+        rule_id: i64,
+        fingerprint: &str,
+    ) -> Result<AlertLink, ServiceError> {
+        let now = self.now_ms();
+        let alerts = self.active_alerts_unchecked().await?;
+        let a = alerts
+            .into_iter()
+            .find(|a| a.rule_id == rule_id && crate::notify::fingerprint(a.rule_id, &a.labels) == fingerprint)
+            .ok_or_else(|| {
+                ServiceError::invalid("alert", "that alert is no longer pending or firing")
+            })?;
+        Ok(AlertLink {
+            fingerprint: episode_fingerprint(fingerprint, a.fired_at_ms.unwrap_or(a.active_at_ms)),
+            source: "vigil".into(),
+            rule_id: Some(a.rule_id),
+            title: if a.summary.is_empty() {
+                a.rule_name.clone()
+            } else {
+                format!("{}: {}", a.rule_name, a.summary)
+            },
+            severity: a.severity,
+            labels: a.labels.into_iter().collect(),
+            linked_at_ms: now,
+        })
+    }
+
+    /// The alert link for an alert received from Alertmanager.
+    async fn external_alert_link(&self, fingerprint: &str) -> Result<AlertLink, ServiceError> {
+        let now = self.now_ms();
+        let a = self
+            .external_alerts_unchecked()
+            .await?
+            .into_iter()
+            .find(|a| a.fingerprint == fingerprint)
+            .ok_or_else(|| ServiceError::invalid("alert", "that alert is no longer firing"))?;
+        let severity = a
+            .labels
+            .get("severity")
+            .and_then(|s| Severity::parse(&s.to_ascii_uppercase()))
+            .unwrap_or(Severity::P2);
+        Ok(AlertLink {
+            fingerprint: episode_fingerprint(&a.fingerprint, a.starts_at_ms),
+            source: "alertmanager".into(),
+            rule_id: None,
+            title: a.name.clone(),
+            severity,
+            labels: a.labels.clone().into_iter().collect(),
+            linked_at_ms: now,
+        })
+    }
+
+    /// Declares an incident from an active alert (responder), or returns the incident it
+    /// is already linked to. `source` is `vigil` (with the rule id) or `alertmanager`.
+    pub async fn incident_from_alert(
+        &self,
+        actor: &Actor,
+        source: &str,
+        rule_id: Option<i64>,
+        fingerprint: &str,
+    ) -> Result<Incident, ServiceError> {
+        actor.require(Role::Responder)?;
+        let link = match (source, rule_id) {
+            ("vigil", Some(id)) => self.vigil_alert_link(id, fingerprint).await?,
+            ("alertmanager", _) => self.external_alert_link(fingerprint).await?,
+            _ => return Err(ServiceError::invalid("source", "must be vigil (with a rule) or alertmanager")),
+        };
+        if let Some(id) = self.store.incident_for_alert(&link.fingerprint).await? {
+            return Ok(self.store.incident(id).await?);
+        }
+        let now = self.now_ms();
+        let new = NewIncident {
+            fields: alert_fields(&link),
+            detected_at_ms: now,
+            day: self.incident_day(now),
+            roles: Roles::new(),
+            reporter_id: Some(actor.user_id),
+            reporter: actor.name.clone(),
+        };
+        Ok(self
+            .store
+            .create_incident(&new, Some(&link), &actor.audit(now))
+            .await?)
+    }
+
+    /// Links an active alert to an existing incident (responder).
+    pub async fn link_alert(
+        &self,
+        actor: &Actor,
+        code: &str,
+        source: &str,
+        rule_id: Option<i64>,
+        fingerprint: &str,
+    ) -> Result<bool, ServiceError> {
+        actor.require(Role::Responder)?;
+        let inc = self.store.incident_by_code(code).await?;
+        let link = match (source, rule_id) {
+            ("vigil", Some(id)) => self.vigil_alert_link(id, fingerprint).await?,
+            ("alertmanager", _) => self.external_alert_link(fingerprint).await?,
+            _ => return Err(ServiceError::invalid("source", "must be vigil (with a rule) or alertmanager")),
+        };
+        Ok(self
+            .store
+            .link_alert(&inc, &link, &actor.audit(self.now_ms()))
+            .await?)
+    }
+
+    /// Opens an incident for every firing alert of a rule marked "open an incident when
+    /// firing" that has none for this firing episode yet (engine, leader only). Returns
+    /// the codes opened.
+    pub async fn open_incidents_for_firing_alerts(&self) -> Result<Vec<String>, ServiceError> {
+        let mut opened = Vec::new();
+        let rules: BTreeMap<i64, bool> = self
+            .store
+            .rules_with_state()
+            .await?
+            .into_iter()
+            .map(|r| (r.rule.id, r.rule.spec.open_incident))
+            .collect();
+        for a in self.active_alerts_unchecked().await? {
+            if a.state != AlertState::Firing || !rules.get(&a.rule_id).copied().unwrap_or(false) {
+                continue;
+            }
+            let fp = episode_fingerprint(
+                &crate::notify::fingerprint(a.rule_id, &a.labels),
+                a.fired_at_ms.unwrap_or(a.active_at_ms),
+            );
+            if self.store.incident_for_alert(&fp).await?.is_some() {
+                continue;
+            }
+            let now = self.now_ms();
+            let link = AlertLink {
+                fingerprint: fp,
+                source: "vigil".into(),
+                rule_id: Some(a.rule_id),
+                title: if a.summary.is_empty() {
+                    a.rule_name.clone()
+                } else {
+                    format!("{}: {}", a.rule_name, a.summary)
+                },
+                severity: a.severity,
+                labels: a.labels.clone().into_iter().collect(),
+                linked_at_ms: now,
+            };
+            let detected = a.fired_at_ms.unwrap_or(now).min(now);
+            let new = NewIncident {
+                fields: alert_fields(&link),
+                detected_at_ms: detected,
+                day: self.incident_day(detected),
+                roles: Roles::new(),
+                reporter_id: None,
+                reporter: "Vigil (alert rule)".into(),
+            };
+            let inc = self
+                .store
+                .create_incident(&new, Some(&link), &self.system_ctx("engine"))
+                .await?;
+            tracing::info!(incident = %inc.code, rule = %a.rule_name, "incident opened by a firing alert");
+            opened.push(inc.code);
+        }
+        Ok(opened)
+    }
+
+    /// The seed's incident report (事故报告) as text for Feishu or email (viewer).
+    pub async fn incident_report(&self, actor: &Actor, code: &str) -> Result<String, ServiceError> {
+        actor.require(Role::Viewer)?;
+        let inc = self.store.incident_by_code(code).await?;
+        Ok(report_text(&inc, self.reporting_tz(), &self.public_url))
+    }
+
+    /// Sends the incident report to a notification channel now (responder); the timeline
+    /// records it. The error says what the receiver answered.
+    pub async fn send_incident_report(
+        &self,
+        actor: &Actor,
+        code: &str,
+        channel_id: i64,
+    ) -> Result<(), ServiceError> {
+        actor.require(Role::Responder)?;
+        let inc = self.store.incident_by_code(code).await?;
+        let text = report_text(&inc, self.reporting_tz(), &self.public_url);
+        let channel = self
+            .store
+            .channels()
+            .await?
+            .into_iter()
+            .find(|c| c.id == channel_id)
+            .ok_or_else(|| ServiceError::invalid("channel", "no such channel"))?;
+        let now = self.now_ms();
+        let subject = text.lines().next().unwrap_or_default().to_owned();
+        crate::notify::send_text(&self.http, &channel, &subject, &text, &format!("report-{}-{now}", inc.code), now)
+            .await
+            .map_err(|e| ServiceError::invalid("channel", e))?;
+        self.store
+            .add_timeline_entries(
+                &inc,
+                &[NewEntry {
+                    at_ms: now,
+                    kind: EntryKind::Report,
+                    body: format!("Incident report sent to {}", channel.name),
+                }],
+                &actor.audit(now),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// A firing episode of an alert: the same series firing again later is a new episode.
+fn episode_fingerprint(fp: &str, since_ms: i64) -> String {
+    format!("{fp}@{since_ms}")
+}
+
+fn alert_fields(link: &AlertLink) -> IncidentFields {
+    let labels: Vec<String> = link.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    IncidentFields {
+        title: link.title.chars().take(domain::incident::TITLE_MAX).collect(),
+        severity: link.severity,
+        description: format!(
+            "Opened from a firing alert ({}): {}\nLabels: {}",
+            link.source,
+            link.title,
+            labels.join(", ")
+        ),
+        ..IncidentFields::default()
+    }
+}
+
+/// The report template of seed 003 §2.1.3, filled in.
+pub fn report_text(inc: &Incident, tz: Tz, base_url: &str) -> String {
+    let f = &inc.fields;
+    let or_dash = |s: &str| {
+        if s.trim().is_empty() {
+            "—".to_owned()
+        } else {
+            s.trim().to_owned()
+        }
+    };
+    format!(
+        "【事故报告】{sev} - {title}\n\n\
+         事故编号: {code}\n\
+         事故级别: {sev}\n\
+         当前状态: {status}\n\
+         影响范围: {scope}\n\
+         事故时间: {start}\n\
+         报告人: {reporter}\n\
+         联系方式: {contact}\n\n\
+         事故描述:\n{desc}\n\n\
+         影响评估:\n{impact}\n\n\
+         已采取的措施:\n{measures}\n\n\
+         需要支持:\n{support}\n\n\
+         详情: {base_url}/incidents/{code}\n",
+        sev = f.severity.as_str(),
+        title = f.title,
+        code = inc.code,
+        status = status_zh(inc.status()),
+        scope = or_dash(&f.impact_scope),
+        start = format_minute(inc.log.detected_ms(), tz),
+        reporter = or_dash(&inc.reporter),
+        contact = or_dash(&f.contact),
+        desc = or_dash(&f.description),
+        impact = or_dash(&f.user_impact),
+        measures = or_dash(&f.measures_taken),
+        support = or_dash(&f.support_needed),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_times_parse_in_zone() {
+        let sh: Tz = "Asia/Shanghai".parse().expect("tz");
+        let ms = parse_local_minute("2026-02-14 23:50", sh).expect("ok");
+        assert_eq!(format_minute(ms, sh), "2026-02-14 23:50");
+        assert_eq!(format_minute(ms, Tz::UTC), "2026-02-14 15:50");
+        assert_eq!(parse_local_minute("2026-02-14T23:50", sh), Ok(ms));
+        assert!(parse_local_minute("yesterday", sh)
+            .unwrap_err()
+            .contains("not a time"));
+        let ny: Tz = "America/New_York".parse().expect("tz");
+        assert!(parse_local_minute("2026-03-08 02:30", ny)
+            .unwrap_err()
+            .contains("daylight-saving gap"));
+        assert_eq!(duration_zh(135 * 60_000), "2 小时 15 分钟");
+        assert_eq!(duration_zh(45 * 60_000), "45 分钟");
+    }
+}

@@ -1,0 +1,530 @@
+//! Postmortems (filled from the incident, reviewed, published, exported as Markdown in the
+//! seed's template layout) and action items tracked across incidents.
+
+use super::{duration_zh, format_minute, Person};
+use crate::{Actor, ServiceError, Services};
+use chrono::{TimeZone, Utc};
+use chrono_tz::Tz;
+use domain::incident::postmortem::{
+    lines, ActionKind, ActionSpec, ActionStatus, PmStatus, PmTimelineRow, Postmortem,
+};
+use domain::incident::{postmortem_due_ms, EntryKind, IncidentRole, Status};
+use domain::Role;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use store::{ActionFilter, ActionItem, AlertLink, Incident, TimelineEntry};
+
+/// A postmortem as its page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostmortemView {
+    pub incident: Incident,
+    /// `None` until first saved.
+    pub status: Option<PmStatus>,
+    pub version: i64,
+    pub doc: Postmortem,
+    /// Due after resolution, once resolved.
+    pub due_ms: Option<i64>,
+    pub overdue: bool,
+    pub published_at_ms: Option<i64>,
+    pub actions: Vec<ActionItem>,
+    pub now_ms: i64,
+}
+
+/// The postmortem's timeline rows prefilled from the incident's timeline.
+pub fn prefill_timeline(entries: &[TimelineEntry]) -> Vec<PmTimelineRow> {
+    entries
+        .iter()
+        .filter(|e| !matches!(e.kind, EntryKind::Postmortem | EntryKind::Edit))
+        .map(|e| PmTimelineRow {
+            at_ms: e.at_ms,
+            event: e.body.clone(),
+            owner: e.actor.clone(),
+        })
+        .collect()
+}
+
+/// Today as `YYYY-MM-DD` in `tz`.
+pub fn today(now_ms: i64, tz: Tz) -> String {
+    Utc.timestamp_millis_opt(now_ms)
+        .single()
+        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+impl Services {
+    /// The postmortem of an incident, prefilled when none was saved yet (viewer).
+    pub async fn postmortem(&self, actor: &Actor, code: &str) -> Result<PostmortemView, ServiceError> {
+        actor.require(Role::Viewer)?;
+        let incident = self.store.incident_by_code(code).await?;
+        let now = self.now_ms();
+        let row = self.store.postmortem(incident.id).await?;
+        let doc = match &row {
+            Some(r) => r.doc.clone(),
+            None => Postmortem {
+                timeline: prefill_timeline(&self.store.incident_timeline(incident.id).await?),
+                links_alerts: self
+                    .store
+                    .incident_alerts(incident.id)
+                    .await?
+                    .iter()
+                    .filter_map(|a| a.rule_id.map(|id| format!("{} {}/alerts/rules/{id}", a.title, self.public_url)))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                ..Postmortem::default()
+            },
+        };
+        let due_ms = incident
+            .log
+            .resolved_ms()
+            .map(|r| r + postmortem_due_ms(incident.fields.severity));
+        let status = row.as_ref().map(|r| r.status);
+        Ok(PostmortemView {
+            overdue: due_ms.is_some_and(|d| now > d) && status != Some(PmStatus::Published),
+            version: row.as_ref().map_or(0, |r| r.version),
+            published_at_ms: row.as_ref().and_then(|r| r.published_at_ms),
+            actions: self
+                .store
+                .action_items(&ActionFilter {
+                    incident_id: Some(incident.id),
+                    ..ActionFilter::default()
+                })
+                .await?,
+            status,
+            doc,
+            due_ms,
+            now_ms: now,
+            incident,
+        })
+    }
+
+    /// Saves the postmortem and moves it to `status` (responder). Publishing needs the
+    /// incident resolved and the causes written.
+    pub async fn save_postmortem(
+        &self,
+        actor: &Actor,
+        code: &str,
+        version: i64,
+        mut doc: Postmortem,
+        status: PmStatus,
+    ) -> Result<PostmortemView, ServiceError> {
+        actor.require(Role::Responder)?;
+        let incident = self.store.incident_by_code(code).await?;
+        doc.whys = doc.whys.into_iter().map(|w| w.trim().to_owned()).collect();
+        while doc.whys.last().is_some_and(String::is_empty) {
+            doc.whys.pop();
+        }
+        doc.timeline.sort_by_key(|r| r.at_ms);
+        doc.validate()?;
+        let current = self.store.postmortem(incident.id).await?;
+        let from = current.as_ref().map_or(PmStatus::Draft, |p| p.status);
+        if from != status {
+            from.check(status)
+                .map_err(|m| ServiceError::invalid("status", m))?;
+        }
+        if status == PmStatus::Published {
+            if incident.status().is_open() {
+                return Err(ServiceError::invalid(
+                    "status",
+                    "resolve the incident before publishing its postmortem",
+                ));
+            }
+            doc.check_publishable()?;
+        }
+        self.store
+            .save_postmortem(&incident, version, &doc, status, &actor.audit(self.now_ms()))
+            .await?;
+        self.postmortem(actor, code).await
+    }
+
+    /// The postmortem as Markdown in the template's layout (viewer).
+    pub async fn postmortem_markdown(&self, actor: &Actor, code: &str) -> Result<String, ServiceError> {
+        let view = self.postmortem(actor, code).await?;
+        let alerts = self.store.incident_alerts(view.incident.id).await?;
+        let people: BTreeMap<i64, String> = self
+            .people_unchecked()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect();
+        Ok(render_markdown(&view, &alerts, &people, self.reporting_tz()))
+    }
+
+    // ----- action items -----
+
+    fn check_action(&self, spec: &ActionSpec) -> Result<ActionSpec, ServiceError> {
+        let spec = ActionSpec {
+            description: spec.description.trim().to_owned(),
+            due_date: spec.due_date.trim().to_owned(),
+            ..spec.clone()
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Adds an action item to an incident (responder).
+    pub async fn add_action_item(
+        &self,
+        actor: &Actor,
+        code: &str,
+        spec: &ActionSpec,
+    ) -> Result<ActionItem, ServiceError> {
+        actor.require(Role::Responder)?;
+        let spec = self.check_action(spec)?;
+        if let Some(o) = spec.owner_user_id {
+            self.check_people(&[o], "owner").await?;
+        }
+        let incident = self.store.incident_by_code(code).await?;
+        Ok(self
+            .store
+            .create_action_item(&incident, &spec, &actor.audit(self.now_ms()))
+            .await?)
+    }
+
+    /// Edits an action item (responder; its kind and code stay).
+    pub async fn update_action_item(
+        &self,
+        actor: &Actor,
+        id: i64,
+        spec: &ActionSpec,
+    ) -> Result<ActionItem, ServiceError> {
+        actor.require(Role::Responder)?;
+        let spec = self.check_action(spec)?;
+        if let Some(o) = spec.owner_user_id {
+            self.check_people(&[o], "owner").await?;
+        }
+        Ok(self
+            .store
+            .update_action_item(id, &spec, &actor.audit(self.now_ms()))
+            .await?)
+    }
+
+    /// Moves an action item to `status` (responder; also the item's owner).
+    pub async fn set_action_status(
+        &self,
+        actor: &Actor,
+        id: i64,
+        status: ActionStatus,
+    ) -> Result<ActionItem, ServiceError> {
+        let item = self.store.action_item(id).await?;
+        if item.owner_user_id != Some(actor.user_id) {
+            actor.require(Role::Responder)?;
+        }
+        let spec = ActionSpec {
+            kind: item.kind,
+            description: item.description,
+            owner_user_id: item.owner_user_id,
+            due_date: item.due_date,
+            status,
+        };
+        Ok(self
+            .store
+            .update_action_item(id, &spec, &actor.audit(self.now_ms()))
+            .await?)
+    }
+
+    pub async fn delete_action_item(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
+        actor.require(Role::Responder)?;
+        self.store
+            .delete_action_item(id, &actor.audit(self.now_ms()))
+            .await?;
+        Ok(())
+    }
+
+    /// Action items across incidents (viewer). `overdue` keeps the ones not done whose
+    /// due day has passed in the reporting zone.
+    pub async fn action_items(
+        &self,
+        actor: &Actor,
+        owner: Option<i64>,
+        status: Option<ActionStatus>,
+        overdue: bool,
+    ) -> Result<Vec<ActionItem>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        Ok(self
+            .store
+            .action_items(&ActionFilter {
+                owner_user_id: owner,
+                status,
+                overdue_on: overdue.then(|| self.today_date()),
+                ..ActionFilter::default()
+            })
+            .await?)
+    }
+
+    /// The signed-in user's open action items (home page).
+    pub async fn my_action_items(&self, actor: &Actor) -> Result<Vec<ActionItem>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        Ok(self
+            .store
+            .action_items(&ActionFilter {
+                owner_user_id: Some(actor.user_id),
+                open_only: true,
+                ..ActionFilter::default()
+            })
+            .await?)
+    }
+
+    /// Today in the reporting zone (`YYYY-MM-DD`), for due days.
+    pub fn today_date(&self) -> String {
+        today(self.now_ms(), self.reporting_tz())
+    }
+}
+
+fn cell(s: &str) -> String {
+    let s = s.trim().replace('|', "\\|").replace("\r\n", " ").replace('\n', "<br>");
+    if s.is_empty() {
+        "—".into()
+    } else {
+        s
+    }
+}
+
+fn para(s: &str) -> String {
+    if s.trim().is_empty() {
+        "—".into()
+    } else {
+        s.trim().to_owned()
+    }
+}
+
+fn bullets(s: &str, numbered: bool) -> String {
+    let ls = lines(s);
+    if ls.is_empty() {
+        return if numbered { "1. —".into() } else { "- —".into() };
+    }
+    ls.iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if numbered {
+                format!("{}. {l}", i + 1)
+            } else {
+                format!("- {l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn links(s: &str) -> String {
+    let ls = lines(s);
+    if ls.is_empty() {
+        return "- —".into();
+    }
+    ls.iter()
+        .map(|l| match l.rsplit_once(' ') {
+            Some((title, url)) => format!("- [{}]({url})", title.trim()),
+            None => format!("- <{l}>"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn opt_num(n: Option<u64>) -> String {
+    n.map_or_else(|| "—".into(), |n| n.to_string())
+}
+
+fn action_table(items: &[&ActionItem], people: &BTreeMap<i64, String>) -> String {
+    let mut s = String::from("| ID | 描述 | 负责人 | 截止日期 | 状态 |\n|----|------|-------|---------|------|\n");
+    if items.is_empty() {
+        s.push_str("| — | — | — | — | — |\n");
+    }
+    for a in items {
+        let owner = a
+            .owner_user_id
+            .and_then(|id| people.get(&id).cloned())
+            .unwrap_or_else(|| "—".into());
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            a.code,
+            cell(&a.description),
+            cell(&owner),
+            a.due_date,
+            a.status.zh()
+        ));
+    }
+    s
+}
+
+/// The postmortem in the layout of seed 003 §2.5.3.
+pub fn render_markdown(
+    view: &PostmortemView,
+    alerts: &[AlertLink],
+    people: &BTreeMap<i64, String>,
+    tz: Tz,
+) -> String {
+    let inc = &view.incident;
+    let d = &view.doc;
+    let f = &inc.fields;
+    let start = inc.log.detected_ms();
+    let end = inc.log.resolved_ms();
+    let name = |id: Option<i64>| {
+        id.and_then(|id| people.get(&id).cloned())
+            .unwrap_or_else(|| "—".into())
+    };
+    let ic = name(inc.commander());
+    let mut md = String::new();
+    md.push_str("# 事故复盘报告\n\n## 基本信息\n\n| 项目 | 内容 |\n|------|------|\n");
+    md.push_str(&format!("| 事故 ID | {} |\n", inc.code));
+    md.push_str(&format!("| 事故标题 | {} |\n", cell(&f.title)));
+    md.push_str(&format!("| 事故级别 | {} |\n", f.severity.as_str()));
+    md.push_str(&format!(
+        "| 事故时间 | {} - {} |\n",
+        format_minute(start, tz),
+        end.map_or_else(|| "进行中".into(), |e| format_minute(e, tz))
+    ));
+    md.push_str(&format!(
+        "| 持续时长 | {} |\n",
+        end.map_or_else(|| "—".into(), |e| duration_zh(e - start))
+    ));
+    md.push_str(&format!("| 事故指挥官 (IC) | {} |\n", cell(&ic)));
+    md.push_str(&format!("| 影响范围 | {} |\n", cell(&f.impact_scope)));
+    md.push_str(&format!("| 用户影响 | {} |\n", cell(&f.user_impact)));
+
+    md.push_str("\n## 事故时间线\n\n| 时间 | 事件 | 负责人 |\n|------|------|-------|\n");
+    if d.timeline.is_empty() {
+        md.push_str("| — | — | — |\n");
+    }
+    for r in &d.timeline {
+        md.push_str(&format!(
+            "| {} | {} | {} |\n",
+            format_minute(r.at_ms, tz),
+            cell(&r.event),
+            cell(&r.owner)
+        ));
+    }
+
+    md.push_str("\n## 根因分析\n\n### 直接原因\n");
+    md.push_str(&para(&d.direct_cause));
+    md.push_str("\n\n### 根本原因\n");
+    let whys: Vec<&String> = d.whys.iter().filter(|w| !w.trim().is_empty()).collect();
+    if !d.problem.trim().is_empty() || !whys.is_empty() {
+        md.push_str("```\n");
+        if !d.problem.trim().is_empty() {
+            md.push_str(&format!("问题: {}\n\n", d.problem.trim()));
+        }
+        for (i, w) in whys.iter().enumerate() {
+            md.push_str(&format!("为什么 {}: {}\n", i + 1, w.trim()));
+        }
+        if !d.root_cause.trim().is_empty() {
+            md.push_str(&format!("\n根因: {}\n", d.root_cause.trim()));
+        }
+        md.push_str("```\n");
+    } else {
+        md.push_str(&para(&d.root_cause));
+        md.push('\n');
+    }
+    md.push_str("\n### 关联因素\n");
+    let factors: Vec<String> = d
+        .factors
+        .categories()
+        .iter()
+        .filter(|(_, _, _, v)| !v.trim().is_empty())
+        .map(|(_, _, zh, v)| format!("- **{zh}**: {}", v.trim().replace('\n', "; ")))
+        .collect();
+    md.push_str(&if factors.is_empty() {
+        "—".to_owned()
+    } else {
+        factors.join("\n")
+    });
+
+    md.push_str("\n\n## 影响评估\n\n### 业务影响\n");
+    md.push_str(&format!("- 受影响用户数: {}\n", opt_num(d.users_affected)));
+    md.push_str(&format!("- 订单损失: {}\n", para(&d.revenue_lost)));
+    md.push_str(&format!("- 客户投诉: {}\n", opt_num(d.complaints)));
+    for l in lines(&d.business_other) {
+        md.push_str(&format!("- {l}\n"));
+    }
+    md.push_str("\n### 技术影响\n");
+    md.push_str(&format!("- 受影响服务: {}\n", para(&d.services_affected)));
+    md.push_str(&format!("- 数据影响: {}\n", para(&d.data_impact)));
+    md.push_str("\n### 品牌影响\n");
+    md.push_str(&format!("- 社交媒体负面评价: {}\n", opt_num(d.negative_mentions)));
+    md.push_str(&format!("- 客户流失风险: {}\n", para(&d.churn_risk)));
+
+    md.push_str("\n## 处理过程\n\n### 采取的措施\n");
+    md.push_str(&bullets(&d.measures, true));
+    md.push_str("\n\n### 修复方案\n");
+    md.push_str(&para(&d.fix));
+    md.push_str("\n\n### 验证结果\n");
+    md.push_str(&para(&d.verification));
+
+    md.push_str("\n\n## 经验教训\n\n### 做得好的地方\n");
+    md.push_str(&bullets(&d.went_well, true));
+    md.push_str("\n\n### 做得不好的地方\n");
+    md.push_str(&bullets(&d.went_badly, true));
+
+    let immediate: Vec<&ActionItem> = view
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Immediate)
+        .collect();
+    let long: Vec<&ActionItem> = view
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::LongTerm)
+        .collect();
+    md.push_str("\n\n## 改进措施\n\n### 立即行动项\n\n");
+    md.push_str(&action_table(&immediate, people));
+    md.push_str("\n### 长期改进项\n\n");
+    md.push_str(&action_table(&long, people));
+
+    md.push_str("\n## 行动计划\n\n### 技术改进\n");
+    md.push_str(&bullets(&d.plan_technical, false));
+    md.push_str("\n\n### 流程改进\n");
+    md.push_str(&bullets(&d.plan_process, false));
+    md.push_str("\n\n### 工具改进\n");
+    md.push_str(&bullets(&d.plan_tooling, false));
+    md.push_str("\n\n### 培训改进\n");
+    md.push_str(&bullets(&d.plan_training, false));
+
+    md.push_str("\n\n## 附录\n\n### 相关日志\n");
+    md.push_str(&links(&d.links_logs));
+    md.push_str("\n\n### 相关文档\n");
+    md.push_str(&links(&d.links_docs));
+    md.push_str("\n\n### 相关告警\n");
+    let mut alert_lines: Vec<String> = alerts
+        .iter()
+        .map(|a| format!("- {} ({}, {})", a.title, a.severity.as_str(), a.source))
+        .collect();
+    if !lines(&d.links_alerts).is_empty() {
+        alert_lines.push(links(&d.links_alerts));
+    }
+    md.push_str(&if alert_lines.is_empty() {
+        "- —".to_owned()
+    } else {
+        alert_lines.join("\n")
+    });
+
+    let reporter = inc
+        .roles
+        .get(&IncidentRole::Commander)
+        .and_then(|v| v.first().copied())
+        .and_then(|id| people.get(&id).cloned())
+        .unwrap_or_else(|| inc.reporter.clone());
+    let date_ms = view.published_at_ms.unwrap_or(view.now_ms);
+    md.push_str(&format!(
+        "\n\n---\n\n报告人: {}\n日期: {}\n",
+        reporter,
+        today(date_ms, tz)
+    ));
+    md
+}
+
+/// People by id, for labels.
+pub fn names(people: &[Person]) -> BTreeMap<i64, String> {
+    people.iter().map(|p| (p.id, p.name.clone())).collect()
+}
+
+/// Whether an incident may be closed now (for the UI's hint): `Err` names the rule.
+pub fn closable(incident: &Incident, pm: Option<PmStatus>) -> Result<(), String> {
+    if incident.status() != Status::Resolved {
+        return Err("only a resolved incident can be closed".into());
+    }
+    if domain::incident::postmortem_required(incident.fields.severity) && pm != Some(PmStatus::Published) {
+        return Err(format!(
+            "closing a {} incident requires a published postmortem",
+            incident.fields.severity.as_str()
+        ));
+    }
+    Ok(())
+}
