@@ -1,5 +1,6 @@
 //! Background loops that must run on one replica at a time: HTTP probe checks, alert
-//! evaluation, then notification dispatch and delivery.
+//! evaluation, incidents for firing rules that ask for one, then notification dispatch and
+//! delivery.
 //!
 //! Every tick the replica tries to take or renew the `engine` lease in the database (TTL
 //! three ticks, at least 15 s); only the holder evaluates. A replica that dies stops
@@ -92,6 +93,10 @@ pub async fn tick(
             }
         }
         Err(e) => tracing::warn!(error = %e, "alert evaluation cycle failed"),
+    }
+    // Rules marked "open an incident when firing": one incident per firing episode.
+    if let Err(e) = services.open_incidents_for_firing_alerts().await {
+        tracing::warn!(error = %e, "opening incidents for firing alerts failed");
     }
     // Then notifications: decide and queue, then deliver what is due (retries included).
     match services.dispatch_notifications().await {

@@ -395,13 +395,12 @@ pub fn grouped_bar_chart(
             .draw()
             .map_err(err)?;
         // Category names under the centre of each group, in pixels.
-        let style = ("sans-serif", 15)
-            .into_font()
-            .color(&text)
-            .pos(plotters::style::text_anchor::Pos::new(
+        let style = ("sans-serif", 15).into_font().color(&text).pos(
+            plotters::style::text_anchor::Pos::new(
                 plotters::style::text_anchor::HPos::Center,
                 plotters::style::text_anchor::VPos::Top,
-            ));
+            ),
+        );
         for (i, c) in categories.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
             root.draw(&Text::new(c.clone(), (px, py + 8), style.clone()))

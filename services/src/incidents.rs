@@ -10,7 +10,7 @@ use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use domain::alerting::{AlertState, Severity};
 use domain::incident::{
-    checklist, sla, validate_note, validate_roles, Checkpoint, ChecklistItem, EntryKind,
+    checklist, sla, validate_note, validate_roles, ChecklistItem, Checkpoint, EntryKind,
     IncidentFields, IncidentRole, Roles, Sla, Status,
 };
 use domain::Role;
@@ -100,7 +100,11 @@ impl Services {
     fn incident_day(&self, ms: i64) -> String {
         Utc.timestamp_millis_opt(ms)
             .single()
-            .map(|t| t.with_timezone(&self.reporting_tz()).format("%Y%m%d").to_string())
+            .map(|t| {
+                t.with_timezone(&self.reporting_tz())
+                    .format("%Y%m%d")
+                    .to_string()
+            })
             .unwrap_or_else(|| "19700101".into())
     }
 
@@ -128,7 +132,12 @@ impl Services {
     }
 
     async fn check_people(&self, ids: &[i64], field: &str) -> Result<(), ServiceError> {
-        let known: Vec<i64> = self.people_unchecked().await?.iter().map(|p| p.id).collect();
+        let known: Vec<i64> = self
+            .people_unchecked()
+            .await?
+            .iter()
+            .map(|p| p.id)
+            .collect();
         if let Some(bad) = ids.iter().find(|id| !known.contains(id)) {
             return Err(ServiceError::invalid(
                 field,
@@ -205,11 +214,7 @@ impl Services {
             alerts: self.store.incident_alerts(incident.id).await?,
             sla: sla(sev, &incident.log, now),
             checklist: checklist(sev, incident.log.detected_ms(), &incident.checklist, now),
-            postmortem: self
-                .store
-                .postmortem(incident.id)
-                .await?
-                .map(|p| p.status),
+            postmortem: self.store.postmortem(incident.id).await?.map(|p| p.status),
             next: incident.status().next(),
             now_ms: now,
             incident,
@@ -333,11 +338,26 @@ impl Services {
         }
         let changed: Vec<&str> = [
             ("title", before.fields.title != fields.title),
-            ("impact scope", before.fields.impact_scope != fields.impact_scope),
-            ("user impact", before.fields.user_impact != fields.user_impact),
-            ("description", before.fields.description != fields.description),
-            ("measures taken", before.fields.measures_taken != fields.measures_taken),
-            ("support needed", before.fields.support_needed != fields.support_needed),
+            (
+                "impact scope",
+                before.fields.impact_scope != fields.impact_scope,
+            ),
+            (
+                "user impact",
+                before.fields.user_impact != fields.user_impact,
+            ),
+            (
+                "description",
+                before.fields.description != fields.description,
+            ),
+            (
+                "measures taken",
+                before.fields.measures_taken != fields.measures_taken,
+            ),
+            (
+                "support needed",
+                before.fields.support_needed != fields.support_needed,
+            ),
             ("contact", before.fields.contact != fields.contact),
         ]
         .into_iter()
@@ -354,7 +374,13 @@ impl Services {
         after.fields = fields;
         Ok(self
             .store
-            .save_incident(&before, &after, &entries, "incident.update", &actor.audit(now))
+            .save_incident(
+                &before,
+                &after,
+                &entries,
+                "incident.update",
+                &actor.audit(now),
+            )
             .await?)
     }
 
@@ -375,7 +401,10 @@ impl Services {
         }
         let before = self.store.incident_by_code(code).await?;
         if before.status() == Status::Closed {
-            return Err(ServiceError::invalid("status", "a closed incident cannot be edited"));
+            return Err(ServiceError::invalid(
+                "status",
+                "a closed incident cannot be edited",
+            ));
         }
         let people: BTreeMap<i64, String> = self
             .people_unchecked()
@@ -389,7 +418,12 @@ impl Services {
                 Some(v) if v.is_empty() => "nobody".into(),
                 Some(v) => v
                     .iter()
-                    .map(|id| people.get(id).cloned().unwrap_or_else(|| format!("user {id}")))
+                    .map(|id| {
+                        people
+                            .get(id)
+                            .cloned()
+                            .unwrap_or_else(|| format!("user {id}"))
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             }
@@ -421,7 +455,13 @@ impl Services {
         }
         Ok(self
             .store
-            .save_incident(&before, &after, &entries, "incident.roles", &actor.audit(now))
+            .save_incident(
+                &before,
+                &after,
+                &entries,
+                "incident.roles",
+                &actor.audit(now),
+            )
             .await?)
     }
 
@@ -439,10 +479,7 @@ impl Services {
         if !checkpoint.applies(before.fields.severity) {
             return Err(ServiceError::invalid(
                 "checkpoint",
-                format!(
-                    "{} applies to P0/P1 incidents only",
-                    checkpoint.label()
-                ),
+                format!("{} applies to P0/P1 incidents only", checkpoint.label()),
             ));
         }
         if before.checklist.contains_key(&checkpoint) == done {
@@ -538,7 +575,10 @@ impl Services {
         let alerts = self.active_alerts_unchecked().await?;
         let a = alerts
             .into_iter()
-            .find(|a| a.rule_id == rule_id && crate::notify::fingerprint(a.rule_id, &a.labels) == fingerprint)
+            .find(|a| {
+                a.rule_id == rule_id
+                    && crate::notify::alert_fingerprint(a.rule_id, &a.labels) == fingerprint
+            })
             .ok_or_else(|| {
                 ServiceError::invalid("alert", "that alert is no longer pending or firing")
             })?;
@@ -595,7 +635,12 @@ impl Services {
         let link = match (source, rule_id) {
             ("vigil", Some(id)) => self.vigil_alert_link(id, fingerprint).await?,
             ("alertmanager", _) => self.external_alert_link(fingerprint).await?,
-            _ => return Err(ServiceError::invalid("source", "must be vigil (with a rule) or alertmanager")),
+            _ => {
+                return Err(ServiceError::invalid(
+                    "source",
+                    "must be vigil (with a rule) or alertmanager",
+                ))
+            }
         };
         if let Some(id) = self.store.incident_for_alert(&link.fingerprint).await? {
             return Ok(self.store.incident(id).await?);
@@ -629,7 +674,12 @@ impl Services {
         let link = match (source, rule_id) {
             ("vigil", Some(id)) => self.vigil_alert_link(id, fingerprint).await?,
             ("alertmanager", _) => self.external_alert_link(fingerprint).await?,
-            _ => return Err(ServiceError::invalid("source", "must be vigil (with a rule) or alertmanager")),
+            _ => {
+                return Err(ServiceError::invalid(
+                    "source",
+                    "must be vigil (with a rule) or alertmanager",
+                ))
+            }
         };
         Ok(self
             .store
@@ -654,7 +704,7 @@ impl Services {
                 continue;
             }
             let fp = episode_fingerprint(
-                &crate::notify::fingerprint(a.rule_id, &a.labels),
+                &crate::notify::alert_fingerprint(a.rule_id, &a.labels),
                 a.fired_at_ms.unwrap_or(a.active_at_ms),
             );
             if self.store.incident_for_alert(&fp).await?.is_some() {
@@ -720,9 +770,16 @@ impl Services {
             .ok_or_else(|| ServiceError::invalid("channel", "no such channel"))?;
         let now = self.now_ms();
         let subject = text.lines().next().unwrap_or_default().to_owned();
-        crate::notify::send_text(&self.http, &channel, &subject, &text, &format!("report-{}-{now}", inc.code), now)
-            .await
-            .map_err(|e| ServiceError::invalid("channel", e))?;
+        crate::notify::send_text(
+            &self.http,
+            &channel,
+            &subject,
+            &text,
+            &format!("report-{}-{now}", inc.code),
+            now,
+        )
+        .await
+        .map_err(|e| ServiceError::invalid("channel", e))?;
         self.store
             .add_timeline_entries(
                 &inc,
@@ -744,9 +801,17 @@ fn episode_fingerprint(fp: &str, since_ms: i64) -> String {
 }
 
 fn alert_fields(link: &AlertLink) -> IncidentFields {
-    let labels: Vec<String> = link.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let labels: Vec<String> = link
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     IncidentFields {
-        title: link.title.chars().take(domain::incident::TITLE_MAX).collect(),
+        title: link
+            .title
+            .chars()
+            .take(domain::incident::TITLE_MAX)
+            .collect(),
         severity: link.severity,
         description: format!(
             "Opened from a firing alert ({}): {}\nLabels: {}",

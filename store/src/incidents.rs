@@ -226,7 +226,12 @@ fn link_entry(a: &AlertLink) -> NewEntry {
     NewEntry {
         at_ms: a.linked_at_ms,
         kind: EntryKind::Alert,
-        body: format!("Alert linked: {} ({}, {})", a.title, a.severity.as_str(), a.source),
+        body: format!(
+            "Alert linked: {} ({}, {})",
+            a.title,
+            a.severity.as_str(),
+            a.source
+        ),
     }
 }
 
@@ -363,12 +368,11 @@ impl Store {
     ) -> Result<Incident> {
         let mut tx = self.pool.begin().await?;
         let prefix = format!("INC-{}-", new.day);
-        let last: Option<String> = sqlx::query_scalar(
-            "SELECT MAX(code) FROM incidents WHERE code LIKE $1",
-        )
-        .bind(format!("{prefix}%"))
-        .fetch_one(&mut *tx)
-        .await?;
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT MAX(code) FROM incidents WHERE code LIKE $1")
+                .bind(format!("{prefix}%"))
+                .fetch_one(&mut *tx)
+                .await?;
         let seq = last
             .and_then(|c| c.rsplit('-').next().and_then(|n| n.parse::<u32>().ok()))
             .unwrap_or(0)
@@ -512,12 +516,16 @@ impl Store {
         }
         if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let k = next();
-            sql.push_str(&format!(" AND (LOWER(title) LIKE ${k} OR LOWER(code) LIKE ${k})"));
+            sql.push_str(&format!(
+                " AND (LOWER(title) LIKE ${k} OR LOWER(code) LIKE ${k})"
+            ));
             let escaped = q.to_lowercase().replace(['%', '_'], "");
             binds.push(Bind::Text(format!("%{escaped}%")));
         }
         let limit = if f.limit <= 0 { 500 } else { f.limit.min(5000) };
-        sql.push_str(&format!(" ORDER BY detected_at_ms DESC, id DESC LIMIT {limit}"));
+        sql.push_str(&format!(
+            " ORDER BY detected_at_ms DESC, id DESC LIMIT {limit}"
+        ));
         let mut query = sqlx::query(&sql);
         for b in binds {
             query = match b {
@@ -595,13 +603,15 @@ impl Store {
                 "only notes can be edited; automatic entries are the incident's history".into(),
             ));
         }
-        sqlx::query("UPDATE incident_timeline SET body = $2, at_ms = $3, edited_at_ms = $4 WHERE id = $1")
-            .bind(entry_id)
-            .bind(body)
-            .bind(at_ms)
-            .bind(ctx.at_ms)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE incident_timeline SET body = $2, at_ms = $3, edited_at_ms = $4 WHERE id = $1",
+        )
+        .bind(entry_id)
+        .bind(body)
+        .bind(at_ms)
+        .bind(ctx.at_ms)
+        .execute(&mut *tx)
+        .await?;
         let row = sqlx::query(&format!(
             "SELECT {ENTRY_COLUMNS} FROM incident_timeline WHERE id = $1"
         ))
@@ -722,7 +732,9 @@ impl Store {
             return Err(conflict("postmortem", current, expected_version));
         }
         let published = match (&before, status) {
-            (_, PmStatus::Published) if before.as_ref().map(|b| b.status) != Some(PmStatus::Published) => {
+            (_, PmStatus::Published)
+                if before.as_ref().map(|b| b.status) != Some(PmStatus::Published) =>
+            {
                 Some(ctx.at_ms)
             }
             (Some(b), PmStatus::Published) => b.published_at_ms,
@@ -952,7 +964,10 @@ impl Store {
             binds.push(Bind::Text(s.as_str().to_owned()));
         }
         if let Some(d) = &f.overdue_on {
-            sql.push_str(&format!(" AND a.status <> 'done' AND a.due_date < ${}", next()));
+            sql.push_str(&format!(
+                " AND a.status <> 'done' AND a.due_date < ${}",
+                next()
+            ));
             binds.push(Bind::Text(d.clone()));
         }
         if f.open_only {

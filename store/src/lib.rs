@@ -26,7 +26,10 @@ use std::time::Duration;
 pub use alerting::{Evaluated, HistoryEntry, HistoryQuery, Rule, RuleWithState};
 pub use api_keys::{ApiKey, NewApiKey};
 pub use audit::{AuditCtx, AuditEntry, AuditQuery};
-pub use incidents::{ActionFilter, ActionItem, AlertLink, Incident, IncidentFilter, NewEntry, NewIncident, PostmortemRow, TimelineEntry};
+pub use incidents::{
+    ActionFilter, ActionItem, AlertLink, Incident, IncidentFilter, NewEntry, NewIncident,
+    PostmortemRow, TimelineEntry,
+};
 pub use probes::Probe;
 pub use sessions::{NewSession, SessionUser};
 pub use users::{NewUser, User, UserWithHash};

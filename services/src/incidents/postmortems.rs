@@ -53,7 +53,11 @@ pub fn today(now_ms: i64, tz: Tz) -> String {
 
 impl Services {
     /// The postmortem of an incident, prefilled when none was saved yet (viewer).
-    pub async fn postmortem(&self, actor: &Actor, code: &str) -> Result<PostmortemView, ServiceError> {
+    pub async fn postmortem(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> Result<PostmortemView, ServiceError> {
         actor.require(Role::Viewer)?;
         let incident = self.store.incident_by_code(code).await?;
         let now = self.now_ms();
@@ -67,7 +71,10 @@ impl Services {
                     .incident_alerts(incident.id)
                     .await?
                     .iter()
-                    .filter_map(|a| a.rule_id.map(|id| format!("{} {}/alerts/rules/{id}", a.title, self.public_url)))
+                    .filter_map(|a| {
+                        a.rule_id
+                            .map(|id| format!("{} {}/alerts/rules/{id}", a.title, self.public_url))
+                    })
                     .collect::<Vec<_>>()
                     .join("\n"),
                 ..Postmortem::default()
@@ -131,13 +138,23 @@ impl Services {
             doc.check_publishable()?;
         }
         self.store
-            .save_postmortem(&incident, version, &doc, status, &actor.audit(self.now_ms()))
+            .save_postmortem(
+                &incident,
+                version,
+                &doc,
+                status,
+                &actor.audit(self.now_ms()),
+            )
             .await?;
         self.postmortem(actor, code).await
     }
 
     /// The postmortem as Markdown in the template's layout (viewer).
-    pub async fn postmortem_markdown(&self, actor: &Actor, code: &str) -> Result<String, ServiceError> {
+    pub async fn postmortem_markdown(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> Result<String, ServiceError> {
         let view = self.postmortem(actor, code).await?;
         let alerts = self.store.incident_alerts(view.incident.id).await?;
         let people: BTreeMap<i64, String> = self
@@ -146,7 +163,12 @@ impl Services {
             .into_iter()
             .map(|p| (p.id, p.name))
             .collect();
-        Ok(render_markdown(&view, &alerts, &people, self.reporting_tz()))
+        Ok(render_markdown(
+            &view,
+            &alerts,
+            &people,
+            self.reporting_tz(),
+        ))
     }
 
     // ----- action items -----
@@ -271,7 +293,11 @@ impl Services {
 }
 
 fn cell(s: &str) -> String {
-    let s = s.trim().replace('|', "\\|").replace("\r\n", " ").replace('\n', "<br>");
+    let s = s
+        .trim()
+        .replace('|', "\\|")
+        .replace("\r\n", " ")
+        .replace('\n', "<br>");
     if s.is_empty() {
         "—".into()
     } else {
@@ -290,7 +316,11 @@ fn para(s: &str) -> String {
 fn bullets(s: &str, numbered: bool) -> String {
     let ls = lines(s);
     if ls.is_empty() {
-        return if numbered { "1. —".into() } else { "- —".into() };
+        return if numbered {
+            "1. —".into()
+        } else {
+            "- —".into()
+        };
     }
     ls.iter()
         .enumerate()
@@ -324,7 +354,9 @@ fn opt_num(n: Option<u64>) -> String {
 }
 
 fn action_table(items: &[&ActionItem], people: &BTreeMap<i64, String>) -> String {
-    let mut s = String::from("| ID | 描述 | 负责人 | 截止日期 | 状态 |\n|----|------|-------|---------|------|\n");
+    let mut s = String::from(
+        "| ID | 描述 | 负责人 | 截止日期 | 状态 |\n|----|------|-------|---------|------|\n",
+    );
     if items.is_empty() {
         s.push_str("| — | — | — | — | — |\n");
     }
@@ -438,7 +470,10 @@ pub fn render_markdown(
     md.push_str(&format!("- 受影响服务: {}\n", para(&d.services_affected)));
     md.push_str(&format!("- 数据影响: {}\n", para(&d.data_impact)));
     md.push_str("\n### 品牌影响\n");
-    md.push_str(&format!("- 社交媒体负面评价: {}\n", opt_num(d.negative_mentions)));
+    md.push_str(&format!(
+        "- 社交媒体负面评价: {}\n",
+        opt_num(d.negative_mentions)
+    ));
     md.push_str(&format!("- 客户流失风险: {}\n", para(&d.churn_risk)));
 
     md.push_str("\n## 处理过程\n\n### 采取的措施\n");
@@ -520,7 +555,9 @@ pub fn closable(incident: &Incident, pm: Option<PmStatus>) -> Result<(), String>
     if incident.status() != Status::Resolved {
         return Err("only a resolved incident can be closed".into());
     }
-    if domain::incident::postmortem_required(incident.fields.severity) && pm != Some(PmStatus::Published) {
+    if domain::incident::postmortem_required(incident.fields.severity)
+        && pm != Some(PmStatus::Published)
+    {
         return Err(format!(
             "closing a {} incident requires a published postmortem",
             incident.fields.severity.as_str()

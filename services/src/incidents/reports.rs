@@ -149,7 +149,9 @@ impl Services {
             .await?;
         let mut overdue: Vec<OverduePostmortem> = resolved
             .iter()
-            .filter(|i| domain::incident::postmortem_required(i.fields.severity) || pms.contains_key(&i.id))
+            .filter(|i| {
+                domain::incident::postmortem_required(i.fields.severity) || pms.contains_key(&i.id)
+            })
             .filter_map(|i| {
                 let due = i.log.resolved_ms()? + postmortem_due_ms(i.fields.severity);
                 let status = pms.get(&i.id).copied();
@@ -173,9 +175,30 @@ impl Services {
         let mttr = series(&|c| c.mttr_ms.map(|v| v as f64 / 60_000.0));
         let count_label = |v: f64| format!("{v:.0}");
         Ok(IncidentReport {
-            count_svg: grouped_bar_chart(&months, &count, &SEVERITY_COLORS, &count_label, 720, 260)?,
-            mtta_svg: grouped_bar_chart(&months, &mtta, &SEVERITY_COLORS, &minutes_label, 720, 260)?,
-            mttr_svg: grouped_bar_chart(&months, &mttr, &SEVERITY_COLORS, &minutes_label, 720, 260)?,
+            count_svg: grouped_bar_chart(
+                &months,
+                &count,
+                &SEVERITY_COLORS,
+                &count_label,
+                720,
+                260,
+            )?,
+            mtta_svg: grouped_bar_chart(
+                &months,
+                &mtta,
+                &SEVERITY_COLORS,
+                &minutes_label,
+                720,
+                260,
+            )?,
+            mttr_svg: grouped_bar_chart(
+                &months,
+                &mttr,
+                &SEVERITY_COLORS,
+                &minutes_label,
+                720,
+                260,
+            )?,
             months,
             cells,
             totals,

@@ -81,7 +81,7 @@ fn silence_from_row(r: &SilenceRow) -> Result<Silence, ServiceError> {
 
 /// The identity of one alert instance (rule + labels), as notifications and incident links
 /// use it.
-pub(crate) fn fingerprint(rule_id: i64, labels: &domain::alerting::Labels) -> String {
+pub fn alert_fingerprint(rule_id: i64, labels: &domain::alerting::Labels) -> String {
     let mut h = Sha256::new();
     h.update(rule_id.to_le_bytes());
     h.update(serde_json::to_vec(labels).unwrap_or_default());
@@ -258,7 +258,7 @@ impl Services {
                 };
                 let all = spec.alert_labels(labels);
                 out.push(NotifyAlert {
-                    fingerprint: fingerprint(r.rule.id, labels),
+                    fingerprint: alert_fingerprint(r.rule.id, labels),
                     rule_id: r.rule.id,
                     rule_name: spec.name.clone(),
                     severity: spec.severity,
