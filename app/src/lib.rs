@@ -17,7 +17,10 @@ use features::alerts::{
     AlertHistoryPage, AlertsPage, NotificationsPage, RuleEditorPage, RulesPage, SilencesPage,
 };
 use features::dashboards::DashboardsPage;
-use features::placeholders::{HomePage, IncidentsPage, NotFoundPage, OncallPage};
+use features::incidents::{
+    ActionItemsPage, IncidentPage, IncidentReportsPage, IncidentsPage, PostmortemPage,
+};
+use features::placeholders::{HomePage, NotFoundPage, OncallPage};
 use features::technical::{ProbeEditorPage, TechnicalPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
@@ -74,6 +77,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("technical") view=TechnicalPage />
                     <Route path=path!("technical/probes/:id") view=ProbeEditorPage />
                     <Route path=path!("incidents") view=IncidentsPage />
+                    <Route path=path!("incidents/:code") view=IncidentPage />
+                    <Route path=path!("incidents/:code/postmortem") view=PostmortemPage />
+                    <Route path=path!("action-items") view=ActionItemsPage />
+                    <Route path=path!("incident-reports") view=IncidentReportsPage />
                     <Route path=path!("oncall") view=OncallPage />
                     <Route path=path!("settings") view=SettingsPage />
                     // Async SSR: the role check finishes before the status line is sent, so a

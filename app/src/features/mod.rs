@@ -4,5 +4,6 @@ pub mod account;
 pub mod admin;
 pub mod alerts;
 pub mod dashboards;
+pub mod incidents;
 pub mod placeholders;
 pub mod technical;

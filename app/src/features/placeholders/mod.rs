@@ -1,6 +1,8 @@
 //! Pages of capabilities still to come: real empty states that say what will be here.
 
 use crate::components::{EmptyState, Icon, PageHeader};
+use crate::features::incidents::pages::{sev_badge, status_badge};
+use crate::features::incidents::server_fns::home_incidents;
 use crate::i18n::{t, Msg};
 use crate::session::use_me;
 use leptos::prelude::*;
@@ -30,20 +32,8 @@ pub fn HomePage() -> impl IntoView {
                 <h2>{t(Msg::HomeFiringAlerts)}</h2>
                 <p class="muted">{t(Msg::HomeFiringAlertsEmpty)}</p>
             </section>
-            <section class="card">
-                <h2>{t(Msg::HomeOpenIncidents)}</h2>
-                <p class="muted">{t(Msg::HomeOpenIncidentsEmpty)}</p>
-            </section>
+            <HomeIncidentsCards />
         </div>
-    }
-}
-
-#[component]
-pub fn IncidentsPage() -> impl IntoView {
-    view! {
-        <Title text=t(Msg::IncidentsTitle) />
-        <PageHeader title=Msg::IncidentsTitle />
-        <EmptyState title=Msg::IncidentsEmpty body=Msg::IncidentsEmptyBody icon=Icon::Siren />
     }
 }
 
@@ -72,5 +62,53 @@ pub fn NotFoundPage() -> impl IntoView {
                 <a class="btn btn-primary" href="/">{t(Msg::BackHome)}</a>
             </section>
         </main>
+    }
+}
+
+/// The home page's "open incidents" and "my action items" cards.
+#[component]
+fn HomeIncidentsCards() -> impl IntoView {
+    let data = Resource::new(|| (), |_| home_incidents());
+    view! {
+        <Transition fallback=|| view! { <section class="card"><p class="muted">{t(Msg::Loading)}</p></section> }>
+            {move || Suspend::new(async move {
+                let d = data.await.ok();
+                let (open, mine) = d.map(|d| (d.open, d.mine)).unwrap_or_default();
+                view! {
+                    <section class="card" data-testid="home-open-incidents">
+                        <h2>{t(Msg::HomeOpenIncidents)}</h2>
+                        {if open.is_empty() {
+                            view! { <p class="muted">{t(Msg::HomeOpenIncidentsEmpty)}</p> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="plain-list">
+                                    {open.into_iter().map(|i| view! {
+                                        <li>{sev_badge(i.severity)}" "<a href=format!("/incidents/{}", i.code)>{i.title}</a>" "
+                                            {status_badge(i.status)}<span class="muted small">" · "{i.duration}</span></li>
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }}
+                    </section>
+                    <section class="card" data-testid="home-my-actions">
+                        <h2>{t(Msg::MyActionItems)}</h2>
+                        {if mine.is_empty() {
+                            view! { <p class="muted">{t(Msg::NoMyActionItems)}</p> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="plain-list">
+                                    {mine.into_iter().map(|a| view! {
+                                        <li><a href=format!("/incidents/{}/postmortem", a.incident_code)>{a.code.clone()}</a>" "{a.description}
+                                            <span class="muted small">" · "{a.due_date}</span>
+                                            {a.overdue.then(|| view! { " "<span class="badge state-firing">{t(Msg::Overdue)}</span> })}</li>
+                                    }).collect_view()}
+                                </ul>
+                                <a class="small" href="/action-items?owner=me">{t(Msg::ActionItems)}" →"</a>
+                            }.into_any()
+                        }}
+                    </section>
+                }
+            })}
+        </Transition>
     }
 }

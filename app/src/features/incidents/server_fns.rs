@@ -1,0 +1,865 @@
+//! Incident server functions: resolve the caller, one services call (which checks the
+//! role), rows formatted in the caller's time zone. Writes also check the CSRF token.
+
+use crate::error::AppError;
+use domain::alerting::Severity;
+use domain::incident::postmortem::{ActionKind, ActionStatus, PmStatus};
+use domain::incident::{ClockState, IncidentFields, IncidentRole, Status};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonRow {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentRow {
+    pub code: String,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub detected: String,
+    pub commander: String,
+    /// `2h 15m` from detection to resolution, or so far.
+    pub duration: String,
+}
+
+/// Filters of the list page, as in its URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ListFilter {
+    /// `open` (default), `all`, `closed` or a status.
+    pub status: String,
+    pub severity: String,
+    /// `YYYY-MM-DD` in the caller's zone, inclusive.
+    pub from: String,
+    pub to: String,
+    pub ic: String,
+    pub q: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListData {
+    pub rows: Vec<IncidentRow>,
+    pub people: Vec<PersonRow>,
+}
+
+/// The declare form as typed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DeclareForm {
+    pub fields: IncidentFields,
+    /// `YYYY-MM-DDTHH:MM` in the caller's zone; empty for now.
+    pub detected_at: String,
+    pub commander_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRow {
+    pub key: String,
+    pub label: String,
+    pub owner: String,
+    pub due_ms: i64,
+    pub due: String,
+    pub done: Option<String>,
+    pub state: ClockState,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryRow {
+    pub id: i64,
+    pub at: String,
+    /// For the edit input (`YYYY-MM-DDTHH:MM`).
+    pub at_input: String,
+    pub kind: String,
+    pub body: String,
+    pub actor: String,
+    pub edited: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertLinkRow {
+    pub title: String,
+    pub severity: Severity,
+    pub source: String,
+    pub rule_id: Option<i64>,
+    pub linked: String,
+}
+
+/// Everything the incident page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentView {
+    pub code: String,
+    pub version: i64,
+    pub fields: IncidentFields,
+    pub status: Status,
+    pub detected: String,
+    pub reporter: String,
+    pub now_ms: i64,
+    pub response_due_ms: i64,
+    pub response_due: String,
+    pub responded: Option<String>,
+    pub response_state: ClockState,
+    pub monitoring_until_ms: Option<i64>,
+    pub monitoring_until: Option<String>,
+    pub postmortem_due: Option<String>,
+    pub postmortem: Option<PmStatus>,
+    pub checklist: Vec<CheckRow>,
+    pub roles: Vec<(IncidentRole, Vec<i64>)>,
+    pub people: Vec<PersonRow>,
+    pub alerts: Vec<AlertLinkRow>,
+    pub timeline: Vec<EntryRow>,
+    pub next: Vec<Status>,
+    /// Why "close" is not possible yet, if it is among the next statuses.
+    pub close_blocked: Option<String>,
+    pub channels: Vec<(i64, String)>,
+    /// Now in the caller's zone, for time inputs' defaults.
+    pub now_input: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRow {
+    pub id: i64,
+    pub incident_code: String,
+    pub incident_title: String,
+    pub code: String,
+    pub kind: ActionKind,
+    pub description: String,
+    pub owner_id: Option<i64>,
+    pub owner: String,
+    pub due_date: String,
+    pub status: ActionStatus,
+    pub overdue: bool,
+}
+
+/// One postmortem timeline row as typed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PmRowForm {
+    pub at: String,
+    pub event: String,
+    pub owner: String,
+}
+
+/// The postmortem form: the domain document with times and numbers as typed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PostmortemForm {
+    pub timeline: Vec<PmRowForm>,
+    pub users_affected: String,
+    pub complaints: String,
+    pub negative_mentions: String,
+    /// Everything else, as is (its `timeline` and numbers are ignored).
+    pub doc: domain::incident::postmortem::Postmortem,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostmortemEdit {
+    pub code: String,
+    pub title: String,
+    pub severity: Severity,
+    pub incident_status: Status,
+    pub status: Option<PmStatus>,
+    pub version: i64,
+    pub form: PostmortemForm,
+    pub due: Option<String>,
+    pub overdue: bool,
+    pub actions: Vec<ActionRow>,
+    pub people: Vec<PersonRow>,
+    pub today: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    pub month: String,
+    /// Per severity P0..P3: (count, MTTA, MTTR) formatted.
+    pub cells: Vec<(usize, String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverdueRow {
+    pub code: String,
+    pub title: String,
+    pub severity: Severity,
+    pub due: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportView {
+    pub rows: Vec<ReportRow>,
+    pub totals: Vec<(usize, String, String)>,
+    pub overdue: Vec<OverdueRow>,
+    pub count_svg: Option<String>,
+    pub mtta_svg: Option<String>,
+    pub mttr_svg: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HomeData {
+    pub open: Vec<IncidentRow>,
+    pub mine: Vec<ActionRow>,
+}
+
+/// `2h 15m`.
+pub fn short_duration(ms: i64) -> String {
+    let m = ms.max(0) / 60_000;
+    match (m / 1440, (m / 60) % 24, m % 60) {
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr_impl {
+    use super::*;
+    use services::incidents::{format_minute, parse_local_minute, IncidentDetail};
+    use std::collections::BTreeMap;
+
+    pub fn tz_of(actor: &services::Actor) -> chrono_tz::Tz {
+        actor.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC)
+    }
+
+    pub fn people_rows(p: &[services::incidents::Person]) -> Vec<PersonRow> {
+        p.iter()
+            .map(|p| PersonRow {
+                id: p.id,
+                name: p.name.clone(),
+            })
+            .collect()
+    }
+
+    pub fn row(
+        i: &store::Incident,
+        names: &BTreeMap<i64, String>,
+        tz: chrono_tz::Tz,
+        now: i64,
+    ) -> IncidentRow {
+        let d = i.log.detected_ms();
+        IncidentRow {
+            code: i.code.clone(),
+            title: i.fields.title.clone(),
+            severity: i.fields.severity,
+            status: i.status(),
+            detected: format_minute(d, tz),
+            commander: i
+                .commander()
+                .and_then(|id| names.get(&id).cloned())
+                .unwrap_or_else(|| "—".into()),
+            duration: short_duration(i.log.resolved_ms().unwrap_or(now) - d),
+        }
+    }
+
+    pub fn action_row(
+        a: &store::ActionItem,
+        names: &BTreeMap<i64, String>,
+        today: &str,
+    ) -> ActionRow {
+        ActionRow {
+            id: a.id,
+            incident_code: a.incident_code.clone(),
+            incident_title: a.incident_title.clone(),
+            code: a.code.clone(),
+            kind: a.kind,
+            description: a.description.clone(),
+            owner_id: a.owner_user_id,
+            owner: a
+                .owner_user_id
+                .and_then(|id| names.get(&id).cloned())
+                .unwrap_or_else(|| "—".into()),
+            due_date: a.due_date.clone(),
+            status: a.status,
+            overdue: domain::incident::postmortem::action_overdue(a.status, &a.due_date, today),
+        }
+    }
+
+    pub fn local_input(ms: i64, tz: chrono_tz::Tz) -> String {
+        format_minute(ms, tz).replace(' ', "T")
+    }
+
+    /// An optional local time input: empty → `None`; else parsed or an error on `field`.
+    pub fn opt_time(s: &str, tz: chrono_tz::Tz, field: &str) -> Result<Option<i64>, AppError> {
+        if s.trim().is_empty() {
+            return Ok(None);
+        }
+        parse_local_minute(s, tz)
+            .map(Some)
+            .map_err(|m| services::ServiceError::invalid(field, m).into())
+    }
+
+    pub fn view(
+        d: IncidentDetail,
+        people: Vec<services::incidents::Person>,
+        channels: Vec<(i64, String)>,
+        tz: chrono_tz::Tz,
+    ) -> IncidentView {
+        let names = services::incidents::postmortems::names(&people);
+        let inc = &d.incident;
+        let close_blocked = d
+            .next
+            .contains(&Status::Closed)
+            .then(|| services::incidents::postmortems::closable(inc, d.postmortem).err())
+            .flatten();
+        IncidentView {
+            code: inc.code.clone(),
+            version: inc.version,
+            fields: inc.fields.clone(),
+            status: inc.status(),
+            detected: format_minute(inc.log.detected_ms(), tz),
+            reporter: inc.reporter.clone(),
+            now_ms: d.now_ms,
+            response_due_ms: d.sla.response_due_ms,
+            response_due: format_minute(d.sla.response_due_ms, tz),
+            responded: d.sla.responded_ms.map(|t| format_minute(t, tz)),
+            response_state: d.sla.response,
+            monitoring_until_ms: d.sla.monitoring_until_ms,
+            monitoring_until: d.sla.monitoring_until_ms.map(|t| format_minute(t, tz)),
+            postmortem_due: d.sla.postmortem_due_ms.map(|t| format_minute(t, tz)),
+            postmortem: d.postmortem,
+            checklist: d
+                .checklist
+                .iter()
+                .map(|c| CheckRow {
+                    key: c.checkpoint.as_str().to_owned(),
+                    label: c.checkpoint.label().to_owned(),
+                    owner: c.checkpoint.owner().label().to_owned(),
+                    due_ms: c.due_ms,
+                    due: format_minute(c.due_ms, tz),
+                    done: c.done_ms.map(|t| format_minute(t, tz)),
+                    state: c.state,
+                })
+                .collect(),
+            roles: inc.roles.iter().map(|(r, v)| (*r, v.clone())).collect(),
+            alerts: d
+                .alerts
+                .iter()
+                .map(|a| AlertLinkRow {
+                    title: a.title.clone(),
+                    severity: a.severity,
+                    source: a.source.clone(),
+                    rule_id: a.rule_id,
+                    linked: format_minute(a.linked_at_ms, tz),
+                })
+                .collect(),
+            timeline: d
+                .timeline
+                .iter()
+                .map(|e| EntryRow {
+                    id: e.id,
+                    at: format_minute(e.at_ms, tz),
+                    at_input: local_input(e.at_ms, tz),
+                    kind: e.kind.as_str().to_owned(),
+                    body: e.body.clone(),
+                    actor: e
+                        .actor_user_id
+                        .and_then(|id| names.get(&id).cloned())
+                        .unwrap_or_else(|| e.actor.clone()),
+                    edited: e.edited_at_ms.is_some(),
+                })
+                .collect(),
+            next: d.next.clone(),
+            close_blocked,
+            channels,
+            now_input: local_input(d.now_ms, tz),
+            people: people_rows(&people),
+        }
+    }
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/list", input = Json)]
+pub async fn list_incidents(filter: ListFilter) -> Result<ListData, AppError> {
+    use crate::session::ssr;
+    use ssr_impl::*;
+    let actor = ssr::require_actor().await?;
+    let svc = ssr::services()?;
+    let tz = tz_of(&actor);
+    let day = |s: &str, field: &str, end: bool| -> Result<Option<i64>, AppError> {
+        if s.trim().is_empty() {
+            return Ok(None);
+        }
+        let t = services::incidents::parse_local_minute(&format!("{} 00:00", s.trim()), tz)
+            .map_err(|_| {
+                AppError::from(services::ServiceError::invalid(
+                    field,
+                    "must be a date like 2026-02-14",
+                ))
+            })?;
+        Ok(Some(if end { t + 86_400_000 } else { t }))
+    };
+    let (open, status) = match filter.status.as_str() {
+        "" | "open" => (Some(true), None),
+        "all" => (None, None),
+        "done" => (Some(false), None),
+        s => (
+            None,
+            Some(Status::parse(s).ok_or_else(|| {
+                AppError::from(services::ServiceError::invalid("status", "unknown status"))
+            })?),
+        ),
+    };
+    let f = store::IncidentFilter {
+        open,
+        status,
+        severity: Severity::parse(filter.severity.trim()),
+        from_ms: day(&filter.from, "from", false)?,
+        to_ms: day(&filter.to, "to", true)?,
+        commander_id: filter.ic.trim().parse().ok(),
+        q: Some(filter.q.clone()).filter(|q| !q.trim().is_empty()),
+        limit: 500,
+    };
+    let incidents = svc.list_incidents(&actor, &f).await?;
+    let people = svc.people(&actor).await?;
+    let names = services::incidents::postmortems::names(&people);
+    let now = svc.now_ms();
+    Ok(ListData {
+        rows: incidents.iter().map(|i| row(i, &names, tz, now)).collect(),
+        people: people_rows(&people),
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/people")]
+pub async fn incident_people() -> Result<Vec<PersonRow>, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    let p = ssr::services()?.people(&actor).await?;
+    Ok(ssr_impl::people_rows(&p))
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/declare", input = Json)]
+pub async fn declare_incident(form: DeclareForm, csrf: String) -> Result<String, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let tz = ssr_impl::tz_of(&actor);
+    let detected = ssr_impl::opt_time(&form.detected_at, tz, "detected_at")?;
+    let inc = ssr::services()?
+        .declare_incident(
+            &actor,
+            services::incidents::Declare {
+                fields: form.fields,
+                detected_at_ms: detected,
+                commander_id: form.commander_id,
+            },
+        )
+        .await?;
+    Ok(inc.code)
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/get")]
+pub async fn get_incident(code: String) -> Result<IncidentView, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    let svc = ssr::services()?;
+    let d = svc.incident_detail(&actor, &code).await?;
+    let people = svc.people(&actor).await?;
+    // Channel names only (no settings), for "send the report".
+    let channels = if actor.role.allows(domain::Role::Responder) {
+        svc.store()
+            .channels()
+            .await
+            .map_err(services::ServiceError::from)?
+            .into_iter()
+            .filter(|c| c.enabled)
+            .map(|c| (c.id, c.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(ssr_impl::view(d, people, channels, ssr_impl::tz_of(&actor)))
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/status")]
+pub async fn change_status(
+    code: String,
+    to: String,
+    at: String,
+    override_reason: String,
+    csrf: String,
+) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let to = Status::parse(&to).ok_or_else(|| {
+        AppError::from(services::ServiceError::invalid("status", "unknown status"))
+    })?;
+    let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?;
+    ssr::services()?
+        .change_incident_status(
+            &actor,
+            &code,
+            to,
+            at,
+            Some(override_reason).filter(|r| !r.trim().is_empty()),
+        )
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/update", input = Json)]
+pub async fn update_incident(
+    code: String,
+    version: i64,
+    fields: IncidentFields,
+    csrf: String,
+) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    ssr::services()?
+        .update_incident(&actor, &code, version, fields)
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/roles", input = Json)]
+pub async fn set_roles(
+    code: String,
+    roles: Vec<(IncidentRole, Vec<i64>)>,
+    csrf: String,
+) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    ssr::services()?
+        .set_incident_roles(&actor, &code, roles.into_iter().collect())
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/checkpoint")]
+pub async fn set_checkpoint(
+    code: String,
+    key: String,
+    done: bool,
+    csrf: String,
+) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let c = domain::incident::Checkpoint::parse(&key).ok_or_else(|| {
+        AppError::from(services::ServiceError::invalid(
+            "checkpoint",
+            "unknown step",
+        ))
+    })?;
+    ssr::services()?
+        .set_checkpoint(&actor, &code, c, done)
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/note")]
+pub async fn add_note(
+    code: String,
+    text: String,
+    at: String,
+    csrf: String,
+) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?;
+    ssr::services()?
+        .add_incident_note(&actor, &code, &text, at)
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/edit_note")]
+pub async fn edit_note(
+    code: String,
+    id: i64,
+    text: String,
+    at: String,
+    csrf: String,
+) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?
+        .ok_or_else(|| AppError::from(services::ServiceError::invalid("at", "is required")))?;
+    ssr::services()?
+        .edit_incident_note(&actor, &code, id, &text, at)
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/report")]
+pub async fn incident_report(code: String) -> Result<String, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    Ok(ssr::services()?.incident_report(&actor, &code).await?)
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/send_report")]
+pub async fn send_report(code: String, channel_id: i64, csrf: String) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    ssr::services()?
+        .send_incident_report(&actor, &code, channel_id)
+        .await?;
+    Ok(())
+}
+
+/// Declares an incident from an active alert (or finds the one it has); returns its code.
+#[server(prefix = "/rpc", endpoint = "incidents/from_alert")]
+pub async fn incident_from_alert(
+    source: String,
+    rule_id: Option<i64>,
+    fingerprint: String,
+    csrf: String,
+) -> Result<String, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    Ok(ssr::services()?
+        .incident_from_alert(&actor, &source, rule_id, &fingerprint)
+        .await?
+        .code)
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/postmortem")]
+pub async fn get_postmortem(code: String) -> Result<PostmortemEdit, AppError> {
+    use crate::session::ssr;
+    use ssr_impl::*;
+    let actor = ssr::require_actor().await?;
+    let svc = ssr::services()?;
+    let tz = tz_of(&actor);
+    let v = svc.postmortem(&actor, &code).await?;
+    let people = svc.people(&actor).await?;
+    let names = services::incidents::postmortems::names(&people);
+    let today = svc.today_date();
+    let num = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+    Ok(PostmortemEdit {
+        code: v.incident.code.clone(),
+        title: v.incident.fields.title.clone(),
+        severity: v.incident.fields.severity,
+        incident_status: v.incident.status(),
+        status: v.status,
+        version: v.version,
+        form: PostmortemForm {
+            timeline: v
+                .doc
+                .timeline
+                .iter()
+                .map(|r| PmRowForm {
+                    at: services::incidents::format_minute(r.at_ms, tz),
+                    event: r.event.clone(),
+                    owner: r.owner.clone(),
+                })
+                .collect(),
+            users_affected: num(v.doc.users_affected),
+            complaints: num(v.doc.complaints),
+            negative_mentions: num(v.doc.negative_mentions),
+            doc: v.doc.clone(),
+        },
+        due: v.due_ms.map(|t| services::incidents::format_minute(t, tz)),
+        overdue: v.overdue,
+        actions: v
+            .actions
+            .iter()
+            .map(|a| action_row(a, &names, &today))
+            .collect(),
+        people: people_rows(&people),
+        today,
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/save_postmortem", input = Json)]
+pub async fn save_postmortem(
+    code: String,
+    version: i64,
+    form: PostmortemForm,
+    status: PmStatus,
+    csrf: String,
+) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let tz = ssr_impl::tz_of(&actor);
+    let mut e = domain::FieldErrors::new();
+    let mut doc = form.doc.clone();
+    doc.timeline = form
+        .timeline
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !(r.at.trim().is_empty() && r.event.trim().is_empty()))
+        .map(|(i, r)| domain::incident::postmortem::PmTimelineRow {
+            at_ms: services::incidents::parse_local_minute(&r.at, tz).unwrap_or_else(|m| {
+                e.add(&format!("timeline[{i}].at"), m);
+                0
+            }),
+            event: r.event.trim().to_owned(),
+            owner: r.owner.trim().to_owned(),
+        })
+        .collect();
+    let mut num = |s: &str, field: &str| -> Option<u64> {
+        let s = s.trim().replace([',', '_'], "");
+        if s.is_empty() {
+            return None;
+        }
+        s.parse()
+            .map_err(|_| e.add(field, "must be a whole number"))
+            .ok()
+    };
+    doc.users_affected = num(&form.users_affected, "users_affected");
+    doc.complaints = num(&form.complaints, "complaints");
+    doc.negative_mentions = num(&form.negative_mentions, "negative_mentions");
+    let doc = e
+        .then_validate(doc.clone(), doc.validate())
+        .map_err(services::ServiceError::Invalid)?;
+    ssr::services()?
+        .save_postmortem(&actor, &code, version, doc, status)
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/postmortem_md")]
+pub async fn postmortem_markdown(code: String) -> Result<String, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    Ok(ssr::services()?.postmortem_markdown(&actor, &code).await?)
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/add_action")]
+pub async fn add_action_item(
+    code: String,
+    kind: ActionKind,
+    description: String,
+    owner: Option<i64>,
+    due_date: String,
+    csrf: String,
+) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    ssr::services()?
+        .add_action_item(
+            &actor,
+            &code,
+            &domain::incident::postmortem::ActionSpec {
+                kind,
+                description,
+                owner_user_id: owner,
+                due_date,
+                status: ActionStatus::Todo,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/action_status")]
+pub async fn set_action_status(
+    id: i64,
+    status: ActionStatus,
+    csrf: String,
+) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    ssr::services()?
+        .set_action_status(&actor, id, status)
+        .await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/delete_action")]
+pub async fn delete_action_item(id: i64, csrf: String) -> Result<(), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    ssr::services()?.delete_action_item(&actor, id).await?;
+    Ok(())
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/actions")]
+pub async fn list_action_items(
+    owner: String,
+    status: String,
+    overdue: bool,
+) -> Result<(Vec<ActionRow>, Vec<PersonRow>), AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    let svc = ssr::services()?;
+    let people = svc.people(&actor).await?;
+    let names = services::incidents::postmortems::names(&people);
+    let owner = match owner.as_str() {
+        "me" => Some(actor.user_id),
+        s => s.parse().ok(),
+    };
+    let items = svc
+        .action_items(&actor, owner, ActionStatus::parse(&status), overdue)
+        .await?;
+    let today = svc.today_date();
+    Ok((
+        items
+            .iter()
+            .map(|a| ssr_impl::action_row(a, &names, &today))
+            .collect(),
+        ssr_impl::people_rows(&people),
+    ))
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/home")]
+pub async fn home_incidents() -> Result<HomeData, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    let svc = ssr::services()?;
+    let tz = ssr_impl::tz_of(&actor);
+    let people = svc.people(&actor).await?;
+    let names = services::incidents::postmortems::names(&people);
+    let now = svc.now_ms();
+    let open = svc
+        .list_incidents(
+            &actor,
+            &store::IncidentFilter {
+                open: Some(true),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let today = svc.today_date();
+    Ok(HomeData {
+        open: open
+            .iter()
+            .map(|i| ssr_impl::row(i, &names, tz, now))
+            .collect(),
+        mine: svc
+            .my_action_items(&actor)
+            .await?
+            .iter()
+            .map(|a| ssr_impl::action_row(a, &names, &today))
+            .collect(),
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/reports")]
+pub async fn incident_reports(months: u32) -> Result<ReportView, AppError> {
+    use crate::session::ssr;
+    let actor = ssr::require_actor().await?;
+    let tz = ssr_impl::tz_of(&actor);
+    let r = ssr::services()?
+        .incident_report_stats(&actor, months)
+        .await?;
+    let fmt = |c: &services::incidents::reports::Cell| {
+        let d = |v: Option<i64>| v.map_or_else(|| "—".to_owned(), short_duration);
+        (c.count, d(c.mtta_ms), d(c.mttr_ms))
+    };
+    Ok(ReportView {
+        rows: r
+            .months
+            .iter()
+            .zip(&r.cells)
+            .map(|(m, cells)| ReportRow {
+                month: m.clone(),
+                cells: cells.iter().map(fmt).collect(),
+            })
+            .collect(),
+        totals: r.totals.iter().map(fmt).collect(),
+        overdue: r
+            .overdue
+            .iter()
+            .map(|o| OverdueRow {
+                code: o.code.clone(),
+                title: o.title.clone(),
+                severity: o.severity,
+                due: services::incidents::format_minute(o.due_ms, tz),
+                status: o.status.map_or("not started", |s| s.as_str()).to_owned(),
+            })
+            .collect(),
+        count_svg: r.count_svg,
+        mtta_svg: r.mtta_svg,
+        mttr_svg: r.mttr_svg,
+    })
+}
