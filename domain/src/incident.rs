@@ -527,12 +527,6 @@ pub struct IncidentFields {
     pub contact: String,
 }
 
-impl Default for Severity {
-    fn default() -> Self {
-        Severity::P2
-    }
-}
-
 pub const TITLE_MAX: usize = 200;
 pub const TEXT_MAX: usize = 20_000;
 

@@ -257,6 +257,89 @@ pub fn timeline_chart(
     Ok(Some(responsive(&svg, width, height)))
 }
 
+/// Severity colours for incident charts (P0 red … P3 grey); the HTML legend uses the same.
+pub const SEVERITY_COLORS: [(u8, u8, u8); 4] =
+    [(185, 28, 28), (234, 88, 12), (37, 99, 235), (107, 114, 128)];
+
+/// Grouped bars: one group per category (a month), one bar per series (a severity, in
+/// `colors` order). `None` values leave a gap. `None` when there is nothing to draw.
+pub fn grouped_bar_chart(
+    categories: &[String],
+    series: &[Vec<Option<f64>>],
+    colors: &[(u8, u8, u8)],
+    y_label_of: &dyn Fn(f64) -> String,
+    width: u32,
+    height: u32,
+) -> Result<Option<String>, ServiceError> {
+    ensure_font();
+    let max = series
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .fold(0.0_f64, f64::max);
+    if categories.is_empty() || series.iter().flatten().all(Option::is_none) {
+        return Ok(None);
+    }
+    let y_max = if max <= 0.0 { 1.0 } else { max * 1.15 };
+    let groups = categories.len() as f64;
+    let per = series.len().max(1) as f64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .x_label_area_size(32)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..groups, 0.0..y_max)
+            .map_err(err)?;
+        let grid = RGBColor(229, 231, 235);
+        let text = RGBColor(107, 114, 128);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .light_line_style(grid.mix(0.5))
+            .bold_line_style(grid)
+            .axis_style(grid)
+            .y_labels(5)
+            .y_label_formatter(&|v| y_label_of(*v))
+            .label_style(("sans-serif", 15).into_font().color(&text))
+            .draw()
+            .map_err(err)?;
+        // Category names under the centre of each group, in pixels.
+        let style = ("sans-serif", 15).into_font().color(&text).pos(
+            plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Top,
+            ),
+        );
+        for (i, c) in categories.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+            root.draw(&Text::new(c.clone(), (px, py + 8), style.clone()))
+                .map_err(err)?;
+        }
+        let bar_w = 0.8 / per;
+        for (s, values) in series.iter().enumerate() {
+            let (r, g, b) = colors[s % colors.len()];
+            let color = RGBColor(r, g, b);
+            chart
+                .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+                    let v = (*v)?;
+                    let x0 = i as f64 + 0.1 + s as f64 * bar_w;
+                    Some(Rectangle::new(
+                        [(x0, 0.0), (x0 + bar_w * 0.9, v)],
+                        color.filled(),
+                    ))
+                }))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(Some(responsive(&svg, width, height)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,87 +424,4 @@ mod tests {
         assert_eq!(y_label(2_500_000.0, YFormat::Count), "2.5M");
         assert_eq!(y_label(240.0, YFormat::Millis), "240 ms");
     }
-}
-
-/// Severity colours for incident charts (P0 red … P3 grey); the HTML legend uses the same.
-pub const SEVERITY_COLORS: [(u8, u8, u8); 4] =
-    [(185, 28, 28), (234, 88, 12), (37, 99, 235), (107, 114, 128)];
-
-/// Grouped bars: one group per category (a month), one bar per series (a severity, in
-/// `colors` order). `None` values leave a gap. `None` when there is nothing to draw.
-pub fn grouped_bar_chart(
-    categories: &[String],
-    series: &[Vec<Option<f64>>],
-    colors: &[(u8, u8, u8)],
-    y_label_of: &dyn Fn(f64) -> String,
-    width: u32,
-    height: u32,
-) -> Result<Option<String>, ServiceError> {
-    ensure_font();
-    let max = series
-        .iter()
-        .flatten()
-        .flatten()
-        .copied()
-        .fold(0.0_f64, f64::max);
-    if categories.is_empty() || series.iter().flatten().all(Option::is_none) {
-        return Ok(None);
-    }
-    let y_max = if max <= 0.0 { 1.0 } else { max * 1.15 };
-    let groups = categories.len() as f64;
-    let per = series.len().max(1) as f64;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(8)
-            .x_label_area_size(32)
-            .y_label_area_size(64)
-            .build_cartesian_2d(0.0..groups, 0.0..y_max)
-            .map_err(err)?;
-        let grid = RGBColor(229, 231, 235);
-        let text = RGBColor(107, 114, 128);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .light_line_style(grid.mix(0.5))
-            .bold_line_style(grid)
-            .axis_style(grid)
-            .y_labels(5)
-            .y_label_formatter(&|v| y_label_of(*v))
-            .label_style(("sans-serif", 15).into_font().color(&text))
-            .draw()
-            .map_err(err)?;
-        // Category names under the centre of each group, in pixels.
-        let style = ("sans-serif", 15).into_font().color(&text).pos(
-            plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Top,
-            ),
-        );
-        for (i, c) in categories.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-            root.draw(&Text::new(c.clone(), (px, py + 8), style.clone()))
-                .map_err(err)?;
-        }
-        let bar_w = 0.8 / per;
-        for (s, values) in series.iter().enumerate() {
-            let (r, g, b) = colors[s % colors.len()];
-            let color = RGBColor(r, g, b);
-            chart
-                .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
-                    let v = (*v)?;
-                    let x0 = i as f64 + 0.1 + s as f64 * bar_w;
-                    Some(Rectangle::new(
-                        [(x0, 0.0), (x0 + bar_w * 0.9, v)],
-                        color.filled(),
-                    ))
-                }))
-                .map_err(err)?;
-        }
-        root.present().map_err(err)?;
-    }
-    Ok(Some(responsive(&svg, width, height)))
 }

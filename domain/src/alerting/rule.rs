@@ -7,10 +7,14 @@ use crate::FieldErrors;
 use serde::{Deserialize, Serialize};
 
 /// P0 (site down) … P3 (informational).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub enum Severity {
     P0,
     P1,
+    /// The default of a new incident.
+    #[default]
     P2,
     P3,
 }

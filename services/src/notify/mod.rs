@@ -533,24 +533,6 @@ fn view_of(c: &ChannelRow) -> ChannelView {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_to_ten_minutes() {
-        assert_eq!(
-            (0..6).map(backoff_ms).collect::<Vec<_>>(),
-            vec![30_000, 60_000, 120_000, 240_000, 480_000, 600_000]
-        );
-        assert_eq!(backoff_ms(50), 600_000);
-        assert_eq!(
-            host_of("https://open.feishu.cn/open-apis/bot/v2/hook/x"),
-            "open.feishu.cn"
-        );
-    }
-}
-
 /// Sends free text (an incident report) to a channel now, outside the outbox: Feishu and
 /// Slack as a text message, email with `subject`, a webhook as JSON. The error says what
 /// the receiver answered.
@@ -579,4 +561,22 @@ pub(crate) async fn send_text(
         }),
     };
     channels::send(http, kind, &cfg, &body, key, now_ms).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_ten_minutes() {
+        assert_eq!(
+            (0..6).map(backoff_ms).collect::<Vec<_>>(),
+            vec![30_000, 60_000, 120_000, 240_000, 480_000, 600_000]
+        );
+        assert_eq!(backoff_ms(50), 600_000);
+        assert_eq!(
+            host_of("https://open.feishu.cn/open-apis/bot/v2/hook/x"),
+            "open.feishu.cn"
+        );
+    }
 }
