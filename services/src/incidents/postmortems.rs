@@ -565,3 +565,259 @@ pub fn closable(incident: &Incident, pm: Option<PmStatus>) -> Result<(), String>
     }
     Ok(())
 }
+
+impl Services {
+    /// Demo incidents over the last 80 days (skipped when any incident exists): resolved
+    /// and closed ones with postmortems and action items, one resolved P1 whose postmortem
+    /// is overdue, and two still open. Deterministic for a seed. Returns how many.
+    pub async fn load_demo_incidents(&self, seed: u64) -> Result<usize, ServiceError> {
+        use domain::alerting::Severity;
+        use domain::incident::{
+            monitoring_ms, Checkpoint, IncidentFields, Roles, MINUTE_MS as MIN,
+        };
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        use store::{NewEntry, NewIncident};
+        if !self
+            .store
+            .incidents(&store::IncidentFilter {
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .is_empty()
+        {
+            return Ok(0);
+        }
+        let people = self.people_unchecked().await?;
+        let ic = people.first().map(|p| p.id);
+        let now = self.now_ms() / MIN * MIN;
+        let ctx = store::AuditCtx::system("demo", self.now_ms());
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x0001_cde4_7000);
+        let plans: [(i64, Severity, &str, &str); 14] = [
+            (
+                78,
+                Severity::P2,
+                "Redis hit rate below 60%",
+                "Cache TTL shortened by a config change",
+            ),
+            (
+                71,
+                Severity::P1,
+                "AI dialog failures above 20%",
+                "Model service overloaded after a feature launch",
+            ),
+            (
+                64,
+                Severity::P3,
+                "Slow admin reports",
+                "Missing index on the reports table",
+            ),
+            (
+                57,
+                Severity::P2,
+                "API P95 over 5 s",
+                "Slow query after a schema migration",
+            ),
+            (
+                50,
+                Severity::P0,
+                "Site down: load balancer health checks failing",
+                "Expired TLS certificate on the internal LB",
+            ),
+            (
+                43,
+                Severity::P2,
+                "Knowledge-base coverage dropped to 65%",
+                "Index job failed silently for two days",
+            ),
+            (
+                37,
+                Severity::P1,
+                "Database connections exhausted",
+                "Connection leak in the billing worker",
+            ),
+            (
+                30,
+                Severity::P3,
+                "Typos in the Chinese pricing page",
+                "Copy change skipped review",
+            ),
+            (
+                24,
+                Severity::P2,
+                "Registrations down 35%",
+                "SMS provider throttling verification codes",
+            ),
+            (
+                18,
+                Severity::P1,
+                "AI answers slow (P99 8 s)",
+                "Knowledge-base search timeouts",
+            ),
+            (
+                11,
+                Severity::P2,
+                "Payment webhooks delayed",
+                "Queue consumer stuck after a deploy",
+            ),
+            (
+                4,
+                Severity::P1,
+                "Checkout errors for Alipay users",
+                "Provider API change",
+            ),
+            (1, Severity::P2, "Satisfaction score below 4.0", ""),
+            (0, Severity::P1, "AI success rate below 90%", ""),
+        ];
+        let mut n = 0;
+        for (i, (days_ago, sev, title, cause)) in plans.iter().enumerate() {
+            let detected = now
+                - days_ago * DAY
+                - rng.gen_range(1..12) * 3_600_000
+                - rng.gen_range(0..60) * MIN;
+            let detected = detected.min(now - 90 * MIN);
+            let mut roles = Roles::new();
+            if let Some(ic) = ic {
+                roles.insert(IncidentRole::Commander, vec![ic]);
+            }
+            let new = NewIncident {
+                fields: IncidentFields {
+                    title: (*title).to_owned(),
+                    severity: *sev,
+                    impact_scope: "Web and app users in mainland China".into(),
+                    user_impact: format!("{title}; users see errors or slow pages"),
+                    description: format!("{title}. Detected by Vigil's alert rules."),
+                    measures_taken: "Rolled back the last release; scaled the affected service"
+                        .into(),
+                    support_needed: String::new(),
+                    contact: "400-000-0000".into(),
+                },
+                detected_at_ms: detected,
+                day: self.incident_day(detected),
+                roles,
+                reporter_id: ic,
+                reporter: "demo".into(),
+            };
+            let inc = self.store.create_incident(&new, None, &ctx).await?;
+            let mut after = inc.clone();
+            let ack = detected
+                + rng.gen_range(3..(domain::incident::response_ms(*sev) / MIN).min(45)) * MIN;
+            let fixing = ack + rng.gen_range(5..40) * MIN;
+            let monitoring = fixing + rng.gen_range(10..90) * MIN;
+            let resolved = monitoring + monitoring_ms(*sev) + rng.gen_range(0..60) * MIN;
+            let open_stage = match i {
+                13 => Some(Status::Investigating),
+                12 => Some(Status::Monitoring),
+                _ => None,
+            };
+            let mut entries = Vec::new();
+            let mut prev = Status::Detecting;
+            for (to, at) in [
+                (Status::Investigating, ack),
+                (Status::Fixing, fixing),
+                (Status::Monitoring, monitoring),
+                (Status::Resolved, resolved),
+            ] {
+                if at > now {
+                    break;
+                }
+                after.log.0.push((to, at));
+                entries.push(NewEntry {
+                    at_ms: at,
+                    kind: EntryKind::Status,
+                    body: format!("Status {prev} → {to}"),
+                });
+                prev = to;
+                if Some(to) == open_stage {
+                    break;
+                }
+            }
+            for (c, k) in [
+                (Checkpoint::LevelAndCommander, 4),
+                (Checkpoint::Team, 9),
+                (Checkpoint::Impact, 17),
+            ] {
+                after.checklist.insert(c, detected + k * MIN);
+            }
+            let resolved_now = after.status() == Status::Resolved;
+            // Postmortems: published for all resolved but one (overdue), closed after.
+            let publish = resolved_now && i != 11;
+            if publish {
+                after
+                    .log
+                    .0
+                    .push((Status::Closed, (resolved + 20 * 3_600_000).min(now)));
+                entries.push(NewEntry {
+                    at_ms: (resolved + 20 * 3_600_000).min(now),
+                    kind: EntryKind::Status,
+                    body: "Status resolved → closed".into(),
+                });
+            }
+            let stored = self
+                .store
+                .save_incident(&inc, &after, &entries, "incident.status", &ctx)
+                .await?;
+            if publish {
+                let timeline = prefill_timeline(&self.store.incident_timeline(stored.id).await?);
+                let doc = Postmortem {
+                    timeline,
+                    direct_cause: (*cause).to_owned(),
+                    problem: (*title).to_owned(),
+                    whys: vec![
+                        (*cause).to_owned(),
+                        "The change was not load-tested".into(),
+                        "The release checklist does not cover it".into(),
+                    ],
+                    root_cause: format!("{cause}, and nothing caught it before users did"),
+                    went_well: "Alert fired within minutes\nRollback was quick".into(),
+                    went_badly: "Status page updated late".into(),
+                    plan_process: "Add the change type to the release checklist".into(),
+                    ..Postmortem::default()
+                };
+                let pm_ctx = store::AuditCtx::system("demo", (resolved + 10 * 3_600_000).min(now));
+                let row = self
+                    .store
+                    .save_postmortem(&stored, 0, &doc, PmStatus::InReview, &pm_ctx)
+                    .await?;
+                self.store
+                    .save_postmortem(&stored, row.version, &doc, PmStatus::Published, &pm_ctx)
+                    .await?;
+                for (kind, what, status) in [
+                    (
+                        ActionKind::Immediate,
+                        format!("Monitor: {title}"),
+                        if *days_ago > 20 {
+                            ActionStatus::Done
+                        } else {
+                            ActionStatus::InProgress
+                        },
+                    ),
+                    (
+                        ActionKind::LongTerm,
+                        "Load test before release".to_owned(),
+                        ActionStatus::Todo,
+                    ),
+                ] {
+                    let due = today(resolved + 14 * DAY, self.reporting_tz());
+                    self.store
+                        .create_action_item(
+                            &stored,
+                            &ActionSpec {
+                                kind,
+                                description: what,
+                                owner_user_id: ic,
+                                due_date: due,
+                                status,
+                            },
+                            &pm_ctx,
+                        )
+                        .await?;
+                }
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+const DAY: i64 = 86_400_000;

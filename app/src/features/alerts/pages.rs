@@ -34,6 +34,8 @@ fn AlertTabs() -> impl IntoView {
     }
 }
 
+use crate::features::incidents::pages::OpenIncidentButton;
+
 fn sev_badge(sev: &str) -> impl IntoView {
     view! { <span class=format!("badge sev sev-{}", sev.to_lowercase())>{sev.to_owned()}</span> }
 }
@@ -56,7 +58,7 @@ fn ExternalAlerts() -> impl IntoView {
                         <div class="table-wrap">
                         <table class="table" data-testid="external-alerts">
                             <thead><tr>
-                                <th>{t(Msg::Severity)}</th><th>{t(Msg::Rule)}</th><th>{t(Msg::Since)}</th><th>{t(Msg::Labels)}</th>
+                                <th>{t(Msg::Severity)}</th><th>{t(Msg::Rule)}</th><th>{t(Msg::Since)}</th><th>{t(Msg::Labels)}</th><th></th>
                             </tr></thead>
                             <tbody>
                                 {rows.into_iter().map(|a| view! {
@@ -73,6 +75,7 @@ fn ExternalAlerts() -> impl IntoView {
                                         </td>
                                         <td class="nowrap">{a.since.clone()}</td>
                                         <td>{a.labels.iter().map(|(k, v)| view! { <code class="label">{format!("{k}={v}")}</code>" " }).collect_view()}</td>
+                                        <td><OpenIncidentButton source="alertmanager" rule_id=None fingerprint=a.fingerprint.clone() /></td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
@@ -105,7 +108,7 @@ pub fn AlertsPage() -> impl IntoView {
                         <table class="table" data-testid="active-alerts">
                             <thead><tr>
                                 <th>{t(Msg::Severity)}</th><th>{t(Msg::Status)}</th><th>{t(Msg::Rule)}</th>
-                                <th>{t(Msg::Value)}</th><th>{t(Msg::Since)}</th><th>{t(Msg::Labels)}</th>
+                                <th>{t(Msg::Value)}</th><th>{t(Msg::Since)}</th><th>{t(Msg::Labels)}</th><th></th>
                             </tr></thead>
                             <tbody>
                                 {rows.into_iter().map(|a| view! {
@@ -123,6 +126,7 @@ pub fn AlertsPage() -> impl IntoView {
                                         <td class="nowrap">{a.value.clone()}</td>
                                         <td class="nowrap">{a.since.clone()}</td>
                                         <td>{a.labels.iter().map(|(k, v)| view! { <code class="label">{format!("{k}={v}")}</code>" " }).collect_view()}</td>
+                                        <td>{a.firing.then(|| view! { <OpenIncidentButton source="vigil" rule_id=Some(a.rule_id) fingerprint=a.fingerprint.clone() /> })}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

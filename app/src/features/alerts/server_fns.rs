@@ -31,6 +31,8 @@ pub struct AlertRow {
     pub since: String,
     pub summary: String,
     pub labels: Vec<(String, String)>,
+    /// Identifies the instance for "declare an incident from this alert".
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +124,7 @@ pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
                 .find(|r| r.rule.id == a.rule_id)
                 .map(|r| r.rule.spec.clone());
             AlertRow {
+                fingerprint: services::notify::alert_fingerprint(a.rule_id, &a.labels),
                 rule_id: a.rule_id,
                 rule_name: a.rule_name,
                 severity: a.severity.as_str().into(),
@@ -548,6 +551,7 @@ pub struct ExternalRow {
     pub labels: Vec<(String, String)>,
     pub since: String,
     pub link: String,
+    pub fingerprint: String,
 }
 
 /// Alerts received from Alertmanager that are firing.
@@ -560,6 +564,7 @@ pub async fn external_alerts() -> Result<Vec<ExternalRow>, AppError> {
         .await?
         .into_iter()
         .map(|a| ExternalRow {
+            fingerprint: a.fingerprint,
             source: a.source,
             name: a.name,
             severity: a.severity,

@@ -502,20 +502,21 @@ fn IncidentBody(v: IncidentView, w: Writes) -> impl IntoView {
         </header>
     }
     .into_any();
+    // Each panel's view type is erased: the whole page as one type overflows the
+    // compiler's query depth in the wasm build.
+    let status = view! { <StatusBar v=v.clone() w /> }.into_any();
+    let sla = view! { <SlaPanel v=v.clone() w /> }.into_any();
+    let details = view! { <DetailsPanel v=v.clone() w /> }.into_any();
+    let alerts = view! { <AlertsPanel v=v.clone() /> }.into_any();
+    let timeline = view! { <TimelinePanel v=v.clone() w /> }.into_any();
+    let roles = view! { <RolesPanel v=v.clone() w /> }.into_any();
+    let report = view! { <ReportPanel v=v.clone() w /> }.into_any();
     view! {
         {header}
-        <StatusBar v=v.clone() w />
+        {status}
         <div class="incident-grid">
-            <div class="incident-main">
-                <SlaPanel v=v.clone() w />
-                <DetailsPanel v=v.clone() w />
-                <AlertsPanel v=v.clone() />
-                <TimelinePanel v=v.clone() w />
-            </div>
-            <aside class="incident-side">
-                <RolesPanel v=v.clone() w />
-                <ReportPanel v=v.clone() w />
-            </aside>
+            <div class="incident-main">{sla}{details}{alerts}{timeline}</div>
+            <aside class="incident-side">{roles}{report}</aside>
         </div>
     }
 }
@@ -1059,5 +1060,33 @@ fn ReportPanel(v: IncidentView, w: Writes) -> impl IntoView {
                 })}
             </IfRole>
         </section>
+    }
+}
+
+/// "Declare incident" on a firing alert: opens one linked to the alert (or the one it already
+/// has) and goes there. Responders only.
+#[component]
+pub fn OpenIncidentButton(
+    source: &'static str,
+    rule_id: Option<i64>,
+    fingerprint: String,
+) -> impl IntoView {
+    let me = use_me();
+    let action = ServerAction::<IncidentFromAlert>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(code)) = action.value().get() {
+            navigate(&format!("/incidents/{code}"), NavigateOptions::default());
+        }
+    });
+    let fp = StoredValue::new(fingerprint);
+    view! {
+        <IfRole role=Role::Responder>
+            <button type="button" class="btn btn-small" data-testid="incident-from-alert" disabled=move || action.pending().get()
+                on:click=move |_| {
+                    action.dispatch(IncidentFromAlert { source: source.to_owned(), rule_id, fingerprint: fp.get_value(), csrf: csrf_of(me) });
+                }>{t(Msg::DeclareIncident)}</button>
+            {move || action.value().get().and_then(Result::err).map(|e| view! { <span class="field-error small">{e.to_string()}</span> })}
+        </IfRole>
     }
 }
