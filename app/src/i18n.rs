@@ -346,6 +346,7 @@ messages! {
     Reporter => "reported by", "报告人";
     ResponseChecklist => "Response timeline", "响应时间线";
     ResponseDue => "Response due", "响应截止";
+    RespondedAt => "responded", "已响应";
     ResponseRoles => "Response team", "响应团队";
     RevenueLost => "Revenue lost", "订单损失";
     RootCause => "Root cause", "根本原因";

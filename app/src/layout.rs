@@ -41,6 +41,7 @@ pub fn Layout() -> impl IntoView {
 #[component]
 fn TopBar() -> impl IntoView {
     let me = use_me();
+    let location = leptos_router::hooks::use_location();
     let locale = use_locale();
     let csrf = move || csrf_of(me);
     let switch_language = move |_| {
@@ -73,7 +74,11 @@ fn TopBar() -> impl IntoView {
                 <A href="/dashboards">{t(Msg::NavDashboards)}</A>
                 <A href="/technical">{t(Msg::NavTechnical)}</A>
                 <A href="/alerts">{t(Msg::NavAlerts)}</A>
-                <A href="/incidents">{t(Msg::NavIncidents)}</A>
+                // Action items and reports live beside /incidents: the tab stays current there.
+                <a href="/incidents" aria-current=move || {
+                    let p = location.pathname.get();
+                    (p.starts_with("/incidents") || p == "/action-items" || p == "/incident-reports").then_some("page")
+                }>{t(Msg::NavIncidents)}</a>
                 <A href="/oncall">{t(Msg::NavOncall)}</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {

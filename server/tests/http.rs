@@ -710,3 +710,90 @@ async fn probes_api_needs_a_read_key_and_lists_figures() {
     assert_eq!(probe["burns"].as_array().map(Vec::len), Some(4));
     assert!(probe.get("chart_svg").is_none(), "no SVG in the API");
 }
+
+#[tokio::test]
+async fn incidents_api_needs_a_read_key_filters_and_exports() {
+    let app = app().await;
+    assert_eq!(
+        app.get("/api/v1/incidents", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let read = app
+        .services
+        .create_api_key_cli("reader", "read")
+        .await
+        .expect("key")
+        .secret;
+    let get = |path: &str| {
+        Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {read}"))
+            .body(Body::empty())
+            .expect("req")
+    };
+    let now = app.services.now_ms();
+    let inc = app
+        .services
+        .store()
+        .create_incident(
+            &store::NewIncident {
+                fields: domain::incident::IncidentFields {
+                    title: "Checkout errors".into(),
+                    severity: domain::alerting::Severity::P1,
+                    ..Default::default()
+                },
+                detected_at_ms: now - 60_000,
+                day: "20261126".into(),
+                roles: Default::default(),
+                reporter_id: None,
+                reporter: "test".into(),
+            },
+            None,
+            &store::AuditCtx::system("test", now),
+        )
+        .await
+        .expect("incident");
+    assert_eq!(inc.code, "INC-20261126-001");
+
+    let res = app.send(get("/api/v1/incidents")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!(v["incidents"][0]["code"], "INC-20261126-001");
+    assert_eq!(v["incidents"][0]["status"], "detecting");
+    assert_eq!(v["incidents"][0]["severity"], "P1");
+
+    let res = app.send(get("/api/v1/incidents?status=done")).await;
+    assert_eq!(res.body, r#"{"incidents":[]}"#);
+    let res = app.send(get("/api/v1/incidents?severity=P4")).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert!(res.body.contains("severity"), "{}", res.body);
+    let res = app.send(get("/api/v1/incidents?colour=red")).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+
+    let res = app.send(get("/api/v1/incidents/INC-20261126-001")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!(v["incident"]["code"], "INC-20261126-001");
+    assert_eq!(v["timeline"][0]["kind"], "declared");
+    assert_eq!(
+        v["checklist"].as_array().map(Vec::len),
+        Some(5),
+        "P1: five steps"
+    );
+    assert_eq!(
+        app.send(get("/api/v1/incidents/INC-19990101-001"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let res = app
+        .send(get("/api/v1/incidents/INC-20261126-001/postmortem.md"))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(
+        res.headers[header::CONTENT_TYPE],
+        "text/markdown; charset=utf-8"
+    );
+    assert!(res.body.starts_with("# 事故复盘报告\n"), "{}", res.body);
+    assert!(res.body.contains("| 事故 ID | INC-20261126-001 |"));
+}

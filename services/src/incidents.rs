@@ -206,6 +206,14 @@ impl Services {
         code: &str,
     ) -> Result<IncidentDetail, ServiceError> {
         actor.require(Role::Viewer)?;
+        self.incident_detail_unchecked(code).await
+    }
+
+    /// [`Services::incident_detail`] for callers already authorized (a `read` API key).
+    pub async fn incident_detail_unchecked(
+        &self,
+        code: &str,
+    ) -> Result<IncidentDetail, ServiceError> {
         let incident = self.store.incident_by_code(code).await?;
         let now = self.now_ms();
         let sev = incident.fields.severity;
@@ -228,6 +236,14 @@ impl Services {
         filter: &IncidentFilter,
     ) -> Result<Vec<Incident>, ServiceError> {
         actor.require(Role::Viewer)?;
+        self.list_incidents_unchecked(filter).await
+    }
+
+    /// [`Services::list_incidents`] for callers already authorized (a `read` API key).
+    pub async fn list_incidents_unchecked(
+        &self,
+        filter: &IncidentFilter,
+    ) -> Result<Vec<Incident>, ServiceError> {
         Ok(self.store.incidents(filter).await?)
     }
 

@@ -128,6 +128,11 @@ impl Services {
         self
     }
 
+    /// Where users reach Vigil (no trailing slash), for links.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -59,6 +59,11 @@ impl Services {
         code: &str,
     ) -> Result<PostmortemView, ServiceError> {
         actor.require(Role::Viewer)?;
+        self.postmortem_unchecked(code).await
+    }
+
+    /// [`Services::postmortem`] for callers already authorized (a `read` API key).
+    pub async fn postmortem_unchecked(&self, code: &str) -> Result<PostmortemView, ServiceError> {
         let incident = self.store.incident_by_code(code).await?;
         let now = self.now_ms();
         let row = self.store.postmortem(incident.id).await?;
@@ -155,7 +160,13 @@ impl Services {
         actor: &Actor,
         code: &str,
     ) -> Result<String, ServiceError> {
-        let view = self.postmortem(actor, code).await?;
+        actor.require(Role::Viewer)?;
+        self.postmortem_markdown_unchecked(code).await
+    }
+
+    /// [`Services::postmortem_markdown`] for callers already authorized (a `read` API key).
+    pub async fn postmortem_markdown_unchecked(&self, code: &str) -> Result<String, ServiceError> {
+        let view = self.postmortem_unchecked(code).await?;
         let alerts = self.store.incident_alerts(view.incident.id).await?;
         let people: BTreeMap<i64, String> = self
             .people_unchecked()
@@ -798,7 +809,8 @@ impl Services {
                         ActionStatus::Todo,
                     ),
                 ] {
-                    let due = today(resolved + 14 * DAY, self.reporting_tz());
+                    let weeks = if kind == ActionKind::LongTerm { 6 } else { 2 };
+                    let due = today(resolved + weeks * 7 * DAY, self.reporting_tz());
                     self.store
                         .create_action_item(
                             &stored,

@@ -105,8 +105,8 @@ pub fn aggregate(incidents: &[Incident], months: &[String], tz: Tz) -> (Vec<[Cel
 }
 
 fn minutes_label(v: f64) -> String {
-    if v >= 120.0 {
-        format!("{:.0} h", v / 60.0)
+    if v >= 60.0 {
+        format!("{:.1} h", v / 60.0)
     } else {
         format!("{v:.0} min")
     }

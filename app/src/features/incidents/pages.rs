@@ -62,14 +62,14 @@ pub fn IncidentTabs() -> impl IntoView {
     }
 }
 
-/// `m:ss` / `h:mm:ss` of a duration.
+/// `12:05` under an hour, `3h 07m` under a day, `2d 4h` beyond.
 fn clock_text(ms: i64) -> String {
     let s = ms.abs() / 1000;
-    let (h, m, s) = (s / 3600, (s / 60) % 60, s % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
+    let (d, h, m, s) = (s / 86_400, (s / 3600) % 24, (s / 60) % 60, s % 60);
+    match (d, h) {
+        (0, 0) => format!("{m}:{s:02}"),
+        (0, h) => format!("{h}h {m:02}m"),
+        (d, h) => format!("{d}d {h}h"),
     }
 }
 
@@ -600,7 +600,7 @@ fn SlaPanel(v: IncidentView, w: Writes) -> impl IntoView {
     let code = v.code.clone();
     let response = match (&v.responded, open) {
         (Some(r), _) => {
-            view! { <span>{r.clone()}" "{clock_badge(v.response_state)}</span> }.into_any()
+            view! { <span class="small">{t(Msg::RespondedAt)}" "{r.clone()}" "{clock_badge(v.response_state)}</span> }.into_any()
         }
         (None, true) => view! { <Countdown due_ms=v.response_due_ms server_now=now /> }.into_any(),
         (None, false) => clock_badge(v.response_state),

@@ -289,7 +289,7 @@ fn PostmortemEditor(
     let s3 = submit.clone();
     let s4 = submit.clone();
     let actions_bar = view! {
-        <div class="card form-actions sticky-actions">
+        <div class="card pm-actions">
             <IfRole role=Role::Responder fallback=|| view! { <p class="muted">{t(Msg::ReadOnlyPostmortem)}</p> }>
                 {
                     let (s1, s2, s3, s4) = (s1.clone(), s2.clone(), s3.clone(), s4.clone());

@@ -92,7 +92,9 @@ fn HomeIncidentsCards() -> impl IntoView {
                     </section>
                     <section class="card" data-testid="home-my-actions">
                         <h2>{t(Msg::MyActionItems)}</h2>
-                        {if mine.is_empty() {
+                        {let total = mine.len();
+                        let mine: Vec<_> = mine.into_iter().take(6).collect();
+                        if mine.is_empty() {
                             view! { <p class="muted">{t(Msg::NoMyActionItems)}</p> }.into_any()
                         } else {
                             view! {
@@ -103,7 +105,7 @@ fn HomeIncidentsCards() -> impl IntoView {
                                             {a.overdue.then(|| view! { " "<span class="badge state-firing">{t(Msg::Overdue)}</span> })}</li>
                                     }).collect_view()}
                                 </ul>
-                                <a class="small" href="/action-items?owner=me">{t(Msg::ActionItems)}" →"</a>
+                                <a class="small" href="/action-items?owner=me">{t(Msg::ActionItems)}{format!(" ({total}) →")}</a>
                             }.into_any()
                         }}
                     </section>

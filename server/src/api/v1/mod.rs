@@ -1,6 +1,7 @@
-//! `/api/v1`: the stable public contract for machines (ingestion, integrations).
+//! `/api/v1`: the stable public contract for machines (ingestion, integrations, reads).
 
 pub mod events;
+pub mod incidents;
 pub mod integrations;
 
 use crate::api::error::ApiError;
@@ -26,6 +27,12 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/alerts", get(integrations::alerts_now))
         .route("/probes", get(integrations::probes))
+        .route("/incidents", get(incidents::list))
+        .route("/incidents/{code}", get(incidents::one))
+        .route(
+            "/incidents/{code}/postmortem.md",
+            get(incidents::postmortem_md),
+        )
         .fallback(|| async { ApiError::not_found() })
 }
 
