@@ -233,6 +233,9 @@ messages! {
     AddNote => "Add note", "添加备注";
     AddRow => "Add row", "添加一行";
     Appendix => "Appendix", "附录";
+    BasicInfo => "Basic information", "基本信息";
+    BasicInfoHint => "From the incident: edit it there.", "来自事故记录：请在事故页面修改。";
+    IncidentTime => "Incident time", "事故时间";
     AssignRoles => "Assign roles", "分配角色";
     At => "At", "时间";
     BackToDraft => "Back to draft", "退回草稿";

@@ -785,3 +785,42 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
         .as_deref()
         .is_some_and(|s| s.starts_with("<svg")));
 }
+
+#[tokio::test]
+async fn demo_incidents_fill_the_reports_once() {
+    let (svc, _clock, _ic, viewer) = setup("demo").await;
+    assert_eq!(svc.load_demo_incidents(42).await.expect("demo"), 14);
+    assert_eq!(
+        svc.load_demo_incidents(42).await.expect("again"),
+        0,
+        "only once"
+    );
+    let all = svc
+        .list_incidents(&viewer, &IncidentFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(all.len(), 14);
+    let open: Vec<Status> = all
+        .iter()
+        .filter(|i| i.status().is_open())
+        .map(|i| i.status())
+        .collect();
+    assert_eq!(open, vec![Status::Investigating, Status::Monitoring]);
+    // Every stored history is consistent (allowed steps, times in order).
+    for i in &all {
+        assert!(i.log.validate().is_ok(), "{}: {:?}", i.code, i.log);
+    }
+    let r = svc.incident_report_stats(&viewer, 3).await.expect("report");
+    // The last three months (Shanghai calendar) hold the incidents detected in them.
+    let in_range = all
+        .iter()
+        .filter(|i| {
+            r.months
+                .contains(&format_minute(i.log.detected_ms(), shanghai())[..7].to_owned())
+        })
+        .count();
+    assert!(in_range > 0 && in_range < 14, "{in_range}");
+    assert_eq!(r.totals.iter().map(|c| c.count).sum::<usize>(), in_range);
+    assert_eq!(r.overdue.len(), 1, "the resolved P1 without a postmortem");
+    assert!(r.mttr_svg.is_some() && r.mtta_svg.is_some());
+}

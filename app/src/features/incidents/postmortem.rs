@@ -155,6 +155,30 @@ fn PostmortemEditor(
         </header>
     }
     .into_any();
+    let b = edit.basic.clone();
+    let dash = |s: String| {
+        if s.trim().is_empty() {
+            "—".to_owned()
+        } else {
+            s
+        }
+    };
+    let basic = view! {
+        <section class="card" data-testid="pm-basic">
+            <h2>{t(Msg::BasicInfo)}</h2>
+            <dl class="details">
+                <dt>"ID"</dt><dd>{edit.code.clone()}</dd>
+                <dt>{t(Msg::Severity)}</dt><dd>{edit.severity.as_str()}</dd>
+                <dt>{t(Msg::IncidentTime)}</dt><dd>{b.period}</dd>
+                <dt>{t(Msg::Duration)}</dt><dd>{b.duration}</dd>
+                <dt>{t(Msg::IncRoleCommander)}</dt><dd>{b.commander}</dd>
+                <dt>{t(Msg::ImpactScope)}</dt><dd>{dash(b.impact_scope)}</dd>
+                <dt>{t(Msg::UserImpact)}</dt><dd>{dash(b.user_impact)}</dd>
+            </dl>
+            <p class="muted small">{t(Msg::BasicInfoHint)}</p>
+        </section>
+    }
+    .into_any();
     let row_indices = move || (0..form.with(|f| f.timeline.len())).collect::<Vec<usize>>();
     let timeline = view! {
         <section class="card">
@@ -338,6 +362,7 @@ fn PostmortemEditor(
     view! {
         {header}
         <form class="form postmortem-form" on:submit=|ev: leptos::ev::SubmitEvent| ev.prevent_default() data-testid="postmortem-form">
+            {basic}
             {timeline}
             {causes}
             {impact}

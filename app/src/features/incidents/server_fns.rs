@@ -166,6 +166,18 @@ pub struct PostmortemEdit {
     pub actions: Vec<ActionRow>,
     pub people: Vec<PersonRow>,
     pub today: String,
+    /// 基本信息, filled from the incident: (label key, value).
+    pub basic: BasicInfo,
+}
+
+/// The postmortem's basic information, from the incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BasicInfo {
+    pub period: String,
+    pub duration: String,
+    pub commander: String,
+    pub impact_scope: String,
+    pub user_impact: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -652,6 +664,26 @@ pub async fn get_postmortem(code: String) -> Result<PostmortemEdit, AppError> {
             .iter()
             .map(|a| action_row(a, &names, &today))
             .collect(),
+        basic: {
+            let inc = &v.incident;
+            let start = inc.log.detected_ms();
+            let end = inc.log.resolved_ms();
+            let fmt = |t| services::incidents::format_minute(t, tz);
+            BasicInfo {
+                period: format!(
+                    "{} – {}",
+                    fmt(start),
+                    end.map_or_else(|| "…".to_owned(), fmt)
+                ),
+                duration: end.map_or_else(|| "—".to_owned(), |e| short_duration(e - start)),
+                commander: inc
+                    .commander()
+                    .and_then(|id| names.get(&id).cloned())
+                    .unwrap_or_else(|| "—".into()),
+                impact_scope: inc.fields.impact_scope.clone(),
+                user_impact: inc.fields.user_impact.clone(),
+            }
+        },
         people: people_rows(&people),
         today,
     })
