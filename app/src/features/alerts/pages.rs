@@ -405,10 +405,13 @@ fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
     let range = RwSignal::new("7d".to_owned());
     let id = edit.id;
     let version = edit.version;
-    let preview = Resource::new(
-        move || (form.get(), range.get()),
-        |(f, r)| backtest_rule(f, r),
-    );
+    // The backtest runs in the browser only, after hydration: rendered on the server it
+    // streamed out of order with the editor's other suspense boundaries and, now and then,
+    // the browser hydrated a different tree (tachys' "unreachable" panic on
+    // /alerts/rules/new). Server and first client render both show "Loading…".
+    let preview = LocalResource::new(move || backtest_rule(form.get(), range.get()));
+    let mounted = RwSignal::new(false);
+    Effect::new(move |_| mounted.set(true));
     let save = ServerAction::<SaveRule>::new();
     let delete = ServerAction::<DeleteRule>::new();
     let csrf = move || csrf_of(me);
@@ -687,15 +690,21 @@ fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
                         }).collect_view()}
                     </div>
                 </div>
-                <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
-                    {move || Suspend::new(async move {
-                        match preview.await {
-                            Ok(b) => backtest_view(b),
-                            Err(AppError::Invalid(_)) => view! { <p class="muted">{t(Msg::FixFieldsForPreview)}</p> }.into_any(),
-                            Err(e) => error_box(e),
-                        }
-                    })}
-                </Transition>
+                {move || if mounted.get() {
+                    view! {
+                        <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                            {move || Suspend::new(async move {
+                                match preview.await {
+                                    Ok(b) => backtest_view(b),
+                                    Err(AppError::Invalid(_)) => view! { <p class="muted">{t(Msg::FixFieldsForPreview)}</p> }.into_any(),
+                                    Err(e) => error_box(e),
+                                }
+                            })}
+                        </Transition>
+                    }.into_any()
+                } else {
+                    view! { <p class="muted">{t(Msg::Loading)}</p> }.into_any()
+                }}
             </section>
         </div>
     }
