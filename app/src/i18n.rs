@@ -306,6 +306,7 @@ messages! {
     Me => "Me", "我";
     MeasuresTaken => "Measures taken", "已采取的措施";
     MonitoringUntil => "Monitoring at least until", "至少监控到";
+    MonitoringMet => "Minimum met: ready to resolve", "已满足最短监控时间，可解决";
     Month => "Month", "月份";
     Months => "months", "个月";
     MoveTo => "→", "→";

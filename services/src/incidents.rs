@@ -283,6 +283,10 @@ impl Services {
         after
             .log
             .change(sev, to, at, now, override_reason.as_deref())?;
+        // Starting the fix is the "fix plan made, fixing started" step of the checklist.
+        if to == Status::Fixing {
+            after.checklist.entry(Checkpoint::FixPlan).or_insert(at);
+        }
         let reason = override_reason
             .as_deref()
             .map(str::trim)

@@ -166,6 +166,17 @@ async fn an_incident_walks_every_status_with_its_rules() {
     svc.change_incident_status(&ic, &code, Status::Fixing, None, None)
         .await
         .expect("fixing");
+    let d = svc.incident_detail(&viewer, &code).await.expect("detail");
+    let fix_plan = d
+        .checklist
+        .iter()
+        .find(|c| c.checkpoint == Checkpoint::FixPlan)
+        .expect("step");
+    assert_eq!(
+        (fix_plan.done_ms, fix_plan.state),
+        (Some(T0 + 14 * MIN), ClockState::Met),
+        "fixing ticks the fix-plan step"
+    );
     svc.add_incident_note(&ic, &code, "Rolled back release 2.31", Some(T0 + 12 * MIN))
         .await
         .expect("note with an earlier event time");

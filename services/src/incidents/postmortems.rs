@@ -733,6 +733,9 @@ impl Services {
                     break;
                 }
                 after.log.0.push((to, at));
+                if to == Status::Fixing {
+                    after.checklist.insert(Checkpoint::FixPlan, at);
+                }
                 entries.push(NewEntry {
                     at_ms: at,
                     kind: EntryKind::Status,

@@ -76,7 +76,13 @@ fn clock_text(ms: i64) -> String {
 /// A live countdown to `due_ms`: the server's `now` first (so hydration matches), then the
 /// browser's clock every second.
 #[component]
-pub fn Countdown(due_ms: i64, server_now: i64) -> impl IntoView {
+pub fn Countdown(
+    due_ms: i64,
+    server_now: i64,
+    /// Passing the time is good news (the monitoring minimum), not a missed deadline.
+    #[prop(optional)]
+    passing_is_ok: bool,
+) -> impl IntoView {
     let now = RwSignal::new(server_now);
     #[cfg(feature = "hydrate")]
     {
@@ -97,6 +103,8 @@ pub fn Countdown(due_ms: i64, server_now: i64) -> impl IntoView {
         let left = due_ms - now.get();
         if left >= 0 {
             view! { <span class="countdown" data-testid="countdown">{clock_text(left)}" "{t(Msg::Left)}</span> }.into_any()
+        } else if passing_is_ok {
+            view! { <span class="countdown ok" data-testid="countdown">{t(Msg::MonitoringMet)}</span> }.into_any()
         } else {
             view! { <span class="countdown over" data-testid="countdown">{clock_text(left)}" "{t(Msg::Overdue)}</span> }.into_any()
         }
@@ -609,7 +617,7 @@ fn SlaPanel(v: IncidentView, w: Writes) -> impl IntoView {
         view! {
             <div class="stat"><div class="stat-label">{t(Msg::MonitoringUntil)}</div>
                 <div class="stat-value small">{v.monitoring_until.clone()}</div>
-                <Countdown due_ms=due server_now=now />
+                <Countdown due_ms=due server_now=now passing_is_ok=true />
             </div>
         }
     });
