@@ -872,7 +872,7 @@ pub fn report_text(inc: &Incident, tz: Tz, base_url: &str) -> String {
         code = inc.code,
         status = status_zh(inc.status()),
         scope = or_dash(&f.impact_scope),
-        start = format_minute(inc.log.detected_ms(), tz),
+        start = format!("{} ({tz})", format_minute(inc.log.detected_ms(), tz)),
         reporter = or_dash(&inc.reporter),
         contact = or_dash(&f.contact),
         desc = or_dash(&f.description),

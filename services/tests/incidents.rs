@@ -564,7 +564,7 @@ async fn roles_notes_report_and_field_edits() {
     for line in [
         "事故级别: P1",
         "影响范围: AI chat, all users",
-        "事故时间: 2026-02-15 00:30",
+        "事故时间: 2026-02-15 00:30 (Asia/Shanghai)",
         "报告人: ic@example.com",
         "联系方式: 138-0000-0000",
         "事故描述:\nAI dialog failure rate jumped at 00:25",
