@@ -92,6 +92,20 @@ fn status_zh(s: Status) -> &'static str {
 }
 
 impl Services {
+    /// Saves `after` over `before` with one timeline entry (see `Store::save_incident`).
+    async fn save_with_entry(
+        &self,
+        actor: &Actor,
+        (before, after): (&Incident, &Incident),
+        entry: NewEntry,
+        action: &str,
+    ) -> Result<Incident, ServiceError> {
+        Ok(self
+            .store
+            .save_incident(before, after, &[entry], action, &actor.audit(self.now_ms()))
+            .await?)
+    }
+
     fn system_ctx(&self, who: &str) -> AuditCtx {
         AuditCtx::system(who, self.now_ms())
     }
@@ -302,20 +316,13 @@ impl Services {
             }
             _ => format!("Status {from} → {to}"),
         };
-        Ok(self
-            .store
-            .save_incident(
-                &before,
-                &after,
-                &[NewEntry {
-                    at_ms: at,
-                    kind: EntryKind::Status,
-                    body,
-                }],
-                "incident.status",
-                &actor.audit(now),
-            )
-            .await?)
+        let entry = NewEntry {
+            at_ms: at,
+            kind: EntryKind::Status,
+            body,
+        };
+        self.save_with_entry(actor, (&before, &after), entry, "incident.status")
+            .await
     }
 
     /// Edits the text fields and severity (responder) when `version` is current. A
@@ -516,20 +523,13 @@ impl Services {
             if done { "Done:" } else { "Reopened:" },
             checkpoint.label()
         );
-        Ok(self
-            .store
-            .save_incident(
-                &before,
-                &after,
-                &[NewEntry {
-                    at_ms: now,
-                    kind: EntryKind::Checklist,
-                    body,
-                }],
-                "incident.checklist",
-                &actor.audit(now),
-            )
-            .await?)
+        let entry = NewEntry {
+            at_ms: now,
+            kind: EntryKind::Checklist,
+            body,
+        };
+        self.save_with_entry(actor, (&before, &after), entry, "incident.checklist")
+            .await
     }
 
     /// Adds a note with its event time (default now) (responder).
@@ -602,19 +602,7 @@ impl Services {
             .ok_or_else(|| {
                 ServiceError::invalid("alert", "that alert is no longer pending or firing")
             })?;
-        Ok(AlertLink {
-            fingerprint: episode_fingerprint(fingerprint, a.fired_at_ms.unwrap_or(a.active_at_ms)),
-            source: "vigil".into(),
-            rule_id: Some(a.rule_id),
-            title: if a.summary.is_empty() {
-                a.rule_name.clone()
-            } else {
-                format!("{}: {}", a.rule_name, a.summary)
-            },
-            severity: a.severity,
-            labels: a.labels.into_iter().collect(),
-            linked_at_ms: now,
-        })
+        Ok(vigil_link(&a, now))
     }
 
     /// The alert link for an alert received from Alertmanager.
@@ -723,27 +711,16 @@ impl Services {
             if a.state != AlertState::Firing || !rules.get(&a.rule_id).copied().unwrap_or(false) {
                 continue;
             }
-            let fp = episode_fingerprint(
-                &crate::notify::alert_fingerprint(a.rule_id, &a.labels),
-                a.fired_at_ms.unwrap_or(a.active_at_ms),
-            );
-            if self.store.incident_for_alert(&fp).await?.is_some() {
+            let now = self.now_ms();
+            let link = vigil_link(&a, now);
+            if self
+                .store
+                .incident_for_alert(&link.fingerprint)
+                .await?
+                .is_some()
+            {
                 continue;
             }
-            let now = self.now_ms();
-            let link = AlertLink {
-                fingerprint: fp,
-                source: "vigil".into(),
-                rule_id: Some(a.rule_id),
-                title: if a.summary.is_empty() {
-                    a.rule_name.clone()
-                } else {
-                    format!("{}: {}", a.rule_name, a.summary)
-                },
-                severity: a.severity,
-                labels: a.labels.clone().into_iter().collect(),
-                linked_at_ms: now,
-            };
             let detected = a.fired_at_ms.unwrap_or(now).min(now);
             let new = NewIncident {
                 fields: alert_fields(&link),
@@ -815,6 +792,26 @@ impl Services {
     }
 }
 
+/// The link to one of Vigil's alert instances, for its current firing episode.
+fn vigil_link(a: &crate::alerting::ActiveAlert, now_ms: i64) -> AlertLink {
+    AlertLink {
+        fingerprint: episode_fingerprint(
+            &crate::notify::alert_fingerprint(a.rule_id, &a.labels),
+            a.fired_at_ms.unwrap_or(a.active_at_ms),
+        ),
+        source: "vigil".into(),
+        rule_id: Some(a.rule_id),
+        title: if a.summary.is_empty() {
+            a.rule_name.clone()
+        } else {
+            format!("{}: {}", a.rule_name, a.summary)
+        },
+        severity: a.severity,
+        labels: a.labels.clone().into_iter().collect(),
+        linked_at_ms: now_ms,
+    }
+}
+
 /// A firing episode of an alert: the same series firing again later is a new episode.
 fn episode_fingerprint(fp: &str, since_ms: i64) -> String {
     format!("{fp}@{since_ms}")
@@ -859,7 +856,7 @@ pub fn report_text(inc: &Incident, tz: Tz, base_url: &str) -> String {
          事故级别: {sev}\n\
          当前状态: {status}\n\
          影响范围: {scope}\n\
-         事故时间: {start}\n\
+         事故时间: {start} ({tz})\n\
          报告人: {reporter}\n\
          联系方式: {contact}\n\n\
          事故描述:\n{desc}\n\n\
@@ -872,7 +869,7 @@ pub fn report_text(inc: &Incident, tz: Tz, base_url: &str) -> String {
         code = inc.code,
         status = status_zh(inc.status()),
         scope = or_dash(&f.impact_scope),
-        start = format!("{} ({tz})", format_minute(inc.log.detected_ms(), tz)),
+        start = format_minute(inc.log.detected_ms(), tz),
         reporter = or_dash(&inc.reporter),
         contact = or_dash(&f.contact),
         desc = or_dash(&f.description),

@@ -248,7 +248,8 @@ pub fn IncidentsPage() -> impl IntoView {
     }
 }
 
-fn urlencode(s: &str) -> String {
+/// Percent-encodes everything but unreserved characters (query values, `data:` URLs).
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -1,7 +1,7 @@
 //! `/incidents/:code/postmortem` (every section of the template, 5 whys, fishbone, action
 //! items, review states, Markdown export), `/action-items` and `/incident-reports`.
 
-use super::pages::{error_box, sev_badge, status_badge, IncidentTabs};
+use super::pages::{error_box, sev_badge, status_badge, urlencode, IncidentTabs};
 use super::server_fns::*;
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
@@ -346,7 +346,7 @@ fn PostmortemEditor(
                 {move || { let code_md = code_md.clone(); Suspend::new(async move {
                     match md.await {
                         Ok(text) => {
-                            let href = format!("data:text/markdown;charset=utf-8,{}", encode_component(&text));
+                            let href = format!("data:text/markdown;charset=utf-8,{}", urlencode(&text));
                             view! {
                                 <a class="btn btn-small" href=href download=format!("{}-postmortem.md", code_md) data-testid="pm-export">{t(Msg::DownloadMarkdown)}</a>
                                 <details><summary>{t(Msg::Preview)}</summary><pre class="markdown" data-testid="pm-markdown">{text}</pre></details>
@@ -372,20 +372,6 @@ fn PostmortemEditor(
         {actions_bar}
         {export}
     }
-}
-
-/// Percent-encodes for a `data:` URL.
-fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[component]
