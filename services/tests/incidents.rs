@@ -835,3 +835,87 @@ async fn demo_incidents_fill_the_reports_once() {
     assert_eq!(r.overdue.len(), 1, "the resolved P1 without a postmortem");
     assert!(r.mttr_svg.is_some() && r.mtta_svg.is_some());
 }
+
+/// A local Feishu-style receiver that keeps every body it is sent.
+async fn receiver() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::routing::post;
+    let got: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |axum::Json(v): axum::Json<Value>| {
+            let g = g.clone();
+            async move {
+                g.lock().expect("lock").push(v);
+                axum::Json(json!({"code": 0, "msg": "success"}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hook"), got)
+}
+
+#[tokio::test]
+async fn the_report_is_sent_to_a_channel_and_recorded() {
+    let (svc, _clock, ic, viewer) = setup("send").await;
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let (url, got) = receiver().await;
+    let channel = svc
+        .create_channel(
+            &admin,
+            "Incident room",
+            "feishu",
+            services::notify::channels::ChannelConfig::webhook(&url, ""),
+            true,
+        )
+        .await
+        .expect("channel");
+    let inc = svc
+        .declare_incident(
+            &ic,
+            Declare {
+                fields: fields("Payments failing", Severity::P0),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("declare");
+    assert!(matches!(
+        svc.send_incident_report(&viewer, &inc.code, channel.id)
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    assert_eq!(
+        invalid_field(
+            svc.send_incident_report(&ic, &inc.code, 9999).await,
+            "channel"
+        ),
+        "no such channel"
+    );
+    svc.send_incident_report(&ic, &inc.code, channel.id)
+        .await
+        .expect("sent");
+    let bodies = got.lock().expect("lock").clone();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0]["msg_type"], "text");
+    let text = bodies[0]["content"]["text"].as_str().expect("text");
+    assert!(
+        text.starts_with("【事故报告】P0 - Payments failing"),
+        "{text}"
+    );
+    let d = svc
+        .incident_detail(&viewer, &inc.code)
+        .await
+        .expect("detail");
+    assert!(d
+        .timeline
+        .iter()
+        .any(|e| e.kind == domain::incident::EntryKind::Report
+            && e.body == "Incident report sent to Incident room"));
+}
