@@ -242,6 +242,11 @@ messages! {
     BrandImpact => "Brand impact", "品牌影响";
     BusinessImpact => "Business impact", "业务影响";
     BySeverityAndMonth => "By severity and month", "按级别和月份";
+    CheckLevelCommander => "Confirm the level, appoint the IC", "确认事故级别，任命 IC";
+    CheckTeam => "Form the response team, open a channel", "组建响应团队，建立沟通渠道";
+    CheckImpact => "First impact assessment", "完成初步影响评估";
+    CheckFixPlan => "Fix plan made, fixing started", "制定修复方案，开始修复";
+    CheckProgressNotice => "Progress notice sent (P0/P1)", "P0/P1 事故进展通报";
     ChurnRisk => "Customer churn risk", "客户流失风险";
     ClockLate => "Late", "超时完成";
     ClockMet => "On time", "按时";

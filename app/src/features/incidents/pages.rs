@@ -38,6 +38,17 @@ pub fn status_badge(s: Status) -> impl IntoView {
     view! { <span class=format!("badge inc-status inc-{}", s.as_str()) data-testid="incident-status">{t(status_msg(s))}</span> }
 }
 
+fn checkpoint_msg(c: domain::incident::Checkpoint) -> Msg {
+    use domain::incident::Checkpoint as C;
+    match c {
+        C::LevelAndCommander => Msg::CheckLevelCommander,
+        C::Team => Msg::CheckTeam,
+        C::Impact => Msg::CheckImpact,
+        C::FixPlan => Msg::CheckFixPlan,
+        C::ProgressNotice => Msg::CheckProgressNotice,
+    }
+}
+
 fn role_msg(r: IncidentRole) -> Msg {
     match r {
         IncidentRole::Commander => Msg::IncRoleCommander,
@@ -648,9 +659,9 @@ fn SlaPanel(v: IncidentView, w: Writes) -> impl IntoView {
                             }
                         }
                     </IfRole>
-                    <span>{c.label.clone()}</span>
+                    <span>{t(checkpoint_msg(c.checkpoint))}</span>
                 </label>
-                <span class="muted small">{c.owner.clone()}" · "{t(Msg::Due)}" "{c.due[11..].to_owned()}</span>
+                <span class="muted small">{t(role_msg(c.owner))}" · "{t(Msg::Due)}" "{c.due[11..].to_owned()}</span>
                 {match (&c.done, open) {
                     (Some(d), _) => view! { <span class="small">{d[11..].to_owned()}" "{clock_badge(c.state)}</span> }.into_any(),
                     (None, true) => view! { <Countdown due_ms=c.due_ms server_now=now /> }.into_any(),

@@ -58,8 +58,8 @@ pub struct DeclareForm {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckRow {
     pub key: String,
-    pub label: String,
-    pub owner: String,
+    pub checkpoint: domain::incident::Checkpoint,
+    pub owner: IncidentRole,
     pub due_ms: i64,
     pub due: String,
     pub done: Option<String>,
@@ -333,8 +333,8 @@ mod ssr_impl {
                 .iter()
                 .map(|c| CheckRow {
                     key: c.checkpoint.as_str().to_owned(),
-                    label: c.checkpoint.label().to_owned(),
-                    owner: c.checkpoint.owner().label().to_owned(),
+                    checkpoint: c.checkpoint,
+                    owner: c.checkpoint.owner(),
                     due_ms: c.due_ms,
                     due: format_minute(c.due_ms, tz),
                     done: c.done_ms.map(|t| format_minute(t, tz)),
