@@ -79,8 +79,10 @@ pub async fn tick(
     }
     start_probe_round(services, probes, metrics);
     let started = Instant::now();
+    let mut transitions = 0;
     match services.evaluate_due_rules().await {
         Ok(r) => {
+            transitions = r.transitions;
             metrics.record_engine_cycle(started.elapsed(), &r);
             if r.transitions > 0 || r.errors > 0 {
                 tracing::info!(
@@ -94,8 +96,10 @@ pub async fn tick(
         }
         Err(e) => tracing::warn!(error = %e, "alert evaluation cycle failed"),
     }
-    // Rules marked "open an incident when firing": one incident per firing episode.
-    if let Err(e) = services.open_incidents_for_firing_alerts().await {
+    // Rules marked "open an incident when firing": one incident per firing episode. Looked
+    // at after a cycle with transitions, and once a minute anyway (a leader that stopped
+    // between evaluating and opening is caught up by the next one).
+    if let Err(e) = services.open_incidents_if_due(transitions > 0).await {
         tracing::warn!(error = %e, "opening incidents for firing alerts failed");
     }
     // Then notifications: decide and queue, then deliver what is due (retries included).

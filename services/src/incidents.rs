@@ -695,6 +695,19 @@ impl Services {
             .await?)
     }
 
+    /// [`Services::open_incidents_for_firing_alerts`] when the last evaluation cycle changed
+    /// something, or a minute after the last look (it reads every rule and its state).
+    pub async fn open_incidents_if_due(&self, changed: bool) -> Result<Vec<String>, ServiceError> {
+        use std::sync::atomic::Ordering;
+        let now = self.now_ms();
+        let last = self.incident_scan_at_ms.load(Ordering::SeqCst);
+        if !changed && now.saturating_sub(last) < 60_000 {
+            return Ok(Vec::new());
+        }
+        self.incident_scan_at_ms.store(now, Ordering::SeqCst);
+        self.open_incidents_for_firing_alerts().await
+    }
+
     /// Opens an incident for every firing alert of a rule marked "open an incident when
     /// firing" that has none for this firing episode yet (engine, leader only). Returns
     /// the codes opened.

@@ -65,6 +65,8 @@ pub struct Services {
     prometheus_url: Option<String>,
     /// How many alert groups' notifications are sent at once.
     delivery_concurrency: usize,
+    /// When firing alerts were last checked for incidents to open (epoch ms).
+    incident_scan_at_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl std::fmt::Debug for Services {
@@ -97,6 +99,7 @@ impl Services {
             public_url: "http://127.0.0.1:3000".into(),
             prometheus_url: None,
             delivery_concurrency: 16,
+            incident_scan_at_ms: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
         }
     }
 

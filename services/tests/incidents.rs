@@ -755,16 +755,39 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
     spec.open_incident = true;
     svc.create_rule(&editor, spec).await.expect("rule");
     svc.evaluate_due_rules().await.expect("cycle");
-    let opened = svc.open_incidents_for_firing_alerts().await.expect("open");
+    // The engine's first look (no earlier one) opens it even without a "changed" hint.
+    let opened = svc.open_incidents_if_due(false).await.expect("open");
     assert_eq!(opened.len(), 1, "one incident for the firing alert");
     // Idempotent: the next cycles open nothing more for the same firing episode.
     clock.advance_ms(MIN);
     svc.evaluate_due_rules().await.expect("cycle");
     assert!(svc
-        .open_incidents_for_firing_alerts()
+        .open_incidents_if_due(true)
         .await
         .expect("open")
         .is_empty());
+    // A second rule fires: within a minute of the last look and without the cycle's
+    // "changed" hint nothing is read; with it, the incident opens.
+    let mut spec2 = RuleSpec::kpi_threshold(
+        "AI success very low",
+        Severity::P0,
+        KpiMetric::AiSuccessRate,
+        CompareOp::Lt,
+        0.5,
+    );
+    spec2.for_ms = 0;
+    spec2.open_incident = true;
+    svc.create_rule(&editor, spec2).await.expect("rule");
+    svc.evaluate_due_rules().await.expect("cycle");
+    assert!(svc
+        .open_incidents_if_due(false)
+        .await
+        .expect("skip")
+        .is_empty());
+    assert_eq!(
+        svc.open_incidents_if_due(true).await.expect("open").len(),
+        1
+    );
     let d = svc
         .incident_detail(&viewer, &opened[0])
         .await
@@ -780,9 +803,13 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
 
     // Declaring from the same alert by hand returns the incident it already has.
     let active = svc.active_alerts(&viewer).await.expect("alerts");
-    let fp = services::notify::alert_fingerprint(active[0].rule_id, &active[0].labels);
+    let first = active
+        .iter()
+        .find(|a| a.rule_name == "AI success low")
+        .expect("first rule's alert");
+    let fp = services::notify::alert_fingerprint(first.rule_id, &first.labels);
     let same = svc
-        .incident_from_alert(&ic, "vigil", Some(active[0].rule_id), &fp)
+        .incident_from_alert(&ic, "vigil", Some(first.rule_id), &fp)
         .await
         .expect("from alert");
     assert_eq!(same.code, opened[0]);
@@ -790,7 +817,7 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
     // Reports count it, with MTTA/MTTR once it moves.
     let r = svc.incident_report_stats(&viewer, 3).await.expect("report");
     assert_eq!(r.months.len(), 3);
-    assert_eq!(r.totals[0].count, 1);
+    assert_eq!(r.totals[0].count, 2, "two P0 incidents, one per rule");
     assert!(r
         .count_svg
         .as_deref()
