@@ -65,13 +65,7 @@ async fn receiver() -> (Receiver, String) {
     let app = Router::new()
         .route("/hook", post(hook))
         .with_state(r.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = common::serve(app).await;
     (r, format!("http://{addr}/hook"))
 }
 

@@ -31,13 +31,7 @@ async fn target(status: Arc<AtomicU16>) -> String {
                 "late"
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = common::serve(app).await;
     format!("http://{addr}")
 }
 

@@ -2,6 +2,8 @@
 //! `scripts/prometheus-it.sh`): per-series instances, Prometheus' errors shown on the rule,
 //! a missing data source named, and the backtest over `query_range`.
 
+mod common;
+
 use axum::extract::Query;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -53,13 +55,7 @@ async fn prometheus() -> String {
     let app = Router::new()
         .route("/api/v1/query", get(query))
         .route("/api/v1/query_range", get(query_range));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = common::serve(app).await;
     format!("http://{addr}")
 }
 

@@ -42,3 +42,16 @@ pub async fn signed_in(svc: &Services, email: &str, role: &str) -> services::Act
         .expect("session")
         .expect("actor")
 }
+
+/// Serves `app` on a free loopback port for the rest of the test; returns its address.
+#[allow(dead_code)] // not every test binary that shares this module uses it
+pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
