@@ -48,6 +48,18 @@ pub fn postmortem_required(sev: Severity) -> bool {
     sev != Severity::P3
 }
 
+/// The close rule: a P0–P2 incident is closed only once its postmortem is published. The
+/// message names the rule.
+pub fn check_close(sev: Severity, postmortem_published: bool) -> Result<(), String> {
+    if postmortem_required(sev) && !postmortem_published {
+        return Err(format!(
+            "closing a {} incident requires a published postmortem (P0–P2 incidents are closed after their postmortem is published)",
+            sev.as_str()
+        ));
+    }
+    Ok(())
+}
+
 /// Incident status (seed 003 §2.2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -718,6 +730,11 @@ mod tests {
         }
         assert!(postmortem_required(Severity::P2));
         assert!(!postmortem_required(Severity::P3));
+        assert!(check_close(Severity::P1, false)
+            .unwrap_err()
+            .starts_with("closing a P1 incident requires a published postmortem"));
+        assert!(check_close(Severity::P1, true).is_ok());
+        assert!(check_close(Severity::P3, false).is_ok());
     }
 
     const T0: i64 = 1_800_000_000_000;

@@ -471,34 +471,7 @@ impl Services {
 
     /// [`Services::active_alerts`] for callers already authorized (a `read` API key).
     pub async fn active_alerts_unchecked(&self) -> Result<Vec<ActiveAlert>, ServiceError> {
-        let mut out = Vec::new();
-        for r in self.store.rules_with_state().await? {
-            let spec = &r.rule.spec;
-            for (labels, i) in &r.state.instances {
-                if i.state == AlertState::Inactive {
-                    continue;
-                }
-                let all = spec.alert_labels(labels);
-                out.push(ActiveAlert {
-                    rule_id: r.rule.id,
-                    rule_name: spec.name.clone(),
-                    severity: spec.severity,
-                    summary: domain::alerting::template::expand(
-                        &spec.summary,
-                        Some(i.value),
-                        spec.threshold(),
-                        &all,
-                    ),
-                    labels: all,
-                    state: i.state,
-                    value: i.value,
-                    active_at_ms: i.active_at_ms,
-                    fired_at_ms: i.fired_at_ms,
-                });
-            }
-        }
-        out.sort_by_key(|a| (a.state != AlertState::Firing, a.severity, -a.active_at_ms));
-        Ok(out)
+        Ok(active_alerts_of(&self.store.rules_with_state().await?))
     }
 
     /// The alert history, newest first (viewer).
@@ -1014,6 +987,38 @@ fn kpi_matching(spec: &RuleSpec, now: i64, points: &[Point]) -> (Vec<Sample>, Op
         Vec::new()
     };
     (matching, c.value)
+}
+
+/// Alert instances pending or firing in `rules`, firing first, then by severity.
+pub fn active_alerts_of(rules: &[store::RuleWithState]) -> Vec<ActiveAlert> {
+    let mut out = Vec::new();
+    for r in rules {
+        let spec = &r.rule.spec;
+        for (labels, i) in &r.state.instances {
+            if i.state == AlertState::Inactive {
+                continue;
+            }
+            let all = spec.alert_labels(labels);
+            out.push(ActiveAlert {
+                rule_id: r.rule.id,
+                rule_name: spec.name.clone(),
+                severity: spec.severity,
+                summary: domain::alerting::template::expand(
+                    &spec.summary,
+                    Some(i.value),
+                    spec.threshold(),
+                    &all,
+                ),
+                labels: all,
+                state: i.state,
+                value: i.value,
+                active_at_ms: i.active_at_ms,
+                fired_at_ms: i.fired_at_ms,
+            });
+        }
+    }
+    out.sort_by_key(|a| (a.state != AlertState::Firing, a.severity, -a.active_at_ms));
+    out
 }
 
 /// A PromQL rule's matching samples: every series whose value passes the threshold (its

@@ -6,7 +6,7 @@ pub mod postmortems;
 pub mod reports;
 
 use crate::{Actor, ServiceError, Services};
-use chrono::{TimeZone, Utc};
+use chrono::TimeZone;
 use chrono_tz::Tz;
 use domain::alerting::{AlertState, Severity};
 use domain::incident::{
@@ -51,10 +51,7 @@ pub struct Declare {
 
 /// `2026-02-14 10:05` in `tz`.
 pub fn format_minute(ms: i64, tz: Tz) -> String {
-    match Utc.timestamp_millis_opt(ms).single() {
-        Some(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
-        None => "—".into(),
-    }
+    crate::timefmt::format_in(ms, tz, "%Y-%m-%d %H:%M").unwrap_or_else(|| "—".into())
 }
 
 /// Parses `YYYY-MM-DD HH:MM` (or `YYYY-MM-DDTHH:MM`, as a datetime-local input sends it)
@@ -112,13 +109,7 @@ impl Services {
 
     /// The reporting day of `ms` as `YYYYMMDD` (incident codes).
     fn incident_day(&self, ms: i64) -> String {
-        Utc.timestamp_millis_opt(ms)
-            .single()
-            .map(|t| {
-                t.with_timezone(&self.reporting_tz())
-                    .format("%Y%m%d")
-                    .to_string()
-            })
+        crate::timefmt::format_in(ms, self.reporting_tz(), "%Y%m%d")
             .unwrap_or_else(|| "19700101".into())
     }
 
@@ -146,19 +137,7 @@ impl Services {
     }
 
     async fn check_people(&self, ids: &[i64], field: &str) -> Result<(), ServiceError> {
-        let known: Vec<i64> = self
-            .people_unchecked()
-            .await?
-            .iter()
-            .map(|p| p.id)
-            .collect();
-        if let Some(bad) = ids.iter().find(|id| !known.contains(id)) {
-            return Err(ServiceError::invalid(
-                field,
-                format!("user {bad} does not exist or is disabled"),
-            ));
-        }
-        Ok(())
+        check_ids(&self.people_unchecked().await?, ids, field)
     }
 
     /// Declares an incident (responder). Detection defaults to now; an IC may be named.
@@ -275,21 +254,14 @@ impl Services {
         let now = self.now_ms();
         let before = self.store.incident_by_code(code).await?;
         let sev = before.fields.severity;
-        if to == Status::Closed && domain::incident::postmortem_required(sev) {
+        if to == Status::Closed {
             let published = self
                 .store
                 .postmortem(before.id)
                 .await?
                 .is_some_and(|p| p.status == domain::incident::postmortem::PmStatus::Published);
-            if !published {
-                return Err(ServiceError::invalid(
-                    "status",
-                    format!(
-                        "closing a {} incident requires a published postmortem (P0–P2 incidents are closed after their postmortem is published)",
-                        sev.as_str()
-                    ),
-                ));
-            }
+            domain::incident::check_close(sev, published)
+                .map_err(|m| ServiceError::invalid("status", m))?;
         }
         let at = at_ms.unwrap_or(now);
         let mut after = before.clone();
@@ -423,8 +395,10 @@ impl Services {
         let now = self.now_ms();
         let roles: Roles = roles.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         validate_roles(&roles)?;
+        // One read of the users for the checks and the timeline's names.
+        let people = self.people_unchecked().await?;
         for (role, ids) in &roles {
-            self.check_people(ids, role.as_str()).await?;
+            check_ids(&people, ids, role.as_str())?;
         }
         let before = self.store.incident_by_code(code).await?;
         if before.status() == Status::Closed {
@@ -433,12 +407,7 @@ impl Services {
                 "a closed incident cannot be edited",
             ));
         }
-        let people: BTreeMap<i64, String> = self
-            .people_unchecked()
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p.name))
-            .collect();
+        let people = postmortems::names(&people);
         let names = |ids: Option<&Vec<i64>>| -> String {
             match ids {
                 None => "nobody".into(),
@@ -713,15 +682,16 @@ impl Services {
     /// the codes opened.
     pub async fn open_incidents_for_firing_alerts(&self) -> Result<Vec<String>, ServiceError> {
         let mut opened = Vec::new();
-        let rules: BTreeMap<i64, bool> = self
-            .store
-            .rules_with_state()
-            .await?
-            .into_iter()
+        // One read of the rules serves both the flags and the active instances.
+        let rules = self.store.rules_with_state().await?;
+        let open_incident: BTreeMap<i64, bool> = rules
+            .iter()
             .map(|r| (r.rule.id, r.rule.spec.open_incident))
             .collect();
-        for a in self.active_alerts_unchecked().await? {
-            if a.state != AlertState::Firing || !rules.get(&a.rule_id).copied().unwrap_or(false) {
+        for a in crate::alerting::active_alerts_of(&rules) {
+            if a.state != AlertState::Firing
+                || !open_incident.get(&a.rule_id).copied().unwrap_or(false)
+            {
                 continue;
             }
             let now = self.now_ms();
@@ -802,6 +772,33 @@ impl Services {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// The list's status filter as the UI and the API take it: `open` (also empty), `all`,
+/// `done` (resolved or closed) or one status → (open-only flag, status).
+pub fn status_filter(s: &str) -> Result<(Option<bool>, Option<Status>), ServiceError> {
+    match s.trim() {
+        "" | "open" => Ok((Some(true), None)),
+        "all" => Ok((None, None)),
+        "done" => Ok((Some(false), None)),
+        s => Status::parse(s).map(|st| (None, Some(st))).ok_or_else(|| {
+            ServiceError::invalid(
+                "status",
+                "must be open, all, done or one of detecting, investigating, fixing, monitoring, resolved, closed",
+            )
+        }),
+    }
+}
+
+/// `Invalid` on `field` unless every id is an active user in `people`.
+fn check_ids(people: &[Person], ids: &[i64], field: &str) -> Result<(), ServiceError> {
+    match ids.iter().find(|id| !people.iter().any(|p| p.id == **id)) {
+        Some(bad) => Err(ServiceError::invalid(
+            field,
+            format!("user {bad} does not exist or is disabled"),
+        )),
+        None => Ok(()),
     }
 }
 

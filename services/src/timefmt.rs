@@ -21,6 +21,14 @@ pub fn format_ms(ms: i64, tz: &str) -> String {
     }
 }
 
+/// `ms` in `tz` with a chrono `pattern` (`%Y-%m-%d %H:%M`, `%Y%m%d`, …); `None` for an
+/// instant chrono cannot represent.
+pub fn format_in(ms: i64, tz: Tz, pattern: &str) -> Option<String> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.with_timezone(&tz).format(pattern).to_string())
+}
+
 /// A short list of common zones for pickers; any valid IANA name is accepted.
 pub const COMMON_TIME_ZONES: &[&str] = &[
     "UTC",

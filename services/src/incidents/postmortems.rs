@@ -3,7 +3,6 @@
 
 use super::{duration_zh, format_minute, Person};
 use crate::{Actor, ServiceError, Services};
-use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use domain::incident::postmortem::{
     lines, ActionKind, ActionSpec, ActionStatus, PmStatus, PmTimelineRow, Postmortem,
@@ -45,10 +44,7 @@ pub fn prefill_timeline(entries: &[TimelineEntry]) -> Vec<PmTimelineRow> {
 
 /// Today as `YYYY-MM-DD` in `tz`.
 pub fn today(now_ms: i64, tz: Tz) -> String {
-    Utc.timestamp_millis_opt(now_ms)
-        .single()
-        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    crate::timefmt::format_in(now_ms, tz, "%Y-%m-%d").unwrap_or_default()
 }
 
 impl Services {
@@ -168,12 +164,7 @@ impl Services {
     pub async fn postmortem_markdown_unchecked(&self, code: &str) -> Result<String, ServiceError> {
         let view = self.postmortem_unchecked(code).await?;
         let alerts = self.store.incident_alerts(view.incident.id).await?;
-        let people: BTreeMap<i64, String> = self
-            .people_unchecked()
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p.name))
-            .collect();
+        let people = names(&self.people_unchecked().await?);
         Ok(render_markdown(
             &view,
             &alerts,
@@ -559,22 +550,6 @@ pub fn render_markdown(
 /// People by id, for labels.
 pub fn names(people: &[Person]) -> BTreeMap<i64, String> {
     people.iter().map(|p| (p.id, p.name.clone())).collect()
-}
-
-/// Whether an incident may be closed now (for the UI's hint): `Err` names the rule.
-pub fn closable(incident: &Incident, pm: Option<PmStatus>) -> Result<(), String> {
-    if incident.status() != Status::Resolved {
-        return Err("only a resolved incident can be closed".into());
-    }
-    if domain::incident::postmortem_required(incident.fields.severity)
-        && pm != Some(PmStatus::Published)
-    {
-        return Err(format!(
-            "closing a {} incident requires a published postmortem",
-            incident.fields.severity.as_str()
-        ));
-    }
-    Ok(())
 }
 
 impl Services {

@@ -49,10 +49,7 @@ pub struct IncidentReport {
 }
 
 fn month_of(ms: i64, tz: Tz) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.with_timezone(&tz).format("%Y-%m").to_string())
-        .unwrap_or_default()
+    crate::timefmt::format_in(ms, tz, "%Y-%m").unwrap_or_default()
 }
 
 /// The first instant of the month `months_back` months before the one holding `now_ms`.

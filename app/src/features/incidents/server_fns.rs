@@ -310,7 +310,13 @@ mod ssr_impl {
         let close_blocked = d
             .next
             .contains(&Status::Closed)
-            .then(|| services::incidents::postmortems::closable(inc, d.postmortem).err())
+            .then(|| {
+                domain::incident::check_close(
+                    inc.fields.severity,
+                    d.postmortem == Some(PmStatus::Published),
+                )
+                .err()
+            })
             .flatten();
         IncidentView {
             code: inc.code.clone(),
@@ -398,17 +404,7 @@ pub async fn list_incidents(filter: ListFilter) -> Result<ListData, AppError> {
             })?;
         Ok(Some(if end { t + 86_400_000 } else { t }))
     };
-    let (open, status) = match filter.status.as_str() {
-        "" | "open" => (Some(true), None),
-        "all" => (None, None),
-        "done" => (Some(false), None),
-        s => (
-            None,
-            Some(Status::parse(s).ok_or_else(|| {
-                AppError::from(services::ServiceError::invalid("status", "unknown status"))
-            })?),
-        ),
-    };
+    let (open, status) = services::incidents::status_filter(&filter.status)?;
     let f = store::IncidentFilter {
         open,
         status,

@@ -9,7 +9,6 @@ use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 use axum::Json;
 use domain::alerting::Severity;
-use domain::incident::Status;
 use domain::ApiScope;
 use serde::Deserialize;
 use services::ServiceError;
@@ -37,20 +36,7 @@ pub async fn list(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     api_caller(&state, &headers, ApiScope::Read).await?;
     let Query(q) = query.map_err(|e| ServiceError::invalid("query", e.body_text()))?;
-    let (open, status) = match q.status.as_deref().unwrap_or("open") {
-        "open" => (Some(true), None),
-        "all" => (None, None),
-        "done" => (Some(false), None),
-        s => (
-            None,
-            Some(Status::parse(s).ok_or_else(|| {
-                ServiceError::invalid(
-                    "status",
-                    "must be open, all, done or one of detecting, investigating, fixing, monitoring, resolved, closed",
-                )
-            })?),
-        ),
-    };
+    let (open, status) = services::incidents::status_filter(q.status.as_deref().unwrap_or("open"))?;
     let severity = match q.severity.as_deref() {
         None => None,
         Some(s) => Some(
