@@ -9,6 +9,7 @@ pub mod errors;
 pub mod events;
 pub mod incident;
 pub mod kpi;
+pub mod oncall;
 pub mod probe;
 pub mod ratelimit;
 
