@@ -132,7 +132,7 @@ pub fn summarize_change(before: Option<&str>, after: Option<&str>) -> Vec<String
         .collect()
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() || a.is_empty() {
         return false;
     }

@@ -589,7 +589,7 @@ impl Services {
             .and_then(|s| Severity::parse(&s.to_ascii_uppercase()))
             .unwrap_or(Severity::P2);
         Ok(AlertLink {
-            fingerprint: episode_fingerprint(&a.fingerprint, a.starts_at_ms),
+            fingerprint: format!("{}@{}", a.fingerprint, a.starts_at_ms),
             source: "alertmanager".into(),
             rule_id: None,
             title: a.name.clone(),
@@ -805,10 +805,7 @@ fn check_ids(people: &[Person], ids: &[i64], field: &str) -> Result<(), ServiceE
 /// The link to one of Vigil's alert instances, for its current firing episode.
 fn vigil_link(a: &crate::alerting::ActiveAlert, now_ms: i64) -> AlertLink {
     AlertLink {
-        fingerprint: episode_fingerprint(
-            &crate::notify::alert_fingerprint(a.rule_id, &a.labels),
-            a.fired_at_ms.unwrap_or(a.active_at_ms),
-        ),
+        fingerprint: episode_key(a),
         source: "vigil".into(),
         rule_id: Some(a.rule_id),
         title: if a.summary.is_empty() {
@@ -823,8 +820,13 @@ fn vigil_link(a: &crate::alerting::ActiveAlert, now_ms: i64) -> AlertLink {
 }
 
 /// A firing episode of an alert: the same series firing again later is a new episode.
-fn episode_fingerprint(fp: &str, since_ms: i64) -> String {
-    format!("{fp}@{since_ms}")
+/// Incidents link to it and escalations run once per episode.
+pub(crate) fn episode_key(a: &crate::alerting::ActiveAlert) -> String {
+    format!(
+        "{}@{}",
+        crate::notify::alert_fingerprint(a.rule_id, &a.labels),
+        a.fired_at_ms.unwrap_or(a.active_at_ms)
+    )
 }
 
 fn alert_fields(link: &AlertLink) -> IncidentFields {

@@ -13,6 +13,7 @@ mod funnel;
 pub mod incidents;
 pub mod kpi;
 pub mod notify;
+pub mod oncall;
 pub mod probes;
 pub mod prometheus;
 pub mod rollups;

@@ -129,6 +129,7 @@ pub fn parse(yaml: &str) -> Result<(Vec<RuleSpec>, usize), FieldErrors> {
                 keep_firing_for_ms: keep_ms,
                 summary: r.annotations.get("summary").cloned().unwrap_or_default(),
                 open_incident: false,
+                escalation_policy_id: None,
                 enabled: true,
             };
             if let Err(errs) = spec.validate() {

@@ -220,6 +220,24 @@ impl Store {
         Ok(())
     }
 
+    /// The setting's value, storing `value` first if there is none (the first writer wins
+    /// when several replicas race).
+    pub async fn setting_or_init(&self, key: &str, value: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Deletes raw events older than `before_ms`; returns how many.
     pub async fn delete_events_before(&self, before_ms: i64) -> Result<u64> {
         Ok(sqlx::query("DELETE FROM events WHERE ts_ms < $1")

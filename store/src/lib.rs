@@ -12,6 +12,7 @@ pub mod audit;
 pub mod events;
 pub mod incidents;
 pub mod notify;
+pub mod oncall;
 pub mod probes;
 pub mod sessions;
 pub mod testing;
@@ -29,6 +30,10 @@ pub use audit::{AuditCtx, AuditEntry, AuditQuery};
 pub use incidents::{
     ActionFilter, ActionItem, AlertLink, Incident, IncidentFilter, NewEntry, NewIncident,
     PostmortemRow, TimelineEntry,
+};
+pub use oncall::{
+    Contact, Escalation, EscalationPolicy, FeedKind, NewEscalation, NewPage, OverrideRow, Page,
+    Schedule,
 };
 pub use probes::Probe;
 pub use sessions::{NewSession, SessionUser};

@@ -283,6 +283,9 @@ pub struct RuleSpec {
     /// Open an incident when an instance starts firing.
     #[serde(default)]
     pub open_incident: bool,
+    /// Page people through this escalation policy when an instance starts firing.
+    #[serde(default)]
+    pub escalation_policy_id: Option<i64>,
     #[serde(default = "yes")]
     pub enabled: bool,
 }
@@ -444,6 +447,7 @@ impl RuleSpec {
             keep_firing_for_ms: 0,
             summary: String::new(),
             open_incident: false,
+            escalation_policy_id: None,
             enabled: true,
         }
     }

@@ -33,6 +33,10 @@ pub struct PolicySpec {
     /// How many more times the steps run after the first pass (0–9).
     #[serde(default)]
     pub repeat: u32,
+    /// Notification channels pages go through: Feishu/Slack for chat pages, email channels'
+    /// SMTP servers for email pages, webhooks (an SMS or voice gateway) for phone pages.
+    #[serde(default)]
+    pub channel_ids: Vec<i64>,
 }
 
 /// One step to fire: pass `round` (0-based) and `step` index, due at `at_ms`.
@@ -233,6 +237,7 @@ mod tests {
                 })
                 .collect(),
             repeat,
+            channel_ids: vec![],
         }
     }
 

@@ -48,6 +48,9 @@ pub struct RuleForm {
     pub keep_firing_for: String,
     pub summary: String,
     pub open_incident: bool,
+    /// Escalation policy id, empty for none.
+    #[serde(default)]
+    pub escalation_policy: String,
     pub enabled: bool,
 }
 
@@ -78,6 +81,7 @@ impl Default for RuleForm {
             keep_firing_for: "0".into(),
             summary: "{{ $labels.alertname }} is {{ $value }}".into(),
             open_incident: false,
+            escalation_policy: String::new(),
             enabled: true,
         }
     }
@@ -230,6 +234,16 @@ impl RuleForm {
             keep_firing_for_ms: duration(&mut e, "keep_firing_for", &self.keep_firing_for),
             summary: self.summary.trim().to_owned(),
             open_incident: self.open_incident,
+            escalation_policy_id: match self.escalation_policy.trim() {
+                "" => None,
+                p => match p.parse::<i64>() {
+                    Ok(id) => Some(id),
+                    Err(_) => {
+                        e.add("escalation_policy", "pick a policy from the list");
+                        None
+                    }
+                },
+            },
             enabled: self.enabled,
         };
         // Domain rules, without repeating a field that already failed to parse.
@@ -249,6 +263,10 @@ impl RuleForm {
             keep_firing_for: format_duration(s.keep_firing_for_ms),
             summary: s.summary.clone(),
             open_incident: s.open_incident,
+            escalation_policy: s
+                .escalation_policy_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
             enabled: s.enabled,
             ..RuleForm::default()
         };
