@@ -407,6 +407,10 @@ async fn demo_probes(services: &services::Services, seed: u64) -> anyhow_like::R
     if runs > 0 {
         println!("demo: added 2 probes of Vigil's own health endpoints with {runs} past checks");
     }
+    let schedules = services.load_demo_oncall().await?;
+    if schedules > 0 {
+        println!("demo: added the on-call roster (Primary on-call, Weekend backup), its team and a P0/P1 paging policy");
+    }
     let incidents = services.load_demo_incidents(seed).await?;
     if incidents > 0 {
         println!("demo: added {incidents} incidents over the last 80 days, with postmortems and action items");

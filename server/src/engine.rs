@@ -102,6 +102,21 @@ pub async fn tick(
     if let Err(e) = services.open_incidents_if_due(transitions > 0).await {
         tracing::warn!(error = %e, "opening incidents for firing alerts failed");
     }
+    // Escalations: start runs for firing alerts routed to a policy, fire due steps, page.
+    match services.run_escalations().await {
+        Ok(r) if r.started + r.steps_fired + r.pages_sent + r.pages_failed + r.resolved > 0 => {
+            tracing::info!(
+                started = r.started,
+                steps = r.steps_fired,
+                pages_sent = r.pages_sent,
+                pages_failed = r.pages_failed,
+                resolved = r.resolved,
+                "escalations"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "escalation pass failed"),
+    }
     // Then notifications: decide and queue, then deliver what is due (retries included).
     match services.dispatch_notifications().await {
         Ok(d) if d.enqueued > 0 => {

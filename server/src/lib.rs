@@ -4,6 +4,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod links;
 pub mod metrics;
 pub mod router;
 

@@ -73,6 +73,11 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::handler))
+        .route(
+            "/ack/{token}",
+            get(crate::links::ack_page).post(crate::links::ack),
+        )
+        .route("/ical/{token}", get(crate::links::ical))
         .nest("/api/v1", api::v1::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), app_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
@@ -137,6 +142,8 @@ async fn client_ip(mut req: Request, next: Next) -> Response {
 /// Paths that need no session.
 fn is_public(path: &str) -> bool {
     path == "/login"
+        || path.starts_with("/ack/")
+        || path.starts_with("/ical/")
         || path.starts_with("/pkg/")
         || path.starts_with("/rpc/")
         || path.starts_with("/api/")

@@ -797,3 +797,110 @@ async fn incidents_api_needs_a_read_key_filters_and_exports() {
     assert!(res.body.starts_with("# 事故复盘报告\n"), "{}", res.body);
     assert!(res.body.contains("| 事故 ID | INC-20261126-001 |"));
 }
+
+#[tokio::test]
+async fn oncall_api_ack_links_and_calendar_feeds() {
+    let app = app().await;
+    let svc = &app.services;
+    assert_eq!(svc.load_demo_oncall().await.expect("demo"), 2);
+    // Who is on call: read key required.
+    assert_eq!(
+        app.get("/api/v1/oncall", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let read = svc
+        .create_api_key_cli("reader", "read")
+        .await
+        .expect("key")
+        .secret;
+    let res = app
+        .send(
+            Request::get("/api/v1/oncall")
+                .header(header::AUTHORIZATION, format!("Bearer {read}"))
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    let names: Vec<&str> = v["schedules"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Primary on-call", "Weekend backup"]);
+    assert!(
+        v["schedules"][0]["now"]["name"].is_string(),
+        "the roster covers every hour: {}",
+        res.body
+    );
+
+    // A calendar feed behind a secret token; unknown tokens are 404 without a session.
+    let schedules = svc.store().schedules().await.expect("schedules");
+    let token = "0123456789abcdef0123456789abcdef0123456789abcdef";
+    let hash = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(token.as_bytes()))
+    };
+    svc.store()
+        .rotate_feed(
+            store::FeedKind::Schedule,
+            schedules[0].id,
+            &hash,
+            &store::AuditCtx::system("test", svc.now_ms()),
+        )
+        .await
+        .expect("feed");
+    let res = app.get(&format!("/ical/{token}.ics"), None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(
+        res.headers[header::CONTENT_TYPE],
+        "text/calendar; charset=utf-8"
+    );
+    assert!(res.body.starts_with("BEGIN:VCALENDAR\r\n"), "{}", res.body);
+    assert!(res.body.contains("BEGIN:VEVENT"));
+    assert_eq!(
+        app.get("/ical/nope.ics", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A signed acknowledgement link: GET only shows it, POST acknowledges.
+    let policy = svc.store().escalation_policies().await.expect("policies")[0].id;
+    let esc = svc
+        .store()
+        .start_escalation(
+            &store::NewEscalation {
+                policy_id: policy,
+                subject_key: "rule-1@1".into(),
+                rule_id: None,
+                title: "Checkout down".into(),
+                severity: "P0".into(),
+                started_at_ms: svc.now_ms(),
+            },
+            &store::AuditCtx::system("test", svc.now_ms()),
+        )
+        .await
+        .expect("start")
+        .expect("new");
+    let user = svc.store().list_users().await.expect("users")[0].id;
+    let url = svc.ack_url(esc.id, user).await.expect("url");
+    let path = &url[url.find("/ack/").expect("path")..];
+    let res = app.get(path, None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("Acknowledge this page?") && res.body.contains("Checkout down"));
+    assert!(
+        svc.store().escalation(esc.id).await.expect("esc").is_open(),
+        "GET changes nothing"
+    );
+    let res = app
+        .send(Request::post(path).body(Body::empty()).expect("req"))
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("Acknowledged"), "{}", res.body);
+    assert!(!svc.store().escalation(esc.id).await.expect("esc").is_open());
+    let res = app.get(path, None).await;
+    assert!(res.body.contains("Already handled"), "{}", res.body);
+    let forged = format!("{}x", &path[..path.len() - 1]);
+    assert_eq!(app.get(&forged, None).await.status, StatusCode::NOT_FOUND);
+}

@@ -4,6 +4,8 @@
 //! pages, stop on acknowledgement or recovery), signed acknowledgement links, and the
 //! iCalendar feeds behind secret URLs.
 
+mod demo;
+
 use crate::incidents::Person;
 use crate::notify::channels::{self, ChannelConfig, ChannelKind};
 use crate::{Actor, ServiceError, Services};
@@ -251,7 +253,8 @@ impl Services {
         self.schedules_unchecked().await
     }
 
-    pub(crate) async fn schedules_unchecked(&self) -> Result<Vec<ScheduleSummary>, ServiceError> {
+    /// [`Self::schedules`] for callers authenticated otherwise (API keys with the read scope).
+    pub async fn schedules_unchecked(&self) -> Result<Vec<ScheduleSummary>, ServiceError> {
         let now = self.now_ms();
         let horizon = now + 28 * DAY_MS;
         let schedules = self.store.schedules().await?;

@@ -863,30 +863,11 @@ async fn demo_incidents_fill_the_reports_once() {
     assert!(r.mttr_svg.is_some() && r.mtta_svg.is_some());
 }
 
-/// A local Feishu-style receiver that keeps every body it is sent.
-async fn receiver() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
-    use axum::routing::post;
-    let got: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        post(move |axum::Json(v): axum::Json<Value>| {
-            let g = g.clone();
-            async move {
-                g.lock().expect("lock").push(v);
-                axum::Json(json!({"code": 0, "msg": "success"}))
-            }
-        }),
-    );
-    let addr = common::serve(app).await;
-    (format!("http://{addr}/hook"), got)
-}
-
 #[tokio::test]
 async fn the_report_is_sent_to_a_channel_and_recorded() {
     let (svc, _clock, ic, viewer) = setup("send").await;
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
-    let (url, got) = receiver().await;
+    let (url, got) = common::receiver().await;
     let channel = svc
         .create_channel(
             &admin,

@@ -55,3 +55,26 @@ pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
     });
     addr
 }
+
+/// A local Feishu-style receiver that keeps every body it is sent.
+#[allow(dead_code)] // not every test binary that shares this module uses it
+pub async fn receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use axum::routing::post;
+    let got: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let g = g.clone();
+            async move {
+                g.lock().expect("lock").push(v);
+                axum::Json(serde_json::json!({"code": 0, "msg": "success"}))
+            }
+        }),
+    );
+    let addr = serve(app).await;
+    (format!("http://{addr}/hook"), got)
+}

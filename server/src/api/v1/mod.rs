@@ -3,6 +3,7 @@
 pub mod events;
 pub mod incidents;
 pub mod integrations;
+pub mod oncall;
 
 use crate::api::error::ApiError;
 use crate::router::AppState;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
             "/incidents/{code}/postmortem.md",
             get(incidents::postmortem_md),
         )
+        .route("/oncall", get(oncall::now))
         .fallback(|| async { ApiError::not_found() })
 }
 

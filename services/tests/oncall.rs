@@ -1,0 +1,506 @@
+//! On-call scenarios with a fake clock: escalation through a policy (page, wait, escalate,
+//! acknowledge, stop), recovery ending a run, overrides changing who is on call, "my
+//! shifts", contact rules, and the demo roster on weekday day, weekday night and weekend.
+
+mod common;
+
+use domain::alerting::{CompareOp, KpiMetric, RuleSpec, Severity};
+use domain::oncall::escalation::{Method, NotifyRule, PolicySpec, Step, Target};
+use domain::oncall::{seed_roster, Layer, Rotation, RotationKind, ScheduleSpec};
+use serde_json::{json, Value};
+use services::{Actor, AuthSettings, FakeClock, ServiceError, Services};
+use std::sync::Arc;
+
+const MIN: i64 = 60_000;
+/// Wednesday 2026-11-04 10:00 in Shanghai (02:00Z).
+const T0: i64 = 1_793_757_600_000;
+
+async fn setup(tag: &str) -> (Services, FakeClock, Actor) {
+    let (store, _dir) = store::testing::sqlite_store(&format!("vigil-oncall-{tag}")).await;
+    let clock = FakeClock::at(T0);
+    let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default())
+        .with_event_settings(services::events::EventSettings {
+            reporting_tz: "Asia/Shanghai".parse().expect("tz"),
+            ..Default::default()
+        })
+        .with_public_url("https://vigil.example.com");
+    let editor = common::signed_in(&svc, "ops@example.com", "editor").await;
+    (svc, clock, editor)
+}
+
+fn one_person(name: &str, user: i64) -> ScheduleSpec {
+    ScheduleSpec {
+        name: name.into(),
+        description: String::new(),
+        time_zone: "Asia/Shanghai".into(),
+        layers: vec![Layer {
+            name: "All week".into(),
+            participants: vec![user],
+            rotation: Rotation {
+                kind: RotationKind::Weekly,
+                every: 1,
+                start: "2026-11-02T09:00".into(),
+            },
+            restrictions: vec![],
+        }],
+    }
+}
+
+/// A P0 rule on the AI success rate that fires at once, routed to `policy`.
+async fn firing_rule(svc: &Services, editor: &Actor, policy: i64) -> i64 {
+    ingest_dialogs(svc, T0 - 5 * MIN, 3).await;
+    let mut spec = RuleSpec::kpi_threshold(
+        "AI success low",
+        Severity::P0,
+        KpiMetric::AiSuccessRate,
+        CompareOp::Lt,
+        0.9,
+    );
+    spec.for_ms = 0;
+    spec.interval_ms = MIN;
+    spec.escalation_policy_id = Some(policy);
+    svc.create_rule(editor, spec).await.expect("rule").id
+}
+
+/// 10 dialogs at `at`, `ok` of them successful.
+async fn ingest_dialogs(svc: &Services, at: i64, ok: usize) {
+    let events: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({"event_id": format!("d-{at}-{i}"), "event_name": "ai_dialog_end",
+                   "user_id": format!("u{i}"), "timestamp": at,
+                   "properties": {"dialog_id": format!("d-{at}-{i}"), "success": i < ok,
+                                  "response_ms": 800, "answer_source": "generated"}})
+        })
+        .collect();
+    svc.ingest_events(&serde_json::to_vec(&events).expect("json"), false)
+        .await
+        .expect("ingest");
+}
+
+fn texts(got: &std::sync::Mutex<Vec<Value>>) -> Vec<String> {
+    got.lock()
+        .expect("lock")
+        .iter()
+        .map(|v| v["content"]["text"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn p0_pages_primary_then_secondary_until_acknowledged() {
+    let (svc, clock, editor) = setup("escalate").await;
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let primary = common::signed_in(&svc, "primary@example.com", "responder").await;
+    let secondary = common::signed_in(&svc, "secondary@example.com", "responder").await;
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
+    let (url, got) = common::receiver().await;
+    let channel = svc
+        .create_channel(
+            &admin,
+            "On-call room",
+            "feishu",
+            services::notify::channels::ChannelConfig::webhook(&url, ""),
+            true,
+        )
+        .await
+        .expect("channel");
+    // The primary wants chat pages only, at once; the secondary keeps the defaults (chat
+    // and email at once) — the policy has no email channel, so that page fails visibly.
+    svc.save_contact(
+        &primary,
+        primary.user_id,
+        "+86 138 0000 0001",
+        "ou_primary",
+        vec![NotifyRule {
+            method: Method::Chat,
+            delay_min: 0,
+        }],
+    )
+    .await
+    .expect("contact");
+    let s1 = svc
+        .create_schedule(&editor, one_person("Primary", primary.user_id))
+        .await
+        .expect("schedule");
+    let s2 = svc
+        .create_schedule(&editor, one_person("Secondary", secondary.user_id))
+        .await
+        .expect("schedule");
+    let policy = svc
+        .create_policy(
+            &editor,
+            PolicySpec {
+                name: "P0 paging".into(),
+                description: String::new(),
+                steps: vec![
+                    Step {
+                        targets: vec![Target::Schedule(s1.id)],
+                        delay_min: 5,
+                    },
+                    Step {
+                        targets: vec![Target::Schedule(s2.id)],
+                        delay_min: 5,
+                    },
+                ],
+                repeat: 1,
+                channel_ids: vec![channel.id],
+            },
+        )
+        .await
+        .expect("policy");
+    firing_rule(&svc, &editor, policy.id).await;
+
+    // t0: the P0 fires → the primary is paged.
+    svc.evaluate_due_rules().await.expect("cycle");
+    let r = svc.run_escalations().await.expect("escalate");
+    assert_eq!((r.started, r.steps_fired, r.pages_sent), (1, 1, 1), "{r:?}");
+    let t = texts(&got);
+    assert_eq!(t.len(), 1);
+    assert!(
+        t[0].contains("<at user_id=\"ou_primary\">primary@example.com</at>"),
+        "{}",
+        t[0]
+    );
+    assert!(t[0].contains("[P0] AI success low"), "{}", t[0]);
+    assert!(t[0].contains("https://vigil.example.com/ack/"), "{}", t[0]);
+
+    // No ack for 4 minutes: nothing more.
+    for _ in 0..4 {
+        clock.advance_ms(MIN);
+        svc.evaluate_due_rules().await.expect("cycle");
+        let r = svc.run_escalations().await.expect("escalate");
+        assert_eq!((r.started, r.steps_fired, r.pages_sent), (0, 0, 0));
+    }
+    assert_eq!(texts(&got).len(), 1);
+
+    // 5 minutes: the secondary is paged (chat sent; email fails: no email channel).
+    clock.advance_ms(MIN);
+    svc.evaluate_due_rules().await.expect("cycle");
+    let r = svc.run_escalations().await.expect("escalate");
+    assert_eq!(
+        (r.steps_fired, r.pages_sent, r.pages_failed),
+        (1, 1, 1),
+        "{r:?}"
+    );
+    let t = texts(&got);
+    assert_eq!(t.len(), 2);
+    assert!(t[1].contains("Paging secondary@example.com"), "{}", t[1]);
+    let runs = svc.escalations(&viewer, 10).await.expect("list");
+    assert_eq!(runs.len(), 1);
+    let failed: Vec<_> = runs[0]
+        .pages
+        .iter()
+        .filter(|p| p.page.status == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].page.detail.contains("no email channel"),
+        "{:?}",
+        failed[0]
+    );
+
+    // A viewer cannot acknowledge; the secondary acknowledges with the signed link.
+    let id = runs[0].escalation.id;
+    assert!(matches!(
+        svc.ack_escalation(&viewer, id).await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    let link = t[1]
+        .lines()
+        .find_map(|l| l.strip_prefix("Acknowledge: "))
+        .expect("ack link");
+    let token = link.rsplit('/').next().expect("token");
+    // A forged signature is refused.
+    let forged = format!("{}0", &token[..token.len() - 1]);
+    assert!(matches!(
+        svc.ack_by_link(&forged).await,
+        Err(ServiceError::NotFound)
+    ));
+    let out = svc.ack_by_link(token).await.expect("ack");
+    assert!(out.acknowledged_now);
+    assert_eq!(
+        out.acked_by.as_deref(),
+        Some("secondary@example.com (signed link)")
+    );
+    // Twice is harmless.
+    assert!(
+        !svc.ack_by_link(token)
+            .await
+            .expect("again")
+            .acknowledged_now
+    );
+
+    // The alert keeps firing for half an hour: no more pages (the policy would have
+    // repeated from minute 10 on).
+    for _ in 0..30 {
+        clock.advance_ms(MIN);
+        svc.evaluate_due_rules().await.expect("cycle");
+        let r = svc.run_escalations().await.expect("escalate");
+        assert_eq!((r.started, r.steps_fired, r.pages_sent), (0, 0, 0));
+    }
+    assert_eq!(texts(&got).len(), 2);
+    let run = &svc.escalations(&viewer, 10).await.expect("list")[0];
+    assert_eq!(run.escalation.fired, 2);
+    assert!(run.escalation.acked_at_ms.is_some());
+    assert_eq!(run.escalation.next_at_ms, None);
+    // The acknowledgement is in the audit log, as the person the link was sent to.
+    let audit = svc
+        .audit_log(&admin, Some("escalation.ack".into()), None, 10)
+        .await
+        .expect("audit");
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].entry.actor_user_id, Some(secondary.user_id));
+}
+
+#[tokio::test]
+async fn an_unacknowledged_run_repeats_and_stops_when_the_alert_recovers() {
+    let (svc, clock, editor) = setup("repeat").await;
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let primary = common::signed_in(&svc, "primary@example.com", "responder").await;
+    let (url, got) = common::receiver().await;
+    let channel = svc
+        .create_channel(
+            &admin,
+            "On-call room",
+            "feishu",
+            services::notify::channels::ChannelConfig::webhook(&url, ""),
+            true,
+        )
+        .await
+        .expect("channel");
+    svc.save_contact(
+        &primary,
+        primary.user_id,
+        "",
+        "",
+        vec![NotifyRule {
+            method: Method::Chat,
+            delay_min: 0,
+        }],
+    )
+    .await
+    .expect("contact");
+    let policy = svc
+        .create_policy(
+            &editor,
+            PolicySpec {
+                name: "Direct".into(),
+                description: String::new(),
+                steps: vec![Step {
+                    targets: vec![Target::User(primary.user_id)],
+                    delay_min: 3,
+                }],
+                repeat: 2,
+                channel_ids: vec![channel.id],
+            },
+        )
+        .await
+        .expect("policy");
+    firing_rule(&svc, &editor, policy.id).await;
+    svc.evaluate_due_rules().await.expect("cycle");
+    svc.run_escalations().await.expect("escalate");
+    // Repeats at 3 and 6 minutes, then the run is exhausted.
+    for _ in 0..10 {
+        clock.advance_ms(MIN);
+        svc.evaluate_due_rules().await.expect("cycle");
+        svc.run_escalations().await.expect("escalate");
+    }
+    assert_eq!(texts(&got).len(), 3, "1 + repeat 2");
+    // A new episode after recovery starts a new run; recovery ends it without more pages.
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
+    let runs = svc.escalations(&viewer, 10).await.expect("list");
+    assert_eq!(runs[0].escalation.next_at_ms, None, "exhausted");
+    // Recovery: the dialogs of the last hour succeed.
+    clock.advance_ms(61 * MIN);
+    ingest_dialogs(&svc, clock_now(&svc) - MIN, 10).await;
+    svc.evaluate_due_rules().await.expect("cycle");
+    let r = svc.run_escalations().await.expect("escalate");
+    assert_eq!(r.resolved, 1, "{r:?}");
+    let runs = svc.escalations(&viewer, 10).await.expect("list");
+    assert!(runs[0].escalation.resolved_at_ms.is_some());
+}
+
+fn clock_now(svc: &Services) -> i64 {
+    svc.now_ms()
+}
+
+#[tokio::test]
+async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
+    let (svc, clock, editor) = setup("override").await;
+    let a = common::signed_in(&svc, "a@example.com", "responder").await;
+    let b = common::signed_in(&svc, "b@example.com", "responder").await;
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
+    let s = svc
+        .create_schedule(&editor, one_person("Primary", a.user_id))
+        .await
+        .expect("schedule");
+    let now_name = |v: &[services::oncall::ScheduleSummary]| {
+        v[0].now
+            .as_ref()
+            .map(|n| n.email.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        now_name(&svc.schedules(&viewer).await.expect("list")),
+        "a@example.com"
+    );
+    // Viewers and responders cannot override; bad input names the field.
+    assert!(matches!(
+        svc.add_override(&viewer, s.id, T0, T0 + 60 * MIN, b.user_id, None, "")
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    match svc
+        .add_override(&editor, s.id, T0 + 60 * MIN, T0, b.user_id, None, "")
+        .await
+    {
+        Err(ServiceError::Invalid(e)) => assert!(e.get("end").is_some(), "{e:?}"),
+        other => panic!("expected invalid end, got {other:?}"),
+    }
+    let ov = svc
+        .add_override(
+            &editor,
+            s.id,
+            T0 - MIN,
+            T0 + 120 * MIN,
+            b.user_id,
+            Some(a.user_id),
+            "a at the dentist",
+        )
+        .await
+        .expect("override");
+    let list = svc.schedules(&viewer).await.expect("list");
+    assert_eq!(now_name(&list), "b@example.com");
+    assert!(list[0].now.as_ref().is_some_and(|n| n.by_override));
+    assert_eq!(
+        list[0].next.as_ref().map(|n| n.email.as_str()),
+        Some("a@example.com")
+    );
+    let mine = svc.my_shifts(&b, 7).await.expect("mine");
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].start_ms, mine[0].end_ms), (T0, T0 + 120 * MIN));
+    // Two hours later a is back.
+    clock.advance_ms(121 * MIN);
+    assert_eq!(
+        now_name(&svc.schedules(&viewer).await.expect("list")),
+        "a@example.com"
+    );
+    svc.delete_override(&editor, ov.ov.id)
+        .await
+        .expect("delete");
+    // The schedule's view has layers, the final row and people.
+    let v = svc
+        .schedule_view(&viewer, s.id, T0, 14)
+        .await
+        .expect("view");
+    assert_eq!(v.layers.len(), 1);
+    assert!(v.final_shifts.iter().all(|x| x.user_id == Some(a.user_id)));
+    assert!(matches!(
+        svc.schedule_view(&viewer, s.id, T0, 90).await,
+        Err(ServiceError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn schedules_are_validated_with_field_names() {
+    let (svc, _clock, editor) = setup("validate").await;
+    let mut spec = seed_roster(
+        "Primary",
+        "2026-11-02",
+        vec![editor.user_id],
+        vec![999],
+        vec![],
+    );
+    spec.time_zone = "Mars/Olympus".into();
+    match svc.create_schedule(&editor, spec).await {
+        Err(ServiceError::Invalid(e)) => {
+            assert!(e.get("time_zone").is_some(), "{e:?}");
+            assert!(e.get("layers.1.participants").is_some(), "{e:?}");
+            assert!(e.get("layers.2.participants").is_some(), "{e:?}");
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    assert!(
+        svc.schedules(&editor).await.expect("list").is_empty(),
+        "nothing partial"
+    );
+    let responder = common::signed_in(&svc, "r@example.com", "responder").await;
+    assert!(matches!(
+        svc.create_schedule(&responder, one_person("X", responder.user_id))
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_demo_roster_names_the_right_person_day_night_and_weekend() {
+    let (svc, clock, editor) = setup("demo").await;
+    let added = svc.load_demo_oncall().await.expect("demo");
+    assert!(added > 0);
+    assert_eq!(
+        svc.load_demo_oncall().await.expect("again"),
+        0,
+        "idempotent"
+    );
+    let tz: chrono_tz::Tz = "Asia/Shanghai".parse().expect("tz");
+    let at = |s: &str| {
+        use chrono::TimeZone;
+        let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("time");
+        tz.from_local_datetime(&naive)
+            .single()
+            .expect("local")
+            .timestamp_millis()
+    };
+    let primary_now = |list: &[services::oncall::ScheduleSummary]| {
+        list.iter()
+            .find(|s| s.name == "Primary on-call")
+            .and_then(|s| s.now.as_ref().map(|n| n.name.clone()))
+            .unwrap_or_default()
+    };
+    // Wednesday 10:00: the week's product/dev person; Wednesday 23:30: night ops;
+    // Saturday 15:00: the weekend on-call (and the backup schedule has someone else).
+    let spec = &svc.store().schedules().await.expect("schedules")[..];
+    let primary = spec
+        .iter()
+        .find(|s| s.spec.name == "Primary on-call")
+        .expect("primary");
+    let users = svc.store().list_users().await.expect("users");
+    let name_of = |id: i64| {
+        users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.name.clone())
+            .unwrap_or_default()
+    };
+    let day = &primary.spec.layers[0].participants;
+    let night = &primary.spec.layers[1].participants;
+    let weekend = &primary.spec.layers[2].participants;
+    for (when, pool) in [
+        ("2026-11-04 10:00", day),
+        ("2026-11-04 23:30", night),
+        ("2026-11-05 08:00", night),
+        ("2026-11-07 15:00", weekend),
+        ("2026-11-08 23:30", weekend),
+    ] {
+        clock.set_ms(at(when));
+        let list = svc.schedules(&editor).await.expect("list");
+        let who = primary_now(&list);
+        let mut names = Vec::new();
+        for id in pool {
+            names.push(name_of(*id));
+        }
+        assert!(names.contains(&who), "{when}: {who} not in {names:?}");
+        if when.starts_with("2026-11-07") {
+            let backup = list
+                .iter()
+                .find(|s| s.name == "Weekend backup")
+                .and_then(|s| s.now.as_ref())
+                .expect("backup on call");
+            assert_ne!(backup.name, who, "the backup is someone else");
+            assert!(!backup.phone.is_empty(), "the backup phone is shown");
+        }
+    }
+    // There is a policy paging the primary then the backup.
+    let policies = svc.policies(&editor).await.expect("policies");
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0].policy.spec.steps.len(), 2);
+}
