@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build Vigil, idempotently and offline-friendly:
-# only crates.io, npm and Debian apt are used; nothing is downloaded from GitHub at build
-# time (see docs/adr/0001-build-chain.md).
+# only crates.io, npm, Debian apt (and, for --test, PyPI) are used; nothing is downloaded
+# from GitHub at build time (see docs/adr/0001-build-chain.md).
 #
 #   scripts/setup.sh           build tools (wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt)
-#   scripts/setup.sh --test    also the test tools (Chromium, Playwright from npm)
+#   scripts/setup.sh --test    also the test tools (Chromium, Playwright from npm, icalendar from PyPI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,6 +69,12 @@ if [[ $want_test -eq 1 ]]; then
   if [[ ! -x end2end/node_modules/.bin/playwright ]]; then
     say "npm ci (end2end)"
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null)
+  fi
+  # 7. Python's `icalendar` from PyPI: services/tests/oncall_ical.rs parses the on-call
+  #    feeds with it (and fails under CI=true without it).
+  if ! python3 -c 'import icalendar' 2>/dev/null; then
+    say "pip install icalendar"
+    python3 -m pip install --quiet 'icalendar>=5,<7'
   fi
 fi
 say "tools ready: $(cargo leptos --version), $(wasm-bindgen --version), $(wasm-opt --version | head -1)"

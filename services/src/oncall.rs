@@ -403,7 +403,7 @@ impl Services {
         actor.require(Role::Viewer)?;
         let now = self.now_ms();
         let to = now + days.clamp(1, MAX_VIEW_DAYS) * DAY_MS;
-        Ok(self.shifts_of(actor.user_id, now, to).await?)
+        self.shifts_of(actor.user_id, now, to).await
     }
 
     async fn shifts_of(

@@ -139,9 +139,10 @@ impl Store {
                 before.version
             )));
         }
-        sqlx::query(&format!(
+        // The version is checked again in the UPDATE: of two saves at once, one wins.
+        let res = sqlx::query(&format!(
             "UPDATE {} SET name = $2, spec = $3, version = version + 1, updated_at_ms = $4, updated_by = $5
-             WHERE id = $1",
+             WHERE id = $1 AND version = $6",
             T::TABLE
         ))
         .bind(id)
@@ -149,9 +150,16 @@ impl Store {
         .bind(json(spec)?)
         .bind(ctx.at_ms)
         .bind(ctx.user_id)
+        .bind(expected_version)
         .execute(&mut *tx)
         .await
         .map_err(|e| name_taken(e, spec))?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "the {} was changed by someone else; reload and edit again",
+                T::NOUN
+            )));
+        }
         let after = fetch_doc::<T>(&mut tx, id).await?;
         let target = format!("{}:{id}", T::AUDIT);
         audit::append(
@@ -441,6 +449,12 @@ impl Store {
     }
 
     pub async fn save_contact(&self, c: &Contact, ctx: &AuditCtx) -> Result<Contact> {
+        let c = &Contact {
+            user_id: c.user_id,
+            phone: c.phone.trim().to_owned(),
+            feishu_id: c.feishu_id.trim().to_owned(),
+            rules: c.rules.clone(),
+        };
         let before = self.contact(c.user_id).await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -449,8 +463,8 @@ impl Store {
              ON CONFLICT (user_id) DO UPDATE SET phone = $2, feishu_id = $3, rules = $4, updated_at_ms = $5",
         )
         .bind(c.user_id)
-        .bind(c.phone.trim())
-        .bind(c.feishu_id.trim())
+        .bind(&c.phone)
+        .bind(&c.feishu_id)
         .bind(json(&c.rules)?)
         .bind(ctx.at_ms)
         .execute(&mut *tx)
@@ -682,12 +696,10 @@ impl Store {
     pub async fn ack_escalation(&self, id: i64, ctx: &AuditCtx) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let before = fetch_esc(&mut tx, id).await?;
-        if !before.is_open() {
-            return Ok(false);
-        }
-        sqlx::query(
+        // The condition is in the UPDATE: of two acknowledgements at once, one wins.
+        let res = sqlx::query(
             "UPDATE escalations SET acked_at_ms = $2, acked_by = $3, acked_user_id = $4, next_at_ms = NULL
-             WHERE id = $1",
+             WHERE id = $1 AND acked_at_ms IS NULL AND resolved_at_ms IS NULL",
         )
         .bind(id)
         .bind(ctx.at_ms)
@@ -695,6 +707,9 @@ impl Store {
         .bind(ctx.user_id)
         .execute(&mut *tx)
         .await?;
+        if res.rows_affected() == 0 {
+            return Ok(false);
+        }
         cancel_pending(&mut tx, id, "acknowledged").await?;
         let after = fetch_esc(&mut tx, id).await?;
         audit::append(

@@ -86,6 +86,10 @@ contract!(
     incidents_are_numbered_per_day_with_timeline_alerts_notes_and_audit,
     incident_saves_refuse_stale_versions_and_filters_follow_the_copied_columns,
     incident_postmortems_and_action_items_version_publish_number_and_filter,
+    oncall_schedules_policies_and_overrides_version_conflict_cascade_and_audit,
+    oncall_contacts_default_upsert_and_list,
+    oncall_escalations_start_once_record_steps_page_ack_and_resolve,
+    oncall_calendar_feeds_rotate_and_settings_init_once,
 );
 
 async fn migrations_are_idempotent(store: &Store) {
@@ -2099,5 +2103,956 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
             audit[0].after_json.as_deref()
         ),
         (true, None)
+    );
+}
+
+// ----- on-call -----
+
+/// 2026-11-02T01:00:00Z (09:00 on a Monday in Shanghai).
+const OC0: i64 = 1_793_581_200_000;
+
+fn oncall_schedule(name: &str, people: &[i64]) -> domain::oncall::ScheduleSpec {
+    domain::oncall::seed_roster(
+        name,
+        "2026-11-02",
+        people.to_vec(),
+        people.to_vec(),
+        people.to_vec(),
+    )
+}
+
+fn oncall_policy(name: &str, user: i64, delay_min: u32) -> domain::oncall::escalation::PolicySpec {
+    use domain::oncall::escalation::{PolicySpec, Step, Target};
+    PolicySpec {
+        name: name.into(),
+        description: String::new(),
+        steps: vec![Step {
+            targets: vec![Target::User(user)],
+            delay_min,
+        }],
+        repeat: 0,
+        channel_ids: vec![],
+    }
+}
+
+fn oncall_override(start_ms: i64, end_ms: i64, user_id: i64) -> domain::oncall::Override {
+    domain::oncall::Override {
+        id: 0,
+        start_ms,
+        end_ms,
+        user_id,
+        replaces: None,
+    }
+}
+
+async fn actions_and_targets(store: &Store, prefix: &str) -> Vec<(String, String)> {
+    incident_actions(store, prefix)
+        .await
+        .into_iter()
+        .map(|e| (e.action, e.target))
+        .collect()
+}
+
+async fn oncall_schedules_policies_and_overrides_version_conflict_cascade_and_audit(store: &Store) {
+    let ann = user(store, "ann@example.com").await;
+    let bob = user(store, "bob@example.com").await;
+
+    // Schedules: create, list by name, get.
+    let primary = store
+        .create_schedule(
+            &oncall_schedule("Primary", &[ann.id, bob.id]),
+            &as_user(&ann, OC0),
+        )
+        .await
+        .expect("create primary");
+    assert_eq!(
+        (
+            primary.version,
+            primary.created_at_ms,
+            primary.updated_at_ms
+        ),
+        (1, OC0, OC0)
+    );
+    assert_eq!(primary.spec, oncall_schedule("Primary", &[ann.id, bob.id]));
+    let backup = store
+        .create_schedule(
+            &oncall_schedule("Backup", &[bob.id]),
+            &as_user(&ann, OC0 + 1),
+        )
+        .await
+        .expect("create backup");
+    assert_ne!(primary.id, backup.id);
+    let names: Vec<String> = store
+        .schedules()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.spec.name)
+        .collect();
+    assert_eq!(names, ["Backup", "Primary"], "listed by name");
+    assert_eq!(store.schedule(primary.id).await.expect("get"), primary);
+    assert!(matches!(
+        store.schedule(987_654).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // A duplicate name is a conflict and writes nothing.
+    let err = store
+        .create_schedule(
+            &oncall_schedule("Primary", &[bob.id]),
+            &as_user(&bob, OC0 + 2),
+        )
+        .await
+        .expect_err("duplicate name");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.schedules().await.expect("list").len(), 2);
+
+    // Update with the current version bumps it; a stale version is a conflict.
+    let mut renamed = oncall_schedule("Primary (day)", &[bob.id, ann.id]);
+    renamed.description = "swapped order".into();
+    let updated = store
+        .update_schedule(primary.id, 1, &renamed, &as_user(&bob, OC0 + 10))
+        .await
+        .expect("update");
+    assert_eq!(
+        (
+            updated.version,
+            updated.created_at_ms,
+            updated.updated_at_ms
+        ),
+        (2, OC0, OC0 + 10)
+    );
+    assert_eq!(updated.spec, renamed);
+    let err = store
+        .update_schedule(
+            primary.id,
+            1,
+            &oncall_schedule("Stale", &[ann.id]),
+            &as_user(&ann, OC0 + 11),
+        )
+        .await
+        .expect_err("stale version");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // Renaming onto another schedule's name is a conflict too.
+    let err = store
+        .update_schedule(
+            primary.id,
+            2,
+            &oncall_schedule("Backup", &[ann.id]),
+            &as_user(&ann, OC0 + 12),
+        )
+        .await
+        .expect_err("name taken");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let current = store.schedule(primary.id).await.expect("get");
+    assert_eq!(
+        (current.version, current.spec.name.as_str()),
+        (2, "Primary (day)")
+    );
+    assert!(matches!(
+        store
+            .update_schedule(987_654, 1, &renamed, &as_user(&ann, OC0 + 13))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Overrides: add, list by window (overlap, half-open), per schedule or all.
+    let h = HOUR;
+    let o1 = store
+        .add_override(
+            primary.id,
+            &oncall_override(OC0 + 10 * h, OC0 + 20 * h, bob.id),
+            "  dentist  ",
+            &as_user(&ann, OC0 + 20),
+        )
+        .await
+        .expect("override 1");
+    assert_eq!(o1.schedule_id, primary.id);
+    assert_eq!(
+        (o1.ov.start_ms, o1.ov.end_ms, o1.ov.user_id, o1.ov.replaces),
+        (OC0 + 10 * h, OC0 + 20 * h, bob.id, None)
+    );
+    assert_eq!(
+        (o1.note.as_str(), o1.created_by.as_str(), o1.created_at_ms),
+        ("dentist", "ann@example.com", OC0 + 20)
+    );
+    assert!(o1.ov.id > 0);
+    let o2 = store
+        .add_override(
+            primary.id,
+            &domain::oncall::Override {
+                replaces: Some(bob.id),
+                ..oncall_override(OC0 + 30 * h, OC0 + 40 * h, ann.id)
+            },
+            "",
+            &as_user(&ann, OC0 + 21),
+        )
+        .await
+        .expect("override 2");
+    assert_eq!(o2.ov.replaces, Some(bob.id));
+    let o3 = store
+        .add_override(
+            backup.id,
+            &oncall_override(OC0 + 15 * h, OC0 + 16 * h, ann.id),
+            "backup",
+            &as_user(&bob, OC0 + 22),
+        )
+        .await
+        .expect("override 3");
+    let ids = |rows: Vec<store::OverrideRow>| rows.iter().map(|r| r.ov.id).collect::<Vec<_>>();
+    let window = |sid: Option<i64>, from: i64, to: i64| store.overrides(sid, from, to);
+    assert_eq!(
+        ids(window(Some(primary.id), OC0, OC0 + 100 * h)
+            .await
+            .expect("all")),
+        [o1.ov.id, o2.ov.id]
+    );
+    assert_eq!(
+        ids(window(None, OC0, OC0 + 100 * h)
+            .await
+            .expect("every schedule")),
+        [o1.ov.id, o3.ov.id, o2.ov.id],
+        "by start"
+    );
+    assert_eq!(
+        window(Some(primary.id), OC0, OC0 + 100 * h)
+            .await
+            .expect("rows")[0],
+        o1
+    );
+    // Touching the window's edges is no overlap: [from, to) against [start, end).
+    assert!(window(Some(primary.id), OC0 + 20 * h, OC0 + 30 * h)
+        .await
+        .expect("between")
+        .is_empty());
+    assert!(window(None, OC0, OC0 + 10 * h)
+        .await
+        .expect("before")
+        .is_empty());
+    assert_eq!(
+        ids(window(None, OC0 + 20 * h - 1, OC0 + 30 * h + 1)
+            .await
+            .expect("one ms each side")),
+        [o1.ov.id, o2.ov.id]
+    );
+    assert_eq!(
+        ids(window(Some(backup.id), OC0 + 15 * h + 1, OC0 + 15 * h + 2)
+            .await
+            .expect("inside")),
+        [o3.ov.id]
+    );
+
+    // Deleting an override.
+    let gone = store
+        .delete_override(o2.ov.id, &as_user(&bob, OC0 + 30))
+        .await
+        .expect("delete override");
+    assert_eq!(gone, o2);
+    assert_eq!(
+        ids(window(Some(primary.id), OC0, OC0 + 100 * h)
+            .await
+            .expect("after")),
+        [o1.ov.id]
+    );
+    assert!(matches!(
+        store
+            .delete_override(o2.ov.id, &as_user(&bob, OC0 + 31))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Deleting a schedule takes its overrides along, and only its own.
+    let deleted = store
+        .delete_schedule(primary.id, &as_user(&ann, OC0 + 40))
+        .await
+        .expect("delete schedule");
+    assert_eq!(deleted.version, 2);
+    assert!(matches!(
+        store.schedule(primary.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        ids(window(None, 0, i64::MAX).await.expect("left")),
+        [o3.ov.id]
+    );
+    assert!(matches!(
+        store
+            .delete_override(o1.ov.id, &as_user(&ann, OC0 + 41))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .delete_schedule(primary.id, &as_user(&ann, OC0 + 42))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let names: Vec<String> = store
+        .schedules()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.spec.name)
+        .collect();
+    assert_eq!(names, ["Backup"]);
+
+    // Escalation policies share the same rules.
+    let p0 = store
+        .create_escalation_policy(
+            &oncall_policy("P0 pager", ann.id, 5),
+            &as_user(&ann, OC0 + 50),
+        )
+        .await
+        .expect("policy");
+    assert_eq!((p0.version, p0.spec.steps[0].delay_min), (1, 5));
+    store
+        .create_escalation_policy(
+            &oncall_policy("Business hours", bob.id, 30),
+            &as_user(&ann, OC0 + 51),
+        )
+        .await
+        .expect("policy 2");
+    let names: Vec<String> = store
+        .escalation_policies()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|p| p.spec.name)
+        .collect();
+    assert_eq!(names, ["Business hours", "P0 pager"]);
+    assert!(matches!(
+        store
+            .create_escalation_policy(
+                &oncall_policy("P0 pager", bob.id, 1),
+                &as_user(&ann, OC0 + 52)
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let p0v2 = store
+        .update_escalation_policy(
+            p0.id,
+            1,
+            &oncall_policy("P0 pager", bob.id, 10),
+            &as_user(&bob, OC0 + 53),
+        )
+        .await
+        .expect("update policy");
+    assert_eq!(
+        (
+            p0v2.version,
+            p0v2.spec.steps[0].delay_min,
+            p0v2.updated_at_ms
+        ),
+        (2, 10, OC0 + 53)
+    );
+    assert!(matches!(
+        store
+            .update_escalation_policy(
+                p0.id,
+                1,
+                &oncall_policy("P0 pager", ann.id, 1),
+                &as_user(&bob, OC0 + 54)
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.escalation_policy(p0.id).await.expect("get"), p0v2);
+    store
+        .delete_escalation_policy(p0.id, &as_user(&bob, OC0 + 55))
+        .await
+        .expect("delete policy");
+    assert!(matches!(
+        store.escalation_policy(p0.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.escalation_policies().await.expect("list").len(), 1);
+
+    // Every successful write is in the audit log, newest first; refused ones are not.
+    let p = format!("schedule:{}", primary.id);
+    let b = format!("schedule:{}", backup.id);
+    let want: Vec<(String, String)> = [
+        ("schedule.delete", p.as_str()),
+        ("schedule.override.delete", p.as_str()),
+        ("schedule.override.create", b.as_str()),
+        ("schedule.override.create", p.as_str()),
+        ("schedule.override.create", p.as_str()),
+        ("schedule.update", p.as_str()),
+        ("schedule.create", b.as_str()),
+        ("schedule.create", p.as_str()),
+    ]
+    .iter()
+    .map(|(a, t)| ((*a).to_owned(), (*t).to_owned()))
+    .collect();
+    assert_eq!(actions_and_targets(store, "schedule.").await, want);
+    let log = incident_actions(store, "schedule.").await;
+    let update = &log[5];
+    assert_eq!(
+        (update.actor.as_str(), update.actor_user_id, update.at_ms),
+        ("bob@example.com", Some(bob.id), OC0 + 10)
+    );
+    let before: serde_json::Value =
+        serde_json::from_str(update.before_json.as_deref().expect("before")).expect("json");
+    let after: serde_json::Value =
+        serde_json::from_str(update.after_json.as_deref().expect("after")).expect("json");
+    assert_eq!(
+        (&before["version"], &after["version"]),
+        (&serde_json::json!(1), &serde_json::json!(2))
+    );
+    assert_eq!(after["spec"]["name"], "Primary (day)");
+    assert!(log[0].after_json.is_none() && log[0].before_json.is_some());
+    let pol = format!("policy:{}", p0.id);
+    let policy_actions = actions_and_targets(store, "policy.").await;
+    assert_eq!(policy_actions.len(), 4);
+    assert_eq!(policy_actions[0], ("policy.delete".to_owned(), pol.clone()));
+    assert_eq!(policy_actions[1], ("policy.update".to_owned(), pol));
+}
+
+async fn oncall_contacts_default_upsert_and_list(store: &Store) {
+    use domain::oncall::escalation::{Method, NotifyRule};
+    use store::Contact;
+    let ann = user(store, "ann@example.com").await;
+    let bob = user(store, "bob@example.com").await;
+
+    // Nobody saved anything yet: defaults, and nothing listed.
+    assert_eq!(
+        store.contact(ann.id).await.expect("default"),
+        Contact {
+            user_id: ann.id,
+            phone: String::new(),
+            feishu_id: String::new(),
+            rules: vec![],
+        }
+    );
+    assert!(store.contacts().await.expect("list").is_empty());
+
+    let rules = vec![
+        NotifyRule {
+            method: Method::Chat,
+            delay_min: 0,
+        },
+        NotifyRule {
+            method: Method::Phone,
+            delay_min: 5,
+        },
+    ];
+    let bob_c = Contact {
+        user_id: bob.id,
+        phone: "+86 138 0000 0000".into(),
+        feishu_id: "ou_bob".into(),
+        rules: rules.clone(),
+    };
+    assert_eq!(
+        store
+            .save_contact(&bob_c, &as_user(&bob, OC0))
+            .await
+            .expect("save"),
+        bob_c
+    );
+    assert_eq!(store.contact(bob.id).await.expect("read"), bob_c);
+
+    // Saving again replaces the row (one per person).
+    let bob_c2 = Contact {
+        phone: "+86 139 1111 2222".into(),
+        rules: vec![NotifyRule {
+            method: Method::Email,
+            delay_min: 3,
+        }],
+        ..bob_c.clone()
+    };
+    store
+        .save_contact(&bob_c2, &as_user(&bob, OC0 + 1))
+        .await
+        .expect("upsert");
+    let ann_c = Contact {
+        user_id: ann.id,
+        phone: String::new(),
+        feishu_id: "ou_ann".into(),
+        rules: vec![],
+    };
+    store
+        .save_contact(&ann_c, &as_user(&ann, OC0 + 2))
+        .await
+        .expect("save ann");
+    assert_eq!(
+        store.contacts().await.expect("list"),
+        [ann_c.clone(), bob_c2.clone()],
+        "one row each, by user id"
+    );
+    assert_eq!(store.contact(bob.id).await.expect("read"), bob_c2);
+
+    // Audited with the contact before and after.
+    let log = incident_actions(store, "user.contact.").await;
+    assert_eq!(log.len(), 3);
+    assert_eq!(
+        (log[1].target.clone(), log[1].actor.clone()),
+        (format!("user:{}", bob.id), "bob@example.com".to_owned())
+    );
+    let before: Contact =
+        serde_json::from_str(log[1].before_json.as_deref().expect("before")).expect("json");
+    let after: Contact =
+        serde_json::from_str(log[1].after_json.as_deref().expect("after")).expect("json");
+    assert_eq!((before, after), (bob_c, bob_c2));
+    let first: Contact =
+        serde_json::from_str(log[2].before_json.as_deref().expect("before")).expect("json");
+    assert_eq!(first.phone, "", "the first save's before is the default");
+}
+
+async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: &Store) {
+    use domain::oncall::escalation::Method;
+    use store::{NewEscalation, NewPage};
+    let ann = user(store, "ann@example.com").await;
+    let bob = user(store, "bob@example.com").await;
+    let policy = store
+        .create_escalation_policy(&oncall_policy("P0 pager", ann.id, 5), &as_user(&ann, OC0))
+        .await
+        .expect("policy");
+    let engine = AuditCtx::system("engine", OC0 + MIN);
+    let new = |key: &str, started: i64| NewEscalation {
+        policy_id: policy.id,
+        subject_key: key.into(),
+        rule_id: Some(7),
+        title: format!("AI failures ({key})"),
+        severity: "P1".into(),
+        started_at_ms: started,
+    };
+
+    // One run per subject.
+    let a = store
+        .start_escalation(&new("rule:7:100", OC0 + MIN), &engine)
+        .await
+        .expect("start")
+        .expect("new run");
+    assert_eq!(
+        (
+            a.policy_id,
+            a.subject_key.as_str(),
+            a.rule_id,
+            a.title.as_str(),
+            a.severity.as_str()
+        ),
+        (
+            policy.id,
+            "rule:7:100",
+            Some(7),
+            "AI failures (rule:7:100)",
+            "P1"
+        )
+    );
+    assert_eq!(
+        (
+            a.started_at_ms,
+            a.fired,
+            a.next_at_ms,
+            a.acked_at_ms,
+            a.resolved_at_ms
+        ),
+        (OC0 + MIN, 0, Some(OC0 + MIN), None, None)
+    );
+    assert!(a.is_open());
+    assert!(store
+        .start_escalation(&new("rule:7:100", OC0 + 2 * MIN), &engine)
+        .await
+        .expect("again")
+        .is_none());
+    let b = store
+        .start_escalation(&new("rule:7:200", OC0 + 2 * MIN), &engine)
+        .await
+        .expect("start b")
+        .expect("new run b");
+    let c = store
+        .start_escalation(&new("rule:7:300", OC0 + 3 * MIN), &engine)
+        .await
+        .expect("start c")
+        .expect("new run c");
+    let open_ids = |v: Vec<store::Escalation>| v.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        open_ids(store.open_escalations().await.expect("open")),
+        [a.id, b.id, c.id]
+    );
+
+    // Steps fire at the expected count only.
+    let page = |seq: i64, user_id: i64, method: Method, due: i64| NewPage {
+        seq,
+        user_id,
+        method,
+        due_at_ms: due,
+    };
+    let now = OC0 + 5 * MIN;
+    assert!(store
+        .record_steps(
+            a.id,
+            0,
+            1,
+            Some(now + 5 * MIN),
+            &[
+                page(0, ann.id, Method::Chat, now),
+                page(0, ann.id, Method::Phone, now + 3 * MIN),
+            ],
+            now,
+        )
+        .await
+        .expect("record"));
+    let a1 = store.escalation(a.id).await.expect("get");
+    assert_eq!((a1.fired, a1.next_at_ms), (1, Some(now + 5 * MIN)));
+    assert!(
+        !store
+            .record_steps(
+                a.id,
+                0,
+                1,
+                Some(now + 5 * MIN),
+                &[page(0, bob.id, Method::Email, now)],
+                now,
+            )
+            .await
+            .expect("stale"),
+        "another replica already fired step 0"
+    );
+    assert_eq!(store.escalation(a.id).await.expect("get"), a1);
+    assert!(store
+        .record_steps(
+            b.id,
+            0,
+            1,
+            None,
+            &[page(0, bob.id, Method::Email, now)],
+            now
+        )
+        .await
+        .expect("record b"));
+    assert!(store
+        .record_steps(
+            c.id,
+            0,
+            1,
+            None,
+            &[page(0, bob.id, Method::Chat, now + MIN)],
+            now
+        )
+        .await
+        .expect("record c"));
+
+    let pages_a = store.pages_of(&[a.id]).await.expect("pages");
+    assert_eq!(pages_a.len(), 2, "the stale write added no page");
+    assert_eq!(
+        pages_a
+            .iter()
+            .map(|p| (
+                p.escalation_id,
+                p.seq,
+                p.user_id,
+                p.method.as_str(),
+                p.due_at_ms,
+                p.status.as_str(),
+                p.sent_at_ms
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (a.id, 0, ann.id, "chat", now, "pending", None),
+            (a.id, 0, ann.id, "phone", now + 3 * MIN, "pending", None),
+        ]
+    );
+    assert!(store.pages_of(&[]).await.expect("none").is_empty());
+    assert_eq!(
+        store
+            .pages_of(&[a.id, b.id, c.id])
+            .await
+            .expect("all")
+            .len(),
+        4
+    );
+
+    // Only pending pages that are due.
+    let due_ids = |v: Vec<store::Page>| v.iter().map(|p| p.id).collect::<Vec<_>>();
+    let pb = store.pages_of(&[b.id]).await.expect("b")[0].clone();
+    let pc = store.pages_of(&[c.id]).await.expect("c")[0].clone();
+    assert!(store.due_pages(now - 1).await.expect("early").is_empty());
+    assert_eq!(
+        due_ids(store.due_pages(now).await.expect("due")),
+        [pages_a[0].id, pb.id]
+    );
+    store
+        .finish_page(pb.id, "sent", "sent via Feishu", now + 1)
+        .await
+        .expect("sent");
+    store
+        .finish_page(pb.id, "failed", "too late", now + 2)
+        .await
+        .expect("already finished: no-op");
+    let pb2 = store.pages_of(&[b.id]).await.expect("b")[0].clone();
+    assert_eq!(
+        (pb2.status.as_str(), pb2.detail.as_str(), pb2.sent_at_ms),
+        ("sent", "sent via Feishu", Some(now + 1))
+    );
+    assert_eq!(
+        due_ids(store.due_pages(now + 10 * MIN).await.expect("due later")),
+        [pages_a[0].id, pc.id, pages_a[1].id]
+    );
+
+    // Acknowledging: once, pending pages cancelled, no more steps.
+    store
+        .finish_page(pages_a[0].id, "sent", "ok", now + 1)
+        .await
+        .expect("sent a0");
+    assert!(store
+        .ack_escalation(a.id, &as_user(&bob, now + 2 * MIN))
+        .await
+        .expect("ack"));
+    let acked = store.escalation(a.id).await.expect("get");
+    assert_eq!(
+        (
+            acked.acked_at_ms,
+            acked.acked_by.as_deref(),
+            acked.acked_user_id,
+            acked.next_at_ms,
+            acked.resolved_at_ms
+        ),
+        (
+            Some(now + 2 * MIN),
+            Some("bob@example.com"),
+            Some(bob.id),
+            None,
+            None
+        )
+    );
+    assert!(!acked.is_open());
+    assert!(!store
+        .ack_escalation(a.id, &as_user(&ann, now + 3 * MIN))
+        .await
+        .expect("ack again"));
+    assert_eq!(
+        store
+            .escalation(a.id)
+            .await
+            .expect("get")
+            .acked_by
+            .as_deref(),
+        Some("bob@example.com"),
+        "the first acknowledgement stays"
+    );
+    let statuses: Vec<(String, String)> = store
+        .pages_of(&[a.id])
+        .await
+        .expect("pages")
+        .into_iter()
+        .map(|p| (p.status, p.detail))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("sent".to_owned(), "ok".to_owned()),
+            ("cancelled".to_owned(), "acknowledged".to_owned())
+        ]
+    );
+    assert!(!store
+        .record_steps(a.id, 1, 2, None, &[page(1, bob.id, Method::Chat, now)], now)
+        .await
+        .expect("after ack"));
+    assert_eq!(store.pages_of(&[a.id]).await.expect("pages").len(), 2);
+
+    // Resolving: pending pages cancelled, the run closes; acking it then changes nothing.
+    store
+        .resolve_escalation(c.id, now + 4 * MIN)
+        .await
+        .expect("resolve");
+    let resolved = store.escalation(c.id).await.expect("get");
+    assert_eq!(
+        (
+            resolved.resolved_at_ms,
+            resolved.next_at_ms,
+            resolved.acked_at_ms
+        ),
+        (Some(now + 4 * MIN), None, None)
+    );
+    let pc2 = store.pages_of(&[c.id]).await.expect("c")[0].clone();
+    assert_eq!(
+        (pc2.status.as_str(), pc2.detail.as_str()),
+        ("cancelled", "resolved")
+    );
+    assert!(!store
+        .ack_escalation(c.id, &as_user(&ann, now + 5 * MIN))
+        .await
+        .expect("ack resolved"));
+    store
+        .resolve_escalation(c.id, now + 9 * MIN)
+        .await
+        .expect("resolve again");
+    assert_eq!(
+        store.escalation(c.id).await.expect("get").resolved_at_ms,
+        Some(now + 4 * MIN),
+        "the first recovery time stays"
+    );
+
+    assert_eq!(
+        open_ids(store.open_escalations().await.expect("open")),
+        [b.id]
+    );
+    assert_eq!(
+        open_ids(store.recent_escalations(2).await.expect("recent")),
+        [c.id, b.id]
+    );
+    assert!(store
+        .due_pages(now + 60 * MIN)
+        .await
+        .expect("nothing pending")
+        .is_empty());
+    assert!(matches!(
+        store.escalation(424_242).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.ack_escalation(424_242, &as_user(&ann, now)).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let log = actions_and_targets(store, "escalation.").await;
+    let e = |id: i64| format!("escalation:{id}");
+    assert_eq!(
+        log,
+        [
+            ("escalation.ack".to_owned(), e(a.id)),
+            ("escalation.start".to_owned(), e(c.id)),
+            ("escalation.start".to_owned(), e(b.id)),
+            ("escalation.start".to_owned(), e(a.id)),
+        ]
+    );
+
+    // Deleting the policy takes its runs and their pages along.
+    store
+        .delete_escalation_policy(policy.id, &as_user(&ann, now + 60 * MIN))
+        .await
+        .expect("delete policy");
+    assert!(store.open_escalations().await.expect("open").is_empty());
+    assert!(matches!(
+        store.escalation(a.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store
+        .pages_of(&[a.id, b.id, c.id])
+        .await
+        .expect("pages")
+        .is_empty());
+}
+
+async fn oncall_calendar_feeds_rotate_and_settings_init_once(store: &Store) {
+    use store::FeedKind;
+    let ann = user(store, "ann@example.com").await;
+    let s = store
+        .create_schedule(&oncall_schedule("Primary", &[ann.id]), &as_user(&ann, OC0))
+        .await
+        .expect("schedule");
+
+    assert_eq!(store.feed_by_hash("h-1").await.expect("none"), None);
+    assert_eq!(
+        store
+            .feed_created_at(FeedKind::Schedule, s.id)
+            .await
+            .expect("none yet"),
+        None
+    );
+    store
+        .rotate_feed(FeedKind::Schedule, s.id, "h-1", &as_user(&ann, OC0 + 1))
+        .await
+        .expect("rotate");
+    assert_eq!(
+        store.feed_by_hash("h-1").await.expect("found"),
+        Some((FeedKind::Schedule, s.id))
+    );
+    assert_eq!(
+        store
+            .feed_created_at(FeedKind::Schedule, s.id)
+            .await
+            .expect("made"),
+        Some(OC0 + 1)
+    );
+    // A person's feed with the same subject id is another feed.
+    store
+        .rotate_feed(FeedKind::User, s.id, "u-1", &as_user(&ann, OC0 + 2))
+        .await
+        .expect("rotate user");
+    assert_eq!(
+        store.feed_by_hash("u-1").await.expect("found"),
+        Some((FeedKind::User, s.id))
+    );
+
+    // Rotating replaces the token: the old one stops working at once.
+    store
+        .rotate_feed(FeedKind::Schedule, s.id, "h-2", &as_user(&ann, OC0 + 3))
+        .await
+        .expect("rotate again");
+    assert_eq!(store.feed_by_hash("h-1").await.expect("old"), None);
+    assert_eq!(
+        store.feed_by_hash("h-2").await.expect("new"),
+        Some((FeedKind::Schedule, s.id))
+    );
+    assert_eq!(
+        store
+            .feed_created_at(FeedKind::Schedule, s.id)
+            .await
+            .expect("made"),
+        Some(OC0 + 3)
+    );
+    assert_eq!(
+        store.feed_by_hash("u-1").await.expect("untouched"),
+        Some((FeedKind::User, s.id))
+    );
+    // A token hash opens one feed only.
+    let err = store
+        .rotate_feed(
+            FeedKind::User,
+            ann.id + 1_000,
+            "h-2",
+            &as_user(&ann, OC0 + 4),
+        )
+        .await
+        .expect_err("hash in use");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+    let log = actions_and_targets(store, "calendar_feed.").await;
+    let sch = format!("schedule:{}", s.id);
+    let usr = format!("user:{}", s.id);
+    assert_eq!(
+        log,
+        [
+            ("calendar_feed.rotate".to_owned(), sch.clone()),
+            ("calendar_feed.rotate".to_owned(), usr),
+            ("calendar_feed.rotate".to_owned(), sch),
+        ]
+    );
+
+    // Deleting the schedule removes its feed.
+    store
+        .delete_schedule(s.id, &as_user(&ann, OC0 + 5))
+        .await
+        .expect("delete");
+    assert_eq!(store.feed_by_hash("h-2").await.expect("gone"), None);
+    assert_eq!(
+        store.feed_by_hash("u-1").await.expect("kept"),
+        Some((FeedKind::User, s.id))
+    );
+
+    // Settings initialised once: the first value wins.
+    assert_eq!(
+        store
+            .setting_or_init("oncall.ack_link_secret", "first")
+            .await
+            .expect("init"),
+        "first"
+    );
+    assert_eq!(
+        store
+            .setting_or_init("oncall.ack_link_secret", "second")
+            .await
+            .expect("again"),
+        "first"
+    );
+    assert_eq!(
+        store
+            .setting("oncall.ack_link_secret")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("first")
     );
 }
