@@ -20,7 +20,9 @@ use features::dashboards::DashboardsPage;
 use features::incidents::{
     ActionItemsPage, IncidentPage, IncidentReportsPage, IncidentsPage, PostmortemPage,
 };
-use features::placeholders::{HomePage, NotFoundPage, OncallPage};
+use features::oncall::editors::{PolicyEditorPage, ScheduleEditorPage};
+use features::oncall::pages::{OncallPage, SchedulePage};
+use features::placeholders::{HomePage, NotFoundPage};
 use features::technical::{ProbeEditorPage, TechnicalPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
@@ -82,6 +84,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("action-items") view=ActionItemsPage />
                     <Route path=path!("incident-reports") view=IncidentReportsPage />
                     <Route path=path!("oncall") view=OncallPage />
+                    <Route path=path!("oncall/schedules/:id") view=SchedulePage />
+                    <Route path=path!("oncall/schedules/:id/edit") view=ScheduleEditorPage />
+                    <Route path=path!("oncall/policies/:id") view=PolicyEditorPage />
                     <Route path=path!("settings") view=SettingsPage />
                     // Async SSR: the role check finishes before the status line is sent, so a
                     // viewer gets a real 403.

@@ -5,5 +5,6 @@ pub mod admin;
 pub mod alerts;
 pub mod dashboards;
 pub mod incidents;
+pub mod oncall;
 pub mod placeholders;
 pub mod technical;

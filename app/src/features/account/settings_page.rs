@@ -102,5 +102,6 @@ pub fn SettingsPage() -> impl IntoView {
                 .into_any()
             })}
         </Suspense>
+        <crate::features::oncall::contact::ContactCard />
     }
 }

@@ -10,6 +10,7 @@ use super::server_fns::{
 };
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
+use crate::features::oncall::server_fns::policy_options;
 use crate::features::technical::server_fns::probe_names;
 use crate::i18n::{t, Msg};
 use crate::session::{csrf_of, use_me};
@@ -412,6 +413,8 @@ fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
     let preview = LocalResource::new(move || backtest_rule(form.get(), range.get()));
     let mounted = RwSignal::new(false);
     Effect::new(move |_| mounted.set(true));
+    // Client-only like the backtest: the picker's options arrive after hydration.
+    let policies = LocalResource::new(policy_options);
     let save = ServerAction::<SaveRule>::new();
     let delete = ServerAction::<DeleteRule>::new();
     let csrf = move || csrf_of(me);
@@ -646,6 +649,17 @@ fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
                         <span>{t(Msg::OpenIncident)}</span>
                     </label>
                 </div>
+                <label><span>{t(Msg::OncallRulePolicy)}</span>
+                    <select name="escalation_policy" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.escalation_policy = v); }>
+                        <option value="">{t(Msg::OncallRulePolicyNone)}</option>
+                        {move || mounted.get().then(|| policies.get().and_then(Result::ok).map(|ps| ps.into_iter().map(|p| {
+                            let v = p.id.to_string();
+                            let sel = v.clone();
+                            view! { <option value=v selected=move || form.with(|f| f.escalation_policy == sel)>{p.name}</option> }
+                        }).collect_view()))}
+                    </select>
+                    <FieldError error=field("escalation_policy") />
+                </label>
     }.into_any();
     let part11 = view! {
                 <div class="form-actions">

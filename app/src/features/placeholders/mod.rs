@@ -1,8 +1,8 @@
 //! Pages of capabilities still to come: real empty states that say what will be here.
 
-use crate::components::{EmptyState, Icon, PageHeader};
 use crate::features::incidents::pages::{sev_badge, status_badge};
 use crate::features::incidents::server_fns::home_incidents;
+use crate::features::oncall::pages::HomeOncallCard;
 use crate::i18n::{t, Msg};
 use crate::session::use_me;
 use leptos::prelude::*;
@@ -24,25 +24,13 @@ pub fn HomePage() -> impl IntoView {
             </h1>
         </header>
         <div class="cards">
-            <section class="card">
-                <h2>{t(Msg::HomeOnCallNow)}</h2>
-                <p class="muted">{t(Msg::HomeOnCallEmpty)}</p>
-            </section>
+            <HomeOncallCard />
             <section class="card">
                 <h2>{t(Msg::HomeFiringAlerts)}</h2>
                 <p class="muted">{t(Msg::HomeFiringAlertsEmpty)}</p>
             </section>
             <HomeIncidentsCards />
         </div>
-    }
-}
-
-#[component]
-pub fn OncallPage() -> impl IntoView {
-    view! {
-        <Title text=t(Msg::OncallTitle) />
-        <PageHeader title=Msg::OncallTitle />
-        <EmptyState title=Msg::OncallEmpty body=Msg::OncallEmptyBody icon=Icon::Calendar />
     }
 }
 
