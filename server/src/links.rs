@@ -18,7 +18,7 @@ fn esc(s: &str) -> String {
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{t} · Vigil</title><link rel="stylesheet" href="/pkg/vigil.css"></head><body><main class="auth-page"><div class="card auth-card ack-card"><h1>{t}</h1>{body}<p class="muted"><a href="/oncall">Open the on-call console</a></p></div></main></body></html>"#,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{t} · Vigil</title><link rel="stylesheet" href="/pkg/vigil.css"></head><body><main class="login"><div class="login-card ack-card"><div class="brand brand-lg"><span class="brand-mark" aria-hidden="true"></span>Vigil</div><h1>{t}</h1>{body}<p class="muted"><a href="/oncall">Open the on-call console</a></p></div></main></body></html>"#,
         t = esc(title)
     );
     (status, Html(html)).into_response()
