@@ -396,7 +396,7 @@ messages! {
     OncallPaging => "paging", "呼叫中";
     OncallAcknowledged => "acknowledged", "已确认";
     OncallRecovered => "recovered", "已恢复";
-    OncallExhausted => "all steps paged", "已呼叫全部步骤";
+    OncallExhausted => "all steps paged, not acknowledged", "已呼叫全部步骤，未确认";
     OncallAck => "Acknowledge", "确认";
     OncallNoEscalations => "No escalations yet. Route an alert rule to an escalation policy and its pages show here.", "暂无升级记录。将告警规则路由到升级策略后，呼叫记录会显示在这里。";
     OncallPolicy => "Escalation policy", "升级策略";
@@ -452,6 +452,8 @@ messages! {
     OncallRestrictionsHint => "Leave empty for all the time. An end at or before the start runs into the next day (23:00–09:00).", "留空表示全天。结束时间早于或等于开始时间时跨到次日（23:00–09:00）。";
     OncallAddWindow => "Add time window", "添加时段";
     OncallChannelsHint => "Chat pages go to Feishu/Slack channels, email pages through email channels, phone pages to webhooks (an SMS or voice gateway).", "聊天呼叫发送到飞书/Slack，邮件呼叫通过邮件渠道，电话呼叫发送到 Webhook（短信或语音网关）。";
+    OncallNoChannels => "No notification channels yet: pages are recorded but not delivered.", "还没有通知渠道：呼叫会被记录，但不会送达。";
+    OncallAddChannels => "Add a channel →", "添加渠道 →";
     OncallAddStep => "Add step", "添加步骤";
     OncallWaitMinutes => "Wait for an acknowledgement (minutes)", "等待确认（分钟）";
     OncallSchedulesOnCall => "Who is on call in", "以下排班的当前值班人";

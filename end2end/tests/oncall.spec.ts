@@ -128,8 +128,15 @@ test("an editor builds a schedule, an override changes who is on call now, and a
     await expect(esc).toContainText(`E2E paging rule ${testInfo.retry}`, { timeout: 2_000 });
   }).toPass({ timeout: 60_000 });
   const row = esc.locator("tr", { hasText: `E2E paging rule ${testInfo.retry}` });
-  await expect(row).toContainText("paging");
+  // One step, no repeat: everyone is paged at once, and it waits for an acknowledgement.
+  await expect(row).toContainText("not acknowledged");
   await expect(row).toContainText("Pat Viewer");
+  // The home page lists it under "Paging now".
+  await page.goto("/");
+  await hydrated(page);
+  await expect(page.getByTestId("home-oncall")).toContainText(`E2E paging rule ${testInfo.retry}`);
+  await page.goto("/oncall");
+  await hydrated(page);
   await row.getByTestId("ack").click();
   await expect(row).toContainText("acknowledged");
   await expect(row).toContainText(EDITOR.email);

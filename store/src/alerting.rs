@@ -191,10 +191,11 @@ impl Store {
                 before.version
             )));
         }
-        sqlx::query(
+        // The version is checked again in the UPDATE: of two saves at once, one wins.
+        let res = sqlx::query(
             "UPDATE alert_rules SET name = $2, severity = $3, enabled = $4, spec = $5,
                     version = version + 1, updated_at_ms = $6, updated_by = $7
-             WHERE id = $1",
+             WHERE id = $1 AND version = $8",
         )
         .bind(id)
         .bind(spec.name.trim())
@@ -203,9 +204,15 @@ impl Store {
         .bind(json(spec)?)
         .bind(ctx.at_ms)
         .bind(ctx.user_id)
+        .bind(expected_version)
         .execute(&mut *tx)
         .await
         .map_err(|e| name_conflict(e.into(), &spec.name))?;
+        if res.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "rule was changed by someone else; reload and edit again".into(),
+            ));
+        }
         let reset = before.spec.query != spec.query || before.spec.condition != spec.condition;
         if reset {
             sqlx::query(

@@ -21,7 +21,7 @@ fn method_msg(m: Method) -> Msg {
 pub fn ContactCard() -> impl IntoView {
     let data = Resource::new(|| (), |_| my_contact());
     view! {
-        <section class="card" data-testid="contact-card">
+        <section class="card spaced" data-testid="contact-card">
             <h2>{t(Msg::OncallContact)}</h2>
             <p class="muted small">{t(Msg::OncallContactHint)}</p>
             <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>

@@ -396,6 +396,9 @@ fn policy_form(id: i64, d: PolicyDraft) -> AnyView {
                 <fieldset>
                     <legend>{t(Msg::OncallChannels)}</legend>
                     <p class="muted small">{t(Msg::OncallChannelsHint)}</p>
+                    {choices.with_value(|(_, _, cs)| cs.is_empty()).then(|| view! {
+                        <p class="muted small">{t(Msg::OncallNoChannels)}" "<a href="/alerts/notifications">{t(Msg::OncallAddChannels)}</a></p>
+                    })}
                     {choices.with_value(|(_, _, cs)| cs.iter().map(|c| {
                         let cid = c.id;
                         view! { <label class="check"><input type="checkbox" checked=move || spec.with(|s| s.channel_ids.contains(&cid))

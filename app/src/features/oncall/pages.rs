@@ -72,7 +72,8 @@ fn escalation_table(rows: Vec<EscalationRow>, refresh: Callback<()>) -> AnyView 
                 <th>{t(Msg::OncallStep)}</th><th>{t(Msg::Status)}</th><th>{t(Msg::OncallPages)}</th><th></th></tr></thead>
             <tbody>
                 {rows.into_iter().map(|e| {
-                    let open = e.state == "open";
+                    // Exhausted runs are not acknowledged yet either: they can be.
+                    let open = e.state == "open" || e.state == "exhausted";
                     view! {
                         <tr>
                             <td><span class=format!("badge sev sev-{}", e.severity.to_lowercase())>{e.severity.clone()}</span>" "{e.title}</td>

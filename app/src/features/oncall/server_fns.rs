@@ -417,7 +417,7 @@ pub async fn home_oncall() -> Result<HomeOncallData, AppError> {
         .escalations(&actor, 1)
         .await?
         .into_iter()
-        .filter(|e| e.escalation.is_open() && e.escalation.next_at_ms.is_some())
+        .filter(|e| e.escalation.is_open())
         .collect::<Vec<_>>();
     Ok(HomeOncallData {
         schedules: schedule_rows(&list, tz),
