@@ -638,26 +638,30 @@ impl Services {
         let mut report = EscalationReport::default();
         let now = self.now_ms();
         let ctx = AuditCtx::system("engine", now);
-        // 1. Firing alerts of rules with a policy.
-        let rules = self.store.rules_with_state().await?;
+        // 1. Firing alerts of rules with a policy (without policies, the rules are not read).
+        let policies: BTreeMap<i64, EscalationPolicy> = self
+            .store
+            .escalation_policies()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let rules = if policies.is_empty() {
+            Vec::new()
+        } else {
+            self.store.rules_with_state().await?
+        };
         let policy_of: BTreeMap<i64, i64> = rules
             .iter()
             .filter_map(|r| r.rule.spec.escalation_policy_id.map(|p| (r.rule.id, p)))
             .collect();
         let mut firing = BTreeSet::new();
         if !policy_of.is_empty() {
-            let policies: BTreeSet<i64> = self
-                .store
-                .escalation_policies()
-                .await?
-                .iter()
-                .map(|p| p.id)
-                .collect();
             for a in crate::alerting::active_alerts_of(&rules) {
                 let Some(policy_id) = policy_of.get(&a.rule_id).copied() else {
                     continue;
                 };
-                if a.state != AlertState::Firing || !policies.contains(&policy_id) {
+                if a.state != AlertState::Firing || !policies.contains_key(&policy_id) {
                     continue;
                 }
                 let key = crate::incidents::episode_key(&a);
@@ -685,13 +689,6 @@ impl Services {
             report.pages_sent += self.send_due_pages(&mut report).await?;
             return Ok(report);
         }
-        let policies: BTreeMap<i64, EscalationPolicy> = self
-            .store
-            .escalation_policies()
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
         let mut schedules: Option<(Vec<Schedule>, Vec<OverrideRow>)> = None;
         let mut contacts: Option<Vec<Contact>> = None;
         for e in open {
