@@ -131,6 +131,12 @@ test("an editor builds a schedule, an override changes who is on call now, and a
   // One step, no repeat: everyone is paged at once, and it waits for an acknowledgement.
   await expect(row).toContainText("not acknowledged");
   await expect(row).toContainText("Pat Viewer");
+  // The Firing now page offers "Acknowledge" beside the alert too.
+  await page.goto("/alerts");
+  await hydrated(page);
+  await expect(
+    page.getByTestId("active-alerts").locator("tr", { hasText: `E2E paging rule ${testInfo.retry}` }).getByTestId("ack"),
+  ).toHaveCount(1);
   // The home page lists it under "Paging now".
   await page.goto("/");
   await hydrated(page);

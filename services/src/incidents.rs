@@ -821,7 +821,7 @@ fn vigil_link(a: &crate::alerting::ActiveAlert, now_ms: i64) -> AlertLink {
 
 /// A firing episode of an alert: the same series firing again later is a new episode.
 /// Incidents link to it and escalations run once per episode.
-pub(crate) fn episode_key(a: &crate::alerting::ActiveAlert) -> String {
+pub fn episode_key(a: &crate::alerting::ActiveAlert) -> String {
     format!(
         "{}@{}",
         crate::notify::alert_fingerprint(a.rule_id, &a.labels),

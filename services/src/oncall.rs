@@ -959,6 +959,22 @@ impl Services {
             .collect())
     }
 
+    /// Runs not yet acknowledged or resolved, by the alert episode they page for
+    /// ([`crate::incidents::episode_key`]) — for "Acknowledge" beside firing alerts.
+    pub async fn open_escalations_by_alert(
+        &self,
+        actor: &Actor,
+    ) -> Result<BTreeMap<String, i64>, ServiceError> {
+        actor.require(Role::Viewer)?;
+        Ok(self
+            .store
+            .open_escalations()
+            .await?
+            .into_iter()
+            .map(|e| (e.subject_key, e.id))
+            .collect())
+    }
+
     /// Acknowledges a run from the console (responder): no further pages.
     pub async fn ack_escalation(&self, actor: &Actor, id: i64) -> Result<bool, ServiceError> {
         actor.require(Role::Responder)?;

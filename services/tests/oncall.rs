@@ -163,6 +163,15 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     assert!(t[0].contains("[P0] AI success low"), "{}", t[0]);
     assert!(t[0].contains("https://vigil.example.com/ack/"), "{}", t[0]);
 
+    // The firing alert knows its escalation (the Firing now page's Acknowledge button).
+    let active = svc.active_alerts(&editor).await.expect("active");
+    let by_alert = svc
+        .open_escalations_by_alert(&editor)
+        .await
+        .expect("paging");
+    assert_eq!(by_alert.len(), 1);
+    assert!(by_alert.contains_key(&services::incidents::episode_key(&active[0])));
+
     // No ack for 4 minutes: nothing more.
     for _ in 0..4 {
         clock.advance_ms(MIN);

@@ -10,6 +10,7 @@ use super::server_fns::{
 };
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
+use crate::features::oncall::pages::AckButton;
 use crate::features::oncall::server_fns::policy_options;
 use crate::features::technical::server_fns::probe_names;
 use crate::i18n::{t, Msg};
@@ -127,7 +128,8 @@ pub fn AlertsPage() -> impl IntoView {
                                         <td class="nowrap">{a.value.clone()}</td>
                                         <td class="nowrap">{a.since.clone()}</td>
                                         <td>{a.labels.iter().map(|(k, v)| view! { <code class="label">{format!("{k}={v}")}</code>" " }).collect_view()}</td>
-                                        <td>{a.firing.then(|| view! { <OpenIncidentButton source="vigil" rule_id=Some(a.rule_id) fingerprint=a.fingerprint.clone() /> })}</td>
+                                        <td>{a.firing.then(|| view! { <OpenIncidentButton source="vigil" rule_id=Some(a.rule_id) fingerprint=a.fingerprint.clone() /> })}
+                                            {a.escalation_id.map(|id| view! { " "<AckButton id=id on_done=Callback::new(move |_| alerts.refetch()) /> })}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

@@ -33,6 +33,9 @@ pub struct AlertRow {
     pub labels: Vec<(String, String)>,
     /// Identifies the instance for "declare an incident from this alert".
     pub fingerprint: String,
+    /// The escalation paging for this firing episode and not acknowledged yet.
+    #[serde(default)]
+    pub escalation_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,14 +119,17 @@ pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
     let svc = ssr::services()?;
     let rules = svc.list_rules(&actor).await?;
     let alerts = svc.active_alerts(&actor).await?;
+    let paging = svc.open_escalations_by_alert(&actor).await?;
     Ok(alerts
         .into_iter()
         .map(|a| {
+            let escalation_id = paging.get(&services::incidents::episode_key(&a)).copied();
             let spec = rules
                 .iter()
                 .find(|r| r.rule.id == a.rule_id)
                 .map(|r| r.rule.spec.clone());
             AlertRow {
+                escalation_id,
                 fingerprint: services::notify::alert_fingerprint(a.rule_id, &a.labels),
                 rule_id: a.rule_id,
                 rule_name: a.rule_name,

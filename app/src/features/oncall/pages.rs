@@ -43,7 +43,7 @@ fn state_badge(state: &str) -> AnyView {
 
 /// The Ack button of an open run (responders).
 #[component]
-fn AckButton(id: i64, on_done: Callback<()>) -> impl IntoView {
+pub fn AckButton(id: i64, on_done: Callback<()>) -> impl IntoView {
     let me = use_me();
     let ack = ServerAction::<AckEscalation>::new();
     Effect::new(move |_| {
