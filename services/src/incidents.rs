@@ -792,7 +792,7 @@ pub fn status_filter(s: &str) -> Result<(Option<bool>, Option<Status>), ServiceE
 }
 
 /// `Invalid` on `field` unless every id is an active user in `people`.
-fn check_ids(people: &[Person], ids: &[i64], field: &str) -> Result<(), ServiceError> {
+pub(crate) fn check_ids(people: &[Person], ids: &[i64], field: &str) -> Result<(), ServiceError> {
     match ids.iter().find(|id| !people.iter().any(|p| p.id == **id)) {
         Some(bad) => Err(ServiceError::invalid(
             field,

@@ -63,6 +63,8 @@ pub struct ScheduleView {
     pub final_shifts: Vec<Shift>,
     pub overrides: Vec<OverrideRow>,
     pub people: Vec<Person>,
+    /// Who is on call now (whether or not now is in the range shown).
+    pub on_call_now: Option<OnCall>,
     /// When the calendar feed's secret URL was made (`None`: no feed yet).
     pub feed_created_at_ms: Option<i64>,
 }
@@ -177,15 +179,11 @@ impl Services {
         }
         let people = self.people_unchecked().await?;
         for (i, l) in spec.layers.iter().enumerate() {
-            if let Some(bad) = l
-                .participants
-                .iter()
-                .find(|id| !people.iter().any(|p| p.id == **id))
+            let field = format!("layers.{i}.participants");
+            if let Err(ServiceError::Invalid(e)) =
+                crate::incidents::check_ids(&people, &l.participants, &field)
             {
-                errs.add(
-                    &format!("layers.{i}.participants"),
-                    format!("user {bad} does not exist or is disabled"),
-                );
+                errs.0.extend(e.0);
             }
         }
         errs.into_result().map_err(ServiceError::Invalid)
@@ -255,10 +253,18 @@ impl Services {
 
     /// [`Self::schedules`] for callers authenticated otherwise (API keys with the read scope).
     pub async fn schedules_unchecked(&self) -> Result<Vec<ScheduleSummary>, ServiceError> {
+        self.summaries(None).await
+    }
+
+    /// Summaries of every schedule, or of schedule `only`.
+    async fn summaries(&self, only: Option<i64>) -> Result<Vec<ScheduleSummary>, ServiceError> {
         let now = self.now_ms();
         let horizon = now + 28 * DAY_MS;
-        let schedules = self.store.schedules().await?;
-        let ovs = self.store.overrides(None, now, horizon).await?;
+        let schedules = match only {
+            Some(id) => vec![self.store.schedule(id).await?],
+            None => self.store.schedules().await?,
+        };
+        let ovs = self.store.overrides(only, now, horizon).await?;
         let people = self.people_unchecked().await?;
         let contacts = self.store.contacts().await?;
         let by_id = Self::person_map(&people);
@@ -335,6 +341,12 @@ impl Services {
             final_shifts,
             overrides,
             people: self.people_unchecked().await?,
+            on_call_now: self
+                .summaries(Some(id))
+                .await?
+                .into_iter()
+                .next()
+                .and_then(|s| s.now),
             now_ms: self.now_ms(),
             feed_created_at_ms: self.store.feed_created_at(FeedKind::Schedule, id).await?,
             schedule,

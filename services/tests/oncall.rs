@@ -402,6 +402,7 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
         .await
         .expect("view");
     assert_eq!(v.layers.len(), 1);
+    assert_eq!(v.on_call_now.map(|n| n.user_id), Some(a.user_id));
     assert!(v.final_shifts.iter().all(|x| x.user_id == Some(a.user_id)));
     assert!(matches!(
         svc.schedule_view(&viewer, s.id, T0, 90).await,

@@ -5,6 +5,11 @@ use crate::session::use_me;
 use domain::Role;
 use leptos::prelude::*;
 
+/// A server function's error that belongs to no one field, as an alert box.
+pub fn error_box(e: crate::error::AppError) -> AnyView {
+    view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any()
+}
+
 /// A validation message under an input (nothing when `error` is `None`).
 #[component]
 pub fn FieldError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {

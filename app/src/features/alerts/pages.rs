@@ -8,6 +8,7 @@ use super::server_fns::{
     CreateSilence, DeleteChannel, DeleteRule, ExpireSilence, HistoryFilter, ImportRules, RuleEdit,
     SavePolicy, SaveRule, TestChannel,
 };
+use crate::components::error_box;
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
 use crate::features::oncall::pages::AckButton;
@@ -40,10 +41,6 @@ use crate::features::incidents::pages::OpenIncidentButton;
 
 fn sev_badge(sev: &str) -> impl IntoView {
     view! { <span class=format!("badge sev sev-{}", sev.to_lowercase())>{sev.to_owned()}</span> }
-}
-
-fn error_box(e: AppError) -> AnyView {
-    view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any()
 }
 
 /// Alerts received from Alertmanager, beside Vigil's own (nothing when there are none).

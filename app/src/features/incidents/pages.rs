@@ -3,6 +3,7 @@
 //! linked alerts, timeline with notes, the incident report).
 
 use super::server_fns::*;
+use crate::components::error_box;
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
@@ -14,10 +15,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use leptos_router::NavigateOptions;
-
-pub(super) fn error_box(e: AppError) -> AnyView {
-    view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any()
-}
 
 pub fn sev_badge(sev: Severity) -> impl IntoView {
     view! { <span class=format!("badge sev sev-{}", sev.as_str().to_lowercase())>{sev.as_str()}</span> }

@@ -1,8 +1,9 @@
 //! `/incidents/:code/postmortem` (every section of the template, 5 whys, fishbone, action
 //! items, review states, Markdown export), `/action-items` and `/incident-reports`.
 
-use super::pages::{error_box, sev_badge, status_badge, urlencode, IncidentTabs};
+use super::pages::{sev_badge, status_badge, urlencode, IncidentTabs};
 use super::server_fns::*;
+use crate::components::error_box;
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};

@@ -223,7 +223,7 @@ pub fn short_duration(ms: i64) -> String {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr_impl {
+pub(crate) mod ssr_impl {
     use super::*;
     use services::incidents::{format_minute, parse_local_minute, IncidentDetail};
     use std::collections::BTreeMap;

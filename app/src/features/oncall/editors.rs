@@ -4,6 +4,7 @@
 //! server validates and names the field of each error.
 
 use super::server_fns::*;
+use crate::components::error_box;
 use crate::components::{FieldError, RequireRole};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
@@ -15,10 +16,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::NavigateOptions;
-
-fn error_box(e: AppError) -> AnyView {
-    view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any()
-}
 
 const DAYS: [Msg; 7] = [
     Msg::DayMon,

@@ -3,6 +3,7 @@
 //! `editors.rs`.
 
 use super::server_fns::*;
+use crate::components::error_box;
 use crate::components::{FieldError, IfRole};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
@@ -11,10 +12,6 @@ use domain::Role;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
-
-fn error_box(e: AppError) -> AnyView {
-    view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any()
-}
 
 fn who_line(w: Option<WhoRow>) -> AnyView {
     match w {

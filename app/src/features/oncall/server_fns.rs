@@ -191,9 +191,7 @@ mod ssr_impl {
     use services::oncall::{EscalationView, OnCall, ScheduleSummary};
     use std::collections::BTreeMap;
 
-    pub fn tz_of(actor: &services::Actor) -> Tz {
-        actor.time_zone.parse().unwrap_or(Tz::UTC)
-    }
+    pub use crate::features::incidents::server_fns::ssr_impl::tz_of;
 
     pub fn who(o: &OnCall, tz: Tz) -> WhoRow {
         WhoRow {
@@ -508,12 +506,7 @@ pub async fn schedule_data(
         bars: bars(&v.final_shifts, v.from_ms, v.to_ms, &names, &slots, tz),
         kind: "final".into(),
     });
-    let list = svc.schedules(&actor).await?;
-    let now_row = list
-        .iter()
-        .find(|s| s.id == id)
-        .and_then(|s| s.now.as_ref())
-        .map(|o| who(o, tz));
+    let now_row = v.on_call_now.as_ref().map(|o| who(o, tz));
     let date = |ms: i64| services::timefmt::format_in(ms, tz, "%Y-%m-%d").unwrap_or_default();
     let next_hour = (now / 3_600_000 + 1) * 3_600_000;
     let input =

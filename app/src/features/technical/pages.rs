@@ -5,6 +5,7 @@ use super::form::ProbeForm;
 use super::server_fns::{
     get_probe, technical_overview, BurnRow, DeleteProbe, ProbeCard, ProbeEdit, SaveProbe, TestProbe,
 };
+use crate::components::error_box;
 use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
@@ -14,10 +15,6 @@ use domain::Role;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
-
-fn error_box(e: AppError) -> AnyView {
-    view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any()
-}
 
 /// `/technical`.
 #[component]
