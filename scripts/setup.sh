@@ -4,7 +4,8 @@
 # from GitHub at build time (see docs/adr/0001-build-chain.md).
 #
 #   scripts/setup.sh           build tools (wasm32 target, cargo-leptos, wasm-bindgen, wasm-opt)
-#   scripts/setup.sh --test    also the test tools (Chromium, Playwright from npm, icalendar from PyPI)
+#   scripts/setup.sh --test    also the test tools (Chromium, Playwright from npm, icalendar and
+#                              PyYAML from PyPI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,6 +76,11 @@ if [[ $want_test -eq 1 ]]; then
   if ! python3 -c 'import icalendar' 2>/dev/null; then
     say "pip install icalendar"
     python3 -m pip install --quiet 'icalendar>=5,<7'
+  fi
+  # 8. PyYAML: scripts/newcomer-it.sh parses `vigil rules export` with it.
+  if ! python3 -c 'import yaml' 2>/dev/null; then
+    say "pip install pyyaml"
+    python3 -m pip install --quiet 'pyyaml>=6,<7'
   fi
 fi
 say "tools ready: $(cargo leptos --version), $(wasm-bindgen --version), $(wasm-opt --version | head -1)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs missing tools, then
 #   fmt · clippy (server side) · clippy (wasm32 hydrate side) · wasm dependency guard ·
-#   tests on SQLite and PostgreSQL · release build with bundle sizes · Playwright e2e ·
+#   tests on SQLite and PostgreSQL · release build with bundle sizes ·
+#   the newcomer path (scripts/run.sh as the README gives it) · Playwright e2e ·
 #   real Prometheus + Alertmanager integration (scripts/prometheus-it.sh).
 # PostgreSQL: VIGIL_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 # With CI=true (the default here) an unreachable PostgreSQL fails the run instead of skipping.
@@ -56,6 +57,9 @@ printf 'bundle: wasm %s B (gzip %s B), js %s B (gzip %s B), css %s B (gzip %s B)
   "$(stat -c %s $wasm)" "$(gzip -9c $wasm | wc -c)" "$(stat -c %s $js)" "$(gzip -9c $js | wc -c)" \
   "$(stat -c %s $css)" "$(gzip -9c $css | wc -c)"
 echo "wasm+js gzip total: $(( $(gzip -9c $wasm | wc -c) + $(gzip -9c $js | wc -c) )) B"
+
+step "newcomer path: scripts/run.sh on an empty data dir prints an admin that can sign in"
+scripts/newcomer-it.sh
 
 step "end-to-end (Playwright, Debian Chromium) against the release binary"
 scripts/e2e.sh

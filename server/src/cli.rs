@@ -37,8 +37,8 @@ pub enum Command {
     Demo {
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// 1.0 ≈ 50 000 users and 3 M events.
-        #[arg(long, default_value_t = 1.0)]
+        /// 1.0 ≈ 50 000 users and 3 M events (also VIGIL_DEMO_SCALE).
+        #[arg(long, env = "VIGIL_DEMO_SCALE", default_value_t = 1.0)]
         scale: f64,
         #[arg(long, default_value_t = 90)]
         days: i32,
@@ -81,7 +81,8 @@ pub enum ApikeyCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
-    /// Import a Prometheus rule file: alerts are created, or updated by name.
+    /// Import a Prometheus rule file (`-` reads standard input): alerts are created, or
+    /// updated by name; rules the file describes exactly as stored are left alone.
     Import { file: PathBuf },
     /// Print the PromQL rules as a Prometheus rule file.
     Export,
@@ -117,10 +118,17 @@ pub enum UserCommand {
     },
 }
 
+/// Logs go to standard error, for every subcommand: standard output carries only what
+/// the command prints (a rule file, an API key, the first-start admin), so that
+/// `vigil rules export > rules.yml` is a rule file. Colour only when stderr is a terminal.
 pub fn init_tracing(config: &Config) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Text => builder.try_init(),
@@ -188,10 +196,19 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 pub async fn serve(config: Config) -> anyhow_like::Result<()> {
     let store = open_store(&config).await?;
     let services = services_for(&config, store.clone());
-    if let Some(password) = services
+    let bootstrap = match services
         .bootstrap_admin(&config.admin_email, config.admin_password.as_deref())
-        .await?
+        .await
     {
+        Ok(created) => created,
+        // Serve anyway (the API and links still work), and say loudly what to do.
+        Err(services::ServiceError::Invalid(e)) => {
+            tracing::error!(problem = %e, "no admin account can sign in");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(password) = bootstrap {
         let shown = if config.admin_password.is_some() {
             "(from VIGIL_ADMIN_PASSWORD)"
         } else {
@@ -471,16 +488,23 @@ pub async fn apikey_add(config: Config, name: String, scope: String) -> anyhow_l
 }
 
 pub async fn rules_import(config: Config, file: PathBuf) -> anyhow_like::Result<()> {
-    let yaml = std::fs::read_to_string(&file)
-        .map_err(|e| anyhow_like::Error(format!("cannot read {}: {e}", file.display())))?;
+    let yaml = if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| anyhow_like::Error(format!("cannot read standard input: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(&file)
+            .map_err(|e| anyhow_like::Error(format!("cannot read {}: {e}", file.display())))?
+    };
     let store = open_store(&config).await?;
     let services = services_for(&config, store.clone());
     let report = services.import_prometheus_rules(None, &yaml).await;
     store.close().await;
     let report = report?;
     println!(
-        "rules: {} created, {} updated, {} recording rules skipped",
-        report.created, report.updated, report.skipped_recording
+        "rules: {} created, {} updated, {} unchanged, {} recording rules skipped",
+        report.created, report.updated, report.unchanged, report.skipped_recording
     );
     Ok(())
 }

@@ -372,14 +372,17 @@ impl Services {
             })
     }
 
-    /// Creates the first admin when there are no users yet. Returns the generated password
-    /// (to print once) when an admin was created, `None` otherwise.
+    /// Creates the first admin when no enabled admin exists, whoever else does (`vigil
+    /// demo` adds a team without passwords before the first `serve`). Returns the password
+    /// (to print once) when an admin was created, `None` otherwise. When `email` is taken
+    /// by an account that is not an enabled admin, nothing is created and the error says
+    /// how to make one.
     pub async fn bootstrap_admin(
         &self,
         email: &str,
         password: Option<&str>,
     ) -> Result<Option<String>, ServiceError> {
-        if self.store.count_users().await? > 0 {
+        if self.store.count_active_admins().await? > 0 {
             return Ok(None);
         }
         let password = password.map(str::to_owned).unwrap_or_else(|| random_hex(9));
@@ -391,8 +394,18 @@ impl Services {
         };
         match self.create_user(None, &user).await {
             Ok(_) => Ok(Some(password)),
-            // Another replica bootstrapped concurrently.
-            Err(ServiceError::Invalid(e)) if e.get("email").is_some() => Ok(None),
+            // Another replica bootstrapped concurrently: it printed the password.
+            Err(ServiceError::Invalid(_)) if self.store.count_active_admins().await? > 0 => {
+                Ok(None)
+            }
+            Err(ServiceError::Invalid(e)) => Err(ServiceError::invalid(
+                "admin_email",
+                format!(
+                    "no enabled admin exists and the first-start admin cannot be created ({e}); \
+                     set VIGIL_ADMIN_EMAIL to a free address, or run \
+                     `vigil user add --role admin --email …`"
+                ),
+            )),
             Err(e) => Err(e),
         }
     }

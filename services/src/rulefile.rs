@@ -23,7 +23,7 @@ struct Group {
     rules: Vec<PromRule>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct PromRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     alert: Option<String>,
@@ -44,6 +44,9 @@ struct PromRule {
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
+    /// Rules of the file that already say exactly what the stored rule says (an exported
+    /// file imported again): left as they are, with their structured condition.
+    pub unchanged: usize,
     /// Recording rules are Prometheus' business; they are skipped.
     pub skipped_recording: usize,
 }
@@ -149,61 +152,93 @@ pub fn parse(yaml: &str) -> Result<(Vec<RuleSpec>, usize), FieldErrors> {
     e.into_result().map(|()| (out, skipped))
 }
 
+/// One rule as the rule file shows it; `None` for rules without PromQL (KPI rules).
+fn prom_rule(s: &RuleSpec) -> Option<PromRule> {
+    let RuleQuery::Promql { expr } = &s.query else {
+        return None;
+    };
+    let expr = match &s.condition {
+        Condition::Threshold { op, threshold } => {
+            format!("({expr}) {} {threshold}", op.symbol())
+        }
+        Condition::NoData { .. } => format!("absent({expr})"),
+        _ => expr.clone(),
+    };
+    let mut labels = s.labels.clone();
+    labels.insert("severity".into(), s.severity.as_str().into());
+    let mut annotations = Labels::new();
+    for (k, v) in [
+        ("summary", &s.summary),
+        ("description", &s.description),
+        ("runbook_url", &s.runbook_url),
+    ] {
+        if !v.is_empty() {
+            annotations.insert(k.into(), v.clone());
+        }
+    }
+    let d = |ms: i64| (ms > 0).then(|| format_duration(ms));
+    Some(PromRule {
+        alert: Some(s.name.clone()),
+        record: None,
+        expr,
+        for_: d(match s.condition {
+            Condition::NoData { for_ms } => for_ms.max(s.for_ms),
+            _ => s.for_ms,
+        }),
+        keep_firing_for: d(s.keep_firing_for_ms),
+        labels,
+        annotations,
+    })
+}
+
+/// True when `file_spec` (parsed from a rule file) says nothing that `stored` does not:
+/// the same rule file text and evaluation interval.
+fn same_in_file(stored: &RuleSpec, file_spec: &RuleSpec) -> bool {
+    stored.interval_ms == file_spec.interval_ms
+        && prom_rule(stored).is_some()
+        && prom_rule(stored) == prom_rule(file_spec)
+}
+
 /// PromQL rules as a Prometheus rule file (KPI rules have no PromQL and are left out).
+/// Rules evaluated every minute are in the group `vigil`; others in one group per
+/// interval (`vigil-30s`, with `interval: 30s`), so that importing the file again keeps
+/// each rule's interval.
 pub fn render(specs: &[RuleSpec]) -> String {
-    let rules: Vec<PromRule> = specs
-        .iter()
-        .filter_map(|s| {
-            let RuleQuery::Promql { expr } = &s.query else {
-                return None;
-            };
-            let expr = match &s.condition {
-                Condition::Threshold { op, threshold } => {
-                    format!("({expr}) {} {threshold}", op.symbol())
-                }
-                Condition::NoData { .. } => format!("absent({expr})"),
-                _ => expr.clone(),
-            };
-            let mut labels = s.labels.clone();
-            labels.insert("severity".into(), s.severity.as_str().into());
-            let mut annotations = Labels::new();
-            for (k, v) in [
-                ("summary", &s.summary),
-                ("description", &s.description),
-                ("runbook_url", &s.runbook_url),
-            ] {
-                if !v.is_empty() {
-                    annotations.insert(k.into(), v.clone());
-                }
-            }
-            let d = |ms: i64| (ms > 0).then(|| format_duration(ms));
-            Some(PromRule {
-                alert: Some(s.name.clone()),
-                record: None,
-                expr,
-                for_: d(match s.condition {
-                    Condition::NoData { for_ms } => for_ms.max(s.for_ms),
-                    _ => s.for_ms,
-                }),
-                keep_firing_for: d(s.keep_firing_for_ms),
-                labels,
-                annotations,
-            })
-        })
-        .collect();
-    let file = RuleFile {
-        groups: vec![Group {
+    let mut groups: Vec<Group> = Vec::new();
+    for s in specs {
+        let Some(rule) = prom_rule(s) else { continue };
+        let (name, interval) = if s.interval_ms == 60_000 {
+            ("vigil".to_owned(), None)
+        } else {
+            let d = format_duration(s.interval_ms);
+            (format!("vigil-{d}"), Some(d))
+        };
+        match groups.iter_mut().find(|g| g.name == name) {
+            Some(g) => g.rules.push(rule),
+            None => groups.push(Group {
+                name,
+                interval,
+                rules: vec![rule],
+            }),
+        }
+    }
+    if groups.is_empty() {
+        groups.push(Group {
             name: "vigil".into(),
             interval: None,
-            rules,
-        }],
-    };
+            rules: Vec::new(),
+        });
+    }
+    let file = RuleFile { groups };
     serde_yaml::to_string(&file).unwrap_or_default()
 }
 
 impl Services {
     /// Imports a Prometheus rule file (editor): alerts are created, or updated when a rule
-    /// of that name exists. Nothing is written unless the whole file is valid.
+    /// of that name exists. Nothing is written unless the whole file is valid. A rule the
+    /// file describes exactly as stored is left alone (so `export | import` changes
+    /// nothing); an updated rule keeps what a rule file cannot say: whether it is enabled,
+    /// opens an incident, and which escalation policy pages for it.
     pub async fn import_prometheus_rules(
         &self,
         actor: Option<&Actor>,
@@ -224,7 +259,15 @@ impl Services {
         };
         for spec in specs {
             match existing.iter().find(|r| r.rule.spec.name == spec.name) {
+                Some(r) if same_in_file(&r.rule.spec, &spec) => report.unchanged += 1,
                 Some(r) => {
+                    let stored = &r.rule.spec;
+                    let spec = RuleSpec {
+                        enabled: stored.enabled,
+                        open_incident: stored.open_incident,
+                        escalation_policy_id: stored.escalation_policy_id,
+                        ..spec
+                    };
                     self.store
                         .update_rule(r.rule.id, r.rule.version, &spec, &ctx)
                         .await?;
@@ -307,6 +350,40 @@ groups:
         assert_eq!(again[0].name, "HighCPU");
         assert_eq!(again[0].summary, cpu.summary);
         assert_eq!(again[0].for_ms, cpu.for_ms);
+    }
+
+    #[test]
+    fn an_exported_file_describes_every_rule_exactly() {
+        use domain::alerting::CompareOp;
+        let (mut specs, _) = parse(FILE).expect("valid");
+        // A structured threshold (as the rule editor makes it), evaluated every minute.
+        specs[1].condition = Condition::Threshold {
+            op: CompareOp::Gt,
+            threshold: 0.5,
+        };
+        specs[1].interval_ms = 60_000;
+        let yaml = render(&specs);
+        let file: RuleFile = serde_yaml::from_str(&yaml).expect("yaml");
+        let groups: Vec<(&str, Option<&str>)> = file
+            .groups
+            .iter()
+            .map(|g| (g.name.as_str(), g.interval.as_deref()))
+            .collect();
+        assert_eq!(groups, [("vigil-30s", Some("30s")), ("vigil", None)]);
+        let (again, _) = parse(&yaml).expect("round trip");
+        assert_eq!(again.len(), 2);
+        for (stored, read) in specs.iter().zip(&again) {
+            assert_eq!(stored.name, read.name);
+            assert!(same_in_file(stored, read), "{stored:?} vs {read:?}");
+        }
+        // …and a changed threshold is a change.
+        let mut other = specs[1].clone();
+        other.condition = Condition::Threshold {
+            op: CompareOp::Gt,
+            threshold: 0.75,
+        };
+        assert!(!same_in_file(&other, &again[1]));
+        assert_eq!(render(&[]), "groups:\n- name: vigil\n  rules: []\n");
     }
 
     #[test]

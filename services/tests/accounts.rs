@@ -284,3 +284,49 @@ async fn bootstrap_creates_one_admin_once() {
         .await
         .expect("login with printed password");
 }
+
+/// `scripts/run.sh` runs `vigil demo` before the first `vigil serve`: the demo team (seven
+/// accounts without passwords, none an admin) must not stop the first-start admin.
+#[tokio::test]
+async fn bootstrap_creates_the_admin_after_the_demo_team() {
+    let (svc, _clock, _dir) = setup().await;
+    assert!(svc.load_demo_oncall().await.expect("demo roster") > 0);
+    let pw = svc
+        .bootstrap_admin("admin@vigil.local", None)
+        .await
+        .expect("boot")
+        .expect("an admin is created although users exist");
+    svc.login("admin@vigil.local", &pw, "1.1.1.1", "t")
+        .await
+        .expect("login with printed password");
+    assert!(svc
+        .bootstrap_admin("admin@vigil.local", None)
+        .await
+        .expect("second start")
+        .is_none());
+}
+
+/// The configured admin email belongs to an account that is not an admin, and there is no
+/// admin: nothing is created and the error names the setting and the way out.
+#[tokio::test]
+async fn bootstrap_names_the_way_out_when_the_email_is_taken() {
+    let (svc, _clock, _dir) = setup().await;
+    svc.create_user(
+        None,
+        &services::accounts::CreateUser {
+            email: "admin@vigil.local".into(),
+            name: "Not an admin".into(),
+            role: "viewer".into(),
+            password: "correct horse battery".into(),
+        },
+    )
+    .await
+    .expect("viewer");
+    match svc.bootstrap_admin("admin@vigil.local", None).await {
+        Err(services::ServiceError::Invalid(e)) => {
+            let m = e.get("admin_email").expect("names admin_email");
+            assert!(m.contains("vigil user add --role admin"), "{m}");
+        }
+        other => panic!("expected an error naming admin_email, got {other:?}"),
+    }
+}
