@@ -74,6 +74,7 @@ impl From<services::ServiceError> for AppError {
                 }])),
             ),
             S::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, AppError::Conflict(m)),
+            S::Gone(m) => (StatusCode::GONE, AppError::Conflict(m)),
             S::RateLimited(s) => {
                 if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
                     if let Ok(v) = http::HeaderValue::from_str(&s.to_string()) {

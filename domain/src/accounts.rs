@@ -196,6 +196,29 @@ pub fn validate_password(errors: &mut FieldErrors, field: &str, password: &str) 
     }
 }
 
+/// Longest email a sign-in accepts (RFC 5321's path limit), checked before any lookup.
+pub const MAX_EMAIL_BYTES: usize = 254;
+/// Longest password a sign-in accepts, checked before any hashing: argon2's cost grows
+/// with the input, and nobody types more.
+pub const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
+
+/// Where a browser may be sent after signing in: a path on this site, or `None`.
+/// Refused: anything not starting with one `/` (`//evil`, `https://evil`), any backslash
+/// (browsers read `/\evil` as `//evil`), any control or whitespace character (browsers
+/// drop tabs and newlines: `/\t/evil` becomes `//evil`), `/login` itself (a loop), and
+/// anything over 2 048 bytes.
+pub fn local_redirect(next: &str) -> Option<&str> {
+    let mut chars = next.chars();
+    let local = chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/'))
+        && next.len() <= 2048
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        && !next.starts_with("/login");
+    local.then_some(next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +300,28 @@ mod tests {
         validate_name(&mut long, "name", &"x".repeat(101));
         validate_password(&mut long, "password", &"y".repeat(257));
         assert_eq!(long.0.len(), 2);
+    }
+
+    #[test]
+    fn redirects_after_sign_in_stay_on_site() {
+        for ok in ["/", "/alerts?x=1", "/incidents/INC-1#t", "/a/b%2F%2Fc"] {
+            assert_eq!(local_redirect(ok), Some(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "https://evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil",
+            "evil",
+            "/login?next=/",
+            "/login",
+        ] {
+            assert_eq!(local_redirect(bad), None, "{bad:?}");
+        }
+        assert_eq!(local_redirect(&format!("/{}", "a".repeat(3000))), None);
     }
 }

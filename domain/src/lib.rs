@@ -12,6 +12,7 @@ pub mod kpi;
 pub mod oncall;
 pub mod probe;
 pub mod ratelimit;
+pub mod secrets;
 
 pub use accounts::{ApiScope, Locale, Role};
 pub use errors::{FieldError, FieldErrors};

@@ -240,6 +240,7 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
             secure: config.secure_cookies(),
         },
         max_body_bytes: config.max_body_bytes,
+        edge: config.edge_policy(),
     };
     let router = build_router(state);
     let listener = tokio::net::TcpListener::bind(config.addr)

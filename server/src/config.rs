@@ -57,6 +57,11 @@ pub struct Config {
     /// Prometheus base URL for PromQL rules (`VIGIL_PROMETHEUS_URL`), e.g.
     /// `http://prometheus:9090`.
     pub prometheus_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed, CIDRs (`VIGIL_TRUSTED_PROXIES`,
+    /// comma-separated; default none: the TCP peer is the client).
+    pub trusted_proxies: Vec<crate::edge::Cidr>,
+    /// Bearer token `/metrics` asks for (`VIGIL_METRICS_TOKEN`; unset: public).
+    pub metrics_token: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -82,7 +87,19 @@ impl std::fmt::Debug for Config {
             .field("raw_retention_days", &self.raw_retention_days)
             .field("rollup_retention_days", &self.rollup_retention_days)
             .field("engine_tick_secs", &self.engine_tick_secs)
-            .field("prometheus_url", &self.prometheus_url)
+            .field(
+                "prometheus_url",
+                &self.prometheus_url.as_deref().map(store::redact_url),
+            )
+            .field(
+                "trusted_proxies",
+                &self
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            )
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -109,6 +126,8 @@ struct FileConfig {
     rollup_retention_days: Option<i64>,
     engine_tick_secs: Option<u64>,
     prometheus_url: Option<String>,
+    trusted_proxies: Option<String>,
+    metrics_token: Option<String>,
 }
 
 /// A configuration error naming the setting.
@@ -284,6 +303,17 @@ impl Config {
                 ));
             }
         }
+        let trusted_proxies = match env("VIGIL_TRUSTED_PROXIES").or(fc.trusted_proxies) {
+            Some(v) => crate::edge::parse_cidrs(&v).map_err(|m| err("VIGIL_TRUSTED_PROXIES", m))?,
+            None => Vec::new(),
+        };
+        let metrics_token = env("VIGIL_METRICS_TOKEN")
+            .or(fc.metrics_token)
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(err("VIGIL_METRICS_TOKEN", "must be at least 16 characters"));
+        }
         Ok(Config {
             addr,
             data_dir,
@@ -303,12 +333,23 @@ impl Config {
             rollup_retention_days,
             engine_tick_secs,
             prometheus_url,
+            trusted_proxies,
+            metrics_token,
         })
     }
 
     /// Cookies get `Secure` when Vigil is served over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// The edge layers' settings.
+    pub fn edge_policy(&self) -> crate::edge::EdgePolicy {
+        crate::edge::EdgePolicy {
+            trusted_proxies: self.trusted_proxies.clone(),
+            metrics_token: self.metrics_token.clone(),
+            hsts: self.secure_cookies(),
+        }
     }
 }
 

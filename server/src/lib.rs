@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod edge;
 pub mod engine;
 pub mod links;
 pub mod metrics;

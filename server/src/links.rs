@@ -24,6 +24,15 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     (status, Html(html)).into_response()
 }
 
+/// A link that worked once and no longer does: 410 with the reason.
+fn gone(reason: &str) -> Response {
+    page(
+        StatusCode::GONE,
+        "Link no longer valid",
+        &format!("<p>{}.</p>", esc(reason)),
+    )
+}
+
 fn not_found() -> Response {
     page(
         StatusCode::NOT_FOUND,
@@ -55,6 +64,7 @@ pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) 
             ),
         },
         Err(ServiceError::NotFound) => not_found(),
+        Err(ServiceError::Gone(reason)) => gone(&reason),
         Err(e) => {
             tracing::warn!(error = %e, "ack link");
             page(
@@ -87,6 +97,7 @@ pub async fn ack(State(state): State<AppState>, Path(token): Path<String>) -> Re
             ),
         ),
         Err(ServiceError::NotFound) => not_found(),
+        Err(ServiceError::Gone(reason)) => gone(&reason),
         Err(e) => {
             tracing::warn!(error = %e, "ack link");
             page(
@@ -110,6 +121,7 @@ pub async fn ical(State(state): State<AppState>, Path(token): Path<String>) -> R
         )
             .into_response(),
         Err(ServiceError::NotFound) => (StatusCode::NOT_FOUND, "unknown calendar").into_response(),
+        Err(ServiceError::Gone(reason)) => (StatusCode::GONE, reason).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "calendar feed");
             (StatusCode::INTERNAL_SERVER_ERROR, "calendar unavailable").into_response()

@@ -1,6 +1,7 @@
 //! Vigil's own `/metrics` in the Prometheus text format: requests by route and status, and a
 //! latency histogram per route. Routes are the matched patterns (`/api/v1/events`), never
-//! raw paths, so label cardinality stays bounded.
+//! raw paths, and methods one of a fixed set, so label cardinality stays bounded whatever
+//! clients send.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -219,7 +220,9 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Route label: the matched pattern; static assets and pages are grouped.
+/// Route label: the matched pattern; static assets and pages are grouped, and anything
+/// no route matched (a mistyped `/rpc/…`, a scanner's path) is `unmatched`, so nobody
+/// can add series by inventing paths.
 fn route_label(req: &Request) -> String {
     if let Some(p) = req.extensions().get::<MatchedPath>() {
         return p.as_str().to_owned();
@@ -227,21 +230,36 @@ fn route_label(req: &Request) -> String {
     let path = req.uri().path();
     if path.starts_with("/pkg/") {
         "/pkg/*".into()
-    } else if path.starts_with("/rpc/") {
-        path.to_owned()
+    } else if path.starts_with("/rpc/") || path.starts_with("/api/") {
+        "unmatched".into()
     } else {
         "page".into()
+    }
+}
+
+/// Method label: the methods Vigil serves; anything else (`PROPFIND`, `FOO`) is `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 
 /// Middleware recording every request.
 pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = route_label(&req);
     let res = next.run(req).await;
     metrics.observe(
-        &method,
+        method,
         &route,
         res.status().as_u16(),
         start.elapsed().as_secs_f64(),

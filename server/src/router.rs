@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub cookie_policy: CookiePolicy,
     pub max_body_bytes: usize,
+    /// Trusted proxies, the metrics token, HSTS.
+    pub edge: crate::edge::EdgePolicy,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -66,13 +68,13 @@ pub fn build_router(state: AppState) -> Router {
     };
     let app_shell = {
         let options = state.leptos.clone();
-        move || shell(options.clone())
+        move || csp_shell(options.clone())
     };
 
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::handler))
+        .route("/metrics", get(metrics_endpoint))
         .route(
             "/ack/{token}",
             get(crate::links::ack_page).post(crate::links::ack),
@@ -83,19 +85,29 @@ pub fn build_router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(context, shell))
+        >(context, csp_shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_session_for_pages,
         ))
         .layer(middleware::from_fn(check_rpc_origin))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.edge.hsts,
+            security_headers,
+        ))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
-        .layer(middleware::from_fn(client_ip))
+        .layer(middleware::from_fn_with_state(
+            state.max_body_bytes,
+            limit_body,
+        ))
+        .layer(middleware::from_fn_with_state(
+            std::sync::Arc::new(state.edge.clone()),
+            client_ip,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -122,21 +134,75 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Puts the peer address (or the first `X-Forwarded-For` hop) in request extensions.
-async fn client_ip(mut req: Request, next: Next) -> Response {
-    let forwarded = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_owned());
+/// `GET /metrics`: public unless `VIGIL_METRICS_TOKEN` is set, then it needs
+/// `Authorization: Bearer <token>` (401 otherwise).
+async fn metrics_endpoint(State(state): State<AppState>, headers: http::HeaderMap) -> Response {
+    if let Some(token) = state.edge.metrics_token.as_deref() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !services::accounts::constant_time_eq(given.as_bytes(), token.as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need the bearer token (VIGIL_METRICS_TOKEN)",
+            )
+                .into_response();
+        }
+    }
+    metrics::handler(State(state.metrics)).await.into_response()
+}
+
+/// Puts the client's address in request extensions: the TCP peer, or what a trusted
+/// proxy says in `X-Forwarded-For` ([`crate::edge::EdgePolicy::client_ip`]).
+async fn client_ip(
+    State(edge): State<std::sync::Arc<crate::edge::EdgePolicy>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    let ip = forwarded.or(peer).unwrap_or_default();
+        .map(|c| c.0.ip());
+    let hops: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let ip = edge
+        .client_ip(peer, &hops)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     req.extensions_mut().insert(ClientIp(ip));
     next.run(req).await
+}
+
+/// One body limit for every route. Axum's `DefaultBodyLimit` only binds its own
+/// extractors; server functions read the body themselves. So: a declared length over the
+/// limit is refused before anything is read (413; the REST API's JSON envelope under
+/// `/api/`), and every body is wrapped so that reading past the limit fails, whoever
+/// reads it.
+async fn limit_body(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let message = format!("the request body is over the {limit}-byte limit");
+        return if req.uri().path().starts_with("/api/") {
+            crate::api::error::ApiError::from(services::ServiceError::TooLarge(message))
+                .into_response()
+        } else {
+            (StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
+        };
+    }
+    let (parts, body) = req.into_parts();
+    let body = Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// Paths that need no session.
@@ -221,9 +287,54 @@ async fn check_rpc_origin(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+/// The Content-Security-Policy of a rendered page: scripts only from this origin, plus
+/// the inline hydration script that carries this response's nonce (leptos_axum makes one
+/// per render), and WebAssembly compilation. Inline `style` attributes stay allowed (the
+/// server-rendered charts and a few widgets use them; they cannot run code).
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'nonce-{nonce}'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+         connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// Every other response (API, server functions, assets, signed-link pages): no script
+/// at all.
+const DEFAULT_CSP: &str =
+    "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// The app shell, with the page's CSP header set from the render's nonce.
+fn csp_shell(options: LeptosOptions) -> impl IntoView {
+    if let (Some(nonce), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(v) = HeaderValue::from_str(&page_csp(&nonce)) {
+            res.insert_header(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    shell(options)
+}
+
+async fn security_headers(State(hsts): State<bool>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        );
+    }
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),

@@ -6,7 +6,10 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use domain::accounts::{normalize_email, validate_email, validate_name, validate_password};
+use domain::accounts::{
+    normalize_email, validate_email, validate_name, validate_password, MAX_EMAIL_BYTES,
+    MAX_LOGIN_PASSWORD_BYTES,
+};
 use domain::{ApiScope, FieldErrors, Locale, Role};
 use rand::RngCore;
 use serde::Serialize;
@@ -25,6 +28,9 @@ pub struct Actor {
     /// The session's anti-CSRF token; every write must echo it.
     pub csrf_token: String,
     pub ip: String,
+    /// SHA-256 of the session token this actor came with (which session to keep when
+    /// the password changes).
+    pub(crate) session_hash: String,
 }
 
 impl Actor {
@@ -132,7 +138,7 @@ pub fn summarize_change(before: Option<&str>, after: Option<&str>) -> Vec<String
         .collect()
 }
 
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() || a.is_empty() {
         return false;
     }
@@ -151,33 +157,65 @@ pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Hashes a password with argon2id (default OWASP parameters) off the async runtime.
-pub async fn hash_password(password: &str) -> Result<String, ServiceError> {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| ServiceError::Internal(format!("hashing password: {e}")))
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(e.to_string()))?
+/// How long a password hash waits for a free core before the request is refused with
+/// "retry in 1 s" (429): a flood of sign-ins must not queue up behind the CPU.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn argon2_hash(password: &str) -> Result<String, ServiceError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ServiceError::Internal(format!("hashing password: {e}")))
 }
 
-async fn verify_password(password: &str, hash: &str) -> bool {
-    let (password, hash) = (password.to_owned(), hash.to_owned());
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+fn argon2_verify(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+impl Services {
+    /// Runs one argon2 computation off the async runtime, at most one per core at a time
+    /// (the `hash_permits` semaphore). When every core stays busy for [`HASH_WAIT`], the
+    /// caller gets `RateLimited(1)` instead of a place in an unbounded queue.
+    async fn with_hash_permit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let permit = match tokio::time::timeout(
+            HASH_WAIT,
+            self.hash_permits.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => return Err(ServiceError::RateLimited(1)),
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Hashes a password with argon2id (default OWASP parameters).
+    pub(crate) async fn hash_password(&self, password: &str) -> Result<String, ServiceError> {
+        let password = password.to_owned();
+        self.with_hash_permit(move || argon2_hash(&password))
+            .await?
+    }
+
+    async fn verify_password(&self, password: &str, hash: &str) -> Result<bool, ServiceError> {
+        let (password, hash) = (password.to_owned(), hash.to_owned());
+        self.with_hash_permit(move || argon2_verify(&password, &hash))
+            .await
+    }
 }
 
 /// A valid hash of a random password, verified against when the email is unknown so that
@@ -206,6 +244,21 @@ impl Services {
         ip: &str,
         user_agent: &str,
     ) -> Result<LoginOk, ServiceError> {
+        // Lengths first: nothing longer is looked up, hashed, throttled or audited.
+        let mut errs = FieldErrors::new();
+        if email.len() > MAX_EMAIL_BYTES {
+            errs.add(
+                "email",
+                format!("must be at most {MAX_EMAIL_BYTES} characters"),
+            );
+        }
+        if password.len() > MAX_LOGIN_PASSWORD_BYTES {
+            errs.add(
+                "password",
+                format!("must be at most {MAX_LOGIN_PASSWORD_BYTES} bytes"),
+            );
+        }
+        errs.into_result()?;
         let email = normalize_email(email);
         let mut errs = FieldErrors::new();
         if email.is_empty() {
@@ -226,9 +279,11 @@ impl Services {
 
         let found = self.store.user_by_email(&email).await?;
         let ok = match &found {
-            Some(u) => verify_password(password, &u.password_hash).await && u.user.is_active(),
+            Some(u) => {
+                self.verify_password(password, &u.password_hash).await? && u.user.is_active()
+            }
             None => {
-                let _ = verify_password(password, DUMMY_HASH).await;
+                let _ = self.verify_password(password, DUMMY_HASH).await?;
                 false
             }
         };
@@ -309,6 +364,7 @@ impl Services {
             time_zone: s.time_zone,
             csrf_token: s.csrf_token,
             ip: ip.to_owned(),
+            session_hash: hash,
         }))
     }
 
@@ -353,7 +409,7 @@ impl Services {
             email: normalize_email(&input.email),
             name: input.name.trim().to_owned(),
             role,
-            password_hash: hash_password(&input.password).await?,
+            password_hash: self.hash_password(&input.password).await?,
             locale: Locale::En,
             time_zone: "UTC".into(),
         };
@@ -518,13 +574,22 @@ impl Services {
             .user_by_email(&actor.email)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        if !verify_password(current, &found.password_hash).await {
+        if current.len() > MAX_LOGIN_PASSWORD_BYTES
+            || !self.verify_password(current, &found.password_hash).await?
+        {
             errs.add("current_password", "is not your current password");
         }
         errs.into_result()?;
-        let hash = hash_password(new_password).await?;
+        let hash = self.hash_password(new_password).await?;
+        // Every other session of this user ends: whoever else knew the old password is
+        // signed out everywhere.
         self.store
-            .set_user_password_hash(actor.user_id, &hash, &actor.audit(self.now_ms()))
+            .set_user_password_hash(
+                actor.user_id,
+                &hash,
+                Some(&actor.session_hash),
+                &actor.audit(self.now_ms()),
+            )
             .await?;
         Ok(())
     }

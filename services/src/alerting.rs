@@ -791,7 +791,14 @@ impl Services {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Backtest, ServiceError> {
-        actor.require(Role::Viewer)?;
+        // A PromQL backtest runs the caller's query against the configured Prometheus:
+        // that is an editor's power, not a viewer's. KPI and probe backtests only read
+        // what a viewer sees anyway.
+        actor.require(if matches!(spec.query, RuleQuery::Promql { .. }) {
+            Role::Editor
+        } else {
+            Role::Viewer
+        })?;
         let spec = normalized(spec)?;
         if to_ms <= from_ms {
             return Err(ServiceError::invalid("range", "must end after it starts"));

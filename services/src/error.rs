@@ -27,6 +27,10 @@ pub enum ServiceError {
     /// The request is over a size or count limit.
     #[error("too large: {0}")]
     TooLarge(String),
+    /// A credential that was valid and is no longer (an expired link, a link or feed of
+    /// a disabled person): HTTP 410, with the reason.
+    #[error("gone: {0}")]
+    Gone(String),
     /// Something failed inside; details are logged, not shown.
     #[error("internal error: {0}")]
     Internal(String),

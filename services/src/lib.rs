@@ -68,6 +68,9 @@ pub struct Services {
     delivery_concurrency: usize,
     /// When firing alerts were last checked for incidents to open (epoch ms).
     incident_scan_at_ms: Arc<std::sync::atomic::AtomicI64>,
+    /// One permit per core: argon2 runs (sign-in, password changes) at most this many at
+    /// a time.
+    hash_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Services {
@@ -101,7 +104,16 @@ impl Services {
             prometheus_url: None,
             delivery_concurrency: 16,
             incident_scan_at_ms: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
+            hash_permits: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
+    }
+
+    /// How many password hashes may run at once (default: the number of cores).
+    pub fn with_hash_concurrency(mut self, n: usize) -> Self {
+        self.hash_permits = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     /// The Prometheus base URL PromQL rules query (`None`: PromQL rules report an error).

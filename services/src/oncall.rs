@@ -23,6 +23,8 @@ use store::{AuditCtx, Escalation, Page, Schedule};
 
 /// The longest view of a schedule the UI asks for.
 pub const MAX_VIEW_DAYS: i64 = 35;
+/// How long a signed acknowledgement link works after it is sent.
+pub const ACK_LINK_TTL_MS: i64 = 24 * 3_600_000;
 
 /// Who a schedule has on call over a stretch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1015,25 +1017,45 @@ impl Services {
         hex::encode(&mac[..16])
     }
 
-    /// The signed link that acknowledges run `id` as `user_id` without signing in.
+    /// The signed link that acknowledges run `id` as `user_id` without signing in. It
+    /// expires [`ACK_LINK_TTL_MS`] after it is made (every page of a run gets a fresh one).
     pub async fn ack_url(&self, id: i64, user_id: i64) -> Result<String, ServiceError> {
-        let msg = format!("{id}.{user_id}");
-        let sig = Self::sign(&self.link_secret().await?, &msg);
+        let expires_s = (self.now_ms() + ACK_LINK_TTL_MS) / 1000;
+        let msg = format!("{id}.{user_id}.{expires_s}");
+        let sig = Self::sign(&self.link_secret().await?, &format!("ack.{msg}"));
         Ok(format!("{}/ack/{msg}.{sig}", self.public_url))
     }
 
-    /// What a signed link points at, checked (`NotFound` for a bad or forged token).
+    /// What a signed link points at, checked: `NotFound` for a bad or forged token, `Gone`
+    /// for an expired link or one whose person is disabled.
     async fn check_ack_token(&self, token: &str) -> Result<(Escalation, i64), ServiceError> {
-        let mut parts = token.trim().splitn(3, '.');
-        let (Some(id), Some(user), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
+        let parts: Vec<&str> = token.trim().split('.').collect();
+        let [id, user, expires_s, sig] = parts[..] else {
             return Err(ServiceError::NotFound);
         };
-        let (Ok(id), Ok(user)) = (id.parse::<i64>(), user.parse::<i64>()) else {
+        let (Ok(id), Ok(user), Ok(expires_s)) = (
+            id.parse::<i64>(),
+            user.parse::<i64>(),
+            expires_s.parse::<i64>(),
+        ) else {
             return Err(ServiceError::NotFound);
         };
-        let want = Self::sign(&self.link_secret().await?, &format!("{id}.{user}"));
+        let want = Self::sign(
+            &self.link_secret().await?,
+            &format!("ack.{id}.{user}.{expires_s}"),
+        );
         if !crate::accounts::constant_time_eq(want.as_bytes(), sig.as_bytes()) {
             return Err(ServiceError::NotFound);
+        }
+        if self.now_ms() / 1000 > expires_s {
+            return Err(ServiceError::Gone(
+                "this acknowledgement link has expired; acknowledge in the console".into(),
+            ));
+        }
+        if !self.store.user_by_id(user).await?.is_active() {
+            return Err(ServiceError::Gone(
+                "the account this link was sent to is disabled".into(),
+            ));
         }
         Ok((self.store.escalation(id).await?, user))
     }
@@ -1109,6 +1131,11 @@ impl Services {
         let Some((kind, id)) = self.store.feed_by_hash(&sha256_hex(token)).await? else {
             return Err(ServiceError::NotFound);
         };
+        if kind == FeedKind::User && !self.store.user_by_id(id).await?.is_active() {
+            return Err(ServiceError::Gone(
+                "the account of this calendar is disabled".into(),
+            ));
+        }
         let now = self.now_ms();
         let from = now.div_euclid(DAY_MS) * DAY_MS - 7 * DAY_MS;
         let to = from + 36 * DAY_MS;

@@ -69,18 +69,25 @@ impl Services {
     ) -> Result<Data, ServiceError> {
         let base = self.prometheus_url()?;
         let url = format!("{}{path}", base.trim_end_matches('/'));
+        // The URL may carry credentials: errors name it without them.
+        let shown = domain::secrets::redact_url(base);
         let res = self
             .http
             .get(&url)
             .query(params)
             .send()
             .await
-            .map_err(|e| bad(format!("Prometheus at {base} did not answer: {e}")))?;
+            .map_err(|e| {
+                bad(format!(
+                    "Prometheus at {shown} did not answer: {}",
+                    e.without_url()
+                ))
+            })?;
         let status = res.status();
         let text = res.text().await.unwrap_or_default();
         let answer: Answer = serde_json::from_str(&text).map_err(|_| {
             bad(format!(
-                "Prometheus at {base} answered HTTP {} with something that is not its API: {}",
+                "Prometheus at {shown} answered HTTP {} with something that is not its API: {}",
                 status.as_u16(),
                 text.chars().take(200).collect::<String>()
             ))

@@ -330,3 +330,192 @@ async fn bootstrap_names_the_way_out_when_the_email_is_taken() {
         other => panic!("expected an error naming admin_email, got {other:?}"),
     }
 }
+
+/// A password change ends every other session of that user (whoever else knew the old
+/// password is out), and keeps the one that made the change.
+#[tokio::test]
+async fn a_password_change_ends_the_other_sessions() {
+    let (svc, _clock, _dir) = setup().await;
+    let _ = common::signed_in(&svc, "pm@example.com", "viewer").await;
+    let here_session = svc
+        .login(
+            "pm@example.com",
+            "correct horse battery",
+            "1.1.1.1",
+            "laptop",
+        )
+        .await
+        .expect("this session");
+    let here = svc
+        .session_actor(&here_session.session_token, "1.1.1.1")
+        .await
+        .expect("q")
+        .expect("actor");
+    let elsewhere = svc
+        .login(
+            "pm@example.com",
+            "correct horse battery",
+            "9.9.9.9",
+            "phone",
+        )
+        .await
+        .expect("second session");
+    let other_user = common::signed_in(&svc, "ops@example.com", "viewer").await;
+    let _ = other_user;
+    let ops_again = svc
+        .login("ops@example.com", "correct horse battery", "9.9.9.9", "t")
+        .await
+        .expect("ops");
+    svc.change_password(
+        &here,
+        &here.csrf_token,
+        "correct horse battery",
+        "a new long password",
+    )
+    .await
+    .expect("change");
+    assert!(
+        svc.session_actor(&elsewhere.session_token, "9.9.9.9")
+            .await
+            .expect("q")
+            .is_none(),
+        "the other session of the user ended"
+    );
+    // The session that made the change still works (its CSRF token too).
+    let me = svc
+        .session_actor(&here_session.session_token, "1.1.1.1")
+        .await
+        .expect("q")
+        .expect("the changing session stays");
+    assert_eq!(me.csrf_token, here.csrf_token);
+    assert_eq!(me.user_id, here.user_id);
+    // Other users are untouched.
+    assert!(svc
+        .session_actor(&ops_again.session_token, "9.9.9.9")
+        .await
+        .expect("q")
+        .is_some());
+}
+
+/// Over-long sign-in input is refused by its length, before any lookup, hash or audit.
+#[tokio::test]
+async fn sign_in_refuses_over_long_input_before_hashing() {
+    let (svc, _clock, _dir) = setup().await;
+    let long_email = format!("{}@example.com", "a".repeat(300));
+    match svc.login(&long_email, "whatever12", "1.1.1.1", "t").await {
+        Err(ServiceError::Invalid(e)) => assert!(e.get("email").is_some(), "{e}"),
+        other => panic!("expected an email error, got {other:?}"),
+    }
+    let long_password = "p".repeat(1025);
+    match svc
+        .login("pm@example.com", &long_password, "1.1.1.1", "t")
+        .await
+    {
+        Err(ServiceError::Invalid(e)) => assert!(e.get("password").is_some(), "{e}"),
+        other => panic!("expected a password error, got {other:?}"),
+    }
+    let audited = svc
+        .store()
+        .audit_entries(&AuditQuery {
+            action_prefix: Some("session.".into()),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .expect("audit");
+    assert!(audited.is_empty(), "nothing audited: {audited:?}");
+}
+
+/// At most N password hashes run at once; beyond that, a caller waits at most half a
+/// second and is then told to retry (429), instead of queueing behind the CPU.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_hashing_is_bounded_and_refuses_fast_when_saturated() {
+    let (store, _dir) = store::testing::sqlite_store("vigil-hash").await;
+    let svc = Services::new(
+        store,
+        Arc::new(FakeClock::at(1_800_000_000_000)),
+        AuthSettings {
+            login_max_failures: 1_000,
+            ..AuthSettings::default()
+        },
+    )
+    .with_hash_concurrency(1);
+    let started = std::time::Instant::now();
+    let tries: Vec<_> = (0..40)
+        .map(|i| {
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                let t = std::time::Instant::now();
+                let r = svc
+                    .login(
+                        &format!("u{i}@example.com"),
+                        "wrong password",
+                        "1.1.1.1",
+                        "t",
+                    )
+                    .await;
+                (r, t.elapsed())
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    let mut checked = 0;
+    for t in tries {
+        let (r, took) = t.await.expect("task");
+        match r {
+            Err(ServiceError::RateLimited(1)) => {
+                refused += 1;
+                assert!(
+                    took < std::time::Duration::from_secs(5),
+                    "a refusal must not wait for the queue: {took:?}"
+                );
+            }
+            Err(ServiceError::Unauthorized) => checked += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    println!(
+        "40 parallel sign-ins, 1 hashing permit: {checked} checked, {refused} refused in {:?}",
+        started.elapsed()
+    );
+    assert!(checked >= 1, "some sign-ins are checked");
+    assert!(refused >= 1, "the rest are refused, not queued");
+}
+
+/// An API key stops working when the person who made it is disabled, and works again when
+/// they are enabled; keys made with the CLI belong to nobody and keep working.
+#[tokio::test]
+async fn a_disabled_persons_api_keys_stop_working() {
+    let (svc, _clock, _dir) = setup().await;
+    let boss = common::signed_in(&svc, "boss@example.com", "admin").await;
+    let leaver = common::signed_in(&svc, "leaver@example.com", "admin").await;
+    let key = svc
+        .create_api_key(&leaver, &leaver.csrf_token, "leaver's exporter", "read")
+        .await
+        .expect("key")
+        .secret;
+    let cli = svc
+        .create_api_key_cli("cron job", "read")
+        .await
+        .expect("cli key")
+        .secret;
+    svc.authenticate_api_key(&key, ApiScope::Read)
+        .await
+        .expect("works while the owner is enabled");
+    svc.set_user_disabled(&boss, &boss.csrf_token, leaver.user_id, true)
+        .await
+        .expect("disable");
+    assert!(matches!(
+        svc.authenticate_api_key(&key, ApiScope::Read).await,
+        Err(ServiceError::Unauthorized)
+    ));
+    svc.authenticate_api_key(&cli, ApiScope::Read)
+        .await
+        .expect("a CLI key has no owner to lose");
+    svc.set_user_disabled(&boss, &boss.csrf_token, leaver.user_id, false)
+        .await
+        .expect("enable");
+    svc.authenticate_api_key(&key, ApiScope::Read)
+        .await
+        .expect("works again");
+}

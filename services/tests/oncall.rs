@@ -258,6 +258,36 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         .expect("audit");
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].entry.actor_user_id, Some(secondary.user_id));
+
+    // A link expires a day after it was sent (410, with the reason)…
+    clock.advance_ms(25 * 60 * MIN);
+    match svc.ack_link_preview(token).await {
+        Err(ServiceError::Gone(why)) => assert!(why.contains("expired"), "{why}"),
+        other => panic!("expected Gone, got {other:?}"),
+    }
+    // …and a fresh link, and the person's calendar feed, die with the account.
+    let fresh = svc.ack_url(id, secondary.user_id).await.expect("url");
+    let fresh = fresh.rsplit('/').next().expect("token").to_owned();
+    svc.ack_link_preview(&fresh)
+        .await
+        .expect("a fresh link works");
+    let feed = svc
+        .rotate_feed(&admin, store::oncall::FeedKind::User, secondary.user_id)
+        .await
+        .expect("feed");
+    let feed = feed.rsplit('/').next().expect("token").to_owned();
+    svc.calendar_feed(&feed).await.expect("the feed works");
+    svc.set_user_disabled(&admin, &admin.csrf_token, secondary.user_id, true)
+        .await
+        .expect("disable");
+    match svc.ack_link_preview(&fresh).await {
+        Err(ServiceError::Gone(why)) => assert!(why.contains("disabled"), "{why}"),
+        other => panic!("expected Gone, got {other:?}"),
+    }
+    assert!(matches!(
+        svc.calendar_feed(&feed).await,
+        Err(ServiceError::Gone(_))
+    ));
 }
 
 #[tokio::test]

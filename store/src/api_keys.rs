@@ -124,10 +124,15 @@ impl Store {
         Ok(after)
     }
 
-    /// The unrevoked key with this hash.
+    /// The unrevoked key with this hash, unless the user who created it is disabled (a
+    /// disabled person's keys stop working with them; enabling the user again revives
+    /// them). Keys made with `vigil apikey add` have no creator and only revocation ends
+    /// them.
     pub async fn api_key_by_hash(&self, token_hash: &str) -> Result<Option<ApiKey>> {
         let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE token_hash = $1 AND revoked_at_ms IS NULL"
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE token_hash = $1 AND revoked_at_ms IS NULL
+               AND NOT EXISTS (SELECT 1 FROM users u
+                               WHERE u.id = api_keys.created_by AND u.disabled_at_ms IS NOT NULL)"
         ))
         .bind(token_hash)
         .fetch_optional(&self.pool)

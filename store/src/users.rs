@@ -255,7 +255,16 @@ impl Store {
     }
 
     /// Replaces the password hash; the audit entry records that it changed, not the hash.
-    pub async fn set_user_password_hash(&self, id: i64, hash: &str, ctx: &AuditCtx) -> Result<()> {
+    /// Sets a user's password hash and, in the same transaction, ends every session of
+    /// that user except `keep_session` (the token hash of the session that made the
+    /// change; `None` ends them all). Returns how many sessions were ended.
+    pub async fn set_user_password_hash(
+        &self,
+        id: i64,
+        hash: &str,
+        keep_session: Option<&str>,
+        ctx: &AuditCtx,
+    ) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
         one_row(
             sqlx::query("UPDATE users SET password_hash = $2, updated_at_ms = $3 WHERE id = $1")
@@ -274,7 +283,13 @@ impl Store {
             Some(&serde_json::json!({"password": "changed"})),
         )
         .await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(id)
+            .bind(keep_session.unwrap_or(""))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
-        Ok(())
+        Ok(ended)
     }
 }

@@ -140,7 +140,7 @@ async fn users_create_read_update_and_audit(store: &Store) {
         (Locale::ZhCn, "Asia/Shanghai")
     );
     store
-        .set_user_password_hash(u.id, "$argon2id$new", &ctx(4_000))
+        .set_user_password_hash(u.id, "$argon2id$new", None, &ctx(4_000))
         .await
         .expect("pw");
     assert!(matches!(

@@ -70,6 +70,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             ServiceError::Malformed(m) => Self::new(StatusCode::BAD_REQUEST, "malformed_json", m),
             ServiceError::TooLarge(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", m),
+            ServiceError::Gone(m) => Self::new(StatusCode::GONE, "gone", m),
             ServiceError::RateLimited(s) => {
                 let mut err = Self::new(
                     StatusCode::TOO_MANY_REQUESTS,

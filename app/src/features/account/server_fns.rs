@@ -36,10 +36,12 @@ pub async fn login(
         false,
         Some(365 * 86_400),
     ));
-    // Only local paths: never redirect to another site after sign-in.
+    // Only paths on this site: never redirect to another site after sign-in.
     let next = next
-        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/login"))
-        .unwrap_or_else(|| "/".to_owned());
+        .as_deref()
+        .and_then(domain::accounts::local_redirect)
+        .unwrap_or("/")
+        .to_owned();
     Ok(next)
 }
 

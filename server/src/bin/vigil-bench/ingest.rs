@@ -83,6 +83,7 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
         metrics: server::metrics::Metrics::default(),
         cookie_policy: app::session::cookies::CookiePolicy::default(),
         max_body_bytes: config.max_body_bytes,
+        edge: config.edge_policy(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
