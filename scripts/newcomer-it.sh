@@ -83,7 +83,7 @@ code=$(sign_in "$email" "$password")
 [[ $code == 200 ]] || fail "home page answered $code after sign-in"
 grep -q 'class="user-name"' "$work/home" && grep -q 'Administrator' "$work/home" \
   || fail "the home page does not show the signed-in admin"
-grep -q 'Firing now' "$work/home" || fail "the home page lacks its 'Firing now' card"
+grep -q 'Firing alerts' "$work/home" || fail "the home page lacks its 'Firing alerts' card"
 echo "signed in as $email: the home page shows the admin"
 bad=$(curl -sS -o /dev/null -w '%{http_code}' -H 'Accept: application/json' \
   --data-urlencode "email=$email" --data-urlencode "password=not-$password" "$url/rpc/login")

@@ -13,7 +13,11 @@ CARGO_LEPTOS_VERSION=0.3.5
 want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
 
-say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+# Progress goes to standard error (colour only on a terminal): standard output stays for
+# what the caller prints (scripts/run.sh: the demo's progress and the admin's password).
+say() {
+  if [[ -t 2 ]]; then printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; else printf '==> %s\n' "$*" >&2; fi
+}
 
 # wasm-opt comes from npm's binaryen (tools/), ahead of any other on PATH.
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"

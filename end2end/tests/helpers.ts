@@ -17,6 +17,9 @@ export const test = base.extend<{ browserErrors: string[] }>({
       if (testInfo.status !== testInfo.expectedStatus && errors.length > 0) {
         console.log(`browser errors in "${testInfo.title}":\n  ${errors.join("\n  ")}`);
       }
+      // The whole suite runs under the server's Content-Security-Policy: anything it
+      // blocks (a script without the nonce, an eval, a frame) fails the test.
+      expect(errors.filter((e) => /Content.Security.Policy/i.test(e))).toEqual([]);
     },
     { auto: true },
   ],

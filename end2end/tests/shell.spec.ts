@@ -59,3 +59,23 @@ test("signed-out visitors are sent to the sign-in page, and unknown pages are 40
   expect(res?.status()).toBe(404);
   await expect(page.getByTestId("not-found")).toBeVisible();
 });
+
+test("pages hydrate under a nonce-based Content-Security-Policy that blocks injected scripts", async ({ page, browserErrors }) => {
+  const res = await page.goto("/login");
+  const csp = res!.headers()["content-security-policy"] ?? "";
+  expect(csp).toMatch(/script-src 'self' 'wasm-unsafe-eval' 'nonce-[A-Za-z0-9_-]{16,}'/);
+  expect(csp).toContain("frame-ancestors 'none'");
+  await hydrated(page);
+  // A script injected into the page (as an XSS would) carries no nonce and does not run.
+  const ran = await page.evaluate(async () => {
+    const s = document.createElement("script");
+    s.textContent = "window.__injected = true";
+    document.body.appendChild(s);
+    await new Promise((r) => setTimeout(r, 50));
+    return (window as any).__injected === true;
+  });
+  expect(ran).toBe(false);
+  await expect.poll(() => browserErrors.some((e) => /Content.Security.Policy/i.test(e))).toBe(true);
+  // That refusal is this test's point, not a failure of the app.
+  browserErrors.length = 0;
+});
