@@ -269,6 +269,25 @@ async fn sessions_expire_and_follow_disabled_users(store: &Store) {
         .create_session(&s2, &u, &ctx(17_500))
         .await
         .expect("session 2");
+    let s3 = NewSession {
+        token_hash: "h3".into(),
+        csrf_token: "csrf3".into(),
+        ..s2.clone()
+    };
+    store
+        .create_session(&s3, &u, &ctx(17_600))
+        .await
+        .expect("session 3");
+    // A password change ends every session of the user but the one named.
+    assert_eq!(
+        store
+            .set_user_password_hash(u.id, "$argon2id$other", Some("h2"), &ctx(17_700))
+            .await
+            .expect("password"),
+        1
+    );
+    assert!(store.session_user("h3", 17_800).await.expect("q").is_none());
+    assert!(store.session_user("h2", 17_800).await.expect("q").is_some());
     store
         .delete_session("h2", u.id, &ctx(18_000))
         .await
@@ -288,6 +307,8 @@ async fn sessions_expire_and_follow_disabled_users(store: &Store) {
         actions,
         [
             "session.logout",
+            "user.password",
+            "session.login",
             "session.login",
             "user.enable",
             "user.disable",
@@ -327,6 +348,17 @@ async fn api_keys_hash_lookup_and_revoke(store: &Store) {
         store.list_api_keys().await.expect("list")[0].last_used_at_ms,
         Some(50)
     );
+    // A disabled creator's key is not found; enabled again, it is.
+    store
+        .set_user_disabled(admin.id, true, &ctx(60))
+        .await
+        .expect("disable");
+    assert!(store.api_key_by_hash("keyhash").await.expect("q").is_none());
+    store
+        .set_user_disabled(admin.id, false, &ctx(70))
+        .await
+        .expect("enable");
+    assert!(store.api_key_by_hash("keyhash").await.expect("q").is_some());
 
     let revoked = store
         .revoke_api_key(key.id, &ctx(100))
