@@ -5,13 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$PWD/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-# Build unless the binary and the bundle are newer than every source file (cargo-leptos
-# regenerates the bundle on every call, ~3 min on 2 cores, even when nothing changed).
+# Build unless the binary and the bundle are newer than every file they are built from
+# (cargo-leptos regenerates the bundle on every call, ~3 min on 2 cores, even when nothing
+# changed). Tests and benchmarks are not built into them, so they do not count.
 built=(target/release/vigil target/site/pkg/vigil.wasm target/site/pkg/vigil.js target/site/pkg/vigil.css)
 up_to_date=1
 for f in "${built[@]}"; do
   if [[ ! -e $f ]] || [[ -n $(find Cargo.toml Cargo.lock app domain services store server frontend \
-      migrations style public -newer "$f" -type f -print -quit 2>/dev/null) ]]; then
+      migrations style public \( -path '*/tests' -o -path '*/benches' \) -prune \
+      -o -type f -newer "$f" -print -quit 2>/dev/null) ]]; then
     up_to_date=0
   fi
 done
