@@ -69,7 +69,10 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("addr", &self.addr)
             .field("data_dir", &self.data_dir)
-            .field("database_url", &store::redact_url(&self.database_url))
+            .field(
+                "database_url",
+                &domain::secrets::redact_url(&self.database_url),
+            )
             .field("database_max_connections", &self.database_max_connections)
             .field("public_url", &self.public_url)
             .field("site_root", &self.site_root)
@@ -89,7 +92,10 @@ impl std::fmt::Debug for Config {
             .field("engine_tick_secs", &self.engine_tick_secs)
             .field(
                 "prometheus_url",
-                &self.prometheus_url.as_deref().map(store::redact_url),
+                &self
+                    .prometheus_url
+                    .as_deref()
+                    .map(domain::secrets::redact_url),
             )
             .field(
                 "trusted_proxies",

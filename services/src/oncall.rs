@@ -1028,7 +1028,10 @@ impl Services {
 
     /// What a signed link points at, checked: `NotFound` for a bad or forged token, `Gone`
     /// for an expired link or one whose person is disabled.
-    async fn check_ack_token(&self, token: &str) -> Result<(Escalation, i64), ServiceError> {
+    async fn check_ack_token(
+        &self,
+        token: &str,
+    ) -> Result<(Escalation, store::User), ServiceError> {
         let parts: Vec<&str> = token.trim().split('.').collect();
         let [id, user, expires_s, sig] = parts[..] else {
             return Err(ServiceError::NotFound);
@@ -1052,12 +1055,13 @@ impl Services {
                 "this acknowledgement link has expired; acknowledge in the console".into(),
             ));
         }
-        if !self.store.user_by_id(user).await?.is_active() {
+        let person = self.store.user_by_id(user).await?;
+        if !person.is_active() {
             return Err(ServiceError::Gone(
                 "the account this link was sent to is disabled".into(),
             ));
         }
-        Ok((self.store.escalation(id).await?, user))
+        Ok((self.store.escalation(id).await?, person))
     }
 
     /// The run a signed link acknowledges, for its confirmation page.
@@ -1076,10 +1080,9 @@ impl Services {
     /// Acknowledges through a signed link (the link is the credential; audited as the
     /// person it was sent to).
     pub async fn ack_by_link(&self, token: &str) -> Result<AckOutcome, ServiceError> {
-        let (e, user_id) = self.check_ack_token(token).await?;
-        let u = self.store.user_by_id(user_id).await?;
+        let (e, u) = self.check_ack_token(token).await?;
         let ctx = AuditCtx {
-            user_id: Some(user_id),
+            user_id: Some(u.id),
             actor: format!("{} (signed link)", u.email),
             ip: String::new(),
             at_ms: self.now_ms(),

@@ -195,8 +195,7 @@ fn prom_rule(s: &RuleSpec) -> Option<PromRule> {
 /// the same rule file text and evaluation interval.
 fn same_in_file(stored: &RuleSpec, file_spec: &RuleSpec) -> bool {
     stored.interval_ms == file_spec.interval_ms
-        && prom_rule(stored).is_some()
-        && prom_rule(stored) == prom_rule(file_spec)
+        && prom_rule(stored).is_some_and(|r| Some(r) == prom_rule(file_spec))
 }
 
 /// PromQL rules as a Prometheus rule file (KPI rules have no PromQL and are left out).
