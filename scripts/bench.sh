@@ -13,5 +13,5 @@ if [[ "$what" == kpi ]] && ! python3 -c 'import duckdb' 2>/dev/null; then
   echo "bench: installing duckdb from PyPI"
   python3 -m pip install --quiet duckdb
 fi
-cargo build --release -p server --bin vigil-bench
+cargo build --release -p vigil-bench
 exec target/release/vigil-bench "$what" "$@"

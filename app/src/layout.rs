@@ -3,8 +3,8 @@
 use crate::components::RoleBadge;
 use crate::features::account::server_fns::{logout, set_language};
 use crate::i18n::{t, use_locale, Msg};
-use crate::session::{csrf_of, use_me};
-use domain::{Locale, Role};
+use crate::session::use_me;
+use domain::{Locale, Permission};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::{Outlet, A};
@@ -43,7 +43,6 @@ fn TopBar() -> impl IntoView {
     let me = use_me();
     let location = leptos_router::hooks::use_location();
     let locale = use_locale();
-    let csrf = move || csrf_of(me);
     let switch_language = move |_| {
         let next = match locale.get_untracked() {
             Locale::En => Locale::ZhCn,
@@ -51,15 +50,13 @@ fn TopBar() -> impl IntoView {
         };
         // Re-render at once; persist in the background.
         locale.set(next);
-        let csrf = csrf();
         spawn_local(async move {
-            let _ = set_language(next.tag().to_owned(), csrf).await;
+            let _ = set_language(next.tag().to_owned()).await;
         });
     };
     let sign_out = move |_| {
-        let csrf = csrf();
         spawn_local(async move {
-            let _ = logout(csrf).await;
+            let _ = logout().await;
             let _ = window().location().assign("/login");
         });
     };
@@ -82,7 +79,7 @@ fn TopBar() -> impl IntoView {
                 <A href="/oncall">{t(Msg::NavOncall)}</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
-                        let is_admin = matches!(me.await, Ok(Some(m)) if m.can(Role::Admin));
+                        let is_admin = matches!(me.await, Ok(Some(m)) if m.can(Permission::ManageUsers));
                         is_admin.then(|| view! { <A href="/admin">{t(Msg::NavAdmin)}</A> })
                     })}
                 </Transition>

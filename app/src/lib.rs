@@ -3,6 +3,8 @@
 
 #![recursion_limit = "256"]
 
+#[cfg(feature = "ssr")]
+pub mod access;
 pub mod components;
 pub mod error;
 pub mod features;

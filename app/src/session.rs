@@ -1,8 +1,8 @@
-//! Who is signed in: the `Me` the UI shows, and (on the server) resolving the session
-//! cookie of the current request into a `services::Actor`.
+//! Who is signed in: the `Me` the UI shows, and (on the server) the `services::Caller` of
+//! the current request, built once from its session cookie.
 
 use crate::error::AppError;
-use domain::{Locale, Role};
+use domain::{Locale, Permission, Role};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -18,27 +18,27 @@ pub struct Me {
     pub role: Role,
     pub locale: Locale,
     pub time_zone: String,
-    /// Echoed by every write (hidden form field) as CSRF protection.
-    pub csrf: String,
 }
 
 impl Me {
-    pub fn can(&self, role: Role) -> bool {
-        self.role.allows(role)
+    /// Whether to offer `p` (the server decides; this only hides what would be refused).
+    pub fn can(&self, p: Permission) -> bool {
+        self.role.can(p)
     }
 }
 
 /// The current user, or `None` when signed out.
 #[server(prefix = "/rpc", endpoint = "me")]
 pub async fn get_me() -> Result<Option<Me>, AppError> {
-    Ok(ssr::current_actor().await?.map(|a| Me {
-        user_id: a.user_id,
-        email: a.email,
-        name: a.name,
-        role: a.role,
-        locale: a.locale,
-        time_zone: a.time_zone,
-        csrf: a.csrf_token,
+    Ok(ssr::current_actor().await?.and_then(|a| {
+        Some(Me {
+            user_id: a.user_id()?,
+            role: a.role()?,
+            email: a.email,
+            name: a.name,
+            locale: a.locale,
+            time_zone: a.time_zone,
+        })
     }))
 }
 
@@ -49,16 +49,6 @@ pub fn use_me() -> MeResource {
     expect_context::<MeResource>()
 }
 
-/// The signed-in user's anti-CSRF token (empty when signed out), read without tracking:
-/// for event handlers and form fields of writes.
-pub fn csrf_of(me: MeResource) -> String {
-    me.get_untracked()
-        .and_then(Result::ok)
-        .flatten()
-        .map(|m| m.csrf)
-        .unwrap_or_default()
-}
-
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! Server-side helpers for server functions.
@@ -66,7 +56,7 @@ pub mod ssr {
     use crate::error::AppError;
     use crate::i18n::cookie_value;
     use leptos::prelude::*;
-    use services::{Actor, Services};
+    use services::{Caller, Services};
 
     /// The services facade, provided as context by the server.
     pub fn services() -> Result<Services, AppError> {
@@ -96,11 +86,15 @@ pub mod ssr {
             .find_map(|c| cookie_value(c, SESSION_COOKIE))
     }
 
-    /// The signed-in actor of this request, if any.
-    pub async fn current_actor() -> Result<Option<Actor>, AppError> {
+    /// The signed-in person of this request, if any: the caller the server's door built
+    /// for this request (one session lookup per request), else resolved here.
+    pub async fn current_actor() -> Result<Option<Caller>, AppError> {
         let Some(parts) = use_context::<http::request::Parts>() else {
             return Ok(None);
         };
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.user_id().is_some().then(|| caller.clone()));
+        }
         let Some(token) = session_token(&parts) else {
             return Ok(None);
         };
@@ -108,20 +102,19 @@ pub mod ssr {
         Ok(services()?.session_actor(&token, &ip).await?)
     }
 
-    /// The signed-in actor, or `Unauthorized` (HTTP 401).
-    pub async fn require_actor() -> Result<Actor, AppError> {
+    /// The caller of this request: the signed-in person, or nobody (whom every service
+    /// method refuses with 401). Server functions pass it to one service method, which
+    /// checks the permission of its action.
+    pub async fn caller() -> Result<Caller, AppError> {
         match current_actor().await? {
             Some(a) => Ok(a),
-            None => Err(services::ServiceError::Unauthorized.into()),
+            None => {
+                let ip = use_context::<http::request::Parts>()
+                    .map(|p| client_ip(&p))
+                    .unwrap_or_default();
+                Ok(Caller::anonymous(&ip))
+            }
         }
-    }
-
-    /// For writes: the signed-in actor with at least `role`, whose CSRF token matches.
-    pub async fn require_write(role: domain::Role, csrf: &str) -> Result<Actor, AppError> {
-        let actor = require_actor().await?;
-        actor.require(role).map_err(AppError::from)?;
-        actor.check_csrf(csrf).map_err(AppError::from)?;
-        Ok(actor)
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! This crate is compiled into the WebAssembly bundle as well; keep it light (serde only).
 
+pub mod access;
 pub mod accounts;
 pub mod alerting;
 pub mod errors;
@@ -14,5 +15,6 @@ pub mod probe;
 pub mod ratelimit;
 pub mod secrets;
 
+pub use access::Permission;
 pub use accounts::{ApiScope, Locale, Role};
 pub use errors::{FieldError, FieldErrors};

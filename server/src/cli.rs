@@ -4,14 +4,13 @@
 use crate::config::{Config, LogFormat};
 use crate::metrics::Metrics;
 use crate::router::{build_router, AppState};
+use crate::wiring::open_services;
 use app::session::cookies::CookiePolicy;
 use clap::{Parser, Subcommand};
 use leptos::prelude::LeptosOptions;
 use services::accounts::CreateUser;
-use services::{AuthSettings, Services, SystemClock};
+use services::Caller;
 use std::path::PathBuf;
-use std::sync::Arc;
-use store::{ConnectOptions, Store};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -135,45 +134,6 @@ pub fn init_tracing(config: &Config) {
     };
 }
 
-/// Connects and migrates.
-pub async fn open_store(config: &Config) -> anyhow_like::Result<Store> {
-    let store = Store::connect(
-        &config.database_url,
-        &ConnectOptions {
-            max_connections: config.database_max_connections,
-            ..Default::default()
-        },
-    )
-    .await?;
-    let applied = store.migrate().await?;
-    tracing::info!(
-        backend = store.backend().as_str(),
-        applied,
-        "database ready"
-    );
-    Ok(store)
-}
-
-pub fn services_for(config: &Config, store: Store) -> Services {
-    let events = services::events::EventSettings {
-        reporting_tz: config.reporting_tz.parse().unwrap_or(chrono_tz::Tz::UTC),
-        raw_retention_days: config.raw_retention_days,
-        rollup_retention_days: config.rollup_retention_days,
-    };
-    Services::new(
-        store,
-        Arc::new(SystemClock),
-        AuthSettings {
-            session_ttl_ms: config.session_ttl_hours * 3_600_000,
-            login_max_failures: config.login_max_failures,
-            login_window_ms: 60_000,
-        },
-    )
-    .with_event_settings(events)
-    .with_public_url(&config.public_url)
-    .with_prometheus(config.prometheus_url.as_deref())
-}
-
 /// Leptos options: cargo-leptos' environment when present, our config for paths.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
     // Under `cargo leptos watch|serve` the LEPTOS_* variables are set; a plain run of the
@@ -194,8 +154,7 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 }
 
 pub async fn serve(config: Config) -> anyhow_like::Result<()> {
-    let store = open_store(&config).await?;
-    let services = services_for(&config, store.clone());
+    let services = open_services(&config).await?;
     let bootstrap = match services
         .bootstrap_admin(&config.admin_email, config.admin_password.as_deref())
         .await
@@ -254,7 +213,7 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            if let Err(e) = gc.store().delete_expired_sessions(gc.now_ms()).await {
+            if let Err(e) = gc.sweep_sessions().await {
                 tracing::warn!(error = %e, "session cleanup failed");
             }
             match gc.run_retention().await {
@@ -280,7 +239,7 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
     if let Some(engine) = engine {
         engine.stop().await;
     }
-    store.close().await;
+    services.close().await;
     tracing::info!("Vigil stopped");
     Ok(())
 }
@@ -314,8 +273,7 @@ pub async fn user_add(
     role: String,
     password: Option<String>,
 ) -> anyhow_like::Result<()> {
-    let store = open_store(&config).await?;
-    let services = services_for(&config, store.clone());
+    let services = open_services(&config).await?;
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| {
         use rand::Rng;
@@ -329,21 +287,21 @@ pub async fn user_add(
         role,
         password: password.clone(),
     };
-    match services.create_user(None, &input).await {
+    match services.create_user(&Caller::system("cli"), &input).await {
         Ok(u) => {
             println!("created user {} ({}) with role {}", u.email, u.id, u.role);
             if generated {
                 println!("password: {password}");
             }
-            store.close().await;
+            services.close().await;
             Ok(())
         }
         Err(services::ServiceError::Invalid(errs)) => {
-            store.close().await;
+            services.close().await;
             Err(anyhow_like::Error(format!("invalid user: {errs}")))
         }
         Err(e) => {
-            store.close().await;
+            services.close().await;
             Err(e.into())
         }
     }
@@ -386,13 +344,12 @@ pub async fn demo(
             "--days must be between 1 and 365".into(),
         ));
     }
-    let store = open_store(&config).await?;
-    let existing = store.count_events().await?;
-    let services = services_for(&config, store.clone());
+    let services = open_services(&config).await?;
+    let existing = services.stored_event_count().await?;
     if existing > 0 && !force {
         println!("demo: {existing} events already stored; no events added (use --force to add the demo set anyway)");
         demo_probes(&services, seed).await?;
-        store.close().await;
+        services.close().await;
         return Ok(());
     }
     let started = std::time::Instant::now();
@@ -416,7 +373,7 @@ pub async fn demo(
         started.elapsed().as_secs_f64()
     );
     demo_probes(&services, seed).await?;
-    store.close().await;
+    services.close().await;
     Ok(())
 }
 
@@ -443,8 +400,7 @@ pub async fn rollup_rebuild(config: Config, from: Option<String>) -> anyhow_like
             anyhow_like::Error(format!("--from: `{s}` is not a date (YYYY-MM-DD)"))
         })?),
     };
-    let store = open_store(&config).await?;
-    let services = services_for(&config, store.clone());
+    let services = open_services(&config).await?;
     let first = from_day.unwrap_or_else(|| services.first_rebuildable_day());
     println!(
         "rollup rebuild: from {} ({}), replaying raw events",
@@ -461,7 +417,7 @@ pub async fn rollup_rebuild(config: Config, from: Option<String>) -> anyhow_like
             }
         })
         .await;
-    store.close().await;
+    services.close().await;
     let report = result.map_err(|e| match e {
         services::ServiceError::Invalid(errs) => {
             anyhow_like::Error(format!("rollup rebuild: {errs}"))
@@ -479,10 +435,11 @@ pub async fn rollup_rebuild(config: Config, from: Option<String>) -> anyhow_like
 }
 
 pub async fn apikey_add(config: Config, name: String, scope: String) -> anyhow_like::Result<()> {
-    let store = open_store(&config).await?;
-    let services = services_for(&config, store.clone());
-    let created = services.create_api_key_cli(&name, &scope).await;
-    store.close().await;
+    let services = open_services(&config).await?;
+    let created = services
+        .create_api_key(&Caller::system("cli"), &name, &scope)
+        .await;
+    services.close().await;
     let created = created?;
     println!("{}", created.secret);
     Ok(())
@@ -498,10 +455,11 @@ pub async fn rules_import(config: Config, file: PathBuf) -> anyhow_like::Result<
         std::fs::read_to_string(&file)
             .map_err(|e| anyhow_like::Error(format!("cannot read {}: {e}", file.display())))?
     };
-    let store = open_store(&config).await?;
-    let services = services_for(&config, store.clone());
-    let report = services.import_prometheus_rules(None, &yaml).await;
-    store.close().await;
+    let services = open_services(&config).await?;
+    let report = services
+        .import_prometheus_rules(&Caller::system("cli"), &yaml)
+        .await;
+    services.close().await;
     let report = report?;
     println!(
         "rules: {} created, {} updated, {} unchanged, {} recording rules skipped",
@@ -511,10 +469,11 @@ pub async fn rules_import(config: Config, file: PathBuf) -> anyhow_like::Result<
 }
 
 pub async fn rules_export(config: Config) -> anyhow_like::Result<()> {
-    let store = open_store(&config).await?;
-    let services = services_for(&config, store.clone());
-    let yaml = services.export_prometheus_rules(None).await;
-    store.close().await;
+    let services = open_services(&config).await?;
+    let yaml = services
+        .export_prometheus_rules(&Caller::system("cli"))
+        .await;
+    services.close().await;
     print!("{}", yaml?);
     Ok(())
 }

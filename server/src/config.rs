@@ -195,8 +195,7 @@ impl Config {
         let database_url = env("VIGIL_DATABASE_URL")
             .or(fc.database_url)
             .unwrap_or_else(|| format!("sqlite://{}/vigil.db", data_dir.display()));
-        store::Backend::from_url(&database_url)
-            .map_err(|e| err("VIGIL_DATABASE_URL", e.to_string()))?;
+        services::check_database_url(&database_url).map_err(|e| err("VIGIL_DATABASE_URL", e))?;
         let database_max_connections = match env("VIGIL_DATABASE_MAX_CONNECTIONS") {
             Some(v) => parse("VIGIL_DATABASE_MAX_CONNECTIONS", v)?,
             None => fc.database_max_connections.unwrap_or(10),

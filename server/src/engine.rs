@@ -62,12 +62,7 @@ pub async fn tick(
     metrics: &Metrics,
     probes: &ProbeGate,
 ) -> bool {
-    let now = services.now_ms();
-    let held = match services
-        .store()
-        .try_lease(ENGINE_LEASE, holder, now, ttl_ms)
-        .await
-    {
+    let held = match services.try_lease(ENGINE_LEASE, holder, ttl_ms).await {
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(error = %e, "engine lease check failed");
@@ -181,7 +176,6 @@ impl EngineHandle {
         let _ = self.task.await;
         if let Err(e) = self
             .services
-            .store()
             .release_lease(ENGINE_LEASE, &self.holder)
             .await
         {

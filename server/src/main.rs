@@ -19,9 +19,9 @@ async fn main() -> ExitCode {
     tracing::debug!(?config, "configuration");
     let result = match args.command.unwrap_or(Command::Serve) {
         Command::Serve => cli::serve(config).await,
-        Command::Migrate => match cli::open_store(&config).await {
-            Ok(store) => {
-                store.close().await;
+        Command::Migrate => match server::wiring::open_services(&config).await {
+            Ok(services) => {
+                services.close().await;
                 println!("migrations applied");
                 Ok(())
             }

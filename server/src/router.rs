@@ -8,9 +8,9 @@ use app::session::ssr::ClientIp;
 use app::{shell, App};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRef, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use leptos::prelude::*;
@@ -88,9 +88,9 @@ pub fn build_router(state: AppState) -> Router {
         >(context, csp_shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            require_session_for_pages,
+            crate::door::caller_door,
         ))
-        .layer(middleware::from_fn(check_rpc_origin))
+        .layer(middleware::from_fn(crate::door::cross_origin_guard))
         .layer(middleware::from_fn_with_state(
             state.edge.hsts,
             security_headers,
@@ -205,88 +205,6 @@ async fn limit_body(State(limit): State<usize>, req: Request, next: Next) -> Res
     next.run(Request::from_parts(parts, body)).await
 }
 
-/// Paths that need no session.
-fn is_public(path: &str) -> bool {
-    path == "/login"
-        || path.starts_with("/ack/")
-        || path.starts_with("/ical/")
-        || path.starts_with("/pkg/")
-        || path.starts_with("/rpc/")
-        || path.starts_with("/api/")
-        || matches!(path, "/healthz" | "/readyz" | "/metrics")
-        || path
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains('.'))
-}
-
-/// Pages need a session: signed-out browsers are sent to `/login?next=…`.
-/// (Server functions check the session and the role themselves.)
-async fn require_session_for_pages(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let path = req.uri().path().to_owned();
-    if req.method() != Method::GET || is_public(&path) {
-        return next.run(req).await;
-    }
-    let token = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| app::i18n::cookie_value(c, app::session::SESSION_COOKIE));
-    let signed_in = match token {
-        Some(t) => matches!(state.services.session_actor(&t, "").await, Ok(Some(_))),
-        None => false,
-    };
-    if signed_in {
-        return next.run(req).await;
-    }
-    let target = req
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().to_owned())
-        .unwrap_or_else(|| "/".into());
-    let next_param: String = target
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    Redirect::to(&format!("/login?next={next_param}")).into_response()
-}
-
-/// Refuses cross-site server-function calls: a browser always sends `Origin` on a
-/// cross-origin POST, and it must name this host. (The per-session CSRF token checked by
-/// every write is the main defence; this is the second one.)
-async fn check_rpc_origin(req: Request, next: Next) -> Response {
-    if req.method() == Method::POST && req.uri().path().starts_with("/rpc/") {
-        let origin = req
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok());
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok());
-        if let (Some(origin), Some(host)) = (origin, host) {
-            let origin_host = origin.split("://").nth(1).unwrap_or_default();
-            if origin_host != host {
-                return Response::builder()
-                    .status(StatusCode::FORBIDDEN)
-                    .body(Body::from("cross-origin request refused"))
-                    .unwrap_or_default();
-            }
-        }
-    }
-    next.run(req).await
-}
-
 /// The Content-Security-Policy of a rendered page: scripts only from this origin, plus
 /// the inline hydration script that carries this response's nonce (leptos_axum makes one
 /// per render), and WebAssembly compilation. Inline `style` attributes stay allowed (the
@@ -342,26 +260,4 @@ async fn security_headers(State(hsts): State<bool>, req: Request, next: Next) ->
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     res
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_public;
-
-    #[test]
-    fn public_paths() {
-        for p in [
-            "/login",
-            "/pkg/vigil.wasm",
-            "/rpc/me",
-            "/api/v1/events",
-            "/healthz",
-            "/favicon.svg",
-        ] {
-            assert!(is_public(p), "{p}");
-        }
-        for p in ["/", "/admin", "/admin/audit", "/dashboards"] {
-            assert!(!is_public(p), "{p}");
-        }
-    }
 }

@@ -107,7 +107,6 @@ async fn wrong_passwords_are_throttled_with_retry_after() {
 async fn a_viewer_gets_403_from_admin_server_functions() {
     let app = app().await;
     let viewer = app.login("pm@example.com").await;
-    let csrf = app.csrf(&viewer).await;
     let res = app.rpc("admin/list_users", &[], Some(&viewer)).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
     let res = app
@@ -118,7 +117,6 @@ async fn a_viewer_gets_403_from_admin_server_functions() {
                 ("name", "X"),
                 ("role", "admin"),
                 ("password", "long enough pw"),
-                ("csrf", &csrf),
             ],
             Some(&viewer),
         )
@@ -139,33 +137,26 @@ async fn a_viewer_gets_403_from_admin_server_functions() {
 }
 
 #[tokio::test]
-async fn writes_need_the_csrf_token_and_land_in_the_audit_log() {
+async fn cross_site_writes_are_refused_and_writes_land_in_the_audit_log() {
     let app = app().await;
     let admin = app.login("admin@example.com").await;
-    let csrf = app.csrf(&admin).await;
-    let form = |token: &'static str| {
-        vec![
-            ("email", "new@example.com"),
-            ("name", "New Person"),
-            ("role", "editor"),
-            ("password", "long enough pw"),
-            ("csrf", token),
-        ]
-    };
-    let res = app
-        .rpc("admin/create_user", &form("not-the-token"), Some(&admin))
-        .await;
-    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
-    assert!(res.body.contains("csrf"), "{}", res.body);
-    let mut without = form("");
-    without.pop();
-    let res = app.rpc("admin/create_user", &without, Some(&admin)).await;
-    assert!(
-        res.status.is_client_error(),
-        "missing csrf field refused: {} {}",
-        res.status,
-        res.body
-    );
+    let form = "email=new%40example.com&name=New+Person&role=editor&password=long+enough+pw";
+    // The admin's own cookie, sent by another site's page: refused before anything runs.
+    for (h, v) in [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+        ("origin", "https://evil.example.net"),
+    ] {
+        let req = Request::post("/rpc/admin/create_user")
+            .header(header::HOST, "vigil.example.com")
+            .header(h, v)
+            .header(header::COOKIE, &admin)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .expect("req");
+        let res = app.send(req).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{h}: {v}: {}", res.body);
+    }
     assert!(
         app.services
             .store()
@@ -175,11 +166,16 @@ async fn writes_need_the_csrf_token_and_land_in_the_audit_log() {
             .is_none(),
         "nothing written"
     );
-
-    let mut ok = form("");
-    ok.pop();
-    ok.push(("csrf", csrf.as_str()));
-    let res = app.rpc("admin/create_user", &ok, Some(&admin)).await;
+    // The same call from the site's own page goes through.
+    let req = Request::post("/rpc/admin/create_user")
+        .header(header::HOST, "vigil.example.com")
+        .header("sec-fetch-site", "same-origin")
+        .header(header::ORIGIN, "http://vigil.example.com")
+        .header(header::COOKIE, &admin)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .expect("req");
+    let res = app.send(req).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 
     // Field errors name the field.
@@ -191,7 +187,6 @@ async fn writes_need_the_csrf_token_and_land_in_the_audit_log() {
                 ("name", "N"),
                 ("role", "viewer"),
                 ("password", "long enough pw"),
-                ("csrf", &csrf),
             ],
             Some(&admin),
         )
@@ -240,11 +235,10 @@ async fn rest_api_keys_and_error_envelope() {
     assert_eq!(body["error"]["code"], "unauthorized");
 
     let admin = app.login("admin@example.com").await;
-    let csrf = app.csrf(&admin).await;
     let res = app
         .rpc(
             "admin/create_api_key",
-            &[("name", "reader"), ("scope", "read"), ("csrf", &csrf)],
+            &[("name", "reader"), ("scope", "read")],
             Some(&admin),
         )
         .await;
@@ -287,16 +281,14 @@ async fn language_cookie_drives_server_rendering() {
 async fn event_ingestion_over_http() {
     let app = app().await;
     let admin = app.login("admin@example.com").await;
-    let csrf = app.csrf(&admin).await;
     let key_for = |scope: &'static str| {
         let app = &app;
         let admin = admin.clone();
-        let csrf = csrf.clone();
         async move {
             let res = app
                 .rpc(
                     "admin/create_api_key",
-                    &[("name", scope), ("scope", scope), ("csrf", &csrf)],
+                    &[("name", scope), ("scope", scope)],
                     Some(&admin),
                 )
                 .await;
@@ -394,15 +386,10 @@ async fn event_ingestion_over_http() {
 async fn alertmanager_webhook_receiver() {
     let app = app().await;
     let admin = app.login("admin@example.com").await;
-    let csrf = app.csrf(&admin).await;
     let res = app
         .rpc(
             "admin/create_api_key",
-            &[
-                ("name", "alertmanager"),
-                ("scope", "ingest"),
-                ("csrf", &csrf),
-            ],
+            &[("name", "alertmanager"), ("scope", "ingest")],
             Some(&admin),
         )
         .await;
@@ -501,7 +488,7 @@ async fn alerts_now_needs_a_read_key() {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     let key = app
         .services
-        .create_api_key_cli("reader", "read")
+        .create_api_key(&services::Caller::system("cli"), "reader", "read")
         .await
         .expect("key")
         .secret;
@@ -526,13 +513,13 @@ async fn probes_api_needs_a_read_key_and_lists_figures() {
     );
     let ingest = app
         .services
-        .create_api_key_cli("pusher", "ingest")
+        .create_api_key(&services::Caller::system("cli"), "pusher", "ingest")
         .await
         .expect("key")
         .secret;
     let read = app
         .services
-        .create_api_key_cli("reader", "read")
+        .create_api_key(&services::Caller::system("cli"), "reader", "read")
         .await
         .expect("key")
         .secret;
@@ -586,7 +573,7 @@ async fn incidents_api_needs_a_read_key_filters_and_exports() {
     );
     let read = app
         .services
-        .create_api_key_cli("reader", "read")
+        .create_api_key(&services::Caller::system("cli"), "reader", "read")
         .await
         .expect("key")
         .secret;
@@ -675,7 +662,7 @@ async fn oncall_api_ack_links_and_calendar_feeds() {
         StatusCode::UNAUTHORIZED
     );
     let read = svc
-        .create_api_key_cli("reader", "read")
+        .create_api_key(&services::Caller::system("cli"), "reader", "read")
         .await
         .expect("key")
         .secret;

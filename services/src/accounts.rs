@@ -1,6 +1,7 @@
 //! Accounts and access: sign-in with throttling, sessions, users, API keys, preferences and
 //! reading the audit log. Every write checks the caller's role here, on the server.
 
+use crate::Caller;
 use crate::{timefmt, ServiceError, Services};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -10,69 +11,11 @@ use domain::accounts::{
     normalize_email, validate_email, validate_name, validate_password, MAX_EMAIL_BYTES,
     MAX_LOGIN_PASSWORD_BYTES,
 };
-use domain::{ApiScope, FieldErrors, Locale, Role};
+use domain::{ApiScope, FieldErrors, Locale, Permission, Role};
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use store::{ApiKey, AuditCtx, AuditEntry, AuditQuery, NewApiKey, NewSession, NewUser, User};
-
-/// A signed-in user making a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub user_id: i64,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    pub locale: Locale,
-    pub time_zone: String,
-    /// The session's anti-CSRF token; every write must echo it.
-    pub csrf_token: String,
-    pub ip: String,
-    /// SHA-256 of the session token this actor came with (which session to keep when
-    /// the password changes).
-    pub(crate) session_hash: String,
-}
-
-impl Actor {
-    /// This actor as the author of an audited write at `at_ms`.
-    pub(crate) fn audit(&self, at_ms: i64) -> AuditCtx {
-        AuditCtx {
-            user_id: Some(self.user_id),
-            actor: self.email.clone(),
-            ip: self.ip.clone(),
-            at_ms,
-        }
-    }
-
-    /// `Forbidden` unless this actor's role includes `required`.
-    pub fn require(&self, required: Role) -> Result<(), ServiceError> {
-        if self.role.allows(required) {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden(required))
-        }
-    }
-
-    /// Checks the anti-CSRF token a write carries (constant-time comparison).
-    pub fn check_csrf(&self, token: &str) -> Result<(), ServiceError> {
-        if constant_time_eq(self.csrf_token.as_bytes(), token.as_bytes()) {
-            Ok(())
-        } else {
-            Err(ServiceError::invalid(
-                "csrf",
-                "missing or stale form token: reload the page and try again",
-            ))
-        }
-    }
-}
-
-/// A machine calling the REST API with a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiCaller {
-    pub key_id: i64,
-    pub name: String,
-    pub scope: ApiScope,
-}
 
 /// A successful sign-in: the cookie value to set and who signed in.
 #[derive(Debug, Clone)]
@@ -340,7 +283,7 @@ impl Services {
         &self,
         token: &str,
         ip: &str,
-    ) -> Result<Option<Actor>, ServiceError> {
+    ) -> Result<Option<Caller>, ServiceError> {
         if token.is_empty() || token.len() > 128 {
             return Ok(None);
         }
@@ -355,43 +298,40 @@ impl Services {
                 .touch_session(&hash, now, now + self.auth.session_ttl_ms)
                 .await?;
         }
-        Ok(Some(Actor {
-            user_id: s.user_id,
+        Ok(Some(Caller {
+            principal: crate::Principal::User {
+                user_id: s.user_id,
+                role: s.role,
+                session_hash: hash,
+            },
             email: s.email,
             name: s.name,
-            role: s.role,
             locale: s.locale,
             time_zone: s.time_zone,
-            csrf_token: s.csrf_token,
             ip: ip.to_owned(),
-            session_hash: hash,
         }))
     }
 
-    /// Signs out (the CSRF token must match: a cross-site page must not sign users out).
-    pub async fn logout(&self, actor: &Actor, token: &str, csrf: &str) -> Result<(), ServiceError> {
-        actor.check_csrf(csrf)?;
+    /// Signs out: ends the session of `token` (cross-site requests never get here: the
+    /// server's cross-origin guard refuses them).
+    pub async fn logout(&self, actor: &Caller, token: &str) -> Result<(), ServiceError> {
+        let user_id = actor.person()?;
         self.store
-            .delete_session(
-                &sha256_hex(token),
-                actor.user_id,
-                &actor.audit(self.now_ms()),
-            )
+            .delete_session(&sha256_hex(token), user_id, &actor.audit(self.now_ms()))
             .await?;
         Ok(())
     }
 
     // ---------------------------------------------------------------- users
 
-    /// Validates and creates a user. `actor = None` is the CLI or first-start bootstrap.
+    /// Validates and creates a user (the CLI and first-start bootstrap call it as
+    /// [`Caller::system`]).
     pub async fn create_user(
         &self,
-        actor: Option<&Actor>,
+        actor: &Caller,
         input: &CreateUser,
     ) -> Result<User, ServiceError> {
-        if let Some(a) = actor {
-            a.require(Role::Admin)?;
-        }
+        actor.require(Permission::ManageUsers)?;
         let mut errs = FieldErrors::new();
         validate_email(&mut errs, "email", &input.email);
         validate_name(&mut errs, "name", &input.name);
@@ -413,10 +353,7 @@ impl Services {
             locale: Locale::En,
             time_zone: "UTC".into(),
         };
-        let ctx = match actor {
-            Some(a) => a.audit(self.now_ms()),
-            None => AuditCtx::system("cli", self.now_ms()),
-        };
+        let ctx = actor.audit(self.now_ms());
         self.store
             .create_user(&new, &ctx)
             .await
@@ -448,7 +385,7 @@ impl Services {
             role: "admin".into(),
             password: password.clone(),
         };
-        match self.create_user(None, &user).await {
+        match self.create_user(&Caller::system("cli"), &user).await {
             Ok(_) => Ok(Some(password)),
             // Another replica bootstrapped concurrently: it printed the password.
             Err(ServiceError::Invalid(_)) if self.store.count_active_admins().await? > 0 => {
@@ -466,21 +403,19 @@ impl Services {
         }
     }
 
-    pub async fn list_users(&self, actor: &Actor) -> Result<Vec<User>, ServiceError> {
-        actor.require(Role::Admin)?;
+    pub async fn list_users(&self, actor: &Caller) -> Result<Vec<User>, ServiceError> {
+        actor.require(Permission::ManageUsers)?;
         Ok(self.store.list_users().await?)
     }
 
     /// Changes a user's role. The last enabled admin cannot be demoted.
     pub async fn set_user_role(
         &self,
-        actor: &Actor,
-        csrf: &str,
+        actor: &Caller,
         user_id: i64,
         role: &str,
     ) -> Result<User, ServiceError> {
-        actor.require(Role::Admin)?;
-        actor.check_csrf(csrf)?;
+        actor.require(Permission::ManageUsers)?;
         let role: Role = role
             .parse()
             .map_err(|m: String| ServiceError::invalid("role", m))?;
@@ -504,14 +439,12 @@ impl Services {
     /// Disables or re-enables a user. Admins cannot disable themselves.
     pub async fn set_user_disabled(
         &self,
-        actor: &Actor,
-        csrf: &str,
+        actor: &Caller,
         user_id: i64,
         disabled: bool,
     ) -> Result<User, ServiceError> {
-        actor.require(Role::Admin)?;
-        actor.check_csrf(csrf)?;
-        if disabled && user_id == actor.user_id {
+        actor.require(Permission::ManageUsers)?;
+        if disabled && Some(user_id) == actor.user_id() {
             return Err(ServiceError::invalid(
                 "user",
                 "you cannot disable your own account",
@@ -526,13 +459,11 @@ impl Services {
     /// Sets the caller's own language and time zone.
     pub async fn set_preferences(
         &self,
-        actor: &Actor,
-        csrf: &str,
+        actor: &Caller,
         locale: &str,
         time_zone: &str,
     ) -> Result<User, ServiceError> {
-        actor.require(Role::Viewer)?;
-        actor.check_csrf(csrf)?;
+        actor.require(Permission::ManageOwnAccount)?;
         let mut errs = FieldErrors::new();
         let locale = Locale::from_tag(locale);
         if locale.is_none() {
@@ -549,7 +480,7 @@ impl Services {
         Ok(self
             .store
             .set_user_preferences(
-                actor.user_id,
+                actor.person()?,
                 locale.unwrap_or_default(),
                 time_zone,
                 &actor.audit(self.now_ms()),
@@ -560,13 +491,11 @@ impl Services {
     /// Changes the caller's own password after checking the current one.
     pub async fn change_password(
         &self,
-        actor: &Actor,
-        csrf: &str,
+        actor: &Caller,
         current: &str,
         new_password: &str,
     ) -> Result<(), ServiceError> {
-        actor.require(Role::Viewer)?;
-        actor.check_csrf(csrf)?;
+        actor.require(Permission::ManageOwnAccount)?;
         let mut errs = FieldErrors::new();
         validate_password(&mut errs, "new_password", new_password);
         let found = self
@@ -585,9 +514,9 @@ impl Services {
         // signed out everywhere.
         self.store
             .set_user_password_hash(
-                actor.user_id,
+                actor.person()?,
                 &hash,
-                Some(&actor.session_hash),
+                actor.session_hash(),
                 &actor.audit(self.now_ms()),
             )
             .await?;
@@ -599,13 +528,11 @@ impl Services {
     /// Creates an API key; the secret (`vgl_…`) is in the answer and nowhere else.
     pub async fn create_api_key(
         &self,
-        actor: &Actor,
-        csrf: &str,
+        actor: &Caller,
         name: &str,
         scope: &str,
     ) -> Result<CreatedApiKey, ServiceError> {
-        actor.require(Role::Admin)?;
-        actor.check_csrf(csrf)?;
+        actor.require(Permission::ManageApiKeys)?;
         let mut errs = FieldErrors::new();
         validate_name(&mut errs, "name", name);
         let scope = match scope.parse::<ApiScope>() {
@@ -617,13 +544,8 @@ impl Services {
         };
         errs.into_result()?;
         let scope = scope.ok_or_else(|| ServiceError::invalid("scope", "is required"))?;
-        self.insert_api_key(
-            name,
-            scope,
-            Some(actor.user_id),
-            &actor.audit(self.now_ms()),
-        )
-        .await
+        self.insert_api_key(name, scope, actor.user_id(), &actor.audit(self.now_ms()))
+            .await
     }
 
     /// Generates a key, stores its hash, returns the secret (shown once).
@@ -651,50 +573,27 @@ impl Services {
         Ok(CreatedApiKey { key, secret })
     }
 
-    /// Creates an API key from the command line (`vigil apikey add`): the operator of the
-    /// machine, audited as `cli`.
-    pub async fn create_api_key_cli(
-        &self,
-        name: &str,
-        scope: &str,
-    ) -> Result<CreatedApiKey, ServiceError> {
-        let mut errs = FieldErrors::new();
-        validate_name(&mut errs, "name", name);
-        let scope = scope.parse::<ApiScope>().map_err(|m| {
-            errs.add("scope", m);
-        });
-        errs.into_result()?;
-        let scope = scope.map_err(|()| ServiceError::invalid("scope", "is required"))?;
-        self.insert_api_key(name, scope, None, &AuditCtx::system("cli", self.now_ms()))
-            .await
-    }
-
-    pub async fn list_api_keys(&self, actor: &Actor) -> Result<Vec<ApiKey>, ServiceError> {
-        actor.require(Role::Admin)?;
+    pub async fn list_api_keys(&self, actor: &Caller) -> Result<Vec<ApiKey>, ServiceError> {
+        actor.require(Permission::ManageApiKeys)?;
         Ok(self.store.list_api_keys().await?)
     }
 
-    pub async fn revoke_api_key(
-        &self,
-        actor: &Actor,
-        csrf: &str,
-        id: i64,
-    ) -> Result<ApiKey, ServiceError> {
-        actor.require(Role::Admin)?;
-        actor.check_csrf(csrf)?;
+    pub async fn revoke_api_key(&self, actor: &Caller, id: i64) -> Result<ApiKey, ServiceError> {
+        actor.require(Permission::ManageApiKeys)?;
         Ok(self
             .store
             .revoke_api_key(id, &actor.audit(self.now_ms()))
             .await?)
     }
 
-    /// Authenticates a `Bearer` key for `scope`: `Unauthorized` when unknown or revoked,
-    /// `Forbidden` when its scope does not cover the call.
+    /// The caller holding the `Bearer` key `secret`, calling from `ip`: `Unauthorized`
+    /// when the key is unknown, revoked or its creator disabled. What the key may do is
+    /// checked by each service method against its scope.
     pub async fn authenticate_api_key(
         &self,
         secret: &str,
-        scope: ApiScope,
-    ) -> Result<ApiCaller, ServiceError> {
+        ip: &str,
+    ) -> Result<Caller, ServiceError> {
         if !secret.starts_with("vgl_") || secret.len() > 128 {
             return Err(ServiceError::Unauthorized);
         }
@@ -703,18 +602,11 @@ impl Services {
             .api_key_by_hash(&sha256_hex(secret))
             .await?
             .ok_or(ServiceError::Unauthorized)?;
-        if key.scope != scope {
-            return Err(ServiceError::Forbidden(Role::Viewer));
-        }
         let now = self.now_ms();
         if key.last_used_at_ms.is_none_or(|t| now - t > 60_000) {
             self.store.touch_api_key(key.id, now).await?;
         }
-        Ok(ApiCaller {
-            key_id: key.id,
-            name: key.name,
-            scope: key.scope,
-        })
+        Ok(Caller::api_key(key.id, &key.name, key.scope, ip))
     }
 
     // ---------------------------------------------------------------- audit
@@ -722,12 +614,12 @@ impl Services {
     /// Reads the audit log (admins only), times formatted in the actor's zone.
     pub async fn audit_log(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         action_prefix: Option<String>,
         before_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditView>, ServiceError> {
-        actor.require(Role::Admin)?;
+        actor.require(Permission::ViewAudit)?;
         let entries = self
             .store
             .audit_entries(&AuditQuery {

@@ -7,14 +7,15 @@
 
 use crate::events::{day_start_ms, local_day, AiHour};
 use crate::probes::probe_matching;
-use crate::{Actor, ServiceError, Services};
+use crate::{Caller, ServiceError, Services};
 use domain::alerting::{
     AlertState, CompareOp, Condition, KpiMetric, Labels, RuleQuery, RuleSpec, RuleState,
     RuleTiming, Sample, Severity,
 };
 use domain::kpi::ratios::FeedbackCounts;
 use domain::probe::ProbeMetric;
-use domain::Role;
+use domain::Permission;
+
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 pub use store::alerting::{state_str, HistoryEntry, HistoryQuery};
@@ -352,8 +353,8 @@ impl Services {
     // ----- rules -----
 
     /// Every rule with what the engine last saw (viewer).
-    pub async fn list_rules(&self, actor: &Actor) -> Result<Vec<RuleView>, ServiceError> {
-        actor.require(Role::Viewer)?;
+    pub async fn list_rules(&self, actor: &Caller) -> Result<Vec<RuleView>, ServiceError> {
+        actor.require(Permission::ViewAlerts)?;
         Ok(self
             .store
             .rules_with_state()
@@ -375,14 +376,14 @@ impl Services {
             .collect())
     }
 
-    pub async fn get_rule(&self, actor: &Actor, id: i64) -> Result<Rule, ServiceError> {
-        actor.require(Role::Viewer)?;
+    pub async fn get_rule(&self, actor: &Caller, id: i64) -> Result<Rule, ServiceError> {
+        actor.require(Permission::ViewAlerts)?;
         Ok(self.store.rule(id).await?)
     }
 
     /// Creates a rule (editor); field errors name the editor's inputs.
-    pub async fn create_rule(&self, actor: &Actor, spec: RuleSpec) -> Result<Rule, ServiceError> {
-        actor.require(Role::Editor)?;
+    pub async fn create_rule(&self, actor: &Caller, spec: RuleSpec) -> Result<Rule, ServiceError> {
+        actor.require(Permission::EditRules)?;
         let spec = normalized(spec)?;
         self.store
             .create_rule(&spec, &actor.audit(self.now_ms()))
@@ -394,12 +395,12 @@ impl Services {
     /// cycle with the new settings.
     pub async fn update_rule(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         id: i64,
         version: i64,
         spec: RuleSpec,
     ) -> Result<Rule, ServiceError> {
-        actor.require(Role::Editor)?;
+        actor.require(Permission::EditRules)?;
         let spec = normalized(spec)?;
         self.store
             .update_rule(id, version, &spec, &actor.audit(self.now_ms()))
@@ -407,8 +408,8 @@ impl Services {
             .map_err(name_taken)
     }
 
-    pub async fn delete_rule(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-        actor.require(Role::Editor)?;
+    pub async fn delete_rule(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+        actor.require(Permission::EditRules)?;
         self.store
             .delete_rule(id, &actor.audit(self.now_ms()))
             .await?;
@@ -464,23 +465,18 @@ impl Services {
     // ----- alerts and history -----
 
     /// Alert instances pending or firing now, firing first, then by severity.
-    pub async fn active_alerts(&self, actor: &Actor) -> Result<Vec<ActiveAlert>, ServiceError> {
-        actor.require(Role::Viewer)?;
-        self.active_alerts_unchecked().await
-    }
-
-    /// [`Services::active_alerts`] for callers already authorized (a `read` API key).
-    pub async fn active_alerts_unchecked(&self) -> Result<Vec<ActiveAlert>, ServiceError> {
+    pub async fn active_alerts(&self, actor: &Caller) -> Result<Vec<ActiveAlert>, ServiceError> {
+        actor.require(Permission::ViewAlerts)?;
         Ok(active_alerts_of(&self.store.rules_with_state().await?))
     }
 
     /// The alert history, newest first (viewer).
     pub async fn alert_history(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         q: &HistoryQuery,
     ) -> Result<Vec<HistoryEntry>, ServiceError> {
-        actor.require(Role::Viewer)?;
+        actor.require(Permission::ViewAlerts)?;
         Ok(self.store.alert_history(q).await?)
     }
 
@@ -786,7 +782,7 @@ impl Services {
     /// step (hour or day) of its query, with its `for` and `keep_firing_for`.
     pub async fn backtest(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         spec: RuleSpec,
         from_ms: i64,
         to_ms: i64,
@@ -795,9 +791,9 @@ impl Services {
         // that is an editor's power, not a viewer's. KPI and probe backtests only read
         // what a viewer sees anyway.
         actor.require(if matches!(spec.query, RuleQuery::Promql { .. }) {
-            Role::Editor
+            Permission::EditRules
         } else {
-            Role::Viewer
+            Permission::ViewAlerts
         })?;
         let spec = normalized(spec)?;
         if to_ms <= from_ms {

@@ -9,9 +9,9 @@ pub enum ServiceError {
     /// No valid session or key.
     #[error("sign in required")]
     Unauthorized,
-    /// Signed in, but the role does not allow this.
-    #[error("forbidden: requires the {0} role")]
-    Forbidden(domain::Role),
+    /// Signed in, but the role (or the key's scope) does not hold this permission.
+    #[error("forbidden: requires the {0} permission")]
+    Forbidden(domain::Permission),
     #[error("not found")]
     NotFound,
     #[error("invalid input: {0}")]

@@ -3,6 +3,7 @@
 //! transaction. A `200` means everything accepted is committed.
 
 use crate::rollups::{bitmap_from, subscription_of, RollupDelta};
+use crate::Caller;
 use crate::{ServiceError, Services};
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
@@ -12,6 +13,7 @@ use domain::events::{
 };
 use domain::kpi::ratios::AiCounts;
 use domain::kpi::sketch::QuantileSketch;
+use domain::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::events::NewEvent;
@@ -270,9 +272,11 @@ impl Services {
     /// Ingests one request body from an API caller with the `ingest` scope.
     pub async fn ingest_events(
         &self,
+        actor: &Caller,
         body: &[u8],
         ndjson: bool,
     ) -> Result<IngestReport, ServiceError> {
+        actor.require(Permission::Ingest)?;
         let values = parse_batch(body, ndjson)?;
         let now = self.now_ms();
         let max_age_ms = self.events.raw_retention_days * 86_400_000;

@@ -5,7 +5,7 @@
 pub mod postmortems;
 pub mod reports;
 
-use crate::{Actor, ServiceError, Services};
+use crate::{Caller, ServiceError, Services};
 use chrono::TimeZone;
 use chrono_tz::Tz;
 use domain::alerting::{AlertState, Severity};
@@ -13,10 +13,13 @@ use domain::incident::{
     checklist, sla, validate_note, validate_roles, ChecklistItem, Checkpoint, EntryKind,
     IncidentFields, IncidentRole, Roles, Sla, Status,
 };
-use domain::Role;
+use domain::Permission;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use store::{AlertLink, AuditCtx, Incident, IncidentFilter, NewEntry, NewIncident, TimelineEntry};
+/// Incidents as the store keeps them, and the list filter: part of this API.
+pub use store::{ActionItem, Incident, IncidentFilter};
+use store::{AlertLink, AuditCtx, NewEntry, NewIncident, TimelineEntry};
 
 /// A person as pickers and labels show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +95,7 @@ impl Services {
     /// Saves `after` over `before` with one timeline entry (see `Store::save_incident`).
     async fn save_with_entry(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         (before, after): (&Incident, &Incident),
         entry: NewEntry,
         action: &str,
@@ -114,12 +117,12 @@ impl Services {
     }
 
     /// Active users for role and owner pickers (responder: they assign people).
-    pub async fn people(&self, actor: &Actor) -> Result<Vec<Person>, ServiceError> {
-        actor.require(Role::Viewer)?;
-        self.people_unchecked().await
+    pub async fn people(&self, actor: &Caller) -> Result<Vec<Person>, ServiceError> {
+        actor.require(Permission::ViewIncidents)?;
+        self.people_directory().await
     }
 
-    pub(crate) async fn people_unchecked(&self) -> Result<Vec<Person>, ServiceError> {
+    pub(crate) async fn people_directory(&self) -> Result<Vec<Person>, ServiceError> {
         let mut out: Vec<Person> = self
             .store
             .list_users()
@@ -137,16 +140,16 @@ impl Services {
     }
 
     async fn check_people(&self, ids: &[i64], field: &str) -> Result<(), ServiceError> {
-        check_ids(&self.people_unchecked().await?, ids, field)
+        check_ids(&self.people_directory().await?, ids, field)
     }
 
     /// Declares an incident (responder). Detection defaults to now; an IC may be named.
     pub async fn declare_incident(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         input: Declare,
     ) -> Result<Incident, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let fields = input.fields.normalized();
         let mut e = fields.validate().err().unwrap_or_default();
@@ -165,7 +168,7 @@ impl Services {
             detected_at_ms: detected,
             day: self.incident_day(detected),
             roles,
-            reporter_id: Some(actor.user_id),
+            reporter_id: actor.user_id(),
             reporter: actor.name.clone(),
         };
         let mut inc = self
@@ -187,26 +190,18 @@ impl Services {
     }
 
     /// One incident by code (viewer).
-    pub async fn incident(&self, actor: &Actor, code: &str) -> Result<Incident, ServiceError> {
-        actor.require(Role::Viewer)?;
+    pub async fn incident(&self, actor: &Caller, code: &str) -> Result<Incident, ServiceError> {
+        actor.require(Permission::ViewIncidents)?;
         Ok(self.store.incident_by_code(code).await?)
     }
 
     /// The incident page's data (viewer).
     pub async fn incident_detail(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
     ) -> Result<IncidentDetail, ServiceError> {
-        actor.require(Role::Viewer)?;
-        self.incident_detail_unchecked(code).await
-    }
-
-    /// [`Services::incident_detail`] for callers already authorized (a `read` API key).
-    pub async fn incident_detail_unchecked(
-        &self,
-        code: &str,
-    ) -> Result<IncidentDetail, ServiceError> {
+        actor.require(Permission::ViewIncidents)?;
         let incident = self.store.incident_by_code(code).await?;
         let now = self.now_ms();
         let sev = incident.fields.severity;
@@ -225,18 +220,10 @@ impl Services {
     /// Incidents matching the filter, newest first (viewer).
     pub async fn list_incidents(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         filter: &IncidentFilter,
     ) -> Result<Vec<Incident>, ServiceError> {
-        actor.require(Role::Viewer)?;
-        self.list_incidents_unchecked(filter).await
-    }
-
-    /// [`Services::list_incidents`] for callers already authorized (a `read` API key).
-    pub async fn list_incidents_unchecked(
-        &self,
-        filter: &IncidentFilter,
-    ) -> Result<Vec<Incident>, ServiceError> {
+        actor.require(Permission::ViewIncidents)?;
         Ok(self.store.incidents(filter).await?)
     }
 
@@ -244,13 +231,13 @@ impl Services {
     /// a published postmortem; resolving before the monitoring period ends needs a reason.
     pub async fn change_incident_status(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
         to: Status,
         at_ms: Option<i64>,
         override_reason: Option<String>,
     ) -> Result<Incident, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let before = self.store.incident_by_code(code).await?;
         let sev = before.fields.severity;
@@ -301,12 +288,12 @@ impl Services {
     /// severity change goes on the timeline by itself.
     pub async fn update_incident(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
         version: i64,
         fields: IncidentFields,
     ) -> Result<Incident, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let before = self.store.incident_by_code(code).await?;
         if before.version != version {
@@ -387,16 +374,16 @@ impl Services {
     /// IC ticks "level and IC" if it was open.
     pub async fn set_incident_roles(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
         roles: Roles,
     ) -> Result<Incident, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let roles: Roles = roles.into_iter().filter(|(_, v)| !v.is_empty()).collect();
         validate_roles(&roles)?;
         // One read of the users for the checks and the timeline's names.
-        let people = self.people_unchecked().await?;
+        let people = self.people_directory().await?;
         for (role, ids) in &roles {
             check_ids(&people, ids, role.as_str())?;
         }
@@ -464,12 +451,12 @@ impl Services {
     /// Ticks or unticks a response-timeline step (responder).
     pub async fn set_checkpoint(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
         checkpoint: Checkpoint,
         done: bool,
     ) -> Result<Incident, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let before = self.store.incident_by_code(code).await?;
         if !checkpoint.applies(before.fields.severity) {
@@ -504,12 +491,12 @@ impl Services {
     /// Adds a note with its event time (default now) (responder).
     pub async fn add_incident_note(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
         text: &str,
         at_ms: Option<i64>,
     ) -> Result<Vec<TimelineEntry>, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let inc = self.store.incident_by_code(code).await?;
         let at = at_ms.unwrap_or(now);
@@ -531,13 +518,13 @@ impl Services {
     /// Edits a note's text and event time (responder).
     pub async fn edit_incident_note(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
         entry_id: i64,
         text: &str,
         at_ms: i64,
     ) -> Result<TimelineEntry, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let inc = self.store.incident_by_code(code).await?;
         let entry = self.store.timeline_entry(entry_id).await?;
@@ -557,11 +544,12 @@ impl Services {
     /// The alert link for one of Vigil's alert instances that is active now.
     async fn vigil_alert_link(
         &self,
+        actor: &Caller,
         rule_id: i64,
         fingerprint: &str,
     ) -> Result<AlertLink, ServiceError> {
         let now = self.now_ms();
-        let alerts = self.active_alerts_unchecked().await?;
+        let alerts = self.active_alerts(actor).await?;
         let a = alerts
             .into_iter()
             .find(|a| {
@@ -575,10 +563,14 @@ impl Services {
     }
 
     /// The alert link for an alert received from Alertmanager.
-    async fn external_alert_link(&self, fingerprint: &str) -> Result<AlertLink, ServiceError> {
+    async fn external_alert_link(
+        &self,
+        actor: &Caller,
+        fingerprint: &str,
+    ) -> Result<AlertLink, ServiceError> {
         let now = self.now_ms();
         let a = self
-            .external_alerts_unchecked()
+            .external_alerts(actor)
             .await?
             .into_iter()
             .find(|a| a.fingerprint == fingerprint)
@@ -603,15 +595,15 @@ impl Services {
     /// is already linked to. `source` is `vigil` (with the rule id) or `alertmanager`.
     pub async fn incident_from_alert(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         source: &str,
         rule_id: Option<i64>,
         fingerprint: &str,
     ) -> Result<Incident, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::RespondToIncidents)?;
         let link = match (source, rule_id) {
-            ("vigil", Some(id)) => self.vigil_alert_link(id, fingerprint).await?,
-            ("alertmanager", _) => self.external_alert_link(fingerprint).await?,
+            ("vigil", Some(id)) => self.vigil_alert_link(actor, id, fingerprint).await?,
+            ("alertmanager", _) => self.external_alert_link(actor, fingerprint).await?,
             _ => {
                 return Err(ServiceError::invalid(
                     "source",
@@ -628,7 +620,7 @@ impl Services {
             detected_at_ms: now,
             day: self.incident_day(now),
             roles: Roles::new(),
-            reporter_id: Some(actor.user_id),
+            reporter_id: actor.user_id(),
             reporter: actor.name.clone(),
         };
         Ok(self
@@ -640,17 +632,17 @@ impl Services {
     /// Links an active alert to an existing incident (responder).
     pub async fn link_alert(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
         source: &str,
         rule_id: Option<i64>,
         fingerprint: &str,
     ) -> Result<bool, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::RespondToIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
         let link = match (source, rule_id) {
-            ("vigil", Some(id)) => self.vigil_alert_link(id, fingerprint).await?,
-            ("alertmanager", _) => self.external_alert_link(fingerprint).await?,
+            ("vigil", Some(id)) => self.vigil_alert_link(actor, id, fingerprint).await?,
+            ("alertmanager", _) => self.external_alert_link(actor, fingerprint).await?,
             _ => {
                 return Err(ServiceError::invalid(
                     "source",
@@ -724,8 +716,12 @@ impl Services {
     }
 
     /// The seed's incident report (事故报告) as text for Feishu or email (viewer).
-    pub async fn incident_report(&self, actor: &Actor, code: &str) -> Result<String, ServiceError> {
-        actor.require(Role::Viewer)?;
+    pub async fn incident_report(
+        &self,
+        actor: &Caller,
+        code: &str,
+    ) -> Result<String, ServiceError> {
+        actor.require(Permission::ViewIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
         Ok(report_text(&inc, self.reporting_tz(), &self.public_url))
     }
@@ -734,11 +730,11 @@ impl Services {
     /// records it. The error says what the receiver answered.
     pub async fn send_incident_report(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
         channel_id: i64,
     ) -> Result<(), ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::RespondToIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
         let text = report_text(&inc, self.reporting_tz(), &self.public_url);
         let channel = self

@@ -3,12 +3,14 @@
 //! and compare with the previous period of the same length.
 
 use crate::events::{day_start_ms, local_day, AiHour};
+use crate::Caller;
 use crate::{ServiceError, Services};
 use domain::kpi::activity::{self, DaySets};
 use domain::kpi::calendar::{change_pct, Granularity};
 use domain::kpi::funnel::FunnelResult;
 use domain::kpi::ratios::{FeedbackCounts, NpsCounts};
 use domain::kpi::subscriptions::{self, SubEvent, SubKind};
+use domain::Permission;
 use serde::{Deserialize, Serialize};
 
 /// An inclusive range of days in the reporting time zone.
@@ -163,9 +165,11 @@ impl Services {
     /// User behaviour: registrations, DAU/WAU/MAU, stickiness, retention, features.
     pub async fn user_behaviour(
         &self,
+        actor: &Caller,
         r: DayRange,
         g: Granularity,
     ) -> Result<UserBehaviour, ServiceError> {
+        actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let today = self.today();
         let p = r.previous();
@@ -327,10 +331,12 @@ impl Services {
     /// per-day slice cache (see `funnel.rs`).
     pub async fn funnel(
         &self,
+        actor: &Caller,
         r: DayRange,
         steps: &[String],
         window_ms: i64,
     ) -> Result<FunnelResult, ServiceError> {
+        actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let mut errs = domain::FieldErrors::new();
         if !(2..=10).contains(&steps.len()) {
@@ -382,9 +388,11 @@ impl Services {
     /// the product dashboard's P50/P95/P99 cards); `None` without dialogs.
     pub async fn response_quantile(
         &self,
+        actor: &Caller,
         r: DayRange,
         q: f64,
     ) -> Result<Option<f64>, ServiceError> {
+        actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let ai = self
             .hourly_merged::<AiHour, _>("ai", r, AiHour::merge)
@@ -394,7 +402,12 @@ impl Services {
 
     /// Product quality: AI success, latency percentiles, KB coverage, transfer to human,
     /// resolution, satisfaction, bad reviews, NPS.
-    pub async fn product_quality(&self, r: DayRange) -> Result<ProductQuality, ServiceError> {
+    pub async fn product_quality(
+        &self,
+        actor: &Caller,
+        r: DayRange,
+    ) -> Result<ProductQuality, ServiceError> {
+        actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let p = r.previous();
         let both = DayRange {
@@ -523,7 +536,8 @@ impl Services {
     }
 
     /// Business: subscriptions, renewal, churn, revenue, ARPA, LTV.
-    pub async fn business(&self, r: DayRange) -> Result<Business, ServiceError> {
+    pub async fn business(&self, actor: &Caller, r: DayRange) -> Result<Business, ServiceError> {
+        actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let tz = self.reporting_tz();
         let p = r.previous();

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod alerting;
+pub mod caller;
 pub mod charts;
 pub mod clock;
 pub mod demo;
@@ -22,7 +23,8 @@ pub mod timefmt;
 
 use std::sync::{Arc, Mutex};
 
-pub use accounts::{Actor, ApiCaller, CreatedApiKey, LoginOk};
+pub use accounts::{CreatedApiKey, LoginOk};
+pub use caller::{Caller, Principal};
 pub use clock::{Clock, FakeClock, SystemClock};
 use domain::ratelimit::FailureWindow;
 pub use error::ServiceError;
@@ -161,4 +163,49 @@ impl Services {
     pub async fn ready(&self) -> Result<(), ServiceError> {
         self.store.ping().await.map_err(ServiceError::from)
     }
+
+    // ---------------------------------------------------------------- machinery
+    // What the engine and the command line run for no one: leases, sweeps, shutdown.
+
+    /// Takes or renews the lease `name` for `holder` until `ttl_ms` from now; `false`
+    /// while another replica holds it.
+    pub async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_ms: i64,
+    ) -> Result<bool, ServiceError> {
+        Ok(self
+            .store
+            .try_lease(name, holder, self.now_ms(), ttl_ms)
+            .await?)
+    }
+
+    /// Hands the lease `name` over (another replica may take it at once).
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), ServiceError> {
+        Ok(self.store.release_lease(name, holder).await?)
+    }
+
+    /// Deletes the sessions past their expiry; returns how many.
+    pub async fn sweep_sessions(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.delete_expired_sessions(self.now_ms()).await?)
+    }
+
+    /// How many raw events are stored (the demo loader and benchmarks).
+    pub async fn stored_event_count(&self) -> Result<i64, ServiceError> {
+        Ok(self.store.count_events().await?)
+    }
+
+    /// Closes the database connections (end of a command).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+}
+
+/// Checks a database URL (`sqlite://…` or `postgres://…`) without connecting; the
+/// message names what is wrong.
+pub fn check_database_url(url: &str) -> Result<(), String> {
+    store::Backend::from_url(url)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

@@ -8,17 +8,20 @@ mod demo;
 
 use crate::incidents::Person;
 use crate::notify::channels::{self, ChannelConfig, ChannelKind};
-use crate::{Actor, ServiceError, Services};
+use crate::{Caller, ServiceError, Services};
 use chrono_tz::Tz;
 use domain::alerting::AlertState;
 use domain::oncall::escalation::{self, Method, NotifyRule, PolicySpec, Target};
 use domain::oncall::{self as oc, ical, Override, ScheduleSpec, Shift, DAY_MS};
-use domain::Role;
+use domain::Permission;
+
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use store::oncall::{Contact, EscalationPolicy, FeedKind, NewEscalation, NewPage, OverrideRow};
+/// Which calendar feed (a schedule's or a person's): part of this API.
+pub use store::oncall::FeedKind;
+use store::oncall::{Contact, EscalationPolicy, NewEscalation, NewPage, OverrideRow};
 use store::{AuditCtx, Escalation, Page, Schedule};
 
 /// The longest view of a schedule the UI asks for.
@@ -179,7 +182,7 @@ impl Services {
                 errs.0.extend(e.0);
             }
         }
-        let people = self.people_unchecked().await?;
+        let people = self.people_directory().await?;
         for (i, l) in spec.layers.iter().enumerate() {
             let field = format!("layers.{i}.participants");
             if let Err(ServiceError::Invalid(e)) =
@@ -194,10 +197,10 @@ impl Services {
     /// Creates a schedule (editor).
     pub async fn create_schedule(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         spec: ScheduleSpec,
     ) -> Result<Schedule, ServiceError> {
-        actor.require(Role::Editor)?;
+        actor.require(Permission::EditOncall)?;
         self.check_schedule(&spec).await?;
         Ok(self
             .store
@@ -208,12 +211,12 @@ impl Services {
     /// Replaces a schedule's definition when `version` is current (editor).
     pub async fn update_schedule(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         id: i64,
         version: i64,
         spec: ScheduleSpec,
     ) -> Result<Schedule, ServiceError> {
-        actor.require(Role::Editor)?;
+        actor.require(Permission::EditOncall)?;
         self.check_schedule(&spec).await?;
         Ok(self
             .store
@@ -222,8 +225,8 @@ impl Services {
     }
 
     /// Deletes a schedule (editor); refused while a policy pages it.
-    pub async fn delete_schedule(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-        actor.require(Role::Editor)?;
+    pub async fn delete_schedule(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+        actor.require(Permission::EditOncall)?;
         if let Some(p) = self
             .store
             .escalation_policies()
@@ -248,13 +251,8 @@ impl Services {
     }
 
     /// Every schedule with who is on call now and next (viewer).
-    pub async fn schedules(&self, actor: &Actor) -> Result<Vec<ScheduleSummary>, ServiceError> {
-        actor.require(Role::Viewer)?;
-        self.schedules_unchecked().await
-    }
-
-    /// [`Self::schedules`] for callers authenticated otherwise (API keys with the read scope).
-    pub async fn schedules_unchecked(&self) -> Result<Vec<ScheduleSummary>, ServiceError> {
+    pub async fn schedules(&self, actor: &Caller) -> Result<Vec<ScheduleSummary>, ServiceError> {
+        actor.require(Permission::ViewOncall)?;
         self.summaries(None).await
     }
 
@@ -267,7 +265,7 @@ impl Services {
             None => self.store.schedules().await?,
         };
         let ovs = self.store.overrides(only, now, horizon).await?;
-        let people = self.people_unchecked().await?;
+        let people = self.people_directory().await?;
         let contacts = self.store.contacts().await?;
         let by_id = Self::person_map(&people);
         let on_call = |s: &Shift| -> Option<OnCall> {
@@ -315,12 +313,12 @@ impl Services {
     /// (viewer).
     pub async fn schedule_view(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         id: i64,
         from_ms: i64,
         days: i64,
     ) -> Result<ScheduleView, ServiceError> {
-        actor.require(Role::Viewer)?;
+        actor.require(Permission::ViewOncall)?;
         if !(1..=MAX_VIEW_DAYS).contains(&days) {
             return Err(ServiceError::invalid(
                 "days",
@@ -342,7 +340,7 @@ impl Services {
             layers,
             final_shifts,
             overrides,
-            people: self.people_unchecked().await?,
+            people: self.people_directory().await?,
             on_call_now: self
                 .summaries(Some(id))
                 .await?
@@ -362,7 +360,7 @@ impl Services {
     #[expect(clippy::too_many_arguments)]
     pub async fn add_override(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         schedule_id: i64,
         start_ms: i64,
         end_ms: i64,
@@ -370,13 +368,13 @@ impl Services {
         replaces: Option<i64>,
         note: &str,
     ) -> Result<OverrideRow, ServiceError> {
-        actor.require(Role::Editor)?;
+        actor.require(Permission::EditOncall)?;
         self.store.schedule(schedule_id).await?;
         let now = self.now_ms();
         let mut errs = oc::validate_override(start_ms, end_ms, now)
             .err()
             .unwrap_or_default();
-        let people = self.people_unchecked().await?;
+        let people = self.people_directory().await?;
         if !people.iter().any(|p| p.id == user_id) {
             errs.add("user", "pick an active person");
         }
@@ -404,8 +402,8 @@ impl Services {
             .await?)
     }
 
-    pub async fn delete_override(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-        actor.require(Role::Editor)?;
+    pub async fn delete_override(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+        actor.require(Permission::EditOncall)?;
         self.store
             .delete_override(id, &actor.audit(self.now_ms()))
             .await?;
@@ -413,11 +411,11 @@ impl Services {
     }
 
     /// The signed-in person's shifts over the next `days` days, across schedules.
-    pub async fn my_shifts(&self, actor: &Actor, days: i64) -> Result<Vec<MyShift>, ServiceError> {
-        actor.require(Role::Viewer)?;
+    pub async fn my_shifts(&self, actor: &Caller, days: i64) -> Result<Vec<MyShift>, ServiceError> {
+        actor.require(Permission::ViewOncall)?;
         let now = self.now_ms();
         let to = now + days.clamp(1, MAX_VIEW_DAYS) * DAY_MS;
-        self.shifts_of(actor.user_id, now, to).await
+        self.shifts_of(actor.person()?, now, to).await
     }
 
     async fn shifts_of(
@@ -454,16 +452,16 @@ impl Services {
 
     // ---- people ----------------------------------------------------------------------
 
-    fn require_self_or_admin(actor: &Actor, user_id: i64) -> Result<(), ServiceError> {
-        if actor.user_id == user_id {
-            actor.require(Role::Viewer)
+    fn require_self_or_admin(actor: &Caller, user_id: i64) -> Result<(), ServiceError> {
+        if actor.user_id() == Some(user_id) {
+            actor.require(Permission::ManageOwnAccount)
         } else {
-            actor.require(Role::Admin)
+            actor.require(Permission::ManageUsers)
         }
     }
 
     /// A person's contact settings (themselves, or an admin).
-    pub async fn contact(&self, actor: &Actor, user_id: i64) -> Result<ContactView, ServiceError> {
+    pub async fn contact(&self, actor: &Caller, user_id: i64) -> Result<ContactView, ServiceError> {
         Self::require_self_or_admin(actor, user_id)?;
         let u = self.store.user_by_id(user_id).await?;
         let c = self.store.contact(user_id).await?;
@@ -487,7 +485,7 @@ impl Services {
     /// Saves a person's phone, Feishu id and notification rules (themselves, or an admin).
     pub async fn save_contact(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         user_id: i64,
         phone: &str,
         feishu_id: &str,
@@ -517,7 +515,7 @@ impl Services {
 
     async fn check_policy(&self, spec: &PolicySpec) -> Result<(), ServiceError> {
         let mut errs = spec.validate().err().unwrap_or_default();
-        let people = self.people_unchecked().await?;
+        let people = self.people_directory().await?;
         let schedules = self.store.schedules().await?;
         for (i, s) in spec.steps.iter().enumerate() {
             for t in &s.targets {
@@ -547,10 +545,10 @@ impl Services {
 
     pub async fn create_policy(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         spec: PolicySpec,
     ) -> Result<EscalationPolicy, ServiceError> {
-        actor.require(Role::Editor)?;
+        actor.require(Permission::EditOncall)?;
         self.check_policy(&spec).await?;
         Ok(self
             .store
@@ -560,12 +558,12 @@ impl Services {
 
     pub async fn update_policy(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         id: i64,
         version: i64,
         spec: PolicySpec,
     ) -> Result<EscalationPolicy, ServiceError> {
-        actor.require(Role::Editor)?;
+        actor.require(Permission::EditOncall)?;
         self.check_policy(&spec).await?;
         Ok(self
             .store
@@ -574,8 +572,8 @@ impl Services {
     }
 
     /// Deletes a policy (editor); refused while alert rules route to it.
-    pub async fn delete_policy(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-        actor.require(Role::Editor)?;
+    pub async fn delete_policy(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+        actor.require(Permission::EditOncall)?;
         let rules = self.store.rules_with_state().await?;
         if let Some(r) = rules
             .iter()
@@ -592,10 +590,26 @@ impl Services {
         Ok(())
     }
 
+    /// One stored schedule, for its editor (viewer).
+    pub async fn schedule(&self, actor: &Caller, id: i64) -> Result<Schedule, ServiceError> {
+        actor.require(Permission::ViewOncall)?;
+        Ok(self.store.schedule(id).await?)
+    }
+
+    /// One stored escalation policy, for its editor (viewer).
+    pub async fn escalation_policy(
+        &self,
+        actor: &Caller,
+        id: i64,
+    ) -> Result<EscalationPolicy, ServiceError> {
+        actor.require(Permission::ViewOncall)?;
+        Ok(self.store.escalation_policy(id).await?)
+    }
+
     /// Every policy with the names of its targets (viewer).
-    pub async fn policies(&self, actor: &Actor) -> Result<Vec<PolicyView>, ServiceError> {
-        actor.require(Role::Viewer)?;
-        let people = self.people_unchecked().await?;
+    pub async fn policies(&self, actor: &Caller) -> Result<Vec<PolicyView>, ServiceError> {
+        actor.require(Permission::ViewOncall)?;
+        let people = self.people_directory().await?;
         let by_id = Self::person_map(&people);
         let schedules = self.store.schedules().await?;
         let channels = self.store.channels().await?;
@@ -802,7 +816,7 @@ impl Services {
         }
         let channels = self.store.channels().await?;
         let contacts = self.store.contacts().await?;
-        let people = self.people_unchecked().await?;
+        let people = self.people_directory().await?;
         let mut sent = 0;
         for p in due {
             let e = self.store.escalation(p.escalation_id).await?;
@@ -928,17 +942,10 @@ impl Services {
     /// Open runs and the latest others, with their pages (viewer).
     pub async fn escalations(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         limit: i64,
     ) -> Result<Vec<EscalationView>, ServiceError> {
-        actor.require(Role::Viewer)?;
-        self.escalations_unchecked(limit).await
-    }
-
-    pub(crate) async fn escalations_unchecked(
-        &self,
-        limit: i64,
-    ) -> Result<Vec<EscalationView>, ServiceError> {
+        actor.require(Permission::ViewOncall)?;
         let mut runs = self.store.open_escalations().await?;
         for r in self.store.recent_escalations(limit.clamp(1, 200)).await? {
             if !runs.iter().any(|x| x.id == r.id) {
@@ -947,7 +954,7 @@ impl Services {
         }
         let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
         let pages = self.store.pages_of(&ids).await?;
-        let people = self.people_unchecked().await?;
+        let people = self.people_directory().await?;
         let policies = self.store.escalation_policies().await?;
         Ok(runs
             .into_iter()
@@ -977,9 +984,9 @@ impl Services {
     /// ([`crate::incidents::episode_key`]) — for "Acknowledge" beside firing alerts.
     pub async fn open_escalations_by_alert(
         &self,
-        actor: &Actor,
+        actor: &Caller,
     ) -> Result<BTreeMap<String, i64>, ServiceError> {
-        actor.require(Role::Viewer)?;
+        actor.require(Permission::ViewOncall)?;
         Ok(self
             .store
             .open_escalations()
@@ -990,8 +997,8 @@ impl Services {
     }
 
     /// Acknowledges a run from the console (responder): no further pages.
-    pub async fn ack_escalation(&self, actor: &Actor, id: i64) -> Result<bool, ServiceError> {
-        actor.require(Role::Responder)?;
+    pub async fn ack_escalation(&self, actor: &Caller, id: i64) -> Result<bool, ServiceError> {
+        actor.require(Permission::Acknowledge)?;
         Ok(self
             .store
             .ack_escalation(id, &actor.audit(self.now_ms()))
@@ -1104,13 +1111,13 @@ impl Services {
     /// an admin); the previous URL stops working. The URL is shown once.
     pub async fn rotate_feed(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         kind: FeedKind,
         subject_id: i64,
     ) -> Result<String, ServiceError> {
         match kind {
             FeedKind::Schedule => {
-                actor.require(Role::Editor)?;
+                actor.require(Permission::EditOncall)?;
                 self.store.schedule(subject_id).await?;
             }
             FeedKind::User => Self::require_self_or_admin(actor, subject_id)?,
@@ -1151,7 +1158,7 @@ impl Services {
             .next()
             .unwrap_or("vigil")
             .to_owned();
-        let people = self.people_unchecked().await?;
+        let people = self.people_directory().await?;
         let name_of = |id: i64| {
             people
                 .iter()

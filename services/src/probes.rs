@@ -1,14 +1,15 @@
 //! HTTP probes: CRUD (editor writes, viewer reads, audited), the checks the engine runs
 //! (leader only), probe statistics as a rule source, and the Technical dashboard's data.
 
-use crate::{Actor, ServiceError, Services};
+use crate::{Caller, ServiceError, Services};
+use domain::Permission;
 
 use domain::alerting::{Condition, Labels, RuleQuery, Sample};
 use domain::probe::{
     in_window, metric_at, BurnAlert, ErrorBudget, ProbeMetric, ProbeResult, ProbeSpec,
     StatusMatcher, WindowStats, BURN_ALERTS, DAY_MS, RETENTION_MS, SLO_WINDOW_MS,
 };
-use domain::Role;
+
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -177,23 +178,23 @@ pub fn probe_lookback_ms(query: &RuleQuery, probes: &[Probe]) -> i64 {
 
 impl Services {
     /// Every probe, by name (viewer).
-    pub async fn list_probes(&self, actor: &Actor) -> Result<Vec<Probe>, ServiceError> {
-        actor.require(Role::Viewer)?;
+    pub async fn list_probes(&self, actor: &Caller) -> Result<Vec<Probe>, ServiceError> {
+        actor.require(Permission::ViewDashboards)?;
         Ok(self.store.probes().await?)
     }
 
-    pub async fn get_probe(&self, actor: &Actor, id: i64) -> Result<Probe, ServiceError> {
-        actor.require(Role::Viewer)?;
+    pub async fn get_probe(&self, actor: &Caller, id: i64) -> Result<Probe, ServiceError> {
+        actor.require(Permission::ViewDashboards)?;
         Ok(self.store.probe(id).await?)
     }
 
     /// Creates a probe (editor); it runs at the engine's next tick.
     pub async fn create_probe(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         spec: ProbeSpec,
     ) -> Result<Probe, ServiceError> {
-        actor.require(Role::Editor)?;
+        actor.require(Permission::EditProbes)?;
         let spec = normalized(spec)?;
         self.store
             .create_probe(&spec, &actor.audit(self.now_ms()))
@@ -204,12 +205,12 @@ impl Services {
     /// Saves an edit made on `version` (editor).
     pub async fn update_probe(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         id: i64,
         version: i64,
         spec: ProbeSpec,
     ) -> Result<Probe, ServiceError> {
-        actor.require(Role::Editor)?;
+        actor.require(Permission::EditProbes)?;
         let spec = normalized(spec)?;
         self.store
             .update_probe(id, version, &spec, &actor.audit(self.now_ms()))
@@ -218,8 +219,8 @@ impl Services {
     }
 
     /// Deletes a probe and its results (editor).
-    pub async fn delete_probe(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-        actor.require(Role::Editor)?;
+    pub async fn delete_probe(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+        actor.require(Permission::EditProbes)?;
         self.store
             .delete_probe(id, &actor.audit(self.now_ms()))
             .await?;
@@ -230,10 +231,10 @@ impl Services {
     /// since it makes Vigil send a request).
     pub async fn test_probe(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         spec: ProbeSpec,
     ) -> Result<CheckOutcome, ServiceError> {
-        actor.require(Role::Editor)?;
+        actor.require(Permission::EditProbes)?;
         let spec = normalized(spec)?;
         Ok(self.check(&spec).await)
     }
@@ -347,15 +348,19 @@ impl Services {
     /// 30-day error budget and burn-rate alerts (viewer).
     pub async fn technical_overview(
         &self,
-        actor: &Actor,
+        actor: &Caller,
     ) -> Result<Vec<ProbeStatus>, ServiceError> {
-        actor.require(Role::Viewer)?;
-        self.probe_statuses(true).await
+        self.probe_statuses(actor, true).await
     }
 
-    /// Every probe's figures; callers check access (the REST API's read key). `charts`
-    /// adds the 24-hour latency SVG.
-    pub async fn probe_statuses(&self, charts: bool) -> Result<Vec<ProbeStatus>, ServiceError> {
+    /// Every probe's figures (viewer, or a `read` key); `charts` adds the 24-hour latency
+    /// SVG.
+    pub async fn probe_statuses(
+        &self,
+        actor: &Caller,
+        charts: bool,
+    ) -> Result<Vec<ProbeStatus>, ServiceError> {
+        actor.require(Permission::ViewDashboards)?;
         let now = self.now_ms();
         let probes = self.store.probes().await?;
         // Raw runs for the longest burn window (3 days); 30-day counts from the database.

@@ -3,11 +3,12 @@
 //! `annotations`. Imported rules keep Prometheus' meaning: every series the expression
 //! returns is firing (condition "any result"); `labels.severity` maps to P0–P3.
 
-use crate::{Actor, ServiceError, Services};
+use crate::{Caller, ServiceError, Services};
 use domain::alerting::{
     format_duration, parse_duration, Condition, Labels, RuleQuery, RuleSpec, Severity,
 };
-use domain::{FieldErrors, Role};
+use domain::FieldErrors;
+use domain::Permission;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -240,18 +241,13 @@ impl Services {
     /// opens an incident, and which escalation policy pages for it.
     pub async fn import_prometheus_rules(
         &self,
-        actor: Option<&Actor>,
+        actor: &Caller,
         yaml: &str,
     ) -> Result<ImportReport, ServiceError> {
-        if let Some(a) = actor {
-            a.require(Role::Editor)?;
-        }
+        actor.require(Permission::EditRules)?;
         let (specs, skipped) = parse(yaml)?;
         let existing = self.store.rules_with_state().await?;
-        let ctx = match actor {
-            Some(a) => a.audit(self.now_ms()),
-            None => store::AuditCtx::system("cli", self.now_ms()),
-        };
+        let ctx = actor.audit(self.now_ms());
         let mut report = ImportReport {
             skipped_recording: skipped,
             ..ImportReport::default()
@@ -282,13 +278,8 @@ impl Services {
     }
 
     /// PromQL rules as a Prometheus rule file (viewer).
-    pub async fn export_prometheus_rules(
-        &self,
-        actor: Option<&Actor>,
-    ) -> Result<String, ServiceError> {
-        if let Some(a) = actor {
-            a.require(Role::Viewer)?;
-        }
+    pub async fn export_prometheus_rules(&self, actor: &Caller) -> Result<String, ServiceError> {
+        actor.require(Permission::ViewAlerts)?;
         let specs: Vec<RuleSpec> = self
             .store
             .rules_with_state()

@@ -2,9 +2,9 @@
 
 mod common;
 
-use domain::{ApiScope, Role};
+use domain::{ApiScope, Permission, Role};
 use services::accounts::CreateUser;
-use services::{AuthSettings, FakeClock, ServiceError, Services};
+use services::{AuthSettings, Caller, FakeClock, ServiceError, Services};
 use std::sync::Arc;
 use store::AuditQuery;
 
@@ -70,7 +70,7 @@ async fn unknown_email_and_disabled_users_cannot_sign_in() {
             .await,
         Err(ServiceError::Unauthorized)
     ));
-    svc.set_user_disabled(&admin, &admin.csrf_token, viewer.user_id, true)
+    svc.set_user_disabled(&admin, viewer.user_id().expect("a person"), true)
         .await
         .expect("disable");
     assert!(matches!(
@@ -85,7 +85,7 @@ async fn unknown_email_and_disabled_users_cannot_sign_in() {
 }
 
 #[tokio::test]
-async fn roles_and_csrf_are_enforced_on_every_write() {
+async fn permissions_are_enforced_on_every_write() {
     let (svc, _clock, _dir) = setup().await;
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
@@ -93,45 +93,33 @@ async fn roles_and_csrf_are_enforced_on_every_write() {
 
     assert!(matches!(
         svc.list_users(&viewer).await,
-        Err(ServiceError::Forbidden(Role::Admin))
+        Err(ServiceError::Forbidden(Permission::ManageUsers))
     ));
     assert!(matches!(
-        svc.set_user_role(&editor, &editor.csrf_token, viewer.user_id, "admin")
+        svc.set_user_role(&editor, viewer.user_id().expect("a person"), "admin")
             .await,
-        Err(ServiceError::Forbidden(Role::Admin))
+        Err(ServiceError::Forbidden(Permission::ManageUsers))
     ));
     assert!(matches!(
-        svc.create_api_key(&viewer, &viewer.csrf_token, "k", "ingest")
-            .await,
+        svc.create_api_key(&viewer, "k", "ingest").await,
         Err(ServiceError::Forbidden(_))
     ));
-    // Right role, wrong or missing CSRF token.
-    for bad in ["", "deadbeef", viewer.csrf_token.as_str()] {
-        let err = svc
-            .set_user_role(&admin, bad, viewer.user_id, "editor")
-            .await
-            .expect_err("csrf");
-        assert!(
-            matches!(&err, ServiceError::Invalid(e) if e.get("csrf").is_some()),
-            "{err:?}"
-        );
-    }
     let u = svc
-        .set_user_role(&admin, &admin.csrf_token, viewer.user_id, "editor")
+        .set_user_role(&admin, viewer.user_id().expect("a person"), "editor")
         .await
         .expect("ok");
     assert_eq!(u.role, Role::Editor);
     assert!(matches!(
-        svc.set_user_role(&admin, &admin.csrf_token, viewer.user_id, "owner").await,
+        svc.set_user_role(&admin, viewer.user_id().expect("a person"), "owner").await,
         Err(ServiceError::Invalid(e)) if e.get("role").is_some()
     ));
     // The last admin cannot be demoted, nor disable itself.
     assert!(matches!(
-        svc.set_user_role(&admin, &admin.csrf_token, admin.user_id, "viewer").await,
+        svc.set_user_role(&admin, admin.user_id().expect("a person"), "viewer").await,
         Err(ServiceError::Invalid(e)) if e.get("role") == Some("the last admin cannot be demoted")
     ));
     assert!(svc
-        .set_user_disabled(&admin, &admin.csrf_token, admin.user_id, true)
+        .set_user_disabled(&admin, admin.user_id().expect("a person"), true)
         .await
         .is_err());
 }
@@ -142,7 +130,7 @@ async fn user_creation_validates_every_field() {
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let err = svc
         .create_user(
-            Some(&admin),
+            &admin,
             &CreateUser {
                 email: "nope".into(),
                 name: " ".into(),
@@ -160,7 +148,7 @@ async fn user_creation_validates_every_field() {
     }
     let dup = svc
         .create_user(
-            Some(&admin),
+            &admin,
             &CreateUser {
                 email: "ADMIN@example.com".into(),
                 name: "A".into(),
@@ -181,32 +169,34 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
     let (svc, _clock, _dir) = setup().await;
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let created = svc
-        .create_api_key(&admin, &admin.csrf_token, "web", "ingest")
+        .create_api_key(&admin, "web", "ingest")
         .await
         .expect("key");
     assert!(created.secret.starts_with("vgl_") && created.secret.len() == 52);
     assert!(created.secret.starts_with(&created.key.prefix));
     let caller = svc
-        .authenticate_api_key(&created.secret, ApiScope::Ingest)
+        .authenticate_api_key(&created.secret, "10.0.0.1")
         .await
         .expect("auth");
-    assert_eq!(caller.key_id, created.key.id);
     assert!(matches!(
-        svc.authenticate_api_key(&created.secret, ApiScope::Read)
-            .await,
-        Err(ServiceError::Forbidden(_))
+        caller.principal,
+        services::Principal::ApiKey { key_id, scope: ApiScope::Ingest } if key_id == created.key.id
+    ));
+    // What a key may do is its scope: an ingest key ingests and reads nothing.
+    assert!(caller.require(Permission::Ingest).is_ok());
+    assert!(matches!(
+        caller.require(Permission::ViewDashboards),
+        Err(ServiceError::Forbidden(Permission::ViewDashboards))
     ));
     assert!(matches!(
-        svc.authenticate_api_key("vgl_wrong", ApiScope::Ingest)
-            .await,
+        svc.authenticate_api_key("vgl_wrong", "10.0.0.1").await,
         Err(ServiceError::Unauthorized)
     ));
-    svc.revoke_api_key(&admin, &admin.csrf_token, created.key.id)
+    svc.revoke_api_key(&admin, created.key.id)
         .await
         .expect("revoke");
     assert!(matches!(
-        svc.authenticate_api_key(&created.secret, ApiScope::Ingest)
-            .await,
+        svc.authenticate_api_key(&created.secret, "10.0.0.1").await,
         Err(ServiceError::Unauthorized)
     ));
     // The stored row never holds the secret.
@@ -219,14 +209,14 @@ async fn preferences_password_and_logout() {
     let (svc, _clock, _dir) = setup().await;
     let pm = common::signed_in(&svc, "pm@example.com", "viewer").await;
     let err = svc
-        .set_preferences(&pm, &pm.csrf_token, "fr", "Mars/Base")
+        .set_preferences(&pm, "fr", "Mars/Base")
         .await
         .expect_err("invalid");
     assert!(
         matches!(&err, ServiceError::Invalid(e) if e.get("locale").is_some() && e.get("time_zone").is_some())
     );
     let u = svc
-        .set_preferences(&pm, &pm.csrf_token, "zh-CN", "Asia/Shanghai")
+        .set_preferences(&pm, "zh-CN", "Asia/Shanghai")
         .await
         .expect("prefs");
     assert_eq!(
@@ -235,18 +225,13 @@ async fn preferences_password_and_logout() {
     );
 
     let err = svc
-        .change_password(&pm, &pm.csrf_token, "wrong current", "another long pw")
+        .change_password(&pm, "wrong current", "another long pw")
         .await
         .expect_err("current");
     assert!(matches!(&err, ServiceError::Invalid(e) if e.get("current_password").is_some()));
-    svc.change_password(
-        &pm,
-        &pm.csrf_token,
-        "correct horse battery",
-        "another long pw",
-    )
-    .await
-    .expect("change");
+    svc.change_password(&pm, "correct horse battery", "another long pw")
+        .await
+        .expect("change");
     let ok = svc
         .login("pm@example.com", "another long pw", "1.1.1.1", "t")
         .await
@@ -256,9 +241,7 @@ async fn preferences_password_and_logout() {
         .await
         .expect("q")
         .expect("actor");
-    svc.logout(&actor, &ok.session_token, &actor.csrf_token)
-        .await
-        .expect("logout");
+    svc.logout(&actor, &ok.session_token).await.expect("logout");
     assert!(svc
         .session_actor(&ok.session_token, "1.1.1.1")
         .await
@@ -312,7 +295,7 @@ async fn bootstrap_creates_the_admin_after_the_demo_team() {
 async fn bootstrap_names_the_way_out_when_the_email_is_taken() {
     let (svc, _clock, _dir) = setup().await;
     svc.create_user(
-        None,
+        &services::Caller::system("test"),
         &services::accounts::CreateUser {
             email: "admin@vigil.local".into(),
             name: "Not an admin".into(),
@@ -366,14 +349,9 @@ async fn a_password_change_ends_the_other_sessions() {
         .login("ops@example.com", "correct horse battery", "9.9.9.9", "t")
         .await
         .expect("ops");
-    svc.change_password(
-        &here,
-        &here.csrf_token,
-        "correct horse battery",
-        "a new long password",
-    )
-    .await
-    .expect("change");
+    svc.change_password(&here, "correct horse battery", "a new long password")
+        .await
+        .expect("change");
     assert!(
         svc.session_actor(&elsewhere.session_token, "9.9.9.9")
             .await
@@ -381,14 +359,17 @@ async fn a_password_change_ends_the_other_sessions() {
             .is_none(),
         "the other session of the user ended"
     );
-    // The session that made the change still works (its CSRF token too).
+    // The session that made the change still works.
     let me = svc
         .session_actor(&here_session.session_token, "1.1.1.1")
         .await
         .expect("q")
         .expect("the changing session stays");
-    assert_eq!(me.csrf_token, here.csrf_token);
-    assert_eq!(me.user_id, here.user_id);
+    assert_eq!(me.session_hash(), here.session_hash());
+    assert_eq!(
+        me.user_id().expect("a person"),
+        here.user_id().expect("a person")
+    );
     // Other users are untouched.
     assert!(svc
         .session_actor(&ops_again.session_token, "9.9.9.9")
@@ -490,32 +471,32 @@ async fn a_disabled_persons_api_keys_stop_working() {
     let boss = common::signed_in(&svc, "boss@example.com", "admin").await;
     let leaver = common::signed_in(&svc, "leaver@example.com", "admin").await;
     let key = svc
-        .create_api_key(&leaver, &leaver.csrf_token, "leaver's exporter", "read")
+        .create_api_key(&leaver, "leaver's exporter", "read")
         .await
         .expect("key")
         .secret;
     let cli = svc
-        .create_api_key_cli("cron job", "read")
+        .create_api_key(&Caller::system("cli"), "cron job", "read")
         .await
         .expect("cli key")
         .secret;
-    svc.authenticate_api_key(&key, ApiScope::Read)
+    svc.authenticate_api_key(&key, "10.0.0.1")
         .await
         .expect("works while the owner is enabled");
-    svc.set_user_disabled(&boss, &boss.csrf_token, leaver.user_id, true)
+    svc.set_user_disabled(&boss, leaver.user_id().expect("a person"), true)
         .await
         .expect("disable");
     assert!(matches!(
-        svc.authenticate_api_key(&key, ApiScope::Read).await,
+        svc.authenticate_api_key(&key, "10.0.0.1").await,
         Err(ServiceError::Unauthorized)
     ));
-    svc.authenticate_api_key(&cli, ApiScope::Read)
+    svc.authenticate_api_key(&cli, "10.0.0.1")
         .await
         .expect("a CLI key has no owner to lose");
-    svc.set_user_disabled(&boss, &boss.csrf_token, leaver.user_id, false)
+    svc.set_user_disabled(&boss, leaver.user_id().expect("a person"), false)
         .await
         .expect("enable");
-    svc.authenticate_api_key(&key, ApiScope::Read)
+    svc.authenticate_api_key(&key, "10.0.0.1")
         .await
         .expect("works again");
 }

@@ -8,7 +8,7 @@ use domain::alerting::{
 };
 use serde_json::{json, Value};
 use services::events::{day_start_ms, local_day};
-use services::{Actor, AuthSettings, FakeClock, ServiceError, Services};
+use services::{AuthSettings, Caller, FakeClock, ServiceError, Services};
 use std::sync::Arc;
 use store::{AuditQuery, HistoryQuery};
 
@@ -17,7 +17,7 @@ const NOW: i64 = 1_795_599_312_000;
 const MIN: i64 = 60_000;
 const H: i64 = 3_600_000;
 
-async fn setup() -> (Services, FakeClock, Actor, Actor) {
+async fn setup() -> (Services, FakeClock, Caller, Caller) {
     let (store, _dir) = store::testing::sqlite_store("vigil-alerting").await;
     let clock = FakeClock::at(NOW);
     let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default());
@@ -37,7 +37,11 @@ async fn dialogs(svc: &Services, tag: &str, ts: i64, n: usize, ok: usize) {
         })
         .collect();
     let r = svc
-        .ingest_events(&serde_json::to_vec(&events).expect("json"), false)
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&events).expect("json"),
+            false,
+        )
         .await
         .expect("ingest");
     assert_eq!(r.accepted as usize, n, "{:?}", r.rejected);
@@ -216,7 +220,10 @@ async fn writes_need_the_editor_role_and_valid_fields() {
         .create_rule(&viewer, success_rule(0.9, 0))
         .await
         .expect_err("viewer");
-    assert!(matches!(err, ServiceError::Forbidden(domain::Role::Editor)));
+    assert!(matches!(
+        err,
+        ServiceError::Forbidden(domain::Permission::EditRules)
+    ));
     let mut bad = success_rule(0.9, 0);
     bad.interval_ms = 1_000;
     bad.name = String::new();
@@ -265,9 +272,13 @@ async fn dau_drop_compares_the_last_complete_day_with_the_day_before() {
             );
         }
     }
-    svc.ingest_events(&serde_json::to_vec(&events).expect("json"), false)
-        .await
-        .expect("ingest");
+    svc.ingest_events(
+        &services::Caller::system("test"),
+        &serde_json::to_vec(&events).expect("json"),
+        false,
+    )
+    .await
+    .expect("ingest");
     let mut spec =
         RuleSpec::kpi_threshold("DAU drop", Severity::P2, KpiMetric::Dau, CompareOp::Gt, 0.0);
     spec.condition = Condition::DropPct { pct: 20.0 };

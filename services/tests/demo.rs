@@ -39,7 +39,11 @@ async fn same_seed_same_data_and_every_dashboard_has_numbers() {
         to: today,
     };
     let u = a
-        .user_behaviour(r, domain::kpi::calendar::Granularity::Day)
+        .user_behaviour(
+            &services::Caller::system("test"),
+            r,
+            domain::kpi::calendar::Granularity::Day,
+        )
         .await
         .expect("user");
     let value = |cards: &[services::kpi::Kpi], k: &str| {
@@ -52,11 +56,17 @@ async fn same_seed_same_data_and_every_dashboard_has_numbers() {
         u.features.len() >= 2,
         "export, share (and darkmode after launch)"
     );
-    let p = a.product_quality(r).await.expect("product");
+    let p = a
+        .product_quality(&services::Caller::system("test"), r)
+        .await
+        .expect("product");
     assert!(value(&p.cards, "ai_success_rate").is_some());
     assert!(value(&p.cards, "response_p95").is_some());
     assert!(value(&p.cards, "nps").is_some());
-    let b = a.business(r).await.expect("business");
+    let b = a
+        .business(&services::Caller::system("test"), r)
+        .await
+        .expect("business");
     assert!(value(&b.cards, "revenue").unwrap_or(0.0) > 0.0);
     assert!(
         value(&b.cards, "churn").is_some(),

@@ -155,9 +155,13 @@ async fn email_channel_delivers_test_and_alert_mail() {
             "timestamp": NOW - 5 * MIN, "properties": {"dialog_id": format!("d{i}"), "success": i < 6,
             "response_ms": 500, "answer_source": "generated"}}))
         .collect();
-    svc.ingest_events(&serde_json::to_vec(&events).expect("json"), false)
-        .await
-        .expect("ingest");
+    svc.ingest_events(
+        &services::Caller::system("test"),
+        &serde_json::to_vec(&events).expect("json"),
+        false,
+    )
+    .await
+    .expect("ingest");
     let mut spec = RuleSpec::kpi_threshold(
         "AI success low",
         Severity::P1,

@@ -39,7 +39,7 @@ async fn bad_events_are_rejected_by_field_and_the_rest_is_kept() {
         ev("ok-2", "user_login_success", "u9", NOW - 2000),
     ]);
     let r = svc
-        .ingest_events(&body(&batch), false)
+        .ingest_events(&services::Caller::system("test"), &body(&batch), false)
         .await
         .expect("ingest");
     assert_eq!((r.accepted, r.duplicates), (2, 0));
@@ -80,12 +80,13 @@ async fn duplicates_are_acknowledged_and_never_counted_twice() {
         ev("e1", "user_login_success", "u1", NOW)
     ]);
     let r = svc
-        .ingest_events(&body(&batch), false)
+        .ingest_events(&services::Caller::system("test"), &body(&batch), false)
         .await
         .expect("first");
     assert_eq!((r.accepted, r.duplicates), (1, 1));
     let r = svc
         .ingest_events(
+            &services::Caller::system("test"),
             &body(&json!([ev("e1", "user_login_success", "u1", NOW)])),
             false,
         )
@@ -115,11 +116,20 @@ async fn limits_and_malformed_bodies_fail_the_whole_request_and_store_nothing() 
         .map(|i| ev(&format!("e{i}"), "user_login_success", "u", NOW))
         .collect();
     assert!(matches!(
-        svc.ingest_events(&body(&json!(many)), false).await,
+        svc.ingest_events(
+            &services::Caller::system("test"),
+            &body(&json!(many)),
+            false
+        )
+        .await,
         Err(ServiceError::TooLarge(_))
     ));
     let err = svc
-        .ingest_events(b"[{\"event_id\": \"a\"", false)
+        .ingest_events(
+            &services::Caller::system("test"),
+            b"[{\"event_id\": \"a\"",
+            false,
+        )
         .await
         .expect_err("truncated");
     assert!(
@@ -154,7 +164,10 @@ async fn ndjson_and_rollups_feed_dau_and_retention() {
             v
         })
         .collect();
-    let r = svc.ingest_events(&nd, true).await.expect("ndjson");
+    let r = svc
+        .ingest_events(&services::Caller::system("test"), &nd, true)
+        .await
+        .expect("ndjson");
     assert_eq!(r.accepted, 7, "{:?}", r.rejected);
 
     let dau = svc.dau_series(today - 7, today).await.expect("dau");
@@ -200,6 +213,7 @@ async fn a_late_earlier_registration_moves_the_cohort() {
     let today = services::events::local_day(NOW, tz);
     let d = services::events::day_start_ms(today - 3, tz);
     svc.ingest_events(
+        &services::Caller::system("test"),
         &body(&json!([ev(
             "late",
             "user_register_success",
@@ -211,6 +225,7 @@ async fn a_late_earlier_registration_moves_the_cohort() {
     .await
     .expect("1");
     svc.ingest_events(
+        &services::Caller::system("test"),
         &body(&json!([ev("early", "user_register_success", "u1", d)])),
         false,
     )
@@ -236,7 +251,7 @@ async fn ai_feedback_nps_and_subscriptions_are_rolled_up() {
         {"event_id": "bad", "event_name": "ai_dialog_end", "user_id": "u3", "timestamp": NOW, "properties": {"success": "yes", "response_ms": 1, "answer_source": "generated"}},
     ]);
     let r = svc
-        .ingest_events(&body(&batch), false)
+        .ingest_events(&services::Caller::system("test"), &body(&batch), false)
         .await
         .expect("ingest");
     assert_eq!(r.accepted, 5, "{:?}", r.rejected);

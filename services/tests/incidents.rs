@@ -10,7 +10,7 @@ use domain::incident::postmortem::{ActionKind, ActionSpec, ActionStatus, PmStatu
 use domain::incident::{Checkpoint, ClockState, IncidentFields, IncidentRole, Roles, Status};
 use serde_json::{json, Value};
 use services::incidents::{format_minute, Declare};
-use services::{Actor, AuthSettings, FakeClock, ServiceError, Services};
+use services::{AuthSettings, Caller, FakeClock, ServiceError, Services};
 use std::sync::Arc;
 use store::{AuditQuery, IncidentFilter};
 
@@ -23,7 +23,7 @@ fn shanghai() -> chrono_tz::Tz {
     "Asia/Shanghai".parse().expect("tz")
 }
 
-async fn setup(tag: &str) -> (Services, FakeClock, Actor, Actor) {
+async fn setup(tag: &str) -> (Services, FakeClock, Caller, Caller) {
     let (store, _dir) = store::testing::sqlite_store(&format!("vigil-inc-{tag}")).await;
     let clock = FakeClock::at(T0);
     let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default())
@@ -97,7 +97,7 @@ async fn an_incident_walks_every_status_with_its_rules() {
             Declare {
                 fields: fields("AI answers failing", Severity::P1),
                 detected_at_ms: None,
-                commander_id: Some(ic.user_id),
+                commander_id: Some(ic.user_id().expect("a person")),
             },
         )
         .await
@@ -273,7 +273,7 @@ async fn an_incident_walks_every_status_with_its_rules() {
             &ActionSpec {
                 kind,
                 description: what.into(),
-                owner_user_id: Some(ic.user_id),
+                owner_user_id: Some(ic.user_id().expect("a person")),
                 due_date: "2026-02-20".into(),
                 status: ActionStatus::Todo,
             },
@@ -454,7 +454,13 @@ async fn roles_notes_report_and_field_edits() {
         .await
         .expect("declare");
     let mut roles = Roles::new();
-    roles.insert(IncidentRole::Commander, vec![ic.user_id, eng.user_id]);
+    roles.insert(
+        IncidentRole::Commander,
+        vec![
+            ic.user_id().expect("a person"),
+            eng.user_id().expect("a person"),
+        ],
+    );
     assert_eq!(
         invalid_field(
             svc.set_incident_roles(&ic, &inc.code, roles.clone()).await,
@@ -462,19 +468,28 @@ async fn roles_notes_report_and_field_edits() {
         ),
         "Incident commander is one person"
     );
-    roles.insert(IncidentRole::Commander, vec![ic.user_id]);
-    roles.insert(IncidentRole::Engineer, vec![eng.user_id, 9999]);
+    roles.insert(
+        IncidentRole::Commander,
+        vec![ic.user_id().expect("a person")],
+    );
+    roles.insert(
+        IncidentRole::Engineer,
+        vec![eng.user_id().expect("a person"), 9999],
+    );
     assert!(invalid_field(
         svc.set_incident_roles(&ic, &inc.code, roles.clone()).await,
         "engineer"
     )
     .contains("9999"));
-    roles.insert(IncidentRole::Engineer, vec![eng.user_id]);
+    roles.insert(
+        IncidentRole::Engineer,
+        vec![eng.user_id().expect("a person")],
+    );
     let after = svc
         .set_incident_roles(&ic, &inc.code, roles)
         .await
         .expect("roles");
-    assert_eq!(after.commander(), Some(ic.user_id));
+    assert_eq!(after.commander(), Some(ic.user_id().expect("a person")));
     let d = svc
         .incident_detail(&viewer, &inc.code)
         .await
@@ -603,7 +618,7 @@ async fn roles_notes_report_and_field_edits() {
         .list_incidents(
             &viewer,
             &IncidentFilter {
-                commander_id: Some(ic.user_id),
+                commander_id: Some(ic.user_id().expect("a person")),
                 open: Some(true),
                 ..Default::default()
             },
@@ -622,7 +637,7 @@ async fn postmortem_markdown_matches_the_template_golden_file() {
             Declare {
                 fields: fields("AI dialog failures", Severity::P0),
                 detected_at_ms: Some(T0 - 30 * MIN),
-                commander_id: Some(ic.user_id),
+                commander_id: Some(ic.user_id().expect("a person")),
             },
         )
         .await
@@ -708,7 +723,7 @@ async fn postmortem_markdown_matches_the_template_golden_file() {
             &ActionSpec {
                 kind,
                 description: what.into(),
-                owner_user_id: Some(ic.user_id),
+                owner_user_id: Some(ic.user_id().expect("a person")),
                 due_date: "2026-02-21".into(),
                 status,
             },
@@ -741,9 +756,13 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
                                   "response_ms": 800, "answer_source": "generated"}})
         })
         .collect();
-    svc.ingest_events(&serde_json::to_vec(&events).expect("json"), false)
-        .await
-        .expect("ingest");
+    svc.ingest_events(
+        &services::Caller::system("test"),
+        &serde_json::to_vec(&events).expect("json"),
+        false,
+    )
+    .await
+    .expect("ingest");
     let mut spec = RuleSpec::kpi_threshold(
         "AI success low",
         Severity::P0,

@@ -44,7 +44,11 @@ async fn user_behaviour_by_hand() {
     b.add(0, 3, "feature_use_export", "a", none.clone());
     b.add(0, 4, "user_login_success", "c", none.clone());
     let r = svc
-        .ingest_events(&serde_json::to_vec(&b.0).expect("json"), false)
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&b.0).expect("json"),
+            false,
+        )
         .await
         .expect("ingest");
     assert_eq!(r.accepted, 9, "{:?}", r.rejected);
@@ -54,7 +58,11 @@ async fn user_behaviour_by_hand() {
         to: today,
     };
     let u = svc
-        .user_behaviour(range, domain::kpi::calendar::Granularity::Day)
+        .user_behaviour(
+            &services::Caller::system("test"),
+            range,
+            domain::kpi::calendar::Granularity::Day,
+        )
         .await
         .expect("kpis");
     let card = |k: &str| u.cards.iter().find(|c| c.key == k).cloned().expect(k);
@@ -110,12 +118,20 @@ async fn user_behaviour_by_hand() {
         "user_register_success".to_owned(),
         "user_login_success".to_owned(),
     ];
-    let fr = svc.funnel(range, &steps, 86_400_000).await.expect("funnel");
+    let fr = svc
+        .funnel(&services::Caller::system("test"), range, &steps, 86_400_000)
+        .await
+        .expect("funnel");
     assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [2, 0]);
     assert_eq!(fr.drop_off_step, Some(1));
     // A 3-day window lets c (day -2 10:00 → day 0 04:00) and b (→ day 0 02:00) convert.
     let fr = svc
-        .funnel(range, &steps, 3 * 86_400_000)
+        .funnel(
+            &services::Caller::system("test"),
+            range,
+            &steps,
+            3 * 86_400_000,
+        )
         .await
         .expect("funnel");
     assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [2, 2]);
@@ -128,10 +144,17 @@ async fn user_behaviour_by_hand() {
         let id = format!("late-{}", e["event_id"].as_str().unwrap_or_default());
         e["event_id"] = json!(id);
     }
-    svc.ingest_events(&serde_json::to_vec(&late.0).expect("json"), false)
+    svc.ingest_events(
+        &services::Caller::system("test"),
+        &serde_json::to_vec(&late.0).expect("json"),
+        false,
+    )
+    .await
+    .expect("late ingest");
+    let fr = svc
+        .funnel(&services::Caller::system("test"), range, &steps, 86_400_000)
         .await
-        .expect("late ingest");
-    let fr = svc.funnel(range, &steps, 86_400_000).await.expect("funnel");
+        .expect("funnel");
     assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [3, 1]);
     let (hits, misses) = svc.funnel_cache_stats();
     assert!(
@@ -144,10 +167,18 @@ async fn user_behaviour_by_hand() {
         "user_login_success".to_owned(),
         "user_login_success".to_owned(),
     ];
-    let fr = svc.funnel(range, &twice, 86_400_000).await.expect("funnel");
+    let fr = svc
+        .funnel(&services::Caller::system("test"), range, &twice, 86_400_000)
+        .await
+        .expect("funnel");
     assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [4, 0]);
     let bad = svc
-        .funnel(range, &steps[..1], 86_400_000)
+        .funnel(
+            &services::Caller::system("test"),
+            range,
+            &steps[..1],
+            86_400_000,
+        )
         .await
         .expect_err("one step");
     assert!(matches!(bad, services::ServiceError::Invalid(e) if e.get("steps").is_some()));
@@ -199,7 +230,11 @@ async fn product_and_business_by_hand() {
     b.add(0, 10, "subscription_cancel", "y", json!({}));
     b.add(0, 11, "subscription_start", "z", json!({"amount": 30}));
     let r = svc
-        .ingest_events(&serde_json::to_vec(&b.0).expect("json"), false)
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&b.0).expect("json"),
+            false,
+        )
         .await
         .expect("ingest");
     assert!(r.rejected.is_empty(), "{:?}", r.rejected);
@@ -208,7 +243,10 @@ async fn product_and_business_by_hand() {
         from: today,
         to: today,
     };
-    let p = svc.product_quality(range).await.expect("product");
+    let p = svc
+        .product_quality(&services::Caller::system("test"), range)
+        .await
+        .expect("product");
     let card = |cards: &[services::kpi::Kpi], k: &str| {
         cards.iter().find(|c| c.key == k).cloned().expect(k)
     };
@@ -233,7 +271,10 @@ async fn product_and_business_by_hand() {
     assert!((card(&p.cards, "nps").value.expect("nps") - 100.0 / 3.0).abs() < 1e-9);
     assert_eq!(p.ratings, [1, 1, 0, 0, 1]);
 
-    let biz = svc.business(range).await.expect("business");
+    let biz = svc
+        .business(&services::Caller::system("test"), range)
+        .await
+        .expect("business");
     assert_eq!(card(&biz.cards, "subs_new").value, Some(1.0));
     assert_eq!(card(&biz.cards, "subs_new").previous, Some(2.0));
     assert_eq!(card(&biz.cards, "subs_cancelled").value, Some(1.0));

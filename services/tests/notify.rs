@@ -13,7 +13,7 @@ use domain::alerting::{CompareOp, KpiMetric, RuleSpec, Severity};
 use serde_json::{json, Value};
 use services::notify::channels::{feishu_sign, ChannelConfig};
 use services::notify::policy::Policy;
-use services::{Actor, AuthSettings, FakeClock, Services};
+use services::{AuthSettings, Caller, FakeClock, Services};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -77,15 +77,19 @@ async fn dialogs(svc: &Services, tag: &str, ts: i64, n: usize, ok: usize) {
             "response_ms": 500, "answer_source": "generated"}})
         })
         .collect();
-    svc.ingest_events(&serde_json::to_vec(&events).expect("json"), false)
-        .await
-        .expect("ingest");
+    svc.ingest_events(
+        &services::Caller::system("test"),
+        &serde_json::to_vec(&events).expect("json"),
+        false,
+    )
+    .await
+    .expect("ingest");
 }
 
 struct World {
     svc: Services,
     clock: FakeClock,
-    ops: Actor,
+    ops: Caller,
     rx: Receiver,
 }
 
@@ -298,7 +302,7 @@ async fn channel_and_silence_inputs_are_checked_by_role_and_field() {
         .expect_err("editor cannot add channels");
     assert!(matches!(
         err,
-        services::ServiceError::Forbidden(domain::Role::Admin)
+        services::ServiceError::Forbidden(domain::Permission::ManageChannels)
     ));
     let now = w.svc.now_ms();
     match w

@@ -8,14 +8,14 @@ use domain::alerting::{CompareOp, KpiMetric, RuleSpec, Severity};
 use domain::oncall::escalation::{Method, NotifyRule, PolicySpec, Step, Target};
 use domain::oncall::{seed_roster, Layer, Rotation, RotationKind, ScheduleSpec};
 use serde_json::{json, Value};
-use services::{Actor, AuthSettings, FakeClock, ServiceError, Services};
+use services::{AuthSettings, Caller, FakeClock, ServiceError, Services};
 use std::sync::Arc;
 
 const MIN: i64 = 60_000;
 /// Wednesday 2026-11-04 10:00 in Shanghai (02:00Z).
 const T0: i64 = 1_793_757_600_000;
 
-async fn setup(tag: &str) -> (Services, FakeClock, Actor) {
+async fn setup(tag: &str) -> (Services, FakeClock, Caller) {
     let (store, _dir) = store::testing::sqlite_store(&format!("vigil-oncall-{tag}")).await;
     let clock = FakeClock::at(T0);
     let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default())
@@ -47,7 +47,7 @@ fn one_person(name: &str, user: i64) -> ScheduleSpec {
 }
 
 /// A P0 rule on the AI success rate that fires at once, routed to `policy`.
-async fn firing_rule(svc: &Services, editor: &Actor, policy: i64) -> i64 {
+async fn firing_rule(svc: &Services, editor: &Caller, policy: i64) -> i64 {
     ingest_dialogs(svc, T0 - 5 * MIN, 3).await;
     let mut spec = RuleSpec::kpi_threshold(
         "AI success low",
@@ -72,9 +72,13 @@ async fn ingest_dialogs(svc: &Services, at: i64, ok: usize) {
                                   "response_ms": 800, "answer_source": "generated"}})
         })
         .collect();
-    svc.ingest_events(&serde_json::to_vec(&events).expect("json"), false)
-        .await
-        .expect("ingest");
+    svc.ingest_events(
+        &services::Caller::system("test"),
+        &serde_json::to_vec(&events).expect("json"),
+        false,
+    )
+    .await
+    .expect("ingest");
 }
 
 fn texts(got: &std::sync::Mutex<Vec<Value>>) -> Vec<String> {
@@ -107,7 +111,7 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     // and email at once) — the policy has no email channel, so that page fails visibly.
     svc.save_contact(
         &primary,
-        primary.user_id,
+        primary.user_id().expect("a person"),
         "+86 138 0000 0001",
         "ou_primary",
         vec![NotifyRule {
@@ -118,11 +122,17 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     .await
     .expect("contact");
     let s1 = svc
-        .create_schedule(&editor, one_person("Primary", primary.user_id))
+        .create_schedule(
+            &editor,
+            one_person("Primary", primary.user_id().expect("a person")),
+        )
         .await
         .expect("schedule");
     let s2 = svc
-        .create_schedule(&editor, one_person("Secondary", secondary.user_id))
+        .create_schedule(
+            &editor,
+            one_person("Secondary", secondary.user_id().expect("a person")),
+        )
         .await
         .expect("schedule");
     let policy = svc
@@ -257,7 +267,10 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         .await
         .expect("audit");
     assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].entry.actor_user_id, Some(secondary.user_id));
+    assert_eq!(
+        audit[0].entry.actor_user_id,
+        Some(secondary.user_id().expect("a person"))
+    );
 
     // A link expires a day after it was sent (410, with the reason)…
     clock.advance_ms(25 * 60 * MIN);
@@ -266,18 +279,25 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         other => panic!("expected Gone, got {other:?}"),
     }
     // …and a fresh link, and the person's calendar feed, die with the account.
-    let fresh = svc.ack_url(id, secondary.user_id).await.expect("url");
+    let fresh = svc
+        .ack_url(id, secondary.user_id().expect("a person"))
+        .await
+        .expect("url");
     let fresh = fresh.rsplit('/').next().expect("token").to_owned();
     svc.ack_link_preview(&fresh)
         .await
         .expect("a fresh link works");
     let feed = svc
-        .rotate_feed(&admin, store::oncall::FeedKind::User, secondary.user_id)
+        .rotate_feed(
+            &admin,
+            store::oncall::FeedKind::User,
+            secondary.user_id().expect("a person"),
+        )
         .await
         .expect("feed");
     let feed = feed.rsplit('/').next().expect("token").to_owned();
     svc.calendar_feed(&feed).await.expect("the feed works");
-    svc.set_user_disabled(&admin, &admin.csrf_token, secondary.user_id, true)
+    svc.set_user_disabled(&admin, secondary.user_id().expect("a person"), true)
         .await
         .expect("disable");
     match svc.ack_link_preview(&fresh).await {
@@ -308,7 +328,7 @@ async fn an_unacknowledged_run_repeats_and_stops_when_the_alert_recovers() {
         .expect("channel");
     svc.save_contact(
         &primary,
-        primary.user_id,
+        primary.user_id().expect("a person"),
         "",
         "",
         vec![NotifyRule {
@@ -325,7 +345,7 @@ async fn an_unacknowledged_run_repeats_and_stops_when_the_alert_recovers() {
                 name: "Direct".into(),
                 description: String::new(),
                 steps: vec![Step {
-                    targets: vec![Target::User(primary.user_id)],
+                    targets: vec![Target::User(primary.user_id().expect("a person"))],
                     delay_min: 3,
                 }],
                 repeat: 2,
@@ -369,7 +389,10 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
     let b = common::signed_in(&svc, "b@example.com", "responder").await;
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
     let s = svc
-        .create_schedule(&editor, one_person("Primary", a.user_id))
+        .create_schedule(
+            &editor,
+            one_person("Primary", a.user_id().expect("a person")),
+        )
         .await
         .expect("schedule");
     let now_name = |v: &[services::oncall::ScheduleSummary]| {
@@ -384,12 +407,28 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
     );
     // Viewers and responders cannot override; bad input names the field.
     assert!(matches!(
-        svc.add_override(&viewer, s.id, T0, T0 + 60 * MIN, b.user_id, None, "")
-            .await,
+        svc.add_override(
+            &viewer,
+            s.id,
+            T0,
+            T0 + 60 * MIN,
+            b.user_id().expect("a person"),
+            None,
+            ""
+        )
+        .await,
         Err(ServiceError::Forbidden(_))
     ));
     match svc
-        .add_override(&editor, s.id, T0 + 60 * MIN, T0, b.user_id, None, "")
+        .add_override(
+            &editor,
+            s.id,
+            T0 + 60 * MIN,
+            T0,
+            b.user_id().expect("a person"),
+            None,
+            "",
+        )
         .await
     {
         Err(ServiceError::Invalid(e)) => assert!(e.get("end").is_some(), "{e:?}"),
@@ -401,8 +440,8 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
             s.id,
             T0 - MIN,
             T0 + 120 * MIN,
-            b.user_id,
-            Some(a.user_id),
+            b.user_id().expect("a person"),
+            Some(a.user_id().expect("a person")),
             "a at the dentist",
         )
         .await
@@ -432,8 +471,14 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
         .await
         .expect("view");
     assert_eq!(v.layers.len(), 1);
-    assert_eq!(v.on_call_now.map(|n| n.user_id), Some(a.user_id));
-    assert!(v.final_shifts.iter().all(|x| x.user_id == Some(a.user_id)));
+    assert_eq!(
+        v.on_call_now.map(|n| n.user_id),
+        Some(a.user_id().expect("a person"))
+    );
+    assert!(v
+        .final_shifts
+        .iter()
+        .all(|x| x.user_id == Some(a.user_id().expect("a person"))));
     assert!(matches!(
         svc.schedule_view(&viewer, s.id, T0, 90).await,
         Err(ServiceError::Invalid(_))
@@ -446,7 +491,7 @@ async fn schedules_are_validated_with_field_names() {
     let mut spec = seed_roster(
         "Primary",
         "2026-11-02",
-        vec![editor.user_id],
+        vec![editor.user_id().expect("a person")],
         vec![999],
         vec![],
     );
@@ -465,8 +510,11 @@ async fn schedules_are_validated_with_field_names() {
     );
     let responder = common::signed_in(&svc, "r@example.com", "responder").await;
     assert!(matches!(
-        svc.create_schedule(&responder, one_person("X", responder.user_id))
-            .await,
+        svc.create_schedule(
+            &responder,
+            one_person("X", responder.user_id().expect("a person"))
+        )
+        .await,
         Err(ServiceError::Forbidden(_))
     ));
 }

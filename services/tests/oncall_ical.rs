@@ -184,7 +184,7 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
     let name_of = |id: i64| {
         [&lead, &ann, &bob, &cai, &dan]
             .iter()
-            .find(|a| a.user_id == id)
+            .find(|a| a.user_id().expect("a person") == id)
             .map(|a| a.name.clone())
             .unwrap_or_else(|| panic!("no user {id}"))
     };
@@ -193,9 +193,19 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
     let spec = oc::seed_roster(
         "Primary",
         "2026-10-26",
-        vec![ann.user_id, bob.user_id],
-        vec![cai.user_id, ann.user_id],
-        vec![bob.user_id, cai.user_id, ann.user_id],
+        vec![
+            ann.user_id().expect("a person"),
+            bob.user_id().expect("a person"),
+        ],
+        vec![
+            cai.user_id().expect("a person"),
+            ann.user_id().expect("a person"),
+        ],
+        vec![
+            bob.user_id().expect("a person"),
+            cai.user_id().expect("a person"),
+            ann.user_id().expect("a person"),
+        ],
     );
     assert_eq!(spec.time_zone, "Asia/Shanghai");
     let schedule = svc
@@ -210,7 +220,7 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
             schedule.id,
             NOW + 2 * DAY_MS + 2 * HOUR_MS,
             NOW + 2 * DAY_MS + 8 * HOUR_MS,
-            dan.user_id,
+            dan.user_id().expect("a person"),
             None,
             "covering",
         )
@@ -222,8 +232,8 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
             schedule.id,
             NOW + 5 * DAY_MS + 14 * HOUR_MS,
             NOW + 6 * DAY_MS + 14 * HOUR_MS,
-            dan.user_id,
-            Some(ann.user_id),
+            dan.user_id().expect("a person"),
+            Some(ann.user_id().expect("a person")),
             "swap",
         )
         .await
@@ -339,7 +349,7 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
 
     // Ann's own feed: exactly her stretches of the schedule, adjacent ones as one.
     let ann_url = svc
-        .rotate_feed(&ann, FeedKind::User, ann.user_id)
+        .rotate_feed(&ann, FeedKind::User, ann.user_id().expect("a person"))
         .await
         .expect("rotate person feed");
     let ann_ics = svc
@@ -353,7 +363,7 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
     let ann_expected = merged(
         feed_expected
             .iter()
-            .filter(|s| s.user_id == Some(ann.user_id))
+            .filter(|s| s.user_id == Some(ann.user_id().expect("a person")))
             .map(|s| (s.start_ms, s.end_ms)),
     );
     assert_eq!(spans(&ann_events), ann_expected);
@@ -382,7 +392,8 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
         .all(|e| e.end <= swap.ov.start_ms || e.start >= swap.ov.end_ms));
     // Someone else may not make Ann's feed.
     assert!(matches!(
-        svc.rotate_feed(&bob, FeedKind::User, ann.user_id).await,
+        svc.rotate_feed(&bob, FeedKind::User, ann.user_id().expect("a person"))
+            .await,
         Err(ServiceError::Forbidden(_))
     ));
 

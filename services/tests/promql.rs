@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use domain::alerting::{AlertState, CompareOp, KpiMetric, RuleQuery, RuleSpec, Severity};
 use serde_json::{json, Value};
 use services::accounts::CreateUser;
-use services::{Actor, AuthSettings, FakeClock, Services};
+use services::{AuthSettings, Caller, FakeClock, Services};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -59,12 +59,12 @@ async fn prometheus() -> String {
     format!("http://{addr}")
 }
 
-async fn setup(prom: Option<&str>) -> (Services, Actor) {
+async fn setup(prom: Option<&str>) -> (Services, Caller) {
     let (store, _dir) = store::testing::sqlite_store("vigil-promql").await;
     let svc = Services::new(store, Arc::new(FakeClock::at(NOW)), AuthSettings::default())
         .with_prometheus(prom);
     svc.create_user(
-        None,
+        &services::Caller::system("test"),
         &CreateUser {
             email: "ops@example.com".into(),
             name: "ops".into(),

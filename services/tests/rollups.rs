@@ -219,14 +219,22 @@ async fn ingest_scenario(svc: &Services) -> u64 {
     let mut accepted = 0;
     for chunk in events.chunks(300).chain(std::iter::once(&late[..])) {
         let r = svc
-            .ingest_events(&serde_json::to_vec(chunk).expect("json"), false)
+            .ingest_events(
+                &services::Caller::system("test"),
+                &serde_json::to_vec(chunk).expect("json"),
+                false,
+            )
             .await
             .expect("ingest");
         assert!(r.rejected.is_empty(), "{:?}", r.rejected);
         accepted += r.accepted;
     }
     let again = svc
-        .ingest_events(&serde_json::to_vec(&events[..300]).expect("json"), false)
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&events[..300]).expect("json"),
+            false,
+        )
         .await
         .expect("resend");
     assert_eq!((again.accepted, again.duplicates), (0, 300));
@@ -337,7 +345,10 @@ async fn concurrent_replicas_lose_no_rollup_update(db: &TestDb) {
     let run = |svc: Services, bodies: Vec<Vec<u8>>| {
         tokio::spawn(async move {
             for body in bodies {
-                let r = svc.ingest_events(&body, false).await.expect("ingest");
+                let r = svc
+                    .ingest_events(&services::Caller::system("test"), &body, false)
+                    .await
+                    .expect("ingest");
                 assert_eq!(r.accepted, 40);
             }
         })

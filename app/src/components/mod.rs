@@ -2,7 +2,7 @@
 
 use crate::i18n::{role_msg, t, Msg};
 use crate::session::use_me;
-use domain::Role;
+use domain::{Permission, Role};
 use leptos::prelude::*;
 
 /// A server function's error that belongs to no one field, as an alert box.
@@ -101,17 +101,17 @@ pub fn Forbidden() -> impl IntoView {
     }
 }
 
-/// Renders `children` only for users whose role includes `role`; the server functions the
-/// children call check the role again (the UI hides, the server decides).
+/// Renders `children` only for users whose role holds permission `can`; the service
+/// methods the children call check it again (the UI hides, the server decides).
 #[component]
-pub fn RequireRole(role: Role, children: ChildrenFn) -> impl IntoView {
+pub fn RequirePermission(can: Permission, children: ChildrenFn) -> impl IntoView {
     let me = use_me();
     let children = StoredValue::new(children);
     view! {
         <Suspense fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
                 match me.await {
-                    Ok(Some(me)) if me.can(role) => children.with_value(|c| c()).into_any(),
+                    Ok(Some(me)) if me.can(can) => children.with_value(|c| c()).into_any(),
                     Ok(Some(_)) => view! { <Forbidden /> }.into_any(),
                     _ => view! { <p class="alert alert-error">{t(Msg::ErrSessionExpired)}</p> }.into_any(),
                 }
@@ -120,14 +120,15 @@ pub fn RequireRole(role: Role, children: ChildrenFn) -> impl IntoView {
     }
 }
 
-/// Renders `children` when the signed-in user's role includes `role`, else `fallback`.
+/// Renders `children` when the signed-in user's role holds permission `can`, else
+/// `fallback`.
 /// Waits for the session inside a `Transition`, so the server and the browser decide the
 /// same way during hydration (reading the session signal directly outside a suspense
 /// boundary renders "no user" on the server and the real user in the browser: a
 /// hydration panic).
 #[component]
-pub fn IfRole(
-    role: Role,
+pub fn IfCan(
+    can: Permission,
     children: ChildrenFn,
     #[prop(optional, into)] fallback: Option<ViewFn>,
 ) -> impl IntoView {
@@ -137,7 +138,7 @@ pub fn IfRole(
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                if matches!(me.await, Ok(Some(m)) if m.can(role)) {
+                if matches!(me.await, Ok(Some(m)) if m.can(can)) {
                     children.with_value(|c| c()).into_any()
                 } else {
                     fallback.with_value(|f| f.as_ref().map(|f| f.run())).into_any()

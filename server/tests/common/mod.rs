@@ -31,12 +31,12 @@ pub async fn app_with(extra: &[(&str, &str)]) -> TestApp {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
     let config = Config::from_sources(None, &vars).expect("config");
-    let store = server::cli::open_store(&config).await.expect("store");
-    let services = server::cli::services_for(&config, store);
+    let store = server::wiring::open_store(&config).await.expect("store");
+    let services = server::wiring::services_for(&config, store);
     for (email, role) in [("admin@example.com", "admin"), ("pm@example.com", "viewer")] {
         services
             .create_user(
-                None,
+                &services::Caller::system("test"),
                 &services::accounts::CreateUser {
                     email: email.into(),
                     name: email.into(),
@@ -137,14 +137,6 @@ impl TestApp {
             "plain http in tests: {session}"
         );
         session.split(';').next().expect("pair").to_owned()
-    }
-
-    #[allow(dead_code)]
-    pub async fn csrf(&self, cookie: &str) -> String {
-        let res = self.rpc("me", &[], Some(cookie)).await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-        let me: serde_json::Value = serde_json::from_str(&res.body).expect("json");
-        me["csrf"].as_str().expect("csrf").to_owned()
     }
 }
 

@@ -2,13 +2,14 @@
 //! seed's template layout) and action items tracked across incidents.
 
 use super::{duration_zh, format_minute, Person};
-use crate::{Actor, ServiceError, Services};
+use crate::{Caller, ServiceError, Services};
 use chrono_tz::Tz;
 use domain::incident::postmortem::{
     lines, ActionKind, ActionSpec, ActionStatus, PmStatus, PmTimelineRow, Postmortem,
 };
 use domain::incident::{postmortem_due_ms, EntryKind, IncidentRole, Status};
-use domain::Role;
+use domain::Permission;
+
 use serde::Serialize;
 use std::collections::BTreeMap;
 use store::{ActionFilter, ActionItem, AlertLink, Incident, TimelineEntry};
@@ -51,15 +52,10 @@ impl Services {
     /// The postmortem of an incident, prefilled when none was saved yet (viewer).
     pub async fn postmortem(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
     ) -> Result<PostmortemView, ServiceError> {
-        actor.require(Role::Viewer)?;
-        self.postmortem_unchecked(code).await
-    }
-
-    /// [`Services::postmortem`] for callers already authorized (a `read` API key).
-    pub async fn postmortem_unchecked(&self, code: &str) -> Result<PostmortemView, ServiceError> {
+        actor.require(Permission::ViewIncidents)?;
         let incident = self.store.incident_by_code(code).await?;
         let now = self.now_ms();
         let row = self.store.postmortem(incident.id).await?;
@@ -109,13 +105,13 @@ impl Services {
     /// incident resolved and the causes written.
     pub async fn save_postmortem(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
         version: i64,
         mut doc: Postmortem,
         status: PmStatus,
     ) -> Result<PostmortemView, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::EditPostmortems)?;
         let incident = self.store.incident_by_code(code).await?;
         doc.whys = doc.whys.into_iter().map(|w| w.trim().to_owned()).collect();
         while doc.whys.last().is_some_and(String::is_empty) {
@@ -153,18 +149,13 @@ impl Services {
     /// The postmortem as Markdown in the template's layout (viewer).
     pub async fn postmortem_markdown(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
     ) -> Result<String, ServiceError> {
-        actor.require(Role::Viewer)?;
-        self.postmortem_markdown_unchecked(code).await
-    }
-
-    /// [`Services::postmortem_markdown`] for callers already authorized (a `read` API key).
-    pub async fn postmortem_markdown_unchecked(&self, code: &str) -> Result<String, ServiceError> {
-        let view = self.postmortem_unchecked(code).await?;
+        actor.require(Permission::ViewIncidents)?;
+        let view = self.postmortem(actor, code).await?;
         let alerts = self.store.incident_alerts(view.incident.id).await?;
-        let people = names(&self.people_unchecked().await?);
+        let people = names(&self.people_directory().await?);
         Ok(render_markdown(
             &view,
             &alerts,
@@ -188,11 +179,11 @@ impl Services {
     /// Adds an action item to an incident (responder).
     pub async fn add_action_item(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         code: &str,
         spec: &ActionSpec,
     ) -> Result<ActionItem, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::EditPostmortems)?;
         let spec = self.check_action(spec)?;
         if let Some(o) = spec.owner_user_id {
             self.check_people(&[o], "owner").await?;
@@ -207,11 +198,11 @@ impl Services {
     /// Edits an action item (responder; its kind and code stay).
     pub async fn update_action_item(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         id: i64,
         spec: &ActionSpec,
     ) -> Result<ActionItem, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::EditPostmortems)?;
         let spec = self.check_action(spec)?;
         if let Some(o) = spec.owner_user_id {
             self.check_people(&[o], "owner").await?;
@@ -225,13 +216,15 @@ impl Services {
     /// Moves an action item to `status` (responder; also the item's owner).
     pub async fn set_action_status(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         id: i64,
         status: ActionStatus,
     ) -> Result<ActionItem, ServiceError> {
+        actor.require(Permission::ViewIncidents)?;
         let item = self.store.action_item(id).await?;
-        if item.owner_user_id != Some(actor.user_id) {
-            actor.require(Role::Responder)?;
+        // The item's owner may move it even as a viewer; anyone else needs the permission.
+        if item.owner_user_id.is_none() || item.owner_user_id != actor.user_id() {
+            actor.require(Permission::EditPostmortems)?;
         }
         let spec = ActionSpec {
             kind: item.kind,
@@ -246,8 +239,8 @@ impl Services {
             .await?)
     }
 
-    pub async fn delete_action_item(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-        actor.require(Role::Responder)?;
+    pub async fn delete_action_item(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+        actor.require(Permission::EditPostmortems)?;
         self.store
             .delete_action_item(id, &actor.audit(self.now_ms()))
             .await?;
@@ -258,12 +251,12 @@ impl Services {
     /// due day has passed in the reporting zone.
     pub async fn action_items(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         owner: Option<i64>,
         status: Option<ActionStatus>,
         overdue: bool,
     ) -> Result<Vec<ActionItem>, ServiceError> {
-        actor.require(Role::Viewer)?;
+        actor.require(Permission::ViewIncidents)?;
         Ok(self
             .store
             .action_items(&ActionFilter {
@@ -276,12 +269,12 @@ impl Services {
     }
 
     /// The signed-in user's open action items (home page).
-    pub async fn my_action_items(&self, actor: &Actor) -> Result<Vec<ActionItem>, ServiceError> {
-        actor.require(Role::Viewer)?;
+    pub async fn my_action_items(&self, actor: &Caller) -> Result<Vec<ActionItem>, ServiceError> {
+        actor.require(Permission::ViewIncidents)?;
         Ok(self
             .store
             .action_items(&ActionFilter {
-                owner_user_id: Some(actor.user_id),
+                owner_user_id: actor.user_id(),
                 open_only: true,
                 ..ActionFilter::default()
             })
@@ -574,7 +567,7 @@ impl Services {
         {
             return Ok(0);
         }
-        let people = self.people_unchecked().await?;
+        let people = self.people_directory().await?;
         let ic = people.first().map(|p| p.id);
         let now = self.now_ms() / MIN * MIN;
         let ctx = store::AuditCtx::system("demo", self.now_ms());

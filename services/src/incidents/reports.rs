@@ -3,13 +3,14 @@
 //! plotters charts.
 
 use crate::charts::{grouped_bar_chart, SEVERITY_COLORS};
-use crate::{Actor, ServiceError, Services};
+use crate::{Caller, ServiceError, Services};
 use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use domain::alerting::Severity;
 use domain::incident::postmortem::PmStatus;
 use domain::incident::{postmortem_due_ms, response_times};
-use domain::Role;
+use domain::Permission;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use store::{Incident, IncidentFilter};
@@ -113,10 +114,10 @@ impl Services {
     /// The reports page: the last `months` months (1–24, default 6) (viewer).
     pub async fn incident_report_stats(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         months: u32,
     ) -> Result<IncidentReport, ServiceError> {
-        actor.require(Role::Viewer)?;
+        actor.require(Permission::ViewIncidents)?;
         let months_n = months.clamp(1, 24);
         let tz = self.reporting_tz();
         let now = self.now_ms();

@@ -2,12 +2,11 @@
 //! version 4) is accepted at `POST /api/v1/integrations/alertmanager` with an ingest key,
 //! stored, and shown beside Vigil's own alerts.
 
-use crate::{ApiCaller, ServiceError, Services};
+use crate::{Caller, ServiceError, Services};
 use domain::alerting::Labels;
 use domain::FieldErrors;
 use serde::{Deserialize, Serialize};
 use store::notify::ExternalAlert;
-use store::AuditCtx;
 
 /// Alertmanager's webhook body (`version: "4"`), the fields Vigil uses.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,9 +76,10 @@ impl Services {
     /// and nothing is stored unless all are valid.
     pub async fn receive_alertmanager(
         &self,
-        caller: &ApiCaller,
+        caller: &Caller,
         hook: AlertmanagerWebhook,
     ) -> Result<ReceiveReport, ServiceError> {
+        caller.require(domain::Permission::Ingest)?;
         let mut e = FieldErrors::new();
         if hook.version != "4" {
             e.add(
@@ -147,7 +147,7 @@ impl Services {
             });
         }
         e.into_result()?;
-        let ctx = AuditCtx::system(&format!("api-key:{}", caller.name), now);
+        let ctx = caller.audit(now);
         self.store.upsert_external_alerts(&rows, &ctx).await?;
         Ok(ReceiveReport {
             accepted: rows.len(),
@@ -159,14 +159,9 @@ impl Services {
     /// Received alerts still firing, newest first (viewer).
     pub async fn external_alerts(
         &self,
-        actor: &crate::Actor,
+        actor: &crate::Caller,
     ) -> Result<Vec<ExternalAlertView>, ServiceError> {
-        actor.require(domain::Role::Viewer)?;
-        self.external_alerts_unchecked().await
-    }
-
-    /// [`Services::external_alerts`] for callers already authorized (a `read` API key).
-    pub async fn external_alerts_unchecked(&self) -> Result<Vec<ExternalAlertView>, ServiceError> {
+        actor.require(domain::Permission::ViewAlerts)?;
         let rows = self.store.firing_external_alerts(self.now_ms()).await?;
         Ok(rows
             .into_iter()

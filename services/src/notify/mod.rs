@@ -8,11 +8,12 @@ pub mod dispatch;
 pub mod external;
 pub mod policy;
 
-use crate::{Actor, ServiceError, Services};
+use crate::{Caller, ServiceError, Services};
 use channels::{ChannelConfig, ChannelKind};
 use dispatch::{GroupState, NotifyAlert};
 use domain::alerting::AlertState;
-use domain::Role;
+use domain::Permission;
+
 use policy::{Policy, Silence};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -94,13 +95,13 @@ impl Services {
     /// Adds a channel (admin: channels hold secrets).
     pub async fn create_channel(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         name: &str,
         kind: &str,
         config: ChannelConfig,
         enabled: bool,
     ) -> Result<ChannelView, ServiceError> {
-        actor.require(Role::Admin)?;
+        actor.require(Permission::ManageChannels)?;
         let mut e = domain::FieldErrors::new();
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 80 {
@@ -128,23 +129,48 @@ impl Services {
         Ok(view_of(&row))
     }
 
-    pub async fn delete_channel(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-        actor.require(Role::Admin)?;
+    pub async fn delete_channel(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+        actor.require(Permission::ManageChannels)?;
         Ok(self
             .store
             .delete_channel(id, &actor.audit(self.now_ms()))
             .await?)
     }
 
-    pub async fn list_channels(&self, actor: &Actor) -> Result<Vec<ChannelView>, ServiceError> {
-        actor.require(Role::Viewer)?;
+    pub async fn list_channels(&self, actor: &Caller) -> Result<Vec<ChannelView>, ServiceError> {
+        actor.require(Permission::ViewAlerts)?;
         Ok(self.store.channels().await?.iter().map(view_of).collect())
+    }
+
+    /// The enabled channels `actor` may send an incident report to: none unless they
+    /// respond to incidents (names only, no settings).
+    pub async fn report_channels(
+        &self,
+        actor: &Caller,
+    ) -> Result<Vec<(i64, String)>, ServiceError> {
+        actor.require(Permission::ViewIncidents)?;
+        if !actor.can(Permission::RespondToIncidents) {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .store
+            .channels()
+            .await?
+            .into_iter()
+            .filter(|c| c.enabled)
+            .map(|c| (c.id, c.name))
+            .collect())
     }
 
     // ----- policy -----
 
-    /// The policy in force (the default until one is saved) and its version.
-    pub async fn notification_policy(&self) -> Result<(Policy, i64), ServiceError> {
+    /// The routing policy in force (the default until one is saved) and its version.
+    pub async fn notification_policy(&self, actor: &Caller) -> Result<(Policy, i64), ServiceError> {
+        actor.require(Permission::ViewAlerts)?;
+        self.policy_in_force().await
+    }
+
+    async fn policy_in_force(&self) -> Result<(Policy, i64), ServiceError> {
         match self.store.policy().await? {
             None => Ok((Policy::default(), 0)),
             Some((doc, v)) => Ok((
@@ -157,11 +183,11 @@ impl Services {
 
     pub async fn set_notification_policy(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         policy: &Policy,
         version: i64,
     ) -> Result<i64, ServiceError> {
-        actor.require(Role::Editor)?;
+        actor.require(Permission::EditRouting)?;
         policy.validate()?;
         let doc =
             serde_json::to_string(policy).map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -176,13 +202,13 @@ impl Services {
     /// Creates a silence (responder and up: silencing is part of handling an incident).
     pub async fn create_silence(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         matchers: &str,
         starts_at_ms: i64,
         ends_at_ms: i64,
         comment: &str,
     ) -> Result<Silence, ServiceError> {
-        actor.require(Role::Responder)?;
+        actor.require(Permission::Silence)?;
         let mut e = domain::FieldErrors::new();
         let ms = match policy::parse_matchers(matchers) {
             Ok(ms) if ms.is_empty() => {
@@ -224,8 +250,8 @@ impl Services {
         silence_from_row(&row)
     }
 
-    pub async fn expire_silence(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-        actor.require(Role::Responder)?;
+    pub async fn expire_silence(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+        actor.require(Permission::Silence)?;
         Ok(self
             .store
             .expire_silence(id, &actor.audit(self.now_ms()))
@@ -233,8 +259,8 @@ impl Services {
     }
 
     /// Pending and active silences, and those expired in the last 7 days.
-    pub async fn list_silences(&self, actor: &Actor) -> Result<Vec<Silence>, ServiceError> {
-        actor.require(Role::Viewer)?;
+    pub async fn list_silences(&self, actor: &Caller) -> Result<Vec<Silence>, ServiceError> {
+        actor.require(Permission::ViewAlerts)?;
         self.store
             .silences(self.now_ms() - 7 * 86_400_000)
             .await?
@@ -285,7 +311,7 @@ impl Services {
     pub async fn dispatch_notifications(&self) -> Result<DispatchReport, ServiceError> {
         let now = self.now_ms();
         let alerts = self.notify_alerts().await?;
-        let (policy, _) = self.notification_policy().await?;
+        let (policy, _) = self.policy_in_force().await?;
         let silences: Vec<Silence> = self
             .store
             .silences(now)
@@ -456,8 +482,8 @@ impl Services {
 
     /// Sends a test message to one channel now (not through the outbox); the error says
     /// what the receiver answered.
-    pub async fn test_channel(&self, actor: &Actor, id: i64) -> Result<(), ServiceError> {
-        actor.require(Role::Editor)?;
+    pub async fn test_channel(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+        actor.require(Permission::EditRouting)?;
         let c = self
             .store
             .channels()
@@ -504,10 +530,10 @@ impl Services {
     /// The delivery log, newest first (viewer).
     pub async fn delivery_log(
         &self,
-        actor: &Actor,
+        actor: &Caller,
         before_id: Option<i64>,
     ) -> Result<Vec<Delivery>, ServiceError> {
-        actor.require(Role::Viewer)?;
+        actor.require(Permission::ViewAlerts)?;
         Ok(self.store.deliveries(100, before_id).await?)
     }
 }

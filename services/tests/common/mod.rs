@@ -21,9 +21,9 @@ pub async fn services_at(tag: &str, tz: chrono_tz::Tz) -> Services {
 
 /// Creates a user with `role`, signs in and returns the session's actor.
 #[allow(dead_code)] // not every test binary that shares this module uses it
-pub async fn signed_in(svc: &Services, email: &str, role: &str) -> services::Actor {
+pub async fn signed_in(svc: &Services, email: &str, role: &str) -> services::Caller {
     svc.create_user(
-        None,
+        &services::Caller::system("test"),
         &services::accounts::CreateUser {
             email: email.into(),
             name: email.into(),

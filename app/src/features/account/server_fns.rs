@@ -47,19 +47,19 @@ pub async fn login(
 
 /// Signs out the current session.
 #[server(prefix = "/rpc", endpoint = "logout")]
-pub async fn logout(csrf: String) -> Result<(), AppError> {
+pub async fn logout() -> Result<(), AppError> {
     use crate::session::{cookies, ssr, SESSION_COOKIE};
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
     let token = ssr::session_token(&parts).unwrap_or_default();
-    ssr::services()?.logout(&actor, &token, &csrf).await?;
+    ssr::services()?.logout(&actor, &token).await?;
     cookies::set(cookies::build(SESSION_COOKIE, "", true, Some(0)));
     Ok(())
 }
 
 /// Sets the UI language: stored on the account when signed in, and in a cookie.
 #[server(prefix = "/rpc", endpoint = "set_language")]
-pub async fn set_language(locale: String, csrf: String) -> Result<(), AppError> {
+pub async fn set_language(locale: String) -> Result<(), AppError> {
     use crate::i18n::LANG_COOKIE;
     use crate::session::{cookies, ssr};
     let Some(tag) = domain::Locale::from_tag(&locale) else {
@@ -68,7 +68,7 @@ pub async fn set_language(locale: String, csrf: String) -> Result<(), AppError> 
     if let Some(actor) = ssr::current_actor().await? {
         let tz = actor.time_zone.clone();
         ssr::services()?
-            .set_preferences(&actor, &csrf, tag.tag(), &tz)
+            .set_preferences(&actor, tag.tag(), &tz)
             .await?;
     }
     cookies::set(cookies::build(
@@ -82,16 +82,12 @@ pub async fn set_language(locale: String, csrf: String) -> Result<(), AppError> 
 
 /// Saves language and time zone.
 #[server(prefix = "/rpc", endpoint = "save_preferences")]
-pub async fn save_preferences(
-    locale: String,
-    time_zone: String,
-    csrf: String,
-) -> Result<(), AppError> {
+pub async fn save_preferences(locale: String, time_zone: String) -> Result<(), AppError> {
     use crate::i18n::LANG_COOKIE;
     use crate::session::{cookies, ssr};
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let user = ssr::services()?
-        .set_preferences(&actor, &csrf, &locale, &time_zone)
+        .set_preferences(&actor, &locale, &time_zone)
         .await?;
     cookies::set(cookies::build(
         LANG_COOKIE,
@@ -107,12 +103,11 @@ pub async fn save_preferences(
 pub async fn change_password(
     current_password: String,
     new_password: String,
-    csrf: String,
 ) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     ssr::services()?
-        .change_password(&actor, &csrf, &current_password, &new_password)
+        .change_password(&actor, &current_password, &new_password)
         .await?;
     Ok(())
 }

@@ -35,14 +35,11 @@ pub fn SettingsPage() -> impl IntoView {
                     return view! { <p class="alert alert-error">{t(Msg::ErrSessionExpired)}</p> }.into_any();
                 };
                 let zones = zones.await.unwrap_or_default();
-                let csrf = m.csrf.clone();
-                let csrf2 = m.csrf.clone();
                 view! {
                     <div class="cards cards-2">
                         <section class="card">
                             <h2>{t(Msg::Preferences)}</h2>
                             <ActionForm action=save attr:class="form">
-                                <input type="hidden" name="csrf" value=csrf />
                                 <label>
                                     <span>{t(Msg::Language)}</span>
                                     <select name="locale">
@@ -80,7 +77,6 @@ pub fn SettingsPage() -> impl IntoView {
                         <section class="card">
                             <h2>{t(Msg::ChangePassword)}</h2>
                             <ActionForm action=change attr:class="form">
-                                <input type="hidden" name="csrf" value=csrf2 />
                                 <label>
                                     <span>{t(Msg::CurrentPassword)}</span>
                                     <input type="password" name="current_password" autocomplete="current-password" required />

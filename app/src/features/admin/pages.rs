@@ -4,11 +4,11 @@ use super::server_fns::{
     audit_log, list_api_keys, list_users, set_user_disabled, set_user_role, CreateApiKey,
     CreateUser, RevokeApiKey,
 };
-use crate::components::{FieldError, PageHeader, RequireRole};
+use crate::components::{FieldError, PageHeader, RequirePermission};
 use crate::error::AppError;
 use crate::i18n::{role_msg, t, Msg};
-use crate::session::{csrf_of, use_me};
-use domain::Role;
+use crate::session::use_me;
+use domain::{Permission, Role};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
@@ -31,10 +31,10 @@ fn AdminFrame(title: Msg, children: ChildrenFn) -> impl IntoView {
     view! {
         <Title text=t(title) />
         <PageHeader title=Msg::AdminTitle />
-        <RequireRole role=Role::Admin>
+        <RequirePermission can=Permission::ManageUsers>
             <AdminTabs />
             {children()}
-        </RequireRole>
+        </RequirePermission>
     }
 }
 
@@ -64,16 +64,14 @@ fn UsersAdmin() -> impl IntoView {
     };
 
     let change_role = move |user_id: i64, role: String| {
-        let csrf = csrf_of(me);
         spawn_local(async move {
-            row_error.set(set_user_role(user_id, role, csrf).await.err());
+            row_error.set(set_user_role(user_id, role).await.err());
             changed.update(|n| *n += 1);
         });
     };
     let toggle = move |user_id: i64, disabled: bool| {
-        let csrf = csrf_of(me);
         spawn_local(async move {
-            row_error.set(set_user_disabled(user_id, disabled, csrf).await.err());
+            row_error.set(set_user_disabled(user_id, disabled).await.err());
             changed.update(|n| *n += 1);
         });
     };
@@ -153,7 +151,6 @@ fn UsersAdmin() -> impl IntoView {
             <section class="card">
                 <h2>{t(Msg::AddUser)}</h2>
                 <ActionForm action=create attr:class="form" attr:data-testid="create-user-form">
-                    <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
                     <label>
                         <span>{t(Msg::Email)}</span>
                         <input type="email" name="email" required />
@@ -178,7 +175,6 @@ fn UsersAdmin() -> impl IntoView {
                         <input type="password" name="password" autocomplete="new-password" minlength="10" required />
                         <FieldError error=field("password") />
                     </label>
-                    <FieldError error=field("csrf") />
                     <div class="form-actions">
                         <button type="submit" class="btn btn-primary" disabled=create.pending()>{t(Msg::Create)}</button>
                         {move || matches!(create.value().get(), Some(Ok(_))).then(|| view! { <span class="ok">{t(Msg::UserCreated)}</span> })}
@@ -196,7 +192,6 @@ pub fn ApiKeysPage() -> impl IntoView {
 
 #[component]
 fn ApiKeysAdmin() -> impl IntoView {
-    let me = use_me();
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
     let keys = Resource::new(
@@ -238,7 +233,7 @@ fn ApiKeysAdmin() -> impl IntoView {
                                                         } else {
                                                             view! {
                                                                 <button type="button" class="btn btn-small btn-danger"
-                                                                    on:click=move |_| { revoke.dispatch(RevokeApiKey { id, csrf: csrf_of(me) }); }>
+                                                                    on:click=move |_| { revoke.dispatch(RevokeApiKey { id }); }>
                                                                     {t(Msg::Revoke)}
                                                                 </button>
                                                             }.into_any()
@@ -258,7 +253,6 @@ fn ApiKeysAdmin() -> impl IntoView {
             <section class="card">
                 <h2>{t(Msg::CreateKey)}</h2>
                 <ActionForm action=create attr:class="form">
-                    <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
                     <label>
                         <span>{t(Msg::ApiKeyName)}</span>
                         <input name="name" required placeholder="web-app ingest" />

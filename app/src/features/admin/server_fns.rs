@@ -43,7 +43,7 @@ pub struct AuditRow {
 #[server(prefix = "/rpc", endpoint = "admin/list_users")]
 pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let users = ssr::services()?.list_users(&actor).await?;
     Ok(users
         .into_iter()
@@ -64,37 +64,34 @@ pub async fn create_user(
     name: String,
     role: String,
     password: String,
-    csrf: String,
 ) -> Result<i64, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor.require(Role::Admin).map_err(AppError::from)?;
-    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let actor = ssr::caller().await?;
     let input = services::accounts::CreateUser {
         email,
         name,
         role,
         password,
     };
-    Ok(ssr::services()?.create_user(Some(&actor), &input).await?.id)
+    Ok(ssr::services()?.create_user(&actor, &input).await?.id)
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/set_user_role")]
-pub async fn set_user_role(user_id: i64, role: String, csrf: String) -> Result<(), AppError> {
+pub async fn set_user_role(user_id: i64, role: String) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     ssr::services()?
-        .set_user_role(&actor, &csrf, user_id, &role)
+        .set_user_role(&actor, user_id, &role)
         .await?;
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/set_user_disabled")]
-pub async fn set_user_disabled(user_id: i64, disabled: bool, csrf: String) -> Result<(), AppError> {
+pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     ssr::services()?
-        .set_user_disabled(&actor, &csrf, user_id, disabled)
+        .set_user_disabled(&actor, user_id, disabled)
         .await?;
     Ok(())
 }
@@ -102,7 +99,7 @@ pub async fn set_user_disabled(user_id: i64, disabled: bool, csrf: String) -> Re
 #[server(prefix = "/rpc", endpoint = "admin/list_api_keys")]
 pub async fn list_api_keys() -> Result<Vec<ApiKeyRow>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let keys = ssr::services()?.list_api_keys(&actor).await?;
     let tz = actor.time_zone.clone();
     Ok(keys
@@ -123,20 +120,20 @@ pub async fn list_api_keys() -> Result<Vec<ApiKeyRow>, AppError> {
 
 /// Creates a key and returns its secret (shown once).
 #[server(prefix = "/rpc", endpoint = "admin/create_api_key")]
-pub async fn create_api_key(name: String, scope: String, csrf: String) -> Result<String, AppError> {
+pub async fn create_api_key(name: String, scope: String) -> Result<String, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     Ok(ssr::services()?
-        .create_api_key(&actor, &csrf, &name, &scope)
+        .create_api_key(&actor, &name, &scope)
         .await?
         .secret)
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/revoke_api_key")]
-pub async fn revoke_api_key(id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    ssr::services()?.revoke_api_key(&actor, &csrf, id).await?;
+    let actor = ssr::caller().await?;
+    ssr::services()?.revoke_api_key(&actor, id).await?;
     Ok(())
 }
 
@@ -147,7 +144,7 @@ pub async fn audit_log(
     before_id: Option<i64>,
 ) -> Result<Vec<AuditRow>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let entries = ssr::services()?
         .audit_log(&actor, action, before_id, 50)
         .await?;

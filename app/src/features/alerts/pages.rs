@@ -9,16 +9,16 @@ use super::server_fns::{
     SavePolicy, SaveRule, TestChannel,
 };
 use crate::components::error_box;
-use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
+use crate::components::{EmptyState, FieldError, Icon, IfCan, PageHeader};
 use crate::error::AppError;
 use crate::features::oncall::pages::AckButton;
 use crate::features::oncall::server_fns::policy_options;
 use crate::features::technical::server_fns::probe_names;
 use crate::i18n::{t, Msg};
-use crate::session::{csrf_of, use_me};
+use crate::session::use_me;
 use domain::alerting::{CompareOp, KpiMetric, Severity};
 use domain::probe::ProbeMetric;
-use domain::Role;
+use domain::Permission;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
@@ -143,7 +143,6 @@ pub fn AlertsPage() -> impl IntoView {
 /// Prometheus rule-file export (everyone) and import (editors), as the CLI does.
 #[component]
 fn RuleFileTools() -> impl IntoView {
-    let me = use_me();
     let open = RwSignal::new(None::<&'static str>);
     let exported = Resource::new(
         move || open.get() == Some("export"),
@@ -187,7 +186,7 @@ fn RuleFileTools() -> impl IntoView {
             <form class="card form rulefile-panel" data-testid="import-panel"
                 on:submit=move |ev| {
                     ev.prevent_default();
-                    import.dispatch(ImportRules { yaml: yaml.get_untracked(), csrf: csrf_of(me) });
+                    import.dispatch(ImportRules { yaml: yaml.get_untracked() });
                 }>
                 <p class="muted small">{t(Msg::ImportHint)}</p>
                 <textarea class="code" rows="12" name="yaml" spellcheck="false"
@@ -215,9 +214,9 @@ fn RuleFileTools() -> impl IntoView {
     };
     view! {
         <button type="button" class="btn" on:click=move |_| toggle("export") data-testid="export-rules">{t(Msg::ExportYaml)}</button>
-        <IfRole role=Role::Editor>
+        <IfCan can=Permission::EditRules>
             <button type="button" class="btn" on:click=move |_| toggle("import") data-testid="import-rules">{t(Msg::ImportYaml)}</button>
-        </IfRole>
+        </IfCan>
         {export_panel}
         {import_panel}
     }
@@ -248,7 +247,7 @@ pub fn RulesPage() -> impl IntoView {
         <div class="toolbar">
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    matches!(me.await, Ok(Some(m)) if m.can(Role::Editor)).then(|| view! {
+                    matches!(me.await, Ok(Some(m)) if m.can(Permission::EditRules)).then(|| view! {
                         <a class="btn btn-primary" href="/alerts/rules/new" data-testid="new-rule">{t(Msg::NewRule)}</a>
                     })
                 })}
@@ -399,7 +398,6 @@ fn probe_fields(
 
 #[component]
 fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
-    let me = use_me();
     let navigate = use_navigate();
     let form = RwSignal::new(edit.form.clone());
     let range = RwSignal::new("7d".to_owned());
@@ -416,7 +414,6 @@ fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
     let policies = LocalResource::new(policy_options);
     let save = ServerAction::<SaveRule>::new();
     let delete = ServerAction::<DeleteRule>::new();
-    let csrf = move || csrf_of(me);
     let nav = navigate.clone();
     Effect::new(move |_| {
         if let Some(Ok(_)) = save.value().get() {
@@ -454,7 +451,6 @@ fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
             id,
             version,
             form: form.get_untracked(),
-            csrf: csrf(),
         });
     };
     let part0 = view! {
@@ -662,17 +658,17 @@ fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
     }.into_any();
     let part11 = view! {
                 <div class="form-actions">
-                    <IfRole role=Role::Editor fallback=|| view! { <p class="muted">{t(Msg::ReadOnlyRule)}</p> }>
+                    <IfCan can=Permission::EditRules fallback=|| view! { <p class="muted">{t(Msg::ReadOnlyRule)}</p> }>
                         <button type="submit" class="btn btn-primary" disabled=save.pending() data-testid="save-rule">
                             {move || if save.pending().get() { t(Msg::Saving)() } else { t(Msg::Save)() }}
                         </button>
                         {id.map(|id| view! {
                             <button type="button" class="btn btn-danger"
-                                on:click=move |_| { delete.dispatch(DeleteRule { id, csrf: csrf() }); }>
+                                on:click=move |_| { delete.dispatch(DeleteRule { id }); }>
                                 {t(Msg::Delete)}
                             </button>
                         })}
-                    </IfRole>
+                    </IfCan>
                     <a class="btn btn-ghost" href="/alerts/rules">{t(Msg::Cancel)}</a>
                 </div>
 
@@ -870,7 +866,7 @@ pub fn SilencesPage() -> impl IntoView {
     let list = view! {
         <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
-                let can = matches!(me.await, Ok(Some(m)) if m.can(Role::Responder));
+                let can = matches!(me.await, Ok(Some(m)) if m.can(Permission::Silence));
                 match silences.await {
                     Err(e) => error_box(e),
                     Ok(rows) if rows.is_empty() => view! { <p class="muted empty-inline">{t(Msg::NoSilences)}</p> }.into_any(),
@@ -895,7 +891,7 @@ pub fn SilencesPage() -> impl IntoView {
                                             <td>{s.comment.clone()}</td>
                                             <td>{(live && can).then(|| view! {
                                                 <button type="button" class="btn btn-small"
-                                                    on:click=move |_| { expire.dispatch(ExpireSilence { id, csrf: csrf_of(me) }); }>
+                                                    on:click=move |_| { expire.dispatch(ExpireSilence { id }); }>
                                                     {t(Msg::Expire)}
                                                 </button>
                                             })}</td>
@@ -912,9 +908,8 @@ pub fn SilencesPage() -> impl IntoView {
     }
     .into_any();
     let form = view! {
-        <IfRole role=Role::Responder fallback=|| view! { <p class="muted">{t(Msg::SilenceNeedsResponder)}</p> }>
+        <IfCan can=Permission::Silence fallback=|| view! { <p class="muted">{t(Msg::SilenceNeedsResponder)}</p> }>
             <ActionForm action=create attr:class="form">
-                <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
                 <label>
                     <span>{t(Msg::Matchers)}</span>
                     <input name="matchers" required placeholder="alertname=\"DAU dropped more than 20%\", service=~\"chat|web\"" />
@@ -934,7 +929,7 @@ pub fn SilencesPage() -> impl IntoView {
                     <button type="submit" class="btn btn-primary" disabled=create.pending()>{t(Msg::CreateSilence)}</button>
                 </div>
             </ActionForm>
-        </IfRole>
+        </IfCan>
     }
     .into_any();
     view! {
@@ -968,8 +963,8 @@ pub fn NotificationsPage() -> impl IntoView {
     let channel_list = view! {
         <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
-                let role = me.await.ok().flatten().map(|m| m.role);
-                let is = move |r: Role| role.is_some_and(|x| x.allows(r));
+                let me = me.await.ok().flatten();
+                let is = move |p: Permission| me.as_ref().is_some_and(|m| m.can(p));
                 match channels.await {
                     Err(e) => error_box(e),
                     Ok(rows) if rows.is_empty() => view! { <p class="muted empty-inline">{t(Msg::NoChannels)}</p> }.into_any(),
@@ -986,15 +981,15 @@ pub fn NotificationsPage() -> impl IntoView {
                                             <td><code>{c.kind.clone()}</code>{c.signed.then(|| view! { " "<span class="badge badge-ok">{t(Msg::Signed)}</span> })}</td>
                                             <td class="muted">{c.host.clone()}</td>
                                             <td class="nowrap">
-                                                {is(Role::Editor).then(|| view! {
+                                                {is(Permission::EditRouting).then(|| view! {
                                                     <button type="button" class="btn btn-small"
-                                                        on:click=move |_| { test.dispatch(TestChannel { id, csrf: csrf_of(me) }); }>
+                                                        on:click=move |_| { test.dispatch(TestChannel { id }); }>
                                                         {t(Msg::SendTest)}
                                                     </button>
                                                 })}
-                                                {is(Role::Admin).then(|| view! {
+                                                {is(Permission::ManageChannels).then(|| view! {
                                                     " "<button type="button" class="btn btn-small btn-danger"
-                                                        on:click=move |_| { delete.dispatch(DeleteChannel { id, csrf: csrf_of(me) }); }>
+                                                        on:click=move |_| { delete.dispatch(DeleteChannel { id }); }>
                                                         {t(Msg::Delete)}
                                                     </button>
                                                 })}
@@ -1018,9 +1013,8 @@ pub fn NotificationsPage() -> impl IntoView {
     let channel_kind = RwSignal::new("feishu".to_owned());
     let is_email = move || channel_kind.with(|k| k == "email");
     let channel_form = view! {
-        <IfRole role=Role::Admin fallback=|| view! { <p class="muted">{t(Msg::ChannelsNeedAdmin)}</p> }>
+        <IfCan can=Permission::ManageChannels fallback=|| view! { <p class="muted">{t(Msg::ChannelsNeedAdmin)}</p> }>
             <ActionForm action=create attr:class="form">
-                <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
                 <div class="form-row">
                     <label>
                         <span>{t(Msg::Name)}</span>
@@ -1067,18 +1061,17 @@ pub fn NotificationsPage() -> impl IntoView {
                     <button type="submit" class="btn btn-primary" disabled=create.pending()>{t(Msg::AddChannel)}</button>
                 </div>
             </ActionForm>
-        </IfRole>
+        </IfCan>
     }
     .into_any();
     let policy_view = view! {
         <Suspense fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
-                let editor = matches!(me.await, Ok(Some(m)) if m.can(Role::Editor));
+                let editor = matches!(me.await, Ok(Some(m)) if m.can(Permission::EditRouting));
                 match policy.await {
                     Err(e) => error_box(e),
                     Ok((doc, version)) => view! {
                         <ActionForm action=save_policy_action attr:class="form">
-                            <input type="hidden" name="csrf" prop:value=move || csrf_of(me) />
                             <input type="hidden" name="version" value=version.to_string() />
                             <textarea name="policy" rows="18" class="code" spellcheck="false" readonly=!editor>{doc}</textarea>
                             <FieldError error=Signal::derive(move || policy_err().and_then(|e| e.field("policy").or_else(|| e.field("route")).or_else(|| e.field("inhibit")))) />

@@ -88,7 +88,7 @@ use services::alerting::format_rule_value as format_check_value;
 #[server(prefix = "/rpc", endpoint = "alerts/list_rules")]
 pub async fn list_rules() -> Result<Vec<RuleRow>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let rules = ssr::services()?.list_rules(&actor).await?;
     Ok(rules
         .into_iter()
@@ -115,7 +115,7 @@ pub async fn list_rules() -> Result<Vec<RuleRow>, AppError> {
 #[server(prefix = "/rpc", endpoint = "alerts/active")]
 pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let rules = svc.list_rules(&actor).await?;
     let alerts = svc.active_alerts(&actor).await?;
@@ -157,7 +157,7 @@ pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
 pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, AppError> {
     use crate::session::ssr;
     use domain::alerting::{AlertState, Severity};
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let bad = |field: &str, msg: &str| {
         AppError::from(services::ServiceError::invalid(field, msg.to_owned()))
@@ -225,18 +225,13 @@ pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, App
 #[server(prefix = "/rpc", endpoint = "alerts/get_rule", input = Json)]
 pub async fn get_rule(id: Option<i64>) -> Result<RuleEdit, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     match id {
-        None => {
-            actor
-                .require(domain::Role::Viewer)
-                .map_err(AppError::from)?;
-            Ok(RuleEdit {
-                id: None,
-                version: 0,
-                form: RuleForm::default(),
-            })
-        }
+        None => Ok(RuleEdit {
+            id: None,
+            version: 0,
+            form: RuleForm::default(),
+        }),
         Some(id) => {
             let r = ssr::services()?.get_rule(&actor, id).await?;
             Ok(RuleEdit {
@@ -250,18 +245,9 @@ pub async fn get_rule(id: Option<i64>) -> Result<RuleEdit, AppError> {
 
 /// Creates (`id` = None) or updates a rule; returns its id.
 #[server(prefix = "/rpc", endpoint = "alerts/save_rule", input = Json)]
-pub async fn save_rule(
-    id: Option<i64>,
-    version: i64,
-    form: RuleForm,
-    csrf: String,
-) -> Result<i64, AppError> {
+pub async fn save_rule(id: Option<i64>, version: i64, form: RuleForm) -> Result<i64, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor
-        .require(domain::Role::Editor)
-        .map_err(AppError::from)?;
-    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let actor = ssr::caller().await?;
     let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
     let svc = ssr::services()?;
     Ok(match id {
@@ -271,13 +257,9 @@ pub async fn save_rule(
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/delete_rule")]
-pub async fn delete_rule(id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn delete_rule(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor
-        .require(domain::Role::Editor)
-        .map_err(AppError::from)?;
-    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let actor = ssr::caller().await?;
     ssr::services()?.delete_rule(&actor, id).await?;
     Ok(())
 }
@@ -287,7 +269,7 @@ pub async fn delete_rule(id: i64, csrf: String) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "alerts/backtest", input = Json)]
 pub async fn backtest_rule(form: RuleForm, range: String) -> Result<BacktestView, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let mut form = form;
     if form.name.trim().is_empty() {
@@ -357,7 +339,7 @@ pub struct DeliveryView {
 #[server(prefix = "/rpc", endpoint = "alerts/channels")]
 pub async fn list_channels() -> Result<Vec<ChannelRowView>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     Ok(ssr::services()?
         .list_channels(&actor)
         .await?
@@ -381,10 +363,9 @@ pub async fn create_channel(
     secret: String,
     #[server(default)] from: String,
     #[server(default)] to: String,
-    csrf: String,
 ) -> Result<i64, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Admin, &csrf).await?;
+    let actor = ssr::caller().await?;
     let mut cfg = services::notify::channels::ChannelConfig::webhook(&url, &secret);
     if kind == "email" {
         cfg.secret.clear();
@@ -398,30 +379,24 @@ pub async fn create_channel(
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/delete_channel")]
-pub async fn delete_channel(id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn delete_channel(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor.require(domain::Role::Admin).map_err(AppError::from)?;
-    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let actor = ssr::caller().await?;
     Ok(ssr::services()?.delete_channel(&actor, id).await?)
 }
 
 /// Sends a test message; `Ok` with nothing, or the receiver's answer as a field error.
 #[server(prefix = "/rpc", endpoint = "alerts/test_channel")]
-pub async fn test_channel(id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn test_channel(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor
-        .require(domain::Role::Editor)
-        .map_err(AppError::from)?;
-    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let actor = ssr::caller().await?;
     Ok(ssr::services()?.test_channel(&actor, id).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/silences")]
 pub async fn list_silences() -> Result<Vec<SilenceView>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let now = svc.now_ms();
     let tz = actor.time_zone.clone();
@@ -457,14 +432,9 @@ pub async fn create_silence(
     matchers: String,
     duration: String,
     comment: String,
-    csrf: String,
 ) -> Result<i64, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor
-        .require(domain::Role::Responder)
-        .map_err(AppError::from)?;
-    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let ms = domain::alerting::parse_duration(&duration)
         .map_err(|m| AppError::from(services::ServiceError::invalid("duration", m)))?;
@@ -489,17 +459,16 @@ pub async fn create_silence(
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/expire_silence")]
-pub async fn expire_silence(id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn expire_silence(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let actor = ssr::caller().await?;
     Ok(ssr::services()?.expire_silence(&actor, id).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/deliveries")]
 pub async fn delivery_log(before: Option<i64>) -> Result<Vec<DeliveryView>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let tz = actor.time_zone.clone();
     Ok(ssr::services()?
         .delivery_log(&actor, before)
@@ -525,22 +494,15 @@ pub async fn delivery_log(before: Option<i64>) -> Result<Vec<DeliveryView>, AppE
 #[server(prefix = "/rpc", endpoint = "alerts/policy")]
 pub async fn get_policy() -> Result<(String, i64), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor
-        .require(domain::Role::Viewer)
-        .map_err(AppError::from)?;
-    let (p, v) = ssr::services()?.notification_policy().await?;
+    let actor = ssr::caller().await?;
+    let (p, v) = ssr::services()?.notification_policy(&actor).await?;
     Ok((p.to_json_pretty(), v))
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/save_policy")]
-pub async fn save_policy(policy: String, version: i64, csrf: String) -> Result<i64, AppError> {
+pub async fn save_policy(policy: String, version: i64) -> Result<i64, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor
-        .require(domain::Role::Editor)
-        .map_err(AppError::from)?;
-    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let actor = ssr::caller().await?;
     let p = services::notify::policy::Policy::from_json(&policy)
         .map_err(|m| AppError::from(services::ServiceError::invalid("policy", m)))?;
     Ok(ssr::services()?
@@ -564,7 +526,7 @@ pub struct ExternalRow {
 #[server(prefix = "/rpc", endpoint = "alerts/external")]
 pub async fn external_alerts() -> Result<Vec<ExternalRow>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     Ok(ssr::services()?
         .external_alerts(&actor)
         .await?
@@ -590,20 +552,18 @@ pub async fn external_alerts() -> Result<Vec<ExternalRow>, AppError> {
 #[server(prefix = "/rpc", endpoint = "alerts/export_rules")]
 pub async fn export_rules() -> Result<String, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    Ok(ssr::services()?
-        .export_prometheus_rules(Some(&actor))
-        .await?)
+    let actor = ssr::caller().await?;
+    Ok(ssr::services()?.export_prometheus_rules(&actor).await?)
 }
 
 /// Imports a Prometheus rule file (editor): "N created, M updated, K skipped", or field
 /// errors named by their path in the file (`groups[0].rules[1].for`) under `yaml`.
 #[server(prefix = "/rpc", endpoint = "alerts/import_rules", input = Json)]
-pub async fn import_rules(yaml: String, csrf: String) -> Result<(usize, usize, usize), AppError> {
+pub async fn import_rules(yaml: String) -> Result<(usize, usize, usize), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Editor, &csrf).await?;
+    let actor = ssr::caller().await?;
     let r = ssr::services()?
-        .import_prometheus_rules(Some(&actor), &yaml)
+        .import_prometheus_rules(&actor, &yaml)
         .await?;
     Ok((r.created, r.updated, r.skipped_recording))
 }

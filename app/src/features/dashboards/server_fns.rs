@@ -165,19 +165,16 @@ mod ssr_impl {
         ))
     }
 
-    /// The caller must be signed in with at least the viewer role; returns the services and
-    /// the resolved period.
+    /// The request's caller, the services and the resolved period (each KPI method checks
+    /// the caller may view dashboards).
     pub async fn context(
         q: &RangeQuery,
-    ) -> Result<(services::Services, DayRange, Granularity), AppError> {
+    ) -> Result<(services::Caller, services::Services, DayRange, Granularity), AppError> {
         use crate::session::ssr;
-        let actor = ssr::require_actor().await?;
-        actor
-            .require(domain::Role::Viewer)
-            .map_err(AppError::from)?;
+        let actor = ssr::caller().await?;
         let svc = ssr::services()?;
         let (r, g) = resolve_range(q, svc.today())?;
-        Ok((svc, r, g))
+        Ok((actor, svc, r, g))
     }
 
     pub fn empty(r: DayRange, g: Granularity) -> DashboardView {
@@ -208,8 +205,8 @@ pub async fn user_dashboard(
     use domain::kpi::calendar::format_day;
     use services::charts::YFormat;
     use ssr_impl::*;
-    let (svc, r, g) = context(&q).await?;
-    let u = svc.user_behaviour(r, g).await?;
+    let (actor, svc, r, g) = context(&q).await?;
+    let u = svc.user_behaviour(&actor, r, g).await?;
     let mut v = empty(r, g);
     v.has_data = u
         .activity
@@ -267,7 +264,7 @@ pub async fn user_dashboard(
         .collect();
     if !steps.is_empty() {
         let window_ms = i64::from(window_hours.max(1)) * 3_600_000;
-        let f = svc.funnel(r, &steps, window_ms).await?;
+        let f = svc.funnel(&actor, r, &steps, window_ms).await?;
         v.funnel = Some((
             f.steps
                 .iter()
@@ -289,8 +286,8 @@ pub async fn user_dashboard(
 pub async fn product_dashboard(q: RangeQuery) -> Result<DashboardView, AppError> {
     use services::charts::YFormat;
     use ssr_impl::*;
-    let (svc, r, g) = context(&q).await?;
-    let p = svc.product_quality(r).await?;
+    let (actor, svc, r, g) = context(&q).await?;
+    let p = svc.product_quality(&actor, r).await?;
     let mut v = empty(r, g);
     v.has_data = p.cards.first().and_then(|c| c.value).unwrap_or(0.0) > 0.0
         || p.ratings.iter().sum::<u64>() > 0;
@@ -318,8 +315,8 @@ pub async fn product_dashboard(q: RangeQuery) -> Result<DashboardView, AppError>
 pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError> {
     use services::charts::YFormat;
     use ssr_impl::*;
-    let (svc, r, g) = context(&q).await?;
-    let b = svc.business(r).await?;
+    let (actor, svc, r, g) = context(&q).await?;
+    let b = svc.business(&actor, r).await?;
     let mut v = empty(r, g);
     v.has_data = b
         .daily

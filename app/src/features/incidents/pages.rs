@@ -4,13 +4,12 @@
 
 use super::server_fns::*;
 use crate::components::error_box;
-use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
+use crate::components::{EmptyState, FieldError, Icon, IfCan, PageHeader};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
-use crate::session::{csrf_of, use_me};
 use domain::alerting::Severity;
 use domain::incident::{ClockState, IncidentFields, IncidentRole, Status};
-use domain::Role;
+use domain::Permission;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -194,9 +193,9 @@ pub fn IncidentsPage() -> impl IntoView {
         <PageHeader title=Msg::IncidentsTitle subtitle=Msg::IncidentsSubtitle />
         <IncidentTabs />
         <div class="toolbar">
-            <IfRole role=Role::Responder>
+            <IfCan can=Permission::RespondToIncidents>
                 <a class="btn btn-primary" href="/incidents/new" data-testid="declare-incident">{t(Msg::DeclareIncident)}</a>
-            </IfRole>
+            </IfCan>
         </div>
         <form class="filters" on:submit=move |ev: leptos::ev::SubmitEvent| ev.prevent_default() data-testid="incident-filters">
             <label>{t(Msg::Status)}
@@ -326,15 +325,14 @@ fn DeclarePage() -> impl IntoView {
     view! {
         <Title text=t(Msg::DeclareIncident) />
         <PageHeader title=Msg::IncidentsTitle />
-        <IfRole role=Role::Responder fallback=|| view! { <crate::components::Forbidden /> }>
+        <IfCan can=Permission::RespondToIncidents fallback=|| view! { <crate::components::Forbidden /> }>
             <DeclareFormView />
-        </IfRole>
+        </IfCan>
     }
 }
 
 #[component]
 fn DeclareFormView() -> impl IntoView {
-    let me = use_me();
     let navigate = use_navigate();
     let form = RwSignal::new(DeclareForm::default());
     let people = Resource::new(|| (), |_| incident_people());
@@ -364,7 +362,6 @@ fn DeclareFormView() -> impl IntoView {
         ev.prevent_default();
         declare.dispatch(DeclareIncident {
             form: form.get_untracked(),
-            csrf: csrf_of(me),
         });
     };
     let top = view! {
@@ -540,7 +537,6 @@ fn IncidentBody(v: IncidentView, w: Writes) -> impl IntoView {
 
 #[component]
 fn StatusBar(v: IncidentView, w: Writes) -> impl IntoView {
-    let me = use_me();
     let at = RwSignal::new(String::new());
     let reason = RwSignal::new(String::new());
     let code = v.code.clone();
@@ -565,7 +561,7 @@ fn StatusBar(v: IncidentView, w: Writes) -> impl IntoView {
                     view! { <span class=class>{t(status_msg(s))}</span> }
                 }).collect_view()}
             </div>
-            <IfRole role=Role::Responder>
+            <IfCan can=Permission::RespondToIncidents>
                 <div class="status-actions">
                     {next.clone().into_iter().map(|s| {
                         let code = code.clone();
@@ -577,7 +573,7 @@ fn StatusBar(v: IncidentView, w: Writes) -> impl IntoView {
                                 on:click=move |_| {
                                     w.status.dispatch(ChangeStatus {
                                         code: code.clone(), to: s.as_str().to_owned(), at: at.get_untracked(),
-                                        override_reason: reason.get_untracked(), csrf: csrf_of(me),
+                                        override_reason: reason.get_untracked(),
                                     });
                                 }>
                                 {t(Msg::MoveTo)}" "{t(status_msg(s))}
@@ -601,7 +597,7 @@ fn StatusBar(v: IncidentView, w: Writes) -> impl IntoView {
                 <FieldError error=err("at") />
                 <FieldError error=err("override_reason") />
                 {move || w.status.value().get().and_then(Result::err).filter(|e| !matches!(e, AppError::Invalid(_))).map(error_box)}
-            </IfRole>
+            </IfCan>
             {v.close_blocked.clone().map(|b| view! {
                 <p class="muted small">{b}" · "<a href=pm_link.clone()>{t(Msg::Postmortem)}</a></p>
             })}
@@ -611,7 +607,6 @@ fn StatusBar(v: IncidentView, w: Writes) -> impl IntoView {
 
 #[component]
 fn SlaPanel(v: IncidentView, w: Writes) -> impl IntoView {
-    let me = use_me();
     let now = v.now_ms;
     let open = v.status.is_open();
     let code = v.code.clone();
@@ -644,18 +639,18 @@ fn SlaPanel(v: IncidentView, w: Writes) -> impl IntoView {
         view! {
             <li class=format!("check check-{}", c.state.as_str())>
                 <label class="check">
-                    <IfRole role=Role::Responder fallback=move || view! { <input type="checkbox" disabled=true prop:checked=done /> }>
+                    <IfCan can=Permission::RespondToIncidents fallback=move || view! { <input type="checkbox" disabled=true prop:checked=done /> }>
                         {
                             let code = code.clone();
                             let key = key.clone();
                             view! {
                                 <input type="checkbox" prop:checked=done data-testid=format!("check-{}", key)
                                     on:change=move |ev| {
-                                        w.check.dispatch(SetCheckpoint { code: code.clone(), key: key.clone(), done: event_target_checked(&ev), csrf: csrf_of(me) });
+                                        w.check.dispatch(SetCheckpoint { code: code.clone(), key: key.clone(), done: event_target_checked(&ev) });
                                     } />
                             }
                         }
-                    </IfRole>
+                    </IfCan>
                     <span>{t(checkpoint_msg(c.checkpoint))}</span>
                 </label>
                 <span class="muted small">{t(role_msg(c.owner))}" · "{t(Msg::Due)}" "{c.due[11..].to_owned()}</span>
@@ -684,7 +679,6 @@ fn SlaPanel(v: IncidentView, w: Writes) -> impl IntoView {
 
 #[component]
 fn DetailsPanel(v: IncidentView, w: Writes) -> impl IntoView {
-    let me = use_me();
     let editing = RwSignal::new(false);
     let form = RwSignal::new(DeclareForm {
         fields: v.fields.clone(),
@@ -707,18 +701,17 @@ fn DetailsPanel(v: IncidentView, w: Writes) -> impl IntoView {
             code: code.clone(),
             version,
             fields: form.get_untracked().fields,
-            csrf: csrf_of(me),
         });
     };
     view! {
         <section class="card">
             <div class="card-head">
                 <h2>{t(Msg::Details)}</h2>
-                <IfRole role=Role::Responder>
+                <IfCan can=Permission::RespondToIncidents>
                     <button type="button" class="btn btn-small" data-testid="edit-details" on:click=move |_| editing.update(|e| *e = !*e)>
                         {move || if editing.get() { t(Msg::Cancel)() } else { t(Msg::Edit)() }}
                     </button>
-                </IfRole>
+                </IfCan>
             </div>
             {move || if editing.get() {
                 view! {
@@ -803,7 +796,6 @@ fn AlertsPanel(v: IncidentView) -> impl IntoView {
 
 #[component]
 fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
-    let me = use_me();
     let text = RwSignal::new(String::new());
     let at = RwSignal::new(String::new());
     let code = v.code.clone();
@@ -824,7 +816,6 @@ fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
             code: code.clone(),
             text: text.get_untracked(),
             at: at.get_untracked(),
-            csrf: csrf_of(me),
         });
         text.set(String::new());
     };
@@ -857,7 +848,7 @@ fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
                                         on:input=move |ev| { let v = event_target_value(&ev); editing.update(|e| if let Some(e) = e { e.2 = v }); } />
                                     <button type="button" class="btn btn-small btn-primary" on:click=move |_| {
                                         if let Some((id, text, at)) = editing.get_untracked() {
-                                            w.edit.dispatch(EditNote { code: code.clone(), id, text, at, csrf: csrf_of(me) });
+                                            w.edit.dispatch(EditNote { code: code.clone(), id, text, at });
                                             editing.set(None);
                                         }
                                     }>{t(Msg::Save)}</button>
@@ -869,14 +860,14 @@ fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
                     {is_note.then(|| {
                         let (body, at_input) = (body.clone(), at_input.clone());
                         view! {
-                            <IfRole role=Role::Responder>
+                            <IfCan can=Permission::RespondToIncidents>
                                 {
                                     let (body, at_input) = (body.clone(), at_input.clone());
                                     view! {
                                         <button type="button" class="btn btn-ghost btn-small" on:click=move |_| editing.set(Some((id, body.clone(), at_input.clone())))>{t(Msg::Edit)}</button>
                                     }
                                 }
-                            </IfRole>
+                            </IfCan>
                         }
                     })}
                 </div>
@@ -886,7 +877,7 @@ fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
     view! {
         <section class="card">
             <h2>{t(Msg::Timeline)}</h2>
-            <IfRole role=Role::Responder>
+            <IfCan can=Permission::RespondToIncidents>
                 <form class="note-form" on:submit=on_submit.clone() data-testid="note-form">
                     <div class="form-row">
                         <label class="grow"><span>{t(Msg::AddNote)}</span>
@@ -901,7 +892,7 @@ fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
                     <button type="submit" class="btn" data-testid="add-note">{t(Msg::AddNote)}</button>
                 </form>
                 {move || edit_err().map(|e| view! { <p class="field-error">{e}</p> })}
-            </IfRole>
+            </IfCan>
             <ol class="timeline" data-testid="timeline">{entries}</ol>
         </section>
     }
@@ -909,7 +900,6 @@ fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
 
 #[component]
 fn RolesPanel(v: IncidentView, w: Writes) -> impl IntoView {
-    let me = use_me();
     let current: std::collections::BTreeMap<IncidentRole, Vec<i64>> =
         v.roles.iter().cloned().collect();
     let roles = RwSignal::new(current.clone());
@@ -957,17 +947,17 @@ fn RolesPanel(v: IncidentView, w: Writes) -> impl IntoView {
         <section class="card" data-testid="roles-panel">
             <h2>{t(Msg::ResponseRoles)}</h2>
             <dl class="details roles">{read}</dl>
-            <IfRole role=Role::Responder>
+            <IfCan can=Permission::RespondToIncidents>
                 <details class="roles-edit">
                     <summary>{t(Msg::AssignRoles)}</summary>
                     <div class="form">{editor.clone()}</div>
                     <button type="button" class="btn btn-primary btn-small" data-testid="save-roles" on:click={
                         let code = code.clone();
-                        move |_| { w.roles.dispatch(SetRoles { code: code.clone(), roles: roles.get_untracked().into_iter().collect(), csrf: csrf_of(me) }); }
+                        move |_| { w.roles.dispatch(SetRoles { code: code.clone(), roles: roles.get_untracked().into_iter().collect() }); }
                     }>{t(Msg::Save)}</button>
                     {move || err().map(|e| view! { <p class="field-error">{e}</p> })}
                 </details>
-            </IfRole>
+            </IfCan>
         </section>
     }
 }
@@ -1020,7 +1010,6 @@ mod wasm_bindgen_free {
 
 #[component]
 fn ReportPanel(v: IncidentView, w: Writes) -> impl IntoView {
-    let me = use_me();
     let code = v.code.clone();
     let report = Resource::new(
         move || (code.clone(), w.version()),
@@ -1052,7 +1041,7 @@ fn ReportPanel(v: IncidentView, w: Writes) -> impl IntoView {
                     })}
                 </Transition>
             </details>
-            <IfRole role=Role::Responder>
+            <IfCan can=Permission::RespondToIncidents>
                 {if channels.is_empty() {
                     view! { <p class="muted small">{t(Msg::NoChannelsForReport)}</p> }.into_any()
                 } else {
@@ -1065,7 +1054,7 @@ fn ReportPanel(v: IncidentView, w: Writes) -> impl IntoView {
                             </select>
                             <button type="button" class="btn btn-small" disabled=move || w.send.pending().get() on:click=move |_| {
                                 if let Some(id) = channel.get_untracked() {
-                                    w.send.dispatch(SendReport { code: code.clone(), channel_id: id, csrf: csrf_of(me) });
+                                    w.send.dispatch(SendReport { code: code.clone(), channel_id: id });
                                 }
                             }>{t(Msg::SendReport)}</button>
                         </div>
@@ -1075,7 +1064,7 @@ fn ReportPanel(v: IncidentView, w: Writes) -> impl IntoView {
                     Ok(()) => view! { <p class="alert alert-ok" role="status">{t(Msg::ReportSent)}</p> }.into_any(),
                     Err(e) => error_box(e),
                 })}
-            </IfRole>
+            </IfCan>
         </section>
     }
 }
@@ -1088,7 +1077,6 @@ pub fn OpenIncidentButton(
     rule_id: Option<i64>,
     fingerprint: String,
 ) -> impl IntoView {
-    let me = use_me();
     let action = ServerAction::<IncidentFromAlert>::new();
     let navigate = use_navigate();
     Effect::new(move |_| {
@@ -1098,12 +1086,12 @@ pub fn OpenIncidentButton(
     });
     let fp = StoredValue::new(fingerprint);
     view! {
-        <IfRole role=Role::Responder>
+        <IfCan can=Permission::RespondToIncidents>
             <button type="button" class="btn btn-small" data-testid="incident-from-alert" disabled=move || action.pending().get()
                 on:click=move |_| {
-                    action.dispatch(IncidentFromAlert { source: source.to_owned(), rule_id, fingerprint: fp.get_value(), csrf: csrf_of(me) });
+                    action.dispatch(IncidentFromAlert { source: source.to_owned(), rule_id, fingerprint: fp.get_value() });
                 }>{t(Msg::DeclareIncident)}</button>
             {move || action.value().get().and_then(Result::err).map(|e| view! { <span class="field-error small">{e.to_string()}</span> })}
-        </IfRole>
+        </IfCan>
     }
 }

@@ -4,12 +4,11 @@
 use super::pages::{sev_badge, status_badge, urlencode, IncidentTabs};
 use super::server_fns::*;
 use crate::components::error_box;
-use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
+use crate::components::{EmptyState, FieldError, Icon, IfCan, PageHeader};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
-use crate::session::{csrf_of, use_me};
 use domain::incident::postmortem::{ActionKind, ActionStatus, PmStatus, Postmortem, MAX_WHYS};
-use domain::Role;
+use domain::Permission;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -104,7 +103,6 @@ fn PostmortemEditor(
     status: ServerAction<SetActionStatus>,
     del: ServerAction<DeleteActionItem>,
 ) -> impl IntoView {
-    let me = use_me();
     let form = RwSignal::new(edit.form.clone());
     if form.with_untracked(|f| f.doc.whys.len() < MAX_WHYS) {
         form.update_untracked(|f| f.doc.whys.resize(MAX_WHYS, String::new()));
@@ -134,7 +132,6 @@ fn PostmortemEditor(
             version,
             form: form.get_untracked(),
             status: to,
-            csrf: csrf_of(me),
         });
     };
     let current = edit.status;
@@ -315,7 +312,7 @@ fn PostmortemEditor(
     let s4 = submit.clone();
     let actions_bar = view! {
         <div class="card pm-actions">
-            <IfRole role=Role::Responder fallback=|| view! { <p class="muted">{t(Msg::ReadOnlyPostmortem)}</p> }>
+            <IfCan can=Permission::EditPostmortems fallback=|| view! { <p class="muted">{t(Msg::ReadOnlyPostmortem)}</p> }>
                 {
                     let (s1, s2, s3, s4) = (s1.clone(), s2.clone(), s3.clone(), s4.clone());
                     view! {
@@ -332,7 +329,7 @@ fn PostmortemEditor(
                         }})}
                     }
                 }
-            </IfRole>
+            </IfCan>
             {move || save.value().get().and_then(Result::ok).map(|_| view! { <span class="ok small" role="status">{t(Msg::Saved)}</span> })}
             {move || other().map(error_box)}
             {move || invalid_summary().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
@@ -385,7 +382,6 @@ fn ActionItemsEditor(
     status: ServerAction<SetActionStatus>,
     del: ServerAction<DeleteActionItem>,
 ) -> impl IntoView {
-    let me = use_me();
     let kind = RwSignal::new(ActionKind::Immediate);
     let desc = RwSignal::new(String::new());
     let owner = RwSignal::new(people.first().map(|p| p.id));
@@ -402,8 +398,8 @@ fn ActionItemsEditor(
     view! {
         <section class="card" data-testid="action-items">
             <h2>{t(Msg::ActionItems)}</h2>
-            {action_table(actions, status, del, me)}
-            <IfRole role=Role::Responder>
+            {action_table(actions, status, del)}
+            <IfCan can=Permission::EditPostmortems>
                 {
                     let code = code.clone();
                     let people_opts = people_opts.clone();
@@ -428,12 +424,12 @@ fn ActionItemsEditor(
                         </div>
                         <button type="button" class="btn btn-small" data-testid="add-action" on:click=move |_| {
                             add.dispatch(AddActionItem { code: code.clone(), kind: kind.get_untracked(), description: desc.get_untracked(),
-                                owner: owner.get_untracked(), due_date: due.get_untracked(), csrf: csrf_of(me) });
+                                owner: owner.get_untracked(), due_date: due.get_untracked() });
                             desc.set(String::new());
                         }>{t(Msg::AddActionItem)}</button>
                     }
                 }
-            </IfRole>
+            </IfCan>
         </section>
     }
 }
@@ -442,7 +438,6 @@ fn action_table(
     rows: Vec<ActionRow>,
     status: ServerAction<SetActionStatus>,
     del: ServerAction<DeleteActionItem>,
-    me: crate::session::MeResource,
 ) -> AnyView {
     if rows.is_empty() {
         return view! { <p class="muted">{t(Msg::NoActionItems)}</p> }.into_any();
@@ -467,7 +462,7 @@ fn action_table(
                                 <td>
                                     <select name="action_status" aria-label="status" on:change=move |ev| {
                                         if let Some(s) = ActionStatus::parse(&event_target_value(&ev)) {
-                                            status.dispatch(SetActionStatus { id, status: s, csrf: csrf_of(me) });
+                                            status.dispatch(SetActionStatus { id, status: s });
                                         }
                                     }>
                                         {ActionStatus::ALL.into_iter().map(|s| view! {
@@ -475,10 +470,10 @@ fn action_table(
                                         }).collect_view()}
                                     </select>
                                 </td>
-                                <td><IfRole role=Role::Responder>
+                                <td><IfCan can=Permission::EditPostmortems>
                                     <button type="button" class="btn btn-ghost btn-small" aria-label="delete"
-                                        on:click=move |_| { del.dispatch(DeleteActionItem { id, csrf: csrf_of(me) }); }>"×"</button>
-                                </IfRole></td>
+                                        on:click=move |_| { del.dispatch(DeleteActionItem { id }); }>"×"</button>
+                                </IfCan></td>
                             </tr>
                         }
                     }).collect_view()}
@@ -527,7 +522,6 @@ pub fn ActionItemsPage() -> impl IntoView {
             NavigateOptions::default(),
         );
     };
-    let me = use_me();
     let (g1, g2, g3) = (go.clone(), go.clone(), go.clone());
     view! {
         <Title text=t(Msg::ActionItems) />
@@ -570,7 +564,7 @@ pub fn ActionItemsPage() -> impl IntoView {
                     Ok((rows, _)) if rows.is_empty() => view! {
                         <EmptyState title=Msg::NoActionItems body=Msg::NoActionItemsBody icon=Icon::Siren />
                     }.into_any(),
-                    Ok((rows, _)) => view! { <section class="card">{action_table(rows, status, del, me)}</section> }.into_any(),
+                    Ok((rows, _)) => view! { <section class="card">{action_table(rows, status, del)}</section> }.into_any(),
                 }
             })}
         </Transition>

@@ -228,7 +228,7 @@ pub(crate) mod ssr_impl {
     use services::incidents::{format_minute, parse_local_minute, IncidentDetail};
     use std::collections::BTreeMap;
 
-    pub fn tz_of(actor: &services::Actor) -> chrono_tz::Tz {
+    pub fn tz_of(actor: &services::Caller) -> chrono_tz::Tz {
         actor.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC)
     }
 
@@ -242,7 +242,7 @@ pub(crate) mod ssr_impl {
     }
 
     pub fn row(
-        i: &store::Incident,
+        i: &services::incidents::Incident,
         names: &BTreeMap<i64, String>,
         tz: chrono_tz::Tz,
         now: i64,
@@ -263,7 +263,7 @@ pub(crate) mod ssr_impl {
     }
 
     pub fn action_row(
-        a: &store::ActionItem,
+        a: &services::incidents::ActionItem,
         names: &BTreeMap<i64, String>,
         today: &str,
     ) -> ActionRow {
@@ -388,7 +388,7 @@ pub(crate) mod ssr_impl {
 pub async fn list_incidents(filter: ListFilter) -> Result<ListData, AppError> {
     use crate::session::ssr;
     use ssr_impl::*;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let tz = tz_of(&actor);
     let day = |s: &str, field: &str, end: bool| -> Result<Option<i64>, AppError> {
@@ -405,7 +405,7 @@ pub async fn list_incidents(filter: ListFilter) -> Result<ListData, AppError> {
         Ok(Some(if end { t + 86_400_000 } else { t }))
     };
     let (open, status) = services::incidents::status_filter(&filter.status)?;
-    let f = store::IncidentFilter {
+    let f = services::incidents::IncidentFilter {
         open,
         status,
         severity: Severity::parse(filter.severity.trim()),
@@ -428,15 +428,15 @@ pub async fn list_incidents(filter: ListFilter) -> Result<ListData, AppError> {
 #[server(prefix = "/rpc", endpoint = "incidents/people")]
 pub async fn incident_people() -> Result<Vec<PersonRow>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let p = ssr::services()?.people(&actor).await?;
     Ok(ssr_impl::people_rows(&p))
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/declare", input = Json)]
-pub async fn declare_incident(form: DeclareForm, csrf: String) -> Result<String, AppError> {
+pub async fn declare_incident(form: DeclareForm) -> Result<String, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     let tz = ssr_impl::tz_of(&actor);
     let detected = ssr_impl::opt_time(&form.detected_at, tz, "detected_at")?;
     let inc = ssr::services()?
@@ -455,23 +455,12 @@ pub async fn declare_incident(form: DeclareForm, csrf: String) -> Result<String,
 #[server(prefix = "/rpc", endpoint = "incidents/get")]
 pub async fn get_incident(code: String) -> Result<IncidentView, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let d = svc.incident_detail(&actor, &code).await?;
     let people = svc.people(&actor).await?;
     // Channel names only (no settings), for "send the report".
-    let channels = if actor.role.allows(domain::Role::Responder) {
-        svc.store()
-            .channels()
-            .await
-            .map_err(services::ServiceError::from)?
-            .into_iter()
-            .filter(|c| c.enabled)
-            .map(|c| (c.id, c.name))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let channels = svc.report_channels(&actor).await?;
     Ok(ssr_impl::view(d, people, channels, ssr_impl::tz_of(&actor)))
 }
 
@@ -481,10 +470,9 @@ pub async fn change_status(
     to: String,
     at: String,
     override_reason: String,
-    csrf: String,
 ) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     let to = Status::parse(&to).ok_or_else(|| {
         AppError::from(services::ServiceError::invalid("status", "unknown status"))
     })?;
@@ -506,10 +494,9 @@ pub async fn update_incident(
     code: String,
     version: i64,
     fields: IncidentFields,
-    csrf: String,
 ) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     ssr::services()?
         .update_incident(&actor, &code, version, fields)
         .await?;
@@ -517,13 +504,9 @@ pub async fn update_incident(
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/roles", input = Json)]
-pub async fn set_roles(
-    code: String,
-    roles: Vec<(IncidentRole, Vec<i64>)>,
-    csrf: String,
-) -> Result<(), AppError> {
+pub async fn set_roles(code: String, roles: Vec<(IncidentRole, Vec<i64>)>) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     ssr::services()?
         .set_incident_roles(&actor, &code, roles.into_iter().collect())
         .await?;
@@ -531,14 +514,9 @@ pub async fn set_roles(
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/checkpoint")]
-pub async fn set_checkpoint(
-    code: String,
-    key: String,
-    done: bool,
-    csrf: String,
-) -> Result<(), AppError> {
+pub async fn set_checkpoint(code: String, key: String, done: bool) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     let c = domain::incident::Checkpoint::parse(&key).ok_or_else(|| {
         AppError::from(services::ServiceError::invalid(
             "checkpoint",
@@ -552,14 +530,9 @@ pub async fn set_checkpoint(
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/note")]
-pub async fn add_note(
-    code: String,
-    text: String,
-    at: String,
-    csrf: String,
-) -> Result<(), AppError> {
+pub async fn add_note(code: String, text: String, at: String) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?;
     ssr::services()?
         .add_incident_note(&actor, &code, &text, at)
@@ -568,15 +541,9 @@ pub async fn add_note(
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/edit_note")]
-pub async fn edit_note(
-    code: String,
-    id: i64,
-    text: String,
-    at: String,
-    csrf: String,
-) -> Result<(), AppError> {
+pub async fn edit_note(code: String, id: i64, text: String, at: String) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?
         .ok_or_else(|| AppError::from(services::ServiceError::invalid("at", "is required")))?;
     ssr::services()?
@@ -588,14 +555,14 @@ pub async fn edit_note(
 #[server(prefix = "/rpc", endpoint = "incidents/report")]
 pub async fn incident_report(code: String) -> Result<String, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     Ok(ssr::services()?.incident_report(&actor, &code).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/send_report")]
-pub async fn send_report(code: String, channel_id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn send_report(code: String, channel_id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     ssr::services()?
         .send_incident_report(&actor, &code, channel_id)
         .await?;
@@ -608,10 +575,9 @@ pub async fn incident_from_alert(
     source: String,
     rule_id: Option<i64>,
     fingerprint: String,
-    csrf: String,
 ) -> Result<String, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     Ok(ssr::services()?
         .incident_from_alert(&actor, &source, rule_id, &fingerprint)
         .await?
@@ -622,7 +588,7 @@ pub async fn incident_from_alert(
 pub async fn get_postmortem(code: String) -> Result<PostmortemEdit, AppError> {
     use crate::session::ssr;
     use ssr_impl::*;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let tz = tz_of(&actor);
     let v = svc.postmortem(&actor, &code).await?;
@@ -691,10 +657,9 @@ pub async fn save_postmortem(
     version: i64,
     form: PostmortemForm,
     status: PmStatus,
-    csrf: String,
 ) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     let tz = ssr_impl::tz_of(&actor);
     let mut e = domain::FieldErrors::new();
     let mut doc = form.doc.clone();
@@ -736,7 +701,7 @@ pub async fn save_postmortem(
 #[server(prefix = "/rpc", endpoint = "incidents/postmortem_md")]
 pub async fn postmortem_markdown(code: String) -> Result<String, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     Ok(ssr::services()?.postmortem_markdown(&actor, &code).await?)
 }
 
@@ -747,10 +712,9 @@ pub async fn add_action_item(
     description: String,
     owner: Option<i64>,
     due_date: String,
-    csrf: String,
 ) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     ssr::services()?
         .add_action_item(
             &actor,
@@ -768,14 +732,9 @@ pub async fn add_action_item(
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/action_status")]
-pub async fn set_action_status(
-    id: i64,
-    status: ActionStatus,
-    csrf: String,
-) -> Result<(), AppError> {
+pub async fn set_action_status(id: i64, status: ActionStatus) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    actor.check_csrf(&csrf).map_err(AppError::from)?;
+    let actor = ssr::caller().await?;
     ssr::services()?
         .set_action_status(&actor, id, status)
         .await?;
@@ -783,9 +742,9 @@ pub async fn set_action_status(
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/delete_action")]
-pub async fn delete_action_item(id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn delete_action_item(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     ssr::services()?.delete_action_item(&actor, id).await?;
     Ok(())
 }
@@ -797,12 +756,12 @@ pub async fn list_action_items(
     overdue: bool,
 ) -> Result<(Vec<ActionRow>, Vec<PersonRow>), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let people = svc.people(&actor).await?;
     let names = services::incidents::postmortems::names(&people);
     let owner = match owner.as_str() {
-        "me" => Some(actor.user_id),
+        "me" => actor.user_id(),
         s => s.parse().ok(),
     };
     let items = svc
@@ -821,7 +780,7 @@ pub async fn list_action_items(
 #[server(prefix = "/rpc", endpoint = "incidents/home")]
 pub async fn home_incidents() -> Result<HomeData, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let tz = ssr_impl::tz_of(&actor);
     let people = svc.people(&actor).await?;
@@ -830,7 +789,7 @@ pub async fn home_incidents() -> Result<HomeData, AppError> {
     let open = svc
         .list_incidents(
             &actor,
-            &store::IncidentFilter {
+            &services::incidents::IncidentFilter {
                 open: Some(true),
                 limit: 10,
                 ..Default::default()
@@ -855,7 +814,7 @@ pub async fn home_incidents() -> Result<HomeData, AppError> {
 #[server(prefix = "/rpc", endpoint = "incidents/reports")]
 pub async fn incident_reports(months: u32) -> Result<ReportView, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let tz = ssr_impl::tz_of(&actor);
     let r = ssr::services()?
         .incident_report_stats(&actor, months)

@@ -5,7 +5,6 @@ use super::server_fns::*;
 use crate::components::FieldError;
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
-use crate::session::{csrf_of, use_me};
 use domain::oncall::escalation::{Method, NotifyRule};
 use leptos::prelude::*;
 
@@ -37,7 +36,6 @@ pub fn ContactCard() -> impl IntoView {
 }
 
 fn contact_form(c: ContactData) -> impl IntoView {
-    let me = use_me();
     let phone = RwSignal::new(c.phone);
     let feishu = RwSignal::new(c.feishu_id);
     let rules = RwSignal::new(c.rules);
@@ -85,7 +83,7 @@ fn contact_form(c: ContactData) -> impl IntoView {
     view! {
         <form class="form" on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            save.dispatch(SaveMyContact { phone: phone.get_untracked(), feishu_id: feishu.get_untracked(), rules: rules.get_untracked(), csrf: csrf_of(me) });
+            save.dispatch(SaveMyContact { phone: phone.get_untracked(), feishu_id: feishu.get_untracked(), rules: rules.get_untracked() });
         }>
             {other}
             <p class="muted small">{c.email}" · "{c.time_zone}</p>

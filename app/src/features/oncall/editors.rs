@@ -5,13 +5,12 @@
 
 use super::server_fns::*;
 use crate::components::error_box;
-use crate::components::{FieldError, RequireRole};
+use crate::components::{FieldError, RequirePermission};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
-use crate::session::{csrf_of, use_me};
 use domain::oncall::escalation::{PolicySpec, Step, Target};
 use domain::oncall::{Layer, Rotation, RotationKind, ScheduleSpec, Window};
-use domain::Role;
+use domain::Permission;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -44,7 +43,7 @@ pub fn ScheduleEditorPage() -> impl IntoView {
     let data = Resource::new(move || id.get(), schedule_edit);
     view! {
         <Title text=t(Msg::OncallEditSchedule) />
-        <RequireRole role=Role::Editor>
+        <RequirePermission can=Permission::EditOncall>
             <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
@@ -53,12 +52,11 @@ pub fn ScheduleEditorPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-        </RequireRole>
+        </RequirePermission>
     }
 }
 
 fn schedule_form(id: i64, d: ScheduleDraft) -> AnyView {
-    let me = use_me();
     let navigate = use_navigate();
     let spec = RwSignal::new(d.spec);
     let people = StoredValue::new(d.people);
@@ -106,14 +104,14 @@ fn schedule_form(id: i64, d: ScheduleDraft) -> AnyView {
     view! {
         <form class="form editor" data-testid="schedule-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            save.dispatch(SaveSchedule { id, version: d.version, spec: spec.get_untracked(), csrf: csrf_of(me) });
+            save.dispatch(SaveSchedule { id, version: d.version, spec: spec.get_untracked() });
         }>
             <header class="page-header">
                 <h1>{if id == 0 { t(Msg::OncallNewSchedule) } else { t(Msg::OncallEditSchedule) }}</h1>
                 <div class="actions">
                     {(id != 0).then(|| view! {
                         <a class="btn" href=format!("/oncall/schedules/{id}")>{t(Msg::Cancel)}</a>
-                        <button type="button" class="btn btn-danger" on:click=move |_| { del.dispatch(DeleteSchedule { id, csrf: csrf_of(me) }); }>{t(Msg::Delete)}</button>
+                        <button type="button" class="btn btn-danger" on:click=move |_| { del.dispatch(DeleteSchedule { id }); }>{t(Msg::Delete)}</button>
                     })}
                     <button class="btn btn-primary" type="submit" disabled=move || save.pending().get()>{t(Msg::Save)}</button>
                 </div>
@@ -325,7 +323,6 @@ pub fn PolicyEditorPage() -> impl IntoView {
 }
 
 fn policy_form(id: i64, d: PolicyDraft) -> AnyView {
-    let me = use_me();
     let navigate = use_navigate();
     let spec = RwSignal::new(d.spec);
     let choices = StoredValue::new((d.schedules, d.people, d.channels));
@@ -360,14 +357,14 @@ fn policy_form(id: i64, d: PolicyDraft) -> AnyView {
     view! {
         <form class="form editor" data-testid="policy-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            save.dispatch(SavePolicy { id, version: d.version, spec: spec.get_untracked(), csrf: csrf_of(me) });
+            save.dispatch(SavePolicy { id, version: d.version, spec: spec.get_untracked() });
         }>
             <header class="page-header">
                 <h1>{t(Msg::OncallPolicy)}</h1>
                 <div class="actions">
                     <a class="btn" href="/oncall">{t(Msg::Cancel)}</a>
                     {(id != 0).then(|| view! {
-                        <button type="button" class="btn btn-danger" on:click=move |_| { del.dispatch(DeletePolicy { id, csrf: csrf_of(me) }); }>{t(Msg::Delete)}</button>
+                        <button type="button" class="btn btn-danger" on:click=move |_| { del.dispatch(DeletePolicy { id }); }>{t(Msg::Delete)}</button>
                     })}
                     <button class="btn btn-primary" type="submit" disabled=move || save.pending().get()>{t(Msg::Save)}</button>
                 </div>

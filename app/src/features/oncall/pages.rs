@@ -4,11 +4,10 @@
 
 use super::server_fns::*;
 use crate::components::error_box;
-use crate::components::{FieldError, IfRole};
+use crate::components::{FieldError, IfCan};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
-use crate::session::{csrf_of, use_me};
-use domain::Role;
+use domain::Permission;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -41,7 +40,6 @@ fn state_badge(state: &str) -> AnyView {
 /// The Ack button of an open run (responders).
 #[component]
 pub fn AckButton(id: i64, on_done: Callback<()>) -> impl IntoView {
-    let me = use_me();
     let ack = ServerAction::<AckEscalation>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = ack.value().get() {
@@ -49,13 +47,13 @@ pub fn AckButton(id: i64, on_done: Callback<()>) -> impl IntoView {
         }
     });
     view! {
-        <IfRole role=Role::Responder>
+        <IfCan can=Permission::Acknowledge>
             <button class="btn btn-primary btn-small" data-testid="ack" disabled=move || ack.pending().get()
-                on:click=move |_| { ack.dispatch(AckEscalation { id, csrf: csrf_of(me) }); }>
+                on:click=move |_| { ack.dispatch(AckEscalation { id }); }>
                 {t(Msg::OncallAck)}
             </button>
             {move || ack.value().get().and_then(Result::err).map(error_box)}
-        </IfRole>
+        </IfCan>
     }
 }
 
@@ -106,10 +104,10 @@ pub fn OncallPage() -> impl IntoView {
         <header class="page-header">
             <h1>{t(Msg::OncallTitle)}</h1>
             <div class="actions">
-                <IfRole role=Role::Editor>
+                <IfCan can=Permission::EditOncall>
                     <a class="btn" href="/oncall/policies/new">{t(Msg::OncallNewPolicy)}</a>
                     <a class="btn btn-primary" href="/oncall/schedules/new/edit">{t(Msg::OncallNewSchedule)}</a>
-                </IfRole>
+                </IfCan>
             </div>
         </header>
         <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
@@ -210,12 +208,11 @@ fn MyFeed() -> impl IntoView {
 }
 
 pub(super) fn feed_button(schedule_id: i64) -> AnyView {
-    let me = use_me();
     let rotate = ServerAction::<RotateFeed>::new();
     view! {
         <div class="feed">
             <button class="btn btn-small" data-testid="feed" disabled=move || rotate.pending().get()
-                on:click=move |_| { rotate.dispatch(RotateFeed { schedule_id, csrf: csrf_of(me) }); }>
+                on:click=move |_| { rotate.dispatch(RotateFeed { schedule_id }); }>
                 {t(Msg::OncallFeedButton)}
             </button>
             <span class="muted small">" "{t(Msg::OncallFeedHint)}</span>
@@ -319,9 +316,9 @@ fn schedule_body(d: ScheduleTimeline, days: i64, refresh: Callback<()>) -> AnyVi
                 <p class="muted small">{d.description.clone()}</p>
             </div>
             <div class="actions">
-                <IfRole role=Role::Editor>
+                <IfCan can=Permission::EditOncall>
                     <a class="btn" href=format!("/oncall/schedules/{id}/edit")>{t(Msg::Edit)}</a>
-                </IfRole>
+                </IfCan>
             </div>
         </header>
         <section class="card oncall-now" data-testid="schedule-now">
@@ -382,7 +379,7 @@ fn schedule_body(d: ScheduleTimeline, days: i64, refresh: Callback<()>) -> AnyVi
                     <tr><td>{o.who}</td><td>{if o.replaces.is_empty() { "—".to_owned() } else { o.replaces }}</td>
                         <td class="nowrap">{o.start}</td><td class="nowrap">{o.end}</td>
                         <td>{o.note}<div class="muted small">{o.by}</div></td>
-                        <td><IfRole role=Role::Editor><DeleteOverride id=o.id on_done=refresh /></IfRole></td></tr>
+                        <td><IfCan can=Permission::EditOncall><DeleteOverride id=o.id on_done=refresh /></IfCan></td></tr>
                 }).collect_view()}</tbody>
             </table>
         }
@@ -399,14 +396,14 @@ fn schedule_body(d: ScheduleTimeline, days: i64, refresh: Callback<()>) -> AnyVi
                 <h2>{t(Msg::OncallOverrides)}</h2>
                 {overrides}
             </section>
-            <IfRole role=Role::Editor>
+            <IfCan can=Permission::EditOncall>
                 <OverrideForm schedule_id=id people=d.people.clone() start=d.default_start.clone() end=d.default_end.clone() on_done=refresh />
-            </IfRole>
+            </IfCan>
         </div>
         <section class="card">
             <h2>{t(Msg::OncallCalendar)}</h2>
             {d.feed_made.map(|m| view! { <p class="muted small">{t(Msg::OncallFeedMade)}" "{m}</p> })}
-            <IfRole role=Role::Editor>{feed_button(id)}</IfRole>
+            <IfCan can=Permission::EditOncall>{feed_button(id)}</IfCan>
         </section>
     }
     .into_any()
@@ -414,7 +411,6 @@ fn schedule_body(d: ScheduleTimeline, days: i64, refresh: Callback<()>) -> AnyVi
 
 #[component]
 fn DeleteOverride(id: i64, on_done: Callback<()>) -> impl IntoView {
-    let me = use_me();
     let del = ServerAction::<RemoveOverride>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = del.value().get() {
@@ -423,7 +419,7 @@ fn DeleteOverride(id: i64, on_done: Callback<()>) -> impl IntoView {
     });
     view! {
         <button class="btn btn-small btn-danger" disabled=move || del.pending().get()
-            on:click=move |_| { del.dispatch(RemoveOverride { id, csrf: csrf_of(me) }); }>{t(Msg::Delete)}</button>
+            on:click=move |_| { del.dispatch(RemoveOverride { id }); }>{t(Msg::Delete)}</button>
     }
 }
 
@@ -436,7 +432,6 @@ fn OverrideForm(
     end: String,
     on_done: Callback<()>,
 ) -> impl IntoView {
-    let me = use_me();
     let add = ServerAction::<CreateOverride>::new();
     let user = RwSignal::new(String::new());
     let replaces = RwSignal::new(String::new());
@@ -481,7 +476,6 @@ fn OverrideForm(
                 start: start.get_untracked(),
                 end: end.get_untracked(),
                 note: note.get_untracked(),
-                csrf: csrf_of(me),
             });
         }>
             <h2>{t(Msg::OncallAddOverride)}</h2>

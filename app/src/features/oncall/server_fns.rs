@@ -354,7 +354,7 @@ mod ssr_impl {
 pub async fn oncall_overview() -> Result<Overview, AppError> {
     use crate::session::ssr;
     use ssr_impl::*;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let tz = tz_of(&actor);
     let now = svc.now_ms();
@@ -407,7 +407,7 @@ pub async fn oncall_overview() -> Result<Overview, AppError> {
 pub async fn home_oncall() -> Result<HomeOncallData, AppError> {
     use crate::session::ssr;
     use ssr_impl::*;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let tz = tz_of(&actor);
     let list = svc.schedules(&actor).await?;
@@ -424,9 +424,9 @@ pub async fn home_oncall() -> Result<HomeOncallData, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "oncall/ack")]
-pub async fn ack_escalation(id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn ack_escalation(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Responder, &csrf).await?;
+    let actor = ssr::caller().await?;
     ssr::services()?.ack_escalation(&actor, id).await?;
     Ok(())
 }
@@ -444,7 +444,7 @@ pub async fn schedule_data(
     use services::incidents::format_minute;
     use ssr_impl::*;
     use std::collections::BTreeMap;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let tz = tz_of(&actor);
     let now = svc.now_ms();
@@ -558,10 +558,9 @@ pub async fn create_override(
     start: String,
     end: String,
     note: String,
-    csrf: String,
 ) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Editor, &csrf).await?;
+    let actor = ssr::caller().await?;
     let tz = ssr_impl::tz_of(&actor);
     let mut errs = domain::FieldErrors::new();
     let mut time = |s: &str, field: &str| match services::incidents::parse_local_minute(s, tz) {
@@ -594,24 +593,24 @@ pub async fn create_override(
 }
 
 #[server(prefix = "/rpc", endpoint = "oncall/override-delete")]
-pub async fn remove_override(id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn remove_override(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Editor, &csrf).await?;
+    let actor = ssr::caller().await?;
     ssr::services()?.delete_override(&actor, id).await?;
     Ok(())
 }
 
 /// A new secret calendar URL: a schedule's (`schedule_id`) or the caller's own (`0`).
 #[server(prefix = "/rpc", endpoint = "oncall/feed")]
-pub async fn rotate_feed(schedule_id: i64, csrf: String) -> Result<String, AppError> {
+pub async fn rotate_feed(schedule_id: i64) -> Result<String, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Viewer, &csrf).await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     Ok(if schedule_id > 0 {
-        svc.rotate_feed(&actor, store::FeedKind::Schedule, schedule_id)
+        svc.rotate_feed(&actor, services::oncall::FeedKind::Schedule, schedule_id)
             .await?
     } else {
-        svc.rotate_feed(&actor, store::FeedKind::User, actor.user_id)
+        svc.rotate_feed(&actor, services::oncall::FeedKind::User, actor.person()?)
             .await?
     })
 }
@@ -620,7 +619,7 @@ pub async fn rotate_feed(schedule_id: i64, csrf: String) -> Result<String, AppEr
 #[server(prefix = "/rpc", endpoint = "oncall/schedule-edit")]
 pub async fn schedule_edit(id: i64) -> Result<ScheduleDraft, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let people = ssr_impl::option_people(&svc.people(&actor).await?);
     if id == 0 {
@@ -647,14 +646,7 @@ pub async fn schedule_edit(id: i64) -> Result<ScheduleDraft, AppError> {
             people,
         });
     }
-    actor
-        .require(domain::Role::Viewer)
-        .map_err(AppError::from)?;
-    let s = svc
-        .store()
-        .schedule(id)
-        .await
-        .map_err(services::ServiceError::from)?;
+    let s = svc.schedule(&actor, id).await?;
     Ok(ScheduleDraft {
         version: s.version,
         spec: s.spec,
@@ -664,14 +656,9 @@ pub async fn schedule_edit(id: i64) -> Result<ScheduleDraft, AppError> {
 
 /// Saves a schedule (`id` 0 creates); returns its id.
 #[server(prefix = "/rpc", endpoint = "oncall/schedule-save", input = Json)]
-pub async fn save_schedule(
-    id: i64,
-    version: i64,
-    spec: ScheduleSpec,
-    csrf: String,
-) -> Result<i64, AppError> {
+pub async fn save_schedule(id: i64, version: i64, spec: ScheduleSpec) -> Result<i64, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Editor, &csrf).await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     Ok(if id == 0 {
         svc.create_schedule(&actor, spec).await?.id
@@ -681,9 +668,9 @@ pub async fn save_schedule(
 }
 
 #[server(prefix = "/rpc", endpoint = "oncall/schedule-delete")]
-pub async fn delete_schedule(id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn delete_schedule(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Editor, &csrf).await?;
+    let actor = ssr::caller().await?;
     ssr::services()?.delete_schedule(&actor, id).await?;
     Ok(())
 }
@@ -692,7 +679,7 @@ pub async fn delete_schedule(id: i64, csrf: String) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "oncall/policy-edit")]
 pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let people = ssr_impl::option_people(&svc.people(&actor).await?);
     let schedules = svc
@@ -705,10 +692,8 @@ pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
         })
         .collect();
     let channels = svc
-        .store()
-        .channels()
-        .await
-        .map_err(services::ServiceError::from)?
+        .list_channels(&actor)
+        .await?
         .into_iter()
         .map(|c| Option2 {
             id: c.id,
@@ -730,11 +715,7 @@ pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
             },
         )
     } else {
-        let p = svc
-            .store()
-            .escalation_policy(id)
-            .await
-            .map_err(services::ServiceError::from)?;
+        let p = svc.escalation_policy(&actor, id).await?;
         (p.version, p.spec)
     };
     Ok(PolicyDraft {
@@ -747,14 +728,9 @@ pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "oncall/policy-save", input = Json)]
-pub async fn save_policy(
-    id: i64,
-    version: i64,
-    spec: PolicySpec,
-    csrf: String,
-) -> Result<i64, AppError> {
+pub async fn save_policy(id: i64, version: i64, spec: PolicySpec) -> Result<i64, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Editor, &csrf).await?;
+    let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     Ok(if id == 0 {
         svc.create_policy(&actor, spec).await?.id
@@ -764,9 +740,9 @@ pub async fn save_policy(
 }
 
 #[server(prefix = "/rpc", endpoint = "oncall/policy-delete")]
-pub async fn delete_policy(id: i64, csrf: String) -> Result<(), AppError> {
+pub async fn delete_policy(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Editor, &csrf).await?;
+    let actor = ssr::caller().await?;
     ssr::services()?.delete_policy(&actor, id).await?;
     Ok(())
 }
@@ -775,7 +751,7 @@ pub async fn delete_policy(id: i64, csrf: String) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "oncall/policy-options")]
 pub async fn policy_options() -> Result<Vec<Option2>, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
+    let actor = ssr::caller().await?;
     Ok(ssr::services()?
         .policies(&actor)
         .await?
@@ -791,8 +767,8 @@ pub async fn policy_options() -> Result<Vec<Option2>, AppError> {
 #[server(prefix = "/rpc", endpoint = "oncall/contact")]
 pub async fn my_contact() -> Result<ContactData, AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_actor().await?;
-    let c = ssr::services()?.contact(&actor, actor.user_id).await?;
+    let actor = ssr::caller().await?;
+    let c = ssr::services()?.contact(&actor, actor.person()?).await?;
     let tz = ssr_impl::tz_of(&actor);
     Ok(ContactData {
         phone: c.phone,
@@ -811,12 +787,11 @@ pub async fn save_my_contact(
     phone: String,
     feishu_id: String,
     rules: Vec<NotifyRule>,
-    csrf: String,
 ) -> Result<(), AppError> {
     use crate::session::ssr;
-    let actor = ssr::require_write(domain::Role::Viewer, &csrf).await?;
+    let actor = ssr::caller().await?;
     ssr::services()?
-        .save_contact(&actor, actor.user_id, &phone, &feishu_id, rules)
+        .save_contact(&actor, actor.person()?, &phone, &feishu_id, rules)
         .await?;
     Ok(())
 }

@@ -6,12 +6,11 @@ use super::server_fns::{
     get_probe, technical_overview, BurnRow, DeleteProbe, ProbeCard, ProbeEdit, SaveProbe, TestProbe,
 };
 use crate::components::error_box;
-use crate::components::{EmptyState, FieldError, Icon, IfRole, PageHeader};
+use crate::components::{EmptyState, FieldError, Icon, IfCan, PageHeader};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
-use crate::session::{csrf_of, use_me};
 use domain::probe::METHODS;
-use domain::Role;
+use domain::Permission;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
@@ -24,9 +23,9 @@ pub fn TechnicalPage() -> impl IntoView {
         <Title text=t(Msg::TechnicalTitle) />
         <PageHeader title=Msg::TechnicalTitle subtitle=Msg::TechnicalSubtitle />
         <div class="toolbar">
-            <IfRole role=Role::Editor>
+            <IfCan can=Permission::EditProbes>
                 <a class="btn btn-primary" href="/technical/probes/new" data-testid="new-probe">{t(Msg::NewProbe)}</a>
-            </IfRole>
+            </IfCan>
         </div>
         <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
@@ -199,14 +198,12 @@ fn input(
 
 #[component]
 fn ProbeEditor(edit: ProbeEdit) -> impl IntoView {
-    let me = use_me();
     let navigate = use_navigate();
     let form = RwSignal::new(edit.form.clone());
     let (id, version) = (edit.id, edit.version);
     let save = ServerAction::<SaveProbe>::new();
     let delete = ServerAction::<DeleteProbe>::new();
     let test = ServerAction::<TestProbe>::new();
-    let csrf = move || csrf_of(me);
     let nav = navigate.clone();
     Effect::new(move |_| {
         if let Some(Ok(_)) = save.value().get() {
@@ -239,7 +236,6 @@ fn ProbeEditor(edit: ProbeEdit) -> impl IntoView {
             id,
             version,
             form: form.get_untracked(),
-            csrf: csrf(),
         });
     };
     let top = view! {
@@ -303,21 +299,21 @@ fn ProbeEditor(edit: ProbeEdit) -> impl IntoView {
     .into_any();
     let actions = view! {
         <div class="form-actions">
-            <IfRole role=Role::Editor fallback=|| view! { <p class="muted">{t(Msg::ReadOnlyProbe)}</p> }>
+            <IfCan can=Permission::EditProbes fallback=|| view! { <p class="muted">{t(Msg::ReadOnlyProbe)}</p> }>
                 <button type="submit" class="btn btn-primary" disabled=save.pending() data-testid="save-probe">
                     {move || if save.pending().get() { t(Msg::Saving)() } else { t(Msg::Save)() }}
                 </button>
                 <button type="button" class="btn" disabled=test.pending() data-testid="test-probe"
-                    on:click=move |_| { test.dispatch(TestProbe { form: form.get_untracked(), csrf: csrf() }); }>
+                    on:click=move |_| { test.dispatch(TestProbe { form: form.get_untracked() }); }>
                     {move || if test.pending().get() { t(Msg::Testing)() } else { t(Msg::TestNow)() }}
                 </button>
                 {id.map(|id| view! {
                     <button type="button" class="btn btn-danger"
-                        on:click=move |_| { delete.dispatch(DeleteProbe { id, csrf: csrf() }); }>
+                        on:click=move |_| { delete.dispatch(DeleteProbe { id }); }>
                         {t(Msg::Delete)}
                     </button>
                 })}
-            </IfRole>
+            </IfCan>
             <a class="btn btn-ghost" href="/technical">{t(Msg::Cancel)}</a>
         </div>
         {move || test.value().get().map(|r| match r {

@@ -1,22 +1,21 @@
 //! `POST /api/v1/events`: product event ingestion (scope `ingest`).
 
 use crate::api::error::ApiError;
-use crate::api::v1::api_caller;
+use crate::api::v1::ApiKey;
 use crate::router::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
-use domain::ApiScope;
 use services::events::IngestReport;
 
 /// Takes a JSON array of events, or NDJSON with `Content-Type: application/x-ndjson`.
 pub async fn ingest(
     State(state): State<AppState>,
+    ApiKey(caller): ApiKey,
     req: Request<Body>,
 ) -> Result<Json<IngestReport>, ApiError> {
     let (parts, body) = req.into_parts();
-    api_caller(&state, &parts.headers, ApiScope::Ingest).await?;
     let ndjson = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -32,5 +31,10 @@ pub async fn ingest(
             format!("the body is over the {limit}-byte limit (VIGIL_MAX_BODY_BYTES)"),
         )
     })?;
-    Ok(Json(state.services.ingest_events(&bytes, ndjson).await?))
+    Ok(Json(
+        state
+            .services
+            .ingest_events(&caller, &bytes, ndjson)
+            .await?,
+    ))
 }

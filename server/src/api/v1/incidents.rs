@@ -1,15 +1,14 @@
 //! `GET /api/v1/incidents…` (scope `read`): incidents for status pages, chat bots and
 //! reporting, and a postmortem as Markdown.
 
-use super::api_caller;
+use super::ApiKey;
 use crate::api::error::ApiError;
 use crate::router::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use domain::alerting::Severity;
-use domain::ApiScope;
 use serde::Deserialize;
 use services::ServiceError;
 
@@ -31,10 +30,9 @@ pub struct ListQuery {
 /// `GET /api/v1/incidents`.
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiKey(caller): ApiKey,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api_caller(&state, &headers, ApiScope::Read).await?;
     let Query(q) = query.map_err(|e| ServiceError::invalid("query", e.body_text()))?;
     let (open, status) = services::incidents::status_filter(q.status.as_deref().unwrap_or("open"))?;
     let severity = match q.severity.as_deref() {
@@ -50,15 +48,18 @@ pub async fn list(
     }
     let incidents = state
         .services
-        .list_incidents_unchecked(&store::IncidentFilter {
-            open,
-            status,
-            severity,
-            from_ms: q.since_ms,
-            q: q.q,
-            limit,
-            ..Default::default()
-        })
+        .list_incidents(
+            &caller,
+            &services::incidents::IncidentFilter {
+                open,
+                status,
+                severity,
+                from_ms: q.since_ms,
+                q: q.q,
+                limit,
+                ..Default::default()
+            },
+        )
         .await?;
     let rows: Vec<serde_json::Value> = incidents
         .iter()
@@ -86,20 +87,18 @@ pub async fn list(
 /// clocks and checklist.
 pub async fn one(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiKey(caller): ApiKey,
     Path(code): Path<String>,
 ) -> Result<Json<services::incidents::IncidentDetail>, ApiError> {
-    api_caller(&state, &headers, ApiScope::Read).await?;
-    Ok(Json(state.services.incident_detail_unchecked(&code).await?))
+    Ok(Json(state.services.incident_detail(&caller, &code).await?))
 }
 
 /// `GET /api/v1/incidents/{code}/postmortem.md`: the postmortem in the template's layout.
 pub async fn postmortem_md(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiKey(caller): ApiKey,
     Path(code): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
-    api_caller(&state, &headers, ApiScope::Read).await?;
-    let md: String = state.services.postmortem_markdown_unchecked(&code).await?;
+    let md: String = state.services.postmortem_markdown(&caller, &code).await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
 }

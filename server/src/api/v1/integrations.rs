@@ -3,20 +3,18 @@
 //! `http_config.authorization.credentials`).
 
 use crate::api::error::ApiError;
-use crate::api::v1::api_caller;
+use crate::api::v1::ApiKey;
 use crate::router::AppState;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::Json;
-use domain::ApiScope;
 use services::notify::external::{AlertmanagerWebhook, ReceiveReport};
 
 pub async fn alertmanager(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiKey(caller): ApiKey,
     body: axum::body::Bytes,
 ) -> Result<Json<ReceiveReport>, ApiError> {
-    let caller = api_caller(&state, &headers, ApiScope::Ingest).await?;
     let hook: AlertmanagerWebhook = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -41,12 +39,11 @@ pub struct AlertsNow {
 /// `GET /api/v1/alerts` (scope `read`): what is pending or firing now.
 pub async fn alerts_now(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiKey(caller): ApiKey,
 ) -> Result<Json<AlertsNow>, ApiError> {
-    api_caller(&state, &headers, ApiScope::Read).await?;
     Ok(Json(AlertsNow {
-        alerts: state.services.active_alerts_unchecked().await?,
-        external: state.services.external_alerts_unchecked().await?,
+        alerts: state.services.active_alerts(&caller).await?,
+        external: state.services.external_alerts(&caller).await?,
     }))
 }
 
@@ -54,9 +51,8 @@ pub async fn alerts_now(
 /// availability, latency percentiles, error budget and burn-rate alerts.
 pub async fn probes(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiKey(caller): ApiKey,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api_caller(&state, &headers, ApiScope::Read).await?;
-    let probes = state.services.probe_statuses(false).await?;
+    let probes = state.services.probe_statuses(&caller, false).await?;
     Ok(Json(serde_json::json!({ "probes": probes })))
 }

@@ -7,13 +7,12 @@ pub mod oncall;
 
 use crate::api::error::ApiError;
 use crate::router::AppState;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use app::session::ssr::ClientIp;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::ApiScope;
 use serde::Serialize;
-use services::ApiCaller;
+use services::{Caller, Principal, ServiceError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -38,19 +37,34 @@ pub fn routes() -> Router<AppState> {
         .fallback(|| async { ApiError::not_found() })
 }
 
-/// The `Bearer` key of a request, authenticated for `scope`.
-pub async fn api_caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    scope: ApiScope,
-) -> Result<ApiCaller, ApiError> {
-    let secret = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    Ok(state.services.authenticate_api_key(secret, scope).await?)
+/// The caller of an `/api/v1` request: the holder of its `Bearer` key (401 without a
+/// valid one), calling from the client IP the edge determined. What the key may do is
+/// checked by the service method it calls.
+pub struct ApiKey(pub Caller);
+
+impl axum::extract::FromRequestParts<AppState> for ApiKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let secret = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        let ip = parts
+            .extensions
+            .get::<ClientIp>()
+            .map(|c| c.0.as_str())
+            .unwrap_or_default();
+        Ok(ApiKey(
+            state.services.authenticate_api_key(secret, ip).await?,
+        ))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -60,15 +74,14 @@ struct WhoAmI {
     scope: ApiScope,
 }
 
-/// `GET /api/v1/whoami` (scope `read`): which key is calling.
-async fn whoami(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<WhoAmI>, ApiError> {
-    let caller = api_caller(&state, &headers, ApiScope::Read).await?;
-    Ok(Json(WhoAmI {
-        key_id: caller.key_id,
-        name: caller.name,
-        scope: caller.scope,
-    }))
+/// `GET /api/v1/whoami` (any valid key): which key is calling.
+async fn whoami(ApiKey(caller): ApiKey) -> Result<Json<WhoAmI>, ApiError> {
+    match caller.principal {
+        Principal::ApiKey { key_id, scope } => Ok(Json(WhoAmI {
+            key_id,
+            name: caller.name,
+            scope,
+        })),
+        _ => Err(ServiceError::Unauthorized.into()),
+    }
 }

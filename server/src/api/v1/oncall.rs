@@ -1,20 +1,17 @@
 //! `GET /api/v1/oncall` (scope `read`): who is on call now and next, per schedule — for chat
 //! bots, status pages and phone bridges.
 
-use super::api_caller;
+use super::ApiKey;
 use crate::api::error::ApiError;
 use crate::router::AppState;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::Json;
-use domain::ApiScope;
 
 /// `GET /api/v1/oncall`.
 pub async fn now(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ApiKey(caller): ApiKey,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    api_caller(&state, &headers, ApiScope::Read).await?;
-    let schedules = state.services.schedules_unchecked().await?;
+    let schedules = state.services.schedules(&caller).await?;
     Ok(Json(serde_json::json!({ "schedules": schedules })))
 }

@@ -50,8 +50,12 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     for chunk in events.chunks(5_000) {
-        svc.ingest_events(&serde_json::to_vec(chunk)?, false)
-            .await?;
+        svc.ingest_events(
+            &services::Caller::system("bench"),
+            &serde_json::to_vec(chunk)?,
+            false,
+        )
+        .await?;
     }
 
     let t0 = Instant::now();

@@ -78,8 +78,12 @@ async fn one_run(groups: usize, latency: Duration, concurrency: usize) -> Result
             "timestamp": now - 60_000, "properties": {"dialog_id": format!("d{i}"), "success": i % 2 == 0,
             "response_ms": 100, "answer_source": "generated"}}))
         .collect();
-    svc.ingest_events(&serde_json::to_vec(&events)?, false)
-        .await?;
+    svc.ingest_events(
+        &services::Caller::system("bench"),
+        &serde_json::to_vec(&events)?,
+        false,
+    )
+    .await?;
     for i in 0..groups {
         let spec = RuleSpec::kpi_threshold(
             &format!("rule {i}"),

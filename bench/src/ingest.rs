@@ -53,11 +53,11 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
         ("VIGIL_LOG".to_owned(), "warn".to_owned()),
     ];
     let config = server::Config::from_sources(None, &vars)?;
-    let store = server::cli::open_store(&config).await.map_err(|e| e.0)?;
-    let services = server::cli::services_for(&config, store.clone());
+    let store = server::wiring::open_store(&config).await.map_err(|e| e.0)?;
+    let services = server::wiring::services_for(&config, store.clone());
     let admin = services
         .create_user(
-            None,
+            &services::Caller::system("bench"),
             &services::accounts::CreateUser {
                 email: "bench@example.com".into(),
                 name: "bench".into(),
@@ -74,7 +74,7 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
         .await?
         .ok_or("no session")?;
     let key = services
-        .create_api_key(&actor, &actor.csrf_token, "bench", "ingest")
+        .create_api_key(&actor, "bench", "ingest")
         .await?
         .secret;
     let state = server::AppState {
@@ -132,13 +132,14 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
         dir.join("direct").display().to_string(),
     )];
     let direct_config = server::Config::from_sources(None, &vars)?;
-    let direct_store = server::cli::open_store(&direct_config)
+    let direct_store = server::wiring::open_store(&direct_config)
         .await
         .map_err(|e| e.0)?;
-    let direct = server::cli::services_for(&direct_config, direct_store.clone());
+    let direct = server::wiring::services_for(&direct_config, direct_store.clone());
+    let bench = services::Caller::system("bench");
     let started = Instant::now();
     for body in batches.iter() {
-        direct.ingest_events(body, false).await?;
+        direct.ingest_events(&bench, body, false).await?;
     }
     let direct_secs = started.elapsed().as_secs_f64();
     let direct_rate = direct_store.count_events().await? as f64 / direct_secs;

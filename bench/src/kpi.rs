@@ -246,8 +246,8 @@ pub async fn run() -> Result<(), BoxError> {
         ("VIGIL_LOG".to_owned(), "warn".to_owned()),
     ];
     let config = server::Config::from_sources(None, &vars)?;
-    let store = server::cli::open_store(&config).await.map_err(|e| e.0)?;
-    let svc = server::cli::services_for(&config, store.clone());
+    let store = server::wiring::open_store(&config).await.map_err(|e| e.0)?;
+    let svc = server::wiring::services_for(&config, store.clone());
     let marker = format!("users={users_total};days={DAYS};seed=2026");
     let have = store.setting("bench_kpi_dataset").await?;
     let events = if have.as_deref() == Some(marker.as_str()) {
@@ -322,6 +322,7 @@ pub async fn run() -> Result<(), BoxError> {
         let (t, v) = time_it(label, runs, || async {
             Ok(svc
                 .funnel(
+                    &services::Caller::system("bench"),
                     DayRange {
                         from: today - days + 1,
                         to: today,
@@ -343,6 +344,7 @@ pub async fn run() -> Result<(), BoxError> {
     let (t, v) = time_it("P95 response, 30 days", runs, || async {
         Ok(svc
             .response_quantile(
+                &services::Caller::system("bench"),
                 DayRange {
                     from: today - 29,
                     to: today,
