@@ -118,6 +118,37 @@ pub const RPC: &[(&str, Access)] = &[
     ("technical/test_probe", Needs(P::EditProbes)),
 ];
 
+/// Page path (as the router lists it) → what the page needs to show more than the
+/// no-access view. Every page needs a signed-in person (the caller layer sends everyone
+/// else to `/login`); the page itself shows its content only under this permission.
+/// Kept beside [`RPC`] so the route × role matrix test checks both.
+pub const PAGES: &[(&str, Access)] = &[
+    ("/login", Public),
+    ("/", Needs(P::ViewDashboards)),
+    ("/dashboards", Needs(P::ViewDashboards)),
+    ("/alerts", Needs(P::ViewAlerts)),
+    ("/alerts/rules", Needs(P::ViewAlerts)),
+    ("/alerts/rules/{id}", Needs(P::ViewAlerts)),
+    ("/alerts/history", Needs(P::ViewAlerts)),
+    ("/alerts/silences", Needs(P::ViewAlerts)),
+    ("/alerts/notifications", Needs(P::ViewAlerts)),
+    ("/technical", Needs(P::ViewDashboards)),
+    ("/technical/probes/{id}", Needs(P::ViewDashboards)),
+    ("/incidents", Needs(P::ViewIncidents)),
+    ("/incidents/{code}", Needs(P::ViewIncidents)),
+    ("/incidents/{code}/postmortem", Needs(P::ViewIncidents)),
+    ("/action-items", Needs(P::ViewIncidents)),
+    ("/incident-reports", Needs(P::ViewIncidents)),
+    ("/oncall", Needs(P::ViewOncall)),
+    ("/oncall/schedules/{id}", Needs(P::ViewOncall)),
+    ("/oncall/schedules/{id}/edit", Needs(P::EditOncall)),
+    ("/oncall/policies/{id}", Needs(P::ViewOncall)),
+    ("/settings", Needs(P::ManageOwnAccount)),
+    ("/admin", Needs(P::ManageUsers)),
+    ("/admin/api-keys", Needs(P::ManageApiKeys)),
+    ("/admin/audit", Needs(P::ViewAudit)),
+];
+
 /// The access row of `/rpc/{endpoint}`; `None` for an endpoint without a row (refused).
 pub fn rpc_access(endpoint: &str) -> Option<Access> {
     RPC.iter().find(|(e, _)| *e == endpoint).map(|(_, a)| *a)

@@ -77,9 +77,12 @@ impl Services {
     pub async fn receive_alertmanager(
         &self,
         caller: &Caller,
-        hook: AlertmanagerWebhook,
+        body: &[u8],
     ) -> Result<ReceiveReport, ServiceError> {
         caller.require(domain::Permission::Ingest)?;
+        let hook: AlertmanagerWebhook = serde_json::from_slice(body).map_err(|e| {
+            ServiceError::Malformed(format!("line {}, column {}: {e}", e.line(), e.column()))
+        })?;
         let mut e = FieldErrors::new();
         if hook.version != "4" {
             e.add(

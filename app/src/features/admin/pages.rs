@@ -25,13 +25,13 @@ fn AdminTabs() -> impl IntoView {
     }
 }
 
-/// Title, header, the admin-only guard and the tabs around one admin page.
+/// Title, header, the page's permission guard and the tabs around one admin page.
 #[component]
-fn AdminFrame(title: Msg, children: ChildrenFn) -> impl IntoView {
+fn AdminFrame(title: Msg, can: Permission, children: ChildrenFn) -> impl IntoView {
     view! {
         <Title text=t(title) />
         <PageHeader title=Msg::AdminTitle />
-        <RequirePermission can=Permission::ManageUsers>
+        <RequirePermission can=can>
             <AdminTabs />
             {children()}
         </RequirePermission>
@@ -40,7 +40,7 @@ fn AdminFrame(title: Msg, children: ChildrenFn) -> impl IntoView {
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    view! { <AdminFrame title=Msg::AdminUsers><UsersAdmin /></AdminFrame> }
+    view! { <AdminFrame title=Msg::AdminUsers can=Permission::ManageUsers><UsersAdmin /></AdminFrame> }
 }
 
 #[component]
@@ -187,7 +187,7 @@ fn UsersAdmin() -> impl IntoView {
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
-    view! { <AdminFrame title=Msg::AdminApiKeys><ApiKeysAdmin /></AdminFrame> }
+    view! { <AdminFrame title=Msg::AdminApiKeys can=Permission::ManageApiKeys><ApiKeysAdmin /></AdminFrame> }
 }
 
 #[component]
@@ -283,7 +283,7 @@ fn ApiKeysAdmin() -> impl IntoView {
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    view! { <AdminFrame title=Msg::AdminAudit><AuditLog /></AdminFrame> }
+    view! { <AdminFrame title=Msg::AdminAudit can=Permission::ViewAudit><AuditLog /></AdminFrame> }
 }
 
 #[component]

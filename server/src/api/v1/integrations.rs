@@ -6,24 +6,16 @@ use crate::api::error::ApiError;
 use crate::api::v1::ApiKey;
 use crate::router::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
-use services::notify::external::{AlertmanagerWebhook, ReceiveReport};
+use services::notify::external::ReceiveReport;
 
 pub async fn alertmanager(
     State(state): State<AppState>,
     ApiKey(caller): ApiKey,
     body: axum::body::Bytes,
 ) -> Result<Json<ReceiveReport>, ApiError> {
-    let hook: AlertmanagerWebhook = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("line {}, column {}: {e}", e.line(), e.column()),
-        )
-    })?;
     Ok(Json(
-        state.services.receive_alertmanager(&caller, hook).await?,
+        state.services.receive_alertmanager(&caller, &body).await?,
     ))
 }
 

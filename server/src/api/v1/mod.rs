@@ -8,32 +8,87 @@ pub mod oncall;
 use crate::api::error::ApiError;
 use crate::router::AppState;
 use app::session::ssr::ClientIp;
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
-use domain::ApiScope;
+use domain::{ApiScope, Permission};
 use serde::Serialize;
 use services::{Caller, Principal, ServiceError};
 
+/// One `/api/v1` route: its method and path, the permission its service method checks
+/// against the key's scope (`None`: any valid key), and its handler. The router is built
+/// from [`ROUTES`] alone, so a route cannot exist without its row; the route × key
+/// matrix test (`server/tests/access_matrix.rs`) calls every row with every scope.
+pub struct ApiRoute {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub needs: Option<Permission>,
+    handler: fn() -> MethodRouter<AppState>,
+}
+
+pub const ROUTES: &[ApiRoute] = &[
+    ApiRoute {
+        method: "GET",
+        path: "/whoami",
+        needs: None,
+        handler: || get(whoami),
+    },
+    ApiRoute {
+        method: "POST",
+        path: "/events",
+        needs: Some(Permission::Ingest),
+        // Its own streaming limit (`VIGIL_MAX_INGEST_BYTES`), checked while reading.
+        handler: || post(events::ingest).layer(axum::extract::DefaultBodyLimit::disable()),
+    },
+    ApiRoute {
+        method: "POST",
+        path: "/integrations/alertmanager",
+        needs: Some(Permission::Ingest),
+        handler: || post(integrations::alertmanager),
+    },
+    ApiRoute {
+        method: "GET",
+        path: "/alerts",
+        needs: Some(Permission::ViewAlerts),
+        handler: || get(integrations::alerts_now),
+    },
+    ApiRoute {
+        method: "GET",
+        path: "/probes",
+        needs: Some(Permission::ViewDashboards),
+        handler: || get(integrations::probes),
+    },
+    ApiRoute {
+        method: "GET",
+        path: "/incidents",
+        needs: Some(Permission::ViewIncidents),
+        handler: || get(incidents::list),
+    },
+    ApiRoute {
+        method: "GET",
+        path: "/incidents/{code}",
+        needs: Some(Permission::ViewIncidents),
+        handler: || get(incidents::one),
+    },
+    ApiRoute {
+        method: "GET",
+        path: "/incidents/{code}/postmortem.md",
+        needs: Some(Permission::ViewIncidents),
+        handler: || get(incidents::postmortem_md),
+    },
+    ApiRoute {
+        method: "GET",
+        path: "/oncall",
+        needs: Some(Permission::ViewOncall),
+        handler: || get(oncall::now),
+    },
+];
+
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/whoami", get(whoami))
-        .route(
-            "/events",
-            post(events::ingest).layer(axum::extract::DefaultBodyLimit::disable()),
-        )
-        .route(
-            "/integrations/alertmanager",
-            post(integrations::alertmanager),
-        )
-        .route("/alerts", get(integrations::alerts_now))
-        .route("/probes", get(integrations::probes))
-        .route("/incidents", get(incidents::list))
-        .route("/incidents/{code}", get(incidents::one))
-        .route(
-            "/incidents/{code}/postmortem.md",
-            get(incidents::postmortem_md),
-        )
-        .route("/oncall", get(oncall::now))
+    ROUTES
+        .iter()
+        .fold(Router::new(), |r, route| {
+            r.route(route.path, (route.handler)())
+        })
         .fallback(|| async { ApiError::not_found() })
 }
 
