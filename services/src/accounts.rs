@@ -255,7 +255,6 @@ impl Services {
         let session = NewSession {
             token_hash: sha256_hex(&token),
             user_id: found.user.id,
-            csrf_token: random_hex(32),
             expires_at_ms,
             ip: ip.to_owned(),
             user_agent: user_agent.chars().take(300).collect(),

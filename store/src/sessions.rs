@@ -12,7 +12,6 @@ use sqlx::Row;
 pub struct NewSession {
     pub token_hash: String,
     pub user_id: i64,
-    pub csrf_token: String,
     pub expires_at_ms: i64,
     pub ip: String,
     pub user_agent: String,
@@ -27,7 +26,6 @@ pub struct SessionUser {
     pub role: Role,
     pub locale: Locale,
     pub time_zone: String,
-    pub csrf_token: String,
     pub expires_at_ms: i64,
     pub last_seen_at_ms: i64,
 }
@@ -37,12 +35,11 @@ impl Store {
     pub async fn create_session(&self, s: &NewSession, user: &User, ctx: &AuditCtx) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at_ms, expires_at_ms, last_seen_at_ms, ip, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
+            "INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms, last_seen_at_ms, ip, user_agent)
+             VALUES ($1, $2, $3, $4, $3, $5, $6)",
         )
         .bind(&s.token_hash)
         .bind(s.user_id)
-        .bind(&s.csrf_token)
         .bind(ctx.at_ms)
         .bind(s.expires_at_ms)
         .bind(&s.ip)
@@ -66,7 +63,7 @@ impl Store {
     pub async fn session_user(&self, token_hash: &str, now_ms: i64) -> Result<Option<SessionUser>> {
         let row = sqlx::query(
             "SELECT u.id, u.email, u.name, u.role, u.locale, u.time_zone,
-                    s.csrf_token, s.expires_at_ms, s.last_seen_at_ms
+                    s.expires_at_ms, s.last_seen_at_ms
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_at_ms > $2 AND u.disabled_at_ms IS NULL",
         )
@@ -84,7 +81,6 @@ impl Store {
                 role: role.parse().map_err(crate::StoreError::Corrupt)?,
                 locale: Locale::from_tag(&locale).unwrap_or_default(),
                 time_zone: r.try_get("time_zone")?,
-                csrf_token: r.try_get("csrf_token")?,
                 expires_at_ms: r.try_get("expires_at_ms")?,
                 last_seen_at_ms: r.try_get("last_seen_at_ms")?,
             })
