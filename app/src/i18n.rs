@@ -68,6 +68,15 @@ messages! {
     ErrSessionExpired => "Your session has ended. Sign in again.", "会话已结束，请重新登录。";
     ErrGeneric => "Something went wrong.", "出错了。";
     ErrNotFound => "Not found", "未找到";
+    ErrForbiddenAction => "You do not have permission to do this.", "你没有权限执行此操作。";
+    ErrConflict => "Conflict:", "冲突：";
+    ErrRequestFailed => "The request failed; check the connection and try again.", "请求失败，请检查网络后重试。";
+    FieldRequired => "is required", "必填";
+    FieldTooLong => "must be at most {n} characters", "最多 {n} 个字符";
+    FieldNotHttpUrl => "must be an http:// or https:// address", "必须是 http:// 或 https:// 地址";
+    FieldInTheFuture => "must not be in the future", "不能是将来的时间";
+    FieldNotAfterStart => "must be after the start", "必须晚于开始时间";
+    FieldTaken => "is already in use", "已被占用";
     NotFoundTitle => "Page not found", "页面不存在";
     NotFoundBody => "The page you asked for does not exist or has moved.", "你访问的页面不存在或已移动。";
     BackHome => "Back to overview", "返回总览";

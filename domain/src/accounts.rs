@@ -147,7 +147,7 @@ pub fn normalize_email(email: &str) -> String {
 pub fn validate_email(errors: &mut FieldErrors, field: &str, email: &str) {
     let email = email.trim();
     if email.is_empty() {
-        errors.add(field, "is required");
+        errors.required(field);
         return;
     }
     let valid = email.len() <= 254
@@ -171,12 +171,9 @@ pub fn validate_email(errors: &mut FieldErrors, field: &str, email: &str) {
 pub fn validate_name(errors: &mut FieldErrors, field: &str, name: &str) {
     let n = name.trim().chars().count();
     if n == 0 {
-        errors.add(field, "is required");
+        errors.required(field);
     } else if n > MAX_NAME_CHARS {
-        errors.add(
-            field,
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        );
+        errors.too_long(field, MAX_NAME_CHARS);
     }
 }
 
@@ -189,10 +186,7 @@ pub fn validate_password(errors: &mut FieldErrors, field: &str, password: &str) 
             format!("must be at least {MIN_PASSWORD_CHARS} characters"),
         );
     } else if n > MAX_PASSWORD_CHARS {
-        errors.add(
-            field,
-            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
-        );
+        errors.too_long(field, MAX_PASSWORD_CHARS);
     }
 }
 

@@ -453,7 +453,7 @@ impl StatusLog {
         }
         // A minute of slack for clocks that disagree a little.
         if at_ms > now_ms + MINUTE_MS {
-            e.add("at", "must not be in the future");
+            e.in_the_future("at");
         }
         if to == Status::Resolved && e.is_empty() {
             let watched = at_ms - prev_at;
@@ -564,7 +564,7 @@ impl IncidentFields {
         if title.is_empty() {
             e.add("title", "is required: say in a few words what is wrong");
         } else if title.chars().count() > TITLE_MAX {
-            e.add("title", format!("must be at most {TITLE_MAX} characters"));
+            e.too_long("title", TITLE_MAX);
         }
         for (field, v) in [
             ("impact_scope", &self.impact_scope),
@@ -574,11 +574,11 @@ impl IncidentFields {
             ("support_needed", &self.support_needed),
         ] {
             if v.chars().count() > TEXT_MAX {
-                e.add(field, format!("must be at most {TEXT_MAX} characters"));
+                e.too_long(field, TEXT_MAX);
             }
         }
         if self.contact.chars().count() > 200 {
-            e.add("contact", "must be at most 200 characters");
+            e.too_long("contact", 200);
         }
         e.into_result()
     }
@@ -641,12 +641,12 @@ pub fn validate_note(
 ) -> Result<(), FieldErrors> {
     let mut e = FieldErrors::new();
     if text.trim().is_empty() {
-        e.add("text", "is required");
+        e.required("text");
     } else if text.chars().count() > TEXT_MAX {
-        e.add("text", format!("must be at most {TEXT_MAX} characters"));
+        e.too_long("text", TEXT_MAX);
     }
     if at_ms > now_ms + MINUTE_MS {
-        e.add("at", "must not be in the future");
+        e.in_the_future("at");
     }
     // Notes may describe what happened shortly before detection (the first symptoms),
     // but not days before.

@@ -17,4 +17,4 @@ pub mod secrets;
 
 pub use access::Permission;
 pub use accounts::{ApiScope, Locale, Role};
-pub use errors::{FieldError, FieldErrors};
+pub use errors::{FieldError, FieldErrors, Reason};

@@ -260,12 +260,12 @@ impl ScheduleSpec {
         let mut e = FieldErrors::new();
         let name = self.name.trim();
         if name.is_empty() {
-            e.add("name", "is required");
+            e.required("name");
         } else if name.chars().count() > 100 {
-            e.add("name", "must be at most 100 characters");
+            e.too_long("name", 100);
         }
         if self.description.chars().count() > 2000 {
-            e.add("description", "must be at most 2000 characters");
+            e.too_long("description", 2000);
         }
         if self.time_zone.trim().is_empty() {
             e.add("time_zone", "is required (e.g. Asia/Shanghai)");
@@ -277,9 +277,9 @@ impl ScheduleSpec {
             let f = |s: &str| format!("layers.{i}.{s}");
             let n = l.name.trim();
             if n.is_empty() {
-                e.add(&f("name"), "is required");
+                e.required(&f("name"));
             } else if n.chars().count() > 100 {
-                e.add(&f("name"), "must be at most 100 characters");
+                e.too_long(&f("name"), 100);
             }
             if l.participants.is_empty() {
                 e.add(&f("participants"), "needs at least one person");
@@ -579,7 +579,7 @@ pub fn on_call_at(
 pub fn validate_override(start_ms: i64, end_ms: i64, now: i64) -> Result<(), FieldErrors> {
     let mut e = FieldErrors::new();
     if end_ms <= start_ms {
-        e.add("end", "must be after the start");
+        e.not_after_start("end");
     } else if end_ms - start_ms > 90 * DAY_MS {
         e.add("end", "an override lasts at most 90 days");
     }

@@ -76,17 +76,17 @@ impl ProbeSpec {
         let mut e = FieldErrors::new();
         let name = self.name.trim();
         if name.is_empty() {
-            e.add("name", "is required");
+            e.required("name");
         } else if name.chars().count() > 80 {
-            e.add("name", "must be at most 80 characters");
+            e.too_long("name", 80);
         }
         let url = self.url.trim();
         if url.is_empty() {
-            e.add("url", "is required");
+            e.required("url");
         } else if !(url.starts_with("http://") || url.starts_with("https://")) {
             e.add("url", "must start with http:// or https://");
         } else if url.len() > 2048 {
-            e.add("url", "must be at most 2048 characters");
+            e.too_long("url", 2048);
         } else if url
             .split_once("://")
             .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))

@@ -190,10 +190,7 @@ impl Services {
         // Lengths first: nothing longer is looked up, hashed, throttled or audited.
         let mut errs = FieldErrors::new();
         if email.len() > MAX_EMAIL_BYTES {
-            errs.add(
-                "email",
-                format!("must be at most {MAX_EMAIL_BYTES} characters"),
-            );
+            errs.too_long("email", MAX_EMAIL_BYTES);
         }
         if password.len() > MAX_LOGIN_PASSWORD_BYTES {
             errs.add(
@@ -205,10 +202,10 @@ impl Services {
         let email = normalize_email(email);
         let mut errs = FieldErrors::new();
         if email.is_empty() {
-            errs.add("email", "is required");
+            errs.required("email");
         }
         if password.is_empty() {
-            errs.add("password", "is required");
+            errs.required("password");
         }
         errs.into_result()?;
 
@@ -343,7 +340,7 @@ impl Services {
             }
         };
         errs.into_result()?;
-        let role = role.ok_or_else(|| ServiceError::invalid("role", "is required"))?;
+        let role = role.ok_or_else(|| ServiceError::required("role"))?;
         let new = NewUser {
             email: normalize_email(&input.email),
             name: input.name.trim().to_owned(),
@@ -358,7 +355,9 @@ impl Services {
             .await
             .map_err(|e| match e {
                 store::StoreError::Conflict(_) => {
-                    ServiceError::invalid("email", "is already used by another account")
+                    let mut e = FieldErrors::new();
+                    e.taken("email", "is already used by another account");
+                    ServiceError::Invalid(e)
                 }
                 other => other.into(),
             })
@@ -542,7 +541,7 @@ impl Services {
             }
         };
         errs.into_result()?;
-        let scope = scope.ok_or_else(|| ServiceError::invalid("scope", "is required"))?;
+        let scope = scope.ok_or_else(|| ServiceError::required("scope"))?;
         self.insert_api_key(name, scope, actor.user_id(), &actor.audit(self.now_ms()))
             .await
     }

@@ -43,6 +43,13 @@ impl ServiceError {
         e.add(field, message);
         ServiceError::Invalid(e)
     }
+
+    /// One field that is empty or missing.
+    pub fn required(field: &str) -> Self {
+        let mut e = FieldErrors::new();
+        e.required(field);
+        ServiceError::Invalid(e)
+    }
 }
 
 impl From<StoreError> for ServiceError {

@@ -155,7 +155,7 @@ impl Services {
         let mut e = fields.validate().err().unwrap_or_default();
         let detected = input.detected_at_ms.unwrap_or(now);
         if detected > now + domain::incident::MINUTE_MS {
-            e.add("detected_at", "must not be in the future");
+            e.in_the_future("detected_at");
         }
         e.into_result()?;
         let mut roles = Roles::new();

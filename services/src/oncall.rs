@@ -386,7 +386,7 @@ impl Services {
             }
         }
         if note.chars().count() > 500 {
-            errs.add("note", "must be at most 500 characters");
+            errs.too_long("note", 500);
         }
         errs.into_result().map_err(ServiceError::Invalid)?;
         let ov = Override {

@@ -7,7 +7,9 @@ use leptos::prelude::*;
 
 /// A server function's error that belongs to no one field, as an alert box.
 pub fn error_box(e: crate::error::AppError) -> AnyView {
-    view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any()
+    let locale = crate::i18n::use_locale();
+    view! { <p class="alert alert-error" role="alert">{move || e.text(locale.get())}</p> }
+        .into_any()
 }
 
 /// A validation message under an input (nothing when `error` is `None`).

@@ -231,7 +231,7 @@ impl RuleQuery {
                 if expr.trim().is_empty() {
                     e.add("expr", "is required (a PromQL expression)");
                 } else if expr.len() > 4000 {
-                    e.add("expr", "must be at most 4000 characters");
+                    e.too_long("expr", 4000);
                 }
             }
             RuleQuery::Probe {
@@ -241,7 +241,7 @@ impl RuleQuery {
                 short_window_minutes,
             } => {
                 if probe.chars().count() > 80 {
-                    e.add("probe", "must be at most 80 characters");
+                    e.too_long("probe", 80);
                 }
                 if metric.windowed() && !(1..=3 * 1440).contains(window_minutes) {
                     e.add("window", "must be from 1m to 3d");
@@ -331,18 +331,18 @@ impl RuleSpec {
         let mut e = FieldErrors::new();
         let name = self.name.trim();
         if name.is_empty() {
-            e.add("name", "is required");
+            e.required("name");
         } else if name.chars().count() > 120 {
-            e.add("name", "must be at most 120 characters");
+            e.too_long("name", 120);
         }
         if self.description.chars().count() > 4000 {
-            e.add("description", "must be at most 4000 characters");
+            e.too_long("description", 4000);
         }
         let url = self.runbook_url.trim();
         if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
-            e.add("runbook_url", "must be an http:// or https:// address");
+            e.not_http_url("runbook_url");
         } else if url.len() > 2048 {
-            e.add("runbook_url", "must be at most 2048 characters");
+            e.too_long("runbook_url", 2048);
         }
         for (k, v) in &self.labels {
             if !valid_label_name(k) {
@@ -399,7 +399,7 @@ impl RuleSpec {
             e.add("keep_firing_for", "must be between 0 and 7d");
         }
         if self.summary.chars().count() > 1000 {
-            e.add("summary", "must be at most 1000 characters");
+            e.too_long("summary", 1000);
         } else if let Err(msg) = template::check(&self.summary) {
             e.add("summary", msg);
         }

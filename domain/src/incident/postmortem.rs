@@ -134,7 +134,7 @@ impl Postmortem {
         }
         for (i, row) in self.timeline.iter().enumerate() {
             if row.event.trim().is_empty() {
-                e.add(&format!("timeline[{i}].event"), "is required");
+                e.required(&format!("timeline[{i}].event"));
             }
         }
         for w in self.timeline.windows(2) {
@@ -154,7 +154,7 @@ impl Postmortem {
         ];
         for (f, v) in long {
             if v.chars().count() > super::TEXT_MAX {
-                e.add(f, format!("must be at most {} characters", super::TEXT_MAX));
+                e.too_long(f, super::TEXT_MAX);
             }
         }
         for (f, v) in [
@@ -311,9 +311,9 @@ impl ActionSpec {
         let mut e = FieldErrors::new();
         let d = self.description.trim();
         if d.is_empty() {
-            e.add("description", "is required");
+            e.required("description");
         } else if d.chars().count() > 1000 {
-            e.add("description", "must be at most 1000 characters");
+            e.too_long("description", 1000);
         }
         if self.owner_user_id.is_none() {
             e.add("owner", "is required: every action item has an owner");

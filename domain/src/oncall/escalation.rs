@@ -55,12 +55,12 @@ impl PolicySpec {
         let mut e = FieldErrors::new();
         let name = self.name.trim();
         if name.is_empty() {
-            e.add("name", "is required");
+            e.required("name");
         } else if name.chars().count() > 100 {
-            e.add("name", "must be at most 100 characters");
+            e.too_long("name", 100);
         }
         if self.description.chars().count() > 2000 {
-            e.add("description", "must be at most 2000 characters");
+            e.too_long("description", 2000);
         }
         if self.steps.is_empty() {
             e.add("steps", "needs at least one step");
@@ -206,7 +206,7 @@ pub fn validate_contact(
         );
     }
     if feishu_id.trim().len() > 128 {
-        e.add("feishu_id", "must be at most 128 characters");
+        e.too_long("feishu_id", 128);
     }
     if rules.len() > 10 {
         e.add("rules", "at most 10 rules");

@@ -93,12 +93,12 @@ impl ChannelConfig {
                 Err(m) => e.add("to", m),
             }
         } else if !(u.starts_with("https://") || u.starts_with("http://")) {
-            e.add("url", "must be an http:// or https:// address");
+            e.not_http_url("url");
         } else if u.len() > 2048 {
-            e.add("url", "must be at most 2048 characters");
+            e.too_long("url", 2048);
         }
         if self.secret.len() > 512 {
-            e.add("secret", "must be at most 512 characters");
+            e.too_long("secret", 512);
         }
         e.into_result()
     }

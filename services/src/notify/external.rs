@@ -116,7 +116,7 @@ impl Services {
             let starts = match parse_time(&a.starts_at) {
                 Ok(Some(t)) => t,
                 Ok(None) => {
-                    e.add(&format!("alerts[{i}].startsAt"), "is required");
+                    e.required(&format!("alerts[{i}].startsAt"));
                     continue;
                 }
                 Err(m) => {

@@ -225,7 +225,7 @@ impl Services {
             }
         };
         if ends_at_ms <= starts_at_ms {
-            e.add("ends_at", "must be after the start");
+            e.not_after_start("ends_at");
         } else if ends_at_ms <= self.now_ms() {
             e.add("ends_at", "must be in the future");
         }

@@ -81,13 +81,13 @@ fn UsersAdmin() -> impl IntoView {
             <section class="card">
                 <h2>{t(Msg::AdminUsers)}</h2>
                 {move || row_error.get().map(|e| {
-                    let text = e.field("role").or_else(|| e.field("user")).unwrap_or_else(|| e.to_string());
+                    let text = e.field("role").or_else(|| e.field("user")).unwrap_or_else(|| e.text_now());
                     view! { <p class="alert alert-error" role="alert">{text}</p> }
                 })}
                 <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
                     {move || Suspend::new(async move {
                         match users.await {
-                            Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <p class="alert alert-error">{e.text_now()}</p> }.into_any(),
                             Ok(rows) => view! {
                                 <div class="table-wrap">
                                 <table class="table" data-testid="users-table">
@@ -208,7 +208,7 @@ fn ApiKeysAdmin() -> impl IntoView {
                 <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
                     {move || Suspend::new(async move {
                         match keys.await {
-                            Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <p class="alert alert-error">{e.text_now()}</p> }.into_any(),
                             Ok(rows) if rows.is_empty() => view! { <p class="muted empty-inline">{t(Msg::NoApiKeys)}</p> }.into_any(),
                             Ok(rows) => view! {
                                 <div class="table-wrap">
@@ -313,7 +313,7 @@ fn AuditLog() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
                 {move || Suspend::new(async move {
                     match entries.await {
-                        Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="alert alert-error">{e.text_now()}</p> }.into_any(),
                         Ok(rows) if rows.is_empty() => view! { <p class="muted empty-inline">{t(Msg::NoAuditEntries)}</p> }.into_any(),
                         Ok(rows) => {
                             let last = rows.last().map(|r| r.id);

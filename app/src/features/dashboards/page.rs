@@ -178,7 +178,7 @@ pub fn DashboardsPage() -> impl IntoView {
         <Transition fallback=|| view! { <div class="loading" aria-busy="true">{t(Msg::Loading)}</div> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(e) => view! { <p class="alert alert-error" role="alert">{e.field("from").or_else(|| e.field("to")).or_else(|| e.field("steps")).or_else(|| e.field("window")).unwrap_or_else(|| e.to_string())}</p> }.into_any(),
+                    Err(e) => view! { <p class="alert alert-error" role="alert">{e.field("from").or_else(|| e.field("to")).or_else(|| e.field("steps")).or_else(|| e.field("window")).unwrap_or_else(|| e.text_now())}</p> }.into_any(),
                     Ok(v) => view! { <Dashboard v state=state.get_untracked() /> }.into_any(),
                 }
             })}

@@ -824,7 +824,7 @@ fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
             .value()
             .get()
             .and_then(Result::err)
-            .map(|e| e.to_string())
+            .map(|e| e.text_now())
     };
     let entries = v.timeline.into_iter().rev().map(|e| {
         let is_note = e.kind == "note";
@@ -918,7 +918,7 @@ fn RolesPanel(v: IncidentView, w: Writes) -> impl IntoView {
             .value()
             .get()
             .and_then(Result::err)
-            .map(|e| e.to_string())
+            .map(|e| e.text_now())
     };
     let read = IncidentRole::ALL.into_iter().map(|r| {
         let names: Vec<String> = current.get(&r).map(|v| v.iter().map(|id| name_of(*id)).collect()).unwrap_or_default();
@@ -1091,7 +1091,7 @@ pub fn OpenIncidentButton(
                 on:click=move |_| {
                     action.dispatch(IncidentFromAlert { source: source.to_owned(), rule_id, fingerprint: fp.get_value() });
                 }>{t(Msg::DeclareIncident)}</button>
-            {move || action.value().get().and_then(Result::err).map(|e| view! { <span class="field-error small">{e.to_string()}</span> })}
+            {move || action.value().get().and_then(Result::err).map(|e| view! { <span class="field-error small">{e.text_now()}</span> })}
         </IfCan>
     }
 }

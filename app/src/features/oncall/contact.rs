@@ -27,7 +27,7 @@ pub fn ContactCard() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match data.await {
                         Ok(c) => contact_form(c).into_any(),
-                        Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p class="alert alert-error">{e.text_now()}</p> }.into_any(),
                     }
                 })}
             </Transition>
@@ -53,7 +53,7 @@ fn contact_form(c: ContactData) -> impl IntoView {
             .get()
             .and_then(Result::err)
             .filter(|e| !matches!(e, AppError::Invalid(_)))
-            .map(|e| view! { <p class="alert alert-error">{e.to_string()}</p> })
+            .map(|e| view! { <p class="alert alert-error">{e.text_now()}</p> })
     };
     let count = Memo::new(move |_| rules.with(Vec::len));
     let rule_rows = move || {
