@@ -14,6 +14,7 @@ pub mod oncall;
 pub mod probe;
 pub mod ratelimit;
 pub mod secrets;
+pub mod time;
 
 pub use access::Permission;
 pub use accounts::{ApiScope, Locale, Role};

@@ -14,9 +14,10 @@ pub mod ical;
 use crate::errors::FieldErrors;
 use serde::{Deserialize, Serialize};
 
-pub const MINUTE_MS: i64 = 60_000;
-pub const HOUR_MS: i64 = 60 * MINUTE_MS;
-pub const DAY_MS: i64 = 24 * HOUR_MS;
+pub use crate::time::{
+    civil_from_days, days_from_civil, format_hhmm, format_local, parse_hhmm, parse_local, weekday,
+    DAY_MS, HOUR_MS, MINUTE_MS,
+};
 /// Wall-clock ms per local minute.
 const WEEK_MS: i64 = 7 * DAY_MS;
 
@@ -76,86 +77,6 @@ impl Zone for chrono_tz::Tz {
             }
             None => 0,
         }
-    }
-}
-
-// ---- civil calendar (proleptic Gregorian), on local ms ---------------------------------
-
-/// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day number.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Weekday of a day number, 0 = Monday … 6 = Sunday.
-pub fn weekday(day: i64) -> u8 {
-    // 1970-01-01 was a Thursday (3).
-    (day + 3).rem_euclid(7) as u8
-}
-
-/// `YYYY-MM-DDTHH:MM` (also `YYYY-MM-DD HH:MM`) → local ms.
-pub fn parse_local(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (date, time) = s.split_once(['T', ' ']).unwrap_or((s, "00:00"));
-    let mut p = date.splitn(3, '-');
-    let y: i64 = p.next()?.parse().ok()?;
-    let m: u32 = p.next()?.parse().ok()?;
-    let d: u32 = p.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) || !(1970..=9999).contains(&y) {
-        return None;
-    }
-    let min = parse_hhmm(time)?;
-    Some(days_from_civil(y, m, d) * DAY_MS + i64::from(min) * MINUTE_MS)
-}
-
-/// Local ms → `YYYY-MM-DDTHH:MM`.
-pub fn format_local(local_ms: i64) -> String {
-    let day = local_ms.div_euclid(DAY_MS);
-    let (y, m, d) = civil_from_days(day);
-    let min = local_ms.rem_euclid(DAY_MS) / MINUTE_MS;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}", min / 60, min % 60)
-}
-
-/// `HH:MM` → minutes of the day (`24:00` allowed as the end of a day).
-pub fn parse_hhmm(s: &str) -> Option<u16> {
-    let (h, m) = s.trim().split_once(':')?;
-    let h: u16 = h.parse().ok()?;
-    let m: u16 = m.parse().ok()?;
-    if m >= 60 || h > 24 || (h == 24 && m != 0) {
-        return None;
-    }
-    Some(h * 60 + m)
-}
-
-pub fn format_hhmm(min: u16) -> String {
-    format!("{:02}:{:02}", min / 60, min % 60)
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
     }
 }
 

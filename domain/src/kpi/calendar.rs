@@ -2,6 +2,7 @@
 //! weeks start on Monday, months are civil months. Converting instants to day numbers needs
 //! the time-zone database and happens in `services`.
 
+use crate::time;
 use serde::{Deserialize, Serialize};
 
 /// How KPI series are bucketed.
@@ -45,54 +46,32 @@ impl Granularity {
     }
 }
 
-/// Monday of the week containing `day` (1970-01-01, day 0, was a Thursday).
+// Day numbers here are `i32` (they index rollups); the arithmetic is `crate::time`'s.
+
+/// Monday of the week containing `day`.
 pub fn week_start(day: i32) -> i32 {
-    day - (day + 3).rem_euclid(7)
+    time::week_start(i64::from(day)) as i32
 }
 
-/// (year, month 1–12, day 1–31) of a day number. Howard Hinnant's algorithm.
+/// (year, month 1–12, day 1–31) of a day number.
 pub fn civil_from_days(z: i32) -> (i32, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let (y, m, d) = time::civil_from_days(i64::from(z));
+    (y as i32, m, d)
 }
 
 /// Day number of a civil date.
 pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = m as i32;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i32 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    time::days_from_civil(i64::from(y), m, d) as i32
 }
 
 /// `YYYY-MM-DD` of a day number.
 pub fn format_day(day: i32) -> String {
-    let (y, m, d) = civil_from_days(day);
-    format!("{y:04}-{m:02}-{d:02}")
+    time::format_day(i64::from(day))
 }
 
 /// Parses `YYYY-MM-DD`.
 pub fn parse_day(s: &str) -> Option<i32> {
-    let mut it = s.trim().splitn(3, '-');
-    let y: i32 = it.next()?.parse().ok()?;
-    let m: u32 = it.next()?.parse().ok()?;
-    let d: u32 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || d == 0 || d > 31 {
-        return None;
-    }
-    let day = days_from_civil(y, m, d);
-    // Reject 2026-02-31 and friends.
-    (civil_from_days(day) == (y, m, d)).then_some(day)
+    time::parse_day(s).and_then(|d| i32::try_from(d).ok())
 }
 
 /// Change in percent from `previous` to `current`; `None` when there is no previous value.
