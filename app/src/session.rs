@@ -99,7 +99,7 @@ pub mod ssr {
             return Ok(None);
         };
         let ip = client_ip(&parts);
-        Ok(services()?.session_actor(&token, &ip).await?)
+        Ok(services()?.accounts().session_actor(&token, &ip).await?)
     }
 
     /// The caller of this request: the signed-in person, or nobody (whom every service

@@ -56,6 +56,7 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
     let store = server::wiring::open_store(&config).await.map_err(|e| e.0)?;
     let services = server::wiring::services_for(&config, store.clone());
     let admin = services
+        .accounts()
         .create_user(
             &services::Caller::system("bench"),
             &services::accounts::CreateUser {
@@ -67,13 +68,16 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
         )
         .await?;
     let login = services
+        .accounts()
         .login(&admin.email, "bench-password", "127.0.0.1", "bench")
         .await?;
     let actor = services
+        .accounts()
         .session_actor(&login.session_token, "127.0.0.1")
         .await?
         .ok_or("no session")?;
     let key = services
+        .accounts()
         .create_api_key(&actor, "bench", "ingest")
         .await?
         .secret;
@@ -139,7 +143,7 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
     let bench = services::Caller::system("bench");
     let started = Instant::now();
     for body in batches.iter() {
-        direct.ingest_events(&bench, body, false).await?;
+        direct.events().ingest_events(&bench, body, false).await?;
     }
     let direct_secs = started.elapsed().as_secs_f64();
     let direct_rate = direct_store.count_events().await? as f64 / direct_secs;

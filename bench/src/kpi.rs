@@ -32,7 +32,7 @@ const BATCH: usize = 20_000;
 /// Generates the data set through the ingest path (rollups included); returns the events.
 async fn generate(svc: &Services, users_total: usize) -> Result<u64, BoxError> {
     let mut rng = StdRng::seed_from_u64(2026);
-    let today = svc.today();
+    let today = svc.kpis().today();
     let first = today - DAYS + 1;
     let tz: chrono_tz::Tz = TZ.parse().map_err(|_| "tz")?;
     let now = svc.now_ms();
@@ -117,12 +117,12 @@ async fn generate(svc: &Services, users_total: usize) -> Result<u64, BoxError> {
                 }
             }
             if batch.len() >= BATCH {
-                stored += svc.store_valid_events(&batch).await?.0;
+                stored += svc.events().store_valid_events(&batch).await?.0;
                 batch.clear();
             }
         }
         if !batch.is_empty() {
-            stored += svc.store_valid_events(&batch).await?.0;
+            stored += svc.events().store_valid_events(&batch).await?.0;
             batch.clear();
         }
         let done = day - first + 1;
@@ -283,20 +283,20 @@ pub async fn run() -> Result<(), BoxError> {
     let db_bytes = std::fs::metadata(dir.join("vigil.db")).map_or(0, |m| m.len());
 
     // Queries, as the dashboards run them.
-    let today = svc.today();
+    let today = svc.kpis().today();
     let steps: Vec<String> = FUNNEL.iter().map(|s| (*s).to_owned()).collect();
     let rss_before = rss_mib();
     let reset = reset_peak_rss();
     let mut timings = Vec::new();
     let mut answers = Answers::default();
     let (t, v) = time_it("DAU series, 90 days", runs, || async {
-        Ok(svc.dau_series(today - DAYS + 1, today).await?)
+        Ok(svc.events().dau_series(today - DAYS + 1, today).await?)
     })
     .await?;
     timings.push(t);
     answers.dau = v.into_iter().map(|(_, n)| n).collect();
     let (t, v) = time_it("MAU (30-day union)", runs, || async {
-        let sets = svc.day_sets("active", today - 29, today).await?;
+        let sets = svc.events().day_sets("active", today - 29, today).await?;
         Ok(activity::active_in_window(&sets, today, 30))
     })
     .await?;
@@ -304,8 +304,11 @@ pub async fn run() -> Result<(), BoxError> {
     answers.mau = v;
     let offsets: Vec<i32> = (1..=30).collect();
     let (t, v) = time_it("cohort table 30×30 (D1…D30)", runs, || async {
-        let cohorts = svc.day_sets("registered", today - 29, today).await?;
-        let active = svc.day_sets("active", today - 28, today).await?;
+        let cohorts = svc
+            .events()
+            .day_sets("registered", today - 29, today)
+            .await?;
+        let active = svc.events().day_sets("active", today - 28, today).await?;
         Ok(activity::cohort_table(
             &cohorts,
             &active,
@@ -321,6 +324,7 @@ pub async fn run() -> Result<(), BoxError> {
     for (label, days) in [("4-step funnel, 7 days", 7), ("4-step funnel, 30 days", 30)] {
         let (t, v) = time_it(label, runs, || async {
             Ok(svc
+                .kpis()
                 .funnel(
                     &services::Caller::system("bench"),
                     DayRange {
@@ -343,6 +347,7 @@ pub async fn run() -> Result<(), BoxError> {
     }
     let (t, v) = time_it("P95 response, 30 days", runs, || async {
         Ok(svc
+            .kpis()
             .response_quantile(
                 &services::Caller::system("bench"),
                 DayRange {
@@ -443,7 +448,7 @@ pub async fn run() -> Result<(), BoxError> {
         );
     }
     println!("  (goal: Vigil p95 < 50 ms per query; DuckDB/Vigil = DuckDB p50 / Vigil p50, > 1 means Vigil is faster)");
-    let (hits, misses) = svc.funnel_cache_stats();
+    let (hits, misses) = svc.kpis().funnel_cache_stats();
     println!("  funnel slice cache: {hits} hits, {misses} misses (misses = slices loaded from raw events on first use)");
     println!(
         "  peak RSS while querying: {:.0} MiB (RSS before the queries {:.0} MiB{})",

@@ -78,12 +78,13 @@ async fn one_run(groups: usize, latency: Duration, concurrency: usize) -> Result
             "timestamp": now - 60_000, "properties": {"dialog_id": format!("d{i}"), "success": i % 2 == 0,
             "response_ms": 100, "answer_source": "generated"}}))
         .collect();
-    svc.ingest_events(
-        &services::Caller::system("bench"),
-        &serde_json::to_vec(&events)?,
-        false,
-    )
-    .await?;
+    svc.events()
+        .ingest_events(
+            &services::Caller::system("bench"),
+            &serde_json::to_vec(&events)?,
+            false,
+        )
+        .await?;
     for i in 0..groups {
         let spec = RuleSpec::kpi_threshold(
             &format!("rule {i}"),
@@ -95,12 +96,12 @@ async fn one_run(groups: usize, latency: Duration, concurrency: usize) -> Result
         );
         svc.store().create_rule(&spec, &ctx).await?;
     }
-    let r = svc.evaluate_due_rules().await?;
+    let r = svc.alerting().evaluate_due_rules().await?;
     if r.transitions != groups * 2 {
         return Err(format!("{} transitions, expected {}", r.transitions, groups * 2).into());
     }
     let t = Instant::now();
-    let d = svc.dispatch_notifications().await?;
+    let d = svc.notify().dispatch_notifications().await?;
     let dispatch_s = t.elapsed().as_secs_f64();
     if d.enqueued != groups {
         return Err(format!("{} messages queued, expected {groups}", d.enqueued).into());
@@ -108,7 +109,7 @@ async fn one_run(groups: usize, latency: Duration, concurrency: usize) -> Result
     let t = Instant::now();
     let mut sent = 0;
     while sent < groups {
-        let r = svc.deliver_notifications().await?;
+        let r = svc.notify().deliver_notifications().await?;
         if r.sent == 0 {
             return Err(format!("delivery stalled at {sent} of {groups}").into());
         }

@@ -50,12 +50,13 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     for chunk in events.chunks(5_000) {
-        svc.ingest_events(
-            &services::Caller::system("bench"),
-            &serde_json::to_vec(chunk)?,
-            false,
-        )
-        .await?;
+        svc.events()
+            .ingest_events(
+                &services::Caller::system("bench"),
+                &serde_json::to_vec(chunk)?,
+                false,
+            )
+            .await?;
     }
 
     let t0 = Instant::now();
@@ -104,7 +105,7 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut times = Vec::new();
     for c in 0..cycles {
         let t = Instant::now();
-        let r = svc.evaluate_due_rules().await?;
+        let r = svc.alerting().evaluate_due_rules().await?;
         let secs = t.elapsed().as_secs_f64();
         if r.rules != n {
             return Err(format!("cycle {c}: {} rules due, expected {n}", r.rules).into());

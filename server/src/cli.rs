@@ -156,6 +156,7 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 pub async fn serve(config: Config) -> anyhow_like::Result<()> {
     let services = open_services(&config).await?;
     let bootstrap = match services
+        .accounts()
         .bootstrap_admin(&config.admin_email, config.admin_password.as_deref())
         .await
     {
@@ -185,7 +186,7 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
         println!("  └────────────────────────────────────────────────────────────");
         println!();
     }
-    match services.seed_default_rules().await {
+    match services.alerting().seed_default_rules().await {
         Ok(n) if n > 0 => tracing::info!(rules = n, "default alert rules added"),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not add the default alert rules"),
@@ -216,7 +217,7 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
             if let Err(e) = gc.sweep_sessions().await {
                 tracing::warn!(error = %e, "session cleanup failed");
             }
-            match gc.run_retention().await {
+            match gc.events().run_retention().await {
                 Ok((raw, rollups)) if raw + rollups > 0 => {
                     tracing::info!(raw, rollups, "retention: deleted old events and rollups");
                 }
@@ -287,7 +288,11 @@ pub async fn user_add(
         role,
         password: password.clone(),
     };
-    match services.create_user(&Caller::system("cli"), &input).await {
+    match services
+        .accounts()
+        .create_user(&Caller::system("cli"), &input)
+        .await
+    {
         Ok(u) => {
             println!("created user {} ({}) with role {}", u.email, u.id, u.role);
             if generated {
@@ -382,11 +387,11 @@ async fn demo_probes(services: &services::Services, seed: u64) -> anyhow_like::R
     if runs > 0 {
         println!("demo: added 2 probes of Vigil's own health endpoints with {runs} past checks");
     }
-    let schedules = services.load_demo_oncall().await?;
+    let schedules = services.oncall().load_demo_oncall().await?;
     if schedules > 0 {
         println!("demo: added the on-call roster (Primary on-call, Weekend backup), its team and a P0/P1 paging policy");
     }
-    let incidents = services.load_demo_incidents(seed).await?;
+    let incidents = services.incidents().load_demo_incidents(seed).await?;
     if incidents > 0 {
         println!("demo: added {incidents} incidents over the last 80 days, with postmortems and action items");
     }
@@ -401,7 +406,7 @@ pub async fn rollup_rebuild(config: Config, from: Option<String>) -> anyhow_like
         })?),
     };
     let services = open_services(&config).await?;
-    let first = from_day.unwrap_or_else(|| services.first_rebuildable_day());
+    let first = from_day.unwrap_or_else(|| services.events().first_rebuildable_day());
     println!(
         "rollup rebuild: from {} ({}), replaying raw events",
         domain::kpi::calendar::format_day(first),
@@ -410,6 +415,7 @@ pub async fn rollup_rebuild(config: Config, from: Option<String>) -> anyhow_like
     let started = std::time::Instant::now();
     let mut last_print = 0u64;
     let result = services
+        .events()
         .rebuild_rollups(from_day, "cli", |n| {
             if n >= last_print + 500_000 {
                 println!("rollup rebuild: {n} events replayed");
@@ -437,6 +443,7 @@ pub async fn rollup_rebuild(config: Config, from: Option<String>) -> anyhow_like
 pub async fn apikey_add(config: Config, name: String, scope: String) -> anyhow_like::Result<()> {
     let services = open_services(&config).await?;
     let created = services
+        .accounts()
         .create_api_key(&Caller::system("cli"), &name, &scope)
         .await;
     services.close().await;
@@ -457,6 +464,7 @@ pub async fn rules_import(config: Config, file: PathBuf) -> anyhow_like::Result<
     };
     let services = open_services(&config).await?;
     let report = services
+        .alerting()
         .import_prometheus_rules(&Caller::system("cli"), &yaml)
         .await;
     services.close().await;
@@ -471,6 +479,7 @@ pub async fn rules_import(config: Config, file: PathBuf) -> anyhow_like::Result<
 pub async fn rules_export(config: Config) -> anyhow_like::Result<()> {
     let services = open_services(&config).await?;
     let yaml = services
+        .alerting()
         .export_prometheus_rules(&Caller::system("cli"))
         .await;
     services.close().await;

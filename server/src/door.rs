@@ -78,7 +78,7 @@ pub async fn caller_door(State(state): State<AppState>, mut req: Request, next: 
         .filter_map(|v| v.to_str().ok())
         .find_map(|c| app::i18n::cookie_value(c, app::session::SESSION_COOKIE));
     let caller = match token {
-        Some(t) => match state.services.session_actor(&t, &ip).await {
+        Some(t) => match state.services.accounts().session_actor(&t, &ip).await {
             Ok(Some(c)) => c,
             Ok(None) => Caller::anonymous(&ip),
             Err(e) => {

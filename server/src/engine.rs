@@ -44,7 +44,7 @@ fn start_probe_round(services: &Services, gate: &ProbeGate, metrics: &Metrics) {
     }
     let (svc, gate, metrics) = (services.clone(), gate.clone(), metrics.clone());
     tokio::spawn(async move {
-        match svc.run_due_probes().await {
+        match svc.probes().run_due_probes().await {
             Ok(r) => metrics.record_probes(&r),
             Err(e) => tracing::warn!(error = %e, "probe round failed"),
         }
@@ -75,7 +75,7 @@ pub async fn tick(
     start_probe_round(services, probes, metrics);
     let started = Instant::now();
     let mut transitions = 0;
-    match services.evaluate_due_rules().await {
+    match services.alerting().evaluate_due_rules().await {
         Ok(r) => {
             transitions = r.transitions;
             metrics.record_engine_cycle(started.elapsed(), &r);
@@ -94,11 +94,15 @@ pub async fn tick(
     // Rules marked "open an incident when firing": one incident per firing episode. Looked
     // at after a cycle with transitions, and once a minute anyway (a leader that stopped
     // between evaluating and opening is caught up by the next one).
-    if let Err(e) = services.open_incidents_if_due(transitions > 0).await {
+    if let Err(e) = services
+        .incidents()
+        .open_incidents_if_due(transitions > 0)
+        .await
+    {
         tracing::warn!(error = %e, "opening incidents for firing alerts failed");
     }
     // Escalations: start runs for firing alerts routed to a policy, fire due steps, page.
-    match services.run_escalations().await {
+    match services.oncall().run_escalations().await {
         Ok(r) if r.started + r.steps_fired + r.pages_sent + r.pages_failed + r.resolved > 0 => {
             tracing::info!(
                 started = r.started,
@@ -113,7 +117,7 @@ pub async fn tick(
         Err(e) => tracing::warn!(error = %e, "escalation pass failed"),
     }
     // Then notifications: decide and queue, then deliver what is due (retries included).
-    match services.dispatch_notifications().await {
+    match services.notify().dispatch_notifications().await {
         Ok(d) if d.enqueued > 0 => {
             tracing::info!(
                 messages = d.messages,
@@ -125,7 +129,7 @@ pub async fn tick(
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "notification dispatch failed"),
     }
-    match services.deliver_notifications().await {
+    match services.notify().deliver_notifications().await {
         Ok(r) => metrics.record_deliveries(&r),
         Err(e) => tracing::warn!(error = %e, "notification delivery failed"),
     }

@@ -43,7 +43,7 @@ fn not_found() -> Response {
 
 /// `GET /ack/{token}`: what the link acknowledges, with the button.
 pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match state.services.ack_link_preview(&token).await {
+    match state.services.oncall().ack_link_preview(&token).await {
         Ok(o) => match o.acked_by {
             Some(by) => page(
                 StatusCode::OK,
@@ -78,7 +78,7 @@ pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) 
 
 /// `POST /ack/{token}`: acknowledges.
 pub async fn ack(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match state.services.ack_by_link(&token).await {
+    match state.services.oncall().ack_by_link(&token).await {
         Ok(o) if o.acknowledged_now => page(
             StatusCode::OK,
             "Acknowledged",
@@ -111,7 +111,7 @@ pub async fn ack(State(state): State<AppState>, Path(token): Path<String>) -> Re
 
 /// `GET /ical/{token}.ics`: the calendar (404 for an unknown or rotated token).
 pub async fn ical(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match state.services.calendar_feed(&token).await {
+    match state.services.oncall().calendar_feed(&token).await {
         Ok(text) => (
             [
                 (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),

@@ -30,6 +30,7 @@ async fn everyone(app: &common::TestApp) -> Vec<Who> {
         ("sre@example.com", "editor"),
     ] {
         app.services
+            .accounts()
             .create_user(
                 &services::Caller::system("test"),
                 &services::accounts::CreateUser {
@@ -230,6 +231,7 @@ async fn rest_routes_answer_each_key_scope_as_the_table_says() {
     for scope in [ApiScope::Read, ApiScope::Ingest] {
         let key = app
             .services
+            .accounts()
             .create_api_key(&system, scope.as_str(), scope.as_str())
             .await
             .expect("key");

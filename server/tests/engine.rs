@@ -102,13 +102,14 @@ async fn scenario(url: &str) {
             "timestamp": NOW - 60_000, "properties": {"dialog_id": format!("d{i}"), "success": i % 2 == 0,
             "response_ms": 100, "answer_source": "generated"}}))
         .collect();
-    a.ingest_events(
-        &services::Caller::system("test"),
-        &serde_json::to_vec(&events).expect("json"),
-        false,
-    )
-    .await
-    .expect("ingest");
+    a.events()
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&events).expect("json"),
+            false,
+        )
+        .await
+        .expect("ingest");
     for i in 0..3 {
         let spec = RuleSpec::kpi_threshold(
             &format!("AI success low {i}"),

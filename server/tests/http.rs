@@ -488,6 +488,7 @@ async fn alerts_now_needs_a_read_key() {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     let key = app
         .services
+        .accounts()
         .create_api_key(&services::Caller::system("cli"), "reader", "read")
         .await
         .expect("key")
@@ -513,12 +514,14 @@ async fn probes_api_needs_a_read_key_and_lists_figures() {
     );
     let ingest = app
         .services
+        .accounts()
         .create_api_key(&services::Caller::system("cli"), "pusher", "ingest")
         .await
         .expect("key")
         .secret;
     let read = app
         .services
+        .accounts()
         .create_api_key(&services::Caller::system("cli"), "reader", "read")
         .await
         .expect("key")
@@ -573,6 +576,7 @@ async fn incidents_api_needs_a_read_key_filters_and_exports() {
     );
     let read = app
         .services
+        .accounts()
         .create_api_key(&services::Caller::system("cli"), "reader", "read")
         .await
         .expect("key")
@@ -655,13 +659,14 @@ async fn incidents_api_needs_a_read_key_filters_and_exports() {
 async fn oncall_api_ack_links_and_calendar_feeds() {
     let app = app().await;
     let svc = &app.services;
-    assert_eq!(svc.load_demo_oncall().await.expect("demo"), 2);
+    assert_eq!(svc.oncall().load_demo_oncall().await.expect("demo"), 2);
     // Who is on call: read key required.
     assert_eq!(
         app.get("/api/v1/oncall", None).await.status,
         StatusCode::UNAUTHORIZED
     );
     let read = svc
+        .accounts()
         .create_api_key(&services::Caller::system("cli"), "reader", "read")
         .await
         .expect("key")
@@ -737,7 +742,7 @@ async fn oncall_api_ack_links_and_calendar_feeds() {
         .expect("start")
         .expect("new");
     let user = svc.store().list_users().await.expect("users")[0].id;
-    let url = svc.ack_url(esc.id, user).await.expect("url");
+    let url = svc.oncall().ack_url(esc.id, user).await.expect("url");
     let path = &url[url.find("/ack/").expect("path")..];
     let res = app.get(path, None).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);

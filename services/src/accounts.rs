@@ -2,7 +2,7 @@
 //! reading the audit log. Every write checks the caller's role here, on the server.
 
 use crate::Caller;
-use crate::{timefmt, ServiceError, Services};
+use crate::{timefmt, ServiceError};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
@@ -122,7 +122,7 @@ fn argon2_verify(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-impl Services {
+impl crate::Accounts<'_> {
     /// Runs one argon2 computation off the async runtime, at most one per core at a time
     /// (the `hash_permits` semaphore). When every core stays busy for [`HASH_WAIT`], the
     /// caller gets `RateLimited(1)` instead of a place in an unbounded queue.
@@ -175,7 +175,7 @@ pub struct CreateUser {
     pub password: String,
 }
 
-impl Services {
+impl crate::Accounts<'_> {
     // ---------------------------------------------------------------- sessions
 
     /// Signs in with email and password. Throttled per account and IP: after too many

@@ -7,7 +7,7 @@
 
 use crate::events::{day_start_ms, local_day, AiHour};
 use crate::probes::probe_matching;
-use crate::{Caller, ServiceError, Services};
+use crate::{Caller, ServiceError};
 use domain::alerting::{
     AlertState, CompareOp, Condition, KpiMetric, Labels, RuleQuery, RuleSpec, RuleState,
     RuleTiming, Sample, Severity,
@@ -349,7 +349,7 @@ fn normalized(mut spec: RuleSpec) -> Result<RuleSpec, ServiceError> {
     Ok(spec)
 }
 
-impl Services {
+impl crate::Alerting<'_> {
     // ----- rules -----
 
     /// Every rule with what the engine last saw (viewer).
@@ -505,7 +505,10 @@ impl Services {
             }
             RuleQuery::Probe { .. } => {
                 let step = ((to_ms - from_ms) / 600).max(60_000) / 60_000 * 60_000;
-                let timeline = self.probe_timeline(query, from_ms, to_ms, step).await?;
+                let timeline = self
+                    .probes()
+                    .probe_timeline(query, from_ms, to_ms, step)
+                    .await?;
                 Ok(first_probe_points(&timeline, step))
             }
             RuleQuery::Promql { expr } => {
@@ -535,7 +538,7 @@ impl Services {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<Point>, ServiceError> {
-        let tz = self.reporting_tz();
+        let tz = self.events().reporting_tz();
         let first = local_day(from_ms, tz);
         let last = local_day(to_ms, tz) - 1; // the last complete day
         if first > last {
@@ -548,7 +551,7 @@ impl Services {
                 } else {
                     "registered"
                 };
-                let sets = self.day_sets(key, first, last).await?;
+                let sets = self.events().day_sets(key, first, last).await?;
                 (first..=last)
                     .map(|d| (d, sets.get(&d).map_or(0, |s| s.len()) as f64))
                     .collect()
@@ -684,6 +687,7 @@ impl Services {
                             probes = Some(self.store.probes().await?);
                         }
                         let res = self
+                            .probes()
                             .probe_query_values(&spec.query, probes.as_deref().unwrap_or(&[]), now)
                             .await
                             .map_err(|e| e.to_string());
@@ -840,6 +844,7 @@ impl Services {
                 let step =
                     ((to_ms - from_ms) / 600).max(spec.interval_ms).max(60_000) / 60_000 * 60_000;
                 let timeline = self
+                    .probes()
                     .probe_timeline(&spec.query, from_ms, to_ms, step)
                     .await?;
                 let points = first_probe_points(&timeline, step);
@@ -941,7 +946,7 @@ impl Services {
                 .collect::<Vec<_>>(),
             y_format(&spec.query),
             (from_ms, to_ms),
-            self.reporting_tz(),
+            self.events().reporting_tz(),
         )?;
         Ok(Backtest {
             points,

@@ -53,7 +53,7 @@ impl Services {
         opts: &DemoOptions,
         mut progress: impl FnMut(i32, i32),
     ) -> Result<DemoReport, ServiceError> {
-        let tz = self.reporting_tz();
+        let tz = self.events().reporting_tz();
         let today = local_day(self.now_ms(), tz);
         let first_day = today - opts.days + 1;
         let incident_day = today - opts.days / 3; // a visible dip a month ago
@@ -270,7 +270,7 @@ impl Services {
             if batch.len() >= BATCH || day == today {
                 batch.sort_by_key(|e| e.ts_ms);
                 for chunk in batch.chunks(BATCH) {
-                    let (accepted, _) = self.store_valid_events(chunk).await?;
+                    let (accepted, _) = self.events().store_valid_events(chunk).await?;
                     report.events += accepted;
                 }
                 batch.clear();

@@ -4,7 +4,7 @@
 
 use crate::rollups::{bitmap_from, subscription_of, RollupDelta};
 use crate::Caller;
-use crate::{ServiceError, Services};
+use crate::ServiceError;
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
 use domain::events::{
@@ -268,7 +268,7 @@ pub fn day_start_ms(day: i32, tz: Tz) -> i64 {
     }
 }
 
-impl Services {
+impl crate::Events<'_> {
     /// Ingests one request body from an API caller with the `ingest` scope.
     pub async fn ingest_events(
         &self,

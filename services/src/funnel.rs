@@ -10,7 +10,7 @@
 //! `domain::kpi::funnel::depth_reached` applied per user.
 
 use crate::events::{day_start_ms, local_day};
-use crate::{ServiceError, Services};
+use crate::ServiceError;
 use domain::kpi::funnel::{depth_reached, funnel, FunnelResult};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -111,7 +111,7 @@ impl FunnelCache {
 
 pub(crate) type SharedFunnelCache = Arc<Mutex<FunnelCache>>;
 
-impl Services {
+impl crate::Kpis<'_> {
     /// Loads the slice of `name` on `day` from raw events and caches it as `version`.
     async fn load_slice(
         &self,
@@ -119,7 +119,7 @@ impl Services {
         name: &str,
         version: i64,
     ) -> Result<Arc<DaySlice>, ServiceError> {
-        let tz = self.reporting_tz();
+        let tz = self.events().reporting_tz();
         let start = day_start_ms(day, tz);
         let rows = self
             .store
@@ -167,7 +167,7 @@ impl Services {
         range_end_ms: i64,
         window_ms: i64,
     ) -> Result<FunnelResult, ServiceError> {
-        let tz = self.reporting_tz();
+        let tz = self.events().reporting_tz();
         let to_ms = range_end_ms + window_ms;
         // Distinct names, numbered in step order (ties in time are broken by step order).
         let mut names: Vec<&str> = Vec::new();
@@ -184,7 +184,7 @@ impl Services {
         let keys: Vec<String> = names.iter().map(|n| format!("event:{n}")).collect();
         // Days whose raw events may be partly deleted by retention are left out, so every
         // replica answers the same whatever its cache holds.
-        let from_day = local_day(from_ms, tz).max(self.first_rebuildable_day());
+        let from_day = local_day(from_ms, tz).max(self.events().first_rebuildable_day());
         let last_day = local_day(to_ms - 1, tz);
         let mut slices: Vec<(u8, Arc<DaySlice>)> = Vec::new();
         let mut missing: Vec<(u8, i32, String, i64)> = Vec::new();
@@ -202,9 +202,10 @@ impl Services {
         for chunk in missing.chunks(LOAD_PARALLEL) {
             let mut tasks = tokio::task::JoinSet::new();
             for (id, day, name, version) in chunk.iter().cloned() {
-                let svc = self.clone();
+                let svc = crate::Services::clone(self);
                 tasks.spawn(async move {
-                    svc.load_slice(day, &name, version)
+                    svc.kpis()
+                        .load_slice(day, &name, version)
                         .await
                         .map(|slice| (id, slice))
                 });

@@ -5,7 +5,7 @@
 pub mod postmortems;
 pub mod reports;
 
-use crate::{Caller, ServiceError, Services};
+use crate::{Caller, ServiceError};
 use chrono::TimeZone;
 use chrono_tz::Tz;
 use domain::alerting::{AlertState, Severity};
@@ -91,7 +91,7 @@ fn status_zh(s: Status) -> &'static str {
     }
 }
 
-impl Services {
+impl crate::Incidents<'_> {
     /// Saves `after` over `before` with one timeline entry (see `Store::save_incident`).
     async fn save_with_entry(
         &self,
@@ -112,7 +112,7 @@ impl Services {
 
     /// The reporting day of `ms` as `YYYYMMDD` (incident codes).
     fn incident_day(&self, ms: i64) -> String {
-        crate::timefmt::format_in(ms, self.reporting_tz(), "%Y%m%d")
+        crate::timefmt::format_in(ms, self.events().reporting_tz(), "%Y%m%d")
             .unwrap_or_else(|| "19700101".into())
     }
 
@@ -549,7 +549,7 @@ impl Services {
         fingerprint: &str,
     ) -> Result<AlertLink, ServiceError> {
         let now = self.now_ms();
-        let alerts = self.active_alerts(actor).await?;
+        let alerts = self.alerting().active_alerts(actor).await?;
         let a = alerts
             .into_iter()
             .find(|a| {
@@ -570,6 +570,7 @@ impl Services {
     ) -> Result<AlertLink, ServiceError> {
         let now = self.now_ms();
         let a = self
+            .notify()
             .external_alerts(actor)
             .await?
             .into_iter()
@@ -723,7 +724,11 @@ impl Services {
     ) -> Result<String, ServiceError> {
         actor.require(Permission::ViewIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
-        Ok(report_text(&inc, self.reporting_tz(), &self.public_url))
+        Ok(report_text(
+            &inc,
+            self.events().reporting_tz(),
+            &self.public_url,
+        ))
     }
 
     /// Sends the incident report to a notification channel now (responder); the timeline
@@ -736,7 +741,7 @@ impl Services {
     ) -> Result<(), ServiceError> {
         actor.require(Permission::RespondToIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
-        let text = report_text(&inc, self.reporting_tz(), &self.public_url);
+        let text = report_text(&inc, self.events().reporting_tz(), &self.public_url);
         let channel = self
             .store
             .channels()

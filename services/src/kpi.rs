@@ -4,7 +4,7 @@
 
 use crate::events::{day_start_ms, local_day, AiHour};
 use crate::Caller;
-use crate::{ServiceError, Services};
+use crate::ServiceError;
 use domain::kpi::activity::{self, DaySets};
 use domain::kpi::calendar::{change_pct, Granularity};
 use domain::kpi::funnel::FunnelResult;
@@ -143,10 +143,10 @@ fn sum_days<T: Default>(rows: &[(i32, T)], range: DayRange, merge: impl Fn(&mut 
     out
 }
 
-impl Services {
+impl crate::Kpis<'_> {
     /// Today's day number in the reporting time zone.
     pub fn today(&self) -> i32 {
-        local_day(self.now_ms(), self.reporting_tz())
+        local_day(self.now_ms(), self.events().reporting_tz())
     }
 
     fn check_range(&self, r: DayRange) -> Result<(), ServiceError> {
@@ -175,8 +175,11 @@ impl Services {
         let p = r.previous();
         // Active sets from 29 days before the previous period (MAU) to the end (+30 for D30).
         let (active_from, active_to) = (p.from - 29, (r.to + 30).min(today));
-        let active = self.day_sets("active", active_from, active_to).await?;
-        let cohorts = self.day_sets("registered", p.from, r.to).await?;
+        let active = self
+            .events()
+            .day_sets("active", active_from, active_to)
+            .await?;
+        let cohorts = self.events().day_sets("registered", p.from, r.to).await?;
 
         let sum_cohorts = |range: DayRange| -> f64 {
             range
@@ -300,7 +303,7 @@ impl Services {
                         activity::new_feature_penetration(&sets, &active)
                     }
                     Some(f) => {
-                        let extra = self.day_sets("active", f, f + 6).await?;
+                        let extra = self.events().day_sets("active", f, f + 6).await?;
                         activity::new_feature_penetration(&sets, &extra)
                     }
                     None => None,
@@ -351,7 +354,7 @@ impl Services {
             errs.add("window", "the conversion window is 1 minute to 30 days");
         }
         errs.into_result()?;
-        let tz = self.reporting_tz();
+        let tz = self.events().reporting_tz();
         let from = day_start_ms(r.from, tz);
         // Users who start inside the range may finish within the window after it.
         self.evaluate_funnel(steps, from, day_start_ms(r.to + 1, tz), window_ms)
@@ -368,7 +371,7 @@ impl Services {
         T: for<'de> Deserialize<'de> + Default + Clone,
         F: FnMut(&mut T, &T),
     {
-        let tz = self.reporting_tz();
+        let tz = self.events().reporting_tz();
         let from_h = day_start_ms(r.from, tz).div_euclid(3_600_000);
         let to_h = (day_start_ms(r.to + 1, tz) - 1).div_euclid(3_600_000);
         let mut by_day: std::collections::BTreeMap<i32, T> =
@@ -539,7 +542,7 @@ impl Services {
     pub async fn business(&self, actor: &Caller, r: DayRange) -> Result<Business, ServiceError> {
         actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
-        let tz = self.reporting_tz();
+        let tz = self.events().reporting_tz();
         let p = r.previous();
         let raw = self
             .store
@@ -563,7 +566,7 @@ impl Services {
                 })
             })
             .collect();
-        let active = self.day_sets("active", p.to - 29, r.to).await?;
+        let active = self.events().day_sets("active", p.to - 29, r.to).await?;
         let figures = |range: DayRange| {
             let period = subscriptions::period(
                 &events,

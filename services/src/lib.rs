@@ -75,6 +75,54 @@ pub struct Services {
     hash_permits: Arc<tokio::sync::Semaphore>,
 }
 
+/// Declares the per-aggregate handles of [`Services`]: `svc.incidents()`, `svc.oncall()`,
+/// … Each is a borrowed view whose methods are that aggregate's use cases; shared
+/// machinery (store, clock, settings) is reached through `Deref`.
+macro_rules! handles {
+    ($($(#[$doc:meta])* $method:ident => $handle:ident;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Clone, Copy)]
+            pub struct $handle<'a>(&'a Services);
+
+            impl std::ops::Deref for $handle<'_> {
+                type Target = Services;
+                fn deref(&self) -> &Services {
+                    self.0
+                }
+            }
+        )*
+
+        impl Services {
+            $(
+                $(#[$doc])*
+                pub fn $method(&self) -> $handle<'_> {
+                    $handle(self)
+                }
+            )*
+        }
+    };
+}
+
+handles! {
+    /// Users, sessions, sign-in, API keys, the audit log, one's own account.
+    accounts => Accounts;
+    /// Alert rules: editing, evaluation, backtests, rule files, PromQL.
+    alerting => Alerting;
+    /// Notification channels, routing policy, silences, deliveries, Alertmanager alerts.
+    notify => Notify;
+    /// Incidents, their timeline and roles, postmortems, action items, reports.
+    incidents => Incidents;
+    /// Schedules, overrides, contacts, escalation policies and pages, links and feeds.
+    oncall => Oncall;
+    /// KPI dashboards and funnels.
+    kpis => Kpis;
+    /// Event ingestion, rollups and retention.
+    events => Events;
+    /// Synthetic probes and their SLOs.
+    probes => Probes;
+}
+
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Services")

@@ -8,7 +8,7 @@ mod demo;
 
 use crate::incidents::Person;
 use crate::notify::channels::{self, ChannelConfig, ChannelKind};
-use crate::{Caller, ServiceError, Services};
+use crate::{Caller, ServiceError};
 use chrono_tz::Tz;
 use domain::alerting::AlertState;
 use domain::oncall::escalation::{self, Method, NotifyRule, PolicySpec, Target};
@@ -170,7 +170,7 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
 }
 
-impl Services {
+impl crate::Oncall<'_> {
     fn person_map(people: &[Person]) -> BTreeMap<i64, &Person> {
         people.iter().map(|p| (p.id, p)).collect()
     }
@@ -182,7 +182,7 @@ impl Services {
                 errs.0.extend(e.0);
             }
         }
-        let people = self.people_directory().await?;
+        let people = self.incidents().people_directory().await?;
         for (i, l) in spec.layers.iter().enumerate() {
             let field = format!("layers.{i}.participants");
             if let Err(ServiceError::Invalid(e)) =
@@ -265,7 +265,7 @@ impl Services {
             None => self.store.schedules().await?,
         };
         let ovs = self.store.overrides(only, now, horizon).await?;
-        let people = self.people_directory().await?;
+        let people = self.incidents().people_directory().await?;
         let contacts = self.store.contacts().await?;
         let by_id = Self::person_map(&people);
         let on_call = |s: &Shift| -> Option<OnCall> {
@@ -340,7 +340,7 @@ impl Services {
             layers,
             final_shifts,
             overrides,
-            people: self.people_directory().await?,
+            people: self.incidents().people_directory().await?,
             on_call_now: self
                 .summaries(Some(id))
                 .await?
@@ -374,7 +374,7 @@ impl Services {
         let mut errs = oc::validate_override(start_ms, end_ms, now)
             .err()
             .unwrap_or_default();
-        let people = self.people_directory().await?;
+        let people = self.incidents().people_directory().await?;
         if !people.iter().any(|p| p.id == user_id) {
             errs.add("user", "pick an active person");
         }
@@ -515,7 +515,7 @@ impl Services {
 
     async fn check_policy(&self, spec: &PolicySpec) -> Result<(), ServiceError> {
         let mut errs = spec.validate().err().unwrap_or_default();
-        let people = self.people_directory().await?;
+        let people = self.incidents().people_directory().await?;
         let schedules = self.store.schedules().await?;
         for (i, s) in spec.steps.iter().enumerate() {
             for t in &s.targets {
@@ -609,7 +609,7 @@ impl Services {
     /// Every policy with the names of its targets (viewer).
     pub async fn policies(&self, actor: &Caller) -> Result<Vec<PolicyView>, ServiceError> {
         actor.require(Permission::ViewOncall)?;
-        let people = self.people_directory().await?;
+        let people = self.incidents().people_directory().await?;
         let by_id = Self::person_map(&people);
         let schedules = self.store.schedules().await?;
         let channels = self.store.channels().await?;
@@ -816,7 +816,7 @@ impl Services {
         }
         let channels = self.store.channels().await?;
         let contacts = self.store.contacts().await?;
-        let people = self.people_directory().await?;
+        let people = self.incidents().people_directory().await?;
         let mut sent = 0;
         for p in due {
             let e = self.store.escalation(p.escalation_id).await?;
@@ -954,7 +954,7 @@ impl Services {
         }
         let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
         let pages = self.store.pages_of(&ids).await?;
-        let people = self.people_directory().await?;
+        let people = self.incidents().people_directory().await?;
         let policies = self.store.escalation_policies().await?;
         Ok(runs
             .into_iter()
@@ -1158,7 +1158,7 @@ impl Services {
             .next()
             .unwrap_or("vigil")
             .to_owned();
-        let people = self.people_directory().await?;
+        let people = self.incidents().people_directory().await?;
         let name_of = |id: i64| {
             people
                 .iter()

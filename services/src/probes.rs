@@ -1,7 +1,7 @@
 //! HTTP probes: CRUD (editor writes, viewer reads, audited), the checks the engine runs
 //! (leader only), probe statistics as a rule source, and the Technical dashboard's data.
 
-use crate::{Caller, ServiceError, Services};
+use crate::{Caller, ServiceError};
 use domain::Permission;
 
 use domain::alerting::{Condition, Labels, RuleQuery, Sample};
@@ -176,7 +176,7 @@ pub fn probe_lookback_ms(query: &RuleQuery, probes: &[Probe]) -> i64 {
     }
 }
 
-impl Services {
+impl crate::Probes<'_> {
     /// Every probe, by name (viewer).
     pub async fn list_probes(&self, actor: &Caller) -> Result<Vec<Probe>, ServiceError> {
         actor.require(Permission::ViewDashboards)?;
@@ -287,9 +287,9 @@ impl Services {
         for chunk in due.chunks(16) {
             let mut set = tokio::task::JoinSet::new();
             for p in chunk {
-                let svc = self.clone();
+                let svc = crate::Services::clone(self);
                 let (id, spec) = (p.id, p.spec.clone());
-                set.spawn(async move { (id, svc.check(&spec).await) });
+                set.spawn(async move { (id, svc.probes().check(&spec).await) });
             }
             while let Some(done) = set.join_next().await {
                 let (id, r) = done.map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -371,7 +371,7 @@ impl Services {
             .unwrap_or(DAY_MS);
         let results = self.store.probe_results(None, now - longest, now).await?;
         let counts = self.store.probe_counts(now - SLO_WINDOW_MS, now).await?;
-        let tz = self.reporting_tz();
+        let tz = self.events().reporting_tz();
         let mut out = Vec::with_capacity(probes.len());
         for p in probes {
             let rs = results.get(&p.id).map(Vec::as_slice).unwrap_or(&[]);

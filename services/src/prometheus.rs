@@ -2,7 +2,7 @@
 //! (`/api/v1/query`, `/api/v1/query_range`). Every failure becomes a field error on `expr`
 //! that says what went wrong (not configured, unreachable, or Prometheus' own message).
 
-use crate::{ServiceError, Services};
+use crate::ServiceError;
 use domain::alerting::Labels;
 use serde::Deserialize;
 
@@ -55,7 +55,7 @@ fn clean(mut l: Labels) -> Labels {
     l
 }
 
-impl Services {
+impl crate::Alerting<'_> {
     fn prometheus_url(&self) -> Result<&str, ServiceError> {
         self.prometheus_url
             .as_deref()

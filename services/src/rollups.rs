@@ -3,7 +3,7 @@
 //! `vigil rollup rebuild` — recomputing every rollup from the raw events still kept.
 
 use crate::events::{day_start_ms, local_day, AiHour};
-use crate::{ServiceError, Services};
+use crate::ServiceError;
 use chrono_tz::Tz;
 use domain::events::feature_of;
 use domain::kpi::ratios::{FeedbackCounts, NpsCounts};
@@ -258,7 +258,7 @@ pub struct RebuildReport {
 /// Raw events read per page during a rebuild.
 const REBUILD_PAGE: i64 = 20_000;
 
-impl Services {
+impl crate::Events<'_> {
     /// The earliest day whose raw events are all still kept (older days lost some to the
     /// retention job, so their rollups cannot be recomputed).
     pub fn first_rebuildable_day(&self) -> i32 {

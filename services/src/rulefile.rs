@@ -3,7 +3,7 @@
 //! `annotations`. Imported rules keep Prometheus' meaning: every series the expression
 //! returns is firing (condition "any result"); `labels.severity` maps to P0–P3.
 
-use crate::{Caller, ServiceError, Services};
+use crate::{Caller, ServiceError};
 use domain::alerting::{
     format_duration, parse_duration, Condition, Labels, RuleQuery, RuleSpec, Severity,
 };
@@ -233,7 +233,7 @@ pub fn render(specs: &[RuleSpec]) -> String {
     serde_yaml::to_string(&file).unwrap_or_default()
 }
 
-impl Services {
+impl crate::Alerting<'_> {
     /// Imports a Prometheus rule file (editor): alerts are created, or updated when a rule
     /// of that name exists. Nothing is written unless the whole file is valid. A rule the
     /// file describes exactly as stored is left alone (so `export | import` changes

@@ -21,6 +21,7 @@ async fn login_throttles_after_five_failures_per_account_and_ip() {
     common::signed_in(&svc, "pm@example.com", "viewer").await;
     for i in 0..5 {
         let err = svc
+            .accounts()
             .login("pm@example.com", "wrong password!", "1.2.3.4", "t")
             .await
             .expect_err("bad pw");
@@ -32,6 +33,7 @@ async fn login_throttles_after_five_failures_per_account_and_ip() {
     }
     // Sixth attempt inside the minute: refused without checking, even with the right password.
     let err = svc
+        .accounts()
         .login("pm@example.com", "correct horse battery", "1.2.3.4", "t")
         .await
         .expect_err("locked");
@@ -40,12 +42,14 @@ async fn login_throttles_after_five_failures_per_account_and_ip() {
         other => panic!("expected RateLimited, got {other:?}"),
     }
     // Another IP is not locked out.
-    svc.login("pm@example.com", "correct horse battery", "5.6.7.8", "t")
+    svc.accounts()
+        .login("pm@example.com", "correct horse battery", "5.6.7.8", "t")
         .await
         .expect("other ip");
     // After the window passes, the right password works again.
     clock.advance_ms(60_000);
-    svc.login("pm@example.com", "correct horse battery", "1.2.3.4", "t")
+    svc.accounts()
+        .login("pm@example.com", "correct horse battery", "1.2.3.4", "t")
         .await
         .expect("unlocked");
     let failed = svc
@@ -66,20 +70,23 @@ async fn unknown_email_and_disabled_users_cannot_sign_in() {
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
     assert!(matches!(
-        svc.login("ghost@example.com", "whatever12345", "1.1.1.1", "t")
+        svc.accounts()
+            .login("ghost@example.com", "whatever12345", "1.1.1.1", "t")
             .await,
         Err(ServiceError::Unauthorized)
     ));
-    svc.set_user_disabled(&admin, viewer.user_id().expect("a person"), true)
+    svc.accounts()
+        .set_user_disabled(&admin, viewer.user_id().expect("a person"), true)
         .await
         .expect("disable");
     assert!(matches!(
-        svc.login("pm@example.com", "correct horse battery", "1.1.1.1", "t")
+        svc.accounts()
+            .login("pm@example.com", "correct horse battery", "1.1.1.1", "t")
             .await,
         Err(ServiceError::Unauthorized)
     ));
     assert!(matches!(
-        svc.login("", "", "1.1.1.1", "t").await,
+        svc.accounts().login("", "", "1.1.1.1", "t").await,
         Err(ServiceError::Invalid(e)) if e.get("email").is_some() && e.get("password").is_some()
     ));
 }
@@ -92,33 +99,36 @@ async fn permissions_are_enforced_on_every_write() {
     let editor = common::signed_in(&svc, "sre@example.com", "editor").await;
 
     assert!(matches!(
-        svc.list_users(&viewer).await,
+        svc.accounts().list_users(&viewer).await,
         Err(ServiceError::Forbidden(Permission::ManageUsers))
     ));
     assert!(matches!(
-        svc.set_user_role(&editor, viewer.user_id().expect("a person"), "admin")
+        svc.accounts()
+            .set_user_role(&editor, viewer.user_id().expect("a person"), "admin")
             .await,
         Err(ServiceError::Forbidden(Permission::ManageUsers))
     ));
     assert!(matches!(
-        svc.create_api_key(&viewer, "k", "ingest").await,
+        svc.accounts().create_api_key(&viewer, "k", "ingest").await,
         Err(ServiceError::Forbidden(_))
     ));
     let u = svc
+        .accounts()
         .set_user_role(&admin, viewer.user_id().expect("a person"), "editor")
         .await
         .expect("ok");
     assert_eq!(u.role, Role::Editor);
     assert!(matches!(
-        svc.set_user_role(&admin, viewer.user_id().expect("a person"), "owner").await,
+        svc.accounts().set_user_role(&admin, viewer.user_id().expect("a person"), "owner").await,
         Err(ServiceError::Invalid(e)) if e.get("role").is_some()
     ));
     // The last admin cannot be demoted, nor disable itself.
     assert!(matches!(
-        svc.set_user_role(&admin, admin.user_id().expect("a person"), "viewer").await,
+        svc.accounts().set_user_role(&admin, admin.user_id().expect("a person"), "viewer").await,
         Err(ServiceError::Invalid(e)) if e.get("role") == Some("the last admin cannot be demoted")
     ));
     assert!(svc
+        .accounts()
         .set_user_disabled(&admin, admin.user_id().expect("a person"), true)
         .await
         .is_err());
@@ -129,6 +139,7 @@ async fn user_creation_validates_every_field() {
     let (svc, _clock, _dir) = setup().await;
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let err = svc
+        .accounts()
         .create_user(
             &admin,
             &CreateUser {
@@ -147,6 +158,7 @@ async fn user_creation_validates_every_field() {
         assert!(e.get(field).is_some(), "{field} named: {e}");
     }
     let dup = svc
+        .accounts()
         .create_user(
             &admin,
             &CreateUser {
@@ -161,7 +173,10 @@ async fn user_creation_validates_every_field() {
     assert!(
         matches!(dup, ServiceError::Invalid(e) if e.get("email") == Some("is already used by another account"))
     );
-    assert_eq!(svc.list_users(&admin).await.expect("list").len(), 1);
+    assert_eq!(
+        svc.accounts().list_users(&admin).await.expect("list").len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -169,12 +184,14 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
     let (svc, _clock, _dir) = setup().await;
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let created = svc
+        .accounts()
         .create_api_key(&admin, "web", "ingest")
         .await
         .expect("key");
     assert!(created.secret.starts_with("vgl_") && created.secret.len() == 52);
     assert!(created.secret.starts_with(&created.key.prefix));
     let caller = svc
+        .accounts()
         .authenticate_api_key(&created.secret, "10.0.0.1")
         .await
         .expect("auth");
@@ -189,18 +206,23 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
         Err(ServiceError::Forbidden(Permission::ViewDashboards))
     ));
     assert!(matches!(
-        svc.authenticate_api_key("vgl_wrong", "10.0.0.1").await,
+        svc.accounts()
+            .authenticate_api_key("vgl_wrong", "10.0.0.1")
+            .await,
         Err(ServiceError::Unauthorized)
     ));
-    svc.revoke_api_key(&admin, created.key.id)
+    svc.accounts()
+        .revoke_api_key(&admin, created.key.id)
         .await
         .expect("revoke");
     assert!(matches!(
-        svc.authenticate_api_key(&created.secret, "10.0.0.1").await,
+        svc.accounts()
+            .authenticate_api_key(&created.secret, "10.0.0.1")
+            .await,
         Err(ServiceError::Unauthorized)
     ));
     // The stored row never holds the secret.
-    let listed = svc.list_api_keys(&admin).await.expect("list");
+    let listed = svc.accounts().list_api_keys(&admin).await.expect("list");
     assert!(!format!("{listed:?}").contains(&created.secret));
 }
 
@@ -209,6 +231,7 @@ async fn preferences_password_and_logout() {
     let (svc, _clock, _dir) = setup().await;
     let pm = common::signed_in(&svc, "pm@example.com", "viewer").await;
     let err = svc
+        .accounts()
         .set_preferences(&pm, "fr", "Mars/Base")
         .await
         .expect_err("invalid");
@@ -216,6 +239,7 @@ async fn preferences_password_and_logout() {
         matches!(&err, ServiceError::Invalid(e) if e.get("locale").is_some() && e.get("time_zone").is_some())
     );
     let u = svc
+        .accounts()
         .set_preferences(&pm, "zh-CN", "Asia/Shanghai")
         .await
         .expect("prefs");
@@ -225,24 +249,32 @@ async fn preferences_password_and_logout() {
     );
 
     let err = svc
+        .accounts()
         .change_password(&pm, "wrong current", "another long pw")
         .await
         .expect_err("current");
     assert!(matches!(&err, ServiceError::Invalid(e) if e.get("current_password").is_some()));
-    svc.change_password(&pm, "correct horse battery", "another long pw")
+    svc.accounts()
+        .change_password(&pm, "correct horse battery", "another long pw")
         .await
         .expect("change");
     let ok = svc
+        .accounts()
         .login("pm@example.com", "another long pw", "1.1.1.1", "t")
         .await
         .expect("new pw");
     let actor = svc
+        .accounts()
         .session_actor(&ok.session_token, "1.1.1.1")
         .await
         .expect("q")
         .expect("actor");
-    svc.logout(&actor, &ok.session_token).await.expect("logout");
+    svc.accounts()
+        .logout(&actor, &ok.session_token)
+        .await
+        .expect("logout");
     assert!(svc
+        .accounts()
         .session_actor(&ok.session_token, "1.1.1.1")
         .await
         .expect("q")
@@ -253,17 +285,20 @@ async fn preferences_password_and_logout() {
 async fn bootstrap_creates_one_admin_once() {
     let (svc, _clock, _dir) = setup().await;
     let pw = svc
+        .accounts()
         .bootstrap_admin("admin@vigil.local", None)
         .await
         .expect("boot")
         .expect("created");
     assert!(pw.len() >= 10);
     assert!(svc
+        .accounts()
         .bootstrap_admin("admin@vigil.local", None)
         .await
         .expect("again")
         .is_none());
-    svc.login("admin@vigil.local", &pw, "1.1.1.1", "t")
+    svc.accounts()
+        .login("admin@vigil.local", &pw, "1.1.1.1", "t")
         .await
         .expect("login with printed password");
 }
@@ -273,16 +308,19 @@ async fn bootstrap_creates_one_admin_once() {
 #[tokio::test]
 async fn bootstrap_creates_the_admin_after_the_demo_team() {
     let (svc, _clock, _dir) = setup().await;
-    assert!(svc.load_demo_oncall().await.expect("demo roster") > 0);
+    assert!(svc.oncall().load_demo_oncall().await.expect("demo roster") > 0);
     let pw = svc
+        .accounts()
         .bootstrap_admin("admin@vigil.local", None)
         .await
         .expect("boot")
         .expect("an admin is created although users exist");
-    svc.login("admin@vigil.local", &pw, "1.1.1.1", "t")
+    svc.accounts()
+        .login("admin@vigil.local", &pw, "1.1.1.1", "t")
         .await
         .expect("login with printed password");
     assert!(svc
+        .accounts()
         .bootstrap_admin("admin@vigil.local", None)
         .await
         .expect("second start")
@@ -294,18 +332,23 @@ async fn bootstrap_creates_the_admin_after_the_demo_team() {
 #[tokio::test]
 async fn bootstrap_names_the_way_out_when_the_email_is_taken() {
     let (svc, _clock, _dir) = setup().await;
-    svc.create_user(
-        &services::Caller::system("test"),
-        &services::accounts::CreateUser {
-            email: "admin@vigil.local".into(),
-            name: "Not an admin".into(),
-            role: "viewer".into(),
-            password: "correct horse battery".into(),
-        },
-    )
-    .await
-    .expect("viewer");
-    match svc.bootstrap_admin("admin@vigil.local", None).await {
+    svc.accounts()
+        .create_user(
+            &services::Caller::system("test"),
+            &services::accounts::CreateUser {
+                email: "admin@vigil.local".into(),
+                name: "Not an admin".into(),
+                role: "viewer".into(),
+                password: "correct horse battery".into(),
+            },
+        )
+        .await
+        .expect("viewer");
+    match svc
+        .accounts()
+        .bootstrap_admin("admin@vigil.local", None)
+        .await
+    {
         Err(services::ServiceError::Invalid(e)) => {
             let m = e.get("admin_email").expect("names admin_email");
             assert!(m.contains("vigil user add --role admin"), "{m}");
@@ -321,6 +364,7 @@ async fn a_password_change_ends_the_other_sessions() {
     let (svc, _clock, _dir) = setup().await;
     let _ = common::signed_in(&svc, "pm@example.com", "viewer").await;
     let here_session = svc
+        .accounts()
         .login(
             "pm@example.com",
             "correct horse battery",
@@ -330,11 +374,13 @@ async fn a_password_change_ends_the_other_sessions() {
         .await
         .expect("this session");
     let here = svc
+        .accounts()
         .session_actor(&here_session.session_token, "1.1.1.1")
         .await
         .expect("q")
         .expect("actor");
     let elsewhere = svc
+        .accounts()
         .login(
             "pm@example.com",
             "correct horse battery",
@@ -346,14 +392,17 @@ async fn a_password_change_ends_the_other_sessions() {
     let other_user = common::signed_in(&svc, "ops@example.com", "viewer").await;
     let _ = other_user;
     let ops_again = svc
+        .accounts()
         .login("ops@example.com", "correct horse battery", "9.9.9.9", "t")
         .await
         .expect("ops");
-    svc.change_password(&here, "correct horse battery", "a new long password")
+    svc.accounts()
+        .change_password(&here, "correct horse battery", "a new long password")
         .await
         .expect("change");
     assert!(
-        svc.session_actor(&elsewhere.session_token, "9.9.9.9")
+        svc.accounts()
+            .session_actor(&elsewhere.session_token, "9.9.9.9")
             .await
             .expect("q")
             .is_none(),
@@ -361,6 +410,7 @@ async fn a_password_change_ends_the_other_sessions() {
     );
     // The session that made the change still works.
     let me = svc
+        .accounts()
         .session_actor(&here_session.session_token, "1.1.1.1")
         .await
         .expect("q")
@@ -372,6 +422,7 @@ async fn a_password_change_ends_the_other_sessions() {
     );
     // Other users are untouched.
     assert!(svc
+        .accounts()
         .session_actor(&ops_again.session_token, "9.9.9.9")
         .await
         .expect("q")
@@ -383,12 +434,17 @@ async fn a_password_change_ends_the_other_sessions() {
 async fn sign_in_refuses_over_long_input_before_hashing() {
     let (svc, _clock, _dir) = setup().await;
     let long_email = format!("{}@example.com", "a".repeat(300));
-    match svc.login(&long_email, "whatever12", "1.1.1.1", "t").await {
+    match svc
+        .accounts()
+        .login(&long_email, "whatever12", "1.1.1.1", "t")
+        .await
+    {
         Err(ServiceError::Invalid(e)) => assert!(e.get("email").is_some(), "{e}"),
         other => panic!("expected an email error, got {other:?}"),
     }
     let long_password = "p".repeat(1025);
     match svc
+        .accounts()
         .login("pm@example.com", &long_password, "1.1.1.1", "t")
         .await
     {
@@ -428,6 +484,7 @@ async fn password_hashing_is_bounded_and_refuses_fast_when_saturated() {
             tokio::spawn(async move {
                 let t = std::time::Instant::now();
                 let r = svc
+                    .accounts()
                     .login(
                         &format!("u{i}@example.com"),
                         "wrong password",
@@ -471,32 +528,39 @@ async fn a_disabled_persons_api_keys_stop_working() {
     let boss = common::signed_in(&svc, "boss@example.com", "admin").await;
     let leaver = common::signed_in(&svc, "leaver@example.com", "admin").await;
     let key = svc
+        .accounts()
         .create_api_key(&leaver, "leaver's exporter", "read")
         .await
         .expect("key")
         .secret;
     let cli = svc
+        .accounts()
         .create_api_key(&Caller::system("cli"), "cron job", "read")
         .await
         .expect("cli key")
         .secret;
-    svc.authenticate_api_key(&key, "10.0.0.1")
+    svc.accounts()
+        .authenticate_api_key(&key, "10.0.0.1")
         .await
         .expect("works while the owner is enabled");
-    svc.set_user_disabled(&boss, leaver.user_id().expect("a person"), true)
+    svc.accounts()
+        .set_user_disabled(&boss, leaver.user_id().expect("a person"), true)
         .await
         .expect("disable");
     assert!(matches!(
-        svc.authenticate_api_key(&key, "10.0.0.1").await,
+        svc.accounts().authenticate_api_key(&key, "10.0.0.1").await,
         Err(ServiceError::Unauthorized)
     ));
-    svc.authenticate_api_key(&cli, "10.0.0.1")
+    svc.accounts()
+        .authenticate_api_key(&cli, "10.0.0.1")
         .await
         .expect("a CLI key has no owner to lose");
-    svc.set_user_disabled(&boss, leaver.user_id().expect("a person"), false)
+    svc.accounts()
+        .set_user_disabled(&boss, leaver.user_id().expect("a person"), false)
         .await
         .expect("enable");
-    svc.authenticate_api_key(&key, "10.0.0.1")
+    svc.accounts()
+        .authenticate_api_key(&key, "10.0.0.1")
         .await
         .expect("works again");
 }

@@ -37,6 +37,7 @@ async fn dialogs(svc: &Services, tag: &str, ts: i64, n: usize, ok: usize) {
         })
         .collect();
     let r = svc
+        .events()
         .ingest_events(
             &services::Caller::system("test"),
             &serde_json::to_vec(&events).expect("json"),
@@ -69,31 +70,39 @@ async fn rule_goes_pending_then_firing_after_for_then_resolves() {
     let (svc, clock, editor, viewer) = setup().await;
     dialogs(&svc, "a", NOW - 5 * MIN, 10, 7).await; // success rate 0.7
     let rule = svc
+        .alerting()
         .create_rule(&editor, success_rule(0.9, 2 * MIN))
         .await
         .expect("create");
 
-    let r = svc.evaluate_due_rules().await.expect("cycle");
+    let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!((r.rules, r.transitions, r.errors), (1, 1, 0));
-    let active = svc.active_alerts(&viewer).await.expect("alerts");
+    let active = svc.alerting().active_alerts(&viewer).await.expect("alerts");
     assert_eq!(state_of(&active), Some(AlertState::Pending));
     assert_eq!(active[0].summary, "success 0.7 < 0.9");
 
     // Not due again before the interval.
     clock.advance_ms(30_000);
-    assert_eq!(svc.evaluate_due_rules().await.expect("cycle").rules, 0);
-    clock.advance_ms(30_000);
-    svc.evaluate_due_rules().await.expect("cycle");
     assert_eq!(
-        state_of(&svc.active_alerts(&viewer).await.expect("alerts")),
+        svc.alerting()
+            .evaluate_due_rules()
+            .await
+            .expect("cycle")
+            .rules,
+        0
+    );
+    clock.advance_ms(30_000);
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    assert_eq!(
+        state_of(&svc.alerting().active_alerts(&viewer).await.expect("alerts")),
         Some(AlertState::Pending),
         "1 min of 2"
     );
     clock.advance_ms(MIN);
-    let r = svc.evaluate_due_rules().await.expect("cycle");
+    let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!(r.transitions, 1);
     assert_eq!(
-        state_of(&svc.active_alerts(&viewer).await.expect("alerts")),
+        state_of(&svc.alerting().active_alerts(&viewer).await.expect("alerts")),
         Some(AlertState::Firing),
         "for 2m elapsed"
     );
@@ -101,10 +110,16 @@ async fn rule_goes_pending_then_firing_after_for_then_resolves() {
     // 30 more successful dialogs: 37/40 = 0.925 ≥ 0.9 → resolved.
     dialogs(&svc, "b", clock_now(&svc) - MIN, 30, 30).await;
     clock.advance_ms(MIN);
-    svc.evaluate_due_rules().await.expect("cycle");
-    assert!(svc.active_alerts(&viewer).await.expect("alerts").is_empty());
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    assert!(svc
+        .alerting()
+        .active_alerts(&viewer)
+        .await
+        .expect("alerts")
+        .is_empty());
 
     let hist = svc
+        .alerting()
         .alert_history(
             &viewer,
             &HistoryQuery {
@@ -128,6 +143,7 @@ async fn rule_goes_pending_then_firing_after_for_then_resolves() {
     assert_eq!(hist[0].at_ms, NOW + 3 * MIN);
     // Filter by target state.
     let firing_only = svc
+        .alerting()
         .alert_history(
             &viewer,
             &HistoryQuery {
@@ -150,22 +166,29 @@ async fn an_edited_threshold_is_used_at_the_next_cycle_and_audited() {
     let (svc, _clock, editor, viewer) = setup().await;
     dialogs(&svc, "a", NOW - 5 * MIN, 10, 7).await;
     let rule = svc
+        .alerting()
         .create_rule(&editor, success_rule(0.5, 0))
         .await
         .expect("create");
-    svc.evaluate_due_rules().await.expect("cycle");
-    assert!(svc.active_alerts(&viewer).await.expect("alerts").is_empty());
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    assert!(svc
+        .alerting()
+        .active_alerts(&viewer)
+        .await
+        .expect("alerts")
+        .is_empty());
 
     // Raise the threshold: due at once (not after the interval), fires with no `for`.
     let updated = svc
+        .alerting()
         .update_rule(&editor, rule.id, rule.version, success_rule(0.9, 0))
         .await
         .expect("update");
     assert_eq!(updated.version, rule.version + 1);
-    let r = svc.evaluate_due_rules().await.expect("cycle");
+    let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!(r.rules, 1, "an edit makes the rule due now");
     assert_eq!(
-        state_of(&svc.active_alerts(&viewer).await.expect("alerts")),
+        state_of(&svc.alerting().active_alerts(&viewer).await.expect("alerts")),
         Some(AlertState::Firing)
     );
 
@@ -196,12 +219,14 @@ async fn an_edited_threshold_is_used_at_the_next_cycle_and_audited() {
 
     // An edit based on the old version is refused, and changes nothing.
     let err = svc
+        .alerting()
         .update_rule(&editor, rule.id, rule.version, success_rule(0.1, 0))
         .await
         .expect_err("stale");
     assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
     assert_eq!(
-        svc.get_rule(&viewer, rule.id)
+        svc.alerting()
+            .get_rule(&viewer, rule.id)
             .await
             .expect("get")
             .spec
@@ -217,6 +242,7 @@ async fn an_edited_threshold_is_used_at_the_next_cycle_and_audited() {
 async fn writes_need_the_editor_role_and_valid_fields() {
     let (svc, _clock, editor, viewer) = setup().await;
     let err = svc
+        .alerting()
         .create_rule(&viewer, success_rule(0.9, 0))
         .await
         .expect_err("viewer");
@@ -227,7 +253,12 @@ async fn writes_need_the_editor_role_and_valid_fields() {
     let mut bad = success_rule(0.9, 0);
     bad.interval_ms = 1_000;
     bad.name = String::new();
-    match svc.create_rule(&editor, bad).await.expect_err("invalid") {
+    match svc
+        .alerting()
+        .create_rule(&editor, bad)
+        .await
+        .expect_err("invalid")
+    {
         ServiceError::Invalid(f) => {
             assert!(
                 f.get("interval").is_some() && f.get("name").is_some(),
@@ -236,10 +267,12 @@ async fn writes_need_the_editor_role_and_valid_fields() {
         }
         other => panic!("{other:?}"),
     }
-    svc.create_rule(&editor, success_rule(0.9, 0))
+    svc.alerting()
+        .create_rule(&editor, success_rule(0.9, 0))
         .await
         .expect("first");
     match svc
+        .alerting()
         .create_rule(&editor, success_rule(0.8, 0))
         .await
         .expect_err("same name")
@@ -247,14 +280,29 @@ async fn writes_need_the_editor_role_and_valid_fields() {
         ServiceError::Invalid(f) => assert!(f.get("name").is_some(), "{f}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(svc.list_rules(&viewer).await.expect("list").len(), 1);
-    let rule = &svc.list_rules(&viewer).await.expect("list")[0].rule;
+    assert_eq!(
+        svc.alerting()
+            .list_rules(&viewer)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    let rule = &svc.alerting().list_rules(&viewer).await.expect("list")[0].rule;
     assert!(matches!(
-        svc.delete_rule(&viewer, rule.id).await,
+        svc.alerting().delete_rule(&viewer, rule.id).await,
         Err(ServiceError::Forbidden(_))
     ));
-    svc.delete_rule(&editor, rule.id).await.expect("delete");
-    assert!(svc.list_rules(&viewer).await.expect("list").is_empty());
+    svc.alerting()
+        .delete_rule(&editor, rule.id)
+        .await
+        .expect("delete");
+    assert!(svc
+        .alerting()
+        .list_rules(&viewer)
+        .await
+        .expect("list")
+        .is_empty());
 }
 
 #[tokio::test]
@@ -272,22 +320,24 @@ async fn dau_drop_compares_the_last_complete_day_with_the_day_before() {
             );
         }
     }
-    svc.ingest_events(
-        &services::Caller::system("test"),
-        &serde_json::to_vec(&events).expect("json"),
-        false,
-    )
-    .await
-    .expect("ingest");
+    svc.events()
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&events).expect("json"),
+            false,
+        )
+        .await
+        .expect("ingest");
     let mut spec =
         RuleSpec::kpi_threshold("DAU drop", Severity::P2, KpiMetric::Dau, CompareOp::Gt, 0.0);
     spec.condition = Condition::DropPct { pct: 20.0 };
     spec.summary = "DAU changed {{ $value }}%".into();
-    svc.create_rule(&editor, spec.clone())
+    svc.alerting()
+        .create_rule(&editor, spec.clone())
         .await
         .expect("create");
-    svc.evaluate_due_rules().await.expect("cycle");
-    let a = svc.active_alerts(&viewer).await.expect("alerts");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    let a = svc.alerting().active_alerts(&viewer).await.expect("alerts");
     assert_eq!(state_of(&a), Some(AlertState::Firing));
     assert!(
         (a[0].value + 30.0).abs() < 1e-9,
@@ -297,13 +347,19 @@ async fn dau_drop_compares_the_last_complete_day_with_the_day_before() {
     assert_eq!(a[0].summary, "DAU changed -30%");
 
     // A 35 % threshold does not hold for a 30 % drop.
-    let rules = svc.list_rules(&viewer).await.expect("list");
+    let rules = svc.alerting().list_rules(&viewer).await.expect("list");
     spec.condition = Condition::DropPct { pct: 35.0 };
-    svc.update_rule(&editor, rules[0].rule.id, rules[0].rule.version, spec)
+    svc.alerting()
+        .update_rule(&editor, rules[0].rule.id, rules[0].rule.version, spec)
         .await
         .expect("update");
-    svc.evaluate_due_rules().await.expect("cycle");
-    assert!(svc.active_alerts(&viewer).await.expect("alerts").is_empty());
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    assert!(svc
+        .alerting()
+        .active_alerts(&viewer)
+        .await
+        .expect("alerts")
+        .is_empty());
 }
 
 #[tokio::test]
@@ -324,6 +380,7 @@ async fn backtest_shades_pending_and_firing_hours_and_counts_notifications() {
     let from = (hour - 6) * H;
     let to = hour * H;
     let b = svc
+        .alerting()
         .backtest(&viewer, spec, from, to)
         .await
         .expect("backtest");
@@ -344,6 +401,7 @@ async fn backtest_shades_pending_and_firing_hours_and_counts_notifications() {
     assert!(b.svg.expect("chart").contains("<polyline"));
 
     let err = svc
+        .alerting()
         .backtest(&viewer, success_rule(0.9, 0), to, from)
         .await
         .expect_err("range");
@@ -353,26 +411,34 @@ async fn backtest_shades_pending_and_firing_hours_and_counts_notifications() {
 #[tokio::test]
 async fn default_rules_are_seeded_once() {
     let (svc, _clock, editor, viewer) = setup().await;
-    let n = svc.seed_default_rules().await.expect("seed");
+    let n = svc.alerting().seed_default_rules().await.expect("seed");
     assert_eq!(n, services::alerting::default_rules().len());
     assert!(n >= 8);
     for r in services::alerting::default_rules() {
         r.validate().expect("default rules are valid");
     }
-    let rules = svc.list_rules(&viewer).await.expect("list");
+    let rules = svc.alerting().list_rules(&viewer).await.expect("list");
     assert!(rules
         .iter()
         .any(|r| r.rule.spec.name == "DAU dropped more than 20%"
             && r.rule.spec.severity == Severity::P2));
     // Deleting one and restarting does not bring it back.
-    svc.delete_rule(&editor, rules[0].rule.id)
+    svc.alerting()
+        .delete_rule(&editor, rules[0].rule.id)
         .await
         .expect("delete");
-    assert_eq!(svc.seed_default_rules().await.expect("again"), 0);
-    assert_eq!(svc.list_rules(&viewer).await.expect("list").len(), n - 1);
+    assert_eq!(svc.alerting().seed_default_rules().await.expect("again"), 0);
+    assert_eq!(
+        svc.alerting()
+            .list_rules(&viewer)
+            .await
+            .expect("list")
+            .len(),
+        n - 1
+    );
     // Without data, a cycle evaluates every enabled rule and fires nothing. Without a
     // Prometheus data source the PromQL (CPU) rule is seeded disabled.
-    let rules = svc.list_rules(&viewer).await.expect("list");
+    let rules = svc.alerting().list_rules(&viewer).await.expect("list");
     let cpu = rules
         .iter()
         .find(|r| r.rule.spec.name == "CPU above 90% for 10 minutes")
@@ -380,7 +446,7 @@ async fn default_rules_are_seeded_once() {
     assert!(!cpu.rule.spec.enabled);
     let enabled = rules.iter().filter(|r| r.rule.spec.enabled).count();
     assert_eq!(enabled, n - 2);
-    let r = svc.evaluate_due_rules().await.expect("cycle");
+    let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!((r.rules, r.transitions, r.errors), (enabled, 0, 0));
 }
 
@@ -400,9 +466,13 @@ async fn technical_rules_reach_databases_seeded_before_them() {
         .await
         .expect("key");
     let tech = services::alerting::technical_default_rules();
-    assert_eq!(svc.seed_default_rules().await.expect("seed"), tech.len());
-    assert_eq!(svc.seed_default_rules().await.expect("again"), 0);
+    assert_eq!(
+        svc.alerting().seed_default_rules().await.expect("seed"),
+        tech.len()
+    );
+    assert_eq!(svc.alerting().seed_default_rules().await.expect("again"), 0);
     let names: Vec<String> = svc
+        .alerting()
         .list_rules(&viewer)
         .await
         .expect("list")

@@ -33,12 +33,13 @@ async fn same_seed_same_data_and_every_dashboard_has_numbers() {
     assert_ne!(ra.events, rc.events, "another seed, other data");
     assert!(ra.events > 5_000, "{ra:?}");
 
-    let today = a.today();
+    let today = a.kpis().today();
     let r = DayRange {
         from: today - 29,
         to: today,
     };
     let u = a
+        .kpis()
         .user_behaviour(
             &services::Caller::system("test"),
             r,
@@ -57,6 +58,7 @@ async fn same_seed_same_data_and_every_dashboard_has_numbers() {
         "export, share (and darkmode after launch)"
     );
     let p = a
+        .kpis()
         .product_quality(&services::Caller::system("test"), r)
         .await
         .expect("product");
@@ -64,6 +66,7 @@ async fn same_seed_same_data_and_every_dashboard_has_numbers() {
     assert!(value(&p.cards, "response_p95").is_some());
     assert!(value(&p.cards, "nps").is_some());
     let b = a
+        .kpis()
         .business(&services::Caller::system("test"), r)
         .await
         .expect("business");
@@ -81,7 +84,11 @@ async fn demo_probes_have_thirty_days_with_a_visible_outage() {
     assert_eq!(n, 2 * 30 * 1440);
     assert_eq!(svc.load_demo_probes(42).await.expect("again"), 0, "once");
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
-    let o = svc.technical_overview(&viewer).await.expect("overview");
+    let o = svc
+        .probes()
+        .technical_overview(&viewer)
+        .await
+        .expect("overview");
     assert_eq!(o.len(), 2);
     for p in &o {
         let b = p.budget.expect("budget");

@@ -115,18 +115,24 @@ async fn email_channel_delivers_test_and_alert_mail() {
     // Field errors name the inputs; editors cannot add channels.
     let mut bad = email_config("https://mail.example.com");
     bad.to = "nobody".into();
-    match svc.create_channel(&admin, "mail", "email", bad, true).await {
+    match svc
+        .notify()
+        .create_channel(&admin, "mail", "email", bad, true)
+        .await
+    {
         Err(ServiceError::Invalid(e)) => {
             assert!(e.get("url").is_some() && e.get("to").is_some(), "{e}")
         }
         other => panic!("expected field errors, got {other:?}"),
     }
     assert!(matches!(
-        svc.create_channel(&ops, "mail", "email", email_config(&url), true)
+        svc.notify()
+            .create_channel(&ops, "mail", "email", email_config(&url), true)
             .await,
         Err(ServiceError::Forbidden(_))
     ));
     let ch = svc
+        .notify()
         .create_channel(&admin, "mail", "email", email_config(&url), true)
         .await
         .expect("channel");
@@ -134,7 +140,10 @@ async fn email_channel_delivers_test_and_alert_mail() {
     assert!(ch.url_host.contains("127.0.0.1") && ch.url_host.contains("oncall@example.com"));
 
     // "Send test".
-    svc.test_channel(&ops, ch.id).await.expect("test mail");
+    svc.notify()
+        .test_channel(&ops, ch.id)
+        .await
+        .expect("test mail");
     {
         let mails = rx.mails.lock().expect("lock");
         assert_eq!(mails.len(), 1);
@@ -147,7 +156,8 @@ async fn email_channel_delivers_test_and_alert_mail() {
     // A real alert through the outbox.
     let mut p = Policy::default();
     p.route.group_wait_ms = Some(0);
-    svc.set_notification_policy(&ops, &p, 0)
+    svc.notify()
+        .set_notification_policy(&ops, &p, 0)
         .await
         .expect("policy");
     let events: Vec<_> = (0..10)
@@ -155,13 +165,14 @@ async fn email_channel_delivers_test_and_alert_mail() {
             "timestamp": NOW - 5 * MIN, "properties": {"dialog_id": format!("d{i}"), "success": i < 6,
             "response_ms": 500, "answer_source": "generated"}}))
         .collect();
-    svc.ingest_events(
-        &services::Caller::system("test"),
-        &serde_json::to_vec(&events).expect("json"),
-        false,
-    )
-    .await
-    .expect("ingest");
+    svc.events()
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&events).expect("json"),
+            false,
+        )
+        .await
+        .expect("ingest");
     let mut spec = RuleSpec::kpi_threshold(
         "AI success low",
         Severity::P1,
@@ -170,13 +181,16 @@ async fn email_channel_delivers_test_and_alert_mail() {
         0.9,
     );
     spec.runbook_url = "https://wiki.example/ai".into();
-    svc.create_rule(&ops, spec).await.expect("rule");
+    svc.alerting().create_rule(&ops, spec).await.expect("rule");
     // Refused first: the delivery stays queued with the server's answer.
     rx.refuse.store(true, Ordering::SeqCst);
-    svc.evaluate_due_rules().await.expect("eval");
-    svc.dispatch_notifications().await.expect("dispatch");
-    svc.deliver_notifications().await.expect("deliver");
-    let log = svc.delivery_log(&ops, None).await.expect("log");
+    svc.alerting().evaluate_due_rules().await.expect("eval");
+    svc.notify()
+        .dispatch_notifications()
+        .await
+        .expect("dispatch");
+    svc.notify().deliver_notifications().await.expect("deliver");
+    let log = svc.notify().delivery_log(&ops, None).await.expect("log");
     let d = log
         .iter()
         .find(|d| d.kind == "firing")
@@ -187,7 +201,10 @@ async fn email_channel_delivers_test_and_alert_mail() {
     // Accepted at the retry (30 s later): one mail, Message-ID = idempotency key.
     rx.refuse.store(false, Ordering::SeqCst);
     clock.advance_ms(MIN);
-    svc.deliver_notifications().await.expect("deliver again");
+    svc.notify()
+        .deliver_notifications()
+        .await
+        .expect("deliver again");
     let mails = rx.mails.lock().expect("lock").clone();
     assert_eq!(mails.len(), 2, "{mails:#?}");
     let m = &mails[1].data;
@@ -199,7 +216,7 @@ async fn email_channel_delivers_test_and_alert_mail() {
     ] {
         assert!(m.contains(part), "{part} in {m}");
     }
-    let log = svc.delivery_log(&ops, None).await.expect("log");
+    let log = svc.notify().delivery_log(&ops, None).await.expect("log");
     assert_eq!(
         log.iter().find(|x| x.id == d.id).map(|x| x.status.as_str()),
         Some("sent")

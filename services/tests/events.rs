@@ -39,6 +39,7 @@ async fn bad_events_are_rejected_by_field_and_the_rest_is_kept() {
         ev("ok-2", "user_login_success", "u9", NOW - 2000),
     ]);
     let r = svc
+        .events()
         .ingest_events(&services::Caller::system("test"), &body(&batch), false)
         .await
         .expect("ingest");
@@ -80,11 +81,13 @@ async fn duplicates_are_acknowledged_and_never_counted_twice() {
         ev("e1", "user_login_success", "u1", NOW)
     ]);
     let r = svc
+        .events()
         .ingest_events(&services::Caller::system("test"), &body(&batch), false)
         .await
         .expect("first");
     assert_eq!((r.accepted, r.duplicates), (1, 1));
     let r = svc
+        .events()
         .ingest_events(
             &services::Caller::system("test"),
             &body(&json!([ev("e1", "user_login_success", "u1", NOW)])),
@@ -95,6 +98,7 @@ async fn duplicates_are_acknowledged_and_never_counted_twice() {
     assert_eq!((r.accepted, r.duplicates), (0, 1));
     let today = services::events::local_day(NOW, chrono_tz::Tz::UTC);
     let sets = svc
+        .events()
         .day_sets("event:user_login_success", today, today)
         .await
         .expect("sets");
@@ -116,15 +120,17 @@ async fn limits_and_malformed_bodies_fail_the_whole_request_and_store_nothing() 
         .map(|i| ev(&format!("e{i}"), "user_login_success", "u", NOW))
         .collect();
     assert!(matches!(
-        svc.ingest_events(
-            &services::Caller::system("test"),
-            &body(&json!(many)),
-            false
-        )
-        .await,
+        svc.events()
+            .ingest_events(
+                &services::Caller::system("test"),
+                &body(&json!(many)),
+                false
+            )
+            .await,
         Err(ServiceError::TooLarge(_))
     ));
     let err = svc
+        .events()
         .ingest_events(
             &services::Caller::system("test"),
             b"[{\"event_id\": \"a\"",
@@ -165,20 +171,27 @@ async fn ndjson_and_rollups_feed_dau_and_retention() {
         })
         .collect();
     let r = svc
+        .events()
         .ingest_events(&services::Caller::system("test"), &nd, true)
         .await
         .expect("ndjson");
     assert_eq!(r.accepted, 7, "{:?}", r.rejected);
 
-    let dau = svc.dau_series(today - 7, today).await.expect("dau");
+    let dau = svc
+        .events()
+        .dau_series(today - 7, today)
+        .await
+        .expect("dau");
     assert_eq!(dau[0], (today - 7, 3));
     assert_eq!(dau[1], (today - 6, 2));
     assert_eq!(dau[7], (today, 1));
     let cohorts = svc
+        .events()
         .day_sets("registered", today - 7, today)
         .await
         .expect("cohorts");
     let active = svc
+        .events()
         .day_sets("active", today - 7, today)
         .await
         .expect("active");
@@ -197,6 +210,7 @@ async fn ndjson_and_rollups_feed_dau_and_retention() {
         Some(1.0 / 3.0)
     );
     let feature = svc
+        .events()
         .day_sets("feature:export", today - 7, today)
         .await
         .expect("feature");
@@ -212,26 +226,29 @@ async fn a_late_earlier_registration_moves_the_cohort() {
     let svc = setup(tz).await;
     let today = services::events::local_day(NOW, tz);
     let d = services::events::day_start_ms(today - 3, tz);
-    svc.ingest_events(
-        &services::Caller::system("test"),
-        &body(&json!([ev(
-            "late",
-            "user_register_success",
-            "u1",
-            d + 2 * DAY
-        )])),
-        false,
-    )
-    .await
-    .expect("1");
-    svc.ingest_events(
-        &services::Caller::system("test"),
-        &body(&json!([ev("early", "user_register_success", "u1", d)])),
-        false,
-    )
-    .await
-    .expect("2");
+    svc.events()
+        .ingest_events(
+            &services::Caller::system("test"),
+            &body(&json!([ev(
+                "late",
+                "user_register_success",
+                "u1",
+                d + 2 * DAY
+            )])),
+            false,
+        )
+        .await
+        .expect("1");
+    svc.events()
+        .ingest_events(
+            &services::Caller::system("test"),
+            &body(&json!([ev("early", "user_register_success", "u1", d)])),
+            false,
+        )
+        .await
+        .expect("2");
     let cohorts = svc
+        .events()
         .day_sets("registered", today - 3, today)
         .await
         .expect("cohorts");
@@ -251,6 +268,7 @@ async fn ai_feedback_nps_and_subscriptions_are_rolled_up() {
         {"event_id": "bad", "event_name": "ai_dialog_end", "user_id": "u3", "timestamp": NOW, "properties": {"success": "yes", "response_ms": 1, "answer_source": "generated"}},
     ]);
     let r = svc
+        .events()
         .ingest_events(&services::Caller::system("test"), &body(&batch), false)
         .await
         .expect("ingest");

@@ -66,32 +66,35 @@ async fn an_incident_walks_every_status_with_its_rules() {
 
     // Viewers read, responders write.
     assert!(matches!(
-        svc.declare_incident(
-            &viewer,
-            Declare {
-                fields: fields("x", Severity::P1),
-                ..Default::default()
-            }
-        )
-        .await,
-        Err(ServiceError::Forbidden(_))
-    ));
-    assert_eq!(
-        invalid_field(
-            svc.declare_incident(
-                &ic,
+        svc.incidents()
+            .declare_incident(
+                &viewer,
                 Declare {
-                    fields: fields(" ", Severity::P1),
+                    fields: fields("x", Severity::P1),
                     ..Default::default()
                 }
             )
             .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    assert_eq!(
+        invalid_field(
+            svc.incidents()
+                .declare_incident(
+                    &ic,
+                    Declare {
+                        fields: fields(" ", Severity::P1),
+                        ..Default::default()
+                    }
+                )
+                .await,
             "title"
         ),
         "is required: say in a few words what is wrong"
     );
 
     let inc = svc
+        .incidents()
         .declare_incident(
             &ic,
             Declare {
@@ -106,6 +109,7 @@ async fn an_incident_walks_every_status_with_its_rules() {
     assert_eq!(inc.code, "INC-20260215-001");
     assert_eq!(inc.status(), Status::Detecting);
     let second = svc
+        .incidents()
         .declare_incident(
             &ic,
             Declare {
@@ -119,7 +123,11 @@ async fn an_incident_walks_every_status_with_its_rules() {
     let code = inc.code.clone();
 
     // Naming the IC ticked the first checkpoint.
-    let d = svc.incident_detail(&viewer, &code).await.expect("detail");
+    let d = svc
+        .incidents()
+        .incident_detail(&viewer, &code)
+        .await
+        .expect("detail");
     assert_eq!(d.checklist[0].checkpoint, Checkpoint::LevelAndCommander);
     assert_eq!(d.checklist[0].state, ClockState::Met);
     assert_eq!(
@@ -130,7 +138,8 @@ async fn an_incident_walks_every_status_with_its_rules() {
     // Invalid transitions and out-of-order times are refused with a clear error.
     assert_eq!(
         invalid_field(
-            svc.change_incident_status(&ic, &code, Status::Resolved, None, None)
+            svc.incidents()
+                .change_incident_status(&ic, &code, Status::Resolved, None, None)
                 .await,
             "status"
         ),
@@ -138,35 +147,44 @@ async fn an_incident_walks_every_status_with_its_rules() {
     );
     assert_eq!(
         invalid_field(
-            svc.change_incident_status(&ic, &code, Status::Investigating, Some(T0 - MIN), None)
+            svc.incidents()
+                .change_incident_status(&ic, &code, Status::Investigating, Some(T0 - MIN), None)
                 .await,
             "at"
         ),
         "investigating time must not be before the detection time"
     );
     assert!(matches!(
-        svc.change_incident_status(&viewer, &code, Status::Investigating, None, None)
+        svc.incidents()
+            .change_incident_status(&viewer, &code, Status::Investigating, None, None)
             .await,
         Err(ServiceError::Forbidden(_))
     ));
 
     clock.advance_ms(4 * MIN);
-    svc.change_incident_status(&ic, &code, Status::Investigating, None, None)
+    svc.incidents()
+        .change_incident_status(&ic, &code, Status::Investigating, None, None)
         .await
         .expect("investigating");
     clock.advance_ms(10 * MIN);
     assert_eq!(
         invalid_field(
-            svc.change_incident_status(&ic, &code, Status::Fixing, Some(T0 + 2 * MIN), None)
+            svc.incidents()
+                .change_incident_status(&ic, &code, Status::Fixing, Some(T0 + 2 * MIN), None)
                 .await,
             "at"
         ),
         "fixing time must not be before the investigating time"
     );
-    svc.change_incident_status(&ic, &code, Status::Fixing, None, None)
+    svc.incidents()
+        .change_incident_status(&ic, &code, Status::Fixing, None, None)
         .await
         .expect("fixing");
-    let d = svc.incident_detail(&viewer, &code).await.expect("detail");
+    let d = svc
+        .incidents()
+        .incident_detail(&viewer, &code)
+        .await
+        .expect("detail");
     let fix_plan = d
         .checklist
         .iter()
@@ -177,14 +195,20 @@ async fn an_incident_walks_every_status_with_its_rules() {
         (Some(T0 + 14 * MIN), ClockState::Met),
         "fixing ticks the fix-plan step"
     );
-    svc.add_incident_note(&ic, &code, "Rolled back release 2.31", Some(T0 + 12 * MIN))
+    svc.incidents()
+        .add_incident_note(&ic, &code, "Rolled back release 2.31", Some(T0 + 12 * MIN))
         .await
         .expect("note with an earlier event time");
     clock.advance_ms(20 * MIN);
-    svc.change_incident_status(&ic, &code, Status::Monitoring, None, None)
+    svc.incidents()
+        .change_incident_status(&ic, &code, Status::Monitoring, None, None)
         .await
         .expect("monitoring");
-    let d = svc.incident_detail(&viewer, &code).await.expect("detail");
+    let d = svc
+        .incidents()
+        .incident_detail(&viewer, &code)
+        .await
+        .expect("detail");
     assert_eq!(d.sla.monitoring_until_ms, Some(T0 + 34 * MIN + 2 * H));
     assert_eq!(
         d.sla.response,
@@ -195,26 +219,33 @@ async fn an_incident_walks_every_status_with_its_rules() {
     // P1 monitors at least 2 h: an early resolve needs a reason.
     clock.advance_ms(30 * MIN);
     assert!(invalid_field(
-        svc.change_incident_status(&ic, &code, Status::Resolved, None, None)
+        svc.incidents()
+            .change_incident_status(&ic, &code, Status::Resolved, None, None)
             .await,
         "override_reason"
     )
     .contains("at least 2h"));
     clock.advance_ms(2 * H);
-    svc.change_incident_status(&ic, &code, Status::Resolved, None, None)
+    svc.incidents()
+        .change_incident_status(&ic, &code, Status::Resolved, None, None)
         .await
         .expect("resolved after 2h30m of monitoring");
 
     // Closing a P1 without a published postmortem is refused, naming the rule.
     let msg = invalid_field(
-        svc.change_incident_status(&ic, &code, Status::Closed, None, None)
+        svc.incidents()
+            .change_incident_status(&ic, &code, Status::Closed, None, None)
             .await,
         "status",
     );
     assert!(msg.contains("requires a published postmortem"), "{msg}");
 
     // Postmortem: prefilled timeline; draft → review → published.
-    let pm = svc.postmortem(&viewer, &code).await.expect("postmortem");
+    let pm = svc
+        .incidents()
+        .postmortem(&viewer, &code)
+        .await
+        .expect("postmortem");
     assert_eq!(pm.status, None);
     assert!(pm
         .doc
@@ -237,20 +268,23 @@ async fn an_incident_walks_every_status_with_its_rules() {
     ];
     assert_eq!(
         invalid_field(
-            svc.save_postmortem(&ic, &code, 0, doc.clone(), PmStatus::Published)
+            svc.incidents()
+                .save_postmortem(&ic, &code, 0, doc.clone(), PmStatus::Published)
                 .await,
             "status"
         ),
         "send the postmortem for review before publishing"
     );
     let saved = svc
+        .incidents()
         .save_postmortem(&ic, &code, 0, doc.clone(), PmStatus::InReview)
         .await
         .expect("in review");
     assert_eq!(saved.doc.whys.len(), 3, "trailing empty whys dropped");
     assert_eq!(
         invalid_field(
-            svc.save_postmortem(&ic, &code, saved.version, doc.clone(), PmStatus::Published)
+            svc.incidents()
+                .save_postmortem(&ic, &code, saved.version, doc.clone(), PmStatus::Published)
                 .await,
             "direct_cause"
         ),
@@ -258,7 +292,8 @@ async fn an_incident_walks_every_status_with_its_rules() {
     );
     // A stale version is a conflict, not a silent overwrite.
     assert!(matches!(
-        svc.save_postmortem(&ic, &code, 0, doc.clone(), PmStatus::InReview)
+        svc.incidents()
+            .save_postmortem(&ic, &code, 0, doc.clone(), PmStatus::InReview)
             .await,
         Err(ServiceError::Conflict(_))
     ));
@@ -267,21 +302,23 @@ async fn an_incident_walks_every_status_with_its_rules() {
         (ActionKind::Immediate, "Add load test"),
         (ActionKind::LongTerm, "Autoscale"),
     ] {
-        svc.add_action_item(
-            &ic,
-            &code,
-            &ActionSpec {
-                kind,
-                description: what.into(),
-                owner_user_id: Some(ic.user_id().expect("a person")),
-                due_date: "2026-02-20".into(),
-                status: ActionStatus::Todo,
-            },
-        )
-        .await
-        .expect("action item");
+        svc.incidents()
+            .add_action_item(
+                &ic,
+                &code,
+                &ActionSpec {
+                    kind,
+                    description: what.into(),
+                    owner_user_id: Some(ic.user_id().expect("a person")),
+                    due_date: "2026-02-20".into(),
+                    status: ActionStatus::Todo,
+                },
+            )
+            .await
+            .expect("action item");
     }
     let published = svc
+        .incidents()
         .save_postmortem(&ic, &code, saved.version, doc, PmStatus::Published)
         .await
         .expect("publish");
@@ -295,18 +332,24 @@ async fn an_incident_walks_every_status_with_its_rules() {
         vec!["AI-001", "LI-001"]
     );
 
-    svc.change_incident_status(&ic, &code, Status::Closed, None, None)
+    svc.incidents()
+        .change_incident_status(&ic, &code, Status::Closed, None, None)
         .await
         .expect("closed");
     assert!(invalid_field(
-        svc.change_incident_status(&ic, &code, Status::Investigating, None, None)
+        svc.incidents()
+            .change_incident_status(&ic, &code, Status::Investigating, None, None)
             .await,
         "status"
     )
     .contains("closed incident"));
 
     // The timeline recorded every change; the audit log every write.
-    let d = svc.incident_detail(&viewer, &code).await.expect("detail");
+    let d = svc
+        .incidents()
+        .incident_detail(&viewer, &code)
+        .await
+        .expect("detail");
     let statuses: Vec<&str> = d
         .timeline
         .iter()
@@ -341,26 +384,37 @@ async fn an_incident_walks_every_status_with_its_rules() {
     );
 
     // My action items; overdue after the due day (Shanghai calendar).
-    assert_eq!(svc.my_action_items(&ic).await.expect("mine").len(), 2);
+    assert_eq!(
+        svc.incidents()
+            .my_action_items(&ic)
+            .await
+            .expect("mine")
+            .len(),
+        2
+    );
     clock.set_ms(T0 + 8 * 24 * H);
     let overdue = svc
+        .incidents()
         .action_items(&viewer, None, None, true)
         .await
         .expect("overdue");
     assert_eq!(overdue.len(), 2);
     let first = overdue[0].id;
-    svc.set_action_status(&ic, first, ActionStatus::Done)
+    svc.incidents()
+        .set_action_status(&ic, first, ActionStatus::Done)
         .await
         .expect("done");
     assert_eq!(
-        svc.action_items(&viewer, None, None, true)
+        svc.incidents()
+            .action_items(&viewer, None, None, true)
             .await
             .expect("overdue")
             .len(),
         1
     );
     assert!(matches!(
-        svc.set_action_status(&viewer, first, ActionStatus::Todo)
+        svc.incidents()
+            .set_action_status(&viewer, first, ActionStatus::Todo)
             .await,
         Err(ServiceError::Forbidden(_))
     ));
@@ -372,6 +426,7 @@ async fn sla_due_times_cross_the_day_boundary_in_shanghai() {
     // Detected 2026-02-14 23:50 Shanghai (15:50 UTC).
     let detected = T0 - 40 * MIN;
     let inc = svc
+        .incidents()
         .declare_incident(
             &ic,
             Declare {
@@ -387,6 +442,7 @@ async fn sla_due_times_cross_the_day_boundary_in_shanghai() {
         "the day of detection in Shanghai"
     );
     let d = svc
+        .incidents()
         .incident_detail(&viewer, &inc.code)
         .await
         .expect("detail");
@@ -411,6 +467,7 @@ async fn sla_due_times_cross_the_day_boundary_in_shanghai() {
     );
     // A P3 detected at the same time is due a day later.
     let p3 = svc
+        .incidents()
         .declare_incident(
             &ic,
             Declare {
@@ -422,17 +479,20 @@ async fn sla_due_times_cross_the_day_boundary_in_shanghai() {
         .await
         .expect("declare");
     let d = svc
+        .incidents()
         .incident_detail(&viewer, &p3.code)
         .await
         .expect("detail");
     assert_eq!(format_minute(d.sla.response_due_ms, tz), "2026-02-15 23:50");
     assert_eq!(d.checklist.len(), 4, "no progress notice for P3");
     // Ticking a step records when; a P3 cannot tick the P0/P1-only step.
-    svc.set_checkpoint(&ic, &p3.code, Checkpoint::Team, true)
+    svc.incidents()
+        .set_checkpoint(&ic, &p3.code, Checkpoint::Team, true)
         .await
         .expect("tick");
     assert!(invalid_field(
-        svc.set_checkpoint(&ic, &p3.code, Checkpoint::ProgressNotice, true)
+        svc.incidents()
+            .set_checkpoint(&ic, &p3.code, Checkpoint::ProgressNotice, true)
             .await,
         "checkpoint"
     )
@@ -444,6 +504,7 @@ async fn roles_notes_report_and_field_edits() {
     let (svc, _clock, ic, viewer) = setup("roles").await;
     let eng = common::signed_in(&svc, "eng@example.com", "responder").await;
     let inc = svc
+        .incidents()
         .declare_incident(
             &ic,
             Declare {
@@ -463,7 +524,9 @@ async fn roles_notes_report_and_field_edits() {
     );
     assert_eq!(
         invalid_field(
-            svc.set_incident_roles(&ic, &inc.code, roles.clone()).await,
+            svc.incidents()
+                .set_incident_roles(&ic, &inc.code, roles.clone())
+                .await,
             "commander"
         ),
         "Incident commander is one person"
@@ -477,7 +540,9 @@ async fn roles_notes_report_and_field_edits() {
         vec![eng.user_id().expect("a person"), 9999],
     );
     assert!(invalid_field(
-        svc.set_incident_roles(&ic, &inc.code, roles.clone()).await,
+        svc.incidents()
+            .set_incident_roles(&ic, &inc.code, roles.clone())
+            .await,
         "engineer"
     )
     .contains("9999"));
@@ -486,11 +551,13 @@ async fn roles_notes_report_and_field_edits() {
         vec![eng.user_id().expect("a person")],
     );
     let after = svc
+        .incidents()
         .set_incident_roles(&ic, &inc.code, roles)
         .await
         .expect("roles");
     assert_eq!(after.commander(), Some(ic.user_id().expect("a person")));
     let d = svc
+        .incidents()
         .incident_detail(&viewer, &inc.code)
         .await
         .expect("detail");
@@ -516,12 +583,15 @@ async fn roles_notes_report_and_field_edits() {
     // Notes: text required; an edit changes text and event time; automatic entries stay.
     assert_eq!(
         invalid_field(
-            svc.add_incident_note(&ic, &inc.code, "  ", None).await,
+            svc.incidents()
+                .add_incident_note(&ic, &inc.code, "  ", None)
+                .await,
             "text"
         ),
         "is required"
     );
     let tl = svc
+        .incidents()
         .add_incident_note(&ic, &inc.code, "Looking at slow queries", None)
         .await
         .expect("note");
@@ -530,6 +600,7 @@ async fn roles_notes_report_and_field_edits() {
         .find(|e| e.body == "Looking at slow queries")
         .expect("note");
     let edited = svc
+        .incidents()
         .edit_incident_note(&eng, &inc.code, note.id, "Found a slow query", T0 - 5 * MIN)
         .await
         .expect("edit");
@@ -542,25 +613,34 @@ async fn roles_notes_report_and_field_edits() {
         .find(|e| e.kind == domain::incident::EntryKind::Declared)
         .expect("declared");
     assert!(invalid_field(
-        svc.edit_incident_note(&ic, &inc.code, declared.id, "x", T0)
+        svc.incidents()
+            .edit_incident_note(&ic, &inc.code, declared.id, "x", T0)
             .await,
         "entry"
     )
     .contains("only notes"));
 
     // Severity change through an edit is its own timeline entry; stale edits conflict.
-    let cur = svc.incident(&viewer, &inc.code).await.expect("get");
+    let cur = svc
+        .incidents()
+        .incident(&viewer, &inc.code)
+        .await
+        .expect("get");
     let mut f = cur.fields.clone();
     f.severity = Severity::P1;
     f.user_impact = "All API calls slow".into();
-    svc.update_incident(&ic, &inc.code, cur.version, f.clone())
+    svc.incidents()
+        .update_incident(&ic, &inc.code, cur.version, f.clone())
         .await
         .expect("edit");
     assert!(matches!(
-        svc.update_incident(&ic, &inc.code, cur.version, f).await,
+        svc.incidents()
+            .update_incident(&ic, &inc.code, cur.version, f)
+            .await,
         Err(ServiceError::Conflict(_))
     ));
     let d = svc
+        .incidents()
         .incident_detail(&viewer, &inc.code)
         .await
         .expect("detail");
@@ -569,6 +649,7 @@ async fn roles_notes_report_and_field_edits() {
 
     // The report follows the seed's template.
     let report = svc
+        .incidents()
         .incident_report(&viewer, &inc.code)
         .await
         .expect("report");
@@ -593,6 +674,7 @@ async fn roles_notes_report_and_field_edits() {
 
     // Filters and search.
     let found = svc
+        .incidents()
         .list_incidents(
             &viewer,
             &IncidentFilter {
@@ -604,6 +686,7 @@ async fn roles_notes_report_and_field_edits() {
         .expect("list");
     assert_eq!(found.len(), 1);
     let none = svc
+        .incidents()
         .list_incidents(
             &viewer,
             &IncidentFilter {
@@ -615,6 +698,7 @@ async fn roles_notes_report_and_field_edits() {
         .expect("list");
     assert!(none.is_empty());
     let by_ic = svc
+        .incidents()
         .list_incidents(
             &viewer,
             &IncidentFilter {
@@ -632,6 +716,7 @@ async fn roles_notes_report_and_field_edits() {
 async fn postmortem_markdown_matches_the_template_golden_file() {
     let (svc, clock, ic, _viewer) = setup("golden").await;
     let inc = svc
+        .incidents()
         .declare_incident(
             &ic,
             Declare {
@@ -648,15 +733,17 @@ async fn postmortem_markdown_matches_the_template_golden_file() {
         (Status::Fixing, T0 - 10 * MIN),
         (Status::Monitoring, T0),
     ] {
-        svc.change_incident_status(&ic, &code, to, Some(at), None)
+        svc.incidents()
+            .change_incident_status(&ic, &code, to, Some(at), None)
             .await
             .expect("status");
     }
     clock.advance_ms(4 * H);
-    svc.change_incident_status(&ic, &code, Status::Resolved, None, None)
+    svc.incidents()
+        .change_incident_status(&ic, &code, Status::Resolved, None, None)
         .await
         .expect("resolve");
-    let pm = svc.postmortem(&ic, &code).await.expect("pm");
+    let pm = svc.incidents().postmortem(&ic, &code).await.expect("pm");
     let doc = Postmortem {
         timeline: pm.doc.timeline.clone(),
         direct_cause: "The AI model service returned 500 for 40% of requests.".into(),
@@ -697,6 +784,7 @@ async fn postmortem_markdown_matches_the_template_golden_file() {
         links_alerts: String::new(),
     };
     let v = svc
+        .incidents()
         .save_postmortem(&ic, &code, 0, doc.clone(), PmStatus::InReview)
         .await
         .expect("save");
@@ -717,24 +805,30 @@ async fn postmortem_markdown_matches_the_template_golden_file() {
             ActionStatus::Todo,
         ),
     ] {
-        svc.add_action_item(
-            &ic,
-            &code,
-            &ActionSpec {
-                kind,
-                description: what.into(),
-                owner_user_id: Some(ic.user_id().expect("a person")),
-                due_date: "2026-02-21".into(),
-                status,
-            },
-        )
-        .await
-        .expect("action");
+        svc.incidents()
+            .add_action_item(
+                &ic,
+                &code,
+                &ActionSpec {
+                    kind,
+                    description: what.into(),
+                    owner_user_id: Some(ic.user_id().expect("a person")),
+                    due_date: "2026-02-21".into(),
+                    status,
+                },
+            )
+            .await
+            .expect("action");
     }
-    svc.save_postmortem(&ic, &code, v.version, doc, PmStatus::Published)
+    svc.incidents()
+        .save_postmortem(&ic, &code, v.version, doc, PmStatus::Published)
         .await
         .expect("publish");
-    let md = svc.postmortem_markdown(&ic, &code).await.expect("markdown");
+    let md = svc
+        .incidents()
+        .postmortem_markdown(&ic, &code)
+        .await
+        .expect("markdown");
     let golden_path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/postmortem.md");
     if std::env::var("VIGIL_UPDATE_GOLDEN").is_ok() {
         std::fs::write(golden_path, &md).expect("write golden");
@@ -756,13 +850,14 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
                                   "response_ms": 800, "answer_source": "generated"}})
         })
         .collect();
-    svc.ingest_events(
-        &services::Caller::system("test"),
-        &serde_json::to_vec(&events).expect("json"),
-        false,
-    )
-    .await
-    .expect("ingest");
+    svc.events()
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&events).expect("json"),
+            false,
+        )
+        .await
+        .expect("ingest");
     let mut spec = RuleSpec::kpi_threshold(
         "AI success low",
         Severity::P0,
@@ -772,15 +867,23 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
     );
     spec.for_ms = 0;
     spec.open_incident = true;
-    svc.create_rule(&editor, spec).await.expect("rule");
-    svc.evaluate_due_rules().await.expect("cycle");
+    svc.alerting()
+        .create_rule(&editor, spec)
+        .await
+        .expect("rule");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
     // The engine's first look (no earlier one) opens it even without a "changed" hint.
-    let opened = svc.open_incidents_if_due(false).await.expect("open");
+    let opened = svc
+        .incidents()
+        .open_incidents_if_due(false)
+        .await
+        .expect("open");
     assert_eq!(opened.len(), 1, "one incident for the firing alert");
     // Idempotent: the next cycles open nothing more for the same firing episode.
     clock.advance_ms(MIN);
-    svc.evaluate_due_rules().await.expect("cycle");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert!(svc
+        .incidents()
         .open_incidents_if_due(true)
         .await
         .expect("open")
@@ -796,18 +899,27 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
     );
     spec2.for_ms = 0;
     spec2.open_incident = true;
-    svc.create_rule(&editor, spec2).await.expect("rule");
-    svc.evaluate_due_rules().await.expect("cycle");
+    svc.alerting()
+        .create_rule(&editor, spec2)
+        .await
+        .expect("rule");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert!(svc
+        .incidents()
         .open_incidents_if_due(false)
         .await
         .expect("skip")
         .is_empty());
     assert_eq!(
-        svc.open_incidents_if_due(true).await.expect("open").len(),
+        svc.incidents()
+            .open_incidents_if_due(true)
+            .await
+            .expect("open")
+            .len(),
         1
     );
     let d = svc
+        .incidents()
         .incident_detail(&viewer, &opened[0])
         .await
         .expect("detail");
@@ -821,20 +933,25 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
     assert_eq!(d.incident.reporter, "Vigil (alert rule)");
 
     // Declaring from the same alert by hand returns the incident it already has.
-    let active = svc.active_alerts(&viewer).await.expect("alerts");
+    let active = svc.alerting().active_alerts(&viewer).await.expect("alerts");
     let first = active
         .iter()
         .find(|a| a.rule_name == "AI success low")
         .expect("first rule's alert");
     let fp = services::notify::alert_fingerprint(first.rule_id, &first.labels);
     let same = svc
+        .incidents()
         .incident_from_alert(&ic, "vigil", Some(first.rule_id), &fp)
         .await
         .expect("from alert");
     assert_eq!(same.code, opened[0]);
 
     // Reports count it, with MTTA/MTTR once it moves.
-    let r = svc.incident_report_stats(&viewer, 3).await.expect("report");
+    let r = svc
+        .incidents()
+        .incident_report_stats(&viewer, 3)
+        .await
+        .expect("report");
     assert_eq!(r.months.len(), 3);
     assert_eq!(r.totals[0].count, 2, "two P0 incidents, one per rule");
     assert!(r
@@ -846,13 +963,20 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
 #[tokio::test]
 async fn demo_incidents_fill_the_reports_once() {
     let (svc, _clock, _ic, viewer) = setup("demo").await;
-    assert_eq!(svc.load_demo_incidents(42).await.expect("demo"), 14);
     assert_eq!(
-        svc.load_demo_incidents(42).await.expect("again"),
+        svc.incidents().load_demo_incidents(42).await.expect("demo"),
+        14
+    );
+    assert_eq!(
+        svc.incidents()
+            .load_demo_incidents(42)
+            .await
+            .expect("again"),
         0,
         "only once"
     );
     let all = svc
+        .incidents()
         .list_incidents(&viewer, &IncidentFilter::default())
         .await
         .expect("list");
@@ -867,7 +991,11 @@ async fn demo_incidents_fill_the_reports_once() {
     for i in &all {
         assert!(i.log.validate().is_ok(), "{}: {:?}", i.code, i.log);
     }
-    let r = svc.incident_report_stats(&viewer, 3).await.expect("report");
+    let r = svc
+        .incidents()
+        .incident_report_stats(&viewer, 3)
+        .await
+        .expect("report");
     // The last three months (Shanghai calendar) hold the incidents detected in them.
     let in_range = all
         .iter()
@@ -888,6 +1016,7 @@ async fn the_report_is_sent_to_a_channel_and_recorded() {
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let (url, got) = common::receiver().await;
     let channel = svc
+        .notify()
         .create_channel(
             &admin,
             "Incident room",
@@ -898,6 +1027,7 @@ async fn the_report_is_sent_to_a_channel_and_recorded() {
         .await
         .expect("channel");
     let inc = svc
+        .incidents()
         .declare_incident(
             &ic,
             Declare {
@@ -908,18 +1038,22 @@ async fn the_report_is_sent_to_a_channel_and_recorded() {
         .await
         .expect("declare");
     assert!(matches!(
-        svc.send_incident_report(&viewer, &inc.code, channel.id)
+        svc.incidents()
+            .send_incident_report(&viewer, &inc.code, channel.id)
             .await,
         Err(ServiceError::Forbidden(_))
     ));
     assert_eq!(
         invalid_field(
-            svc.send_incident_report(&ic, &inc.code, 9999).await,
+            svc.incidents()
+                .send_incident_report(&ic, &inc.code, 9999)
+                .await,
             "channel"
         ),
         "no such channel"
     );
-    svc.send_incident_report(&ic, &inc.code, channel.id)
+    svc.incidents()
+        .send_incident_report(&ic, &inc.code, channel.id)
         .await
         .expect("sent");
     let bodies = got.lock().expect("lock").clone();
@@ -931,6 +1065,7 @@ async fn the_report_is_sent_to_a_channel_and_recorded() {
         "{text}"
     );
     let d = svc
+        .incidents()
         .incident_detail(&viewer, &inc.code)
         .await
         .expect("detail");

@@ -44,6 +44,7 @@ async fn user_behaviour_by_hand() {
     b.add(0, 3, "feature_use_export", "a", none.clone());
     b.add(0, 4, "user_login_success", "c", none.clone());
     let r = svc
+        .events()
         .ingest_events(
             &services::Caller::system("test"),
             &serde_json::to_vec(&b.0).expect("json"),
@@ -58,6 +59,7 @@ async fn user_behaviour_by_hand() {
         to: today,
     };
     let u = svc
+        .kpis()
         .user_behaviour(
             &services::Caller::system("test"),
             range,
@@ -119,6 +121,7 @@ async fn user_behaviour_by_hand() {
         "user_login_success".to_owned(),
     ];
     let fr = svc
+        .kpis()
         .funnel(&services::Caller::system("test"), range, &steps, 86_400_000)
         .await
         .expect("funnel");
@@ -126,6 +129,7 @@ async fn user_behaviour_by_hand() {
     assert_eq!(fr.drop_off_step, Some(1));
     // A 3-day window lets c (day -2 10:00 → day 0 04:00) and b (→ day 0 02:00) convert.
     let fr = svc
+        .kpis()
         .funnel(
             &services::Caller::system("test"),
             range,
@@ -144,19 +148,21 @@ async fn user_behaviour_by_hand() {
         let id = format!("late-{}", e["event_id"].as_str().unwrap_or_default());
         e["event_id"] = json!(id);
     }
-    svc.ingest_events(
-        &services::Caller::system("test"),
-        &serde_json::to_vec(&late.0).expect("json"),
-        false,
-    )
-    .await
-    .expect("late ingest");
+    svc.events()
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&late.0).expect("json"),
+            false,
+        )
+        .await
+        .expect("late ingest");
     let fr = svc
+        .kpis()
         .funnel(&services::Caller::system("test"), range, &steps, 86_400_000)
         .await
         .expect("funnel");
     assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [3, 1]);
-    let (hits, misses) = svc.funnel_cache_stats();
+    let (hits, misses) = svc.kpis().funnel_cache_stats();
     assert!(
         hits > 0 && misses > 0,
         "cache used: {hits} hits, {misses} misses"
@@ -168,11 +174,13 @@ async fn user_behaviour_by_hand() {
         "user_login_success".to_owned(),
     ];
     let fr = svc
+        .kpis()
         .funnel(&services::Caller::system("test"), range, &twice, 86_400_000)
         .await
         .expect("funnel");
     assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [4, 0]);
     let bad = svc
+        .kpis()
         .funnel(
             &services::Caller::system("test"),
             range,
@@ -230,6 +238,7 @@ async fn product_and_business_by_hand() {
     b.add(0, 10, "subscription_cancel", "y", json!({}));
     b.add(0, 11, "subscription_start", "z", json!({"amount": 30}));
     let r = svc
+        .events()
         .ingest_events(
             &services::Caller::system("test"),
             &serde_json::to_vec(&b.0).expect("json"),
@@ -244,6 +253,7 @@ async fn product_and_business_by_hand() {
         to: today,
     };
     let p = svc
+        .kpis()
         .product_quality(&services::Caller::system("test"), range)
         .await
         .expect("product");
@@ -272,6 +282,7 @@ async fn product_and_business_by_hand() {
     assert_eq!(p.ratings, [1, 1, 0, 0, 1]);
 
     let biz = svc
+        .kpis()
         .business(&services::Caller::system("test"), range)
         .await
         .expect("business");

@@ -77,13 +77,14 @@ async fn dialogs(svc: &Services, tag: &str, ts: i64, n: usize, ok: usize) {
             "response_ms": 500, "answer_source": "generated"}})
         })
         .collect();
-    svc.ingest_events(
-        &services::Caller::system("test"),
-        &serde_json::to_vec(&events).expect("json"),
-        false,
-    )
-    .await
-    .expect("ingest");
+    svc.events()
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&events).expect("json"),
+            false,
+        )
+        .await
+        .expect("ingest");
 }
 
 struct World {
@@ -101,20 +102,22 @@ async fn world() -> World {
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let ops = common::signed_in(&svc, "ops@example.com", "editor").await;
     let (rx, url) = receiver().await;
-    svc.create_channel(
-        &admin,
-        "feishu-oncall",
-        "feishu",
-        ChannelConfig::webhook(&url, SECRET),
-        true,
-    )
-    .await
-    .expect("channel");
+    svc.notify()
+        .create_channel(
+            &admin,
+            "feishu-oncall",
+            "feishu",
+            ChannelConfig::webhook(&url, SECRET),
+            true,
+        )
+        .await
+        .expect("channel");
     // Send at once, regroup every minute; P1 repeats every 5 min (the default).
     let mut p = Policy::default();
     p.route.group_wait_ms = Some(0);
     p.route.group_interval_ms = Some(MIN);
-    svc.set_notification_policy(&ops, &p, 0)
+    svc.notify()
+        .set_notification_policy(&ops, &p, 0)
         .await
         .expect("policy");
     dialogs(&svc, "bad", NOW - 5 * MIN, 10, 7).await; // success 0.7
@@ -128,7 +131,7 @@ async fn world() -> World {
     spec.for_ms = 2 * MIN;
     spec.runbook_url = "https://wiki.example/ai".into();
     spec.summary = "success {{ $value }}".into();
-    svc.create_rule(&ops, spec).await.expect("rule");
+    svc.alerting().create_rule(&ops, spec).await.expect("rule");
     World {
         svc,
         clock,
@@ -140,9 +143,21 @@ async fn world() -> World {
 impl World {
     /// One engine tick: evaluate, dispatch, deliver; then a minute passes.
     async fn minute(&self) {
-        self.svc.evaluate_due_rules().await.expect("evaluate");
-        self.svc.dispatch_notifications().await.expect("dispatch");
-        self.svc.deliver_notifications().await.expect("deliver");
+        self.svc
+            .alerting()
+            .evaluate_due_rules()
+            .await
+            .expect("evaluate");
+        self.svc
+            .notify()
+            .dispatch_notifications()
+            .await
+            .expect("dispatch");
+        self.svc
+            .notify()
+            .deliver_notifications()
+            .await
+            .expect("deliver");
         self.clock.advance_ms(MIN);
     }
 
@@ -207,6 +222,7 @@ async fn fires_once_repeats_stops_while_silenced_and_resolves() {
     // Silence it for 10 minutes from minute 8: nothing is sent meanwhile.
     let now = w.svc.now_ms();
     w.svc
+        .notify()
         .create_silence(
             &w.ops,
             "alertname=\"AI success low\"",
@@ -220,7 +236,12 @@ async fn fires_once_repeats_stops_while_silenced_and_resolves() {
         w.minute().await;
     }
     assert_eq!(w.received().len(), 2, "silenced: {:?}", w.titles());
-    let silences = w.svc.list_silences(&w.ops).await.expect("silences");
+    let silences = w
+        .svc
+        .notify()
+        .list_silences(&w.ops)
+        .await
+        .expect("silences");
     assert_eq!(silences[0].created_by, "ops@example.com");
     assert_eq!(silences[0].comment, "known issue, fix deploying");
 
@@ -246,7 +267,12 @@ async fn fires_once_repeats_stops_while_silenced_and_resolves() {
     let keys: std::collections::BTreeSet<String> =
         w.received().into_iter().map(|(k, _)| k).collect();
     assert_eq!(keys.len(), 4);
-    let log = w.svc.delivery_log(&w.ops, None).await.expect("log");
+    let log = w
+        .svc
+        .notify()
+        .delivery_log(&w.ops, None)
+        .await
+        .expect("log");
     assert_eq!(log.len(), 4);
     assert!(log.iter().all(|d| d.status == "sent" && d.attempts == 1));
 }
@@ -260,7 +286,12 @@ async fn receiver_down_for_ten_minutes_then_every_message_arrives_once() {
         w.minute().await;
     }
     assert!(w.received().is_empty());
-    let log = w.svc.delivery_log(&w.ops, None).await.expect("log");
+    let log = w
+        .svc
+        .notify()
+        .delivery_log(&w.ops, None)
+        .await
+        .expect("log");
     assert_eq!(log.len(), 3, "three messages queued");
     assert!(log.iter().all(|d| d.status == "pending" && d.attempts >= 1));
     assert!(log
@@ -274,7 +305,12 @@ async fn receiver_down_for_ten_minutes_then_every_message_arrives_once() {
     }
     let got = w.received();
     let keys: std::collections::BTreeSet<&String> = got.iter().map(|(k, _)| k).collect();
-    let log = w.svc.delivery_log(&w.ops, None).await.expect("log");
+    let log = w
+        .svc
+        .notify()
+        .delivery_log(&w.ops, None)
+        .await
+        .expect("log");
     let sent = log.iter().filter(|d| d.status == "sent").count();
     assert_eq!(got.len(), keys.len(), "no message twice");
     assert_eq!(sent, log.len(), "every queued message sent: {log:#?}");
@@ -291,6 +327,7 @@ async fn channel_and_silence_inputs_are_checked_by_role_and_field() {
     let w = world().await;
     let err = w
         .svc
+        .notify()
         .create_channel(
             &w.ops,
             "x",
@@ -307,6 +344,7 @@ async fn channel_and_silence_inputs_are_checked_by_role_and_field() {
     let now = w.svc.now_ms();
     match w
         .svc
+        .notify()
         .create_silence(&w.ops, "alertname=~\"(\"", now, now - 1, " ")
         .await
     {
@@ -318,9 +356,15 @@ async fn channel_and_silence_inputs_are_checked_by_role_and_field() {
         other => panic!("{other:?}"),
     }
     // The test button sends straight away.
-    let ch = w.svc.list_channels(&w.ops).await.expect("channels");
+    let ch = w
+        .svc
+        .notify()
+        .list_channels(&w.ops)
+        .await
+        .expect("channels");
     assert!(ch[0].signed);
     w.svc
+        .notify()
         .test_channel(&w.ops, ch[0].id)
         .await
         .expect("test message");
@@ -329,7 +373,7 @@ async fn channel_and_silence_inputs_are_checked_by_role_and_field() {
         vec!["[P3] FIRING: Vigil test notification".to_owned()]
     );
     w.rx.down.store(true, Ordering::SeqCst);
-    match w.svc.test_channel(&w.ops, ch[0].id).await {
+    match w.svc.notify().test_channel(&w.ops, ch[0].id).await {
         Err(services::ServiceError::Invalid(f)) => {
             assert!(f.get("channel").unwrap_or("").contains("503"))
         }

@@ -59,7 +59,11 @@ async fn firing_rule(svc: &Services, editor: &Caller, policy: i64) -> i64 {
     spec.for_ms = 0;
     spec.interval_ms = MIN;
     spec.escalation_policy_id = Some(policy);
-    svc.create_rule(editor, spec).await.expect("rule").id
+    svc.alerting()
+        .create_rule(editor, spec)
+        .await
+        .expect("rule")
+        .id
 }
 
 /// 10 dialogs at `at`, `ok` of them successful.
@@ -72,13 +76,14 @@ async fn ingest_dialogs(svc: &Services, at: i64, ok: usize) {
                                   "response_ms": 800, "answer_source": "generated"}})
         })
         .collect();
-    svc.ingest_events(
-        &services::Caller::system("test"),
-        &serde_json::to_vec(&events).expect("json"),
-        false,
-    )
-    .await
-    .expect("ingest");
+    svc.events()
+        .ingest_events(
+            &services::Caller::system("test"),
+            &serde_json::to_vec(&events).expect("json"),
+            false,
+        )
+        .await
+        .expect("ingest");
 }
 
 fn texts(got: &std::sync::Mutex<Vec<Value>>) -> Vec<String> {
@@ -98,6 +103,7 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
     let (url, got) = common::receiver().await;
     let channel = svc
+        .notify()
         .create_channel(
             &admin,
             "On-call room",
@@ -109,19 +115,21 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         .expect("channel");
     // The primary wants chat pages only, at once; the secondary keeps the defaults (chat
     // and email at once) — the policy has no email channel, so that page fails visibly.
-    svc.save_contact(
-        &primary,
-        primary.user_id().expect("a person"),
-        "+86 138 0000 0001",
-        "ou_primary",
-        vec![NotifyRule {
-            method: Method::Chat,
-            delay_min: 0,
-        }],
-    )
-    .await
-    .expect("contact");
+    svc.oncall()
+        .save_contact(
+            &primary,
+            primary.user_id().expect("a person"),
+            "+86 138 0000 0001",
+            "ou_primary",
+            vec![NotifyRule {
+                method: Method::Chat,
+                delay_min: 0,
+            }],
+        )
+        .await
+        .expect("contact");
     let s1 = svc
+        .oncall()
         .create_schedule(
             &editor,
             one_person("Primary", primary.user_id().expect("a person")),
@@ -129,6 +137,7 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         .await
         .expect("schedule");
     let s2 = svc
+        .oncall()
         .create_schedule(
             &editor,
             one_person("Secondary", secondary.user_id().expect("a person")),
@@ -136,6 +145,7 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         .await
         .expect("schedule");
     let policy = svc
+        .oncall()
         .create_policy(
             &editor,
             PolicySpec {
@@ -160,8 +170,8 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     firing_rule(&svc, &editor, policy.id).await;
 
     // t0: the P0 fires → the primary is paged.
-    svc.evaluate_due_rules().await.expect("cycle");
-    let r = svc.run_escalations().await.expect("escalate");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    let r = svc.oncall().run_escalations().await.expect("escalate");
     assert_eq!((r.started, r.steps_fired, r.pages_sent), (1, 1, 1), "{r:?}");
     let t = texts(&got);
     assert_eq!(t.len(), 1);
@@ -174,8 +184,9 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     assert!(t[0].contains("https://vigil.example.com/ack/"), "{}", t[0]);
 
     // The firing alert knows its escalation (the Firing now page's Acknowledge button).
-    let active = svc.active_alerts(&editor).await.expect("active");
+    let active = svc.alerting().active_alerts(&editor).await.expect("active");
     let by_alert = svc
+        .oncall()
         .open_escalations_by_alert(&editor)
         .await
         .expect("paging");
@@ -185,16 +196,16 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     // No ack for 4 minutes: nothing more.
     for _ in 0..4 {
         clock.advance_ms(MIN);
-        svc.evaluate_due_rules().await.expect("cycle");
-        let r = svc.run_escalations().await.expect("escalate");
+        svc.alerting().evaluate_due_rules().await.expect("cycle");
+        let r = svc.oncall().run_escalations().await.expect("escalate");
         assert_eq!((r.started, r.steps_fired, r.pages_sent), (0, 0, 0));
     }
     assert_eq!(texts(&got).len(), 1);
 
     // 5 minutes: the secondary is paged (chat sent; email fails: no email channel).
     clock.advance_ms(MIN);
-    svc.evaluate_due_rules().await.expect("cycle");
-    let r = svc.run_escalations().await.expect("escalate");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    let r = svc.oncall().run_escalations().await.expect("escalate");
     assert_eq!(
         (r.steps_fired, r.pages_sent, r.pages_failed),
         (1, 1, 1),
@@ -203,7 +214,7 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     let t = texts(&got);
     assert_eq!(t.len(), 2);
     assert!(t[1].contains("Paging secondary@example.com"), "{}", t[1]);
-    let runs = svc.escalations(&viewer, 10).await.expect("list");
+    let runs = svc.oncall().escalations(&viewer, 10).await.expect("list");
     assert_eq!(runs.len(), 1);
     let failed: Vec<_> = runs[0]
         .pages
@@ -220,7 +231,7 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     // A viewer cannot acknowledge; the secondary acknowledges with the signed link.
     let id = runs[0].escalation.id;
     assert!(matches!(
-        svc.ack_escalation(&viewer, id).await,
+        svc.oncall().ack_escalation(&viewer, id).await,
         Err(ServiceError::Forbidden(_))
     ));
     let link = t[1]
@@ -231,10 +242,10 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     // A forged signature is refused.
     let forged = format!("{}0", &token[..token.len() - 1]);
     assert!(matches!(
-        svc.ack_by_link(&forged).await,
+        svc.oncall().ack_by_link(&forged).await,
         Err(ServiceError::NotFound)
     ));
-    let out = svc.ack_by_link(token).await.expect("ack");
+    let out = svc.oncall().ack_by_link(token).await.expect("ack");
     assert!(out.acknowledged_now);
     assert_eq!(
         out.acked_by.as_deref(),
@@ -242,7 +253,8 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     );
     // Twice is harmless.
     assert!(
-        !svc.ack_by_link(token)
+        !svc.oncall()
+            .ack_by_link(token)
             .await
             .expect("again")
             .acknowledged_now
@@ -252,17 +264,18 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     // repeated from minute 10 on).
     for _ in 0..30 {
         clock.advance_ms(MIN);
-        svc.evaluate_due_rules().await.expect("cycle");
-        let r = svc.run_escalations().await.expect("escalate");
+        svc.alerting().evaluate_due_rules().await.expect("cycle");
+        let r = svc.oncall().run_escalations().await.expect("escalate");
         assert_eq!((r.started, r.steps_fired, r.pages_sent), (0, 0, 0));
     }
     assert_eq!(texts(&got).len(), 2);
-    let run = &svc.escalations(&viewer, 10).await.expect("list")[0];
+    let run = &svc.oncall().escalations(&viewer, 10).await.expect("list")[0];
     assert_eq!(run.escalation.fired, 2);
     assert!(run.escalation.acked_at_ms.is_some());
     assert_eq!(run.escalation.next_at_ms, None);
     // The acknowledgement is in the audit log, as the person the link was sent to.
     let audit = svc
+        .accounts()
         .audit_log(&admin, Some("escalation.ack".into()), None, 10)
         .await
         .expect("audit");
@@ -274,20 +287,23 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
 
     // A link expires a day after it was sent (410, with the reason)…
     clock.advance_ms(25 * 60 * MIN);
-    match svc.ack_link_preview(token).await {
+    match svc.oncall().ack_link_preview(token).await {
         Err(ServiceError::Gone(why)) => assert!(why.contains("expired"), "{why}"),
         other => panic!("expected Gone, got {other:?}"),
     }
     // …and a fresh link, and the person's calendar feed, die with the account.
     let fresh = svc
+        .oncall()
         .ack_url(id, secondary.user_id().expect("a person"))
         .await
         .expect("url");
     let fresh = fresh.rsplit('/').next().expect("token").to_owned();
-    svc.ack_link_preview(&fresh)
+    svc.oncall()
+        .ack_link_preview(&fresh)
         .await
         .expect("a fresh link works");
     let feed = svc
+        .oncall()
         .rotate_feed(
             &admin,
             store::oncall::FeedKind::User,
@@ -296,16 +312,20 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         .await
         .expect("feed");
     let feed = feed.rsplit('/').next().expect("token").to_owned();
-    svc.calendar_feed(&feed).await.expect("the feed works");
-    svc.set_user_disabled(&admin, secondary.user_id().expect("a person"), true)
+    svc.oncall()
+        .calendar_feed(&feed)
+        .await
+        .expect("the feed works");
+    svc.accounts()
+        .set_user_disabled(&admin, secondary.user_id().expect("a person"), true)
         .await
         .expect("disable");
-    match svc.ack_link_preview(&fresh).await {
+    match svc.oncall().ack_link_preview(&fresh).await {
         Err(ServiceError::Gone(why)) => assert!(why.contains("disabled"), "{why}"),
         other => panic!("expected Gone, got {other:?}"),
     }
     assert!(matches!(
-        svc.calendar_feed(&feed).await,
+        svc.oncall().calendar_feed(&feed).await,
         Err(ServiceError::Gone(_))
     ));
 }
@@ -317,6 +337,7 @@ async fn an_unacknowledged_run_repeats_and_stops_when_the_alert_recovers() {
     let primary = common::signed_in(&svc, "primary@example.com", "responder").await;
     let (url, got) = common::receiver().await;
     let channel = svc
+        .notify()
         .create_channel(
             &admin,
             "On-call room",
@@ -326,19 +347,21 @@ async fn an_unacknowledged_run_repeats_and_stops_when_the_alert_recovers() {
         )
         .await
         .expect("channel");
-    svc.save_contact(
-        &primary,
-        primary.user_id().expect("a person"),
-        "",
-        "",
-        vec![NotifyRule {
-            method: Method::Chat,
-            delay_min: 0,
-        }],
-    )
-    .await
-    .expect("contact");
+    svc.oncall()
+        .save_contact(
+            &primary,
+            primary.user_id().expect("a person"),
+            "",
+            "",
+            vec![NotifyRule {
+                method: Method::Chat,
+                delay_min: 0,
+            }],
+        )
+        .await
+        .expect("contact");
     let policy = svc
+        .oncall()
         .create_policy(
             &editor,
             PolicySpec {
@@ -355,26 +378,26 @@ async fn an_unacknowledged_run_repeats_and_stops_when_the_alert_recovers() {
         .await
         .expect("policy");
     firing_rule(&svc, &editor, policy.id).await;
-    svc.evaluate_due_rules().await.expect("cycle");
-    svc.run_escalations().await.expect("escalate");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    svc.oncall().run_escalations().await.expect("escalate");
     // Repeats at 3 and 6 minutes, then the run is exhausted.
     for _ in 0..10 {
         clock.advance_ms(MIN);
-        svc.evaluate_due_rules().await.expect("cycle");
-        svc.run_escalations().await.expect("escalate");
+        svc.alerting().evaluate_due_rules().await.expect("cycle");
+        svc.oncall().run_escalations().await.expect("escalate");
     }
     assert_eq!(texts(&got).len(), 3, "1 + repeat 2");
     // A new episode after recovery starts a new run; recovery ends it without more pages.
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
-    let runs = svc.escalations(&viewer, 10).await.expect("list");
+    let runs = svc.oncall().escalations(&viewer, 10).await.expect("list");
     assert_eq!(runs[0].escalation.next_at_ms, None, "exhausted");
     // Recovery: the dialogs of the last hour succeed.
     clock.advance_ms(61 * MIN);
     ingest_dialogs(&svc, clock_now(&svc) - MIN, 10).await;
-    svc.evaluate_due_rules().await.expect("cycle");
-    let r = svc.run_escalations().await.expect("escalate");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    let r = svc.oncall().run_escalations().await.expect("escalate");
     assert_eq!(r.resolved, 1, "{r:?}");
-    let runs = svc.escalations(&viewer, 10).await.expect("list");
+    let runs = svc.oncall().escalations(&viewer, 10).await.expect("list");
     assert!(runs[0].escalation.resolved_at_ms.is_some());
 }
 
@@ -389,6 +412,7 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
     let b = common::signed_in(&svc, "b@example.com", "responder").await;
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
     let s = svc
+        .oncall()
         .create_schedule(
             &editor,
             one_person("Primary", a.user_id().expect("a person")),
@@ -402,24 +426,26 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
             .unwrap_or_default()
     };
     assert_eq!(
-        now_name(&svc.schedules(&viewer).await.expect("list")),
+        now_name(&svc.oncall().schedules(&viewer).await.expect("list")),
         "a@example.com"
     );
     // Viewers and responders cannot override; bad input names the field.
     assert!(matches!(
-        svc.add_override(
-            &viewer,
-            s.id,
-            T0,
-            T0 + 60 * MIN,
-            b.user_id().expect("a person"),
-            None,
-            ""
-        )
-        .await,
+        svc.oncall()
+            .add_override(
+                &viewer,
+                s.id,
+                T0,
+                T0 + 60 * MIN,
+                b.user_id().expect("a person"),
+                None,
+                ""
+            )
+            .await,
         Err(ServiceError::Forbidden(_))
     ));
     match svc
+        .oncall()
         .add_override(
             &editor,
             s.id,
@@ -435,6 +461,7 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
         other => panic!("expected invalid end, got {other:?}"),
     }
     let ov = svc
+        .oncall()
         .add_override(
             &editor,
             s.id,
@@ -446,27 +473,29 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
         )
         .await
         .expect("override");
-    let list = svc.schedules(&viewer).await.expect("list");
+    let list = svc.oncall().schedules(&viewer).await.expect("list");
     assert_eq!(now_name(&list), "b@example.com");
     assert!(list[0].now.as_ref().is_some_and(|n| n.by_override));
     assert_eq!(
         list[0].next.as_ref().map(|n| n.email.as_str()),
         Some("a@example.com")
     );
-    let mine = svc.my_shifts(&b, 7).await.expect("mine");
+    let mine = svc.oncall().my_shifts(&b, 7).await.expect("mine");
     assert_eq!(mine.len(), 1);
     assert_eq!((mine[0].start_ms, mine[0].end_ms), (T0, T0 + 120 * MIN));
     // Two hours later a is back.
     clock.advance_ms(121 * MIN);
     assert_eq!(
-        now_name(&svc.schedules(&viewer).await.expect("list")),
+        now_name(&svc.oncall().schedules(&viewer).await.expect("list")),
         "a@example.com"
     );
-    svc.delete_override(&editor, ov.ov.id)
+    svc.oncall()
+        .delete_override(&editor, ov.ov.id)
         .await
         .expect("delete");
     // The schedule's view has layers, the final row and people.
     let v = svc
+        .oncall()
         .schedule_view(&viewer, s.id, T0, 14)
         .await
         .expect("view");
@@ -480,7 +509,7 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
         .iter()
         .all(|x| x.user_id == Some(a.user_id().expect("a person"))));
     assert!(matches!(
-        svc.schedule_view(&viewer, s.id, T0, 90).await,
+        svc.oncall().schedule_view(&viewer, s.id, T0, 90).await,
         Err(ServiceError::Invalid(_))
     ));
 }
@@ -496,7 +525,7 @@ async fn schedules_are_validated_with_field_names() {
         vec![],
     );
     spec.time_zone = "Mars/Olympus".into();
-    match svc.create_schedule(&editor, spec).await {
+    match svc.oncall().create_schedule(&editor, spec).await {
         Err(ServiceError::Invalid(e)) => {
             assert!(e.get("time_zone").is_some(), "{e:?}");
             assert!(e.get("layers.1.participants").is_some(), "{e:?}");
@@ -505,16 +534,21 @@ async fn schedules_are_validated_with_field_names() {
         other => panic!("expected invalid, got {other:?}"),
     }
     assert!(
-        svc.schedules(&editor).await.expect("list").is_empty(),
+        svc.oncall()
+            .schedules(&editor)
+            .await
+            .expect("list")
+            .is_empty(),
         "nothing partial"
     );
     let responder = common::signed_in(&svc, "r@example.com", "responder").await;
     assert!(matches!(
-        svc.create_schedule(
-            &responder,
-            one_person("X", responder.user_id().expect("a person"))
-        )
-        .await,
+        svc.oncall()
+            .create_schedule(
+                &responder,
+                one_person("X", responder.user_id().expect("a person"))
+            )
+            .await,
         Err(ServiceError::Forbidden(_))
     ));
 }
@@ -522,10 +556,10 @@ async fn schedules_are_validated_with_field_names() {
 #[tokio::test]
 async fn the_demo_roster_names_the_right_person_day_night_and_weekend() {
     let (svc, clock, editor) = setup("demo").await;
-    let added = svc.load_demo_oncall().await.expect("demo");
+    let added = svc.oncall().load_demo_oncall().await.expect("demo");
     assert!(added > 0);
     assert_eq!(
-        svc.load_demo_oncall().await.expect("again"),
+        svc.oncall().load_demo_oncall().await.expect("again"),
         0,
         "idempotent"
     );
@@ -570,7 +604,7 @@ async fn the_demo_roster_names_the_right_person_day_night_and_weekend() {
         ("2026-11-08 23:30", weekend),
     ] {
         clock.set_ms(at(when));
-        let list = svc.schedules(&editor).await.expect("list");
+        let list = svc.oncall().schedules(&editor).await.expect("list");
         let who = primary_now(&list);
         let mut names = Vec::new();
         for id in pool {
@@ -588,7 +622,7 @@ async fn the_demo_roster_names_the_right_person_day_night_and_weekend() {
         }
     }
     // There is a policy paging the primary then the backup.
-    let policies = svc.policies(&editor).await.expect("policies");
+    let policies = svc.oncall().policies(&editor).await.expect("policies");
     assert_eq!(policies.len(), 1);
     assert_eq!(policies[0].policy.spec.steps.len(), 2);
 }

@@ -209,12 +209,14 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
     );
     assert_eq!(spec.time_zone, "Asia/Shanghai");
     let schedule = svc
+        .oncall()
         .create_schedule(&lead, spec.clone())
         .await
         .expect("create schedule");
     // Dan covers Friday 2026-11-06 12:00–18:00 Shanghai for whoever is on; Dan takes Ann's
     // shifts of Tuesday 2026-11-10 (a swap).
     let cover = svc
+        .oncall()
         .add_override(
             &lead,
             schedule.id,
@@ -227,6 +229,7 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
         .await
         .expect("override");
     let swap = svc
+        .oncall()
         .add_override(
             &lead,
             schedule.id,
@@ -265,12 +268,17 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
 
     // The schedule's feed.
     let url = svc
+        .oncall()
         .rotate_feed(&lead, FeedKind::Schedule, schedule.id)
         .await
         .expect("rotate schedule feed");
     assert!(url.starts_with("https://vigil.example.com/ical/"), "{url}");
     let token = token_of(&url);
-    let ics = svc.calendar_feed(&token).await.expect("schedule feed");
+    let ics = svc
+        .oncall()
+        .calendar_feed(&token)
+        .await
+        .expect("schedule feed");
     let parsed = parse_with_python(&ics, "schedule");
     assert_eq!(parsed.name, "Primary on-call");
     let events = parsed.events;
@@ -333,7 +341,8 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
     );
     // Fetching again gives the same UIDs (clients update, not duplicate).
     let again = parse_with_python(
-        &svc.calendar_feed(&format!("{token}.ics"))
+        &svc.oncall()
+            .calendar_feed(&format!("{token}.ics"))
             .await
             .expect("again, with .ics"),
         "schedule-again",
@@ -349,10 +358,12 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
 
     // Ann's own feed: exactly her stretches of the schedule, adjacent ones as one.
     let ann_url = svc
+        .oncall()
         .rotate_feed(&ann, FeedKind::User, ann.user_id().expect("a person"))
         .await
         .expect("rotate person feed");
     let ann_ics = svc
+        .oncall()
         .calendar_feed(&token_of(&ann_url))
         .await
         .expect("person feed");
@@ -392,30 +403,39 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
         .all(|e| e.end <= swap.ov.start_ms || e.start >= swap.ov.end_ms));
     // Someone else may not make Ann's feed.
     assert!(matches!(
-        svc.rotate_feed(&bob, FeedKind::User, ann.user_id().expect("a person"))
+        svc.oncall()
+            .rotate_feed(&bob, FeedKind::User, ann.user_id().expect("a person"))
             .await,
         Err(ServiceError::Forbidden(_))
     ));
 
     // Rotating the schedule's feed: the old token stops working, the new one works.
     let new_url = svc
+        .oncall()
         .rotate_feed(&lead, FeedKind::Schedule, schedule.id)
         .await
         .expect("rotate again");
     let new_token = token_of(&new_url);
     assert_ne!(new_token, token);
     assert!(matches!(
-        svc.calendar_feed(&token).await,
+        svc.oncall().calendar_feed(&token).await,
         Err(ServiceError::NotFound)
     ));
-    assert_eq!(svc.calendar_feed(&new_token).await.expect("new token"), ics);
+    assert_eq!(
+        svc.oncall()
+            .calendar_feed(&new_token)
+            .await
+            .expect("new token"),
+        ics
+    );
     assert!(matches!(
-        svc.calendar_feed("not-a-token").await,
+        svc.oncall().calendar_feed("not-a-token").await,
         Err(ServiceError::NotFound)
     ));
     // Ann's feed is untouched by the schedule's rotation.
     assert_eq!(
-        svc.calendar_feed(&token_of(&ann_url))
+        svc.oncall()
+            .calendar_feed(&token_of(&ann_url))
             .await
             .expect("person feed"),
         ann_ics

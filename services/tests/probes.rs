@@ -53,40 +53,50 @@ async fn probes_check_store_and_explain_failures() {
     // Roles and field errors.
     let spec = ProbeSpec::new("API", &format!("{base}/health"));
     assert!(matches!(
-        svc.create_probe(&viewer, spec.clone()).await,
+        svc.probes().create_probe(&viewer, spec.clone()).await,
         Err(ServiceError::Forbidden(_))
     ));
     let mut bad = spec.clone();
     bad.url = "localhost/health".into();
-    match svc.create_probe(&editor, bad).await {
+    match svc.probes().create_probe(&editor, bad).await {
         Err(ServiceError::Invalid(e)) => assert!(e.get("url").is_some(), "{e}"),
         other => panic!("expected a url error, got {other:?}"),
     }
     let api = svc
+        .probes()
         .create_probe(&editor, spec.clone())
         .await
         .expect("create");
-    match svc.create_probe(&editor, spec.clone()).await {
+    match svc.probes().create_probe(&editor, spec.clone()).await {
         Err(ServiceError::Invalid(e)) => assert!(e.get("name").is_some(), "{e}"),
         other => panic!("expected a name error, got {other:?}"),
     }
     let mut slow = ProbeSpec::new("Slow", &format!("{base}/slow"));
     slow.timeout_ms = 200;
-    svc.create_probe(&editor, slow).await.expect("slow");
+    svc.probes()
+        .create_probe(&editor, slow)
+        .await
+        .expect("slow");
     let closed = ProbeSpec::new("Closed port", "http://127.0.0.1:9/");
-    svc.create_probe(&editor, closed).await.expect("closed");
+    svc.probes()
+        .create_probe(&editor, closed)
+        .await
+        .expect("closed");
 
     // First round: all three run; second round in the same minute: none is due.
-    let r = svc.run_due_probes().await.expect("round");
+    let r = svc.probes().run_due_probes().await.expect("round");
     assert_eq!((r.checked, r.failed), (3, 2));
-    assert_eq!(svc.run_due_probes().await.expect("again").checked, 0);
+    assert_eq!(
+        svc.probes().run_due_probes().await.expect("again").checked,
+        0
+    );
     let results = svc
         .store()
         .probe_results(None, 0, i64::MAX)
         .await
         .expect("results");
     assert_eq!(results.len(), 3);
-    let all = svc.list_probes(&viewer).await.expect("list");
+    let all = svc.probes().list_probes(&viewer).await.expect("list");
     let err_of = |name: &str| -> String {
         let id = all.iter().find(|p| p.spec.name == name).expect("probe").id;
         results[&id][0].error.clone().unwrap_or_default()
@@ -106,7 +116,7 @@ async fn probes_check_store_and_explain_failures() {
     // A 503 is a failure with the status named.
     status.store(503, Ordering::SeqCst);
     clock.advance_ms(MIN);
-    svc.run_due_probes().await.expect("round 2");
+    svc.probes().run_due_probes().await.expect("round 2");
     let rs = svc
         .store()
         .probe_results(Some(&[api.id]), 0, i64::MAX)
@@ -123,10 +133,14 @@ async fn probes_check_store_and_explain_failures() {
     );
 
     // "Test" runs a spec without storing it; editor only.
-    let tested = svc.test_probe(&editor, spec.clone()).await.expect("test");
+    let tested = svc
+        .probes()
+        .test_probe(&editor, spec.clone())
+        .await
+        .expect("test");
     assert_eq!(tested.status, Some(503));
     assert!(matches!(
-        svc.test_probe(&viewer, spec).await,
+        svc.probes().test_probe(&viewer, spec).await,
         Err(ServiceError::Forbidden(_))
     ));
 
@@ -154,7 +168,10 @@ async fn a_down_probe_fires_its_rule_after_for_and_resolves() {
     let base = target(status.clone()).await;
     let mut spec = ProbeSpec::new("checkout", &format!("{base}/health"));
     spec.labels.insert("service".into(), "shop".into());
-    svc.create_probe(&editor, spec).await.expect("probe");
+    svc.probes()
+        .create_probe(&editor, spec)
+        .await
+        .expect("probe");
     let mut rule = RuleSpec::kpi_threshold(
         "Service down",
         Severity::P0,
@@ -170,7 +187,10 @@ async fn a_down_probe_fires_its_rule_after_for_and_resolves() {
     };
     rule.for_ms = 2 * MIN;
     rule.summary = "{{ $labels.probe }} is down".into();
-    svc.create_rule(&editor, rule).await.expect("rule");
+    svc.alerting()
+        .create_rule(&editor, rule)
+        .await
+        .expect("rule");
 
     // Minute by minute: up, then down for 4 minutes, then up again.
     let mut states = Vec::new();
@@ -179,9 +199,9 @@ async fn a_down_probe_fires_its_rule_after_for_and_resolves() {
             if (1..5).contains(&minute) { 503 } else { 200 },
             Ordering::SeqCst,
         );
-        svc.run_due_probes().await.expect("probes");
-        svc.evaluate_due_rules().await.expect("cycle");
-        let active = svc.active_alerts(&viewer).await.expect("active");
+        svc.probes().run_due_probes().await.expect("probes");
+        svc.alerting().evaluate_due_rules().await.expect("cycle");
+        let active = svc.alerting().active_alerts(&viewer).await.expect("active");
         states.push(active.first().map(|a| a.state));
         if let Some(a) = active.first() {
             assert_eq!(a.labels.get("probe").map(String::as_str), Some("checkout"));
@@ -212,6 +232,7 @@ async fn technical_overview_and_burn_rates_from_stored_runs() {
     let editor = common::signed_in(&svc, "ops@example.com", "editor").await;
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
     let p = svc
+        .probes()
         .create_probe(&editor, ProbeSpec::new("API", "http://127.0.0.1:9/"))
         .await
         .expect("probe");
@@ -234,7 +255,11 @@ async fn technical_overview_and_burn_rates_from_stored_runs() {
         })
         .collect();
     svc.store().record_probe_results(&runs).await.expect("runs");
-    let o = svc.technical_overview(&viewer).await.expect("overview");
+    let o = svc
+        .probes()
+        .technical_overview(&viewer)
+        .await
+        .expect("overview");
     assert_eq!(o.len(), 1);
     let s = &o[0];
     assert_eq!(s.availability_1h, Some(50.0 / 60.0));
@@ -261,9 +286,12 @@ async fn technical_overview_and_burn_rates_from_stored_runs() {
         .find(|r| r.name.starts_with("SLO burn rate 14.4"))
         .expect("default burn rule");
     rule.name = "burn".into();
-    svc.create_rule(&editor, rule).await.expect("rule");
-    svc.evaluate_due_rules().await.expect("cycle");
-    let active = svc.active_alerts(&viewer).await.expect("active");
+    svc.alerting()
+        .create_rule(&editor, rule)
+        .await
+        .expect("rule");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    let active = svc.alerting().active_alerts(&viewer).await.expect("active");
     assert_eq!(active.len(), 1);
     assert_eq!(active[0].state, AlertState::Firing);
     assert!(active[0].value > 14.4, "{}", active[0].value);
@@ -278,6 +306,7 @@ async fn technical_overview_and_burn_rates_from_stored_runs() {
         threshold: 14.4,
     };
     let bt = svc
+        .alerting()
         .backtest(&viewer, spec, NOW - 86_400_000, NOW)
         .await
         .expect("backtest");

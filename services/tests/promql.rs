@@ -63,22 +63,25 @@ async fn setup(prom: Option<&str>) -> (Services, Caller) {
     let (store, _dir) = store::testing::sqlite_store("vigil-promql").await;
     let svc = Services::new(store, Arc::new(FakeClock::at(NOW)), AuthSettings::default())
         .with_prometheus(prom);
-    svc.create_user(
-        &services::Caller::system("test"),
-        &CreateUser {
-            email: "ops@example.com".into(),
-            name: "ops".into(),
-            role: "editor".into(),
-            password: "correct horse battery".into(),
-        },
-    )
-    .await
-    .expect("user");
+    svc.accounts()
+        .create_user(
+            &services::Caller::system("test"),
+            &CreateUser {
+                email: "ops@example.com".into(),
+                name: "ops".into(),
+                role: "editor".into(),
+                password: "correct horse battery".into(),
+            },
+        )
+        .await
+        .expect("user");
     let ok = svc
+        .accounts()
         .login("ops@example.com", "correct horse battery", "1.1.1.1", "t")
         .await
         .expect("login");
     let actor = svc
+        .accounts()
         .session_actor(&ok.session_token, "1.1.1.1")
         .await
         .expect("s")
@@ -103,12 +106,13 @@ fn cpu_rule(expr: &str) -> RuleSpec {
 async fn every_series_above_the_threshold_is_an_instance() {
     let url = prometheus().await;
     let (svc, ops) = setup(Some(&url)).await;
-    svc.create_rule(&ops, cpu_rule("cpu_busy_percent"))
+    svc.alerting()
+        .create_rule(&ops, cpu_rule("cpu_busy_percent"))
         .await
         .expect("rule");
-    let r = svc.evaluate_due_rules().await.expect("cycle");
+    let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!((r.rules, r.errors, r.queries), (1, 0, 1));
-    let active = svc.active_alerts(&ops).await.expect("alerts");
+    let active = svc.alerting().active_alerts(&ops).await.expect("alerts");
     assert_eq!(active.len(), 1, "only node-1 is above 90");
     assert_eq!(active[0].state, AlertState::Firing);
     assert_eq!(
@@ -123,10 +127,13 @@ async fn every_series_above_the_threshold_is_an_instance() {
 async fn prometheus_errors_and_a_missing_data_source_are_shown_on_the_rule() {
     let url = prometheus().await;
     let (svc, ops) = setup(Some(&url)).await;
-    svc.create_rule(&ops, cpu_rule("bad(")).await.expect("rule");
-    let r = svc.evaluate_due_rules().await.expect("cycle");
+    svc.alerting()
+        .create_rule(&ops, cpu_rule("bad("))
+        .await
+        .expect("rule");
+    let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!(r.errors, 1);
-    let rules = svc.list_rules(&ops).await.expect("list");
+    let rules = svc.alerting().list_rules(&ops).await.expect("list");
     let err = rules[0].last_error.clone().expect("error stored");
     assert!(
         err.contains("bad_data") && err.contains("parse error"),
@@ -134,9 +141,12 @@ async fn prometheus_errors_and_a_missing_data_source_are_shown_on_the_rule() {
     );
 
     let (svc, ops) = setup(None).await;
-    svc.create_rule(&ops, cpu_rule("up")).await.expect("rule");
-    svc.evaluate_due_rules().await.expect("cycle");
-    let rules = svc.list_rules(&ops).await.expect("list");
+    svc.alerting()
+        .create_rule(&ops, cpu_rule("up"))
+        .await
+        .expect("rule");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    let rules = svc.alerting().list_rules(&ops).await.expect("list");
     assert!(rules[0]
         .last_error
         .as_deref()
@@ -144,6 +154,7 @@ async fn prometheus_errors_and_a_missing_data_source_are_shown_on_the_rule() {
         .contains("VIGIL_PROMETHEUS_URL"));
     // The backtest says the same, on the expression field.
     match svc
+        .alerting()
         .backtest(&ops, cpu_rule("up"), NOW - 3_600_000, NOW)
         .await
     {
@@ -162,6 +173,7 @@ async fn backtest_over_query_range() {
     spec.for_ms = 5 * 60_000;
     // 10 hours at a 1-minute step; above 90 for the second half → pending 5 min, then firing.
     let b = svc
+        .alerting()
         .backtest(&ops, spec, NOW - 10 * 3_600_000, NOW)
         .await
         .expect("backtest");

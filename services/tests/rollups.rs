@@ -219,6 +219,7 @@ async fn ingest_scenario(svc: &Services) -> u64 {
     let mut accepted = 0;
     for chunk in events.chunks(300).chain(std::iter::once(&late[..])) {
         let r = svc
+            .events()
             .ingest_events(
                 &services::Caller::system("test"),
                 &serde_json::to_vec(chunk).expect("json"),
@@ -230,6 +231,7 @@ async fn ingest_scenario(svc: &Services) -> u64 {
         accepted += r.accepted;
     }
     let again = svc
+        .events()
         .ingest_events(
             &services::Caller::system("test"),
             &serde_json::to_vec(&events[..300]).expect("json"),
@@ -253,6 +255,7 @@ async fn rebuild_reproduces_incremental_rollups(db: &TestDb) {
 
     // Whole window: every event replayed, same rows.
     let report = svc
+        .events()
         .rebuild_rollups(None, "test", |_| {})
         .await
         .expect("rebuild");
@@ -271,7 +274,8 @@ async fn rebuild_reproduces_incremental_rollups(db: &TestDb) {
         sqlx::query(sql).execute(pool).await.expect(sql);
     }
     assert_ne!(snapshot(&svc).await, incremental);
-    svc.rebuild_rollups(None, "test", |_| {})
+    svc.events()
+        .rebuild_rollups(None, "test", |_| {})
         .await
         .expect("rebuild after loss");
     assert_eq!(snapshot(&svc).await, incremental);
@@ -281,6 +285,7 @@ async fn rebuild_reproduces_incremental_rollups(db: &TestDb) {
     let from = local_day(NOW, TZ) - 6;
     let mut seen = Vec::new();
     let partial = svc
+        .events()
         .rebuild_rollups(Some(from), "test", |n| seen.push(n))
         .await
         .expect("partial");
@@ -311,6 +316,7 @@ async fn rebuild_reproduces_incremental_rollups(db: &TestDb) {
 
     // Days whose raw events may be gone are refused, naming the field.
     match svc
+        .events()
         .rebuild_rollups(Some(local_day(NOW, TZ) - 40), "test", |_| {})
         .await
     {
@@ -346,6 +352,7 @@ async fn concurrent_replicas_lose_no_rollup_update(db: &TestDb) {
         tokio::spawn(async move {
             for body in bodies {
                 let r = svc
+                    .events()
                     .ingest_events(&services::Caller::system("test"), &body, false)
                     .await
                     .expect("ingest");
@@ -358,7 +365,7 @@ async fn concurrent_replicas_lose_no_rollup_update(db: &TestDb) {
     rb.expect("replica b");
     let today = local_day(NOW, TZ);
     assert_eq!(
-        a.dau_series(today, today).await.expect("dau"),
+        a.events().dau_series(today, today).await.expect("dau"),
         vec![(today, 2_000)]
     );
     let snap = snapshot(&b).await;

@@ -35,6 +35,7 @@ pub async fn app_with(extra: &[(&str, &str)]) -> TestApp {
     let services = server::wiring::services_for(&config, store);
     for (email, role) in [("admin@example.com", "admin"), ("pm@example.com", "viewer")] {
         services
+            .accounts()
             .create_user(
                 &services::Caller::system("test"),
                 &services::accounts::CreateUser {

@@ -2,7 +2,7 @@
 //! seed's template layout) and action items tracked across incidents.
 
 use super::{duration_zh, format_minute, Person};
-use crate::{Caller, ServiceError, Services};
+use crate::{Caller, ServiceError};
 use chrono_tz::Tz;
 use domain::incident::postmortem::{
     lines, ActionKind, ActionSpec, ActionStatus, PmStatus, PmTimelineRow, Postmortem,
@@ -48,7 +48,7 @@ pub fn today(now_ms: i64, tz: Tz) -> String {
     crate::timefmt::format_in(now_ms, tz, "%Y-%m-%d").unwrap_or_default()
 }
 
-impl Services {
+impl crate::Incidents<'_> {
     /// The postmortem of an incident, prefilled when none was saved yet (viewer).
     pub async fn postmortem(
         &self,
@@ -160,7 +160,7 @@ impl Services {
             &view,
             &alerts,
             &people,
-            self.reporting_tz(),
+            self.events().reporting_tz(),
         ))
     }
 
@@ -283,7 +283,7 @@ impl Services {
 
     /// Today in the reporting zone (`YYYY-MM-DD`), for due days.
     pub fn today_date(&self) -> String {
-        today(self.now_ms(), self.reporting_tz())
+        today(self.now_ms(), self.events().reporting_tz())
     }
 }
 
@@ -545,7 +545,7 @@ pub fn names(people: &[Person]) -> BTreeMap<i64, String> {
     people.iter().map(|p| (p.id, p.name.clone())).collect()
 }
 
-impl Services {
+impl crate::Incidents<'_> {
     /// Demo incidents over the last 80 days (skipped when any incident exists): resolved
     /// and closed ones with postmortems and action items, one resolved P1 whose postmortem
     /// is overdue, and two still open. Deterministic for a seed. Returns how many.
@@ -781,7 +781,7 @@ impl Services {
                     ),
                 ] {
                     let weeks = if kind == ActionKind::LongTerm { 6 } else { 2 };
-                    let due = today(resolved + weeks * 7 * DAY, self.reporting_tz());
+                    let due = today(resolved + weeks * 7 * DAY, self.events().reporting_tz());
                     self.store
                         .create_action_item(
                             &stored,

@@ -3,7 +3,7 @@
 //! plotters charts.
 
 use crate::charts::{grouped_bar_chart, SEVERITY_COLORS};
-use crate::{Caller, ServiceError, Services};
+use crate::{Caller, ServiceError};
 use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use domain::alerting::Severity;
@@ -110,7 +110,7 @@ fn minutes_label(v: f64) -> String {
     }
 }
 
-impl Services {
+impl crate::Incidents<'_> {
     /// The reports page: the last `months` months (1–24, default 6) (viewer).
     pub async fn incident_report_stats(
         &self,
@@ -119,7 +119,7 @@ impl Services {
     ) -> Result<IncidentReport, ServiceError> {
         actor.require(Permission::ViewIncidents)?;
         let months_n = months.clamp(1, 24);
-        let tz = self.reporting_tz();
+        let tz = self.events().reporting_tz();
         let now = self.now_ms();
         let from = month_start(now, months_n - 1, tz);
         let months: Vec<String> = (0..months_n)

@@ -2,7 +2,7 @@
 //! version 4) is accepted at `POST /api/v1/integrations/alertmanager` with an ingest key,
 //! stored, and shown beside Vigil's own alerts.
 
-use crate::{Caller, ServiceError, Services};
+use crate::{Caller, ServiceError};
 use domain::alerting::Labels;
 use domain::FieldErrors;
 use serde::{Deserialize, Serialize};
@@ -71,7 +71,7 @@ fn fingerprint_of(labels: &Labels) -> String {
     hex::encode(&Sha256::digest(serde_json::to_vec(labels).unwrap_or_default())[..8])
 }
 
-impl Services {
+impl crate::Notify<'_> {
     /// Stores an Alertmanager webhook's alerts; every problem names the alert and field,
     /// and nothing is stored unless all are valid.
     pub async fn receive_alertmanager(

@@ -8,7 +8,7 @@ pub mod dispatch;
 pub mod external;
 pub mod policy;
 
-use crate::{Caller, ServiceError, Services};
+use crate::{Caller, ServiceError};
 use channels::{ChannelConfig, ChannelKind};
 use dispatch::{GroupState, NotifyAlert};
 use domain::alerting::AlertState;
@@ -89,7 +89,7 @@ pub fn alert_fingerprint(rule_id: i64, labels: &domain::alerting::Labels) -> Str
     hex::encode(&h.finalize()[..8])
 }
 
-impl Services {
+impl crate::Notify<'_> {
     // ----- channels -----
 
     /// Adds a channel (admin: channels hold secrets).
@@ -416,8 +416,8 @@ impl Services {
         loop {
             while set.len() < self.delivery_concurrency {
                 let Some(queue) = pending.next() else { break };
-                let (svc, channels) = (self.clone(), channels.clone());
-                set.spawn(async move { svc.deliver_queue(&channels, queue, now).await });
+                let (svc, channels) = (crate::Services::clone(self), channels.clone());
+                set.spawn(async move { svc.notify().deliver_queue(&channels, queue, now).await });
             }
             let Some(done) = set.join_next().await else {
                 break;

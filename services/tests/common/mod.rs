@@ -22,22 +22,25 @@ pub async fn services_at(tag: &str, tz: chrono_tz::Tz) -> Services {
 /// Creates a user with `role`, signs in and returns the session's actor.
 #[allow(dead_code)] // not every test binary that shares this module uses it
 pub async fn signed_in(svc: &Services, email: &str, role: &str) -> services::Caller {
-    svc.create_user(
-        &services::Caller::system("test"),
-        &services::accounts::CreateUser {
-            email: email.into(),
-            name: email.into(),
-            role: role.into(),
-            password: "correct horse battery".into(),
-        },
-    )
-    .await
-    .expect("create user");
+    svc.accounts()
+        .create_user(
+            &services::Caller::system("test"),
+            &services::accounts::CreateUser {
+                email: email.into(),
+                name: email.into(),
+                role: role.into(),
+                password: "correct horse battery".into(),
+            },
+        )
+        .await
+        .expect("create user");
     let ok = svc
+        .accounts()
         .login(email, "correct horse battery", "10.0.0.9", "test")
         .await
         .expect("login");
-    svc.session_actor(&ok.session_token, "10.0.0.9")
+    svc.accounts()
+        .session_actor(&ok.session_token, "10.0.0.9")
         .await
         .expect("session")
         .expect("actor")

@@ -22,7 +22,7 @@ pub async fn login(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let ok = svc.login(&email, &password, &ip, &ua).await?;
+    let ok = svc.accounts().login(&email, &password, &ip, &ua).await?;
     let max_age = (ok.expires_at_ms - svc.now_ms()) / 1000;
     cookies::set(cookies::build(
         SESSION_COOKIE,
@@ -52,7 +52,7 @@ pub async fn logout() -> Result<(), AppError> {
     let actor = ssr::caller().await?;
     let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
     let token = ssr::session_token(&parts).unwrap_or_default();
-    ssr::services()?.logout(&actor, &token).await?;
+    ssr::services()?.accounts().logout(&actor, &token).await?;
     cookies::set(cookies::build(SESSION_COOKIE, "", true, Some(0)));
     Ok(())
 }
@@ -68,6 +68,7 @@ pub async fn set_language(locale: String) -> Result<(), AppError> {
     if let Some(actor) = ssr::current_actor().await? {
         let tz = actor.time_zone.clone();
         ssr::services()?
+            .accounts()
             .set_preferences(&actor, tag.tag(), &tz)
             .await?;
     }
@@ -87,6 +88,7 @@ pub async fn save_preferences(locale: String, time_zone: String) -> Result<(), A
     use crate::session::{cookies, ssr};
     let actor = ssr::caller().await?;
     let user = ssr::services()?
+        .accounts()
         .set_preferences(&actor, &locale, &time_zone)
         .await?;
     cookies::set(cookies::build(
@@ -107,6 +109,7 @@ pub async fn change_password(
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     ssr::services()?
+        .accounts()
         .change_password(&actor, &current_password, &new_password)
         .await?;
     Ok(())

@@ -44,7 +44,7 @@ pub struct AuditRow {
 pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    let users = ssr::services()?.list_users(&actor).await?;
+    let users = ssr::services()?.accounts().list_users(&actor).await?;
     Ok(users
         .into_iter()
         .map(|u| UserRow {
@@ -73,7 +73,11 @@ pub async fn create_user(
         role,
         password,
     };
-    Ok(ssr::services()?.create_user(&actor, &input).await?.id)
+    Ok(ssr::services()?
+        .accounts()
+        .create_user(&actor, &input)
+        .await?
+        .id)
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/set_user_role")]
@@ -81,6 +85,7 @@ pub async fn set_user_role(user_id: i64, role: String) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     ssr::services()?
+        .accounts()
         .set_user_role(&actor, user_id, &role)
         .await?;
     Ok(())
@@ -91,6 +96,7 @@ pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppEr
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     ssr::services()?
+        .accounts()
         .set_user_disabled(&actor, user_id, disabled)
         .await?;
     Ok(())
@@ -100,7 +106,7 @@ pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppEr
 pub async fn list_api_keys() -> Result<Vec<ApiKeyRow>, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    let keys = ssr::services()?.list_api_keys(&actor).await?;
+    let keys = ssr::services()?.accounts().list_api_keys(&actor).await?;
     let tz = actor.time_zone.clone();
     Ok(keys
         .into_iter()
@@ -124,6 +130,7 @@ pub async fn create_api_key(name: String, scope: String) -> Result<String, AppEr
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     Ok(ssr::services()?
+        .accounts()
         .create_api_key(&actor, &name, &scope)
         .await?
         .secret)
@@ -133,7 +140,10 @@ pub async fn create_api_key(name: String, scope: String) -> Result<String, AppEr
 pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    ssr::services()?.revoke_api_key(&actor, id).await?;
+    ssr::services()?
+        .accounts()
+        .revoke_api_key(&actor, id)
+        .await?;
     Ok(())
 }
 
@@ -146,6 +156,7 @@ pub async fn audit_log(
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     let entries = ssr::services()?
+        .accounts()
         .audit_log(&actor, action, before_id, 50)
         .await?;
     Ok(entries

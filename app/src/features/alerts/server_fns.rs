@@ -89,7 +89,7 @@ use services::alerting::format_rule_value as format_check_value;
 pub async fn list_rules() -> Result<Vec<RuleRow>, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    let rules = ssr::services()?.list_rules(&actor).await?;
+    let rules = ssr::services()?.alerting().list_rules(&actor).await?;
     Ok(rules
         .into_iter()
         .map(|r| {
@@ -117,9 +117,9 @@ pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
-    let rules = svc.list_rules(&actor).await?;
-    let alerts = svc.active_alerts(&actor).await?;
-    let paging = svc.open_escalations_by_alert(&actor).await?;
+    let rules = svc.alerting().list_rules(&actor).await?;
+    let alerts = svc.alerting().active_alerts(&actor).await?;
+    let paging = svc.oncall().open_escalations_by_alert(&actor).await?;
     Ok(alerts
         .into_iter()
         .map(|a| {
@@ -191,8 +191,8 @@ pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, App
         before_id: filter.before.trim().parse().ok(),
         limit: 100,
     };
-    let rows = svc.alert_history(&actor, &q).await?;
-    let rules = svc.list_rules(&actor).await?;
+    let rows = svc.alerting().alert_history(&actor, &q).await?;
+    let rules = svc.alerting().list_rules(&actor).await?;
     let spec_of = |id: Option<i64>| {
         rules
             .iter()
@@ -233,7 +233,7 @@ pub async fn get_rule(id: Option<i64>) -> Result<RuleEdit, AppError> {
             form: RuleForm::default(),
         }),
         Some(id) => {
-            let r = ssr::services()?.get_rule(&actor, id).await?;
+            let r = ssr::services()?.alerting().get_rule(&actor, id).await?;
             Ok(RuleEdit {
                 id: Some(r.id),
                 version: r.version,
@@ -251,8 +251,13 @@ pub async fn save_rule(id: Option<i64>, version: i64, form: RuleForm) -> Result<
     let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
     let svc = ssr::services()?;
     Ok(match id {
-        None => svc.create_rule(&actor, spec).await?.id,
-        Some(id) => svc.update_rule(&actor, id, version, spec).await?.id,
+        None => svc.alerting().create_rule(&actor, spec).await?.id,
+        Some(id) => {
+            svc.alerting()
+                .update_rule(&actor, id, version, spec)
+                .await?
+                .id
+        }
     })
 }
 
@@ -260,7 +265,7 @@ pub async fn save_rule(id: Option<i64>, version: i64, form: RuleForm) -> Result<
 pub async fn delete_rule(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    ssr::services()?.delete_rule(&actor, id).await?;
+    ssr::services()?.alerting().delete_rule(&actor, id).await?;
     Ok(())
 }
 
@@ -283,7 +288,10 @@ pub async fn backtest_rule(form: RuleForm, range: String) -> Result<BacktestView
     };
     let now = svc.now_ms();
     let query = spec.query.clone();
-    let b = svc.backtest(&actor, spec, now - span, now).await?;
+    let b = svc
+        .alerting()
+        .backtest(&actor, spec, now - span, now)
+        .await?;
     Ok(BacktestView {
         evaluations: b.evaluations,
         notifications: b.notifications,
@@ -341,6 +349,7 @@ pub async fn list_channels() -> Result<Vec<ChannelRowView>, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     Ok(ssr::services()?
+        .notify()
         .list_channels(&actor)
         .await?
         .into_iter()
@@ -373,6 +382,7 @@ pub async fn create_channel(
         cfg.to = to.trim().to_owned();
     }
     Ok(ssr::services()?
+        .notify()
         .create_channel(&actor, &name, &kind, cfg, true)
         .await?
         .id)
@@ -382,7 +392,7 @@ pub async fn create_channel(
 pub async fn delete_channel(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    Ok(ssr::services()?.delete_channel(&actor, id).await?)
+    Ok(ssr::services()?.notify().delete_channel(&actor, id).await?)
 }
 
 /// Sends a test message; `Ok` with nothing, or the receiver's answer as a field error.
@@ -390,7 +400,7 @@ pub async fn delete_channel(id: i64) -> Result<(), AppError> {
 pub async fn test_channel(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    Ok(ssr::services()?.test_channel(&actor, id).await?)
+    Ok(ssr::services()?.notify().test_channel(&actor, id).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/silences")]
@@ -401,6 +411,7 @@ pub async fn list_silences() -> Result<Vec<SilenceView>, AppError> {
     let now = svc.now_ms();
     let tz = actor.time_zone.clone();
     Ok(svc
+        .notify()
         .list_silences(&actor)
         .await?
         .into_iter()
@@ -440,6 +451,7 @@ pub async fn create_silence(
         .map_err(|m| AppError::from(services::ServiceError::invalid("duration", m)))?;
     let now = svc.now_ms();
     Ok(svc
+        .notify()
         .create_silence(&actor, &matchers, now, now + ms, &comment)
         .await
         .map_err(|e| match e {
@@ -462,7 +474,7 @@ pub async fn create_silence(
 pub async fn expire_silence(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    Ok(ssr::services()?.expire_silence(&actor, id).await?)
+    Ok(ssr::services()?.notify().expire_silence(&actor, id).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/deliveries")]
@@ -471,6 +483,7 @@ pub async fn delivery_log(before: Option<i64>) -> Result<Vec<DeliveryView>, AppE
     let actor = ssr::caller().await?;
     let tz = actor.time_zone.clone();
     Ok(ssr::services()?
+        .notify()
         .delivery_log(&actor, before)
         .await?
         .into_iter()
@@ -495,7 +508,10 @@ pub async fn delivery_log(before: Option<i64>) -> Result<Vec<DeliveryView>, AppE
 pub async fn get_policy() -> Result<(String, i64), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    let (p, v) = ssr::services()?.notification_policy(&actor).await?;
+    let (p, v) = ssr::services()?
+        .notify()
+        .notification_policy(&actor)
+        .await?;
     Ok((p.to_json_pretty(), v))
 }
 
@@ -506,6 +522,7 @@ pub async fn save_policy(policy: String, version: i64) -> Result<i64, AppError> 
     let p = services::notify::policy::Policy::from_json(&policy)
         .map_err(|m| AppError::from(services::ServiceError::invalid("policy", m)))?;
     Ok(ssr::services()?
+        .notify()
         .set_notification_policy(&actor, &p, version)
         .await?)
 }
@@ -528,6 +545,7 @@ pub async fn external_alerts() -> Result<Vec<ExternalRow>, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     Ok(ssr::services()?
+        .notify()
         .external_alerts(&actor)
         .await?
         .into_iter()
@@ -553,7 +571,10 @@ pub async fn external_alerts() -> Result<Vec<ExternalRow>, AppError> {
 pub async fn export_rules() -> Result<String, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    Ok(ssr::services()?.export_prometheus_rules(&actor).await?)
+    Ok(ssr::services()?
+        .alerting()
+        .export_prometheus_rules(&actor)
+        .await?)
 }
 
 /// Imports a Prometheus rule file (editor): "N created, M updated, K skipped", or field
@@ -563,6 +584,7 @@ pub async fn import_rules(yaml: String) -> Result<(usize, usize, usize), AppErro
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     let r = ssr::services()?
+        .alerting()
         .import_prometheus_rules(&actor, &yaml)
         .await?;
     Ok((r.created, r.updated, r.skipped_recording))

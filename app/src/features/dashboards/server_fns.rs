@@ -173,7 +173,7 @@ mod ssr_impl {
         use crate::session::ssr;
         let actor = ssr::caller().await?;
         let svc = ssr::services()?;
-        let (r, g) = resolve_range(q, svc.today())?;
+        let (r, g) = resolve_range(q, svc.kpis().today())?;
         Ok((actor, svc, r, g))
     }
 
@@ -206,7 +206,7 @@ pub async fn user_dashboard(
     use services::charts::YFormat;
     use ssr_impl::*;
     let (actor, svc, r, g) = context(&q).await?;
-    let u = svc.user_behaviour(&actor, r, g).await?;
+    let u = svc.kpis().user_behaviour(&actor, r, g).await?;
     let mut v = empty(r, g);
     v.has_data = u
         .activity
@@ -264,7 +264,7 @@ pub async fn user_dashboard(
         .collect();
     if !steps.is_empty() {
         let window_ms = i64::from(window_hours.max(1)) * 3_600_000;
-        let f = svc.funnel(&actor, r, &steps, window_ms).await?;
+        let f = svc.kpis().funnel(&actor, r, &steps, window_ms).await?;
         v.funnel = Some((
             f.steps
                 .iter()
@@ -287,7 +287,7 @@ pub async fn product_dashboard(q: RangeQuery) -> Result<DashboardView, AppError>
     use services::charts::YFormat;
     use ssr_impl::*;
     let (actor, svc, r, g) = context(&q).await?;
-    let p = svc.product_quality(&actor, r).await?;
+    let p = svc.kpis().product_quality(&actor, r).await?;
     let mut v = empty(r, g);
     v.has_data = p.cards.first().and_then(|c| c.value).unwrap_or(0.0) > 0.0
         || p.ratings.iter().sum::<u64>() > 0;
@@ -316,7 +316,7 @@ pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError
     use services::charts::YFormat;
     use ssr_impl::*;
     let (actor, svc, r, g) = context(&q).await?;
-    let b = svc.business(&actor, r).await?;
+    let b = svc.kpis().business(&actor, r).await?;
     let mut v = empty(r, g);
     v.has_data = b
         .daily

@@ -415,8 +415,8 @@ pub async fn list_incidents(filter: ListFilter) -> Result<ListData, AppError> {
         q: Some(filter.q.clone()).filter(|q| !q.trim().is_empty()),
         limit: 500,
     };
-    let incidents = svc.list_incidents(&actor, &f).await?;
-    let people = svc.people(&actor).await?;
+    let incidents = svc.incidents().list_incidents(&actor, &f).await?;
+    let people = svc.incidents().people(&actor).await?;
     let names = services::incidents::postmortems::names(&people);
     let now = svc.now_ms();
     Ok(ListData {
@@ -429,7 +429,7 @@ pub async fn list_incidents(filter: ListFilter) -> Result<ListData, AppError> {
 pub async fn incident_people() -> Result<Vec<PersonRow>, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    let p = ssr::services()?.people(&actor).await?;
+    let p = ssr::services()?.incidents().people(&actor).await?;
     Ok(ssr_impl::people_rows(&p))
 }
 
@@ -440,6 +440,7 @@ pub async fn declare_incident(form: DeclareForm) -> Result<String, AppError> {
     let tz = ssr_impl::tz_of(&actor);
     let detected = ssr_impl::opt_time(&form.detected_at, tz, "detected_at")?;
     let inc = ssr::services()?
+        .incidents()
         .declare_incident(
             &actor,
             services::incidents::Declare {
@@ -457,10 +458,10 @@ pub async fn get_incident(code: String) -> Result<IncidentView, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
-    let d = svc.incident_detail(&actor, &code).await?;
-    let people = svc.people(&actor).await?;
+    let d = svc.incidents().incident_detail(&actor, &code).await?;
+    let people = svc.incidents().people(&actor).await?;
     // Channel names only (no settings), for "send the report".
-    let channels = svc.report_channels(&actor).await?;
+    let channels = svc.notify().report_channels(&actor).await?;
     Ok(ssr_impl::view(d, people, channels, ssr_impl::tz_of(&actor)))
 }
 
@@ -478,6 +479,7 @@ pub async fn change_status(
     })?;
     let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?;
     ssr::services()?
+        .incidents()
         .change_incident_status(
             &actor,
             &code,
@@ -498,6 +500,7 @@ pub async fn update_incident(
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     ssr::services()?
+        .incidents()
         .update_incident(&actor, &code, version, fields)
         .await?;
     Ok(())
@@ -508,6 +511,7 @@ pub async fn set_roles(code: String, roles: Vec<(IncidentRole, Vec<i64>)>) -> Re
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     ssr::services()?
+        .incidents()
         .set_incident_roles(&actor, &code, roles.into_iter().collect())
         .await?;
     Ok(())
@@ -524,6 +528,7 @@ pub async fn set_checkpoint(code: String, key: String, done: bool) -> Result<(),
         ))
     })?;
     ssr::services()?
+        .incidents()
         .set_checkpoint(&actor, &code, c, done)
         .await?;
     Ok(())
@@ -535,6 +540,7 @@ pub async fn add_note(code: String, text: String, at: String) -> Result<(), AppE
     let actor = ssr::caller().await?;
     let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?;
     ssr::services()?
+        .incidents()
         .add_incident_note(&actor, &code, &text, at)
         .await?;
     Ok(())
@@ -547,6 +553,7 @@ pub async fn edit_note(code: String, id: i64, text: String, at: String) -> Resul
     let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?
         .ok_or_else(|| AppError::from(services::ServiceError::invalid("at", "is required")))?;
     ssr::services()?
+        .incidents()
         .edit_incident_note(&actor, &code, id, &text, at)
         .await?;
     Ok(())
@@ -556,7 +563,10 @@ pub async fn edit_note(code: String, id: i64, text: String, at: String) -> Resul
 pub async fn incident_report(code: String) -> Result<String, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    Ok(ssr::services()?.incident_report(&actor, &code).await?)
+    Ok(ssr::services()?
+        .incidents()
+        .incident_report(&actor, &code)
+        .await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/send_report")]
@@ -564,6 +574,7 @@ pub async fn send_report(code: String, channel_id: i64) -> Result<(), AppError> 
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     ssr::services()?
+        .incidents()
         .send_incident_report(&actor, &code, channel_id)
         .await?;
     Ok(())
@@ -579,6 +590,7 @@ pub async fn incident_from_alert(
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     Ok(ssr::services()?
+        .incidents()
         .incident_from_alert(&actor, &source, rule_id, &fingerprint)
         .await?
         .code)
@@ -591,10 +603,10 @@ pub async fn get_postmortem(code: String) -> Result<PostmortemEdit, AppError> {
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let tz = tz_of(&actor);
-    let v = svc.postmortem(&actor, &code).await?;
-    let people = svc.people(&actor).await?;
+    let v = svc.incidents().postmortem(&actor, &code).await?;
+    let people = svc.incidents().people(&actor).await?;
     let names = services::incidents::postmortems::names(&people);
-    let today = svc.today_date();
+    let today = svc.incidents().today_date();
     let num = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
     Ok(PostmortemEdit {
         code: v.incident.code.clone(),
@@ -693,6 +705,7 @@ pub async fn save_postmortem(
         .then_validate(doc.clone(), doc.validate())
         .map_err(services::ServiceError::Invalid)?;
     ssr::services()?
+        .incidents()
         .save_postmortem(&actor, &code, version, doc, status)
         .await?;
     Ok(())
@@ -702,7 +715,10 @@ pub async fn save_postmortem(
 pub async fn postmortem_markdown(code: String) -> Result<String, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    Ok(ssr::services()?.postmortem_markdown(&actor, &code).await?)
+    Ok(ssr::services()?
+        .incidents()
+        .postmortem_markdown(&actor, &code)
+        .await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/add_action")]
@@ -716,6 +732,7 @@ pub async fn add_action_item(
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     ssr::services()?
+        .incidents()
         .add_action_item(
             &actor,
             &code,
@@ -736,6 +753,7 @@ pub async fn set_action_status(id: i64, status: ActionStatus) -> Result<(), AppE
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     ssr::services()?
+        .incidents()
         .set_action_status(&actor, id, status)
         .await?;
     Ok(())
@@ -745,7 +763,10 @@ pub async fn set_action_status(id: i64, status: ActionStatus) -> Result<(), AppE
 pub async fn delete_action_item(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    ssr::services()?.delete_action_item(&actor, id).await?;
+    ssr::services()?
+        .incidents()
+        .delete_action_item(&actor, id)
+        .await?;
     Ok(())
 }
 
@@ -758,16 +779,17 @@ pub async fn list_action_items(
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
-    let people = svc.people(&actor).await?;
+    let people = svc.incidents().people(&actor).await?;
     let names = services::incidents::postmortems::names(&people);
     let owner = match owner.as_str() {
         "me" => actor.user_id(),
         s => s.parse().ok(),
     };
     let items = svc
+        .incidents()
         .action_items(&actor, owner, ActionStatus::parse(&status), overdue)
         .await?;
-    let today = svc.today_date();
+    let today = svc.incidents().today_date();
     Ok((
         items
             .iter()
@@ -783,10 +805,11 @@ pub async fn home_incidents() -> Result<HomeData, AppError> {
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let tz = ssr_impl::tz_of(&actor);
-    let people = svc.people(&actor).await?;
+    let people = svc.incidents().people(&actor).await?;
     let names = services::incidents::postmortems::names(&people);
     let now = svc.now_ms();
     let open = svc
+        .incidents()
         .list_incidents(
             &actor,
             &services::incidents::IncidentFilter {
@@ -796,13 +819,14 @@ pub async fn home_incidents() -> Result<HomeData, AppError> {
             },
         )
         .await?;
-    let today = svc.today_date();
+    let today = svc.incidents().today_date();
     Ok(HomeData {
         open: open
             .iter()
             .map(|i| ssr_impl::row(i, &names, tz, now))
             .collect(),
         mine: svc
+            .incidents()
             .my_action_items(&actor)
             .await?
             .iter()
@@ -817,6 +841,7 @@ pub async fn incident_reports(months: u32) -> Result<ReportView, AppError> {
     let actor = ssr::caller().await?;
     let tz = ssr_impl::tz_of(&actor);
     let r = ssr::services()?
+        .incidents()
         .incident_report_stats(&actor, months)
         .await?;
     let fmt = |c: &services::incidents::reports::Cell| {

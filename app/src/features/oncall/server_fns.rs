@@ -358,8 +358,9 @@ pub async fn oncall_overview() -> Result<Overview, AppError> {
     let svc = ssr::services()?;
     let tz = tz_of(&actor);
     let now = svc.now_ms();
-    let list = svc.schedules(&actor).await?;
+    let list = svc.oncall().schedules(&actor).await?;
     let my_shifts = svc
+        .oncall()
         .my_shifts(&actor, 28)
         .await?
         .into_iter()
@@ -371,8 +372,9 @@ pub async fn oncall_overview() -> Result<Overview, AppError> {
             now: m.start_ms <= now && now < m.end_ms,
         })
         .collect();
-    let escalations = escalation_rows(&svc.escalations(&actor, 30).await?, tz);
+    let escalations = escalation_rows(&svc.oncall().escalations(&actor, 30).await?, tz);
     let policies = svc
+        .oncall()
         .policies(&actor)
         .await?
         .into_iter()
@@ -410,8 +412,9 @@ pub async fn home_oncall() -> Result<HomeOncallData, AppError> {
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     let tz = tz_of(&actor);
-    let list = svc.schedules(&actor).await?;
+    let list = svc.oncall().schedules(&actor).await?;
     let paging = svc
+        .oncall()
         .escalations(&actor, 1)
         .await?
         .into_iter()
@@ -427,7 +430,7 @@ pub async fn home_oncall() -> Result<HomeOncallData, AppError> {
 pub async fn ack_escalation(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    ssr::services()?.ack_escalation(&actor, id).await?;
+    ssr::services()?.oncall().ack_escalation(&actor, id).await?;
     Ok(())
 }
 
@@ -450,7 +453,7 @@ pub async fn schedule_data(
     let now = svc.now_ms();
     let n = if n_days == 0 { 14 } else { n_days.clamp(1, 28) };
     let start = day_start(&from, tz, now);
-    let v = svc.schedule_view(&actor, id, start, n).await?;
+    let v = svc.oncall().schedule_view(&actor, id, start, n).await?;
     let names: BTreeMap<i64, String> = v.people.iter().map(|p| (p.id, p.name.clone())).collect();
     // A stable colour per person: the order they first appear in the layers.
     let mut slots = BTreeMap::new();
@@ -579,6 +582,7 @@ pub async fn create_override(
         return Err(services::ServiceError::Invalid(errs).into());
     }
     ssr::services()?
+        .oncall()
         .add_override(
             &actor,
             schedule_id,
@@ -596,7 +600,10 @@ pub async fn create_override(
 pub async fn remove_override(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    ssr::services()?.delete_override(&actor, id).await?;
+    ssr::services()?
+        .oncall()
+        .delete_override(&actor, id)
+        .await?;
     Ok(())
 }
 
@@ -607,10 +614,12 @@ pub async fn rotate_feed(schedule_id: i64) -> Result<String, AppError> {
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     Ok(if schedule_id > 0 {
-        svc.rotate_feed(&actor, services::oncall::FeedKind::Schedule, schedule_id)
+        svc.oncall()
+            .rotate_feed(&actor, services::oncall::FeedKind::Schedule, schedule_id)
             .await?
     } else {
-        svc.rotate_feed(&actor, services::oncall::FeedKind::User, actor.person()?)
+        svc.oncall()
+            .rotate_feed(&actor, services::oncall::FeedKind::User, actor.person()?)
             .await?
     })
 }
@@ -621,7 +630,7 @@ pub async fn schedule_edit(id: i64) -> Result<ScheduleDraft, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
-    let people = ssr_impl::option_people(&svc.people(&actor).await?);
+    let people = ssr_impl::option_people(&svc.incidents().people(&actor).await?);
     if id == 0 {
         let now = svc.now_ms();
         let tz = ssr_impl::tz_of(&actor);
@@ -646,7 +655,7 @@ pub async fn schedule_edit(id: i64) -> Result<ScheduleDraft, AppError> {
             people,
         });
     }
-    let s = svc.schedule(&actor, id).await?;
+    let s = svc.oncall().schedule(&actor, id).await?;
     Ok(ScheduleDraft {
         version: s.version,
         spec: s.spec,
@@ -661,9 +670,12 @@ pub async fn save_schedule(id: i64, version: i64, spec: ScheduleSpec) -> Result<
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     Ok(if id == 0 {
-        svc.create_schedule(&actor, spec).await?.id
+        svc.oncall().create_schedule(&actor, spec).await?.id
     } else {
-        svc.update_schedule(&actor, id, version, spec).await?.id
+        svc.oncall()
+            .update_schedule(&actor, id, version, spec)
+            .await?
+            .id
     })
 }
 
@@ -671,7 +683,10 @@ pub async fn save_schedule(id: i64, version: i64, spec: ScheduleSpec) -> Result<
 pub async fn delete_schedule(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    ssr::services()?.delete_schedule(&actor, id).await?;
+    ssr::services()?
+        .oncall()
+        .delete_schedule(&actor, id)
+        .await?;
     Ok(())
 }
 
@@ -681,8 +696,9 @@ pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
-    let people = ssr_impl::option_people(&svc.people(&actor).await?);
+    let people = ssr_impl::option_people(&svc.incidents().people(&actor).await?);
     let schedules = svc
+        .oncall()
         .schedules(&actor)
         .await?
         .into_iter()
@@ -692,6 +708,7 @@ pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
         })
         .collect();
     let channels = svc
+        .notify()
         .list_channels(&actor)
         .await?
         .into_iter()
@@ -715,7 +732,7 @@ pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
             },
         )
     } else {
-        let p = svc.escalation_policy(&actor, id).await?;
+        let p = svc.oncall().escalation_policy(&actor, id).await?;
         (p.version, p.spec)
     };
     Ok(PolicyDraft {
@@ -733,9 +750,12 @@ pub async fn save_policy(id: i64, version: i64, spec: PolicySpec) -> Result<i64,
     let actor = ssr::caller().await?;
     let svc = ssr::services()?;
     Ok(if id == 0 {
-        svc.create_policy(&actor, spec).await?.id
+        svc.oncall().create_policy(&actor, spec).await?.id
     } else {
-        svc.update_policy(&actor, id, version, spec).await?.id
+        svc.oncall()
+            .update_policy(&actor, id, version, spec)
+            .await?
+            .id
     })
 }
 
@@ -743,7 +763,7 @@ pub async fn save_policy(id: i64, version: i64, spec: PolicySpec) -> Result<i64,
 pub async fn delete_policy(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    ssr::services()?.delete_policy(&actor, id).await?;
+    ssr::services()?.oncall().delete_policy(&actor, id).await?;
     Ok(())
 }
 
@@ -753,6 +773,7 @@ pub async fn policy_options() -> Result<Vec<Option2>, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     Ok(ssr::services()?
+        .oncall()
         .policies(&actor)
         .await?
         .into_iter()
@@ -768,7 +789,10 @@ pub async fn policy_options() -> Result<Vec<Option2>, AppError> {
 pub async fn my_contact() -> Result<ContactData, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    let c = ssr::services()?.contact(&actor, actor.person()?).await?;
+    let c = ssr::services()?
+        .oncall()
+        .contact(&actor, actor.person()?)
+        .await?;
     let tz = ssr_impl::tz_of(&actor);
     Ok(ContactData {
         phone: c.phone,
@@ -791,6 +815,7 @@ pub async fn save_my_contact(
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     ssr::services()?
+        .oncall()
         .save_contact(&actor, actor.person()?, &phone, &feishu_id, rules)
         .await?;
     Ok(())

@@ -60,7 +60,7 @@ pub async fn technical_overview() -> Result<Vec<ProbeCard>, AppError> {
     use domain::probe::ProbeMetric as M;
     use services::alerting::format_probe_metric as fmt;
     let actor = ssr::caller().await?;
-    let rows = ssr::services()?.technical_overview(&actor).await?;
+    let rows = ssr::services()?.probes().technical_overview(&actor).await?;
     let opt = |v: Option<f64>, m: M| v.map_or_else(|| "—".to_owned(), |v| fmt(v, m));
     Ok(rows
         .into_iter()
@@ -123,6 +123,7 @@ pub async fn probe_names() -> Result<Vec<String>, AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     Ok(ssr::services()?
+        .probes()
         .list_probes(&actor)
         .await?
         .into_iter()
@@ -142,7 +143,7 @@ pub async fn get_probe(id: Option<i64>) -> Result<ProbeEdit, AppError> {
             form: ProbeForm::default(),
         },
         Some(id) => {
-            let p = ssr::services()?.get_probe(&actor, id).await?;
+            let p = ssr::services()?.probes().get_probe(&actor, id).await?;
             ProbeEdit {
                 id: Some(p.id),
                 version: p.version,
@@ -159,8 +160,13 @@ pub async fn save_probe(id: Option<i64>, version: i64, form: ProbeForm) -> Resul
     let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
     let svc = ssr::services()?;
     Ok(match id {
-        None => svc.create_probe(&actor, spec).await?.id,
-        Some(id) => svc.update_probe(&actor, id, version, spec).await?.id,
+        None => svc.probes().create_probe(&actor, spec).await?.id,
+        Some(id) => {
+            svc.probes()
+                .update_probe(&actor, id, version, spec)
+                .await?
+                .id
+        }
     })
 }
 
@@ -168,7 +174,7 @@ pub async fn save_probe(id: Option<i64>, version: i64, form: ProbeForm) -> Resul
 pub async fn delete_probe(id: i64) -> Result<(), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
-    ssr::services()?.delete_probe(&actor, id).await?;
+    ssr::services()?.probes().delete_probe(&actor, id).await?;
     Ok(())
 }
 
@@ -178,7 +184,7 @@ pub async fn test_probe(form: ProbeForm) -> Result<(bool, String), AppError> {
     use crate::session::ssr;
     let actor = ssr::caller().await?;
     let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
-    let r = ssr::services()?.test_probe(&actor, spec).await?;
+    let r = ssr::services()?.probes().test_probe(&actor, spec).await?;
     let text = match (&r.error, r.status) {
         (None, Some(s)) => format!("{s} in {:.0} ms", r.latency_ms),
         (Some(e), _) => format!("{e} ({:.0} ms)", r.latency_ms),

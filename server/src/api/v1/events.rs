@@ -34,6 +34,7 @@ pub async fn ingest(
     Ok(Json(
         state
             .services
+            .events()
             .ingest_events(&caller, &bytes, ndjson)
             .await?,
     ))

@@ -15,7 +15,11 @@ pub async fn alertmanager(
     body: axum::body::Bytes,
 ) -> Result<Json<ReceiveReport>, ApiError> {
     Ok(Json(
-        state.services.receive_alertmanager(&caller, &body).await?,
+        state
+            .services
+            .notify()
+            .receive_alertmanager(&caller, &body)
+            .await?,
     ))
 }
 
@@ -34,8 +38,8 @@ pub async fn alerts_now(
     ApiKey(caller): ApiKey,
 ) -> Result<Json<AlertsNow>, ApiError> {
     Ok(Json(AlertsNow {
-        alerts: state.services.active_alerts(&caller).await?,
-        external: state.services.external_alerts(&caller).await?,
+        alerts: state.services.alerting().active_alerts(&caller).await?,
+        external: state.services.notify().external_alerts(&caller).await?,
     }))
 }
 
@@ -45,6 +49,10 @@ pub async fn probes(
     State(state): State<AppState>,
     ApiKey(caller): ApiKey,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let probes = state.services.probe_statuses(&caller, false).await?;
+    let probes = state
+        .services
+        .probes()
+        .probe_statuses(&caller, false)
+        .await?;
     Ok(Json(serde_json::json!({ "probes": probes })))
 }

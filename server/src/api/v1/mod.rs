@@ -117,7 +117,11 @@ impl axum::extract::FromRequestParts<AppState> for ApiKey {
             .map(|c| c.0.as_str())
             .unwrap_or_default();
         Ok(ApiKey(
-            state.services.authenticate_api_key(secret, ip).await?,
+            state
+                .services
+                .accounts()
+                .authenticate_api_key(secret, ip)
+                .await?,
         ))
     }
 }

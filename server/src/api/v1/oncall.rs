@@ -12,6 +12,6 @@ pub async fn now(
     State(state): State<AppState>,
     ApiKey(caller): ApiKey,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let schedules = state.services.schedules(&caller).await?;
+    let schedules = state.services.oncall().schedules(&caller).await?;
     Ok(Json(serde_json::json!({ "schedules": schedules })))
 }
