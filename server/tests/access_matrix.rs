@@ -29,19 +29,7 @@ async fn everyone(app: &common::TestApp) -> Vec<Who> {
         ("ops@example.com", "responder"),
         ("sre@example.com", "editor"),
     ] {
-        app.services
-            .accounts()
-            .create_user(
-                &services::Caller::system("test"),
-                &services::accounts::CreateUser {
-                    email: email.into(),
-                    name: email.into(),
-                    role: role.into(),
-                    password: "correct horse battery".into(),
-                },
-            )
-            .await
-            .expect("user");
+        common::add_user(&app.services, email, role).await;
     }
     let mut out = vec![Who {
         role: None,

@@ -102,12 +102,9 @@ async fn scenario(url: &str) {
             "timestamp": NOW - 60_000, "properties": {"dialog_id": format!("d{i}"), "success": i % 2 == 0,
             "response_ms": 100, "answer_source": "generated"}}))
         .collect();
+    let body = serde_json::to_vec(&events).expect("json");
     a.events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            &serde_json::to_vec(&events).expect("json"),
-            false,
-        )
+        .ingest_events(&services::Caller::system("test"), &body, false)
         .await
         .expect("ingest");
     for i in 0..3 {

@@ -36,15 +36,7 @@ async fn dialogs(svc: &Services, tag: &str, ts: i64, n: usize, ok: usize) {
                                   "response_ms": 800, "answer_source": "generated"}})
         })
         .collect();
-    let r = svc
-        .events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            &serde_json::to_vec(&events).expect("json"),
-            false,
-        )
-        .await
-        .expect("ingest");
+    let r = common::ingest(&svc, &events).await;
     assert_eq!(r.accepted as usize, n, "{:?}", r.rejected);
 }
 
@@ -77,7 +69,7 @@ async fn rule_goes_pending_then_firing_after_for_then_resolves() {
 
     let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!((r.rules, r.transitions, r.errors), (1, 1, 0));
-    let active = svc.alerting().active_alerts(&viewer).await.expect("alerts");
+    let active = firing(&svc, &viewer).await;
     assert_eq!(state_of(&active), Some(AlertState::Pending));
     assert_eq!(active[0].summary, "success 0.7 < 0.9");
 
@@ -94,7 +86,7 @@ async fn rule_goes_pending_then_firing_after_for_then_resolves() {
     clock.advance_ms(30_000);
     svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!(
-        state_of(&svc.alerting().active_alerts(&viewer).await.expect("alerts")),
+        state_of(&firing(&svc, &viewer).await),
         Some(AlertState::Pending),
         "1 min of 2"
     );
@@ -102,7 +94,7 @@ async fn rule_goes_pending_then_firing_after_for_then_resolves() {
     let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!(r.transitions, 1);
     assert_eq!(
-        state_of(&svc.alerting().active_alerts(&viewer).await.expect("alerts")),
+        state_of(&firing(&svc, &viewer).await),
         Some(AlertState::Firing),
         "for 2m elapsed"
     );
@@ -111,12 +103,7 @@ async fn rule_goes_pending_then_firing_after_for_then_resolves() {
     dialogs(&svc, "b", clock_now(&svc) - MIN, 30, 30).await;
     clock.advance_ms(MIN);
     svc.alerting().evaluate_due_rules().await.expect("cycle");
-    assert!(svc
-        .alerting()
-        .active_alerts(&viewer)
-        .await
-        .expect("alerts")
-        .is_empty());
+    assert!(firing(&svc, &viewer).await.is_empty());
 
     let hist = svc
         .alerting()
@@ -171,12 +158,7 @@ async fn an_edited_threshold_is_used_at_the_next_cycle_and_audited() {
         .await
         .expect("create");
     svc.alerting().evaluate_due_rules().await.expect("cycle");
-    assert!(svc
-        .alerting()
-        .active_alerts(&viewer)
-        .await
-        .expect("alerts")
-        .is_empty());
+    assert!(firing(&svc, &viewer).await.is_empty());
 
     // Raise the threshold: due at once (not after the interval), fires with no `for`.
     let updated = svc
@@ -188,7 +170,7 @@ async fn an_edited_threshold_is_used_at_the_next_cycle_and_audited() {
     let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!(r.rules, 1, "an edit makes the rule due now");
     assert_eq!(
-        state_of(&svc.alerting().active_alerts(&viewer).await.expect("alerts")),
+        state_of(&firing(&svc, &viewer).await),
         Some(AlertState::Firing)
     );
 
@@ -320,14 +302,7 @@ async fn dau_drop_compares_the_last_complete_day_with_the_day_before() {
             );
         }
     }
-    svc.events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            &serde_json::to_vec(&events).expect("json"),
-            false,
-        )
-        .await
-        .expect("ingest");
+    common::ingest(&svc, &events).await;
     let mut spec =
         RuleSpec::kpi_threshold("DAU drop", Severity::P2, KpiMetric::Dau, CompareOp::Gt, 0.0);
     spec.condition = Condition::DropPct { pct: 20.0 };
@@ -337,7 +312,7 @@ async fn dau_drop_compares_the_last_complete_day_with_the_day_before() {
         .await
         .expect("create");
     svc.alerting().evaluate_due_rules().await.expect("cycle");
-    let a = svc.alerting().active_alerts(&viewer).await.expect("alerts");
+    let a = firing(&svc, &viewer).await;
     assert_eq!(state_of(&a), Some(AlertState::Firing));
     assert!(
         (a[0].value + 30.0).abs() < 1e-9,
@@ -354,12 +329,7 @@ async fn dau_drop_compares_the_last_complete_day_with_the_day_before() {
         .await
         .expect("update");
     svc.alerting().evaluate_due_rules().await.expect("cycle");
-    assert!(svc
-        .alerting()
-        .active_alerts(&viewer)
-        .await
-        .expect("alerts")
-        .is_empty());
+    assert!(firing(&svc, &viewer).await.is_empty());
 }
 
 #[tokio::test]
@@ -490,4 +460,9 @@ async fn technical_rules_reach_databases_seeded_before_them() {
     ] {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }
+}
+
+/// What is pending or firing now, as `who` sees it.
+async fn firing(svc: &Services, who: &services::Caller) -> Vec<services::alerting::ActiveAlert> {
+    svc.alerting().active_alerts(who).await.expect("alerts")
 }

@@ -165,14 +165,7 @@ async fn email_channel_delivers_test_and_alert_mail() {
             "timestamp": NOW - 5 * MIN, "properties": {"dialog_id": format!("d{i}"), "success": i < 6,
             "response_ms": 500, "answer_source": "generated"}}))
         .collect();
-    svc.events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            &serde_json::to_vec(&events).expect("json"),
-            false,
-        )
-        .await
-        .expect("ingest");
+    common::ingest(&svc, &events).await;
     let mut spec = RuleSpec::kpi_threshold(
         "AI success low",
         Severity::P1,

@@ -850,14 +850,7 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
                                   "response_ms": 800, "answer_source": "generated"}})
         })
         .collect();
-    svc.events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            &serde_json::to_vec(&events).expect("json"),
-            false,
-        )
-        .await
-        .expect("ingest");
+    common::ingest(&svc, &events).await;
     let mut spec = RuleSpec::kpi_threshold(
         "AI success low",
         Severity::P0,

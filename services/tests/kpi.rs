@@ -43,15 +43,7 @@ async fn user_behaviour_by_hand() {
     b.add(0, 2, "user_login_success", "b", none.clone());
     b.add(0, 3, "feature_use_export", "a", none.clone());
     b.add(0, 4, "user_login_success", "c", none.clone());
-    let r = svc
-        .events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            &serde_json::to_vec(&b.0).expect("json"),
-            false,
-        )
-        .await
-        .expect("ingest");
+    let r = common::ingest(&svc, &b.0).await;
     assert_eq!(r.accepted, 9, "{:?}", r.rejected);
 
     let range = DayRange {
@@ -148,14 +140,7 @@ async fn user_behaviour_by_hand() {
         let id = format!("late-{}", e["event_id"].as_str().unwrap_or_default());
         e["event_id"] = json!(id);
     }
-    svc.events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            &serde_json::to_vec(&late.0).expect("json"),
-            false,
-        )
-        .await
-        .expect("late ingest");
+    common::ingest(&svc, &late.0).await;
     let fr = svc
         .kpis()
         .funnel(&services::Caller::system("test"), range, &steps, 86_400_000)
@@ -237,15 +222,7 @@ async fn product_and_business_by_hand() {
     b.add(0, 9, "subscription_renew", "x", json!({"amount": 50}));
     b.add(0, 10, "subscription_cancel", "y", json!({}));
     b.add(0, 11, "subscription_start", "z", json!({"amount": 30}));
-    let r = svc
-        .events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            &serde_json::to_vec(&b.0).expect("json"),
-            false,
-        )
-        .await
-        .expect("ingest");
+    let r = common::ingest(&svc, &b.0).await;
     assert!(r.rejected.is_empty(), "{:?}", r.rejected);
 
     let range = DayRange {

@@ -77,14 +77,7 @@ async fn dialogs(svc: &Services, tag: &str, ts: i64, n: usize, ok: usize) {
             "response_ms": 500, "answer_source": "generated"}})
         })
         .collect();
-    svc.events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            &serde_json::to_vec(&events).expect("json"),
-            false,
-        )
-        .await
-        .expect("ingest");
+    common::ingest(&svc, &events).await;
 }
 
 struct World {

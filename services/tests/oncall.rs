@@ -76,14 +76,7 @@ async fn ingest_dialogs(svc: &Services, at: i64, ok: usize) {
                                   "response_ms": 800, "answer_source": "generated"}})
         })
         .collect();
-    svc.events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            &serde_json::to_vec(&events).expect("json"),
-            false,
-        )
-        .await
-        .expect("ingest");
+    common::ingest(&svc, &events).await;
 }
 
 fn texts(got: &std::sync::Mutex<Vec<Value>>) -> Vec<String> {

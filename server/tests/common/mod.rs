@@ -34,19 +34,7 @@ pub async fn app_with(extra: &[(&str, &str)]) -> TestApp {
     let store = server::wiring::open_store(&config).await.expect("store");
     let services = server::wiring::services_for(&config, store);
     for (email, role) in [("admin@example.com", "admin"), ("pm@example.com", "viewer")] {
-        services
-            .accounts()
-            .create_user(
-                &services::Caller::system("test"),
-                &services::accounts::CreateUser {
-                    email: email.into(),
-                    name: email.into(),
-                    role: role.into(),
-                    password: "correct horse battery".into(),
-                },
-            )
-            .await
-            .expect("user");
+        add_user(&services, email, role).await;
     }
     let state = AppState {
         services: services.clone(),
@@ -169,4 +157,21 @@ pub async fn serve(app: &TestApp) -> std::net::SocketAddr {
         .await;
     });
     addr
+}
+
+/// Adds a person with `role` (password "correct horse battery"), as the CLI would.
+pub async fn add_user(services: &services::Services, email: &str, role: &str) {
+    services
+        .accounts()
+        .create_user(
+            &services::Caller::system("test"),
+            &services::accounts::CreateUser {
+                email: email.into(),
+                name: email.into(),
+                role: role.into(),
+                password: "correct horse battery".into(),
+            },
+        )
+        .await
+        .expect("user");
 }

@@ -81,3 +81,16 @@ pub async fn receiver() -> (
     let addr = serve(app).await;
     (format!("http://{addr}/hook"), got)
 }
+
+/// Ingests `events` (a JSON array) as the system would; panics on a refusal.
+#[allow(dead_code)] // not every test binary that shares this module uses it
+pub async fn ingest(
+    svc: &services::Services,
+    events: &(impl serde::Serialize + ?Sized),
+) -> services::events::IngestReport {
+    let body = serde_json::to_vec(events).expect("json");
+    svc.events()
+        .ingest_events(&services::Caller::system("test"), &body, false)
+        .await
+        .expect("ingest")
+}
