@@ -25,62 +25,53 @@ pub struct ApiRoute {
     handler: fn() -> MethodRouter<AppState>,
 }
 
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    needs: Option<Permission>,
+    handler: fn() -> MethodRouter<AppState>,
+) -> ApiRoute {
+    ApiRoute {
+        method,
+        path,
+        needs,
+        handler,
+    }
+}
+
+use Permission as P;
+
 pub const ROUTES: &[ApiRoute] = &[
-    ApiRoute {
-        method: "GET",
-        path: "/whoami",
-        needs: None,
-        handler: || get(whoami),
-    },
-    ApiRoute {
-        method: "POST",
-        path: "/events",
-        needs: Some(Permission::Ingest),
-        // Its own streaming limit (`VIGIL_MAX_INGEST_BYTES`), checked while reading.
-        handler: || post(events::ingest).layer(axum::extract::DefaultBodyLimit::disable()),
-    },
-    ApiRoute {
-        method: "POST",
-        path: "/integrations/alertmanager",
-        needs: Some(Permission::Ingest),
-        handler: || post(integrations::alertmanager),
-    },
-    ApiRoute {
-        method: "GET",
-        path: "/alerts",
-        needs: Some(Permission::ViewAlerts),
-        handler: || get(integrations::alerts_now),
-    },
-    ApiRoute {
-        method: "GET",
-        path: "/probes",
-        needs: Some(Permission::ViewDashboards),
-        handler: || get(integrations::probes),
-    },
-    ApiRoute {
-        method: "GET",
-        path: "/incidents",
-        needs: Some(Permission::ViewIncidents),
-        handler: || get(incidents::list),
-    },
-    ApiRoute {
-        method: "GET",
-        path: "/incidents/{code}",
-        needs: Some(Permission::ViewIncidents),
-        handler: || get(incidents::one),
-    },
-    ApiRoute {
-        method: "GET",
-        path: "/incidents/{code}/postmortem.md",
-        needs: Some(Permission::ViewIncidents),
-        handler: || get(incidents::postmortem_md),
-    },
-    ApiRoute {
-        method: "GET",
-        path: "/oncall",
-        needs: Some(Permission::ViewOncall),
-        handler: || get(oncall::now),
-    },
+    route("GET", "/whoami", None, || get(whoami)),
+    // Its own streaming limit (`VIGIL_MAX_INGEST_BYTES`), checked while reading.
+    route("POST", "/events", Some(P::Ingest), || {
+        post(events::ingest).layer(axum::extract::DefaultBodyLimit::disable())
+    }),
+    route(
+        "POST",
+        "/integrations/alertmanager",
+        Some(P::Ingest),
+        || post(integrations::alertmanager),
+    ),
+    route("GET", "/alerts", Some(P::ViewAlerts), || {
+        get(integrations::alerts_now)
+    }),
+    route("GET", "/probes", Some(P::ViewDashboards), || {
+        get(integrations::probes)
+    }),
+    route("GET", "/incidents", Some(P::ViewIncidents), || {
+        get(incidents::list)
+    }),
+    route("GET", "/incidents/{code}", Some(P::ViewIncidents), || {
+        get(incidents::one)
+    }),
+    route(
+        "GET",
+        "/incidents/{code}/postmortem.md",
+        Some(P::ViewIncidents),
+        || get(incidents::postmortem_md),
+    ),
+    route("GET", "/oncall", Some(P::ViewOncall), || get(oncall::now)),
 ];
 
 pub fn routes() -> Router<AppState> {
