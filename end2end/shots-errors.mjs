@@ -25,18 +25,30 @@ for (const [width, height] of [[1440, 900], [390, 844]]) {
       await page.click("button[type=submit]");
       await page.waitForURL((u) => !u.pathname.startsWith("/login"));
       const tag = `${lang === "en" ? "en" : "zh"}-${width}`;
+      // A signed-in person's own language wins over the cookie: switch like a user does.
+      const switchTo = async () => {
+        const html = await page.locator("html").getAttribute("lang");
+        if (html !== lang) {
+          await page.getByTestId("lang-switch").click();
+          await page.waitForFunction((l) => document.documentElement.lang === l, lang);
+        }
+      };
       if (role === "viewer") {
         await page.goto(base + "/admin/audit");
         await page.waitForFunction(() => window.__vigil_hydrated === true);
+        await switchTo();
         await page.screenshot({ path: `${out}/viewer-audit-${tag}.png`, fullPage: true });
       } else {
         await page.goto(base + "/admin");
         await page.waitForFunction(() => window.__vigil_hydrated === true);
-        // Submit the new-user form with a too-long name and no email: errors by field.
-        await page.fill("form input[name=name]", "x".repeat(90));
-        await page.fill("form input[name=password]", "long enough pw");
-        await page.locator("form button[type=submit]").first().click();
-        await page.waitForSelector(".field-error");
+        await switchTo();
+        // Submit the new-user form with a name over 100 characters: errors by field.
+        const form = page.locator("form[data-testid=create-user-form]");
+        await form.locator("input[name=email]").fill("new-person@example.com");
+        await form.locator("input[name=name]").fill("x".repeat(120));
+        await form.locator("input[name=password]").fill("long enough pw");
+        await form.locator("button[type=submit]").click();
+        await page.waitForFunction(() => document.querySelectorAll(".field-error").length >= 1);
         await page.screenshot({ path: `${out}/admin-field-errors-${tag}.png`, fullPage: true });
       }
       await ctx.close();
