@@ -36,7 +36,7 @@ async fn dialogs(svc: &Services, tag: &str, ts: i64, n: usize, ok: usize) {
                                   "response_ms": 800, "answer_source": "generated"}})
         })
         .collect();
-    let r = common::ingest(&svc, &events).await;
+    let r = common::ingest(svc, &events).await;
     assert_eq!(r.accepted as usize, n, "{:?}", r.rejected);
 }
 

@@ -77,7 +77,7 @@ async fn dialogs(svc: &Services, tag: &str, ts: i64, n: usize, ok: usize) {
             "response_ms": 500, "answer_source": "generated"}})
         })
         .collect();
-    common::ingest(&svc, &events).await;
+    common::ingest(svc, &events).await;
 }
 
 struct World {

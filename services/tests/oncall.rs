@@ -76,7 +76,7 @@ async fn ingest_dialogs(svc: &Services, at: i64, ok: usize) {
                                   "response_ms": 800, "answer_source": "generated"}})
         })
         .collect();
-    common::ingest(&svc, &events).await;
+    common::ingest(svc, &events).await;
 }
 
 fn texts(got: &std::sync::Mutex<Vec<Value>>) -> Vec<String> {

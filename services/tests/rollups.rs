@@ -218,11 +218,11 @@ async fn ingest_scenario(svc: &Services) -> u64 {
     }
     let mut accepted = 0;
     for chunk in events.chunks(300).chain(std::iter::once(&late[..])) {
-        let r = common::ingest(&svc, chunk).await;
+        let r = common::ingest(svc, chunk).await;
         assert!(r.rejected.is_empty(), "{:?}", r.rejected);
         accepted += r.accepted;
     }
-    let again = common::ingest(&svc, &events[..300]).await;
+    let again = common::ingest(svc, &events[..300]).await;
     assert_eq!((again.accepted, again.duplicates), (0, 300));
     accepted
 }
