@@ -64,9 +64,8 @@ pub mod ssr {
     }
 
     /// The request's client IP as set by the server's connect-info layer.
-    pub fn client_ip(parts: &http::request::Parts) -> String {
-        parts
-            .extensions
+    pub fn client_ip(extensions: &http::Extensions) -> String {
+        extensions
             .get::<ClientIp>()
             .map(|c| c.0.clone())
             .unwrap_or_default()
@@ -77,9 +76,8 @@ pub mod ssr {
     pub struct ClientIp(pub String);
 
     /// The session token from the request's cookies.
-    pub fn session_token(parts: &http::request::Parts) -> Option<String> {
-        parts
-            .headers
+    pub fn session_token(headers: &http::HeaderMap) -> Option<String> {
+        headers
             .get_all(http::header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -95,10 +93,10 @@ pub mod ssr {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.user_id().is_some().then(|| caller.clone()));
         }
-        let Some(token) = session_token(&parts) else {
+        let Some(token) = session_token(&parts.headers) else {
             return Ok(None);
         };
-        let ip = client_ip(&parts);
+        let ip = client_ip(&parts.extensions);
         Ok(services()?.accounts().session_actor(&token, &ip).await?)
     }
 
@@ -110,7 +108,7 @@ pub mod ssr {
             Some(a) => Ok(a),
             None => {
                 let ip = use_context::<http::request::Parts>()
-                    .map(|p| client_ip(&p))
+                    .map(|p| client_ip(&p.extensions))
                     .unwrap_or_default();
                 Ok(Caller::anonymous(&ip))
             }

@@ -142,7 +142,7 @@ impl std::fmt::Display for Permission {
 impl Role {
     /// Whether a person with this role may do `p`.
     pub fn can(self, p: Permission) -> bool {
-        p.least_role().is_some_and(|least| self >= least)
+        p.least_role().is_some_and(|least| self.allows(least))
     }
 }
 

@@ -133,10 +133,7 @@ impl FieldErrors {
 
     /// The message for `field`, if that field is invalid.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|e| e.field == field)
-            .map(|e| e.message.as_str())
+        self.error_of(field).map(|e| e.message.as_str())
     }
 
     /// A form's parse errors followed by `checked`'s validation errors for the fields that

@@ -7,7 +7,8 @@
 
 use crate::router::AppState;
 use app::access::{rpc_access, Access};
-use app::session::ssr::ClientIp;
+use app::error::AppError;
+use app::session::ssr;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -66,18 +67,8 @@ pub async fn caller_door(State(state): State<AppState>, mut req: Request, next: 
     if outside_the_door(&path) {
         return next.run(req).await;
     }
-    let ip = req
-        .extensions()
-        .get::<ClientIp>()
-        .map(|c| c.0.clone())
-        .unwrap_or_default();
-    let token = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| app::i18n::cookie_value(c, app::session::SESSION_COOKIE));
-    let caller = match token {
+    let ip = ssr::client_ip(req.extensions());
+    let caller = match ssr::session_token(req.headers()) {
         Some(t) => match state.services.accounts().session_actor(&t, &ip).await {
             Ok(Some(c)) => c,
             Ok(None) => Caller::anonymous(&ip),
@@ -93,12 +84,10 @@ pub async fn caller_door(State(state): State<AppState>, mut req: Request, next: 
     if let Some(endpoint) = path.strip_prefix("/rpc/") {
         let refusal = match rpc_access(endpoint) {
             Some(Access::Public) => None,
-            Some(Access::Needs(p)) => caller.require(p).err(),
+            Some(Access::Needs(p)) => caller.require(p).err().map(AppError::from),
             None => {
                 tracing::error!(%endpoint, "server function without a row in app::access::RPC");
-                Some(services::ServiceError::Forbidden(
-                    domain::Permission::ManageUsers,
-                ))
+                Some(AppError::Forbidden)
             }
         };
         if let Some(e) = refusal {
@@ -113,11 +102,10 @@ pub async fn caller_door(State(state): State<AppState>, mut req: Request, next: 
 
 /// A refused server function call, in the error encoding server functions use (JSON of
 /// `AppError`), so the UI shows it as it shows the service's own refusals.
-fn rpc_refusal(e: services::ServiceError) -> Response {
-    use app::error::AppError;
-    let (status, err) = match e {
-        services::ServiceError::Unauthorized => (StatusCode::UNAUTHORIZED, AppError::Unauthorized),
-        _ => (StatusCode::FORBIDDEN, AppError::Forbidden),
+fn rpc_refusal(err: AppError) -> Response {
+    let status = match err {
+        AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::FORBIDDEN,
     };
     let body = serde_json::to_string(&err).unwrap_or_default();
     Response::builder()

@@ -15,7 +15,7 @@ pub async fn login(
     use crate::session::{cookies, ssr, SESSION_COOKIE};
     let svc = ssr::services()?;
     let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
-    let ip = ssr::client_ip(&parts);
+    let ip = ssr::client_ip(&parts.extensions);
     let ua = parts
         .headers
         .get(http::header::USER_AGENT)
@@ -51,7 +51,7 @@ pub async fn logout() -> Result<(), AppError> {
     use crate::session::{cookies, ssr, SESSION_COOKIE};
     let actor = ssr::caller().await?;
     let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
-    let token = ssr::session_token(&parts).unwrap_or_default();
+    let token = ssr::session_token(&parts.headers).unwrap_or_default();
     ssr::services()?.accounts().logout(&actor, &token).await?;
     cookies::set(cookies::build(SESSION_COOKIE, "", true, Some(0)));
     Ok(())
