@@ -103,6 +103,11 @@ pub mod ssr {
     /// The caller of this request: the signed-in person, or nobody (whom every service
     /// method refuses with 401). Server functions pass it to one service method, which
     /// checks the permission of its action.
+    /// What every server function starts with: the services and who is calling.
+    pub async fn door() -> Result<(Services, Caller), AppError> {
+        Ok((services()?, caller().await?))
+    }
+
     pub async fn caller() -> Result<Caller, AppError> {
         match current_actor().await? {
             Some(a) => Ok(a),

@@ -2,6 +2,7 @@
 //! reading the audit log. Every write checks the caller's role here, on the server.
 
 use crate::Caller;
+use crate::Result;
 use crate::{timefmt, ServiceError};
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -104,7 +105,7 @@ pub fn sha256_hex(secret: &str) -> String {
 /// "retry in 1 s" (429): a flood of sign-ins must not queue up behind the CPU.
 const HASH_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
-fn argon2_hash(password: &str) -> Result<String, ServiceError> {
+fn argon2_hash(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -129,7 +130,7 @@ impl crate::Accounts<'_> {
     async fn with_hash_permit<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ServiceError> {
+    ) -> Result<T> {
         let permit = match tokio::time::timeout(
             HASH_WAIT,
             self.hash_permits.clone().acquire_owned(),
@@ -148,13 +149,13 @@ impl crate::Accounts<'_> {
     }
 
     /// Hashes a password with argon2id (default OWASP parameters).
-    pub(crate) async fn hash_password(&self, password: &str) -> Result<String, ServiceError> {
+    pub(crate) async fn hash_password(&self, password: &str) -> Result<String> {
         let password = password.to_owned();
         self.with_hash_permit(move || argon2_hash(&password))
             .await?
     }
 
-    async fn verify_password(&self, password: &str, hash: &str) -> Result<bool, ServiceError> {
+    async fn verify_password(&self, password: &str, hash: &str) -> Result<bool> {
         let (password, hash) = (password.to_owned(), hash.to_owned());
         self.with_hash_permit(move || argon2_verify(&password, &hash))
             .await
@@ -186,7 +187,7 @@ impl crate::Accounts<'_> {
         password: &str,
         ip: &str,
         user_agent: &str,
-    ) -> Result<LoginOk, ServiceError> {
+    ) -> Result<LoginOk> {
         // Lengths first: nothing longer is looked up, hashed, throttled or audited.
         let mut errs = FieldErrors::new();
         if email.len() > MAX_EMAIL_BYTES {
@@ -266,20 +267,14 @@ impl crate::Accounts<'_> {
         })
     }
 
-    fn lock_failures(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, domain::ratelimit::FailureWindow>, ServiceError> {
+    fn lock_failures(&self) -> Result<std::sync::MutexGuard<'_, domain::ratelimit::FailureWindow>> {
         self.login_failures
             .lock()
             .map_err(|_| ServiceError::Internal("login throttle lock poisoned".into()))
     }
 
     /// Resolves a session cookie to the signed-in actor (sliding its expiry).
-    pub async fn session_actor(
-        &self,
-        token: &str,
-        ip: &str,
-    ) -> Result<Option<Caller>, ServiceError> {
+    pub async fn session_actor(&self, token: &str, ip: &str) -> Result<Option<Caller>> {
         if token.is_empty() || token.len() > 128 {
             return Ok(None);
         }
@@ -310,7 +305,7 @@ impl crate::Accounts<'_> {
 
     /// Signs out: ends the session of `token` (cross-site requests never get here: the
     /// server's cross-origin guard refuses them).
-    pub async fn logout(&self, actor: &Caller, token: &str) -> Result<(), ServiceError> {
+    pub async fn logout(&self, actor: &Caller, token: &str) -> Result<()> {
         let user_id = actor.person()?;
         self.store
             .delete_session(&sha256_hex(token), user_id, &actor.audit(self.now_ms()))
@@ -322,11 +317,7 @@ impl crate::Accounts<'_> {
 
     /// Validates and creates a user (the CLI and first-start bootstrap call it as
     /// [`Caller::system`]).
-    pub async fn create_user(
-        &self,
-        actor: &Caller,
-        input: &CreateUser,
-    ) -> Result<User, ServiceError> {
+    pub async fn create_user(&self, actor: &Caller, input: &CreateUser) -> Result<User> {
         actor.require(Permission::ManageUsers)?;
         let mut errs = FieldErrors::new();
         validate_email(&mut errs, "email", &input.email);
@@ -372,7 +363,7 @@ impl crate::Accounts<'_> {
         &self,
         email: &str,
         password: Option<&str>,
-    ) -> Result<Option<String>, ServiceError> {
+    ) -> Result<Option<String>> {
         if self.store.count_active_admins().await? > 0 {
             return Ok(None);
         }
@@ -401,18 +392,13 @@ impl crate::Accounts<'_> {
         }
     }
 
-    pub async fn list_users(&self, actor: &Caller) -> Result<Vec<User>, ServiceError> {
+    pub async fn list_users(&self, actor: &Caller) -> Result<Vec<User>> {
         actor.require(Permission::ManageUsers)?;
         Ok(self.store.list_users().await?)
     }
 
     /// Changes a user's role. The last enabled admin cannot be demoted.
-    pub async fn set_user_role(
-        &self,
-        actor: &Caller,
-        user_id: i64,
-        role: &str,
-    ) -> Result<User, ServiceError> {
+    pub async fn set_user_role(&self, actor: &Caller, user_id: i64, role: &str) -> Result<User> {
         actor.require(Permission::ManageUsers)?;
         let role: Role = role
             .parse()
@@ -440,7 +426,7 @@ impl crate::Accounts<'_> {
         actor: &Caller,
         user_id: i64,
         disabled: bool,
-    ) -> Result<User, ServiceError> {
+    ) -> Result<User> {
         actor.require(Permission::ManageUsers)?;
         if disabled && Some(user_id) == actor.user_id() {
             return Err(ServiceError::invalid(
@@ -460,7 +446,7 @@ impl crate::Accounts<'_> {
         actor: &Caller,
         locale: &str,
         time_zone: &str,
-    ) -> Result<User, ServiceError> {
+    ) -> Result<User> {
         actor.require(Permission::ManageOwnAccount)?;
         let mut errs = FieldErrors::new();
         let locale = Locale::from_tag(locale);
@@ -492,7 +478,7 @@ impl crate::Accounts<'_> {
         actor: &Caller,
         current: &str,
         new_password: &str,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         actor.require(Permission::ManageOwnAccount)?;
         let mut errs = FieldErrors::new();
         validate_password(&mut errs, "new_password", new_password);
@@ -529,7 +515,7 @@ impl crate::Accounts<'_> {
         actor: &Caller,
         name: &str,
         scope: &str,
-    ) -> Result<CreatedApiKey, ServiceError> {
+    ) -> Result<CreatedApiKey> {
         actor.require(Permission::ManageApiKeys)?;
         let mut errs = FieldErrors::new();
         validate_name(&mut errs, "name", name);
@@ -553,7 +539,7 @@ impl crate::Accounts<'_> {
         scope: ApiScope,
         created_by: Option<i64>,
         ctx: &AuditCtx,
-    ) -> Result<CreatedApiKey, ServiceError> {
+    ) -> Result<CreatedApiKey> {
         let secret = format!("vgl_{}", random_hex(24));
         let key = self
             .store
@@ -571,12 +557,12 @@ impl crate::Accounts<'_> {
         Ok(CreatedApiKey { key, secret })
     }
 
-    pub async fn list_api_keys(&self, actor: &Caller) -> Result<Vec<ApiKey>, ServiceError> {
+    pub async fn list_api_keys(&self, actor: &Caller) -> Result<Vec<ApiKey>> {
         actor.require(Permission::ManageApiKeys)?;
         Ok(self.store.list_api_keys().await?)
     }
 
-    pub async fn revoke_api_key(&self, actor: &Caller, id: i64) -> Result<ApiKey, ServiceError> {
+    pub async fn revoke_api_key(&self, actor: &Caller, id: i64) -> Result<ApiKey> {
         actor.require(Permission::ManageApiKeys)?;
         Ok(self
             .store
@@ -587,11 +573,7 @@ impl crate::Accounts<'_> {
     /// The caller holding the `Bearer` key `secret`, calling from `ip`: `Unauthorized`
     /// when the key is unknown, revoked or its creator disabled. What the key may do is
     /// checked by each service method against its scope.
-    pub async fn authenticate_api_key(
-        &self,
-        secret: &str,
-        ip: &str,
-    ) -> Result<Caller, ServiceError> {
+    pub async fn authenticate_api_key(&self, secret: &str, ip: &str) -> Result<Caller> {
         if !secret.starts_with("vgl_") || secret.len() > 128 {
             return Err(ServiceError::Unauthorized);
         }
@@ -616,7 +598,7 @@ impl crate::Accounts<'_> {
         action_prefix: Option<String>,
         before_id: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<AuditView>, ServiceError> {
+    ) -> Result<Vec<AuditView>> {
         actor.require(Permission::ViewAudit)?;
         let entries = self
             .store

@@ -3,6 +3,7 @@
 //! [`Caller::system`]) and passed to every service method that acts for someone. The
 //! method checks the [`Permission`] of its action with [`Caller::require`] first thing.
 
+use crate::Result;
 use crate::ServiceError;
 use domain::{ApiScope, Locale, Permission, Role};
 use store::AuditCtx;
@@ -81,7 +82,7 @@ impl Caller {
 
     /// `Unauthorized` for nobody, `Forbidden` unless the role or key scope holds `p`
     /// (the table is [`domain::access`]); the system may do everything.
-    pub fn require(&self, p: Permission) -> Result<(), ServiceError> {
+    pub fn require(&self, p: Permission) -> Result<()> {
         let allowed = match &self.principal {
             Principal::Anonymous => return Err(ServiceError::Unauthorized),
             Principal::User { role, .. } => role.can(p),
@@ -109,7 +110,7 @@ impl Caller {
     }
 
     /// The person calling, or `Unauthorized` (for actions on one's own account).
-    pub fn person(&self) -> Result<i64, ServiceError> {
+    pub fn person(&self) -> Result<i64> {
         self.user_id().ok_or(ServiceError::Unauthorized)
     }
 

@@ -2,6 +2,7 @@
 //! enters the WebAssembly bundle. Only numbers and dates are drawn in the SVG (with the
 //! embedded DejaVu Sans); titles and legends are HTML, in the user's language.
 
+use crate::Result;
 use crate::ServiceError;
 use domain::kpi::calendar::format_day;
 use plotters::prelude::*;
@@ -74,7 +75,7 @@ pub fn line_chart(
     y: YFormat,
     width: u32,
     height: u32,
-) -> Result<Option<String>, ServiceError> {
+) -> Result<Option<String>> {
     ensure_font();
     let values: Vec<f64> = lines
         .iter()
@@ -173,7 +174,7 @@ pub fn timeline_chart(
     y: YFormat,
     range_ms: (i64, i64),
     tz: chrono_tz::Tz,
-) -> Result<Option<String>, ServiceError> {
+) -> Result<Option<String>> {
     ensure_font();
     if points.is_empty() {
         return Ok(None);
@@ -270,7 +271,7 @@ pub fn grouped_bar_chart(
     y_label_of: &dyn Fn(f64) -> String,
     width: u32,
     height: u32,
-) -> Result<Option<String>, ServiceError> {
+) -> Result<Option<String>> {
     ensure_font();
     let max = series
         .iter()

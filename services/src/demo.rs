@@ -3,7 +3,8 @@
 //! dip, a feature launch, AI dialogs, feedback, NPS and subscriptions. Same seed, same data.
 
 use crate::events::{day_start_ms, local_day, ValidEvent};
-use crate::{ServiceError, Services};
+use crate::Result;
+use crate::Services;
 use domain::events::Platform;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -52,7 +53,7 @@ impl Services {
         &self,
         opts: &DemoOptions,
         mut progress: impl FnMut(i32, i32),
-    ) -> Result<DemoReport, ServiceError> {
+    ) -> Result<DemoReport> {
         let tz = self.events().reporting_tz();
         let today = local_day(self.now_ms(), tz);
         let first_day = today - opts.days + 1;
@@ -287,7 +288,7 @@ impl Services {
     /// deterministic history: ~40 ms answers, a 14-minute outage nine days ago, a slow
     /// spell and three failed checks two days ago. Skipped for names that exist. Returns
     /// how many results were stored.
-    pub async fn load_demo_probes(&self, seed: u64) -> Result<usize, ServiceError> {
+    pub async fn load_demo_probes(&self, seed: u64) -> Result<usize> {
         use domain::probe::{ProbeResult, ProbeSpec};
         const MIN: i64 = 60_000;
         let existing: Vec<String> = self

@@ -67,3 +67,6 @@ impl From<FieldErrors> for ServiceError {
         ServiceError::Invalid(e)
     }
 }
+
+/// What a service method returns: `Result<T>` is `Result<T, ServiceError>`.
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

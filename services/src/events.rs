@@ -4,6 +4,7 @@
 
 use crate::rollups::{bitmap_from, subscription_of, RollupDelta};
 use crate::Caller;
+use crate::Result;
 use crate::ServiceError;
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
@@ -85,7 +86,7 @@ impl AiHour {
 }
 
 /// Splits a request body into event values. NDJSON: one event per non-blank line.
-pub fn parse_batch(body: &[u8], ndjson: bool) -> Result<Vec<Value>, ServiceError> {
+pub fn parse_batch(body: &[u8], ndjson: bool) -> Result<Vec<Value>> {
     let values = if ndjson {
         let mut out = Vec::new();
         for (i, line) in body.split(|b| *b == b'\n').enumerate() {
@@ -275,7 +276,7 @@ impl crate::Events<'_> {
         actor: &Caller,
         body: &[u8],
         ndjson: bool,
-    ) -> Result<IngestReport, ServiceError> {
+    ) -> Result<IngestReport> {
         actor.require(Permission::Ingest)?;
         let values = parse_batch(body, ndjson)?;
         let now = self.now_ms();
@@ -300,10 +301,7 @@ impl crate::Events<'_> {
 
     /// Stores validated events and updates the rollups, in one transaction; returns
     /// (accepted, duplicates). Used by the API and by the demo loader.
-    pub async fn store_valid_events(
-        &self,
-        valid: &[ValidEvent],
-    ) -> Result<(u64, u64), ServiceError> {
+    pub async fn store_valid_events(&self, valid: &[ValidEvent]) -> Result<(u64, u64)> {
         if valid.is_empty() {
             return Ok((0, 0));
         }
@@ -342,7 +340,7 @@ impl crate::Events<'_> {
                     received_at_ms: now,
                 })
             })
-            .collect::<Result<_, ServiceError>>()?;
+            .collect::<Result<_>>()?;
         let inserted = tx.insert_events(&rows).await?;
         let mut delta = RollupDelta::new(tz);
         for (e, is_first) in valid.iter().zip(first) {
@@ -376,7 +374,7 @@ impl crate::Events<'_> {
     }
 
     /// DAU for each day of `from..=to` (days in the reporting time zone).
-    pub async fn dau_series(&self, from: i32, to: i32) -> Result<Vec<(i32, u64)>, ServiceError> {
+    pub async fn dau_series(&self, from: i32, to: i32) -> Result<Vec<(i32, u64)>> {
         let sets = self.day_sets("active", from, to).await?;
         Ok((from..=to)
             .map(|d| (d, domain::kpi::activity::dau(&sets, d)))
@@ -389,7 +387,7 @@ impl crate::Events<'_> {
         key: &str,
         from: i32,
         to: i32,
-    ) -> Result<domain::kpi::activity::DaySets, ServiceError> {
+    ) -> Result<domain::kpi::activity::DaySets> {
         let mut out = domain::kpi::activity::DaySets::new();
         for row in self.store.day_users(key, from, to).await? {
             out.insert(row.day, bitmap_from(&row.users)?);
@@ -399,7 +397,7 @@ impl crate::Events<'_> {
 
     /// Deletes raw events past their retention and rollups past theirs; returns
     /// (raw events deleted, rollup rows deleted).
-    pub async fn run_retention(&self) -> Result<(u64, u64), ServiceError> {
+    pub async fn run_retention(&self) -> Result<(u64, u64)> {
         let now = self.now_ms();
         let s = &self.events;
         let raw = self

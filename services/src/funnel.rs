@@ -10,6 +10,7 @@
 //! `domain::kpi::funnel::depth_reached` applied per user.
 
 use crate::events::{day_start_ms, local_day};
+use crate::Result;
 use crate::ServiceError;
 use domain::kpi::funnel::{depth_reached, funnel, FunnelResult};
 use std::collections::HashMap;
@@ -113,12 +114,7 @@ pub(crate) type SharedFunnelCache = Arc<Mutex<FunnelCache>>;
 
 impl crate::Kpis<'_> {
     /// Loads the slice of `name` on `day` from raw events and caches it as `version`.
-    async fn load_slice(
-        &self,
-        day: i32,
-        name: &str,
-        version: i64,
-    ) -> Result<Arc<DaySlice>, ServiceError> {
+    async fn load_slice(&self, day: i32, name: &str, version: i64) -> Result<Arc<DaySlice>> {
         let tz = self.events().reporting_tz();
         let start = day_start_ms(day, tz);
         let rows = self
@@ -166,7 +162,7 @@ impl crate::Kpis<'_> {
         from_ms: i64,
         range_end_ms: i64,
         window_ms: i64,
-    ) -> Result<FunnelResult, ServiceError> {
+    ) -> Result<FunnelResult> {
         let tz = self.events().reporting_tz();
         let to_ms = range_end_ms + window_ms;
         // Distinct names, numbered in step order (ties in time are broken by step order).

@@ -4,6 +4,7 @@
 
 use crate::events::{day_start_ms, local_day, AiHour};
 use crate::Caller;
+use crate::Result;
 use crate::ServiceError;
 use domain::kpi::activity::{self, DaySets};
 use domain::kpi::calendar::{change_pct, Granularity};
@@ -149,7 +150,7 @@ impl crate::Kpis<'_> {
         local_day(self.now_ms(), self.events().reporting_tz())
     }
 
-    fn check_range(&self, r: DayRange) -> Result<(), ServiceError> {
+    fn check_range(&self, r: DayRange) -> Result<()> {
         if r.is_empty() {
             return Err(ServiceError::invalid("to", "must not be before from"));
         }
@@ -168,7 +169,7 @@ impl crate::Kpis<'_> {
         actor: &Caller,
         r: DayRange,
         g: Granularity,
-    ) -> Result<UserBehaviour, ServiceError> {
+    ) -> Result<UserBehaviour> {
         actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let today = self.today();
@@ -338,7 +339,7 @@ impl crate::Kpis<'_> {
         r: DayRange,
         steps: &[String],
         window_ms: i64,
-    ) -> Result<FunnelResult, ServiceError> {
+    ) -> Result<FunnelResult> {
         actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let mut errs = domain::FieldErrors::new();
@@ -366,7 +367,7 @@ impl crate::Kpis<'_> {
         key: &str,
         r: DayRange,
         mut merge: F,
-    ) -> Result<Vec<(i32, T)>, ServiceError>
+    ) -> Result<Vec<(i32, T)>>
     where
         T: for<'de> Deserialize<'de> + Default + Clone,
         F: FnMut(&mut T, &T),
@@ -394,7 +395,7 @@ impl crate::Kpis<'_> {
         actor: &Caller,
         r: DayRange,
         q: f64,
-    ) -> Result<Option<f64>, ServiceError> {
+    ) -> Result<Option<f64>> {
         actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let ai = self
@@ -405,11 +406,7 @@ impl crate::Kpis<'_> {
 
     /// Product quality: AI success, latency percentiles, KB coverage, transfer to human,
     /// resolution, satisfaction, bad reviews, NPS.
-    pub async fn product_quality(
-        &self,
-        actor: &Caller,
-        r: DayRange,
-    ) -> Result<ProductQuality, ServiceError> {
+    pub async fn product_quality(&self, actor: &Caller, r: DayRange) -> Result<ProductQuality> {
         actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let p = r.previous();
@@ -539,7 +536,7 @@ impl crate::Kpis<'_> {
     }
 
     /// Business: subscriptions, renewal, churn, revenue, ARPA, LTV.
-    pub async fn business(&self, actor: &Caller, r: DayRange) -> Result<Business, ServiceError> {
+    pub async fn business(&self, actor: &Caller, r: DayRange) -> Result<Business> {
         actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let tz = self.events().reporting_tz();

@@ -27,7 +27,7 @@ pub use accounts::{CreatedApiKey, LoginOk};
 pub use caller::{Caller, Principal};
 pub use clock::{Clock, FakeClock, SystemClock};
 use domain::ratelimit::FailureWindow;
-pub use error::ServiceError;
+pub use error::{Result, ServiceError};
 use store::Store;
 
 /// Tunables of the account rules (from the server's `Config`).
@@ -208,7 +208,7 @@ impl Services {
     }
 
     /// Readiness: the database answers.
-    pub async fn ready(&self) -> Result<(), ServiceError> {
+    pub async fn ready(&self) -> Result<()> {
         self.store.ping().await.map_err(ServiceError::from)
     }
 
@@ -217,12 +217,7 @@ impl Services {
 
     /// Takes or renews the lease `name` for `holder` until `ttl_ms` from now; `false`
     /// while another replica holds it.
-    pub async fn try_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl_ms: i64,
-    ) -> Result<bool, ServiceError> {
+    pub async fn try_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool> {
         Ok(self
             .store
             .try_lease(name, holder, self.now_ms(), ttl_ms)
@@ -230,17 +225,17 @@ impl Services {
     }
 
     /// Hands the lease `name` over (another replica may take it at once).
-    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), ServiceError> {
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
         Ok(self.store.release_lease(name, holder).await?)
     }
 
     /// Deletes the sessions past their expiry; returns how many.
-    pub async fn sweep_sessions(&self) -> Result<u64, ServiceError> {
+    pub async fn sweep_sessions(&self) -> Result<u64> {
         Ok(self.store.delete_expired_sessions(self.now_ms()).await?)
     }
 
     /// How many raw events are stored (the demo loader and benchmarks).
-    pub async fn stored_event_count(&self) -> Result<i64, ServiceError> {
+    pub async fn stored_event_count(&self) -> Result<i64> {
         Ok(self.store.count_events().await?)
     }
 

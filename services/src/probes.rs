@@ -1,6 +1,7 @@
 //! HTTP probes: CRUD (editor writes, viewer reads, audited), the checks the engine runs
 //! (leader only), probe statistics as a rule source, and the Technical dashboard's data.
 
+use crate::Result;
 use crate::{Caller, ServiceError};
 use domain::Permission;
 
@@ -61,7 +62,7 @@ pub struct ProbeStatus {
 /// A probe's check result as "Run now" reports it.
 pub type CheckOutcome = ProbeResult;
 
-fn normalized(mut spec: ProbeSpec) -> Result<ProbeSpec, ServiceError> {
+fn normalized(mut spec: ProbeSpec) -> Result<ProbeSpec> {
     spec.name = spec.name.trim().to_owned();
     spec.url = spec.url.trim().to_owned();
     spec.method = spec.method.trim().to_ascii_uppercase();
@@ -178,22 +179,18 @@ pub fn probe_lookback_ms(query: &RuleQuery, probes: &[Probe]) -> i64 {
 
 impl crate::Probes<'_> {
     /// Every probe, by name (viewer).
-    pub async fn list_probes(&self, actor: &Caller) -> Result<Vec<Probe>, ServiceError> {
+    pub async fn list_probes(&self, actor: &Caller) -> Result<Vec<Probe>> {
         actor.require(Permission::ViewDashboards)?;
         Ok(self.store.probes().await?)
     }
 
-    pub async fn get_probe(&self, actor: &Caller, id: i64) -> Result<Probe, ServiceError> {
+    pub async fn get_probe(&self, actor: &Caller, id: i64) -> Result<Probe> {
         actor.require(Permission::ViewDashboards)?;
         Ok(self.store.probe(id).await?)
     }
 
     /// Creates a probe (editor); it runs at the engine's next tick.
-    pub async fn create_probe(
-        &self,
-        actor: &Caller,
-        spec: ProbeSpec,
-    ) -> Result<Probe, ServiceError> {
+    pub async fn create_probe(&self, actor: &Caller, spec: ProbeSpec) -> Result<Probe> {
         actor.require(Permission::EditProbes)?;
         let spec = normalized(spec)?;
         self.store
@@ -209,7 +206,7 @@ impl crate::Probes<'_> {
         id: i64,
         version: i64,
         spec: ProbeSpec,
-    ) -> Result<Probe, ServiceError> {
+    ) -> Result<Probe> {
         actor.require(Permission::EditProbes)?;
         let spec = normalized(spec)?;
         self.store
@@ -219,7 +216,7 @@ impl crate::Probes<'_> {
     }
 
     /// Deletes a probe and its results (editor).
-    pub async fn delete_probe(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete_probe(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditProbes)?;
         self.store
             .delete_probe(id, &actor.audit(self.now_ms()))
@@ -229,11 +226,7 @@ impl crate::Probes<'_> {
 
     /// Runs a check of `spec` now without storing it: the form's "Test" button (editor,
     /// since it makes Vigil send a request).
-    pub async fn test_probe(
-        &self,
-        actor: &Caller,
-        spec: ProbeSpec,
-    ) -> Result<CheckOutcome, ServiceError> {
+    pub async fn test_probe(&self, actor: &Caller, spec: ProbeSpec) -> Result<CheckOutcome> {
         actor.require(Permission::EditProbes)?;
         let spec = normalized(spec)?;
         Ok(self.check(&spec).await)
@@ -279,7 +272,7 @@ impl crate::Probes<'_> {
 
     /// Runs every due probe (concurrently, at most 16 at a time), stores the results and
     /// drops results older than 30 days. The engine calls this on the lease holder.
-    pub async fn run_due_probes(&self) -> Result<ProbeRound, ServiceError> {
+    pub async fn run_due_probes(&self) -> Result<ProbeRound> {
         let now = self.now_ms();
         let due = self.store.claim_due_probes(now).await?;
         let mut round = ProbeRound::default();
@@ -311,7 +304,7 @@ impl crate::Probes<'_> {
         query: &RuleQuery,
         probes: &[Probe],
         now: i64,
-    ) -> Result<Vec<(Labels, Option<f64>)>, ServiceError> {
+    ) -> Result<Vec<(Labels, Option<f64>)>> {
         let ids = covered_ids(query, probes);
         let lookback = probe_lookback_ms(query, probes);
         let results = self
@@ -329,7 +322,7 @@ impl crate::Probes<'_> {
         from_ms: i64,
         to_ms: i64,
         step: i64,
-    ) -> Result<Vec<(i64, Vec<(Labels, Option<f64>)>)>, ServiceError> {
+    ) -> Result<Vec<(i64, Vec<(Labels, Option<f64>)>)>> {
         let probes = self.store.probes().await?;
         let ids = covered_ids(query, &probes);
         let lookback = probe_lookback_ms(query, &probes);
@@ -346,20 +339,13 @@ impl crate::Probes<'_> {
 
     /// The Technical dashboard: every probe with its availability, latency, error rate,
     /// 30-day error budget and burn-rate alerts (viewer).
-    pub async fn technical_overview(
-        &self,
-        actor: &Caller,
-    ) -> Result<Vec<ProbeStatus>, ServiceError> {
+    pub async fn technical_overview(&self, actor: &Caller) -> Result<Vec<ProbeStatus>> {
         self.probe_statuses(actor, true).await
     }
 
     /// Every probe's figures (viewer, or a `read` key); `charts` adds the 24-hour latency
     /// SVG.
-    pub async fn probe_statuses(
-        &self,
-        actor: &Caller,
-        charts: bool,
-    ) -> Result<Vec<ProbeStatus>, ServiceError> {
+    pub async fn probe_statuses(&self, actor: &Caller, charts: bool) -> Result<Vec<ProbeStatus>> {
         actor.require(Permission::ViewDashboards)?;
         let now = self.now_ms();
         let probes = self.store.probes().await?;

@@ -2,6 +2,7 @@
 //! (`/api/v1/query`, `/api/v1/query_range`). Every failure becomes a field error on `expr`
 //! that says what went wrong (not configured, unreachable, or Prometheus' own message).
 
+use crate::Result;
 use crate::ServiceError;
 use domain::alerting::Labels;
 use serde::Deserialize;
@@ -56,17 +57,13 @@ fn clean(mut l: Labels) -> Labels {
 }
 
 impl crate::Alerting<'_> {
-    fn prometheus_url(&self) -> Result<&str, ServiceError> {
+    fn prometheus_url(&self) -> Result<&str> {
         self.prometheus_url
             .as_deref()
             .ok_or_else(|| bad("no Prometheus is configured (set VIGIL_PROMETHEUS_URL)"))
     }
 
-    async fn prometheus_get(
-        &self,
-        path: &str,
-        params: &[(&str, String)],
-    ) -> Result<Data, ServiceError> {
+    async fn prometheus_get(&self, path: &str, params: &[(&str, String)]) -> Result<Data> {
         let base = self.prometheus_url()?;
         let url = format!("{}{path}", base.trim_end_matches('/'));
         // The URL may carry credentials: errors name it without them.
@@ -105,11 +102,7 @@ impl crate::Alerting<'_> {
 
     /// The value of `expr` at `at_ms`: one (labels, value) per series (a scalar is one
     /// series without labels).
-    pub async fn promql_instant(
-        &self,
-        expr: &str,
-        at_ms: i64,
-    ) -> Result<Vec<(Labels, f64)>, ServiceError> {
+    pub async fn promql_instant(&self, expr: &str, at_ms: i64) -> Result<Vec<(Labels, f64)>> {
         let d = self
             .prometheus_get(
                 "/api/v1/query",
@@ -148,7 +141,7 @@ impl crate::Alerting<'_> {
         start_ms: i64,
         end_ms: i64,
         step_ms: i64,
-    ) -> Result<Vec<(Labels, Vec<(i64, f64)>)>, ServiceError> {
+    ) -> Result<Vec<(Labels, Vec<(i64, f64)>)>> {
         let d = self
             .prometheus_get(
                 "/api/v1/query_range",

@@ -3,6 +3,7 @@
 //! `vigil rollup rebuild` — recomputing every rollup from the raw events still kept.
 
 use crate::events::{day_start_ms, local_day, AiHour};
+use crate::Result;
 use crate::ServiceError;
 use chrono_tz::Tz;
 use domain::events::feature_of;
@@ -183,7 +184,7 @@ impl RollupDelta {
     }
 
     /// Merges the delta into the stored rollup rows (read-modify-write inside `tx`).
-    pub(crate) async fn apply(self, tx: &mut IngestTx) -> Result<(), ServiceError> {
+    pub(crate) async fn apply(self, tx: &mut IngestTx) -> Result<()> {
         for ((day, key), delta) in self.sets {
             let (mut bitmap, mut events) = match tx.day_users(day, &key).await? {
                 Some((bytes, n)) => (bitmap_from(&bytes)?, n),
@@ -220,19 +221,19 @@ impl RollupDelta {
     }
 }
 
-pub(crate) fn bitmap_from(bytes: &[u8]) -> Result<RoaringBitmap, ServiceError> {
+pub(crate) fn bitmap_from(bytes: &[u8]) -> Result<RoaringBitmap> {
     RoaringBitmap::deserialize_from(bytes)
         .map_err(|e| ServiceError::Internal(format!("corrupt rollup bitmap: {e}")))
 }
 
-fn bitmap_bytes(b: &RoaringBitmap) -> Result<Vec<u8>, ServiceError> {
+fn bitmap_bytes(b: &RoaringBitmap) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(b.serialized_size());
     b.serialize_into(&mut out)
         .map_err(|e| ServiceError::Internal(format!("serializing bitmap: {e}")))?;
     Ok(out)
 }
 
-fn read_json<T: for<'de> Deserialize<'de> + Default>(s: Option<String>) -> Result<T, ServiceError> {
+fn read_json<T: for<'de> Deserialize<'de> + Default>(s: Option<String>) -> Result<T> {
     match s {
         None => Ok(T::default()),
         Some(s) => serde_json::from_str(&s)
@@ -240,7 +241,7 @@ fn read_json<T: for<'de> Deserialize<'de> + Default>(s: Option<String>) -> Resul
     }
 }
 
-fn write_json<T: Serialize>(v: &T) -> Result<String, ServiceError> {
+fn write_json<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
@@ -281,7 +282,7 @@ impl crate::Events<'_> {
         from_day: Option<i32>,
         actor: &str,
         mut progress: impl FnMut(u64),
-    ) -> Result<RebuildReport, ServiceError> {
+    ) -> Result<RebuildReport> {
         let tz = self.reporting_tz();
         let earliest = self.first_rebuildable_day();
         let from_day = from_day.unwrap_or(earliest);

@@ -3,7 +3,8 @@
 //! `annotations`. Imported rules keep Prometheus' meaning: every series the expression
 //! returns is firing (condition "any result"); `labels.severity` maps to P0–P3.
 
-use crate::{Caller, ServiceError};
+use crate::Caller;
+use crate::Result;
 use domain::alerting::{
     format_duration, parse_duration, Condition, Labels, RuleQuery, RuleSpec, Severity,
 };
@@ -243,7 +244,7 @@ impl crate::Alerting<'_> {
         &self,
         actor: &Caller,
         yaml: &str,
-    ) -> Result<ImportReport, ServiceError> {
+    ) -> Result<ImportReport> {
         actor.require(Permission::EditRules)?;
         let (specs, skipped) = parse(yaml)?;
         let existing = self.store.rules_with_state().await?;
@@ -278,7 +279,7 @@ impl crate::Alerting<'_> {
     }
 
     /// PromQL rules as a Prometheus rule file (viewer).
-    pub async fn export_prometheus_rules(&self, actor: &Caller) -> Result<String, ServiceError> {
+    pub async fn export_prometheus_rules(&self, actor: &Caller) -> Result<String> {
         actor.require(Permission::ViewAlerts)?;
         let specs: Vec<RuleSpec> = self
             .store

@@ -2,6 +2,7 @@
 //! series, probes, PromQL), and the backtest behind the rule editor's preview.
 
 use super::*;
+use crate::Result;
 
 impl crate::Alerting<'_> {
     // ----- evaluation -----
@@ -10,12 +11,7 @@ impl crate::Alerting<'_> {
     /// point per complete day (as of the day's end); windowed rates one point per hour,
     /// each over the window ending then (the last one as of `to_ms`, the current hour
     /// included). Buckets without data give no point.
-    pub async fn series(
-        &self,
-        query: &RuleQuery,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<Vec<Point>, ServiceError> {
+    pub async fn series(&self, query: &RuleQuery, from_ms: i64, to_ms: i64) -> Result<Vec<Point>> {
         match query {
             RuleQuery::Kpi { metric, .. } if metric.is_daily() => {
                 self.daily_series(*metric, from_ms, to_ms).await
@@ -61,7 +57,7 @@ impl crate::Alerting<'_> {
         metric: KpiMetric,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<Point>, ServiceError> {
+    ) -> Result<Vec<Point>> {
         let tz = self.events().reporting_tz();
         let first = local_day(from_ms, tz);
         let last = local_day(to_ms, tz) - 1; // the last complete day
@@ -110,7 +106,7 @@ impl crate::Alerting<'_> {
         window_h: i64,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<Point>, ServiceError> {
+    ) -> Result<Vec<Point>> {
         let h0 = from_ms.div_euclid(HOUR_MS);
         let h1 = to_ms.div_euclid(HOUR_MS);
         if h0 > h1 {
@@ -127,7 +123,7 @@ impl crate::Alerting<'_> {
             let hours: HashMap<i64, FeedbackCounts> = rows
                 .iter()
                 .map(|(h, d)| Ok((*h, parse_hourly(d)?)))
-                .collect::<Result<_, ServiceError>>()?;
+                .collect::<Result<_>>()?;
             for h in h0..=h1 {
                 let mut acc = FeedbackCounts::default();
                 for x in h - window_h + 1..=h {
@@ -152,7 +148,7 @@ impl crate::Alerting<'_> {
             let hours: HashMap<i64, AiHour> = rows
                 .iter()
                 .map(|(h, d)| Ok((*h, parse_hourly(d)?)))
-                .collect::<Result<_, ServiceError>>()?;
+                .collect::<Result<_>>()?;
             for h in h0..=h1 {
                 let mut acc = AiHour::default();
                 for x in h - window_h + 1..=h {
@@ -183,7 +179,7 @@ impl crate::Alerting<'_> {
     /// query and look-back in the cycle), checks the condition, advances the instances with
     /// Prometheus' semantics and stores the new state and transitions together. A rule
     /// whose query fails keeps its state and records the error; the others go on.
-    pub async fn evaluate_due_rules(&self) -> Result<CycleReport, ServiceError> {
+    pub async fn evaluate_due_rules(&self) -> Result<CycleReport> {
         let now = self.now_ms();
         let due = self.store.due_rules(now).await?;
         let mut report = CycleReport {
@@ -314,7 +310,7 @@ impl crate::Alerting<'_> {
         spec: RuleSpec,
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Backtest, ServiceError> {
+    ) -> Result<Backtest> {
         // A PromQL backtest runs the caller's query against the configured Prometheus:
         // that is an editor's power, not a viewer's. KPI and probe backtests only read
         // what a viewer sees anyway.
@@ -583,7 +579,7 @@ pub fn promql_matching(cond: &Condition, series: &[(Labels, f64)]) -> (Vec<Sampl
     (matching, shown)
 }
 
-fn parse_hourly<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, ServiceError> {
+fn parse_hourly<T: serde::de::DeserializeOwned>(data: &str) -> Result<T> {
     serde_json::from_str(data)
         .map_err(|e| ServiceError::Internal(format!("corrupt hourly rollup: {e}")))
 }

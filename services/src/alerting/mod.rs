@@ -7,6 +7,7 @@
 
 use crate::events::{day_start_ms, local_day, AiHour};
 use crate::probes::probe_matching;
+use crate::Result;
 use crate::{Caller, ServiceError};
 use domain::alerting::{
     AlertState, CompareOp, Condition, KpiMetric, Labels, RuleQuery, RuleSpec, RuleState,
@@ -150,7 +151,7 @@ fn name_taken(e: store::StoreError) -> ServiceError {
     }
 }
 
-fn normalized(mut spec: RuleSpec) -> Result<RuleSpec, ServiceError> {
+fn normalized(mut spec: RuleSpec) -> Result<RuleSpec> {
     spec.name = spec.name.trim().to_owned();
     spec.runbook_url = spec.runbook_url.trim().to_owned();
     spec.validate()?;
@@ -161,7 +162,7 @@ impl crate::Alerting<'_> {
     // ----- rules -----
 
     /// Every rule with what the engine last saw (viewer).
-    pub async fn list_rules(&self, actor: &Caller) -> Result<Vec<RuleView>, ServiceError> {
+    pub async fn list_rules(&self, actor: &Caller) -> Result<Vec<RuleView>> {
         actor.require(Permission::ViewAlerts)?;
         Ok(self
             .store
@@ -184,13 +185,13 @@ impl crate::Alerting<'_> {
             .collect())
     }
 
-    pub async fn get_rule(&self, actor: &Caller, id: i64) -> Result<Rule, ServiceError> {
+    pub async fn get_rule(&self, actor: &Caller, id: i64) -> Result<Rule> {
         actor.require(Permission::ViewAlerts)?;
         Ok(self.store.rule(id).await?)
     }
 
     /// Creates a rule (editor); field errors name the editor's inputs.
-    pub async fn create_rule(&self, actor: &Caller, spec: RuleSpec) -> Result<Rule, ServiceError> {
+    pub async fn create_rule(&self, actor: &Caller, spec: RuleSpec) -> Result<Rule> {
         actor.require(Permission::EditRules)?;
         let spec = normalized(spec)?;
         self.store
@@ -207,7 +208,7 @@ impl crate::Alerting<'_> {
         id: i64,
         version: i64,
         spec: RuleSpec,
-    ) -> Result<Rule, ServiceError> {
+    ) -> Result<Rule> {
         actor.require(Permission::EditRules)?;
         let spec = normalized(spec)?;
         self.store
@@ -216,7 +217,7 @@ impl crate::Alerting<'_> {
             .map_err(name_taken)
     }
 
-    pub async fn delete_rule(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete_rule(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditRules)?;
         self.store
             .delete_rule(id, &actor.audit(self.now_ms()))
@@ -228,7 +229,7 @@ impl crate::Alerting<'_> {
     /// and the technical ones once on databases seeded before they existed (skipping names
     /// in use). The PromQL rule is enabled only with a Prometheus data source. Returns how
     /// many were added.
-    pub async fn seed_default_rules(&self) -> Result<usize, ServiceError> {
+    pub async fn seed_default_rules(&self) -> Result<usize> {
         const KEY: &str = "alerting.defaults_seeded";
         const TECH_KEY: &str = "alerting.technical_defaults_seeded";
         let ctx = AuditCtx::system("system", self.now_ms());
@@ -273,7 +274,7 @@ impl crate::Alerting<'_> {
     // ----- alerts and history -----
 
     /// Alert instances pending or firing now, firing first, then by severity.
-    pub async fn active_alerts(&self, actor: &Caller) -> Result<Vec<ActiveAlert>, ServiceError> {
+    pub async fn active_alerts(&self, actor: &Caller) -> Result<Vec<ActiveAlert>> {
         actor.require(Permission::ViewAlerts)?;
         Ok(active_alerts_of(&self.store.rules_with_state().await?))
     }
@@ -283,7 +284,7 @@ impl crate::Alerting<'_> {
         &self,
         actor: &Caller,
         q: &HistoryQuery,
-    ) -> Result<Vec<HistoryEntry>, ServiceError> {
+    ) -> Result<Vec<HistoryEntry>> {
         actor.require(Permission::ViewAlerts)?;
         Ok(self.store.alert_history(q).await?)
     }

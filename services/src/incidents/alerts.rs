@@ -3,6 +3,7 @@
 //! incidents.
 
 use super::*;
+use crate::Result;
 
 impl crate::Incidents<'_> {
     /// The alert link for one of Vigil's alert instances that is active now.
@@ -11,7 +12,7 @@ impl crate::Incidents<'_> {
         actor: &Caller,
         rule_id: i64,
         fingerprint: &str,
-    ) -> Result<AlertLink, ServiceError> {
+    ) -> Result<AlertLink> {
         let now = self.now_ms();
         let alerts = self.alerting().active_alerts(actor).await?;
         let a = alerts
@@ -27,11 +28,7 @@ impl crate::Incidents<'_> {
     }
 
     /// The alert link for an alert received from Alertmanager.
-    async fn external_alert_link(
-        &self,
-        actor: &Caller,
-        fingerprint: &str,
-    ) -> Result<AlertLink, ServiceError> {
+    async fn external_alert_link(&self, actor: &Caller, fingerprint: &str) -> Result<AlertLink> {
         let now = self.now_ms();
         let a = self
             .notify()
@@ -64,7 +61,7 @@ impl crate::Incidents<'_> {
         source: &str,
         rule_id: Option<i64>,
         fingerprint: &str,
-    ) -> Result<Incident, ServiceError> {
+    ) -> Result<Incident> {
         actor.require(Permission::RespondToIncidents)?;
         let link = match (source, rule_id) {
             ("vigil", Some(id)) => self.vigil_alert_link(actor, id, fingerprint).await?,
@@ -102,7 +99,7 @@ impl crate::Incidents<'_> {
         source: &str,
         rule_id: Option<i64>,
         fingerprint: &str,
-    ) -> Result<bool, ServiceError> {
+    ) -> Result<bool> {
         actor.require(Permission::RespondToIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
         let link = match (source, rule_id) {
@@ -123,7 +120,7 @@ impl crate::Incidents<'_> {
 
     /// [`Services::open_incidents_for_firing_alerts`] when the last evaluation cycle changed
     /// something, or a minute after the last look (it reads every rule and its state).
-    pub async fn open_incidents_if_due(&self, changed: bool) -> Result<Vec<String>, ServiceError> {
+    pub async fn open_incidents_if_due(&self, changed: bool) -> Result<Vec<String>> {
         use std::sync::atomic::Ordering;
         let now = self.now_ms();
         let last = self.incident_scan_at_ms.load(Ordering::SeqCst);
@@ -137,7 +134,7 @@ impl crate::Incidents<'_> {
     /// Opens an incident for every firing alert of a rule marked "open an incident when
     /// firing" that has none for this firing episode yet (engine, leader only). Returns
     /// the codes opened.
-    pub async fn open_incidents_for_firing_alerts(&self) -> Result<Vec<String>, ServiceError> {
+    pub async fn open_incidents_for_firing_alerts(&self) -> Result<Vec<String>> {
         let mut opened = Vec::new();
         // One read of the rules serves both the flags and the active instances.
         let rules = self.store.rules_with_state().await?;

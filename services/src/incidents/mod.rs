@@ -8,6 +8,7 @@ pub mod reports;
 
 pub use alerts::episode_key;
 
+use crate::Result;
 use crate::{Caller, ServiceError};
 use chrono::TimeZone;
 use chrono_tz::Tz;
@@ -102,7 +103,7 @@ impl crate::Incidents<'_> {
         (before, after): (&Incident, &Incident),
         entry: NewEntry,
         action: &str,
-    ) -> Result<Incident, ServiceError> {
+    ) -> Result<Incident> {
         Ok(self
             .store
             .save_incident(before, after, &[entry], action, &actor.audit(self.now_ms()))
@@ -120,12 +121,12 @@ impl crate::Incidents<'_> {
     }
 
     /// Active users for role and owner pickers (responder: they assign people).
-    pub async fn people(&self, actor: &Caller) -> Result<Vec<Person>, ServiceError> {
+    pub async fn people(&self, actor: &Caller) -> Result<Vec<Person>> {
         actor.require(Permission::ViewIncidents)?;
         self.people_directory().await
     }
 
-    pub(crate) async fn people_directory(&self) -> Result<Vec<Person>, ServiceError> {
+    pub(crate) async fn people_directory(&self) -> Result<Vec<Person>> {
         let mut out: Vec<Person> = self
             .store
             .list_users()
@@ -142,16 +143,12 @@ impl crate::Incidents<'_> {
         Ok(out)
     }
 
-    async fn check_people(&self, ids: &[i64], field: &str) -> Result<(), ServiceError> {
+    async fn check_people(&self, ids: &[i64], field: &str) -> Result<()> {
         check_ids(&self.people_directory().await?, ids, field)
     }
 
     /// Declares an incident (responder). Detection defaults to now; an IC may be named.
-    pub async fn declare_incident(
-        &self,
-        actor: &Caller,
-        input: Declare,
-    ) -> Result<Incident, ServiceError> {
+    pub async fn declare_incident(&self, actor: &Caller, input: Declare) -> Result<Incident> {
         actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let fields = input.fields.normalized();
@@ -193,17 +190,13 @@ impl crate::Incidents<'_> {
     }
 
     /// One incident by code (viewer).
-    pub async fn incident(&self, actor: &Caller, code: &str) -> Result<Incident, ServiceError> {
+    pub async fn incident(&self, actor: &Caller, code: &str) -> Result<Incident> {
         actor.require(Permission::ViewIncidents)?;
         Ok(self.store.incident_by_code(code).await?)
     }
 
     /// The incident page's data (viewer).
-    pub async fn incident_detail(
-        &self,
-        actor: &Caller,
-        code: &str,
-    ) -> Result<IncidentDetail, ServiceError> {
+    pub async fn incident_detail(&self, actor: &Caller, code: &str) -> Result<IncidentDetail> {
         actor.require(Permission::ViewIncidents)?;
         let incident = self.store.incident_by_code(code).await?;
         let now = self.now_ms();
@@ -225,7 +218,7 @@ impl crate::Incidents<'_> {
         &self,
         actor: &Caller,
         filter: &IncidentFilter,
-    ) -> Result<Vec<Incident>, ServiceError> {
+    ) -> Result<Vec<Incident>> {
         actor.require(Permission::ViewIncidents)?;
         Ok(self.store.incidents(filter).await?)
     }
@@ -239,7 +232,7 @@ impl crate::Incidents<'_> {
         to: Status,
         at_ms: Option<i64>,
         override_reason: Option<String>,
-    ) -> Result<Incident, ServiceError> {
+    ) -> Result<Incident> {
         actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let before = self.store.incident_by_code(code).await?;
@@ -295,7 +288,7 @@ impl crate::Incidents<'_> {
         code: &str,
         version: i64,
         fields: IncidentFields,
-    ) -> Result<Incident, ServiceError> {
+    ) -> Result<Incident> {
         actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let before = self.store.incident_by_code(code).await?;
@@ -380,7 +373,7 @@ impl crate::Incidents<'_> {
         actor: &Caller,
         code: &str,
         roles: Roles,
-    ) -> Result<Incident, ServiceError> {
+    ) -> Result<Incident> {
         actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let roles: Roles = roles.into_iter().filter(|(_, v)| !v.is_empty()).collect();
@@ -458,7 +451,7 @@ impl crate::Incidents<'_> {
         code: &str,
         checkpoint: Checkpoint,
         done: bool,
-    ) -> Result<Incident, ServiceError> {
+    ) -> Result<Incident> {
         actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let before = self.store.incident_by_code(code).await?;
@@ -498,7 +491,7 @@ impl crate::Incidents<'_> {
         code: &str,
         text: &str,
         at_ms: Option<i64>,
-    ) -> Result<Vec<TimelineEntry>, ServiceError> {
+    ) -> Result<Vec<TimelineEntry>> {
         actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let inc = self.store.incident_by_code(code).await?;
@@ -526,7 +519,7 @@ impl crate::Incidents<'_> {
         entry_id: i64,
         text: &str,
         at_ms: i64,
-    ) -> Result<TimelineEntry, ServiceError> {
+    ) -> Result<TimelineEntry> {
         actor.require(Permission::RespondToIncidents)?;
         let now = self.now_ms();
         let inc = self.store.incident_by_code(code).await?;
@@ -545,11 +538,7 @@ impl crate::Incidents<'_> {
     }
 
     /// The seed's incident report (事故报告) as text for Feishu or email (viewer).
-    pub async fn incident_report(
-        &self,
-        actor: &Caller,
-        code: &str,
-    ) -> Result<String, ServiceError> {
+    pub async fn incident_report(&self, actor: &Caller, code: &str) -> Result<String> {
         actor.require(Permission::ViewIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
         Ok(report_text(
@@ -566,7 +555,7 @@ impl crate::Incidents<'_> {
         actor: &Caller,
         code: &str,
         channel_id: i64,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<()> {
         actor.require(Permission::RespondToIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
         let text = report_text(&inc, self.events().reporting_tz(), &self.public_url);
@@ -606,7 +595,7 @@ impl crate::Incidents<'_> {
 
 /// The list's status filter as the UI and the API take it: `open` (also empty), `all`,
 /// `done` (resolved or closed) or one status → (open-only flag, status).
-pub fn status_filter(s: &str) -> Result<(Option<bool>, Option<Status>), ServiceError> {
+pub fn status_filter(s: &str) -> Result<(Option<bool>, Option<Status>)> {
     match s.trim() {
         "" | "open" => Ok((Some(true), None)),
         "all" => Ok((None, None)),
@@ -621,7 +610,7 @@ pub fn status_filter(s: &str) -> Result<(Option<bool>, Option<Status>), ServiceE
 }
 
 /// `Invalid` on `field` unless every id is an active user in `people`.
-pub(crate) fn check_ids(people: &[Person], ids: &[i64], field: &str) -> Result<(), ServiceError> {
+pub(crate) fn check_ids(people: &[Person], ids: &[i64], field: &str) -> Result<()> {
     match ids.iter().find(|id| !people.iter().any(|p| p.id == **id)) {
         Some(bad) => Err(ServiceError::invalid(
             field,

@@ -2,6 +2,7 @@
 //! seed's template layout) and action items tracked across incidents.
 
 use super::{duration_zh, format_minute, Person};
+use crate::Result;
 use crate::{Caller, ServiceError};
 use chrono_tz::Tz;
 use domain::incident::postmortem::{
@@ -50,11 +51,7 @@ pub fn today(now_ms: i64, tz: Tz) -> String {
 
 impl crate::Incidents<'_> {
     /// The postmortem of an incident, prefilled when none was saved yet (viewer).
-    pub async fn postmortem(
-        &self,
-        actor: &Caller,
-        code: &str,
-    ) -> Result<PostmortemView, ServiceError> {
+    pub async fn postmortem(&self, actor: &Caller, code: &str) -> Result<PostmortemView> {
         actor.require(Permission::ViewIncidents)?;
         let incident = self.store.incident_by_code(code).await?;
         let now = self.now_ms();
@@ -110,7 +107,7 @@ impl crate::Incidents<'_> {
         version: i64,
         mut doc: Postmortem,
         status: PmStatus,
-    ) -> Result<PostmortemView, ServiceError> {
+    ) -> Result<PostmortemView> {
         actor.require(Permission::EditPostmortems)?;
         let incident = self.store.incident_by_code(code).await?;
         doc.whys = doc.whys.into_iter().map(|w| w.trim().to_owned()).collect();
@@ -147,11 +144,7 @@ impl crate::Incidents<'_> {
     }
 
     /// The postmortem as Markdown in the template's layout (viewer).
-    pub async fn postmortem_markdown(
-        &self,
-        actor: &Caller,
-        code: &str,
-    ) -> Result<String, ServiceError> {
+    pub async fn postmortem_markdown(&self, actor: &Caller, code: &str) -> Result<String> {
         actor.require(Permission::ViewIncidents)?;
         let view = self.postmortem(actor, code).await?;
         let alerts = self.store.incident_alerts(view.incident.id).await?;
@@ -166,7 +159,7 @@ impl crate::Incidents<'_> {
 
     // ----- action items -----
 
-    fn check_action(&self, spec: &ActionSpec) -> Result<ActionSpec, ServiceError> {
+    fn check_action(&self, spec: &ActionSpec) -> Result<ActionSpec> {
         let spec = ActionSpec {
             description: spec.description.trim().to_owned(),
             due_date: spec.due_date.trim().to_owned(),
@@ -182,7 +175,7 @@ impl crate::Incidents<'_> {
         actor: &Caller,
         code: &str,
         spec: &ActionSpec,
-    ) -> Result<ActionItem, ServiceError> {
+    ) -> Result<ActionItem> {
         actor.require(Permission::EditPostmortems)?;
         let spec = self.check_action(spec)?;
         if let Some(o) = spec.owner_user_id {
@@ -201,7 +194,7 @@ impl crate::Incidents<'_> {
         actor: &Caller,
         id: i64,
         spec: &ActionSpec,
-    ) -> Result<ActionItem, ServiceError> {
+    ) -> Result<ActionItem> {
         actor.require(Permission::EditPostmortems)?;
         let spec = self.check_action(spec)?;
         if let Some(o) = spec.owner_user_id {
@@ -219,7 +212,7 @@ impl crate::Incidents<'_> {
         actor: &Caller,
         id: i64,
         status: ActionStatus,
-    ) -> Result<ActionItem, ServiceError> {
+    ) -> Result<ActionItem> {
         actor.require(Permission::ViewIncidents)?;
         let item = self.store.action_item(id).await?;
         // The item's owner may move it even as a viewer; anyone else needs the permission.
@@ -239,7 +232,7 @@ impl crate::Incidents<'_> {
             .await?)
     }
 
-    pub async fn delete_action_item(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete_action_item(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditPostmortems)?;
         self.store
             .delete_action_item(id, &actor.audit(self.now_ms()))
@@ -255,7 +248,7 @@ impl crate::Incidents<'_> {
         owner: Option<i64>,
         status: Option<ActionStatus>,
         overdue: bool,
-    ) -> Result<Vec<ActionItem>, ServiceError> {
+    ) -> Result<Vec<ActionItem>> {
         actor.require(Permission::ViewIncidents)?;
         Ok(self
             .store
@@ -269,7 +262,7 @@ impl crate::Incidents<'_> {
     }
 
     /// The signed-in user's open action items (home page).
-    pub async fn my_action_items(&self, actor: &Caller) -> Result<Vec<ActionItem>, ServiceError> {
+    pub async fn my_action_items(&self, actor: &Caller) -> Result<Vec<ActionItem>> {
         actor.require(Permission::ViewIncidents)?;
         Ok(self
             .store
@@ -549,7 +542,7 @@ impl crate::Incidents<'_> {
     /// Demo incidents over the last 80 days (skipped when any incident exists): resolved
     /// and closed ones with postmortems and action items, one resolved P1 whose postmortem
     /// is overdue, and two still open. Deterministic for a seed. Returns how many.
-    pub async fn load_demo_incidents(&self, seed: u64) -> Result<usize, ServiceError> {
+    pub async fn load_demo_incidents(&self, seed: u64) -> Result<usize> {
         use domain::alerting::Severity;
         use domain::incident::{
             monitoring_ms, Checkpoint, IncidentFields, Roles, MINUTE_MS as MIN,

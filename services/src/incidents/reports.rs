@@ -3,7 +3,8 @@
 //! plotters charts.
 
 use crate::charts::{grouped_bar_chart, SEVERITY_COLORS};
-use crate::{Caller, ServiceError};
+use crate::Caller;
+use crate::Result;
 use chrono::{Datelike, TimeZone, Utc};
 use chrono_tz::Tz;
 use domain::alerting::Severity;
@@ -116,7 +117,7 @@ impl crate::Incidents<'_> {
         &self,
         actor: &Caller,
         months: u32,
-    ) -> Result<IncidentReport, ServiceError> {
+    ) -> Result<IncidentReport> {
         actor.require(Permission::ViewIncidents)?;
         let months_n = months.clamp(1, 24);
         let tz = self.events().reporting_tz();

@@ -2,6 +2,7 @@
 //! version 4) is accepted at `POST /api/v1/integrations/alertmanager` with an ingest key,
 //! stored, and shown beside Vigil's own alerts.
 
+use crate::Result;
 use crate::{Caller, ServiceError};
 use domain::alerting::Labels;
 use domain::FieldErrors;
@@ -78,7 +79,7 @@ impl crate::Notify<'_> {
         &self,
         caller: &Caller,
         body: &[u8],
-    ) -> Result<ReceiveReport, ServiceError> {
+    ) -> Result<ReceiveReport> {
         caller.require(domain::Permission::Ingest)?;
         let hook: AlertmanagerWebhook = serde_json::from_slice(body).map_err(|e| {
             ServiceError::Malformed(format!("line {}, column {}: {e}", e.line(), e.column()))
@@ -160,10 +161,7 @@ impl crate::Notify<'_> {
     }
 
     /// Received alerts still firing, newest first (viewer).
-    pub async fn external_alerts(
-        &self,
-        actor: &crate::Caller,
-    ) -> Result<Vec<ExternalAlertView>, ServiceError> {
+    pub async fn external_alerts(&self, actor: &crate::Caller) -> Result<Vec<ExternalAlertView>> {
         actor.require(domain::Permission::ViewAlerts)?;
         let rows = self.store.firing_external_alerts(self.now_ms()).await?;
         Ok(rows

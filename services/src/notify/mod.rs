@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod external;
 pub mod policy;
 
+use crate::Result;
 use crate::{Caller, ServiceError};
 use channels::{ChannelConfig, ChannelKind};
 use dispatch::{GroupState, NotifyAlert};
@@ -68,7 +69,7 @@ fn host_of(url: &str) -> String {
     authority.rsplit('@').next().unwrap_or("").to_owned()
 }
 
-fn silence_from_row(r: &SilenceRow) -> Result<Silence, ServiceError> {
+fn silence_from_row(r: &SilenceRow) -> Result<Silence> {
     Ok(Silence {
         id: r.id,
         matchers: serde_json::from_str(&r.matchers)
@@ -100,7 +101,7 @@ impl crate::Notify<'_> {
         kind: &str,
         config: ChannelConfig,
         enabled: bool,
-    ) -> Result<ChannelView, ServiceError> {
+    ) -> Result<ChannelView> {
         actor.require(Permission::ManageChannels)?;
         let mut e = domain::FieldErrors::new();
         let name = name.trim();
@@ -129,7 +130,7 @@ impl crate::Notify<'_> {
         Ok(view_of(&row))
     }
 
-    pub async fn delete_channel(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete_channel(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::ManageChannels)?;
         Ok(self
             .store
@@ -137,17 +138,14 @@ impl crate::Notify<'_> {
             .await?)
     }
 
-    pub async fn list_channels(&self, actor: &Caller) -> Result<Vec<ChannelView>, ServiceError> {
+    pub async fn list_channels(&self, actor: &Caller) -> Result<Vec<ChannelView>> {
         actor.require(Permission::ViewAlerts)?;
         Ok(self.store.channels().await?.iter().map(view_of).collect())
     }
 
     /// The enabled channels `actor` may send an incident report to: none unless they
     /// respond to incidents (names only, no settings).
-    pub async fn report_channels(
-        &self,
-        actor: &Caller,
-    ) -> Result<Vec<(i64, String)>, ServiceError> {
+    pub async fn report_channels(&self, actor: &Caller) -> Result<Vec<(i64, String)>> {
         actor.require(Permission::ViewIncidents)?;
         if !actor.can(Permission::RespondToIncidents) {
             return Ok(Vec::new());
@@ -165,12 +163,12 @@ impl crate::Notify<'_> {
     // ----- policy -----
 
     /// The routing policy in force (the default until one is saved) and its version.
-    pub async fn notification_policy(&self, actor: &Caller) -> Result<(Policy, i64), ServiceError> {
+    pub async fn notification_policy(&self, actor: &Caller) -> Result<(Policy, i64)> {
         actor.require(Permission::ViewAlerts)?;
         self.policy_in_force().await
     }
 
-    async fn policy_in_force(&self) -> Result<(Policy, i64), ServiceError> {
+    async fn policy_in_force(&self) -> Result<(Policy, i64)> {
         match self.store.policy().await? {
             None => Ok((Policy::default(), 0)),
             Some((doc, v)) => Ok((
@@ -186,7 +184,7 @@ impl crate::Notify<'_> {
         actor: &Caller,
         policy: &Policy,
         version: i64,
-    ) -> Result<i64, ServiceError> {
+    ) -> Result<i64> {
         actor.require(Permission::EditRouting)?;
         policy.validate()?;
         let doc =
@@ -207,7 +205,7 @@ impl crate::Notify<'_> {
         starts_at_ms: i64,
         ends_at_ms: i64,
         comment: &str,
-    ) -> Result<Silence, ServiceError> {
+    ) -> Result<Silence> {
         actor.require(Permission::Silence)?;
         let mut e = domain::FieldErrors::new();
         let ms = match policy::parse_matchers(matchers) {
@@ -250,7 +248,7 @@ impl crate::Notify<'_> {
         silence_from_row(&row)
     }
 
-    pub async fn expire_silence(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+    pub async fn expire_silence(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::Silence)?;
         Ok(self
             .store
@@ -259,7 +257,7 @@ impl crate::Notify<'_> {
     }
 
     /// Pending and active silences, and those expired in the last 7 days.
-    pub async fn list_silences(&self, actor: &Caller) -> Result<Vec<Silence>, ServiceError> {
+    pub async fn list_silences(&self, actor: &Caller) -> Result<Vec<Silence>> {
         actor.require(Permission::ViewAlerts)?;
         self.store
             .silences(self.now_ms() - 7 * 86_400_000)
@@ -272,7 +270,7 @@ impl crate::Notify<'_> {
     // ----- dispatch and delivery -----
 
     /// Firing alerts and those resolved within the retention, from the rules' states.
-    pub async fn notify_alerts(&self) -> Result<Vec<NotifyAlert>, ServiceError> {
+    pub async fn notify_alerts(&self) -> Result<Vec<NotifyAlert>> {
         let mut out = Vec::new();
         for r in self.store.rules_with_state().await? {
             let spec = &r.rule.spec;
@@ -308,7 +306,7 @@ impl crate::Notify<'_> {
     }
 
     /// Decides what to send now and queues it (with the group states) in one transaction.
-    pub async fn dispatch_notifications(&self) -> Result<DispatchReport, ServiceError> {
+    pub async fn dispatch_notifications(&self) -> Result<DispatchReport> {
         let now = self.now_ms();
         let alerts = self.notify_alerts().await?;
         let (policy, _) = self.policy_in_force().await?;
@@ -388,7 +386,7 @@ impl crate::Notify<'_> {
     /// parallel (up to the delivery concurrency), each group's messages in order, so a
     /// resolved message never overtakes its firing one. Failures are retried with backoff
     /// for 24 h; every attempt is logged.
-    pub async fn deliver_notifications(&self) -> Result<DeliveryReport, ServiceError> {
+    pub async fn deliver_notifications(&self) -> Result<DeliveryReport> {
         let now = self.now_ms();
         let due = self.store.due_deliveries(now, 500).await?;
         let mut report = DeliveryReport::default();
@@ -436,7 +434,7 @@ impl crate::Notify<'_> {
         channels: &BTreeMap<i64, ChannelRow>,
         queue: Vec<Delivery>,
         now: i64,
-    ) -> Result<DeliveryReport, ServiceError> {
+    ) -> Result<DeliveryReport> {
         let mut report = DeliveryReport::default();
         for d in queue {
             let outcome = match channels.get(&d.channel_id) {
@@ -482,7 +480,7 @@ impl crate::Notify<'_> {
 
     /// Sends a test message to one channel now (not through the outbox); the error says
     /// what the receiver answered.
-    pub async fn test_channel(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+    pub async fn test_channel(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditRouting)?;
         let c = self
             .store
@@ -532,7 +530,7 @@ impl crate::Notify<'_> {
         &self,
         actor: &Caller,
         before_id: Option<i64>,
-    ) -> Result<Vec<Delivery>, ServiceError> {
+    ) -> Result<Vec<Delivery>> {
         actor.require(Permission::ViewAlerts)?;
         Ok(self.store.deliveries(100, before_id).await?)
     }

@@ -1,7 +1,7 @@
 //! The demo on-call setup: a small team, the seeds' roster as "Primary on-call" with a
 //! "Weekend backup" schedule, contact details, and a P0/P1 paging policy.
 
-use crate::ServiceError;
+use crate::Result;
 use domain::oncall::escalation::{Method, NotifyRule, PolicySpec, Step, Target};
 use domain::oncall::{self as oc, Layer, Rotation, RotationKind, ScheduleSpec, Window, DAY_MS};
 use domain::{Locale, Role};
@@ -22,7 +22,7 @@ const TEAM: [(&str, &str, Role); 7] = [
 impl crate::Oncall<'_> {
     /// Adds the demo team, schedules and policy unless a schedule exists; returns how many
     /// schedules it added. Demo accounts cannot sign in (no password) until an admin sets one.
-    pub async fn load_demo_oncall(&self) -> Result<usize, ServiceError> {
+    pub async fn load_demo_oncall(&self) -> Result<usize> {
         if !self.store.schedules().await?.is_empty() {
             return Ok(0);
         }

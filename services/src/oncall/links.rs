@@ -2,9 +2,10 @@
 //! URLs (`/ical/{token}.ics`).
 
 use super::*;
+use crate::Result;
 
 impl crate::Oncall<'_> {
-    async fn link_secret(&self) -> Result<Vec<u8>, ServiceError> {
+    async fn link_secret(&self) -> Result<Vec<u8>> {
         let fresh = hex::encode(rand::random::<[u8; 32]>());
         let secret = self
             .store
@@ -25,7 +26,7 @@ impl crate::Oncall<'_> {
 
     /// The signed link that acknowledges run `id` as `user_id` without signing in. It
     /// expires [`ACK_LINK_TTL_MS`] after it is made (every page of a run gets a fresh one).
-    pub async fn ack_url(&self, id: i64, user_id: i64) -> Result<String, ServiceError> {
+    pub async fn ack_url(&self, id: i64, user_id: i64) -> Result<String> {
         let expires_s = (self.now_ms() + ACK_LINK_TTL_MS) / 1000;
         let msg = format!("{id}.{user_id}.{expires_s}");
         let sig = Self::sign(&self.link_secret().await?, &format!("ack.{msg}"));
@@ -34,10 +35,7 @@ impl crate::Oncall<'_> {
 
     /// What a signed link points at, checked: `NotFound` for a bad or forged token, `Gone`
     /// for an expired link or one whose person is disabled.
-    async fn check_ack_token(
-        &self,
-        token: &str,
-    ) -> Result<(Escalation, store::User), ServiceError> {
+    async fn check_ack_token(&self, token: &str) -> Result<(Escalation, store::User)> {
         let parts: Vec<&str> = token.trim().split('.').collect();
         let [id, user, expires_s, sig] = parts[..] else {
             return Err(ServiceError::NotFound);
@@ -71,7 +69,7 @@ impl crate::Oncall<'_> {
     }
 
     /// The run a signed link acknowledges, for its confirmation page.
-    pub async fn ack_link_preview(&self, token: &str) -> Result<AckOutcome, ServiceError> {
+    pub async fn ack_link_preview(&self, token: &str) -> Result<AckOutcome> {
         let (e, _) = self.check_ack_token(token).await?;
         Ok(AckOutcome {
             title: format!("[{}] {}", e.severity, e.title),
@@ -85,7 +83,7 @@ impl crate::Oncall<'_> {
 
     /// Acknowledges through a signed link (the link is the credential; audited as the
     /// person it was sent to).
-    pub async fn ack_by_link(&self, token: &str) -> Result<AckOutcome, ServiceError> {
+    pub async fn ack_by_link(&self, token: &str) -> Result<AckOutcome> {
         let (e, u) = self.check_ack_token(token).await?;
         let ctx = AuditCtx {
             user_id: Some(u.id),
@@ -113,7 +111,7 @@ impl crate::Oncall<'_> {
         actor: &Caller,
         kind: FeedKind,
         subject_id: i64,
-    ) -> Result<String, ServiceError> {
+    ) -> Result<String> {
         match kind {
             FeedKind::Schedule => {
                 actor.require(Permission::EditOncall)?;
@@ -135,7 +133,7 @@ impl crate::Oncall<'_> {
 
     /// The iCalendar text behind a secret token: a week back and four weeks ahead, whole
     /// UTC days. `NotFound` for an unknown token.
-    pub async fn calendar_feed(&self, token: &str) -> Result<String, ServiceError> {
+    pub async fn calendar_feed(&self, token: &str) -> Result<String> {
         let token = token.trim().trim_end_matches(".ics");
         let Some((kind, id)) = self.store.feed_by_hash(&sha256_hex(token)).await? else {
             return Err(ServiceError::NotFound);

@@ -10,6 +10,7 @@ mod paging;
 
 use crate::incidents::Person;
 use crate::notify::channels::{self, ChannelConfig, ChannelKind};
+use crate::Result;
 use crate::{Caller, ServiceError};
 use chrono_tz::Tz;
 use domain::alerting::AlertState;
@@ -147,7 +148,7 @@ pub struct AckOutcome {
 }
 
 /// The IANA zone of a schedule (`time_zone` error otherwise).
-pub fn zone(name: &str) -> Result<Tz, ServiceError> {
+pub fn zone(name: &str) -> Result<Tz> {
     name.trim().parse::<Tz>().map_err(|_| {
         ServiceError::invalid(
             "time_zone",
@@ -177,7 +178,7 @@ impl crate::Oncall<'_> {
         people.iter().map(|p| (p.id, p)).collect()
     }
 
-    async fn check_schedule(&self, spec: &ScheduleSpec) -> Result<(), ServiceError> {
+    async fn check_schedule(&self, spec: &ScheduleSpec) -> Result<()> {
         let mut errs = spec.validate().err().unwrap_or_default();
         if !spec.time_zone.trim().is_empty() {
             if let Err(ServiceError::Invalid(e)) = zone(&spec.time_zone) {
@@ -197,11 +198,7 @@ impl crate::Oncall<'_> {
     }
 
     /// Creates a schedule (editor).
-    pub async fn create_schedule(
-        &self,
-        actor: &Caller,
-        spec: ScheduleSpec,
-    ) -> Result<Schedule, ServiceError> {
+    pub async fn create_schedule(&self, actor: &Caller, spec: ScheduleSpec) -> Result<Schedule> {
         actor.require(Permission::EditOncall)?;
         self.check_schedule(&spec).await?;
         Ok(self
@@ -217,7 +214,7 @@ impl crate::Oncall<'_> {
         id: i64,
         version: i64,
         spec: ScheduleSpec,
-    ) -> Result<Schedule, ServiceError> {
+    ) -> Result<Schedule> {
         actor.require(Permission::EditOncall)?;
         self.check_schedule(&spec).await?;
         Ok(self
@@ -227,7 +224,7 @@ impl crate::Oncall<'_> {
     }
 
     /// Deletes a schedule (editor); refused while a policy pages it.
-    pub async fn delete_schedule(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete_schedule(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditOncall)?;
         if let Some(p) = self
             .store
@@ -253,13 +250,13 @@ impl crate::Oncall<'_> {
     }
 
     /// Every schedule with who is on call now and next (viewer).
-    pub async fn schedules(&self, actor: &Caller) -> Result<Vec<ScheduleSummary>, ServiceError> {
+    pub async fn schedules(&self, actor: &Caller) -> Result<Vec<ScheduleSummary>> {
         actor.require(Permission::ViewOncall)?;
         self.summaries(None).await
     }
 
     /// Summaries of every schedule, or of schedule `only`.
-    async fn summaries(&self, only: Option<i64>) -> Result<Vec<ScheduleSummary>, ServiceError> {
+    async fn summaries(&self, only: Option<i64>) -> Result<Vec<ScheduleSummary>> {
         let now = self.now_ms();
         let horizon = now + 28 * DAY_MS;
         let schedules = match only {
@@ -319,7 +316,7 @@ impl crate::Oncall<'_> {
         id: i64,
         from_ms: i64,
         days: i64,
-    ) -> Result<ScheduleView, ServiceError> {
+    ) -> Result<ScheduleView> {
         actor.require(Permission::ViewOncall)?;
         if !(1..=MAX_VIEW_DAYS).contains(&days) {
             return Err(ServiceError::invalid(
@@ -369,7 +366,7 @@ impl crate::Oncall<'_> {
         user_id: i64,
         replaces: Option<i64>,
         note: &str,
-    ) -> Result<OverrideRow, ServiceError> {
+    ) -> Result<OverrideRow> {
         actor.require(Permission::EditOncall)?;
         self.store.schedule(schedule_id).await?;
         let now = self.now_ms();
@@ -404,7 +401,7 @@ impl crate::Oncall<'_> {
             .await?)
     }
 
-    pub async fn delete_override(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete_override(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditOncall)?;
         self.store
             .delete_override(id, &actor.audit(self.now_ms()))
@@ -413,19 +410,14 @@ impl crate::Oncall<'_> {
     }
 
     /// The signed-in person's shifts over the next `days` days, across schedules.
-    pub async fn my_shifts(&self, actor: &Caller, days: i64) -> Result<Vec<MyShift>, ServiceError> {
+    pub async fn my_shifts(&self, actor: &Caller, days: i64) -> Result<Vec<MyShift>> {
         actor.require(Permission::ViewOncall)?;
         let now = self.now_ms();
         let to = now + days.clamp(1, MAX_VIEW_DAYS) * DAY_MS;
         self.shifts_of(actor.person()?, now, to).await
     }
 
-    async fn shifts_of(
-        &self,
-        user_id: i64,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<MyShift>, ServiceError> {
+    async fn shifts_of(&self, user_id: i64, from: i64, to: i64) -> Result<Vec<MyShift>> {
         let ovs = self.store.overrides(None, from, to).await?;
         let mut out = Vec::new();
         for s in self.store.schedules().await? {
@@ -454,7 +446,7 @@ impl crate::Oncall<'_> {
 
     // ---- people ----------------------------------------------------------------------
 
-    fn require_self_or_admin(actor: &Caller, user_id: i64) -> Result<(), ServiceError> {
+    fn require_self_or_admin(actor: &Caller, user_id: i64) -> Result<()> {
         if actor.user_id() == Some(user_id) {
             actor.require(Permission::ManageOwnAccount)
         } else {
@@ -463,7 +455,7 @@ impl crate::Oncall<'_> {
     }
 
     /// A person's contact settings (themselves, or an admin).
-    pub async fn contact(&self, actor: &Caller, user_id: i64) -> Result<ContactView, ServiceError> {
+    pub async fn contact(&self, actor: &Caller, user_id: i64) -> Result<ContactView> {
         Self::require_self_or_admin(actor, user_id)?;
         let u = self.store.user_by_id(user_id).await?;
         let c = self.store.contact(user_id).await?;
@@ -492,7 +484,7 @@ impl crate::Oncall<'_> {
         phone: &str,
         feishu_id: &str,
         rules: Vec<NotifyRule>,
-    ) -> Result<ContactView, ServiceError> {
+    ) -> Result<ContactView> {
         Self::require_self_or_admin(actor, user_id)?;
         escalation::validate_contact(phone, feishu_id, &rules).map_err(ServiceError::Invalid)?;
         self.store.user_by_id(user_id).await?;

@@ -3,11 +3,12 @@
 //! recovery.
 
 use super::*;
+use crate::Result;
 
 impl crate::Oncall<'_> {
     // ---- escalation policies ------------------------------------------------------------
 
-    async fn check_policy(&self, spec: &PolicySpec) -> Result<(), ServiceError> {
+    async fn check_policy(&self, spec: &PolicySpec) -> Result<()> {
         let mut errs = spec.validate().err().unwrap_or_default();
         let people = self.incidents().people_directory().await?;
         let schedules = self.store.schedules().await?;
@@ -41,7 +42,7 @@ impl crate::Oncall<'_> {
         &self,
         actor: &Caller,
         spec: PolicySpec,
-    ) -> Result<EscalationPolicy, ServiceError> {
+    ) -> Result<EscalationPolicy> {
         actor.require(Permission::EditOncall)?;
         self.check_policy(&spec).await?;
         Ok(self
@@ -56,7 +57,7 @@ impl crate::Oncall<'_> {
         id: i64,
         version: i64,
         spec: PolicySpec,
-    ) -> Result<EscalationPolicy, ServiceError> {
+    ) -> Result<EscalationPolicy> {
         actor.require(Permission::EditOncall)?;
         self.check_policy(&spec).await?;
         Ok(self
@@ -66,7 +67,7 @@ impl crate::Oncall<'_> {
     }
 
     /// Deletes a policy (editor); refused while alert rules route to it.
-    pub async fn delete_policy(&self, actor: &Caller, id: i64) -> Result<(), ServiceError> {
+    pub async fn delete_policy(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditOncall)?;
         let rules = self.store.rules_with_state().await?;
         if let Some(r) = rules
@@ -85,23 +86,19 @@ impl crate::Oncall<'_> {
     }
 
     /// One stored schedule, for its editor (viewer).
-    pub async fn schedule(&self, actor: &Caller, id: i64) -> Result<Schedule, ServiceError> {
+    pub async fn schedule(&self, actor: &Caller, id: i64) -> Result<Schedule> {
         actor.require(Permission::ViewOncall)?;
         Ok(self.store.schedule(id).await?)
     }
 
     /// One stored escalation policy, for its editor (viewer).
-    pub async fn escalation_policy(
-        &self,
-        actor: &Caller,
-        id: i64,
-    ) -> Result<EscalationPolicy, ServiceError> {
+    pub async fn escalation_policy(&self, actor: &Caller, id: i64) -> Result<EscalationPolicy> {
         actor.require(Permission::ViewOncall)?;
         Ok(self.store.escalation_policy(id).await?)
     }
 
     /// Every policy with the names of its targets (viewer).
-    pub async fn policies(&self, actor: &Caller) -> Result<Vec<PolicyView>, ServiceError> {
+    pub async fn policies(&self, actor: &Caller) -> Result<Vec<PolicyView>> {
         actor.require(Permission::ViewOncall)?;
         let people = self.incidents().people_directory().await?;
         let by_id = Self::person_map(&people);
@@ -156,7 +153,7 @@ impl crate::Oncall<'_> {
     /// One pass of the escalation loop (engine, leader only): start runs for firing alerts
     /// routed to a policy, resolve runs whose alert recovered, fire due steps, send due
     /// pages.
-    pub async fn run_escalations(&self) -> Result<EscalationReport, ServiceError> {
+    pub async fn run_escalations(&self) -> Result<EscalationReport> {
         let mut report = EscalationReport::default();
         let now = self.now_ms();
         let ctx = AuditCtx::system("engine", now);
@@ -302,7 +299,7 @@ impl crate::Oncall<'_> {
     }
 
     /// Sends every pending page that is due; returns how many were sent.
-    async fn send_due_pages(&self, report: &mut EscalationReport) -> Result<usize, ServiceError> {
+    async fn send_due_pages(&self, report: &mut EscalationReport) -> Result<usize> {
         let now = self.now_ms();
         let due = self.store.due_pages(now).await?;
         if due.is_empty() {
@@ -434,11 +431,7 @@ impl crate::Oncall<'_> {
     }
 
     /// Open runs and the latest others, with their pages (viewer).
-    pub async fn escalations(
-        &self,
-        actor: &Caller,
-        limit: i64,
-    ) -> Result<Vec<EscalationView>, ServiceError> {
+    pub async fn escalations(&self, actor: &Caller, limit: i64) -> Result<Vec<EscalationView>> {
         actor.require(Permission::ViewOncall)?;
         let mut runs = self.store.open_escalations().await?;
         for r in self.store.recent_escalations(limit.clamp(1, 200)).await? {
@@ -476,10 +469,7 @@ impl crate::Oncall<'_> {
 
     /// Runs not yet acknowledged or resolved, by the alert episode they page for
     /// ([`crate::incidents::episode_key`]) — for "Acknowledge" beside firing alerts.
-    pub async fn open_escalations_by_alert(
-        &self,
-        actor: &Caller,
-    ) -> Result<BTreeMap<String, i64>, ServiceError> {
+    pub async fn open_escalations_by_alert(&self, actor: &Caller) -> Result<BTreeMap<String, i64>> {
         actor.require(Permission::ViewOncall)?;
         Ok(self
             .store
@@ -491,7 +481,7 @@ impl crate::Oncall<'_> {
     }
 
     /// Acknowledges a run from the console (responder): no further pages.
-    pub async fn ack_escalation(&self, actor: &Caller, id: i64) -> Result<bool, ServiceError> {
+    pub async fn ack_escalation(&self, actor: &Caller, id: i64) -> Result<bool> {
         actor.require(Permission::Acknowledge)?;
         Ok(self
             .store

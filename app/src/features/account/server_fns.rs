@@ -49,10 +49,10 @@ pub async fn login(
 #[server(prefix = "/rpc", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
     use crate::session::{cookies, ssr, SESSION_COOKIE};
-    let actor = ssr::caller().await?;
+    let (svc, actor) = ssr::door().await?;
     let parts = use_context::<http::request::Parts>().ok_or(AppError::Internal)?;
     let token = ssr::session_token(&parts.headers).unwrap_or_default();
-    ssr::services()?.accounts().logout(&actor, &token).await?;
+    svc.accounts().logout(&actor, &token).await?;
     cookies::set(cookies::build(SESSION_COOKIE, "", true, Some(0)));
     Ok(())
 }
@@ -86,8 +86,8 @@ pub async fn set_language(locale: String) -> Result<(), AppError> {
 pub async fn save_preferences(locale: String, time_zone: String) -> Result<(), AppError> {
     use crate::i18n::LANG_COOKIE;
     use crate::session::{cookies, ssr};
-    let actor = ssr::caller().await?;
-    let user = ssr::services()?
+    let (svc, actor) = ssr::door().await?;
+    let user = svc
         .accounts()
         .set_preferences(&actor, &locale, &time_zone)
         .await?;
@@ -106,10 +106,8 @@ pub async fn change_password(
     current_password: String,
     new_password: String,
 ) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .accounts()
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.accounts()
         .change_password(&actor, &current_password, &new_password)
         .await?;
     Ok(())

@@ -42,9 +42,8 @@ pub struct AuditRow {
 
 #[server(prefix = "/rpc", endpoint = "admin/list_users")]
 pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let users = ssr::services()?.accounts().list_users(&actor).await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let users = svc.accounts().list_users(&actor).await?;
     Ok(users
         .into_iter()
         .map(|u| UserRow {
@@ -65,38 +64,27 @@ pub async fn create_user(
     role: String,
     password: String,
 ) -> Result<i64, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let input = services::accounts::CreateUser {
         email,
         name,
         role,
         password,
     };
-    Ok(ssr::services()?
-        .accounts()
-        .create_user(&actor, &input)
-        .await?
-        .id)
+    Ok(svc.accounts().create_user(&actor, &input).await?.id)
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/set_user_role")]
 pub async fn set_user_role(user_id: i64, role: String) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .accounts()
-        .set_user_role(&actor, user_id, &role)
-        .await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.accounts().set_user_role(&actor, user_id, &role).await?;
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/set_user_disabled")]
 pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .accounts()
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.accounts()
         .set_user_disabled(&actor, user_id, disabled)
         .await?;
     Ok(())
@@ -104,9 +92,8 @@ pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppEr
 
 #[server(prefix = "/rpc", endpoint = "admin/list_api_keys")]
 pub async fn list_api_keys() -> Result<Vec<ApiKeyRow>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let keys = ssr::services()?.accounts().list_api_keys(&actor).await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let keys = svc.accounts().list_api_keys(&actor).await?;
     let tz = actor.time_zone.clone();
     Ok(keys
         .into_iter()
@@ -127,9 +114,8 @@ pub async fn list_api_keys() -> Result<Vec<ApiKeyRow>, AppError> {
 /// Creates a key and returns its secret (shown once).
 #[server(prefix = "/rpc", endpoint = "admin/create_api_key")]
 pub async fn create_api_key(name: String, scope: String) -> Result<String, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc
         .accounts()
         .create_api_key(&actor, &name, &scope)
         .await?
@@ -138,12 +124,8 @@ pub async fn create_api_key(name: String, scope: String) -> Result<String, AppEr
 
 #[server(prefix = "/rpc", endpoint = "admin/revoke_api_key")]
 pub async fn revoke_api_key(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .accounts()
-        .revoke_api_key(&actor, id)
-        .await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.accounts().revoke_api_key(&actor, id).await?;
     Ok(())
 }
 
@@ -153,9 +135,8 @@ pub async fn audit_log(
     action: Option<String>,
     before_id: Option<i64>,
 ) -> Result<Vec<AuditRow>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let entries = ssr::services()?
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let entries = svc
         .accounts()
         .audit_log(&actor, action, before_id, 50)
         .await?;

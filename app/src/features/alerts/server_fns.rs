@@ -87,9 +87,8 @@ use services::alerting::format_rule_value as format_check_value;
 
 #[server(prefix = "/rpc", endpoint = "alerts/list_rules")]
 pub async fn list_rules() -> Result<Vec<RuleRow>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let rules = ssr::services()?.alerting().list_rules(&actor).await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let rules = svc.alerting().list_rules(&actor).await?;
     Ok(rules
         .into_iter()
         .map(|r| {
@@ -114,9 +113,7 @@ pub async fn list_rules() -> Result<Vec<RuleRow>, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "alerts/active")]
 pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let rules = svc.alerting().list_rules(&actor).await?;
     let alerts = svc.alerting().active_alerts(&actor).await?;
     let paging = svc.oncall().open_escalations_by_alert(&actor).await?;
@@ -155,10 +152,8 @@ pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "alerts/history", input = Json)]
 pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, AppError> {
-    use crate::session::ssr;
     use domain::alerting::{AlertState, Severity};
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let bad = |field: &str, msg: &str| {
         AppError::from(services::ServiceError::invalid(field, msg.to_owned()))
     };
@@ -224,8 +219,7 @@ pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, App
 
 #[server(prefix = "/rpc", endpoint = "alerts/get_rule", input = Json)]
 pub async fn get_rule(id: Option<i64>) -> Result<RuleEdit, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     match id {
         None => Ok(RuleEdit {
             id: None,
@@ -233,7 +227,7 @@ pub async fn get_rule(id: Option<i64>) -> Result<RuleEdit, AppError> {
             form: RuleForm::default(),
         }),
         Some(id) => {
-            let r = ssr::services()?.alerting().get_rule(&actor, id).await?;
+            let r = svc.alerting().get_rule(&actor, id).await?;
             Ok(RuleEdit {
                 id: Some(r.id),
                 version: r.version,
@@ -246,10 +240,8 @@ pub async fn get_rule(id: Option<i64>) -> Result<RuleEdit, AppError> {
 /// Creates (`id` = None) or updates a rule; returns its id.
 #[server(prefix = "/rpc", endpoint = "alerts/save_rule", input = Json)]
 pub async fn save_rule(id: Option<i64>, version: i64, form: RuleForm) -> Result<i64, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
-    let svc = ssr::services()?;
     Ok(match id {
         None => svc.alerting().create_rule(&actor, spec).await?.id,
         Some(id) => {
@@ -263,9 +255,8 @@ pub async fn save_rule(id: Option<i64>, version: i64, form: RuleForm) -> Result<
 
 #[server(prefix = "/rpc", endpoint = "alerts/delete_rule")]
 pub async fn delete_rule(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?.alerting().delete_rule(&actor, id).await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.alerting().delete_rule(&actor, id).await?;
     Ok(())
 }
 
@@ -273,9 +264,7 @@ pub async fn delete_rule(id: i64) -> Result<(), AppError> {
 /// `30d`). The name is not needed for a preview.
 #[server(prefix = "/rpc", endpoint = "alerts/backtest", input = Json)]
 pub async fn backtest_rule(form: RuleForm, range: String) -> Result<BacktestView, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let mut form = form;
     if form.name.trim().is_empty() {
         form.name = "preview".into();
@@ -346,9 +335,8 @@ pub struct DeliveryView {
 
 #[server(prefix = "/rpc", endpoint = "alerts/channels")]
 pub async fn list_channels() -> Result<Vec<ChannelRowView>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc
         .notify()
         .list_channels(&actor)
         .await?
@@ -373,15 +361,14 @@ pub async fn create_channel(
     #[server(default)] from: String,
     #[server(default)] to: String,
 ) -> Result<i64, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let mut cfg = services::notify::channels::ChannelConfig::webhook(&url, &secret);
     if kind == "email" {
         cfg.secret.clear();
         cfg.from = from.trim().to_owned();
         cfg.to = to.trim().to_owned();
     }
-    Ok(ssr::services()?
+    Ok(svc
         .notify()
         .create_channel(&actor, &name, &kind, cfg, true)
         .await?
@@ -390,24 +377,20 @@ pub async fn create_channel(
 
 #[server(prefix = "/rpc", endpoint = "alerts/delete_channel")]
 pub async fn delete_channel(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?.notify().delete_channel(&actor, id).await?)
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.notify().delete_channel(&actor, id).await?)
 }
 
 /// Sends a test message; `Ok` with nothing, or the receiver's answer as a field error.
 #[server(prefix = "/rpc", endpoint = "alerts/test_channel")]
 pub async fn test_channel(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?.notify().test_channel(&actor, id).await?)
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.notify().test_channel(&actor, id).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/silences")]
 pub async fn list_silences() -> Result<Vec<SilenceView>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let now = svc.now_ms();
     let tz = actor.time_zone.clone();
     Ok(svc
@@ -444,9 +427,7 @@ pub async fn create_silence(
     duration: String,
     comment: String,
 ) -> Result<i64, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let ms = domain::alerting::parse_duration(&duration)
         .map_err(|m| AppError::from(services::ServiceError::invalid("duration", m)))?;
     let now = svc.now_ms();
@@ -472,17 +453,15 @@ pub async fn create_silence(
 
 #[server(prefix = "/rpc", endpoint = "alerts/expire_silence")]
 pub async fn expire_silence(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?.notify().expire_silence(&actor, id).await?)
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.notify().expire_silence(&actor, id).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/deliveries")]
 pub async fn delivery_log(before: Option<i64>) -> Result<Vec<DeliveryView>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = actor.time_zone.clone();
-    Ok(ssr::services()?
+    Ok(svc
         .notify()
         .delivery_log(&actor, before)
         .await?
@@ -506,22 +485,17 @@ pub async fn delivery_log(before: Option<i64>) -> Result<Vec<DeliveryView>, AppE
 /// The routing policy as pretty JSON, and its version.
 #[server(prefix = "/rpc", endpoint = "alerts/policy")]
 pub async fn get_policy() -> Result<(String, i64), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let (p, v) = ssr::services()?
-        .notify()
-        .notification_policy(&actor)
-        .await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let (p, v) = svc.notify().notification_policy(&actor).await?;
     Ok((p.to_json_pretty(), v))
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/save_policy")]
 pub async fn save_policy(policy: String, version: i64) -> Result<i64, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let p = services::notify::policy::Policy::from_json(&policy)
         .map_err(|m| AppError::from(services::ServiceError::invalid("policy", m)))?;
-    Ok(ssr::services()?
+    Ok(svc
         .notify()
         .set_notification_policy(&actor, &p, version)
         .await?)
@@ -542,9 +516,8 @@ pub struct ExternalRow {
 /// Alerts received from Alertmanager that are firing.
 #[server(prefix = "/rpc", endpoint = "alerts/external")]
 pub async fn external_alerts() -> Result<Vec<ExternalRow>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc
         .notify()
         .external_alerts(&actor)
         .await?
@@ -569,21 +542,16 @@ pub async fn external_alerts() -> Result<Vec<ExternalRow>, AppError> {
 /// The PromQL rules as a Prometheus rule file (viewer).
 #[server(prefix = "/rpc", endpoint = "alerts/export_rules")]
 pub async fn export_rules() -> Result<String, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?
-        .alerting()
-        .export_prometheus_rules(&actor)
-        .await?)
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.alerting().export_prometheus_rules(&actor).await?)
 }
 
 /// Imports a Prometheus rule file (editor): "N created, M updated, K skipped", or field
 /// errors named by their path in the file (`groups[0].rules[1].for`) under `yaml`.
 #[server(prefix = "/rpc", endpoint = "alerts/import_rules", input = Json)]
 pub async fn import_rules(yaml: String) -> Result<(usize, usize, usize), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let r = ssr::services()?
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let r = svc
         .alerting()
         .import_prometheus_rules(&actor, &yaml)
         .await?;

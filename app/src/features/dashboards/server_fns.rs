@@ -170,9 +170,7 @@ mod ssr_impl {
     pub async fn context(
         q: &RangeQuery,
     ) -> Result<(services::Caller, services::Services, DayRange, Granularity), AppError> {
-        use crate::session::ssr;
-        let actor = ssr::caller().await?;
-        let svc = ssr::services()?;
+        let (svc, actor) = crate::session::ssr::door().await?;
         let (r, g) = resolve_range(q, svc.kpis().today())?;
         Ok((actor, svc, r, g))
     }

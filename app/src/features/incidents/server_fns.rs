@@ -386,10 +386,8 @@ pub(crate) mod ssr_impl {
 
 #[server(prefix = "/rpc", endpoint = "incidents/list", input = Json)]
 pub async fn list_incidents(filter: ListFilter) -> Result<ListData, AppError> {
-    use crate::session::ssr;
     use ssr_impl::*;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = tz_of(&actor);
     let day = |s: &str, field: &str, end: bool| -> Result<Option<i64>, AppError> {
         if s.trim().is_empty() {
@@ -427,19 +425,17 @@ pub async fn list_incidents(filter: ListFilter) -> Result<ListData, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "incidents/people")]
 pub async fn incident_people() -> Result<Vec<PersonRow>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let p = ssr::services()?.incidents().people(&actor).await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let p = svc.incidents().people(&actor).await?;
     Ok(ssr_impl::people_rows(&p))
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/declare", input = Json)]
 pub async fn declare_incident(form: DeclareForm) -> Result<String, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = ssr_impl::tz_of(&actor);
     let detected = ssr_impl::opt_time(&form.detected_at, tz, "detected_at")?;
-    let inc = ssr::services()?
+    let inc = svc
         .incidents()
         .declare_incident(
             &actor,
@@ -455,9 +451,7 @@ pub async fn declare_incident(form: DeclareForm) -> Result<String, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "incidents/get")]
 pub async fn get_incident(code: String) -> Result<IncidentView, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let d = svc.incidents().incident_detail(&actor, &code).await?;
     let people = svc.incidents().people(&actor).await?;
     // Channel names only (no settings), for "send the report".
@@ -472,14 +466,12 @@ pub async fn change_status(
     at: String,
     override_reason: String,
 ) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let to = Status::parse(&to).ok_or_else(|| {
         AppError::from(services::ServiceError::invalid("status", "unknown status"))
     })?;
     let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?;
-    ssr::services()?
-        .incidents()
+    svc.incidents()
         .change_incident_status(
             &actor,
             &code,
@@ -497,10 +489,8 @@ pub async fn update_incident(
     version: i64,
     fields: IncidentFields,
 ) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .incidents()
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.incidents()
         .update_incident(&actor, &code, version, fields)
         .await?;
     Ok(())
@@ -508,10 +498,8 @@ pub async fn update_incident(
 
 #[server(prefix = "/rpc", endpoint = "incidents/roles", input = Json)]
 pub async fn set_roles(code: String, roles: Vec<(IncidentRole, Vec<i64>)>) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .incidents()
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.incidents()
         .set_incident_roles(&actor, &code, roles.into_iter().collect())
         .await?;
     Ok(())
@@ -519,16 +507,14 @@ pub async fn set_roles(code: String, roles: Vec<(IncidentRole, Vec<i64>)>) -> Re
 
 #[server(prefix = "/rpc", endpoint = "incidents/checkpoint")]
 pub async fn set_checkpoint(code: String, key: String, done: bool) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let c = domain::incident::Checkpoint::parse(&key).ok_or_else(|| {
         AppError::from(services::ServiceError::invalid(
             "checkpoint",
             "unknown step",
         ))
     })?;
-    ssr::services()?
-        .incidents()
+    svc.incidents()
         .set_checkpoint(&actor, &code, c, done)
         .await?;
     Ok(())
@@ -536,11 +522,9 @@ pub async fn set_checkpoint(code: String, key: String, done: bool) -> Result<(),
 
 #[server(prefix = "/rpc", endpoint = "incidents/note")]
 pub async fn add_note(code: String, text: String, at: String) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?;
-    ssr::services()?
-        .incidents()
+    svc.incidents()
         .add_incident_note(&actor, &code, &text, at)
         .await?;
     Ok(())
@@ -548,12 +532,10 @@ pub async fn add_note(code: String, text: String, at: String) -> Result<(), AppE
 
 #[server(prefix = "/rpc", endpoint = "incidents/edit_note")]
 pub async fn edit_note(code: String, id: i64, text: String, at: String) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?
         .ok_or_else(|| AppError::from(services::ServiceError::invalid("at", "is required")))?;
-    ssr::services()?
-        .incidents()
+    svc.incidents()
         .edit_incident_note(&actor, &code, id, &text, at)
         .await?;
     Ok(())
@@ -561,20 +543,14 @@ pub async fn edit_note(code: String, id: i64, text: String, at: String) -> Resul
 
 #[server(prefix = "/rpc", endpoint = "incidents/report")]
 pub async fn incident_report(code: String) -> Result<String, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?
-        .incidents()
-        .incident_report(&actor, &code)
-        .await?)
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.incidents().incident_report(&actor, &code).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/send_report")]
 pub async fn send_report(code: String, channel_id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .incidents()
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.incidents()
         .send_incident_report(&actor, &code, channel_id)
         .await?;
     Ok(())
@@ -587,9 +563,8 @@ pub async fn incident_from_alert(
     rule_id: Option<i64>,
     fingerprint: String,
 ) -> Result<String, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc
         .incidents()
         .incident_from_alert(&actor, &source, rule_id, &fingerprint)
         .await?
@@ -598,10 +573,8 @@ pub async fn incident_from_alert(
 
 #[server(prefix = "/rpc", endpoint = "incidents/postmortem")]
 pub async fn get_postmortem(code: String) -> Result<PostmortemEdit, AppError> {
-    use crate::session::ssr;
     use ssr_impl::*;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = tz_of(&actor);
     let v = svc.incidents().postmortem(&actor, &code).await?;
     let people = svc.incidents().people(&actor).await?;
@@ -670,8 +643,7 @@ pub async fn save_postmortem(
     form: PostmortemForm,
     status: PmStatus,
 ) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = ssr_impl::tz_of(&actor);
     let mut e = domain::FieldErrors::new();
     let mut doc = form.doc.clone();
@@ -704,8 +676,7 @@ pub async fn save_postmortem(
     let doc = e
         .then_validate(doc.clone(), doc.validate())
         .map_err(services::ServiceError::Invalid)?;
-    ssr::services()?
-        .incidents()
+    svc.incidents()
         .save_postmortem(&actor, &code, version, doc, status)
         .await?;
     Ok(())
@@ -713,12 +684,8 @@ pub async fn save_postmortem(
 
 #[server(prefix = "/rpc", endpoint = "incidents/postmortem_md")]
 pub async fn postmortem_markdown(code: String) -> Result<String, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?
-        .incidents()
-        .postmortem_markdown(&actor, &code)
-        .await?)
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.incidents().postmortem_markdown(&actor, &code).await?)
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/add_action")]
@@ -729,10 +696,8 @@ pub async fn add_action_item(
     owner: Option<i64>,
     due_date: String,
 ) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .incidents()
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.incidents()
         .add_action_item(
             &actor,
             &code,
@@ -750,10 +715,8 @@ pub async fn add_action_item(
 
 #[server(prefix = "/rpc", endpoint = "incidents/action_status")]
 pub async fn set_action_status(id: i64, status: ActionStatus) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .incidents()
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.incidents()
         .set_action_status(&actor, id, status)
         .await?;
     Ok(())
@@ -761,12 +724,8 @@ pub async fn set_action_status(id: i64, status: ActionStatus) -> Result<(), AppE
 
 #[server(prefix = "/rpc", endpoint = "incidents/delete_action")]
 pub async fn delete_action_item(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .incidents()
-        .delete_action_item(&actor, id)
-        .await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.incidents().delete_action_item(&actor, id).await?;
     Ok(())
 }
 
@@ -776,9 +735,7 @@ pub async fn list_action_items(
     status: String,
     overdue: bool,
 ) -> Result<(Vec<ActionRow>, Vec<PersonRow>), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let people = svc.incidents().people(&actor).await?;
     let names = services::incidents::postmortems::names(&people);
     let owner = match owner.as_str() {
@@ -801,9 +758,7 @@ pub async fn list_action_items(
 
 #[server(prefix = "/rpc", endpoint = "incidents/home")]
 pub async fn home_incidents() -> Result<HomeData, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = ssr_impl::tz_of(&actor);
     let people = svc.incidents().people(&actor).await?;
     let names = services::incidents::postmortems::names(&people);
@@ -837,10 +792,9 @@ pub async fn home_incidents() -> Result<HomeData, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "incidents/reports")]
 pub async fn incident_reports(months: u32) -> Result<ReportView, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = ssr_impl::tz_of(&actor);
-    let r = ssr::services()?
+    let r = svc
         .incidents()
         .incident_report_stats(&actor, months)
         .await?;

@@ -352,10 +352,8 @@ mod ssr_impl {
 /// The on-call page: schedules with who is on call, my shifts, escalations, policies.
 #[server(prefix = "/rpc", endpoint = "oncall/overview")]
 pub async fn oncall_overview() -> Result<Overview, AppError> {
-    use crate::session::ssr;
     use ssr_impl::*;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = tz_of(&actor);
     let now = svc.now_ms();
     let list = svc.oncall().schedules(&actor).await?;
@@ -407,10 +405,8 @@ pub async fn oncall_overview() -> Result<Overview, AppError> {
 /// The home page's card: who is on call now, and what is paging.
 #[server(prefix = "/rpc", endpoint = "oncall/home")]
 pub async fn home_oncall() -> Result<HomeOncallData, AppError> {
-    use crate::session::ssr;
     use ssr_impl::*;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = tz_of(&actor);
     let list = svc.oncall().schedules(&actor).await?;
     let paging = svc
@@ -428,9 +424,8 @@ pub async fn home_oncall() -> Result<HomeOncallData, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "oncall/ack")]
 pub async fn ack_escalation(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?.oncall().ack_escalation(&actor, id).await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.oncall().ack_escalation(&actor, id).await?;
     Ok(())
 }
 
@@ -442,13 +437,11 @@ pub async fn schedule_data(
     from: String,
     n_days: i64,
 ) -> Result<ScheduleTimeline, AppError> {
-    use crate::session::ssr;
     use domain::oncall::DAY_MS;
     use services::incidents::format_minute;
     use ssr_impl::*;
     use std::collections::BTreeMap;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = tz_of(&actor);
     let now = svc.now_ms();
     let n = if n_days == 0 { 14 } else { n_days.clamp(1, 28) };
@@ -562,8 +555,7 @@ pub async fn create_override(
     end: String,
     note: String,
 ) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let tz = ssr_impl::tz_of(&actor);
     let mut errs = domain::FieldErrors::new();
     let mut time = |s: &str, field: &str| match services::incidents::parse_local_minute(s, tz) {
@@ -581,8 +573,7 @@ pub async fn create_override(
     if !errs.is_empty() {
         return Err(services::ServiceError::Invalid(errs).into());
     }
-    ssr::services()?
-        .oncall()
+    svc.oncall()
         .add_override(
             &actor,
             schedule_id,
@@ -598,21 +589,15 @@ pub async fn create_override(
 
 #[server(prefix = "/rpc", endpoint = "oncall/override-delete")]
 pub async fn remove_override(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .oncall()
-        .delete_override(&actor, id)
-        .await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.oncall().delete_override(&actor, id).await?;
     Ok(())
 }
 
 /// A new secret calendar URL: a schedule's (`schedule_id`) or the caller's own (`0`).
 #[server(prefix = "/rpc", endpoint = "oncall/feed")]
 pub async fn rotate_feed(schedule_id: i64) -> Result<String, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     Ok(if schedule_id > 0 {
         svc.oncall()
             .rotate_feed(&actor, services::oncall::FeedKind::Schedule, schedule_id)
@@ -627,9 +612,7 @@ pub async fn rotate_feed(schedule_id: i64) -> Result<String, AppError> {
 /// A schedule for the editor (`0`: a new one with one layer).
 #[server(prefix = "/rpc", endpoint = "oncall/schedule-edit")]
 pub async fn schedule_edit(id: i64) -> Result<ScheduleDraft, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let people = ssr_impl::option_people(&svc.incidents().people(&actor).await?);
     if id == 0 {
         let now = svc.now_ms();
@@ -666,9 +649,7 @@ pub async fn schedule_edit(id: i64) -> Result<ScheduleDraft, AppError> {
 /// Saves a schedule (`id` 0 creates); returns its id.
 #[server(prefix = "/rpc", endpoint = "oncall/schedule-save", input = Json)]
 pub async fn save_schedule(id: i64, version: i64, spec: ScheduleSpec) -> Result<i64, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     Ok(if id == 0 {
         svc.oncall().create_schedule(&actor, spec).await?.id
     } else {
@@ -681,21 +662,15 @@ pub async fn save_schedule(id: i64, version: i64, spec: ScheduleSpec) -> Result<
 
 #[server(prefix = "/rpc", endpoint = "oncall/schedule-delete")]
 pub async fn delete_schedule(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .oncall()
-        .delete_schedule(&actor, id)
-        .await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.oncall().delete_schedule(&actor, id).await?;
     Ok(())
 }
 
 /// A policy for the editor (`0`: a new one) with the choices for its targets.
 #[server(prefix = "/rpc", endpoint = "oncall/policy-edit")]
 pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let people = ssr_impl::option_people(&svc.incidents().people(&actor).await?);
     let schedules = svc
         .oncall()
@@ -746,9 +721,7 @@ pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "oncall/policy-save", input = Json)]
 pub async fn save_policy(id: i64, version: i64, spec: PolicySpec) -> Result<i64, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let svc = ssr::services()?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     Ok(if id == 0 {
         svc.oncall().create_policy(&actor, spec).await?.id
     } else {
@@ -761,18 +734,16 @@ pub async fn save_policy(id: i64, version: i64, spec: PolicySpec) -> Result<i64,
 
 #[server(prefix = "/rpc", endpoint = "oncall/policy-delete")]
 pub async fn delete_policy(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?.oncall().delete_policy(&actor, id).await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.oncall().delete_policy(&actor, id).await?;
     Ok(())
 }
 
 /// Policies by name, for the rule editor's picker.
 #[server(prefix = "/rpc", endpoint = "oncall/policy-options")]
 pub async fn policy_options() -> Result<Vec<Option2>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc
         .oncall()
         .policies(&actor)
         .await?
@@ -787,12 +758,8 @@ pub async fn policy_options() -> Result<Vec<Option2>, AppError> {
 /// The caller's contact settings.
 #[server(prefix = "/rpc", endpoint = "oncall/contact")]
 pub async fn my_contact() -> Result<ContactData, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    let c = ssr::services()?
-        .oncall()
-        .contact(&actor, actor.person()?)
-        .await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let c = svc.oncall().contact(&actor, actor.person()?).await?;
     let tz = ssr_impl::tz_of(&actor);
     Ok(ContactData {
         phone: c.phone,
@@ -812,10 +779,8 @@ pub async fn save_my_contact(
     feishu_id: String,
     rules: Vec<NotifyRule>,
 ) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?
-        .oncall()
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.oncall()
         .save_contact(&actor, actor.person()?, &phone, &feishu_id, rules)
         .await?;
     Ok(())

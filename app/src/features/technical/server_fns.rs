@@ -55,12 +55,11 @@ pub struct ProbeEdit {
 
 #[server(prefix = "/rpc", endpoint = "technical/overview")]
 pub async fn technical_overview() -> Result<Vec<ProbeCard>, AppError> {
-    use crate::session::ssr;
     use domain::alerting::format_duration;
     use domain::probe::ProbeMetric as M;
     use services::alerting::format_probe_metric as fmt;
-    let actor = ssr::caller().await?;
-    let rows = ssr::services()?.probes().technical_overview(&actor).await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let rows = svc.probes().technical_overview(&actor).await?;
     let opt = |v: Option<f64>, m: M| v.map_or_else(|| "—".to_owned(), |v| fmt(v, m));
     Ok(rows
         .into_iter()
@@ -120,9 +119,8 @@ pub async fn technical_overview() -> Result<Vec<ProbeCard>, AppError> {
 /// Probe names for the rule editor's probe picker.
 #[server(prefix = "/rpc", endpoint = "technical/probe_names")]
 pub async fn probe_names() -> Result<Vec<String>, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    Ok(ssr::services()?
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc
         .probes()
         .list_probes(&actor)
         .await?
@@ -134,8 +132,7 @@ pub async fn probe_names() -> Result<Vec<String>, AppError> {
 /// The editor's data; `None` for a new probe.
 #[server(prefix = "/rpc", endpoint = "technical/get_probe")]
 pub async fn get_probe(id: Option<i64>) -> Result<ProbeEdit, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     Ok(match id {
         None => ProbeEdit {
             id: None,
@@ -143,7 +140,7 @@ pub async fn get_probe(id: Option<i64>) -> Result<ProbeEdit, AppError> {
             form: ProbeForm::default(),
         },
         Some(id) => {
-            let p = ssr::services()?.probes().get_probe(&actor, id).await?;
+            let p = svc.probes().get_probe(&actor, id).await?;
             ProbeEdit {
                 id: Some(p.id),
                 version: p.version,
@@ -155,10 +152,8 @@ pub async fn get_probe(id: Option<i64>) -> Result<ProbeEdit, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "technical/save_probe", input = Json)]
 pub async fn save_probe(id: Option<i64>, version: i64, form: ProbeForm) -> Result<i64, AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
-    let svc = ssr::services()?;
     Ok(match id {
         None => svc.probes().create_probe(&actor, spec).await?.id,
         Some(id) => {
@@ -172,19 +167,17 @@ pub async fn save_probe(id: Option<i64>, version: i64, form: ProbeForm) -> Resul
 
 #[server(prefix = "/rpc", endpoint = "technical/delete_probe")]
 pub async fn delete_probe(id: i64) -> Result<(), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
-    ssr::services()?.probes().delete_probe(&actor, id).await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    svc.probes().delete_probe(&actor, id).await?;
     Ok(())
 }
 
 /// Runs the form's check once, now, without storing it: "200 in 35 ms" or why it failed.
 #[server(prefix = "/rpc", endpoint = "technical/test_probe", input = Json)]
 pub async fn test_probe(form: ProbeForm) -> Result<(bool, String), AppError> {
-    use crate::session::ssr;
-    let actor = ssr::caller().await?;
+    let (svc, actor) = crate::session::ssr::door().await?;
     let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
-    let r = ssr::services()?.probes().test_probe(&actor, spec).await?;
+    let r = svc.probes().test_probe(&actor, spec).await?;
     let text = match (&r.error, r.status) {
         (None, Some(s)) => format!("{s} in {:.0} ms", r.latency_ms),
         (Some(e), _) => format!("{e} ({:.0} ms)", r.latency_ms),
