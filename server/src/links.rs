@@ -63,9 +63,17 @@ pub async fn ack_page(State(state): State<AppState>, Path(token): Path<String>) 
                 ),
             ),
         },
-        Err(ServiceError::NotFound) => not_found(),
-        Err(ServiceError::Gone(reason)) => gone(&reason),
-        Err(e) => {
+        Err(e) => link_failed(e),
+    }
+}
+
+/// The page for a link that does not work: unknown, gone (expired or its person
+/// disabled), or a failure inside.
+fn link_failed(e: ServiceError) -> Response {
+    match e {
+        ServiceError::NotFound => not_found(),
+        ServiceError::Gone(reason) => gone(&reason),
+        e => {
             tracing::warn!(error = %e, "ack link");
             page(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -96,16 +104,7 @@ pub async fn ack(State(state): State<AppState>, Path(token): Path<String>) -> Re
                 esc(o.acked_by.as_deref().unwrap_or(""))
             ),
         ),
-        Err(ServiceError::NotFound) => not_found(),
-        Err(ServiceError::Gone(reason)) => gone(&reason),
-        Err(e) => {
-            tracing::warn!(error = %e, "ack link");
-            page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something failed",
-                "<p>Try again in a moment.</p>",
-            )
-        }
+        Err(e) => link_failed(e),
     }
 }
 

@@ -308,7 +308,7 @@ impl crate::Accounts<'_> {
     pub async fn logout(&self, actor: &Caller, token: &str) -> Result<()> {
         let user_id = actor.person()?;
         self.store
-            .delete_session(&sha256_hex(token), user_id, &actor.audit(self.now_ms()))
+            .delete_session(&sha256_hex(token), user_id, &self.audit_ctx(actor))
             .await?;
         Ok(())
     }
@@ -340,7 +340,7 @@ impl crate::Accounts<'_> {
             locale: Locale::En,
             time_zone: "UTC".into(),
         };
-        let ctx = actor.audit(self.now_ms());
+        let ctx = self.audit_ctx(actor);
         self.store
             .create_user(&new, &ctx)
             .await
@@ -416,7 +416,7 @@ impl crate::Accounts<'_> {
         }
         Ok(self
             .store
-            .set_user_role(user_id, role, &actor.audit(self.now_ms()))
+            .set_user_role(user_id, role, &self.audit_ctx(actor))
             .await?)
     }
 
@@ -436,7 +436,7 @@ impl crate::Accounts<'_> {
         }
         Ok(self
             .store
-            .set_user_disabled(user_id, disabled, &actor.audit(self.now_ms()))
+            .set_user_disabled(user_id, disabled, &self.audit_ctx(actor))
             .await?)
     }
 
@@ -467,7 +467,7 @@ impl crate::Accounts<'_> {
                 actor.person()?,
                 locale.unwrap_or_default(),
                 time_zone,
-                &actor.audit(self.now_ms()),
+                &self.audit_ctx(actor),
             )
             .await?)
     }
@@ -501,7 +501,7 @@ impl crate::Accounts<'_> {
                 actor.person()?,
                 &hash,
                 actor.session_hash(),
-                &actor.audit(self.now_ms()),
+                &self.audit_ctx(actor),
             )
             .await?;
         Ok(())
@@ -528,7 +528,7 @@ impl crate::Accounts<'_> {
         };
         errs.into_result()?;
         let scope = scope.ok_or_else(|| ServiceError::required("scope"))?;
-        self.insert_api_key(name, scope, actor.user_id(), &actor.audit(self.now_ms()))
+        self.insert_api_key(name, scope, actor.user_id(), &self.audit_ctx(actor))
             .await
     }
 
@@ -566,7 +566,7 @@ impl crate::Accounts<'_> {
         actor.require(Permission::ManageApiKeys)?;
         Ok(self
             .store
-            .revoke_api_key(id, &actor.audit(self.now_ms()))
+            .revoke_api_key(id, &self.audit_ctx(actor))
             .await?)
     }
 

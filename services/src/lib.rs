@@ -207,6 +207,11 @@ impl Services {
         self.clock.now_ms()
     }
 
+    /// Who acts, and when (now): what every audited write is stamped with.
+    pub(crate) fn audit_ctx(&self, actor: &Caller) -> store::AuditCtx {
+        actor.audit(self.now_ms())
+    }
+
     /// Readiness: the database answers.
     pub async fn ready(&self) -> Result<()> {
         self.store.ping().await.map_err(ServiceError::from)

@@ -194,7 +194,7 @@ impl crate::Probes<'_> {
         actor.require(Permission::EditProbes)?;
         let spec = normalized(spec)?;
         self.store
-            .create_probe(&spec, &actor.audit(self.now_ms()))
+            .create_probe(&spec, &self.audit_ctx(actor))
             .await
             .map_err(name_taken)
     }
@@ -210,7 +210,7 @@ impl crate::Probes<'_> {
         actor.require(Permission::EditProbes)?;
         let spec = normalized(spec)?;
         self.store
-            .update_probe(id, version, &spec, &actor.audit(self.now_ms()))
+            .update_probe(id, version, &spec, &self.audit_ctx(actor))
             .await
             .map_err(name_taken)
     }
@@ -218,9 +218,7 @@ impl crate::Probes<'_> {
     /// Deletes a probe and its results (editor).
     pub async fn delete_probe(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditProbes)?;
-        self.store
-            .delete_probe(id, &actor.audit(self.now_ms()))
-            .await?;
+        self.store.delete_probe(id, &self.audit_ctx(actor)).await?;
         Ok(())
     }
 

@@ -248,7 +248,7 @@ impl crate::Alerting<'_> {
         actor.require(Permission::EditRules)?;
         let (specs, skipped) = parse(yaml)?;
         let existing = self.store.rules_with_state().await?;
-        let ctx = actor.audit(self.now_ms());
+        let ctx = self.audit_ctx(actor);
         let mut report = ImportReport {
             skipped_recording: skipped,
             ..ImportReport::default()

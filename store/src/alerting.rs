@@ -385,23 +385,16 @@ impl Store {
             n += 1;
             sql.push_str(&format!(" AND {cond} ${n}"));
         };
-        if q.rule_id.is_some() {
-            next(&mut sql, "rule_id =");
-        }
-        if q.severity.is_some() {
-            next(&mut sql, "severity =");
-        }
-        if q.to.is_some() {
-            next(&mut sql, "to_state =");
-        }
-        if q.from_ms.is_some() {
-            next(&mut sql, "at_ms >=");
-        }
-        if q.to_ms.is_some() {
-            next(&mut sql, "at_ms <");
-        }
-        if q.before_id.is_some() {
-            next(&mut sql, "id <");
+        let conds = [
+            (q.rule_id.is_some(), "rule_id ="),
+            (q.severity.is_some(), "severity ="),
+            (q.to.is_some(), "to_state ="),
+            (q.from_ms.is_some(), "at_ms >="),
+            (q.to_ms.is_some(), "at_ms <"),
+            (q.before_id.is_some(), "id <"),
+        ];
+        for (_, cond) in conds.iter().filter(|(on, _)| *on) {
+            next(&mut sql, cond);
         }
         sql.push_str(&format!(
             " ORDER BY id DESC LIMIT {}",

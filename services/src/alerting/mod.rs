@@ -195,7 +195,7 @@ impl crate::Alerting<'_> {
         actor.require(Permission::EditRules)?;
         let spec = normalized(spec)?;
         self.store
-            .create_rule(&spec, &actor.audit(self.now_ms()))
+            .create_rule(&spec, &self.audit_ctx(actor))
             .await
             .map_err(name_taken)
     }
@@ -212,16 +212,14 @@ impl crate::Alerting<'_> {
         actor.require(Permission::EditRules)?;
         let spec = normalized(spec)?;
         self.store
-            .update_rule(id, version, &spec, &actor.audit(self.now_ms()))
+            .update_rule(id, version, &spec, &self.audit_ctx(actor))
             .await
             .map_err(name_taken)
     }
 
     pub async fn delete_rule(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditRules)?;
-        self.store
-            .delete_rule(id, &actor.audit(self.now_ms()))
-            .await?;
+        self.store.delete_rule(id, &self.audit_ctx(actor)).await?;
         Ok(())
     }
 

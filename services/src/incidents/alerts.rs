@@ -28,6 +28,25 @@ impl crate::Incidents<'_> {
     }
 
     /// The alert link for an alert received from Alertmanager.
+    /// The alert an incident is opened from or linked to: a Vigil rule's series or an
+    /// Alertmanager alert, by fingerprint.
+    async fn alert_link(
+        &self,
+        actor: &Caller,
+        source: &str,
+        rule_id: Option<i64>,
+        fingerprint: &str,
+    ) -> Result<AlertLink> {
+        match (source, rule_id) {
+            ("vigil", Some(id)) => self.vigil_alert_link(actor, id, fingerprint).await,
+            ("alertmanager", _) => self.external_alert_link(actor, fingerprint).await,
+            _ => Err(ServiceError::invalid(
+                "source",
+                "must be vigil (with a rule) or alertmanager",
+            )),
+        }
+    }
+
     async fn external_alert_link(&self, actor: &Caller, fingerprint: &str) -> Result<AlertLink> {
         let now = self.now_ms();
         let a = self
@@ -63,16 +82,7 @@ impl crate::Incidents<'_> {
         fingerprint: &str,
     ) -> Result<Incident> {
         actor.require(Permission::RespondToIncidents)?;
-        let link = match (source, rule_id) {
-            ("vigil", Some(id)) => self.vigil_alert_link(actor, id, fingerprint).await?,
-            ("alertmanager", _) => self.external_alert_link(actor, fingerprint).await?,
-            _ => {
-                return Err(ServiceError::invalid(
-                    "source",
-                    "must be vigil (with a rule) or alertmanager",
-                ))
-            }
-        };
+        let link = self.alert_link(actor, source, rule_id, fingerprint).await?;
         if let Some(id) = self.store.incident_for_alert(&link.fingerprint).await? {
             return Ok(self.store.incident(id).await?);
         }
@@ -102,19 +112,10 @@ impl crate::Incidents<'_> {
     ) -> Result<bool> {
         actor.require(Permission::RespondToIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
-        let link = match (source, rule_id) {
-            ("vigil", Some(id)) => self.vigil_alert_link(actor, id, fingerprint).await?,
-            ("alertmanager", _) => self.external_alert_link(actor, fingerprint).await?,
-            _ => {
-                return Err(ServiceError::invalid(
-                    "source",
-                    "must be vigil (with a rule) or alertmanager",
-                ))
-            }
-        };
+        let link = self.alert_link(actor, source, rule_id, fingerprint).await?;
         Ok(self
             .store
-            .link_alert(&inc, &link, &actor.audit(self.now_ms()))
+            .link_alert(&inc, &link, &self.audit_ctx(actor))
             .await?)
     }
 

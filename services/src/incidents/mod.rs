@@ -106,7 +106,7 @@ impl crate::Incidents<'_> {
     ) -> Result<Incident> {
         Ok(self
             .store
-            .save_incident(before, after, &[entry], action, &actor.audit(self.now_ms()))
+            .save_incident(before, after, &[entry], action, &self.audit_ctx(actor))
             .await?)
     }
 

@@ -132,13 +132,7 @@ impl crate::Incidents<'_> {
             doc.check_publishable()?;
         }
         self.store
-            .save_postmortem(
-                &incident,
-                version,
-                &doc,
-                status,
-                &actor.audit(self.now_ms()),
-            )
+            .save_postmortem(&incident, version, &doc, status, &self.audit_ctx(actor))
             .await?;
         self.postmortem(actor, code).await
     }
@@ -184,7 +178,7 @@ impl crate::Incidents<'_> {
         let incident = self.store.incident_by_code(code).await?;
         Ok(self
             .store
-            .create_action_item(&incident, &spec, &actor.audit(self.now_ms()))
+            .create_action_item(&incident, &spec, &self.audit_ctx(actor))
             .await?)
     }
 
@@ -202,7 +196,7 @@ impl crate::Incidents<'_> {
         }
         Ok(self
             .store
-            .update_action_item(id, &spec, &actor.audit(self.now_ms()))
+            .update_action_item(id, &spec, &self.audit_ctx(actor))
             .await?)
     }
 
@@ -228,14 +222,14 @@ impl crate::Incidents<'_> {
         };
         Ok(self
             .store
-            .update_action_item(id, &spec, &actor.audit(self.now_ms()))
+            .update_action_item(id, &spec, &self.audit_ctx(actor))
             .await?)
     }
 
     pub async fn delete_action_item(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditPostmortems)?;
         self.store
-            .delete_action_item(id, &actor.audit(self.now_ms()))
+            .delete_action_item(id, &self.audit_ctx(actor))
             .await?;
         Ok(())
     }
@@ -476,20 +470,13 @@ pub fn render_markdown(
     md.push_str("\n\n### 做得不好的地方\n");
     md.push_str(&bullets(&d.went_badly, true));
 
-    let immediate: Vec<&ActionItem> = view
-        .actions
-        .iter()
-        .filter(|a| a.kind == ActionKind::Immediate)
-        .collect();
-    let long: Vec<&ActionItem> = view
-        .actions
-        .iter()
-        .filter(|a| a.kind == ActionKind::LongTerm)
-        .collect();
+    let of_kind = |kind: ActionKind| -> Vec<&ActionItem> {
+        view.actions.iter().filter(|a| a.kind == kind).collect()
+    };
     md.push_str("\n\n## 改进措施\n\n### 立即行动项\n\n");
-    md.push_str(&action_table(&immediate, people));
+    md.push_str(&action_table(&of_kind(ActionKind::Immediate), people));
     md.push_str("\n### 长期改进项\n\n");
-    md.push_str(&action_table(&long, people));
+    md.push_str(&action_table(&of_kind(ActionKind::LongTerm), people));
 
     md.push_str("\n## 行动计划\n\n### 技术改进\n");
     md.push_str(&bullets(&d.plan_technical, false));

@@ -121,7 +121,7 @@ impl crate::Notify<'_> {
             serde_json::to_string(&config).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let row = self
             .store
-            .create_channel(name, kind, &doc, enabled, &actor.audit(self.now_ms()))
+            .create_channel(name, kind, &doc, enabled, &self.audit_ctx(actor))
             .await
             .map_err(|e| match e {
                 store::StoreError::Conflict(m) => ServiceError::invalid("name", m),
@@ -134,7 +134,7 @@ impl crate::Notify<'_> {
         actor.require(Permission::ManageChannels)?;
         Ok(self
             .store
-            .delete_channel(id, &actor.audit(self.now_ms()))
+            .delete_channel(id, &self.audit_ctx(actor))
             .await?)
     }
 
@@ -191,7 +191,7 @@ impl crate::Notify<'_> {
             serde_json::to_string(policy).map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(self
             .store
-            .put_policy(&doc, version, &actor.audit(self.now_ms()))
+            .put_policy(&doc, version, &self.audit_ctx(actor))
             .await?)
     }
 
@@ -242,7 +242,7 @@ impl crate::Notify<'_> {
                 starts_at_ms,
                 ends_at_ms,
                 comment.trim(),
-                &actor.audit(self.now_ms()),
+                &self.audit_ctx(actor),
             )
             .await?;
         silence_from_row(&row)
@@ -252,7 +252,7 @@ impl crate::Notify<'_> {
         actor.require(Permission::Silence)?;
         Ok(self
             .store
-            .expire_silence(id, &actor.audit(self.now_ms()))
+            .expire_silence(id, &self.audit_ctx(actor))
             .await?)
     }
 

@@ -125,7 +125,7 @@ impl crate::Oncall<'_> {
                 kind,
                 subject_id,
                 &sha256_hex(&token),
-                &actor.audit(self.now_ms()),
+                &self.audit_ctx(actor),
             )
             .await?;
         Ok(format!("{}/ical/{token}.ics", self.public_url))

@@ -178,7 +178,8 @@ impl crate::Oncall<'_> {
         people.iter().map(|p| (p.id, p)).collect()
     }
 
-    async fn check_schedule(&self, spec: &ScheduleSpec) -> Result<()> {
+    /// Validates `spec`; the audit stamp for writing it.
+    async fn check_schedule(&self, actor: &Caller, spec: &ScheduleSpec) -> Result<store::AuditCtx> {
         let mut errs = spec.validate().err().unwrap_or_default();
         if !spec.time_zone.trim().is_empty() {
             if let Err(ServiceError::Invalid(e)) = zone(&spec.time_zone) {
@@ -194,17 +195,15 @@ impl crate::Oncall<'_> {
                 errs.0.extend(e.0);
             }
         }
-        errs.into_result().map_err(ServiceError::Invalid)
+        errs.into_result().map_err(ServiceError::Invalid)?;
+        Ok(self.audit_ctx(actor))
     }
 
     /// Creates a schedule (editor).
     pub async fn create_schedule(&self, actor: &Caller, spec: ScheduleSpec) -> Result<Schedule> {
         actor.require(Permission::EditOncall)?;
-        self.check_schedule(&spec).await?;
-        Ok(self
-            .store
-            .create_schedule(&spec, &actor.audit(self.now_ms()))
-            .await?)
+        let ctx = self.check_schedule(actor, &spec).await?;
+        Ok(self.store.create_schedule(&spec, &ctx).await?)
     }
 
     /// Replaces a schedule's definition when `version` is current (editor).
@@ -216,11 +215,8 @@ impl crate::Oncall<'_> {
         spec: ScheduleSpec,
     ) -> Result<Schedule> {
         actor.require(Permission::EditOncall)?;
-        self.check_schedule(&spec).await?;
-        Ok(self
-            .store
-            .update_schedule(id, version, &spec, &actor.audit(self.now_ms()))
-            .await?)
+        let ctx = self.check_schedule(actor, &spec).await?;
+        Ok(self.store.update_schedule(id, version, &spec, &ctx).await?)
     }
 
     /// Deletes a schedule (editor); refused while a policy pages it.
@@ -244,7 +240,7 @@ impl crate::Oncall<'_> {
             )));
         }
         self.store
-            .delete_schedule(id, &actor.audit(self.now_ms()))
+            .delete_schedule(id, &self.audit_ctx(actor))
             .await?;
         Ok(())
     }
@@ -404,7 +400,7 @@ impl crate::Oncall<'_> {
     pub async fn delete_override(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditOncall)?;
         self.store
-            .delete_override(id, &actor.audit(self.now_ms()))
+            .delete_override(id, &self.audit_ctx(actor))
             .await?;
         Ok(())
     }
@@ -499,7 +495,7 @@ impl crate::Oncall<'_> {
                     feishu_id: feishu_id.trim().into(),
                     rules,
                 },
-                &actor.audit(self.now_ms()),
+                &self.audit_ctx(actor),
             )
             .await?;
         self.contact(actor, user_id).await

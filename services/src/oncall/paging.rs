@@ -8,7 +8,8 @@ use crate::Result;
 impl crate::Oncall<'_> {
     // ---- escalation policies ------------------------------------------------------------
 
-    async fn check_policy(&self, spec: &PolicySpec) -> Result<()> {
+    /// Validates `spec`; the audit stamp for writing it.
+    async fn check_policy(&self, actor: &Caller, spec: &PolicySpec) -> Result<store::AuditCtx> {
         let mut errs = spec.validate().err().unwrap_or_default();
         let people = self.incidents().people_directory().await?;
         let schedules = self.store.schedules().await?;
@@ -35,7 +36,8 @@ impl crate::Oncall<'_> {
         {
             errs.add("channels", "pick channels from the list");
         }
-        errs.into_result().map_err(ServiceError::Invalid)
+        errs.into_result().map_err(ServiceError::Invalid)?;
+        Ok(self.audit_ctx(actor))
     }
 
     pub async fn create_policy(
@@ -44,11 +46,8 @@ impl crate::Oncall<'_> {
         spec: PolicySpec,
     ) -> Result<EscalationPolicy> {
         actor.require(Permission::EditOncall)?;
-        self.check_policy(&spec).await?;
-        Ok(self
-            .store
-            .create_escalation_policy(&spec, &actor.audit(self.now_ms()))
-            .await?)
+        let ctx = self.check_policy(actor, &spec).await?;
+        Ok(self.store.create_escalation_policy(&spec, &ctx).await?)
     }
 
     pub async fn update_policy(
@@ -59,10 +58,10 @@ impl crate::Oncall<'_> {
         spec: PolicySpec,
     ) -> Result<EscalationPolicy> {
         actor.require(Permission::EditOncall)?;
-        self.check_policy(&spec).await?;
+        let ctx = self.check_policy(actor, &spec).await?;
         Ok(self
             .store
-            .update_escalation_policy(id, version, &spec, &actor.audit(self.now_ms()))
+            .update_escalation_policy(id, version, &spec, &ctx)
             .await?)
     }
 
@@ -80,7 +79,7 @@ impl crate::Oncall<'_> {
             )));
         }
         self.store
-            .delete_escalation_policy(id, &actor.audit(self.now_ms()))
+            .delete_escalation_policy(id, &self.audit_ctx(actor))
             .await?;
         Ok(())
     }
@@ -485,7 +484,7 @@ impl crate::Oncall<'_> {
         actor.require(Permission::Acknowledge)?;
         Ok(self
             .store
-            .ack_escalation(id, &actor.audit(self.now_ms()))
+            .ack_escalation(id, &self.audit_ctx(actor))
             .await?)
     }
 }
