@@ -165,10 +165,7 @@ mod tests {
         let n = names.len();
         names.dedup();
         assert_eq!(names.len(), n, "an endpoint has two rows");
-        assert_eq!(
-            rpc_access("incidents/declare"),
-            Some(Needs(P::RespondToIncidents))
-        );
+        assert_eq!(rpc_access("incidents/declare"), Some(Needs(P::RespondToIncidents)));
         assert_eq!(rpc_access("no/such"), None);
     }
 }

@@ -33,10 +33,7 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         // Arguments that do not parse are the caller's fault (400), not ours (500).
         #[cfg(feature = "ssr")]
-        if matches!(
-            value,
-            ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_)
-        ) {
+        if matches!(value, ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_)) {
             if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
                 opts.set_status(http::StatusCode::BAD_REQUEST);
             }
@@ -71,11 +68,9 @@ impl AppError {
             AppError::Conflict(detail) => {
                 format!("{} {detail}", Msg::ErrConflict.text(locale))
             }
-            AppError::RateLimited(s) => format!(
-                "{} {s} {}",
-                Msg::ErrRateLimited.text(locale),
-                Msg::Seconds.text(locale)
-            ),
+            AppError::RateLimited(s) => {
+                format!("{} {s} {}", Msg::ErrRateLimited.text(locale), Msg::Seconds.text(locale))
+            }
             AppError::Internal => Msg::ErrGeneric.text(locale).to_owned(),
             AppError::ServerFn(e) => format!("{} ({e})", Msg::ErrRequestFailed.text(locale)),
         }
@@ -89,9 +84,7 @@ impl AppError {
 
 fn current_locale() -> Locale {
     use leptos::prelude::GetUntracked;
-    crate::i18n::use_locale()
-        .try_get_untracked()
-        .unwrap_or_default()
+    crate::i18n::use_locale().try_get_untracked().unwrap_or_default()
 }
 
 /// One field's error in `locale`: worded from its stable reason; a reason without a
@@ -176,10 +169,7 @@ mod tests {
             e.text(Locale::En),
             "name: is required; title: must be at most 200 characters; expr: unexpected token at 3"
         );
-        assert_eq!(
-            AppError::Forbidden.text(Locale::ZhCn),
-            "你没有权限执行此操作。"
-        );
+        assert_eq!(AppError::Forbidden.text(Locale::ZhCn), "你没有权限执行此操作。");
         assert_eq!(
             AppError::RateLimited(7).text(Locale::ZhCn),
             "失败次数过多，请稍后重试，剩余秒数： 7 秒"

@@ -65,10 +65,7 @@ pub mod ssr {
 
     /// The request's client IP as set by the server's connect-info layer.
     pub fn client_ip(extensions: &http::Extensions) -> String {
-        extensions
-            .get::<ClientIp>()
-            .map(|c| c.0.clone())
-            .unwrap_or_default()
+        extensions.get::<ClientIp>().map(|c| c.0.clone()).unwrap_or_default()
     }
 
     /// Client IP, inserted into request extensions by the server.
@@ -159,10 +156,9 @@ pub mod cookies {
 
     /// Appends a `Set-Cookie` header to the current server-function response.
     pub fn set(cookie: String) {
-        if let (Some(opts), Ok(v)) = (
-            use_context::<leptos_axum::ResponseOptions>(),
-            http::HeaderValue::from_str(&cookie),
-        ) {
+        if let (Some(opts), Ok(v)) =
+            (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&cookie))
+        {
             opts.append_header(http::header::SET_COOKIE, v);
         }
     }

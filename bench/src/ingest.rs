@@ -46,10 +46,7 @@ fn batch(start: usize, n: usize, now_ms: i64) -> Vec<u8> {
 pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("vigil-bench-{}", std::process::id()));
     let vars = vec![
-        (
-            "VIGIL_DATA_DIR".to_owned(),
-            dir.join("http").display().to_string(),
-        ),
+        ("VIGIL_DATA_DIR".to_owned(), dir.join("http").display().to_string()),
         ("VIGIL_LOG".to_owned(), "warn".to_owned()),
     ];
     let config = server::Config::from_sources(None, &vars)?;
@@ -67,20 +64,14 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
             },
         )
         .await?;
-    let login = services
-        .accounts()
-        .login(&admin.email, "bench-password", "127.0.0.1", "bench")
-        .await?;
+    let login =
+        services.accounts().login(&admin.email, "bench-password", "127.0.0.1", "bench").await?;
     let actor = services
         .accounts()
         .session_actor(&login.session_token, "127.0.0.1")
         .await?
         .ok_or("no session")?;
-    let key = services
-        .accounts()
-        .create_api_key(&actor, "bench", "ingest")
-        .await?
-        .secret;
+    let key = services.accounts().create_api_key(&actor, "bench", "ingest").await?.secret;
     let state = server::AppState {
         services: services.clone(),
         leptos: server::cli::leptos_options(&config),
@@ -102,9 +93,8 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
 
     let now_ms = services.now_ms();
     let per_batch = 1_000;
-    let batches: Vec<Vec<u8>> = (0..total / per_batch)
-        .map(|b| batch(b * per_batch, per_batch, now_ms))
-        .collect();
+    let batches: Vec<Vec<u8>> =
+        (0..total / per_batch).map(|b| batch(b * per_batch, per_batch, now_ms)).collect();
     let batches = Arc::new(batches);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -131,14 +121,9 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
 
     // The same batches straight into the service (no HTTP, one caller), on a fresh database:
     // separates the HTTP/JSON cost from the storage cost.
-    let vars = vec![(
-        "VIGIL_DATA_DIR".to_owned(),
-        dir.join("direct").display().to_string(),
-    )];
+    let vars = vec![("VIGIL_DATA_DIR".to_owned(), dir.join("direct").display().to_string())];
     let direct_config = server::Config::from_sources(None, &vars)?;
-    let direct_store = server::wiring::open_store(&direct_config)
-        .await
-        .map_err(|e| e.0)?;
+    let direct_store = server::wiring::open_store(&direct_config).await.map_err(|e| e.0)?;
     let direct = server::wiring::services_for(&direct_config, direct_store.clone());
     let bench = services::Caller::system("bench");
     let started = Instant::now();
@@ -166,9 +151,7 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
     )
     .execute(&pool)
     .await?;
-    sqlx::query("CREATE INDEX events_ts ON events (ts_ms)")
-        .execute(&pool)
-        .await?;
+    sqlx::query("CREATE INDEX events_ts ON events (ts_ms)").execute(&pool).await?;
     sqlx::query("CREATE INDEX events_name_ts_user ON events (event_name, ts_ms, user_idx)")
         .execute(&pool)
         .await?;
@@ -200,10 +183,7 @@ pub async fn run(total: usize) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  raw SQLite insert : {raw_rate:>10.0} rows/s    ({raw_secs:.2} s, same rows, no rollups)"
     );
-    println!(
-        "  ratio             : {:.2}  (goal ≥ 0.5)",
-        http_rate / raw_rate
-    );
+    println!("  ratio             : {:.2}  (goal ≥ 0.5)", http_rate / raw_rate);
     println!(
         "  peak RSS          : {:.0} MiB (whole process: server + clients + raw insert)",
         peak_rss_mib()

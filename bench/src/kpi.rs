@@ -20,12 +20,8 @@ const DAYS: i32 = 90;
 const TZ: &str = "Asia/Shanghai";
 /// Asia/Shanghai has no DST: local day = (ts + 8 h) / 24 h (used on the DuckDB side).
 const TZ_OFFSET_MS: i64 = 8 * 3_600_000;
-const FUNNEL: [&str; 4] = [
-    "user_login_success",
-    "page_view_home",
-    "ai_dialog_start",
-    "ai_dialog_end",
-];
+const FUNNEL: [&str; 4] =
+    ["user_login_success", "page_view_home", "ai_dialog_start", "ai_dialog_end"];
 const FUNNEL_WINDOW_MS: i64 = 86_400_000;
 const BATCH: usize = 20_000;
 
@@ -209,12 +205,7 @@ where
     }
     ms.sort_by(f64::total_cmp);
     Ok((
-        Timing {
-            name,
-            first_ms,
-            p50_ms: percentile(&ms, 0.5),
-            p95_ms: percentile(&ms, 0.95),
-        },
+        Timing { name, first_ms, p50_ms: percentile(&ms, 0.5), p95_ms: percentile(&ms, 0.95) },
         last,
     ))
 }
@@ -252,10 +243,7 @@ pub async fn run() -> Result<(), BoxError> {
     let have = store.setting("bench_kpi_dataset").await?;
     let events = if have.as_deref() == Some(marker.as_str()) {
         let n = store.count_events().await?;
-        println!(
-            "kpi benchmark: reusing the data set in {} ({n} events)",
-            dir.display()
-        );
+        println!("kpi benchmark: reusing the data set in {} ({n} events)", dir.display());
         u64::try_from(n).unwrap_or(0)
     } else {
         if store.count_events().await? > 0 {
@@ -304,19 +292,9 @@ pub async fn run() -> Result<(), BoxError> {
     answers.mau = v;
     let offsets: Vec<i32> = (1..=30).collect();
     let (t, v) = time_it("cohort table 30×30 (D1…D30)", runs, || async {
-        let cohorts = svc
-            .events()
-            .day_sets("registered", today - 29, today)
-            .await?;
+        let cohorts = svc.events().day_sets("registered", today - 29, today).await?;
         let active = svc.events().day_sets("active", today - 28, today).await?;
-        Ok(activity::cohort_table(
-            &cohorts,
-            &active,
-            today - 29,
-            today,
-            &offsets,
-            today,
-        ))
+        Ok(activity::cohort_table(&cohorts, &active, today - 29, today, &offsets, today))
     })
     .await?;
     timings.push(t);
@@ -327,10 +305,7 @@ pub async fn run() -> Result<(), BoxError> {
                 .kpis()
                 .funnel(
                     &services::Caller::system("bench"),
-                    DayRange {
-                        from: today - days + 1,
-                        to: today,
-                    },
+                    DayRange { from: today - days + 1, to: today },
                     &steps,
                     FUNNEL_WINDOW_MS,
                 )
@@ -350,10 +325,7 @@ pub async fn run() -> Result<(), BoxError> {
             .kpis()
             .response_quantile(
                 &services::Caller::system("bench"),
-                DayRange {
-                    from: today - 29,
-                    to: today,
-                },
+                DayRange { from: today - 29, to: today },
                 0.95,
             )
             .await?)
@@ -369,10 +341,7 @@ pub async fn run() -> Result<(), BoxError> {
     if !parquet.exists() {
         let t = Instant::now();
         let n = export_csv(&svc, &csv).await?;
-        println!(
-            "  exported {n} raw events to CSV in {:.0} s",
-            t.elapsed().as_secs_f64()
-        );
+        println!("  exported {n} raw events to CSV in {:.0} s", t.elapsed().as_secs_f64());
     }
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/duckdb_kpi.py");
     let tz = chrono_tz::Asia::Shanghai;
@@ -385,10 +354,8 @@ pub async fn run() -> Result<(), BoxError> {
         ],
         "p95_from_ms": day_start_ms(today - 29, tz), "p95_end_ms": day_start_ms(today + 1, tz),
     });
-    let output = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(params.to_string())
-        .output()?;
+    let output =
+        std::process::Command::new("python3").arg(&script).arg(params.to_string()).output()?;
     if !output.status.success() {
         return Err(format!(
             "DuckDB side failed (pip install duckdb?): {}",
@@ -454,11 +421,7 @@ pub async fn run() -> Result<(), BoxError> {
         "  peak RSS while querying: {:.0} MiB (RSS before the queries {:.0} MiB{})",
         query_peak,
         rss_before,
-        if reset {
-            ""
-        } else {
-            "; peak not reset, figure includes generation"
-        }
+        if reset { "" } else { "; peak not reset, figure includes generation" }
     );
     if let Some(d) = duck["peak_rss_mib"].as_f64() {
         println!("  DuckDB process peak RSS: {d:.0} MiB");
@@ -473,9 +436,7 @@ pub async fn run() -> Result<(), BoxError> {
 fn cross_check(a: &Answers, duck: &Value) -> std::collections::HashMap<&'static str, bool> {
     let q = &duck["queries"];
     let ints = |v: &Value| -> Vec<u64> {
-        v.as_array()
-            .map(|a| a.iter().filter_map(Value::as_u64).collect())
-            .unwrap_or_default()
+        v.as_array().map(|a| a.iter().filter_map(Value::as_u64).collect()).unwrap_or_default()
     };
     let mut out = std::collections::HashMap::new();
     out.insert("dau", ints(&q["dau"]["result"]) == a.dau);

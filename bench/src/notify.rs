@@ -34,9 +34,7 @@ async fn receiver(latency: Duration) -> (Arc<AtomicUsize>, String) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -69,9 +67,7 @@ async fn one_run(groups: usize, latency: Duration, concurrency: usize) -> Result
         .await?;
     let mut policy = Policy::default();
     policy.route.group_wait_ms = Some(0);
-    svc.store()
-        .put_policy(&serde_json::to_string(&policy)?, 0, &ctx)
-        .await?;
+    svc.store().put_policy(&serde_json::to_string(&policy)?, 0, &ctx).await?;
     // Success rate 0.5 in the current hour: every "< 0.9" rule fires at once.
     let events: Vec<_> = (0..10)
         .map(|i| json!({"event_id": format!("e{i}"), "event_name": "ai_dialog_end", "user_id": "u",
@@ -79,11 +75,7 @@ async fn one_run(groups: usize, latency: Duration, concurrency: usize) -> Result
             "response_ms": 100, "answer_source": "generated"}}))
         .collect();
     svc.events()
-        .ingest_events(
-            &services::Caller::system("bench"),
-            &serde_json::to_vec(&events)?,
-            false,
-        )
+        .ingest_events(&services::Caller::system("bench"), &serde_json::to_vec(&events)?, false)
         .await?;
     for i in 0..groups {
         let spec = RuleSpec::kpi_threshold(
@@ -122,11 +114,7 @@ async fn one_run(groups: usize, latency: Duration, concurrency: usize) -> Result
     }
     svc.store().close().await;
     let _ = std::fs::remove_dir_all(dir);
-    Ok(Run {
-        dispatch_s,
-        deliver_s,
-        sent,
-    })
+    Ok(Run { dispatch_s, deliver_s, sent })
 }
 
 pub async fn run() -> Result<(), BoxError> {

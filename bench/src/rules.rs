@@ -29,13 +29,11 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
     for h in 0..48 {
         let ts = now - (48 - h) * H + 60_000;
         for i in 0..40 {
-            events.push(
-                json!({"event_id": format!("ai-{h}-{i}"), "event_name": "ai_dialog_end",
+            events.push(json!({"event_id": format!("ai-{h}-{i}"), "event_name": "ai_dialog_end",
                 "user_id": format!("u{i}"), "timestamp": ts + i * 1000,
                 "properties": {"dialog_id": format!("d-{h}-{i}"), "success": (i + h) % 10 != 0,
                     "response_ms": 200 + (i * 37 + h * 11) % 4000,
-                    "answer_source": if i % 3 == 0 { "knowledge_base" } else { "generated" }}}),
-            );
+                    "answer_source": if i % 3 == 0 { "knowledge_base" } else { "generated" }}}));
         }
         for i in 0..10 {
             events.push(json!({"event_id": format!("fb-{h}-{i}"), "event_name": "ai_dialog_feedback",
@@ -51,11 +49,7 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     for chunk in events.chunks(5_000) {
         svc.events()
-            .ingest_events(
-                &services::Caller::system("bench"),
-                &serde_json::to_vec(chunk)?,
-                false,
-            )
+            .ingest_events(&services::Caller::system("bench"), &serde_json::to_vec(chunk)?, false)
             .await?;
     }
 
@@ -65,21 +59,13 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let metric = KpiMetric::ALL[i % KpiMetric::ALL.len()];
         let window_h = 1 + (i / KpiMetric::ALL.len()) % 24;
         let condition = match i % 5 {
-            0 => Condition::Threshold {
-                op: CompareOp::Lt,
-                threshold: 0.85 + (i % 10) as f64 * 0.01,
-            },
-            1 => Condition::DropPct {
-                pct: 5.0 + (i % 20) as f64,
-            },
-            2 => Condition::RisePct {
-                pct: 5.0 + (i % 20) as f64,
-            },
+            0 => {
+                Condition::Threshold { op: CompareOp::Lt, threshold: 0.85 + (i % 10) as f64 * 0.01 }
+            }
+            1 => Condition::DropPct { pct: 5.0 + (i % 20) as f64 },
+            2 => Condition::RisePct { pct: 5.0 + (i % 20) as f64 },
             3 => Condition::NoData { for_ms: 2 * H },
-            _ => Condition::ZScore {
-                k: 2.0 + (i % 3) as f64 * 0.5,
-                window: 12,
-            },
+            _ => Condition::ZScore { k: 2.0 + (i % 3) as f64 * 0.5, window: 12 },
         };
         let mut spec = RuleSpec::kpi_threshold(
             &format!("rule {i}"),
@@ -88,10 +74,7 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
             CompareOp::Gt,
             0.0,
         );
-        spec.query = RuleQuery::Kpi {
-            metric,
-            window_minutes: (window_h * 60) as u32,
-        };
+        spec.query = RuleQuery::Kpi { metric, window_minutes: (window_h * 60) as u32 };
         spec.condition = condition;
         spec.for_ms = (i % 3) as i64 * 60_000;
         svc.store().create_rule(&spec, &ctx).await?;

@@ -165,10 +165,7 @@ mod tests {
         assert_eq!(names.len(), Permission::ALL.len());
         // serde and as_str agree, so the docs table and the JSON agree.
         for p in Permission::ALL {
-            assert_eq!(
-                serde_json::to_string(&p).unwrap(),
-                format!("\"{}\"", p.as_str())
-            );
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.as_str()));
         }
     }
 
@@ -177,10 +174,7 @@ mod tests {
         for p in Permission::ALL {
             let holders: Vec<bool> = Role::ALL.iter().map(|r| r.can(p)).collect();
             // Once a role holds p, every later role holds it.
-            assert!(
-                holders.windows(2).all(|w| !w[0] || w[1]),
-                "{p}: {holders:?}"
-            );
+            assert!(holders.windows(2).all(|w| !w[0] || w[1]), "{p}: {holders:?}");
             assert_eq!(Role::Admin.can(p), p.least_role().is_some(), "{p}");
         }
     }

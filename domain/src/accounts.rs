@@ -44,9 +44,9 @@ impl std::str::FromStr for Role {
             "responder" => Ok(Role::Responder),
             "editor" => Ok(Role::Editor),
             "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "unknown role `{other}`: expected viewer, responder, editor or admin"
-            )),
+            other => {
+                Err(format!("unknown role `{other}`: expected viewer, responder, editor or admin"))
+            }
         }
     }
 }
@@ -124,10 +124,7 @@ impl Locale {
     /// Picks the first supported language of an `Accept-Language` header (q-values in order
     /// of appearance, which is how browsers send them).
     pub fn from_accept_language(header: &str) -> Option<Locale> {
-        header
-            .split(',')
-            .filter_map(|part| part.split(';').next())
-            .find_map(Locale::from_tag)
+        header.split(',').filter_map(|part| part.split(';').next()).find_map(Locale::from_tag)
     }
 }
 
@@ -181,10 +178,7 @@ pub fn validate_name(errors: &mut FieldErrors, field: &str, name: &str) {
 pub fn validate_password(errors: &mut FieldErrors, field: &str, password: &str) {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        errors.add(
-            field,
-            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
-        );
+        errors.add(field, format!("must be at least {MIN_PASSWORD_CHARS} characters"));
     } else if n > MAX_PASSWORD_CHARS {
         errors.too_long(field, MAX_PASSWORD_CHARS);
     }
@@ -206,9 +200,7 @@ pub fn local_redirect(next: &str) -> Option<&str> {
     let local = chars.next() == Some('/')
         && !matches!(chars.next(), Some('/'))
         && next.len() <= 2048
-        && !next
-            .chars()
-            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        && !next.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
         && !next.starts_with("/login");
     local.then_some(next)
 }
@@ -244,15 +236,9 @@ mod tests {
         assert_eq!(Locale::from_tag("zh-CN"), Some(Locale::ZhCn));
         assert_eq!(Locale::from_tag("en-US"), Some(Locale::En));
         assert_eq!(Locale::from_tag("fr"), None);
-        assert_eq!(
-            Locale::from_accept_language("fr-FR,zh-CN;q=0.9,en;q=0.8"),
-            Some(Locale::ZhCn)
-        );
+        assert_eq!(Locale::from_accept_language("fr-FR,zh-CN;q=0.9,en;q=0.8"), Some(Locale::ZhCn));
         assert_eq!(Locale::from_accept_language("de"), None);
-        assert_eq!(
-            serde_json::to_string(&Locale::ZhCn).ok(),
-            Some("\"zh-CN\"".into())
-        );
+        assert_eq!(serde_json::to_string(&Locale::ZhCn).ok(), Some("\"zh-CN\"".into()));
     }
 
     #[test]

@@ -41,11 +41,7 @@ pub struct RuleTiming {
 
 impl Default for RuleTiming {
     fn default() -> Self {
-        Self {
-            for_ms: 0,
-            keep_firing_for_ms: 0,
-            resolved_retention_ms: 15 * 60_000,
-        }
+        Self { for_ms: 0, keep_firing_for_ms: 0, resolved_retention_ms: 15 * 60_000 }
     }
 }
 
@@ -101,18 +97,14 @@ mod instances_as_pairs {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<BTreeMap<Labels, Instance>, D::Error> {
-        Ok(Vec::<(Labels, Instance)>::deserialize(d)?
-            .into_iter()
-            .collect())
+        Ok(Vec::<(Labels, Instance)>::deserialize(d)?.into_iter().collect())
     }
 }
 
 impl RuleState {
     /// Instances currently firing.
     pub fn firing(&self) -> impl Iterator<Item = (&Labels, &Instance)> {
-        self.instances
-            .iter()
-            .filter(|(_, i)| i.state == AlertState::Firing)
+        self.instances.iter().filter(|(_, i)| i.state == AlertState::Firing)
     }
 
     /// One evaluation at `now_ms` with the series that match now; returns the transitions.
@@ -172,9 +164,7 @@ impl RuleState {
                         continue;
                     }
                     AlertState::Inactive => {
-                        if i.resolved_at_ms
-                            .is_none_or(|r| now_ms - r > t.resolved_retention_ms)
-                        {
+                        if i.resolved_at_ms.is_none_or(|r| now_ms - r > t.resolved_retention_ms) {
                             forget.push(labels.clone());
                         }
                         continue;
@@ -226,14 +216,8 @@ pub enum CompareOp {
 }
 
 impl CompareOp {
-    pub const ALL: [CompareOp; 6] = [
-        CompareOp::Gt,
-        CompareOp::Ge,
-        CompareOp::Lt,
-        CompareOp::Le,
-        CompareOp::Eq,
-        CompareOp::Ne,
-    ];
+    pub const ALL: [CompareOp; 6] =
+        [CompareOp::Gt, CompareOp::Ge, CompareOp::Lt, CompareOp::Le, CompareOp::Eq, CompareOp::Ne];
 
     /// PromQL's spelling (`>`, `>=`, …), also the form value in the editor.
     pub fn symbol(self) -> &'static str {
@@ -323,17 +307,11 @@ impl Condition {
     /// value over the previous period (for the change conditions).
     pub fn check(&self, now_ms: i64, samples: &[(i64, f64)], previous: Option<f64>) -> Check {
         let latest = samples.last().map(|(_, v)| *v);
-        let no = |value| Check {
-            holds: false,
-            value,
-        };
+        let no = |value| Check { holds: false, value };
         match *self {
             Condition::Threshold { op, threshold } => match latest {
                 None => no(None),
-                Some(v) => Check {
-                    holds: op.holds(v, threshold),
-                    value: Some(v),
-                },
+                Some(v) => Check { holds: op.holds(v, threshold), value: Some(v) },
             },
             Condition::DropPct { pct } | Condition::RisePct { pct } => {
                 match (latest, previous) {
@@ -344,28 +322,18 @@ impl Condition {
                             Condition::DropPct { .. } => -change > pct,
                             _ => change > pct,
                         };
-                        Check {
-                            holds,
-                            value: Some(change),
-                        }
+                        Check { holds, value: Some(change) }
                     }
                     _ => no(None),
                 }
             }
             Condition::NoData { for_ms } => match samples.last() {
-                None => Check {
-                    holds: true,
-                    value: None,
-                },
-                Some((t, _)) => Check {
-                    holds: now_ms - t > for_ms,
-                    value: Some((now_ms - t) as f64),
-                },
+                None => Check { holds: true, value: None },
+                Some((t, _)) => {
+                    Check { holds: now_ms - t > for_ms, value: Some((now_ms - t) as f64) }
+                }
             },
-            Condition::Present => Check {
-                holds: latest.is_some(),
-                value: latest,
-            },
+            Condition::Present => Check { holds: latest.is_some(), value: latest },
             Condition::ZScore { k, window } => {
                 let Some((current, history)) = samples.split_last() else {
                     return no(None);
@@ -383,10 +351,7 @@ impl Condition {
                     return no(None);
                 }
                 let z = (current.1 - mean) / sd;
-                Check {
-                    holds: z.abs() > k,
-                    value: Some(z),
-                }
+                Check { holds: z.abs() > k, value: Some(z) }
             }
         }
     }
@@ -399,17 +364,11 @@ mod tests {
     const MIN: i64 = 60_000;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     fn sample(v: f64) -> Vec<Sample> {
-        vec![Sample {
-            labels: labels(&[("alertname", "dau_drop")]),
-            value: v,
-        }]
+        vec![Sample { labels: labels(&[("alertname", "dau_drop")]), value: v }]
     }
 
     fn state(s: &RuleState) -> Option<AlertState> {
@@ -491,10 +450,7 @@ mod tests {
 
     #[test]
     fn resolved_instances_are_forgotten_after_the_retention() {
-        let t = RuleTiming {
-            resolved_retention_ms: 2 * MIN,
-            ..RuleTiming::default()
-        };
+        let t = RuleTiming { resolved_retention_ms: 2 * MIN, ..RuleTiming::default() };
         let got = run(t, &[true, false, false, false, false]);
         assert_eq!(got, vec![Some(F), Some(I), Some(I), Some(I), None]);
     }
@@ -506,10 +462,7 @@ mod tests {
         s.evaluate(
             RuleTiming::default(),
             MIN,
-            &[Sample {
-                labels: labels(&[("service", "chat")]),
-                value: 2.0,
-            }],
+            &[Sample { labels: labels(&[("service", "chat")]), value: 2.0 }],
         );
         assert_eq!(s.instances.len(), 2);
         let text = serde_json::to_string(&s).expect("serialize");
@@ -519,38 +472,19 @@ mod tests {
 
     #[test]
     fn transitions_carry_value_and_time_and_label_sets_are_independent() {
-        let t = RuleTiming {
-            for_ms: MIN,
-            ..RuleTiming::default()
-        };
+        let t = RuleTiming { for_ms: MIN, ..RuleTiming::default() };
         let a = labels(&[("alertname", "cpu"), ("host", "a")]);
         let b = labels(&[("alertname", "cpu"), ("host", "b")]);
         let mut s = RuleState::default();
         let tr = s.evaluate(
             t,
             0,
-            &[
-                Sample {
-                    labels: a.clone(),
-                    value: 95.0,
-                },
-                Sample {
-                    labels: b.clone(),
-                    value: 97.0,
-                },
-            ],
+            &[Sample { labels: a.clone(), value: 95.0 }, Sample { labels: b.clone(), value: 97.0 }],
         );
         assert_eq!(tr.len(), 2);
         assert!(tr.iter().all(|x| x.to == Some(P) && x.from.is_none()));
         // Only a keeps matching: a fires with its new value, b is dropped.
-        let tr = s.evaluate(
-            t,
-            MIN,
-            &[Sample {
-                labels: a.clone(),
-                value: 96.5,
-            }],
-        );
+        let tr = s.evaluate(t, MIN, &[Sample { labels: a.clone(), value: 96.5 }]);
         assert_eq!(
             tr,
             vec![
@@ -561,13 +495,7 @@ mod tests {
                     value: 96.5,
                     at_ms: MIN
                 },
-                Transition {
-                    labels: b.clone(),
-                    from: Some(P),
-                    to: None,
-                    value: 97.0,
-                    at_ms: MIN
-                },
+                Transition { labels: b.clone(), from: Some(P), to: None, value: 97.0, at_ms: MIN },
             ]
         );
         assert_eq!(s.firing().count(), 1);
@@ -591,10 +519,7 @@ mod tests {
             let len = (next() % 40) as usize + 1;
             let for_m = (next() % 6) as i64;
             let cond: Vec<bool> = (0..len).map(|_| next() % 3 != 0).collect();
-            let t = RuleTiming {
-                for_ms: for_m * MIN,
-                ..RuleTiming::default()
-            };
+            let t = RuleTiming { for_ms: for_m * MIN, ..RuleTiming::default() };
             let got = run(t, &cond);
             let mut run_start: Option<usize> = None;
             for (i, c) in cond.iter().enumerate() {
@@ -614,21 +539,12 @@ mod tests {
     #[test]
     fn conditions_by_hand() {
         let s = |vals: &[f64]| -> Vec<(i64, f64)> {
-            vals.iter()
-                .enumerate()
-                .map(|(i, v)| (i as i64 * MIN, *v))
-                .collect()
+            vals.iter().enumerate().map(|(i, v)| (i as i64 * MIN, *v)).collect()
         };
-        let below = Condition::Threshold {
-            op: CompareOp::Lt,
-            threshold: 0.9,
-        };
+        let below = Condition::Threshold { op: CompareOp::Lt, threshold: 0.9 };
         assert_eq!(
             below.check(0, &s(&[0.95, 0.88]), None),
-            Check {
-                holds: true,
-                value: Some(0.88)
-            }
+            Check { holds: true, value: Some(0.88) }
         );
         assert!(!below.check(0, &s(&[0.9]), None).holds, "0.9 is not < 0.9");
         assert!(!below.check(0, &[], None).holds, "no data is not a breach");
@@ -650,38 +566,17 @@ mod tests {
         // History 10, 12, 14: mean 12, sample sd 2; 19 → z = 3.5 > 3.
         let z = Condition::ZScore { k: 3.0, window: 3 };
         let c = z.check(0, &s(&[100.0, 10.0, 12.0, 14.0, 19.0]), None);
-        assert_eq!(
-            c,
-            Check {
-                holds: true,
-                value: Some(3.5)
-            }
-        );
-        assert!(
-            !z.check(0, &s(&[10.0, 12.0, 14.0, 17.0]), None).holds,
-            "z = 2.5"
-        );
-        assert!(
-            !z.check(0, &s(&[5.0, 5.0, 5.0, 9.0]), None).holds,
-            "flat history"
-        );
-        assert!(
-            !z.check(0, &s(&[5.0, 9.0]), None).holds,
-            "too little history"
-        );
+        assert_eq!(c, Check { holds: true, value: Some(3.5) });
+        assert!(!z.check(0, &s(&[10.0, 12.0, 14.0, 17.0]), None).holds, "z = 2.5");
+        assert!(!z.check(0, &s(&[5.0, 5.0, 5.0, 9.0]), None).holds, "flat history");
+        assert!(!z.check(0, &s(&[5.0, 9.0]), None).holds, "too little history");
     }
 
     #[test]
     fn conditions_validate_by_field() {
         let bad = [
             (Condition::DropPct { pct: 0.0 }, "pct"),
-            (
-                Condition::Threshold {
-                    op: CompareOp::Gt,
-                    threshold: f64::NAN,
-                },
-                "threshold",
-            ),
+            (Condition::Threshold { op: CompareOp::Gt, threshold: f64::NAN }, "threshold"),
             (Condition::NoData { for_ms: 1_000 }, "for"),
             (Condition::ZScore { k: 0.0, window: 30 }, "k"),
             (Condition::ZScore { k: 3.0, window: 2 }, "window"),
@@ -696,12 +591,6 @@ mod tests {
         let c: Condition =
             serde_json::from_str(r#"{"kind":"threshold","op":"lt","threshold":0.9}"#)
                 .expect("json");
-        assert_eq!(
-            c,
-            Condition::Threshold {
-                op: CompareOp::Lt,
-                threshold: 0.9
-            }
-        );
+        assert_eq!(c, Condition::Threshold { op: CompareOp::Lt, threshold: 0.9 });
     }
 }

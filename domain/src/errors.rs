@@ -64,12 +64,7 @@ impl FieldErrors {
     }
 
     fn push(&mut self, field: &str, reason: Reason, limit: Option<u64>, message: String) {
-        self.0.push(FieldError {
-            field: field.to_owned(),
-            message,
-            reason,
-            limit,
-        });
+        self.0.push(FieldError { field: field.to_owned(), message, reason, limit });
     }
 
     /// `field` is empty or missing.
@@ -89,32 +84,17 @@ impl FieldErrors {
 
     /// `field` is not an http(s) address.
     pub fn not_http_url(&mut self, field: &str) {
-        self.push(
-            field,
-            Reason::NotHttpUrl,
-            None,
-            "must be an http:// or https:// address".into(),
-        );
+        self.push(field, Reason::NotHttpUrl, None, "must be an http:// or https:// address".into());
     }
 
     /// `field` is a time in the future that must not be.
     pub fn in_the_future(&mut self, field: &str) {
-        self.push(
-            field,
-            Reason::InTheFuture,
-            None,
-            "must not be in the future".into(),
-        );
+        self.push(field, Reason::InTheFuture, None, "must not be in the future".into());
     }
 
     /// `field` (an end) is not after its start.
     pub fn not_after_start(&mut self, field: &str) {
-        self.push(
-            field,
-            Reason::NotAfterStart,
-            None,
-            "must be after the start".into(),
-        );
+        self.push(field, Reason::NotAfterStart, None, "must be after the start".into());
     }
 
     /// `field` holds a value another record already uses; `message` says which.
@@ -165,11 +145,8 @@ impl FieldErrors {
 
 impl std::fmt::Display for FieldErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
+        let parts: Vec<String> =
+            self.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
         f.write_str(&parts.join("; "))
     }
 }

@@ -49,9 +49,7 @@ pub fn check_id(field: &str, value: &str) -> Result<(), String> {
     if n == 0 {
         Err(format!("{field}: must not be empty"))
     } else if n > MAX_ID_CHARS {
-        Err(format!(
-            "{field}: must be at most {MAX_ID_CHARS} characters (got {n})"
-        ))
+        Err(format!("{field}: must be at most {MAX_ID_CHARS} characters (got {n})"))
     } else {
         Ok(())
     }
@@ -59,12 +57,8 @@ pub fn check_id(field: &str, value: &str) -> Result<(), String> {
 
 /// Two-part names that the SPEC's own tracking plan uses (`subscription_{action}`); every
 /// other name needs at least three parts.
-pub const TRACKING_PLAN_TWO_PART: [&str; 4] = [
-    "subscription_start",
-    "subscription_renew",
-    "subscription_cancel",
-    "subscription_expire",
-];
+pub const TRACKING_PLAN_TWO_PART: [&str; 4] =
+    ["subscription_start", "subscription_renew", "subscription_cancel", "subscription_expire"];
 
 /// `{module}_{action}_{object}`: lowercase `[a-z0-9]` parts, at least three, joined by `_`
 /// (plus the tracking plan's `subscription_*` events).
@@ -73,9 +67,7 @@ pub fn check_event_name(name: &str) -> Result<(), String> {
     let well_formed = name.len() <= 128
         && (parts.len() >= 3 || TRACKING_PLAN_TWO_PART.contains(&name))
         && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         });
     if well_formed {
         Ok(())
@@ -126,12 +118,7 @@ mod tests {
 
     #[test]
     fn event_names() {
-        for ok in [
-            "user_register_success",
-            "ai_dialog_end",
-            "feature_use_export_pdf",
-            "a1_b2_c3",
-        ] {
+        for ok in ["user_register_success", "ai_dialog_end", "feature_use_export_pdf", "a1_b2_c3"] {
             assert!(check_event_name(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -152,19 +139,12 @@ mod tests {
     #[test]
     fn ids_timestamps_properties() {
         assert!(check_id("event_id", "e1").is_ok());
-        assert!(check_id("event_id", "")
-            .expect_err("empty")
-            .starts_with("event_id:"));
-        assert!(check_id("user_id", &"u".repeat(129))
-            .expect_err("long")
-            .contains("128"));
+        assert!(check_id("event_id", "").expect_err("empty").starts_with("event_id:"));
+        assert!(check_id("user_id", &"u".repeat(129)).expect_err("long").contains("128"));
         let now = 1_800_000_000_000;
         let day = 86_400_000;
         assert!(check_timestamp(now, now, 30 * day).is_ok());
-        assert!(
-            check_timestamp(now + 5 * 60 * 1000, now, 30 * day).is_ok(),
-            "exactly 5 min ahead"
-        );
+        assert!(check_timestamp(now + 5 * 60 * 1000, now, 30 * day).is_ok(), "exactly 5 min ahead");
         assert!(check_timestamp(now + 5 * 60 * 1000 + 1, now, 30 * day)
             .expect_err("future")
             .contains("future"));
@@ -172,9 +152,7 @@ mod tests {
             .expect_err("old")
             .contains("30 days"));
         assert!(check_properties_size(8192).is_ok());
-        assert!(check_properties_size(8193)
-            .expect_err("big")
-            .starts_with("properties:"));
+        assert!(check_properties_size(8193).expect_err("big").starts_with("properties:"));
     }
 
     #[test]
@@ -182,10 +160,7 @@ mod tests {
         assert_eq!(feature_of("feature_use_export"), Some("export"));
         assert_eq!(feature_of("feature_open_dark_mode"), Some("dark_mode"));
         assert_eq!(feature_of("user_register_success"), None);
-        assert_eq!(
-            Platform::parse("miniprogram").map(Platform::as_str),
-            Some("miniprogram")
-        );
+        assert_eq!(Platform::parse("miniprogram").map(Platform::as_str), Some("miniprogram"));
         assert_eq!(Platform::parse("ios"), None);
     }
 }

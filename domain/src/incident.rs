@@ -110,10 +110,7 @@ impl Status {
 
     /// The statuses this one may move to, in the order a UI offers them.
     pub fn next(self) -> Vec<Status> {
-        Status::ALL
-            .into_iter()
-            .filter(|to| check_transition(self, *to).is_ok())
-            .collect()
+        Status::ALL.into_iter().filter(|to| check_transition(self, *to).is_ok()).collect()
     }
 }
 
@@ -189,9 +186,7 @@ impl IncidentRole {
     }
 
     pub fn parse(s: &str) -> Option<IncidentRole> {
-        IncidentRole::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s.trim())
+        IncidentRole::ALL.into_iter().find(|v| v.as_str() == s.trim())
     }
 
     /// English label, as the report and the timeline write it.
@@ -208,10 +203,7 @@ impl IncidentRole {
 
     /// Held by one person (the leads); the others take a list.
     pub fn single(self) -> bool {
-        matches!(
-            self,
-            IncidentRole::Commander | IncidentRole::TechLead | IncidentRole::CommsLead
-        )
+        matches!(self, IncidentRole::Commander | IncidentRole::TechLead | IncidentRole::CommsLead)
     }
 }
 
@@ -410,15 +402,11 @@ impl StatusLog {
 
     /// When it was resolved, if resolved or closed now.
     pub fn resolved_ms(&self) -> Option<i64> {
-        (!self.current().is_open())
-            .then(|| self.last_entered(Status::Resolved))
-            .flatten()
+        (!self.current().is_open()).then(|| self.last_entered(Status::Resolved)).flatten()
     }
 
     pub fn closed_ms(&self) -> Option<i64> {
-        (self.current() == Status::Closed)
-            .then(|| self.last_entered(Status::Closed))
-            .flatten()
+        (self.current() == Status::Closed).then(|| self.last_entered(Status::Closed)).flatten()
     }
 
     /// Checks and appends a status change at `at_ms` (recorded at `now_ms`). The rules:
@@ -441,15 +429,9 @@ impl StatusLog {
         }
         let (prev_status, prev_at) = self.0.last().copied().unwrap_or((Status::Detecting, 0));
         if at_ms < self.detected_ms() {
-            e.add(
-                "at",
-                format!("{to} time must not be before the detection time"),
-            );
+            e.add("at", format!("{to} time must not be before the detection time"));
         } else if at_ms < prev_at {
-            e.add(
-                "at",
-                format!("{to} time must not be before the {prev_status} time"),
-            );
+            e.add("at", format!("{to} time must not be before the {prev_status} time"));
         }
         // A minute of slack for clocks that disagree a little.
         if at_ms > now_ms + MINUTE_MS {
@@ -623,11 +605,9 @@ impl EntryKind {
 
     pub fn parse(s: &str) -> Option<EntryKind> {
         use EntryKind::*;
-        [
-            Declared, Status, Severity, Role, Alert, Checklist, Note, Report, Postmortem, Edit,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        [Declared, Status, Severity, Role, Alert, Checklist, Note, Report, Postmortem, Edit]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -659,10 +639,7 @@ pub fn validate_note(
 /// MTTA and MTTR inputs of one incident: (acknowledged after, resolved after) in ms.
 pub fn response_times(log: &StatusLog) -> (Option<i64>, Option<i64>) {
     let d = log.detected_ms();
-    (
-        log.responded_ms().map(|t| t - d),
-        log.resolved_ms().map(|t| t - d),
-    )
+    (log.responded_ms().map(|t| t - d), log.resolved_ms().map(|t| t - d))
 }
 
 #[cfg(test)]
@@ -743,73 +720,41 @@ mod tests {
     fn status_changes_keep_time_order() {
         let mut log = StatusLog::new(T0);
         let now = T0 + 10 * HOUR_MS;
-        log.change(Severity::P1, Investigating, T0 + 5 * MINUTE_MS, now, None)
-            .expect("ok");
+        log.change(Severity::P1, Investigating, T0 + 5 * MINUTE_MS, now, None).expect("ok");
         // Before the previous change.
-        let e = log
-            .change(Severity::P1, Fixing, T0 + 4 * MINUTE_MS, now, None)
-            .unwrap_err();
-        assert_eq!(
-            e.get("at"),
-            Some("fixing time must not be before the investigating time")
-        );
+        let e = log.change(Severity::P1, Fixing, T0 + 4 * MINUTE_MS, now, None).unwrap_err();
+        assert_eq!(e.get("at"), Some("fixing time must not be before the investigating time"));
         // Before detection.
-        let e = log
-            .change(Severity::P1, Fixing, T0 - 1, now, None)
-            .unwrap_err();
-        assert_eq!(
-            e.get("at"),
-            Some("fixing time must not be before the detection time")
-        );
+        let e = log.change(Severity::P1, Fixing, T0 - 1, now, None).unwrap_err();
+        assert_eq!(e.get("at"), Some("fixing time must not be before the detection time"));
         // In the future.
-        let e = log
-            .change(Severity::P1, Fixing, now + 2 * MINUTE_MS, now, None)
-            .unwrap_err();
+        let e = log.change(Severity::P1, Fixing, now + 2 * MINUTE_MS, now, None).unwrap_err();
         assert_eq!(e.get("at"), Some("must not be in the future"));
         // Not allowed.
-        let e = log
-            .change(Severity::P1, Resolved, T0 + HOUR_MS, now, None)
-            .unwrap_err();
+        let e = log.change(Severity::P1, Resolved, T0 + HOUR_MS, now, None).unwrap_err();
         assert!(e.get("status").is_some());
         assert_eq!(log.current(), Investigating, "nothing appended on errors");
-        log.change(Severity::P1, Fixing, T0 + 20 * MINUTE_MS, now, None)
-            .expect("ok");
-        log.change(Severity::P1, Monitoring, T0 + HOUR_MS, now, None)
-            .expect("ok");
+        log.change(Severity::P1, Fixing, T0 + 20 * MINUTE_MS, now, None).expect("ok");
+        log.change(Severity::P1, Monitoring, T0 + HOUR_MS, now, None).expect("ok");
         // P1 monitors 2 h: resolving after 1 h needs a reason.
-        let e = log
-            .change(Severity::P1, Resolved, T0 + 2 * HOUR_MS, now, None)
-            .unwrap_err();
+        let e = log.change(Severity::P1, Resolved, T0 + 2 * HOUR_MS, now, None).unwrap_err();
         assert!(
             e.get("override_reason")
                 .is_some_and(|m| m.contains("at least 2h") && m.contains("1h so far")),
             "{e}"
         );
-        log.change(
-            Severity::P1,
-            Resolved,
-            T0 + 2 * HOUR_MS,
-            now,
-            Some("verified by load test"),
-        )
-        .expect("override");
+        log.change(Severity::P1, Resolved, T0 + 2 * HOUR_MS, now, Some("verified by load test"))
+            .expect("override");
         assert_eq!(log.resolved_ms(), Some(T0 + 2 * HOUR_MS));
         assert_eq!(log.responded_ms(), Some(T0 + 5 * MINUTE_MS));
-        assert_eq!(
-            response_times(&log),
-            (Some(5 * MINUTE_MS), Some(2 * HOUR_MS))
-        );
+        assert_eq!(response_times(&log), (Some(5 * MINUTE_MS), Some(2 * HOUR_MS)));
         // Reopen and resolve again after a full monitoring period.
-        log.change(Severity::P1, Investigating, T0 + 3 * HOUR_MS, now, None)
-            .expect("reopen");
+        log.change(Severity::P1, Investigating, T0 + 3 * HOUR_MS, now, None).expect("reopen");
         assert_eq!(log.resolved_ms(), None);
-        log.change(Severity::P1, Monitoring, T0 + 4 * HOUR_MS, now, None)
-            .expect("ok");
-        log.change(Severity::P1, Resolved, T0 + 6 * HOUR_MS, now, None)
-            .expect("2 h watched");
+        log.change(Severity::P1, Monitoring, T0 + 4 * HOUR_MS, now, None).expect("ok");
+        log.change(Severity::P1, Resolved, T0 + 6 * HOUR_MS, now, None).expect("2 h watched");
         assert_eq!(log.resolved_ms(), Some(T0 + 6 * HOUR_MS));
-        log.change(Severity::P1, Closed, T0 + 7 * HOUR_MS, now, None)
-            .expect("close");
+        log.change(Severity::P1, Closed, T0 + 7 * HOUR_MS, now, None).expect("close");
         assert_eq!(log.closed_ms(), Some(T0 + 7 * HOUR_MS));
         assert!(log.validate().is_ok());
         let bad = StatusLog(vec![(Detecting, T0), (Resolved, T0 + 1)]);
@@ -825,10 +770,8 @@ mod tests {
         done.insert(Checkpoint::Team, T0 + 12 * MINUTE_MS);
         let now = T0 + 20 * MINUTE_MS;
         let items = checklist(Severity::P1, T0, &done, now);
-        let got: Vec<(Checkpoint, i64, ClockState)> = items
-            .iter()
-            .map(|i| (i.checkpoint, (i.due_ms - T0) / MINUTE_MS, i.state))
-            .collect();
+        let got: Vec<(Checkpoint, i64, ClockState)> =
+            items.iter().map(|i| (i.checkpoint, (i.due_ms - T0) / MINUTE_MS, i.state)).collect();
         assert_eq!(
             got,
             vec![
@@ -849,29 +792,13 @@ mod tests {
         let s = sla(Severity::P0, &log, T0 + 31 * MINUTE_MS);
         assert_eq!(s.response_due_ms, T0 + 30 * MINUTE_MS);
         assert_eq!(s.response, ClockState::Overdue);
-        log.change(
-            Severity::P0,
-            Monitoring,
-            T0 + 20 * MINUTE_MS,
-            T0 + HOUR_MS,
-            None,
-        )
-        .expect("ok");
+        log.change(Severity::P0, Monitoring, T0 + 20 * MINUTE_MS, T0 + HOUR_MS, None).expect("ok");
         let s = sla(Severity::P0, &log, T0 + HOUR_MS);
         assert_eq!(s.response, ClockState::Met);
-        assert_eq!(
-            s.monitoring_until_ms,
-            Some(T0 + 20 * MINUTE_MS + 4 * HOUR_MS)
-        );
+        assert_eq!(s.monitoring_until_ms, Some(T0 + 20 * MINUTE_MS + 4 * HOUR_MS));
         assert_eq!(s.postmortem_due_ms, None);
-        log.change(
-            Severity::P0,
-            Resolved,
-            T0 + 5 * HOUR_MS,
-            T0 + 5 * HOUR_MS,
-            None,
-        )
-        .expect("watched 4h40m");
+        log.change(Severity::P0, Resolved, T0 + 5 * HOUR_MS, T0 + 5 * HOUR_MS, None)
+            .expect("watched 4h40m");
         let s = sla(Severity::P0, &log, T0 + 5 * HOUR_MS);
         assert_eq!(s.postmortem_due_ms, Some(T0 + 29 * HOUR_MS));
         assert_eq!(s.monitoring_until_ms, None);

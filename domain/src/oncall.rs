@@ -69,11 +69,8 @@ impl Zone for chrono_tz::Tz {
         use chrono::{Offset, TimeZone};
         match chrono::DateTime::from_timestamp_millis(utc_ms) {
             Some(t) => {
-                i64::from(
-                    self.offset_from_utc_datetime(&t.naive_utc())
-                        .fix()
-                        .local_minus_utc(),
-                ) * 1000
+                i64::from(self.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc())
+                    * 1000
             }
             None => 0,
         }
@@ -95,11 +92,8 @@ pub enum RotationKind {
 }
 
 impl RotationKind {
-    pub const ALL: [RotationKind; 3] = [
-        RotationKind::Hourly,
-        RotationKind::Daily,
-        RotationKind::Weekly,
-    ];
+    pub const ALL: [RotationKind; 3] =
+        [RotationKind::Hourly, RotationKind::Daily, RotationKind::Weekly];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -205,10 +199,7 @@ impl ScheduleSpec {
             if l.participants.is_empty() {
                 e.add(&f("participants"), "needs at least one person");
             } else if l.participants.len() > MAX_PARTICIPANTS {
-                e.add(
-                    &f("participants"),
-                    format!("at most {MAX_PARTICIPANTS} entries"),
-                );
+                e.add(&f("participants"), format!("at most {MAX_PARTICIPANTS} entries"));
             }
             if !(1..=1000).contains(&l.rotation.every) {
                 e.add(&f("every"), "must be between 1 and 1000");
@@ -448,11 +439,7 @@ pub fn final_schedule(
             }
         }
         let covering = |o: &&&Override| o.start_ms <= s && s < o.end_ms;
-        let add = ovs
-            .iter()
-            .filter(covering)
-            .filter(|o| o.replaces.is_none())
-            .max_by_key(|o| o.id);
+        let add = ovs.iter().filter(covering).filter(|o| o.replaces.is_none()).max_by_key(|o| o.id);
         let (user, source) = if let Some(o) = add {
             (Some(o.user_id), Source::Override(o.id))
         } else if let Some(b) = base {
@@ -472,12 +459,7 @@ pub fn final_schedule(
             Some(last) if last.user_id == user && last.source == source && last.end_ms == s => {
                 last.end_ms = e;
             }
-            _ => out.push(Shift {
-                start_ms: s,
-                end_ms: e,
-                user_id: user,
-                source,
-            }),
+            _ => out.push(Shift { start_ms: s, end_ms: e, user_id: user, source }),
         }
     }
     out
@@ -525,15 +507,9 @@ pub fn seed_roster(
     night: Vec<i64>,
     weekend: Vec<i64>,
 ) -> ScheduleSpec {
-    let saturday = parse_local(monday)
-        .map(|m| format_local(m + 5 * DAY_MS))
-        .unwrap_or_default();
+    let saturday = parse_local(monday).map(|m| format_local(m + 5 * DAY_MS)).unwrap_or_default();
     let sat_date = saturday.get(..10).unwrap_or_default().to_owned();
-    let weekly = |start: String| Rotation {
-        kind: RotationKind::Weekly,
-        every: 1,
-        start,
-    };
+    let weekly = |start: String| Rotation { kind: RotationKind::Weekly, every: 1, start };
     let window = |days: &[u8], start: &str, end: &str| Window {
         days: days.to_vec(),
         start: start.into(),

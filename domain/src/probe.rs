@@ -110,10 +110,7 @@ impl ProbeSpec {
         }
         for k in self.labels.keys() {
             if !valid_label_name(k) {
-                e.add(
-                    "labels",
-                    format!("label name {k:?} must match [a-zA-Z_][a-zA-Z0-9_]*"),
-                );
+                e.add("labels", format!("label name {k:?} must match [a-zA-Z_][a-zA-Z0-9_]*"));
             } else if k == "probe" || k == "alertname" || k == "severity" {
                 e.add("labels", format!("label {k:?} is set by Vigil"));
             }
@@ -344,30 +341,10 @@ pub struct BurnAlert {
 /// 14.4× over 1h/5m and 6× over 6h/30m page; 3× over 1d/2h and 1× over 3d/6h open a
 /// ticket (2 %, 5 %, 10 % and 10 % of a 30-day budget spent).
 pub const BURN_ALERTS: [BurnAlert; 4] = [
-    BurnAlert {
-        factor: 14.4,
-        long_ms: 3_600_000,
-        short_ms: 5 * MINUTE_MS,
-        page: true,
-    },
-    BurnAlert {
-        factor: 6.0,
-        long_ms: 6 * 3_600_000,
-        short_ms: 30 * MINUTE_MS,
-        page: true,
-    },
-    BurnAlert {
-        factor: 3.0,
-        long_ms: DAY_MS,
-        short_ms: 2 * 3_600_000,
-        page: false,
-    },
-    BurnAlert {
-        factor: 1.0,
-        long_ms: 3 * DAY_MS,
-        short_ms: 6 * 3_600_000,
-        page: false,
-    },
+    BurnAlert { factor: 14.4, long_ms: 3_600_000, short_ms: 5 * MINUTE_MS, page: true },
+    BurnAlert { factor: 6.0, long_ms: 6 * 3_600_000, short_ms: 30 * MINUTE_MS, page: true },
+    BurnAlert { factor: 3.0, long_ms: DAY_MS, short_ms: 2 * 3_600_000, page: false },
+    BurnAlert { factor: 1.0, long_ms: 3 * DAY_MS, short_ms: 6 * 3_600_000, page: false },
 ];
 
 /// The error budget of the SLO window ending at `now_ms`.
@@ -421,10 +398,7 @@ mod tests {
 
     #[test]
     fn validation_names_each_field() {
-        assert_eq!(
-            ProbeSpec::new("API", "https://api.example.com/health").validate(),
-            Ok(())
-        );
+        assert_eq!(ProbeSpec::new("API", "https://api.example.com/health").validate(), Ok(()));
         type Case = (&'static str, fn(&mut ProbeSpec));
         let cases: [Case; 9] = [
             ("name", |p| p.name = " ".into()),
@@ -464,9 +438,8 @@ mod tests {
     #[test]
     fn window_statistics() {
         // 100 runs one a minute; 10 failures; latencies 1..=100 ms.
-        let results: Vec<ProbeResult> = (1..=100)
-            .map(|i| run(i * MINUTE_MS, i % 10 != 0, i as f64))
-            .collect();
+        let results: Vec<ProbeResult> =
+            (1..=100).map(|i| run(i * MINUTE_MS, i % 10 != 0, i as f64)).collect();
         let now = 100 * MINUTE_MS;
         let all = |m| metric_at(m, &results, MINUTE_MS, now, 100 * MINUTE_MS, 5 * MINUTE_MS);
         assert_eq!(all(ProbeMetric::Availability), Some(0.9));
@@ -484,52 +457,31 @@ mod tests {
         let w = in_window(&results, now, 10 * MINUTE_MS);
         assert_eq!((w.len(), w[0].at_ms), (10, 91 * MINUTE_MS));
         // No runs → no data, and a stale last run is not "up".
-        assert_eq!(
-            metric_at(ProbeMetric::Availability, &[], MINUTE_MS, now, MINUTE_MS, 0),
-            None
-        );
-        assert_eq!(
-            metric_at(ProbeMetric::Up, &results, MINUTE_MS, now + DAY_MS, 0, 0),
-            None
-        );
+        assert_eq!(metric_at(ProbeMetric::Availability, &[], MINUTE_MS, now, MINUTE_MS, 0), None);
+        assert_eq!(metric_at(ProbeMetric::Up, &results, MINUTE_MS, now + DAY_MS, 0, 0), None);
     }
 
     #[test]
     fn burn_rate_needs_both_windows() {
         // A 5-minute outage 40 minutes ago: the long window burns, the short one has recovered.
-        let results: Vec<ProbeResult> = (0..=120)
-            .map(|i| run(i * MINUTE_MS, !(80..85).contains(&i), 10.0))
-            .collect();
+        let results: Vec<ProbeResult> =
+            (0..=120).map(|i| run(i * MINUTE_MS, !(80..85).contains(&i), 10.0)).collect();
         let now = 120 * MINUTE_MS;
-        let long = metric_at(
-            ProbeMetric::ErrorRate,
-            &results,
-            MINUTE_MS,
-            now,
-            3_600_000,
-            0,
-        )
-        .expect("rate");
+        let long = metric_at(ProbeMetric::ErrorRate, &results, MINUTE_MS, now, 3_600_000, 0)
+            .expect("rate");
         assert!(long / (1.0 - SLO_TARGET) > 14.4);
         let a = BURN_ALERTS[0];
-        let burn = metric_at(
-            ProbeMetric::BurnRate,
-            &results,
-            MINUTE_MS,
-            now,
-            a.long_ms,
-            a.short_ms,
-        )
-        .expect("burn");
+        let burn =
+            metric_at(ProbeMetric::BurnRate, &results, MINUTE_MS, now, a.long_ms, a.short_ms)
+                .expect("burn");
         assert_eq!(burn, 0.0, "the short window resets the page");
     }
 
     #[test]
     fn error_budget_of_thirty_days() {
         // 10 000 runs, 5 failures: budget allows 10, half is left.
-        let results: Vec<ProbeResult> = (0..10_000)
-            .map(|i| run(i * 60_000, i % 2000 != 1, 5.0))
-            .collect();
+        let results: Vec<ProbeResult> =
+            (0..10_000).map(|i| run(i * 60_000, i % 2000 != 1, 5.0)).collect();
         let b = error_budget(&results, 10_000 * 60_000).expect("budget");
         assert_eq!((b.runs, b.failures), (10_000, 5));
         assert!((b.remaining - 0.5).abs() < 1e-9, "{}", b.remaining);

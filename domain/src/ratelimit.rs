@@ -98,8 +98,7 @@ impl FailureWindow {
     /// Drops every key whose failures all left the window (bounded memory).
     pub fn sweep(&mut self, now_ms: i64) {
         let cutoff = now_ms - self.window_ms;
-        self.failures
-            .retain(|_, q| q.back().is_some_and(|&t| t > cutoff));
+        self.failures.retain(|_, q| q.back().is_some_and(|&t| t > cutoff));
     }
 
     /// Number of keys currently tracked.
@@ -160,11 +159,7 @@ mod tests {
         for i in 0..FIRST_SWEEP_AT as i64 + 10 {
             w.record_failure(&format!("late{i}"), 200_000 + i);
         }
-        assert!(
-            w.tracked_keys() < FIRST_SWEEP_AT + 20,
-            "{}",
-            w.tracked_keys()
-        );
+        assert!(w.tracked_keys() < FIRST_SWEEP_AT + 20, "{}", w.tracked_keys());
         // One key never keeps more timestamps than the limit needs.
         let mut one = FailureWindow::new(3, 60_000);
         for t in 0..1000 {

@@ -10,9 +10,8 @@ pub fn redact_url(url: &str) -> String {
         return url.to_owned();
     };
     let rest_start = scheme_end + 3;
-    let authority_end = url[rest_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| rest_start + i);
+    let authority_end =
+        url[rest_start..].find(['/', '?', '#']).map_or(url.len(), |i| rest_start + i);
     let authority = &url[rest_start..authority_end];
     let http = url[..scheme_end].eq_ignore_ascii_case("http")
         || url[..scheme_end].eq_ignore_ascii_case("https");
@@ -59,17 +58,7 @@ pub fn redact_url(url: &str) -> String {
 
 fn secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    [
-        "token",
-        "key",
-        "secret",
-        "pass",
-        "auth",
-        "sig",
-        "credential",
-    ]
-    .iter()
-    .any(|s| n.contains(s))
+    ["token", "key", "secret", "pass", "auth", "sig", "credential"].iter().any(|s| n.contains(s))
 }
 
 #[cfg(test)]
@@ -79,20 +68,14 @@ mod tests {
     #[test]
     fn hides_passwords_tokens_and_secret_parameters() {
         for (url, want) in [
-            (
-                "postgres://vigil:s3cret@db:5432/vigil",
-                "postgres://vigil:***@db:5432/vigil",
-            ),
+            ("postgres://vigil:s3cret@db:5432/vigil", "postgres://vigil:***@db:5432/vigil"),
             ("postgres://vigil@db/vigil", "postgres://vigil@db/vigil"),
             ("sqlite://data/vigil.db", "sqlite://data/vigil.db"),
             (
                 "https://admin:hunter2@prom.example/api?x=1",
                 "https://admin:***@prom.example/api?x=1",
             ),
-            (
-                "https://ghp_TOKEN@prom.example/",
-                "https://***@prom.example/",
-            ),
+            ("https://ghp_TOKEN@prom.example/", "https://***@prom.example/"),
             (
                 "http://prom:9090/api/v1/query?query=up&access_token=abc&apiKey=k#frag",
                 "http://prom:9090/api/v1/query?query=up&access_token=***&apiKey=***#frag",

@@ -126,10 +126,7 @@ mod tests {
         assert_eq!(weekday(dec2), 2, "a Wednesday");
         assert_eq!(format_day(week_start(dec2)), "2026-11-30");
         assert_eq!(parse_day("2026-02-29"), None);
-        assert_eq!(
-            parse_day("2024-02-29").map(format_day).as_deref(),
-            Some("2024-02-29")
-        );
+        assert_eq!(parse_day("2024-02-29").map(format_day).as_deref(), Some("2024-02-29"));
         assert_eq!(parse_day("2026-13-01"), None);
         assert_eq!(parse_day("tomorrow"), None);
     }

@@ -13,11 +13,7 @@ use services::Caller;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "vigil",
-    version,
-    about = "Product monitoring and incident response console"
-)]
+#[command(name = "vigil", version, about = "Product monitoring and incident response console")]
 pub struct Cli {
     /// TOML configuration file (also VIGIL_CONFIG).
     #[arg(long, global = true)]
@@ -176,10 +172,7 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
         };
         println!();
         println!("  ┌─ Vigil first start ───────────────────────────────────────");
-        println!(
-            "  │ Admin account created. Sign in at {}",
-            config.public_url
-        );
+        println!("  │ Admin account created. Sign in at {}", config.public_url);
         println!("  │   email:    {}", config.admin_email);
         println!("  │   password: {shown}");
         println!("  │ Change it under Settings after signing in.");
@@ -196,9 +189,7 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
         services: services.clone(),
         leptos: leptos_options(&config),
         metrics: metrics.clone(),
-        cookie_policy: CookiePolicy {
-            secure: config.secure_cookies(),
-        },
+        cookie_policy: CookiePolicy { secure: config.secure_cookies() },
         max_body_bytes: config.max_body_bytes,
         edge: config.edge_policy(),
     };
@@ -229,13 +220,10 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
 
     let engine = crate::engine::spawn(services.clone(), config.engine_tick_secs, metrics);
 
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| anyhow_like::Error(e.to_string()))?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| anyhow_like::Error(e.to_string()))?;
     gc_task.abort();
     if let Some(engine) = engine {
         engine.stop().await;
@@ -282,17 +270,8 @@ pub async fn user_add(
         format!("{n:032x}")[..18].to_owned()
     });
     let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
-    let input = CreateUser {
-        email,
-        name,
-        role,
-        password: password.clone(),
-    };
-    match services
-        .accounts()
-        .create_user(&Caller::system("cli"), &input)
-        .await
-    {
+    let input = CreateUser { email, name, role, password: password.clone() };
+    match services.accounts().create_user(&Caller::system("cli"), &input).await {
         Ok(u) => {
             println!("created user {} ({}) with role {}", u.email, u.id, u.role);
             if generated {
@@ -340,14 +319,10 @@ pub async fn demo(
     force: bool,
 ) -> anyhow_like::Result<()> {
     if !(0.001..=10.0).contains(&scale) {
-        return Err(anyhow_like::Error(
-            "--scale must be between 0.001 and 10".into(),
-        ));
+        return Err(anyhow_like::Error("--scale must be between 0.001 and 10".into()));
     }
     if !(1..=365).contains(&days) {
-        return Err(anyhow_like::Error(
-            "--days must be between 1 and 365".into(),
-        ));
+        return Err(anyhow_like::Error("--days must be between 1 and 365".into()));
     }
     let services = open_services(&config).await?;
     let existing = services.stored_event_count().await?;
@@ -442,10 +417,7 @@ pub async fn rollup_rebuild(config: Config, from: Option<String>) -> anyhow_like
 
 pub async fn apikey_add(config: Config, name: String, scope: String) -> anyhow_like::Result<()> {
     let services = open_services(&config).await?;
-    let created = services
-        .accounts()
-        .create_api_key(&Caller::system("cli"), &name, &scope)
-        .await;
+    let created = services.accounts().create_api_key(&Caller::system("cli"), &name, &scope).await;
     services.close().await;
     let created = created?;
     println!("{}", created.secret);
@@ -463,10 +435,7 @@ pub async fn rules_import(config: Config, file: PathBuf) -> anyhow_like::Result<
             .map_err(|e| anyhow_like::Error(format!("cannot read {}: {e}", file.display())))?
     };
     let services = open_services(&config).await?;
-    let report = services
-        .alerting()
-        .import_prometheus_rules(&Caller::system("cli"), &yaml)
-        .await;
+    let report = services.alerting().import_prometheus_rules(&Caller::system("cli"), &yaml).await;
     services.close().await;
     let report = report?;
     println!(
@@ -478,10 +447,7 @@ pub async fn rules_import(config: Config, file: PathBuf) -> anyhow_like::Result<
 
 pub async fn rules_export(config: Config) -> anyhow_like::Result<()> {
     let services = open_services(&config).await?;
-    let yaml = services
-        .alerting()
-        .export_prometheus_rules(&Caller::system("cli"))
-        .await;
+    let yaml = services.alerting().export_prometheus_rules(&Caller::system("cli")).await;
     services.close().await;
     print!("{}", yaml?);
     Ok(())

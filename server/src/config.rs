@@ -69,10 +69,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("addr", &self.addr)
             .field("data_dir", &self.data_dir)
-            .field(
-                "database_url",
-                &domain::secrets::redact_url(&self.database_url),
-            )
+            .field("database_url", &domain::secrets::redact_url(&self.database_url))
             .field("database_max_connections", &self.database_max_connections)
             .field("public_url", &self.public_url)
             .field("site_root", &self.site_root)
@@ -81,10 +78,7 @@ impl std::fmt::Debug for Config {
             .field("session_ttl_hours", &self.session_ttl_hours)
             .field("login_max_failures", &self.login_max_failures)
             .field("admin_email", &self.admin_email)
-            .field(
-                "admin_password",
-                &self.admin_password.as_ref().map(|_| "***"),
-            )
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
             .field("max_body_bytes", &self.max_body_bytes)
             .field("reporting_tz", &self.reporting_tz)
             .field("raw_retention_days", &self.raw_retention_days)
@@ -92,18 +86,11 @@ impl std::fmt::Debug for Config {
             .field("engine_tick_secs", &self.engine_tick_secs)
             .field(
                 "prometheus_url",
-                &self
-                    .prometheus_url
-                    .as_deref()
-                    .map(domain::secrets::redact_url),
+                &self.prometheus_url.as_deref().map(domain::secrets::redact_url),
             )
             .field(
                 "trusted_proxies",
-                &self
-                    .trusted_proxies
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>(),
+                &self.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
             )
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .finish()
@@ -145,10 +132,7 @@ pub struct ConfigError {
 }
 
 fn err(setting: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        setting: setting.to_owned(),
-        message: message.into(),
-    }
+    ConfigError { setting: setting.to_owned(), message: message.into() }
 }
 
 impl Config {
@@ -179,9 +163,7 @@ impl Config {
         where
             T::Err: std::fmt::Display,
         {
-            v.trim()
-                .parse()
-                .map_err(|e| err(name, format!("`{v}`: {e}")))
+            v.trim().parse().map_err(|e| err(name, format!("`{v}`: {e}")))
         }
 
         let addr: SocketAddr = match env("VIGIL_ADDR").or(fc.addr) {
@@ -203,9 +185,8 @@ impl Config {
         if database_max_connections == 0 {
             return Err(err("VIGIL_DATABASE_MAX_CONNECTIONS", "must be at least 1"));
         }
-        let public_url = env("VIGIL_PUBLIC_URL")
-            .or(fc.public_url)
-            .unwrap_or_else(|| format!("http://{addr}"));
+        let public_url =
+            env("VIGIL_PUBLIC_URL").or(fc.public_url).unwrap_or_else(|| format!("http://{addr}"));
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(err(
                 "VIGIL_PUBLIC_URL",
@@ -230,9 +211,8 @@ impl Config {
             },
             None => fc.log_format.unwrap_or(LogFormat::Text),
         };
-        let log_filter = env("VIGIL_LOG")
-            .or(fc.log_filter)
-            .unwrap_or_else(|| "info,sqlx=warn".into());
+        let log_filter =
+            env("VIGIL_LOG").or(fc.log_filter).unwrap_or_else(|| "info,sqlx=warn".into());
         let session_ttl_hours = match env("VIGIL_SESSION_TTL_HOURS") {
             Some(v) => parse("VIGIL_SESSION_TTL_HOURS", v)?,
             None => fc.session_ttl_hours.unwrap_or(168),
@@ -250,16 +230,14 @@ impl Config {
         let admin_email = env("VIGIL_ADMIN_EMAIL")
             .or(fc.admin_email)
             .unwrap_or_else(|| "admin@vigil.local".into());
-        let admin_password = env("VIGIL_ADMIN_PASSWORD")
-            .or(fc.admin_password)
-            .filter(|p| !p.is_empty());
+        let admin_password =
+            env("VIGIL_ADMIN_PASSWORD").or(fc.admin_password).filter(|p| !p.is_empty());
         let max_body_bytes = match env("VIGIL_MAX_BODY_BYTES") {
             Some(v) => parse("VIGIL_MAX_BODY_BYTES", v)?,
             None => fc.max_body_bytes.unwrap_or(5 * 1024 * 1024),
         };
-        let reporting_tz = env("VIGIL_REPORTING_TZ")
-            .or(fc.reporting_tz)
-            .unwrap_or_else(|| "UTC".into());
+        let reporting_tz =
+            env("VIGIL_REPORTING_TZ").or(fc.reporting_tz).unwrap_or_else(|| "UTC".into());
         if reporting_tz.parse::<chrono_tz::Tz>().is_err() {
             return Err(err(
                 "VIGIL_REPORTING_TZ",
@@ -271,10 +249,7 @@ impl Config {
             None => fc.raw_retention_days.unwrap_or(30),
         };
         if !(1..=3650).contains(&raw_retention_days) {
-            return Err(err(
-                "VIGIL_RAW_RETENTION_DAYS",
-                "must be between 1 and 3650",
-            ));
+            return Err(err("VIGIL_RAW_RETENTION_DAYS", "must be between 1 and 3650"));
         }
         let rollup_retention_days = match env("VIGIL_ROLLUP_RETENTION_DAYS") {
             Some(v) => parse("VIGIL_ROLLUP_RETENTION_DAYS", v)?,
@@ -291,10 +266,7 @@ impl Config {
             None => fc.engine_tick_secs.unwrap_or(5),
         };
         if engine_tick_secs > 3600 {
-            return Err(err(
-                "VIGIL_ENGINE_TICK_SECS",
-                "must be between 0 (engine off) and 3600",
-            ));
+            return Err(err("VIGIL_ENGINE_TICK_SECS", "must be between 0 (engine off) and 3600"));
         }
         let prometheus_url = env("VIGIL_PROMETHEUS_URL")
             .or(fc.prometheus_url)
@@ -363,10 +335,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -398,10 +367,7 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Json, "file wins over default");
         assert!(c.secure_cookies());
         let dbg = format!("{c:?}");
-        assert!(
-            !dbg.contains("hunter2") && !dbg.contains("from-file-secret"),
-            "{dbg}"
-        );
+        assert!(!dbg.contains("hunter2") && !dbg.contains("from-file-secret"), "{dbg}");
         assert!(dbg.contains("postgres://vigil:***@db/vigil"));
     }
 

@@ -24,10 +24,7 @@ fn outside_the_door(path: &str) -> bool {
         || path.starts_with("/ack/")
         || path.starts_with("/ical/")
         || matches!(path, "/healthz" | "/readyz" | "/metrics")
-        || path
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains('.'))
+        || path.rsplit('/').next().is_some_and(|last| last.contains('.'))
 }
 
 /// Whether a state-changing request comes from another site. Browsers say where a
@@ -118,11 +115,8 @@ fn rpc_refusal(err: AppError) -> Response {
 /// `303 /login?next=<this page>` (the path percent-encoded; `local_redirect` checks it
 /// again after sign-in).
 fn to_login(req: &Request) -> Response {
-    let target = req
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().to_owned())
-        .unwrap_or_else(|| "/".into());
+    let target =
+        req.uri().path_and_query().map(|pq| pq.as_str().to_owned()).unwrap_or_else(|| "/".into());
     let next_param: String = target
         .bytes()
         .map(|b| match b {
@@ -142,20 +136,14 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(
-                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
+            h.insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
         }
         h
     }
 
     #[test]
     fn cross_site_by_fetch_metadata_then_origin() {
-        assert!(!is_cross_site(&headers(&[(
-            "sec-fetch-site",
-            "same-origin"
-        )])));
+        assert!(!is_cross_site(&headers(&[("sec-fetch-site", "same-origin")])));
         assert!(!is_cross_site(&headers(&[("sec-fetch-site", "none")])));
         assert!(is_cross_site(&headers(&[("sec-fetch-site", "cross-site")])));
         assert!(is_cross_site(&headers(&[("sec-fetch-site", "same-site")])));
@@ -173,10 +161,7 @@ mod tests {
             ("origin", "https://evil.example"),
             ("host", "vigil.test")
         ])));
-        assert!(is_cross_site(&headers(&[
-            ("origin", "null"),
-            ("host", "vigil.test")
-        ])));
+        assert!(is_cross_site(&headers(&[("origin", "null"), ("host", "vigil.test")])));
         // Not a browser page: nothing to forge.
         assert!(!is_cross_site(&headers(&[("host", "vigil.test")])));
     }
@@ -194,14 +179,7 @@ mod tests {
         ] {
             assert!(outside_the_door(p), "{p}");
         }
-        for p in [
-            "/",
-            "/login",
-            "/rpc/me",
-            "/admin",
-            "/admin/audit",
-            "/dashboards",
-        ] {
+        for p in ["/", "/login", "/rpc/me", "/admin", "/admin/audit", "/dashboards"] {
             assert!(!outside_the_door(p), "{p}");
         }
     }

@@ -16,21 +16,17 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             // An IPv4 peer seen through an IPv6 socket (::ffff:a.b.c.d).
-            (IpAddr::V4(_), IpAddr::V6(ip)) => ip
-                .to_ipv4_mapped()
-                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
+            (IpAddr::V4(_), IpAddr::V6(ip)) => {
+                ip.to_ipv4_mapped().is_some_and(|v4| self.contains(IpAddr::V4(v4)))
+            }
             (IpAddr::V6(_), IpAddr::V4(_)) => false,
         }
     }
@@ -45,9 +41,8 @@ impl std::str::FromStr for Cidr {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("`{s}` is not an IP address or CIDR network"))?;
+        let addr: IpAddr =
+            addr.parse().map_err(|_| format!("`{s}` is not an IP address or CIDR network"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
@@ -68,11 +63,7 @@ impl std::fmt::Display for Cidr {
 
 /// Parses a comma-separated list of CIDRs (`VIGIL_TRUSTED_PROXIES`).
 pub fn parse_cidrs(list: &str) -> Result<Vec<Cidr>, String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::parse)
-        .collect()
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect()
 }
 
 /// Settings of the edge layers.
@@ -102,12 +93,7 @@ impl EdgePolicy {
             return Some(peer);
         }
         let mut client = peer;
-        for hop in forwarded_for
-            .iter()
-            .flat_map(|h| h.split(','))
-            .map(str::trim)
-            .rev()
-        {
+        for hop in forwarded_for.iter().flat_map(|h| h.split(',')).map(str::trim).rev() {
             let Ok(ip) = hop.parse::<IpAddr>() else { break };
             client = ip;
             if !self.trusted(ip) {
@@ -136,10 +122,7 @@ mod tests {
         assert!(!nets[1].contains(ip("192.168.1.8")));
         assert!(nets[2].contains(ip("fd12::1")));
         assert!(nets[0].contains(ip("::ffff:10.1.2.3")), "v4-mapped peer");
-        assert!("0.0.0.0/0"
-            .parse::<Cidr>()
-            .expect("all")
-            .contains(ip("8.8.8.8")));
+        assert!("0.0.0.0/0".parse::<Cidr>().expect("all").contains(ip("8.8.8.8")));
         for bad in ["10.0.0.0/33", "nope", "10.0.0/8", "::/129"] {
             assert!(bad.parse::<Cidr>().is_err(), "{bad}");
         }
@@ -150,10 +133,7 @@ mod tests {
     fn forwarded_for_is_believed_only_through_trusted_proxies() {
         let none = EdgePolicy::default();
         // Untrusted peer: its header is ignored, whatever it says.
-        assert_eq!(
-            none.client_ip(Some(ip("203.0.113.9")), &["1.2.3.4"]),
-            Some(ip("203.0.113.9"))
-        );
+        assert_eq!(none.client_ip(Some(ip("203.0.113.9")), &["1.2.3.4"]), Some(ip("203.0.113.9")));
         let behind = EdgePolicy {
             trusted_proxies: parse_cidrs("10.0.0.0/8").expect("cidr"),
             ..EdgePolicy::default()
@@ -174,9 +154,6 @@ mod tests {
             Some(ip("198.51.100.7"))
         );
         // Garbage from the right: the proxy's peer stays the client.
-        assert_eq!(
-            behind.client_ip(Some(ip("10.0.0.2")), &["not-an-ip"]),
-            Some(ip("10.0.0.2"))
-        );
+        assert_eq!(behind.client_ip(Some(ip("10.0.0.2")), &["not-an-ip"]), Some(ip("10.0.0.2")));
     }
 }

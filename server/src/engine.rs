@@ -18,11 +18,7 @@ pub const ENGINE_LEASE: &str = "engine";
 /// A name for this process in the lease table: host, pid and a random suffix.
 pub fn holder_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "vigil".into());
-    format!(
-        "{host}:{}:{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
+    format!("{host}:{}:{:08x}", std::process::id(), rand::random::<u32>())
 }
 
 /// Set while a round of probe checks runs (a slow target must not delay rule evaluation,
@@ -94,11 +90,7 @@ pub async fn tick(
     // Rules marked "open an incident when firing": one incident per firing episode. Looked
     // at after a cycle with transitions, and once a minute anyway (a leader that stopped
     // between evaluating and opening is caught up by the next one).
-    if let Err(e) = services
-        .incidents()
-        .open_incidents_if_due(transitions > 0)
-        .await
-    {
+    if let Err(e) = services.incidents().open_incidents_if_due(transitions > 0).await {
         tracing::warn!(error = %e, "opening incidents for firing alerts failed");
     }
     // Escalations: start runs for firing alerts routed to a policy, fire due steps, page.
@@ -160,11 +152,7 @@ pub fn spawn(services: Services, tick_secs: u64, metrics: Metrics) -> Option<Eng
             }
         }
     });
-    Some(EngineHandle {
-        task,
-        services,
-        holder,
-    })
+    Some(EngineHandle { task, services, holder })
 }
 
 pub struct EngineHandle {
@@ -178,11 +166,7 @@ impl EngineHandle {
     pub async fn stop(self) {
         self.task.abort();
         let _ = self.task.await;
-        if let Err(e) = self
-            .services
-            .release_lease(ENGINE_LEASE, &self.holder)
-            .await
-        {
+        if let Err(e) = self.services.release_lease(ENGINE_LEASE, &self.holder).await {
             tracing::warn!(error = %e, "could not release the engine lease");
         }
     }

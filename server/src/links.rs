@@ -10,10 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use services::ServiceError;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -26,11 +23,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 
 /// A link that worked once and no longer does: 410 with the reason.
 fn gone(reason: &str) -> Response {
-    page(
-        StatusCode::GONE,
-        "Link no longer valid",
-        &format!("<p>{}.</p>", esc(reason)),
-    )
+    page(StatusCode::GONE, "Link no longer valid", &format!("<p>{}.</p>", esc(reason)))
 }
 
 fn not_found() -> Response {

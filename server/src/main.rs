@@ -27,33 +27,22 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(e),
         },
-        Command::Demo {
-            seed,
-            scale,
-            days,
-            force,
-        } => cli::demo(config, seed, scale, days, force).await,
-        Command::Rollup {
-            command: RollupCommand::Rebuild { from },
-        } => cli::rollup_rebuild(config, from).await,
-        Command::User {
-            command:
-                UserCommand::Add {
-                    email,
-                    name,
-                    role,
-                    password,
-                },
-        } => cli::user_add(config, email, name, role, password).await,
-        Command::Apikey {
-            command: ApikeyCommand::Add { name, scope },
-        } => cli::apikey_add(config, name, scope).await,
-        Command::Rules {
-            command: RulesCommand::Import { file },
-        } => cli::rules_import(config, file).await,
-        Command::Rules {
-            command: RulesCommand::Export,
-        } => cli::rules_export(config).await,
+        Command::Demo { seed, scale, days, force } => {
+            cli::demo(config, seed, scale, days, force).await
+        }
+        Command::Rollup { command: RollupCommand::Rebuild { from } } => {
+            cli::rollup_rebuild(config, from).await
+        }
+        Command::User { command: UserCommand::Add { email, name, role, password } } => {
+            cli::user_add(config, email, name, role, password).await
+        }
+        Command::Apikey { command: ApikeyCommand::Add { name, scope } } => {
+            cli::apikey_add(config, name, scope).await
+        }
+        Command::Rules { command: RulesCommand::Import { file } } => {
+            cli::rules_import(config, file).await
+        }
+        Command::Rules { command: RulesCommand::Export } => cli::rules_export(config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

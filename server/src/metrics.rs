@@ -12,9 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Upper bounds of the latency buckets, seconds.
-const BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Debug, Default)]
 struct Histogram {
@@ -51,9 +49,7 @@ pub struct Metrics(Arc<Mutex<Inner>>);
 impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let Ok(mut m) = self.0.lock() else { return };
-        *m.requests
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
+        *m.requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
         let h = m.latency.entry(route.to_owned()).or_default();
         for (i, le) in BUCKETS.iter().enumerate() {
             if seconds <= *le {
@@ -99,11 +95,7 @@ impl Metrics {
         let mut out = String::new();
         let Ok(m) = self.0.lock() else { return out };
         out.push_str("# HELP vigil_build_info Vigil version.\n# TYPE vigil_build_info gauge\n");
-        let _ = writeln!(
-            out,
-            "vigil_build_info{{version=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION")
-        );
+        let _ = writeln!(out, "vigil_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
         out.push_str(
             "# HELP vigil_http_requests_total HTTP requests by method, route and status.\n",
         );
@@ -205,19 +197,14 @@ impl Metrics {
                 e.probe_failures as f64,
             ),
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         }
         out
     }
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Route label: the matched pattern; static assets and pages are grouped, and anything
@@ -258,22 +245,14 @@ pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> 
     let method = method_label(req.method());
     let route = route_label(&req);
     let res = next.run(req).await;
-    metrics.observe(
-        method,
-        &route,
-        res.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
+    metrics.observe(method, &route, res.status().as_u16(), start.elapsed().as_secs_f64());
     res
 }
 
 /// `GET /metrics`.
 pub async fn handler(State(metrics): State<Metrics>) -> impl IntoResponse {
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         metrics.render(),
     )
 }

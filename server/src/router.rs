@@ -75,39 +75,20 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_endpoint))
-        .route(
-            "/ack/{token}",
-            get(crate::links::ack_page).post(crate::links::ack),
-        )
+        .route("/ack/{token}", get(crate::links::ack_page).post(crate::links::ack))
         .route("/ical/{token}", get(crate::links::ical))
         .nest("/api/v1", api::v1::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), app_shell)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, csp_shell))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::door::caller_door,
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            context, csp_shell,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::door::caller_door))
         .layer(middleware::from_fn(crate::door::cross_origin_guard))
-        .layer(middleware::from_fn_with_state(
-            state.edge.hsts,
-            security_headers,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
-            metrics::track,
-        ))
+        .layer(middleware::from_fn_with_state(state.edge.hsts, security_headers))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(axum::extract::DefaultBodyLimit::max(state.max_body_bytes))
-        .layer(middleware::from_fn_with_state(
-            state.max_body_bytes,
-            limit_body,
-        ))
-        .layer(middleware::from_fn_with_state(
-            std::sync::Arc::new(state.edge.clone()),
-            client_ip,
-        ))
+        .layer(middleware::from_fn_with_state(state.max_body_bytes, limit_body))
+        .layer(middleware::from_fn_with_state(std::sync::Arc::new(state.edge.clone()), client_ip))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -162,20 +143,10 @@ async fn client_ip(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let hops: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let ip = edge
-        .client_ip(peer, &hops)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let hops: Vec<&str> =
+        req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    let ip = edge.client_ip(peer, &hops).map(|ip| ip.to_string()).unwrap_or_default();
     req.extensions_mut().insert(ClientIp(ip));
     next.run(req).await
 }
@@ -227,10 +198,9 @@ const DEFAULT_CSP: &str =
 
 /// The app shell, with the page's CSP header set from the render's nonce.
 fn csp_shell(options: LeptosOptions) -> impl IntoView {
-    if let (Some(nonce), Some(res)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) {
+    if let (Some(nonce), Some(res)) =
+        (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    {
         if let Ok(v) = HeaderValue::from_str(&page_csp(&nonce)) {
             res.insert_header(header::CONTENT_SECURITY_POLICY, v);
         }
@@ -242,10 +212,7 @@ async fn security_headers(State(hsts): State<bool>, req: Request, next: Next) ->
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(DEFAULT_CSP),
-        );
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_CSP));
     }
     if hsts {
         h.insert(
@@ -253,10 +220,7 @@ async fn security_headers(State(hsts): State<bool>, req: Request, next: Next) ->
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     res

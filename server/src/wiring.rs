@@ -12,18 +12,11 @@ use store::{ConnectOptions, Store};
 pub async fn open_store(config: &Config) -> anyhow_like::Result<Store> {
     let store = Store::connect(
         &config.database_url,
-        &ConnectOptions {
-            max_connections: config.database_max_connections,
-            ..Default::default()
-        },
+        &ConnectOptions { max_connections: config.database_max_connections, ..Default::default() },
     )
     .await?;
     let applied = store.migrate().await?;
-    tracing::info!(
-        backend = store.backend().as_str(),
-        applied,
-        "database ready"
-    );
+    tracing::info!(backend = store.backend().as_str(), applied, "database ready");
     Ok(store)
 }
 

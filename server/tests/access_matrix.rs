@@ -25,26 +25,17 @@ impl Who {
 }
 
 async fn everyone(app: &common::TestApp) -> Vec<Who> {
-    for (email, role) in [
-        ("ops@example.com", "responder"),
-        ("sre@example.com", "editor"),
-    ] {
+    for (email, role) in [("ops@example.com", "responder"), ("sre@example.com", "editor")] {
         common::add_user(&app.services, email, role).await;
     }
-    let mut out = vec![Who {
-        role: None,
-        cookie: None,
-    }];
+    let mut out = vec![Who { role: None, cookie: None }];
     for (email, role) in [
         ("pm@example.com", Role::Viewer),
         ("ops@example.com", Role::Responder),
         ("sre@example.com", Role::Editor),
         ("admin@example.com", Role::Admin),
     ] {
-        out.push(Who {
-            role: Some(role),
-            cookie: Some(app.login(email).await),
-        });
+        out.push(Who { role: Some(role), cookie: Some(app.login(email).await) });
     }
     out
 }
@@ -89,14 +80,8 @@ async fn every_server_function_has_a_row_and_every_row_a_function() {
     let rows: BTreeSet<String> = RPC.iter().map(|(e, _)| (*e).to_owned()).collect();
     let missing: Vec<_> = registered.difference(&rows).collect();
     let stale: Vec<_> = rows.difference(&registered).collect();
-    assert!(
-        missing.is_empty(),
-        "server functions without a row in app::access::RPC: {missing:?}"
-    );
-    assert!(
-        stale.is_empty(),
-        "rows in app::access::RPC without a server function: {stale:?}"
-    );
+    assert!(missing.is_empty(), "server functions without a row in app::access::RPC: {missing:?}");
+    assert!(stale.is_empty(), "rows in app::access::RPC without a server function: {stale:?}");
     println!("{} server functions, each with one row", registered.len());
 }
 
@@ -157,15 +142,10 @@ fn concrete(path: &str) -> String {
 async fn pages_answer_each_role_as_the_table_says() {
     let app = common::app().await;
     let callers = everyone(&app).await;
-    let listed: BTreeSet<String> = leptos_axum::generate_route_list(app::App)
-        .iter()
-        .map(|r| r.path().to_owned())
-        .collect();
+    let listed: BTreeSet<String> =
+        leptos_axum::generate_route_list(app::App).iter().map(|r| r.path().to_owned()).collect();
     let rows: BTreeSet<String> = PAGES.iter().map(|(p, _)| (*p).to_owned()).collect();
-    assert_eq!(
-        listed, rows,
-        "the router's pages and app::access::PAGES differ"
-    );
+    assert_eq!(listed, rows, "the router's pages and app::access::PAGES differ");
     let mut wrong = Vec::new();
     for (path, access) in PAGES {
         let uri = concrete(path);
@@ -204,11 +184,7 @@ async fn pages_answer_each_role_as_the_table_says() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    println!(
-        "{} pages × {} callers as the table says",
-        PAGES.len(),
-        callers.len()
-    );
+    println!("{} pages × {} callers as the table says", PAGES.len(), callers.len());
 }
 
 #[tokio::test]
@@ -260,14 +236,8 @@ async fn rest_routes_answer_each_key_scope_as_the_table_says() {
         ("/healthz", &[StatusCode::OK][..]),
         ("/readyz", &[StatusCode::OK]),
         ("/metrics", &[StatusCode::OK]),
-        (
-            "/ack/not-a-token",
-            &[StatusCode::NOT_FOUND, StatusCode::GONE],
-        ),
-        (
-            "/ical/not-a-token.ics",
-            &[StatusCode::NOT_FOUND, StatusCode::GONE],
-        ),
+        ("/ack/not-a-token", &[StatusCode::NOT_FOUND, StatusCode::GONE]),
+        ("/ical/not-a-token.ics", &[StatusCode::NOT_FOUND, StatusCode::GONE]),
     ] {
         let res = app.get(uri, None).await;
         if !want.contains(&res.status) {

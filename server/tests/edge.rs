@@ -21,11 +21,7 @@ async fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, String) {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out).await;
     let text = String::from_utf8_lossy(&out).into_owned();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     (code, text)
 }
 
@@ -70,20 +66,11 @@ async fn two_hundred_parallel_sign_ins_do_not_starve_healthz() {
     }
     println!("200 parallel sign-ins: answers {codes:?}; slowest /healthz meanwhile {worst:?}");
     assert_eq!(codes.values().sum::<usize>(), 200);
-    assert!(
-        codes.keys().all(|c| *c == 401 || *c == 429),
-        "only refusals: {codes:?}"
-    );
-    assert!(
-        codes.get(&429).copied().unwrap_or(0) > 0,
-        "saturated hashing answers 429"
-    );
+    assert!(codes.keys().all(|c| *c == 401 || *c == 429), "only refusals: {codes:?}");
+    assert!(codes.get(&429).copied().unwrap_or(0) > 0, "saturated hashing answers 429");
     // A liveness bound, not a speed target: starved, a health check waits for the
     // hashing queue (seconds to minutes); served, it answers in milliseconds.
-    assert!(
-        worst < std::time::Duration::from_secs(2),
-        "/healthz took {worst:?} during the storm"
-    );
+    assert!(worst < std::time::Duration::from_secs(2), "/healthz took {worst:?} during the storm");
 }
 
 /// Every series of `vigil_http_requests_total` (one line each).
@@ -128,23 +115,15 @@ async fn metrics_series_stay_fixed_whatever_paths_clients_invent() {
         after.len()
     );
     // /metrics itself adds its own series on the first read.
-    assert!(
-        after.len() <= before.len() + 1,
-        "series grew: {before:#?} → {after:#?}"
-    );
-    assert!(after
-        .iter()
-        .all(|s| !s.contains("no_such_fn") && !s.contains("BREW")));
+    assert!(after.len() <= before.len() + 1, "series grew: {before:#?} → {after:#?}");
+    assert!(after.iter().all(|s| !s.contains("no_such_fn") && !s.contains("BREW")));
 }
 
 #[tokio::test]
 async fn metrics_can_require_a_bearer_token() {
     let token = "0123456789abcdef-metrics";
     let app = app_with(&[("VIGIL_METRICS_TOKEN", token)]).await;
-    assert_eq!(
-        app.get("/metrics", None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get("/metrics", None).await.status, StatusCode::UNAUTHORIZED);
     let wrong = Request::get("/metrics")
         .header(header::AUTHORIZATION, "Bearer nope")
         .body(Body::empty())
@@ -165,13 +144,10 @@ async fn failed_login(app: &TestApp, peer: &str, forwarded: &str) -> StatusCode 
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json")
         .header("x-forwarded-for", forwarded)
-        .body(Body::from(
-            "email=pm%40example.com&password=not-the-password",
-        ))
+        .body(Body::from("email=pm%40example.com&password=not-the-password"))
         .expect("req");
-    req.extensions_mut().insert(ConnectInfo(
-        format!("{peer}:40000").parse::<SocketAddr>().expect("peer"),
-    ));
+    req.extensions_mut()
+        .insert(ConnectInfo(format!("{peer}:40000").parse::<SocketAddr>().expect("peer")));
     app.send(req).await.status
 }
 
@@ -190,10 +166,7 @@ async fn a_forged_forwarded_for_does_not_reset_the_throttle() {
         StatusCode::TOO_MANY_REQUESTS
     );
     // Another real client is not affected.
-    assert_eq!(
-        failed_login(&app, "203.0.113.8", "10.9.8.1").await,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(failed_login(&app, "203.0.113.8", "10.9.8.1").await, StatusCode::UNAUTHORIZED);
 
     let behind = app_with(&[("VIGIL_TRUSTED_PROXIES", "10.0.0.0/8")]).await;
     for i in 0..5 {
@@ -245,23 +218,12 @@ async fn redirects_after_sign_in_stay_on_site() {
 async fn over_long_sign_in_fields_are_refused_by_name() {
     let app = app().await;
     let long_email = format!("{}@example.com", "a".repeat(400));
-    let res = app
-        .rpc(
-            "login",
-            &[("email", &long_email), ("password", "whatever-pass")],
-            None,
-        )
-        .await;
+    let res =
+        app.rpc("login", &[("email", &long_email), ("password", "whatever-pass")], None).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
     assert!(res.body.contains("email"), "{}", res.body);
     let long_pw = "x".repeat(2000);
-    let res = app
-        .rpc(
-            "login",
-            &[("email", "pm@example.com"), ("password", &long_pw)],
-            None,
-        )
-        .await;
+    let res = app.rpc("login", &[("email", "pm@example.com"), ("password", &long_pw)], None).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
     assert!(res.body.contains("password"), "{}", res.body);
 }
@@ -274,9 +236,7 @@ async fn hsts_only_when_the_public_url_is_https() {
     let tls = app_with(&[("VIGIL_PUBLIC_URL", "https://vigil.example.com")]).await;
     let res = tls.get("/healthz", None).await;
     assert_eq!(
-        res.headers
-            .get(header::STRICT_TRANSPORT_SECURITY)
-            .and_then(|v| v.to_str().ok()),
+        res.headers.get(header::STRICT_TRANSPORT_SECURITY).and_then(|v| v.to_str().ok()),
         Some("max-age=31536000; includeSubDomains")
     );
 }
@@ -314,14 +274,10 @@ async fn pages_carry_a_csp_with_the_hydration_scripts_nonce() {
     }
     // A second render gets another nonce.
     let again = app.get("/login", None).await;
-    let csp2 = again.headers[header::CONTENT_SECURITY_POLICY]
-        .to_str()
-        .expect("csp");
+    let csp2 = again.headers[header::CONTENT_SECURITY_POLICY].to_str().expect("csp");
     assert_ne!(csp, csp2, "a fresh nonce per response");
     // JSON answers get the no-script policy.
     let health = app.get("/healthz", None).await;
-    let csp = health.headers[header::CONTENT_SECURITY_POLICY]
-        .to_str()
-        .expect("csp");
+    let csp = health.headers[header::CONTENT_SECURITY_POLICY].to_str().expect("csp");
     assert!(csp.contains("script-src 'none'") && csp.contains("frame-ancestors 'none'"));
 }

@@ -16,14 +16,8 @@ const NOW: i64 = 1_795_599_312_000;
 async fn replicas(url: &str, clock: &FakeClock) -> (Services, Services) {
     let mut out = Vec::new();
     for _ in 0..2 {
-        let store = Store::connect(url, &ConnectOptions::default())
-            .await
-            .expect("connect");
-        out.push(Services::new(
-            store,
-            Arc::new(clock.clone()),
-            AuthSettings::default(),
-        ));
+        let store = Store::connect(url, &ConnectOptions::default()).await.expect("connect");
+        out.push(Services::new(store, Arc::new(clock.clone()), AuthSettings::default()));
     }
     let b = out.pop().expect("b");
     let a = out.pop().expect("a");
@@ -62,9 +56,7 @@ async fn receiver() -> (Received, String) {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -87,10 +79,8 @@ async fn scenario(url: &str) {
         .create_channel(
             "hook",
             "webhook",
-            &serde_json::to_string(&services::notify::channels::ChannelConfig::webhook(
-                &hook, "",
-            ))
-            .expect("json"),
+            &serde_json::to_string(&services::notify::channels::ChannelConfig::webhook(&hook, ""))
+                .expect("json"),
             true,
             &AuditCtx::system("test", NOW),
         )
@@ -115,10 +105,7 @@ async fn scenario(url: &str) {
             CompareOp::Lt,
             0.9,
         );
-        a.store()
-            .create_rule(&spec, &AuditCtx::system("test", NOW))
-            .await
-            .expect("rule");
+        a.store().create_rule(&spec, &AuditCtx::system("test", NOW)).await.expect("rule");
     }
     // Ticks 60 s apart with a 120 s lease, as a 5 s tick renews a 15 s lease in service.
     let metrics = Metrics::default();
@@ -137,10 +124,7 @@ async fn scenario(url: &str) {
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        assert!(
-            la ^ lb,
-            "round {round}: exactly one leader (a={la}, b={lb})"
-        );
+        assert!(la ^ lb, "round {round}: exactly one leader (a={la}, b={lb})");
         leaders.push(if la { 'a' } else { 'b' });
         clock.advance_ms(60_000);
     }
@@ -151,21 +135,11 @@ async fn scenario(url: &str) {
     let all = got.lock().expect("lock").clone();
     // The probe (60 s interval) ran once per round, on the leader only.
     assert_eq!(all.iter().filter(|k| *k == "probe").count(), 5, "{all:?}");
-    let runs = a
-        .store()
-        .probe_results(None, 0, i64::MAX)
-        .await
-        .expect("probe results");
+    let runs = a.store().probe_results(None, 0, i64::MAX).await.expect("probe results");
     assert_eq!(runs.values().map(Vec::len).sum::<usize>(), 5);
     let rendered = metrics.render();
-    assert!(
-        rendered.contains("vigil_probe_checks_total 5"),
-        "{rendered}"
-    );
-    assert!(
-        rendered.contains("vigil_notifications_sent_total 3"),
-        "{rendered}"
-    );
+    assert!(rendered.contains("vigil_probe_checks_total 5"), "{rendered}");
+    assert!(rendered.contains("vigil_notifications_sent_total 3"), "{rendered}");
     let keys: Vec<String> = all.into_iter().filter(|k| k != "probe").collect();
     let distinct: std::collections::BTreeSet<&String> = keys.iter().collect();
     assert_eq!(keys.len(), 3, "{keys:?}");
@@ -173,52 +147,24 @@ async fn scenario(url: &str) {
 
     let hist = a
         .store()
-        .alert_history(&HistoryQuery {
-            limit: 100,
-            ..Default::default()
-        })
+        .alert_history(&HistoryQuery { limit: 100, ..Default::default() })
         .await
         .expect("history");
     // Per rule: inactive → pending → firing once, no duplicates.
     assert_eq!(hist.len(), 6, "{hist:#?}");
     for i in 0..3 {
         let name = format!("AI success low {i}");
-        let to: Vec<_> = hist
-            .iter()
-            .filter(|h| h.rule_name == name)
-            .map(|h| h.to)
-            .collect();
-        assert_eq!(
-            to,
-            vec![Some(AlertState::Firing), Some(AlertState::Pending)]
-        );
+        let to: Vec<_> = hist.iter().filter(|h| h.rule_name == name).map(|h| h.to).collect();
+        assert_eq!(to, vec![Some(AlertState::Firing), Some(AlertState::Pending)]);
     }
 
     // The leader stops (releases the lease): the other takes over at its next tick.
-    let (leader, follower, follower_id) = if leaders[0] == 'a' {
-        (&a, &b, "replica-b")
-    } else {
-        (&b, &a, "replica-a")
-    };
-    let leader_id = if leaders[0] == 'a' {
-        "replica-a"
-    } else {
-        "replica-b"
-    };
-    leader
-        .store()
-        .release_lease(engine::ENGINE_LEASE, leader_id)
-        .await
-        .expect("release");
+    let (leader, follower, follower_id) =
+        if leaders[0] == 'a' { (&a, &b, "replica-b") } else { (&b, &a, "replica-a") };
+    let leader_id = if leaders[0] == 'a' { "replica-a" } else { "replica-b" };
+    leader.store().release_lease(engine::ENGINE_LEASE, leader_id).await.expect("release");
     assert!(
-        engine::tick(
-            follower,
-            follower_id,
-            120_000,
-            &metrics,
-            &engine::ProbeGate::default()
-        )
-        .await
+        engine::tick(follower, follower_id, 120_000, &metrics, &engine::ProbeGate::default()).await
     );
     assert!(metrics.render().contains("vigil_engine_cycles_total 6"));
 }
@@ -236,9 +182,7 @@ async fn two_replicas_on_postgres_evaluate_each_rule_once() {
     let Some(db) = store::testing::postgres_db("vigil_engine").await else {
         return; // skipped loudly outside CI; a failure under CI=true
     };
-    let store = Store::connect(&db.url, &ConnectOptions::default())
-        .await
-        .expect("connect");
+    let store = Store::connect(&db.url, &ConnectOptions::default()).await.expect("connect");
     store.migrate().await.expect("migrate");
     store.close().await;
     scenario(&db.url).await;

@@ -11,10 +11,7 @@ use common::app;
 async fn health_readiness_and_metrics() {
     let app = app().await;
     let h = app.get("/healthz", None).await;
-    assert_eq!(
-        (h.status, h.body.as_str()),
-        (StatusCode::OK, r#"{"status":"ok"}"#)
-    );
+    assert_eq!((h.status, h.body.as_str()), (StatusCode::OK, r#"{"status":"ok"}"#));
     assert_eq!(app.get("/readyz", None).await.status, StatusCode::OK);
     let m = app.get("/metrics", None).await;
     assert_eq!(m.status, StatusCode::OK);
@@ -24,13 +21,9 @@ async fn health_readiness_and_metrics() {
         "{}",
         m.body
     );
-    assert!(m
-        .body
-        .contains("vigil_http_request_duration_seconds_bucket"));
+    assert!(m.body.contains("vigil_http_request_duration_seconds_bucket"));
     assert_eq!(
-        h.headers
-            .get("x-content-type-options")
-            .map(|v| v.as_bytes()),
+        h.headers.get("x-content-type-options").map(|v| v.as_bytes()),
         Some(&b"nosniff"[..])
     );
 }
@@ -41,9 +34,7 @@ async fn pages_need_a_session_and_unknown_pages_are_404() {
     let res = app.get("/admin/audit?x=1", None).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(
-        res.headers
-            .get(header::LOCATION)
-            .map(|v| v.to_str().unwrap_or("")),
+        res.headers.get(header::LOCATION).map(|v| v.to_str().unwrap_or("")),
         Some("/login?next=/admin/audit%3Fx%3D1")
     );
     let login = app.get("/login", None).await;
@@ -52,10 +43,7 @@ async fn pages_need_a_session_and_unknown_pages_are_404() {
     let cookie = app.login("pm@example.com").await;
     let home = app.get("/", Some(&cookie)).await;
     assert_eq!(home.status, StatusCode::OK);
-    assert!(
-        home.body.contains("/pkg/vigil.js"),
-        "hydration script is linked"
-    );
+    assert!(home.body.contains("/pkg/vigil.js"), "hydration script is linked");
     let missing = app.get("/no-such-page", Some(&cookie)).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.body.contains("not-found"));
@@ -66,31 +54,12 @@ async fn wrong_passwords_are_throttled_with_retry_after() {
     let app = app().await;
     for i in 0..5 {
         let res = app
-            .rpc(
-                "login",
-                &[
-                    ("email", "pm@example.com"),
-                    ("password", "wrong wrong wrong"),
-                ],
-                None,
-            )
+            .rpc("login", &[("email", "pm@example.com"), ("password", "wrong wrong wrong")], None)
             .await;
-        assert_eq!(
-            res.status,
-            StatusCode::UNAUTHORIZED,
-            "attempt {i}: {}",
-            res.body
-        );
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {i}: {}", res.body);
     }
     let res = app
-        .rpc(
-            "login",
-            &[
-                ("email", "pm@example.com"),
-                ("password", "correct horse battery"),
-            ],
-            None,
-        )
+        .rpc("login", &[("email", "pm@example.com"), ("password", "correct horse battery")], None)
         .await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
     let retry: u64 = res
@@ -123,17 +92,10 @@ async fn a_viewer_gets_403_from_admin_server_functions() {
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
     // No session at all: 401.
-    assert_eq!(
-        app.rpc("admin/list_users", &[], None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.rpc("admin/list_users", &[], None).await.status, StatusCode::UNAUTHORIZED);
     // The viewer's admin page renders the no-access view.
     let page = app.get("/admin", Some(&viewer)).await;
-    assert!(
-        page.body.contains("data-testid=\"forbidden\""),
-        "{}",
-        page.body
-    );
+    assert!(page.body.contains("data-testid=\"forbidden\""), "{}", page.body);
 }
 
 #[tokio::test]
@@ -158,12 +120,7 @@ async fn cross_site_writes_are_refused_and_writes_land_in_the_audit_log() {
         assert_eq!(res.status, StatusCode::FORBIDDEN, "{h}: {v}: {}", res.body);
     }
     assert!(
-        app.services
-            .store()
-            .user_by_email("new@example.com")
-            .await
-            .expect("q")
-            .is_none(),
+        app.services.store().user_by_email("new@example.com").await.expect("q").is_none(),
         "nothing written"
     );
     // The same call from the site's own page goes through.
@@ -182,12 +139,7 @@ async fn cross_site_writes_are_refused_and_writes_land_in_the_audit_log() {
     let res = app
         .rpc(
             "admin/create_user",
-            &[
-                ("email", "bad"),
-                ("name", "N"),
-                ("role", "viewer"),
-                ("password", "long enough pw"),
-            ],
+            &[("email", "bad"), ("name", "N"), ("role", "viewer"), ("password", "long enough pw")],
             Some(&admin),
         )
         .await;
@@ -197,19 +149,12 @@ async fn cross_site_writes_are_refused_and_writes_land_in_the_audit_log() {
     let log = app.rpc("admin/audit_log", &[], Some(&admin)).await;
     assert_eq!(log.status, StatusCode::OK);
     let rows: serde_json::Value = serde_json::from_str(&log.body).expect("json");
-    let actions: Vec<&str> = rows
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|r| r["action"].as_str())
-        .collect();
+    let actions: Vec<&str> =
+        rows.as_array().expect("array").iter().filter_map(|r| r["action"].as_str()).collect();
     assert_eq!(actions.first(), Some(&"user.create"), "{actions:?}");
     assert!(actions.contains(&"session.login"));
     assert_eq!(rows[0]["actor"], "admin@example.com");
-    assert!(rows[0]["after"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("new@example.com"));
+    assert!(rows[0]["after"].as_str().unwrap_or_default().contains("new@example.com"));
 }
 
 #[tokio::test]
@@ -219,9 +164,7 @@ async fn cross_origin_server_function_calls_are_refused() {
         .header(header::HOST, "vigil.example.com")
         .header(header::ORIGIN, "https://evil.example.net")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(
-            "email=pm%40example.com&password=correct+horse+battery",
-        ))
+        .body(Body::from("email=pm%40example.com&password=correct+horse+battery"))
         .expect("req");
     assert_eq!(app.send(req).await.status, StatusCode::FORBIDDEN);
 }
@@ -236,11 +179,7 @@ async fn rest_api_keys_and_error_envelope() {
 
     let admin = app.login("admin@example.com").await;
     let res = app
-        .rpc(
-            "admin/create_api_key",
-            &[("name", "reader"), ("scope", "read")],
-            Some(&admin),
-        )
+        .rpc("admin/create_api_key", &[("name", "reader"), ("scope", "read")], Some(&admin))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let secret: String = serde_json::from_str(&res.body).expect("secret");
@@ -286,11 +225,7 @@ async fn event_ingestion_over_http() {
         let admin = admin.clone();
         async move {
             let res = app
-                .rpc(
-                    "admin/create_api_key",
-                    &[("name", scope), ("scope", scope)],
-                    Some(&admin),
-                )
+                .rpc("admin/create_api_key", &[("name", scope), ("scope", scope)], Some(&admin))
                 .await;
             serde_json::from_str::<String>(&res.body).expect("secret")
         }
@@ -313,64 +248,37 @@ async fn event_ingestion_over_http() {
     );
 
     assert_eq!(
-        app.send(post(None, "application/json", one.clone()))
-            .await
-            .status,
+        app.send(post(None, "application/json", one.clone())).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let res = app
-        .send(post(Some(read), "application/json", one.clone()))
-        .await;
-    assert_eq!(
-        res.status,
-        StatusCode::FORBIDDEN,
-        "a read key cannot ingest"
-    );
+    let res = app.send(post(Some(read), "application/json", one.clone())).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "a read key cannot ingest");
 
-    let res = app
-        .send(post(Some(ingest.clone()), "application/json", one.clone()))
-        .await;
+    let res = app.send(post(Some(ingest.clone()), "application/json", one.clone())).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let report: serde_json::Value = serde_json::from_str(&res.body).expect("json");
     assert_eq!(report["accepted"], 1);
     assert_eq!(report["duplicates"], 0);
     assert_eq!(report["rejected"][0]["index"], 1);
     assert_eq!(report["rejected"][0]["event_id"], "h2");
-    assert!(report["rejected"][0]["error"]
-        .as_str()
-        .unwrap_or_default()
-        .starts_with("event_name:"));
+    assert!(report["rejected"][0]["error"].as_str().unwrap_or_default().starts_with("event_name:"));
 
-    let res = app
-        .send(post(Some(ingest.clone()), "application/json", one))
-        .await;
+    let res = app.send(post(Some(ingest.clone()), "application/json", one)).await;
     let report: serde_json::Value = serde_json::from_str(&res.body).expect("json");
-    assert_eq!(
-        (report["accepted"].as_u64(), report["duplicates"].as_u64()),
-        (Some(0), Some(1))
-    );
+    assert_eq!((report["accepted"].as_u64(), report["duplicates"].as_u64()), (Some(0), Some(1)));
 
     let nd = format!("{{\"event_id\":\"n1\",\"event_name\":\"user_login_success\",\"user_id\":\"u2\",\"timestamp\":{now}}}\n");
-    let res = app
-        .send(post(Some(ingest.clone()), "application/x-ndjson", nd))
-        .await;
+    let res = app.send(post(Some(ingest.clone()), "application/x-ndjson", nd)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 
     let res = app
-        .send(post(
-            Some(ingest.clone()),
-            "application/json",
-            "[{\"event_id\": 1,,}]".into(),
-        ))
+        .send(post(Some(ingest.clone()), "application/json", "[{\"event_id\": 1,,}]".into()))
         .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     let err: serde_json::Value = serde_json::from_str(&res.body).expect("json");
     assert_eq!(err["error"]["code"], "malformed_json");
     assert!(
-        err["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("line 1, column"),
+        err["error"]["message"].as_str().unwrap_or_default().starts_with("line 1, column"),
         "{}",
         res.body
     );
@@ -387,11 +295,7 @@ async fn alertmanager_webhook_receiver() {
     let app = app().await;
     let admin = app.login("admin@example.com").await;
     let res = app
-        .rpc(
-            "admin/create_api_key",
-            &[("name", "alertmanager"), ("scope", "ingest")],
-            Some(&admin),
-        )
+        .rpc("admin/create_api_key", &[("name", "alertmanager"), ("scope", "ingest")], Some(&admin))
         .await;
     let key: String = serde_json::from_str(&res.body).expect("secret");
     let post = |body: serde_json::Value, key: Option<&str>| {
@@ -418,14 +322,10 @@ async fn alertmanager_webhook_receiver() {
         })
     };
     assert_eq!(
-        app.send(post(hook("firing", "0001-01-01T00:00:00Z"), None))
-            .await
-            .status,
+        app.send(post(hook("firing", "0001-01-01T00:00:00Z"), None)).await.status,
         StatusCode::UNAUTHORIZED
     );
-    let res = app
-        .send(post(hook("firing", "0001-01-01T00:00:00Z"), Some(&key)))
-        .await;
+    let res = app.send(post(hook("firing", "0001-01-01T00:00:00Z"), Some(&key))).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.contains("\"firing\":1"), "{}", res.body);
 
@@ -454,16 +354,12 @@ async fn alertmanager_webhook_receiver() {
         .filter_map(|f| f["field"].as_str())
         .collect();
     assert_eq!(fields, vec!["version", "alerts[0].startsAt"]);
-    let res = app
-        .send(post(serde_json::json!("not an object"), Some(&key)))
-        .await;
+    let res = app.send(post(serde_json::json!("not an object"), Some(&key))).await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
     assert!(res.body.contains("malformed_json"), "{}", res.body);
 
     // Resolved: no longer listed; the calls are in the audit log.
-    let res = app
-        .send(post(hook("resolved", "2026-11-25T09:30:00Z"), Some(&key)))
-        .await;
+    let res = app.send(post(hook("resolved", "2026-11-25T09:30:00Z"), Some(&key))).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let res = app.rpc("alerts/external", &[], Some(&pm)).await;
     assert_eq!(res.body, "[]");
@@ -508,10 +404,7 @@ async fn alerts_now_needs_a_read_key() {
 #[tokio::test]
 async fn probes_api_needs_a_read_key_and_lists_figures() {
     let app = app().await;
-    assert_eq!(
-        app.get("/api/v1/probes", None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get("/api/v1/probes", None).await.status, StatusCode::UNAUTHORIZED);
     let ingest = app
         .services
         .accounts()
@@ -570,10 +463,7 @@ async fn probes_api_needs_a_read_key_and_lists_figures() {
 #[tokio::test]
 async fn incidents_api_needs_a_read_key_filters_and_exports() {
     let app = app().await;
-    assert_eq!(
-        app.get("/api/v1/incidents", None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get("/api/v1/incidents", None).await.status, StatusCode::UNAUTHORIZED);
     let read = app
         .services
         .accounts()
@@ -631,26 +521,15 @@ async fn incidents_api_needs_a_read_key_filters_and_exports() {
     let v: serde_json::Value = serde_json::from_str(&res.body).expect("json");
     assert_eq!(v["incident"]["code"], "INC-20261126-001");
     assert_eq!(v["timeline"][0]["kind"], "declared");
+    assert_eq!(v["checklist"].as_array().map(Vec::len), Some(5), "P1: five steps");
     assert_eq!(
-        v["checklist"].as_array().map(Vec::len),
-        Some(5),
-        "P1: five steps"
-    );
-    assert_eq!(
-        app.send(get("/api/v1/incidents/INC-19990101-001"))
-            .await
-            .status,
+        app.send(get("/api/v1/incidents/INC-19990101-001")).await.status,
         StatusCode::NOT_FOUND
     );
 
-    let res = app
-        .send(get("/api/v1/incidents/INC-20261126-001/postmortem.md"))
-        .await;
+    let res = app.send(get("/api/v1/incidents/INC-20261126-001/postmortem.md")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(
-        res.headers[header::CONTENT_TYPE],
-        "text/markdown; charset=utf-8"
-    );
+    assert_eq!(res.headers[header::CONTENT_TYPE], "text/markdown; charset=utf-8");
     assert!(res.body.starts_with("# 事故复盘报告\n"), "{}", res.body);
     assert!(res.body.contains("| 事故 ID | INC-20261126-001 |"));
 }
@@ -661,10 +540,7 @@ async fn oncall_api_ack_links_and_calendar_feeds() {
     let svc = &app.services;
     assert_eq!(svc.oncall().load_demo_oncall().await.expect("demo"), 2);
     // Who is on call: read key required.
-    assert_eq!(
-        app.get("/api/v1/oncall", None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get("/api/v1/oncall", None).await.status, StatusCode::UNAUTHORIZED);
     let read = svc
         .accounts()
         .create_api_key(&services::Caller::system("cli"), "reader", "read")
@@ -712,16 +588,10 @@ async fn oncall_api_ack_links_and_calendar_feeds() {
         .expect("feed");
     let res = app.get(&format!("/ical/{token}.ics"), None).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    assert_eq!(
-        res.headers[header::CONTENT_TYPE],
-        "text/calendar; charset=utf-8"
-    );
+    assert_eq!(res.headers[header::CONTENT_TYPE], "text/calendar; charset=utf-8");
     assert!(res.body.starts_with("BEGIN:VCALENDAR\r\n"), "{}", res.body);
     assert!(res.body.contains("BEGIN:VEVENT"));
-    assert_eq!(
-        app.get("/ical/nope.ics", None).await.status,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.get("/ical/nope.ics", None).await.status, StatusCode::NOT_FOUND);
 
     // A signed acknowledgement link: GET only shows it, POST acknowledges.
     let policy = svc.store().escalation_policies().await.expect("policies")[0].id;
@@ -747,13 +617,8 @@ async fn oncall_api_ack_links_and_calendar_feeds() {
     let res = app.get(path, None).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.contains("Acknowledge this page?") && res.body.contains("Checkout down"));
-    assert!(
-        svc.store().escalation(esc.id).await.expect("esc").is_open(),
-        "GET changes nothing"
-    );
-    let res = app
-        .send(Request::post(path).body(Body::empty()).expect("req"))
-        .await;
+    assert!(svc.store().escalation(esc.id).await.expect("esc").is_open(), "GET changes nothing");
+    let res = app.send(Request::post(path).body(Body::empty()).expect("req")).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.contains("Acknowledged"), "{}", res.body);
     assert!(!svc.store().escalation(esc.id).await.expect("esc").is_open());

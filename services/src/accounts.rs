@@ -115,11 +115,7 @@ fn argon2_hash(password: &str) -> Result<String> {
 
 fn argon2_verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         .unwrap_or(false)
 }
 
@@ -151,14 +147,12 @@ impl crate::Accounts<'_> {
     /// Hashes a password with argon2id (default OWASP parameters).
     pub(crate) async fn hash_password(&self, password: &str) -> Result<String> {
         let password = password.to_owned();
-        self.with_hash_permit(move || argon2_hash(&password))
-            .await?
+        self.with_hash_permit(move || argon2_hash(&password)).await?
     }
 
     async fn verify_password(&self, password: &str, hash: &str) -> Result<bool> {
         let (password, hash) = (password.to_owned(), hash.to_owned());
-        self.with_hash_permit(move || argon2_verify(&password, &hash))
-            .await
+        self.with_hash_permit(move || argon2_verify(&password, &hash)).await
     }
 }
 
@@ -194,10 +188,7 @@ impl crate::Accounts<'_> {
             errs.too_long("email", MAX_EMAIL_BYTES);
         }
         if password.len() > MAX_LOGIN_PASSWORD_BYTES {
-            errs.add(
-                "password",
-                format!("must be at most {MAX_LOGIN_PASSWORD_BYTES} bytes"),
-            );
+            errs.add("password", format!("must be at most {MAX_LOGIN_PASSWORD_BYTES} bytes"));
         }
         errs.into_result()?;
         let email = normalize_email(email);
@@ -237,12 +228,7 @@ impl crate::Accounts<'_> {
         let Some(found) = found.filter(|_| ok) else {
             self.lock_failures()?.record_failure(&key, now);
             self.store
-                .audit_event(
-                    &ctx,
-                    "session.login_failed",
-                    &format!("email:{email}"),
-                    None,
-                )
+                .audit_event(&ctx, "session.login_failed", &format!("email:{email}"), None)
                 .await?;
             return Err(ServiceError::Unauthorized);
         };
@@ -257,14 +243,8 @@ impl crate::Accounts<'_> {
             ip: ip.to_owned(),
             user_agent: user_agent.chars().take(300).collect(),
         };
-        self.store
-            .create_session(&session, &found.user, &ctx)
-            .await?;
-        Ok(LoginOk {
-            session_token: token,
-            user: found.user,
-            expires_at_ms,
-        })
+        self.store.create_session(&session, &found.user, &ctx).await?;
+        Ok(LoginOk { session_token: token, user: found.user, expires_at_ms })
     }
 
     fn lock_failures(&self) -> Result<std::sync::MutexGuard<'_, domain::ratelimit::FailureWindow>> {
@@ -285,9 +265,7 @@ impl crate::Accounts<'_> {
         };
         // Slide the expiry at most once a minute to keep reads cheap.
         if now - s.last_seen_at_ms > 60_000 {
-            self.store
-                .touch_session(&hash, now, now + self.auth.session_ttl_ms)
-                .await?;
+            self.store.touch_session(&hash, now, now + self.auth.session_ttl_ms).await?;
         }
         Ok(Some(Caller {
             principal: crate::Principal::User {
@@ -307,9 +285,7 @@ impl crate::Accounts<'_> {
     /// server's cross-origin guard refuses them).
     pub async fn logout(&self, actor: &Caller, token: &str) -> Result<()> {
         let user_id = actor.person()?;
-        self.store
-            .delete_session(&sha256_hex(token), user_id, &self.audit_ctx(actor))
-            .await?;
+        self.store.delete_session(&sha256_hex(token), user_id, &self.audit_ctx(actor)).await?;
         Ok(())
     }
 
@@ -341,17 +317,14 @@ impl crate::Accounts<'_> {
             time_zone: "UTC".into(),
         };
         let ctx = self.audit_ctx(actor);
-        self.store
-            .create_user(&new, &ctx)
-            .await
-            .map_err(|e| match e {
-                store::StoreError::Conflict(_) => {
-                    let mut e = FieldErrors::new();
-                    e.taken("email", "is already used by another account");
-                    ServiceError::Invalid(e)
-                }
-                other => other.into(),
-            })
+        self.store.create_user(&new, &ctx).await.map_err(|e| match e {
+            store::StoreError::Conflict(_) => {
+                let mut e = FieldErrors::new();
+                e.taken("email", "is already used by another account");
+                ServiceError::Invalid(e)
+            }
+            other => other.into(),
+        })
     }
 
     /// Creates the first admin when no enabled admin exists, whoever else does (`vigil
@@ -400,24 +373,16 @@ impl crate::Accounts<'_> {
     /// Changes a user's role. The last enabled admin cannot be demoted.
     pub async fn set_user_role(&self, actor: &Caller, user_id: i64, role: &str) -> Result<User> {
         actor.require(Permission::ManageUsers)?;
-        let role: Role = role
-            .parse()
-            .map_err(|m: String| ServiceError::invalid("role", m))?;
+        let role: Role = role.parse().map_err(|m: String| ServiceError::invalid("role", m))?;
         let current = self.store.user_by_id(user_id).await?;
         if current.role == Role::Admin
             && role != Role::Admin
             && current.is_active()
             && self.store.count_active_admins().await? <= 1
         {
-            return Err(ServiceError::invalid(
-                "role",
-                "the last admin cannot be demoted",
-            ));
+            return Err(ServiceError::invalid("role", "the last admin cannot be demoted"));
         }
-        Ok(self
-            .store
-            .set_user_role(user_id, role, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.set_user_role(user_id, role, &self.audit_ctx(actor)).await?)
     }
 
     /// Disables or re-enables a user. Admins cannot disable themselves.
@@ -429,15 +394,9 @@ impl crate::Accounts<'_> {
     ) -> Result<User> {
         actor.require(Permission::ManageUsers)?;
         if disabled && Some(user_id) == actor.user_id() {
-            return Err(ServiceError::invalid(
-                "user",
-                "you cannot disable your own account",
-            ));
+            return Err(ServiceError::invalid("user", "you cannot disable your own account"));
         }
-        Ok(self
-            .store
-            .set_user_disabled(user_id, disabled, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.set_user_disabled(user_id, disabled, &self.audit_ctx(actor)).await?)
     }
 
     /// Sets the caller's own language and time zone.
@@ -455,10 +414,7 @@ impl crate::Accounts<'_> {
         }
         let time_zone = time_zone.trim();
         if !timefmt::is_valid_time_zone(time_zone) {
-            errs.add(
-                "time_zone",
-                "must be an IANA time zone such as Asia/Shanghai or UTC",
-            );
+            errs.add("time_zone", "must be an IANA time zone such as Asia/Shanghai or UTC");
         }
         errs.into_result()?;
         Ok(self
@@ -482,11 +438,7 @@ impl crate::Accounts<'_> {
         actor.require(Permission::ManageOwnAccount)?;
         let mut errs = FieldErrors::new();
         validate_password(&mut errs, "new_password", new_password);
-        let found = self
-            .store
-            .user_by_email(&actor.email)
-            .await?
-            .ok_or(ServiceError::NotFound)?;
+        let found = self.store.user_by_email(&actor.email).await?.ok_or(ServiceError::NotFound)?;
         if current.len() > MAX_LOGIN_PASSWORD_BYTES
             || !self.verify_password(current, &found.password_hash).await?
         {
@@ -528,8 +480,7 @@ impl crate::Accounts<'_> {
         };
         errs.into_result()?;
         let scope = scope.ok_or_else(|| ServiceError::required("scope"))?;
-        self.insert_api_key(name, scope, actor.user_id(), &self.audit_ctx(actor))
-            .await
+        self.insert_api_key(name, scope, actor.user_id(), &self.audit_ctx(actor)).await
     }
 
     /// Generates a key, stores its hash, returns the secret (shown once).
@@ -564,10 +515,7 @@ impl crate::Accounts<'_> {
 
     pub async fn revoke_api_key(&self, actor: &Caller, id: i64) -> Result<ApiKey> {
         actor.require(Permission::ManageApiKeys)?;
-        Ok(self
-            .store
-            .revoke_api_key(id, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.revoke_api_key(id, &self.audit_ctx(actor)).await?)
     }
 
     /// The caller holding the `Bearer` key `secret`, calling from `ip`: `Unauthorized`
@@ -630,14 +578,9 @@ mod tests {
     fn change_summaries_list_changed_fields_only() {
         let before = r#"{"id":3,"role":"viewer","name":"Pat","updated_at_ms":1}"#;
         let after = r#"{"id":3,"role":"editor","name":"Pat","updated_at_ms":2}"#;
-        assert_eq!(
-            summarize_change(Some(before), Some(after)),
-            ["role: viewer → editor"]
-        );
-        let created = summarize_change(
-            None,
-            Some(r#"{"id":1,"email":"a@b.co","disabled_at_ms":null}"#),
-        );
+        assert_eq!(summarize_change(Some(before), Some(after)), ["role: viewer → editor"]);
+        let created =
+            summarize_change(None, Some(r#"{"id":1,"email":"a@b.co","disabled_at_ms":null}"#));
         assert_eq!(created, ["disabled_at_ms = ∅", "email = a@b.co"]);
         assert!(summarize_change(None, None).is_empty());
         let long = format!(r#"{{"ua":"{}"}}"#, "x".repeat(100));

@@ -132,12 +132,7 @@ impl Caller {
 
     /// This caller as the author of an audited write at `at_ms`.
     pub(crate) fn audit(&self, at_ms: i64) -> AuditCtx {
-        AuditCtx {
-            user_id: self.user_id(),
-            actor: self.email.clone(),
-            ip: self.ip.clone(),
-            at_ms,
-        }
+        AuditCtx { user_id: self.user_id(), actor: self.email.clone(), ip: self.ip.clone(), at_ms }
     }
 }
 
@@ -147,11 +142,7 @@ mod tests {
 
     fn person(role: Role) -> Caller {
         Caller {
-            principal: Principal::User {
-                user_id: 7,
-                role,
-                session_hash: "h".into(),
-            },
+            principal: Principal::User { user_id: 7, role, session_hash: "h".into() },
             ..Caller::anonymous("10.0.0.1")
         }
     }
@@ -159,10 +150,7 @@ mod tests {
     #[test]
     fn each_principal_is_checked_against_the_domain_table() {
         let p = Permission::EditRules;
-        assert!(matches!(
-            Caller::anonymous("1.2.3.4").require(p),
-            Err(ServiceError::Unauthorized)
-        ));
+        assert!(matches!(Caller::anonymous("1.2.3.4").require(p), Err(ServiceError::Unauthorized)));
         assert!(matches!(
             person(Role::Responder).require(p),
             Err(ServiceError::Forbidden(Permission::EditRules))
@@ -171,9 +159,7 @@ mod tests {
         let key = Caller::api_key(1, "ci", ApiScope::Read, "");
         assert!(key.require(Permission::ViewIncidents).is_ok());
         assert!(key.require(p).is_err());
-        assert!(Caller::system("engine")
-            .require(Permission::ManageUsers)
-            .is_ok());
+        assert!(Caller::system("engine").require(Permission::ManageUsers).is_ok());
         assert_eq!(key.audit(5).actor, "api-key:ci");
         assert_eq!(key.user_id(), None);
         assert_eq!(person(Role::Viewer).audit(5).user_id, Some(7));

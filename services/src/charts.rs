@@ -10,12 +10,8 @@ use plotters::style::FontStyle;
 use std::sync::Once;
 
 /// Series colours, in order; the HTML legend uses the same list.
-pub const PALETTE: [(u8, u8, u8); 4] = [
-    (79, 70, 229),
-    (14, 165, 233),
-    (16, 185, 129),
-    (245, 158, 11),
-];
+pub const PALETTE: [(u8, u8, u8); 4] =
+    [(79, 70, 229), (14, 165, 233), (16, 185, 129), (245, 158, 11)];
 
 /// How the y axis is labelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,14 +73,9 @@ pub fn line_chart(
     height: u32,
 ) -> Result<Option<String>> {
     ensure_font();
-    let values: Vec<f64> = lines
-        .iter()
-        .flat_map(|l| l.points.iter().filter_map(|(_, v)| *v))
-        .collect();
-    let days: Vec<i32> = lines
-        .iter()
-        .flat_map(|l| l.points.iter().map(|(d, _)| *d))
-        .collect();
+    let values: Vec<f64> =
+        lines.iter().flat_map(|l| l.points.iter().filter_map(|(_, v)| *v)).collect();
+    let days: Vec<i32> = lines.iter().flat_map(|l| l.points.iter().map(|(d, _)| *d)).collect();
     let (Some(&x0), Some(&x1)) = (days.iter().min(), days.iter().max()) else {
         return Ok(None);
     };
@@ -141,8 +132,7 @@ pub fn line_chart(
                 if run.len() <= 45 {
                     chart
                         .draw_series(
-                            run.iter()
-                                .map(|(d, v)| Circle::new((*d, *v), 2, color.filled())),
+                            run.iter().map(|(d, v)| Circle::new((*d, *v), 2, color.filled())),
                         )
                         .map_err(err)?;
                 }
@@ -189,11 +179,7 @@ pub fn timeline_chart(
         hi = hi.max(t);
     }
     let lo = if lo >= 0.0 { 0.0 } else { lo * 1.1 };
-    let hi = if hi <= lo {
-        lo + 1.0
-    } else {
-        hi + (hi - lo) * 0.12
-    };
+    let hi = if hi <= lo { lo + 1.0 } else { hi + (hi - lo) * 0.12 };
     let long = x1 - x0 > 3 * 86_400_000;
     let mut svg = String::new();
     {
@@ -248,10 +234,7 @@ pub fn timeline_chart(
         let (r, g, b) = PALETTE[0];
         let line = RGBColor(r, g, b);
         chart
-            .draw_series(LineSeries::new(
-                points.iter().copied(),
-                line.stroke_width(2),
-            ))
+            .draw_series(LineSeries::new(points.iter().copied(), line.stroke_width(2)))
             .map_err(err)?;
         root.present().map_err(err)?;
     }
@@ -273,12 +256,7 @@ pub fn grouped_bar_chart(
     height: u32,
 ) -> Result<Option<String>> {
     ensure_font();
-    let max = series
-        .iter()
-        .flatten()
-        .flatten()
-        .copied()
-        .fold(0.0_f64, f64::max);
+    let max = series.iter().flatten().flatten().copied().fold(0.0_f64, f64::max);
     if categories.is_empty() || series.iter().flatten().all(Option::is_none) {
         return Ok(None);
     }
@@ -318,8 +296,7 @@ pub fn grouped_bar_chart(
         );
         for (i, c) in categories.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-            root.draw(&Text::new(c.clone(), (px, py + 8), style.clone()))
-                .map_err(err)?;
+            root.draw(&Text::new(c.clone(), (px, py + 8), style.clone())).map_err(err)?;
         }
         let bar_w = 0.8 / per;
         for (s, values) in series.iter().enumerate() {
@@ -329,10 +306,7 @@ pub fn grouped_bar_chart(
                 .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
                     let v = (*v)?;
                     let x0 = i as f64 + 0.1 + s as f64 * bar_w;
-                    Some(Rectangle::new(
-                        [(x0, 0.0), (x0 + bar_w * 0.9, v)],
-                        color.filled(),
-                    ))
+                    Some(Rectangle::new([(x0, 0.0), (x0 + bar_w * 0.9, v)], color.filled()))
                 }))
                 .map_err(err)?;
         }
@@ -347,32 +321,14 @@ mod tests {
 
     #[test]
     fn draws_lines_with_axes_and_gaps() {
-        let a = [
-            (100, Some(10.0)),
-            (101, Some(30.0)),
-            (102, None),
-            (103, Some(20.0)),
-        ];
-        let b = [
-            (100, Some(5.0)),
-            (101, Some(6.0)),
-            (102, Some(7.0)),
-            (103, Some(8.0)),
-        ];
-        let svg = line_chart(
-            &[Line { points: &a }, Line { points: &b }],
-            YFormat::Count,
-            720,
-            260,
-        )
-        .expect("chart")
-        .expect("svg");
+        let a = [(100, Some(10.0)), (101, Some(30.0)), (102, None), (103, Some(20.0))];
+        let b = [(100, Some(5.0)), (101, Some(6.0)), (102, Some(7.0)), (103, Some(8.0))];
+        let svg = line_chart(&[Line { points: &a }, Line { points: &b }], YFormat::Count, 720, 260)
+            .expect("chart")
+            .expect("svg");
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("viewBox=\"0 0 720 260\""));
-        assert!(
-            svg.contains("04-11"),
-            "x axis shows MM-DD of day 100 (1970-04-11)"
-        );
+        assert!(svg.contains("04-11"), "x axis shows MM-DD of day 100 (1970-04-11)");
         assert!(svg.contains("<polyline"), "lines are drawn");
         assert!(
             svg.contains("#4F46E5") || svg.contains("#4f46e5") || svg.contains("79,70,229"),
@@ -411,11 +367,9 @@ mod tests {
         // Two shaded spans (amber then red) behind the line.
         let rects = svg.matches("<rect").count();
         assert!(rects >= 3, "background + two spans, got {rects}");
-        assert!(
-            timeline_chart(&[], None, &[], YFormat::Count, (0, h), chrono_tz::UTC)
-                .expect("ok")
-                .is_none()
-        );
+        assert!(timeline_chart(&[], None, &[], YFormat::Count, (0, h), chrono_tz::UTC)
+            .expect("ok")
+            .is_none());
     }
 
     #[test]

@@ -29,11 +29,7 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        Self {
-            seed: 42,
-            days: 90,
-            scale: 1.0,
-        }
+        Self { seed: 42, days: 90, scale: 1.0 }
     }
 }
 
@@ -74,10 +70,7 @@ impl Services {
             next_id += 1;
         }
         let mut batch: Vec<ValidEvent> = Vec::with_capacity(BATCH);
-        let mut report = DemoReport {
-            days: opts.days,
-            ..DemoReport::default()
-        };
+        let mut report = DemoReport { days: opts.days, ..DemoReport::default() };
         let now = self.now_ms();
         // Some earlier users already subscribe when the window opens (churn needs a base).
         for u in users.iter_mut() {
@@ -163,12 +156,7 @@ impl Services {
                     plan_amount: 0.0,
                 });
                 let source = ["ad", "organic", "referral"][rng.gen_range(0..3)];
-                batch.extend(ev(
-                    &mut rng,
-                    id,
-                    "user_register_success",
-                    json!({"source": source}),
-                ));
+                batch.extend(ev(&mut rng, id, "user_register_success", json!({"source": source})));
             }
             for u in users.iter_mut() {
                 let days_since = u.registered_day.map_or(60, |r| day - r);
@@ -219,21 +207,14 @@ impl Services {
                         "ai_dialog_start",
                         json!({"dialog_id": dialog}),
                     ));
-                    let ok = rng.gen_bool(if day == incident_day {
-                        0.52
-                    } else {
-                        0.83 + 0.05 * age
-                    });
+                    let ok =
+                        rng.gen_bool(if day == incident_day { 0.52 } else { 0.83 + 0.05 * age });
                     let src = match rng.gen_range(0..100) {
                         0..=54 => "knowledge_base",
                         55..=89 => "generated",
                         _ => "human",
                     };
-                    let base: f64 = if day == incident_day {
-                        2600.0
-                    } else {
-                        850.0 - 150.0 * age
-                    };
+                    let base: f64 = if day == incident_day { 2600.0 } else { 850.0 - 150.0 * age };
                     let ms = (base * (rng.gen_range(-0.9..1.2_f64)).exp()).round();
                     batch.extend(ev(&mut rng, u.id, "ai_dialog_end", json!({"dialog_id": dialog, "success": ok, "response_ms": ms, "answer_source": src})));
                     if rng.gen_bool(0.4) {
@@ -247,12 +228,7 @@ impl Services {
                 }
                 if rng.gen_bool(0.012) {
                     let score = [10, 10, 9, 9, 9, 8, 8, 7, 6, 5, 3, 10][rng.gen_range(0..12)];
-                    batch.extend(ev(
-                        &mut rng,
-                        u.id,
-                        "nps_survey_submit",
-                        json!({"score": score}),
-                    ));
+                    batch.extend(ev(&mut rng, u.id, "nps_survey_submit", json!({"score": score})));
                 }
                 if u.subscribed_until.is_none() && rng.gen_bool(0.012 * u.engagement.min(2.0)) {
                     u.plan_amount = if rng.gen_bool(0.8) { 99.0 } else { 199.0 };
@@ -260,12 +236,7 @@ impl Services {
                     batch.extend(ev(&mut rng, u.id, "subscription_start", json!({"plan": "pro", "amount": u.plan_amount, "currency": "CNY", "period": "month"})));
                 } else if u.subscribed_until.is_some() && rng.gen_bool(0.004) {
                     u.subscribed_until = None;
-                    batch.extend(ev(
-                        &mut rng,
-                        u.id,
-                        "subscription_cancel",
-                        json!({"plan": "pro"}),
-                    ));
+                    batch.extend(ev(&mut rng, u.id, "subscription_cancel", json!({"plan": "pro"})));
                 }
             }
             if batch.len() >= BATCH || day == today {
@@ -291,21 +262,15 @@ impl Services {
     pub async fn load_demo_probes(&self, seed: u64) -> Result<usize> {
         use domain::probe::{ProbeResult, ProbeSpec};
         const MIN: i64 = 60_000;
-        let existing: Vec<String> = self
-            .store
-            .probes()
-            .await?
-            .into_iter()
-            .map(|p| p.spec.name)
-            .collect();
+        let existing: Vec<String> =
+            self.store.probes().await?.into_iter().map(|p| p.spec.name).collect();
         let now = self.now_ms() / MIN * MIN;
         let ctx = store::AuditCtx::system("demo", self.now_ms());
         let mut rng = StdRng::seed_from_u64(seed ^ 0x9e37_79b9);
         let mut stored = 0;
-        for (name, path, base_ms) in [
-            ("Vigil web", "/healthz", 38.0),
-            ("Vigil readiness", "/readyz", 55.0),
-        ] {
+        for (name, path, base_ms) in
+            [("Vigil web", "/healthz", 38.0), ("Vigil readiness", "/readyz", 55.0)]
+        {
             if existing.iter().any(|n| n == name) {
                 continue;
             }
@@ -333,11 +298,7 @@ impl Services {
                     ProbeResult {
                         at_ms: at,
                         ok,
-                        status: if outage {
-                            None
-                        } else {
-                            Some(if ok { 200 } else { 503 })
-                        },
+                        status: if outage { None } else { Some(if ok { 200 } else { 503 }) },
                         latency_ms: if outage { 10_000.0 } else { latency },
                         error: if outage {
                             Some("timed out after 10s".into())

@@ -32,11 +32,7 @@ pub struct EventSettings {
 
 impl Default for EventSettings {
     fn default() -> Self {
-        Self {
-            reporting_tz: Tz::UTC,
-            raw_retention_days: 30,
-            rollup_retention_days: 365,
-        }
+        Self { reporting_tz: Tz::UTC, raw_retention_days: 30, rollup_retention_days: 365 }
     }
 }
 
@@ -171,9 +167,10 @@ fn check_tracking_plan(name: &str, p: &Map<String, Value>) -> Result<(), String>
             prop_non_negative(p, "response_ms")?;
             match p.get("answer_source").and_then(Value::as_str) {
                 Some("knowledge_base" | "generated" | "human") => Ok(()),
-                _ => Err(
-                    "properties.answer_source: must be knowledge_base, generated or human".into(),
-                ),
+                _ => {
+                    Err("properties.answer_source: must be knowledge_base, generated or human"
+                        .into())
+                }
             }
         }
         "ai_dialog_feedback" => {
@@ -201,9 +198,9 @@ pub fn validate_event(v: &Value, now_ms: i64, max_age_ms: i64) -> Result<ValidEv
     }
     let ts_ms = match o.get("timestamp") {
         None | Some(Value::Null) => return Err("timestamp: is required".into()),
-        Some(t) => t
-            .as_i64()
-            .ok_or("timestamp: must be an integer (milliseconds since the Unix epoch)")?,
+        Some(t) => {
+            t.as_i64().ok_or("timestamp: must be an integer (milliseconds since the Unix epoch)")?
+        }
     };
     check_timestamp(ts_ms, now_ms, max_age_ms)?;
     let platform =
@@ -313,10 +310,7 @@ impl crate::Events<'_> {
         let mut tx = self.store.begin_ingest().await?;
         // A repeated id inside the batch is a duplicate of its first occurrence.
         let mut seen = std::collections::HashSet::with_capacity(valid.len());
-        let first: Vec<bool> = valid
-            .iter()
-            .map(|e| seen.insert(e.event_id.as_str()))
-            .collect();
+        let first: Vec<bool> = valid.iter().map(|e| seen.insert(e.event_id.as_str())).collect();
         let mut user_ids: Vec<&str> = valid.iter().map(|e| e.user_id.as_str()).collect();
         user_ids.sort_unstable();
         user_ids.dedup();
@@ -354,18 +348,11 @@ impl crate::Events<'_> {
                 .ok_or_else(|| ServiceError::Internal("user index missing".into()))?;
             let idx = u32::try_from(user.idx)
                 .map_err(|_| ServiceError::Internal("user index overflow".into()))?;
-            if delta.add(
-                idx,
-                &e.event_name,
-                e.ts_ms,
-                &e.properties,
-                &mut user.registered_ms,
-            ) {
+            if delta.add(idx, &e.event_name, e.ts_ms, &e.properties, &mut user.registered_ms) {
                 tx.set_registered(user.idx, e.ts_ms).await?;
             }
             if let Some((kind, amount)) = subscription_of(&e.event_name, &e.properties) {
-                tx.insert_subscription(&e.event_id, user.idx, e.ts_ms, kind, amount)
-                    .await?;
+                tx.insert_subscription(&e.event_id, user.idx, e.ts_ms, kind, amount).await?;
             }
         }
         delta.apply(&mut tx).await?;
@@ -376,9 +363,7 @@ impl crate::Events<'_> {
     /// DAU for each day of `from..=to` (days in the reporting time zone).
     pub async fn dau_series(&self, from: i32, to: i32) -> Result<Vec<(i32, u64)>> {
         let sets = self.day_sets("active", from, to).await?;
-        Ok((from..=to)
-            .map(|d| (d, domain::kpi::activity::dau(&sets, d)))
-            .collect())
+        Ok((from..=to).map(|d| (d, domain::kpi::activity::dau(&sets, d))).collect())
     }
 
     /// The user sets of `key` for `from..=to`.
@@ -400,17 +385,11 @@ impl crate::Events<'_> {
     pub async fn run_retention(&self) -> Result<(u64, u64)> {
         let now = self.now_ms();
         let s = &self.events;
-        let raw = self
-            .store
-            .delete_events_before(now - s.raw_retention_days * 86_400_000)
-            .await?;
+        let raw = self.store.delete_events_before(now - s.raw_retention_days * 86_400_000).await?;
         let oldest_day =
             local_day(now, s.reporting_tz) - i32::try_from(s.rollup_retention_days).unwrap_or(365);
         let oldest_hour = (now - s.rollup_retention_days * 86_400_000).div_euclid(3_600_000);
-        let rollups = self
-            .store
-            .delete_rollups_before(oldest_day, oldest_hour)
-            .await?;
+        let rollups = self.store.delete_rollups_before(oldest_day, oldest_hour).await?;
         Ok((raw, rollups))
     }
 
@@ -431,10 +410,7 @@ mod tests {
         let sh = local_day(ts, chrono_tz::Asia::Shanghai);
         assert_eq!(domain::kpi::calendar::format_day(utc), "2026-11-24");
         assert_eq!(domain::kpi::calendar::format_day(sh), "2026-11-25");
-        assert_eq!(
-            day_start_ms(sh, chrono_tz::Asia::Shanghai),
-            1_795_536_000_000
-        );
+        assert_eq!(day_start_ms(sh, chrono_tz::Asia::Shanghai), 1_795_536_000_000);
         assert!(day_start_ms(sh, chrono_tz::Asia::Shanghai) <= ts);
     }
 
@@ -446,22 +422,11 @@ mod tests {
             "{err:?}"
         );
         let err = parse_batch(b"{\"a\":1}\n{oops}\n", true).expect_err("bad line");
-        assert!(
-            matches!(&err, ServiceError::Malformed(m) if m.starts_with("line 2,")),
-            "{err:?}"
-        );
+        assert!(matches!(&err, ServiceError::Malformed(m) if m.starts_with("line 2,")), "{err:?}");
         let err = parse_batch(b"{\"a\":1}", false).expect_err("object");
         assert!(matches!(err, ServiceError::Malformed(_)));
         let many = format!("[{}]", vec!["{}"; 10_001].join(","));
-        assert!(matches!(
-            parse_batch(many.as_bytes(), false),
-            Err(ServiceError::TooLarge(_))
-        ));
-        assert_eq!(
-            parse_batch(b"\n{\"a\":1}\n\n{\"b\":2}\n", true)
-                .expect("ok")
-                .len(),
-            2
-        );
+        assert!(matches!(parse_batch(many.as_bytes(), false), Err(ServiceError::TooLarge(_))));
+        assert_eq!(parse_batch(b"\n{\"a\":1}\n\n{\"b\":2}\n", true).expect("ok").len(), 2);
     }
 }

@@ -55,13 +55,7 @@ pub(crate) struct FunnelCache {
 
 impl FunnelCache {
     pub(crate) fn new(budget: usize) -> Self {
-        Self {
-            entries: HashMap::new(),
-            bytes: 0,
-            budget,
-            tick: 0,
-            stats: (0, 0),
-        }
+        Self { entries: HashMap::new(), bytes: 0, budget, tick: 0, stats: (0, 0) }
     }
 
     fn get(&mut self, day: i32, name: &str, version: i64) -> Option<Arc<DaySlice>> {
@@ -83,23 +77,15 @@ impl FunnelCache {
     fn put(&mut self, day: i32, name: &str, version: i64, slice: Arc<DaySlice>) {
         self.tick += 1;
         let size = slice.bytes();
-        if let Some(old) = self.entries.insert(
-            (day, name.to_owned()),
-            Entry {
-                version,
-                slice,
-                used: self.tick,
-            },
-        ) {
+        if let Some(old) =
+            self.entries.insert((day, name.to_owned()), Entry { version, slice, used: self.tick })
+        {
             self.bytes -= old.slice.bytes();
         }
         self.bytes += size;
         while self.bytes > self.budget && self.entries.len() > 1 {
-            let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.used)
-                .map(|(k, _)| k.clone())
+            let Some(oldest) =
+                self.entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone())
             else {
                 break;
             };
@@ -117,10 +103,7 @@ impl crate::Kpis<'_> {
     async fn load_slice(&self, day: i32, name: &str, version: i64) -> Result<Arc<DaySlice>> {
         let tz = self.events().reporting_tz();
         let start = day_start_ms(day, tz);
-        let rows = self
-            .store
-            .events_of(name, start, day_start_ms(day + 1, tz))
-            .await?;
+        let rows = self.store.events_of(name, start, day_start_ms(day + 1, tz)).await?;
         let mut slice = DaySlice {
             day_start_ms: start,
             users: Vec::with_capacity(rows.len()),
@@ -131,11 +114,9 @@ impl crate::Kpis<'_> {
                 u32::try_from(user)
                     .map_err(|_| ServiceError::Internal("user index overflow".into()))?,
             );
-            slice
-                .offsets_ms
-                .push(u32::try_from(ts - start).map_err(|_| {
-                    ServiceError::Internal("event outside its day in a funnel slice".into())
-                })?);
+            slice.offsets_ms.push(u32::try_from(ts - start).map_err(|_| {
+                ServiceError::Internal("event outside its day in a funnel slice".into())
+            })?);
         }
         let slice = Arc::new(slice);
         self.cache().put(day, name, version, slice.clone());
@@ -144,9 +125,7 @@ impl crate::Kpis<'_> {
 
     fn cache(&self) -> std::sync::MutexGuard<'_, FunnelCache> {
         // A panic while holding the lock cannot leave the map inconsistent: recover it.
-        self.funnel_cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.funnel_cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Funnel cache (hits, misses) since start.
@@ -200,10 +179,7 @@ impl crate::Kpis<'_> {
             for (id, day, name, version) in chunk.iter().cloned() {
                 let svc = crate::Services::clone(self);
                 tasks.spawn(async move {
-                    svc.kpis()
-                        .load_slice(day, &name, version)
-                        .await
-                        .map(|slice| (id, slice))
+                    svc.kpis().load_slice(day, &name, version).await.map(|slice| (id, slice))
                 });
             }
             while let Some(done) = tasks.join_next().await {
@@ -270,11 +246,7 @@ mod tests {
     use super::*;
 
     fn slice(n: usize) -> Arc<DaySlice> {
-        Arc::new(DaySlice {
-            day_start_ms: 0,
-            users: vec![1; n],
-            offsets_ms: vec![0; n],
-        })
+        Arc::new(DaySlice { day_start_ms: 0, users: vec![1; n], offsets_ms: vec![0; n] })
     }
 
     #[test]
@@ -286,15 +258,9 @@ mod tests {
         assert!(c.get(1, "a", 6).is_none(), "the day's counter moved: stale");
         assert!(c.get(1, "b", 5).is_none());
         c.put(2, "a", 1, slice(100));
-        assert!(
-            c.get(1, "a", 5).is_some(),
-            "day 1 used after day 2 was added"
-        );
+        assert!(c.get(1, "a", 5).is_some(), "day 1 used after day 2 was added");
         c.put(3, "a", 1, slice(100));
-        assert!(
-            c.get(2, "a", 1).is_none(),
-            "day 2 was the least recently used"
-        );
+        assert!(c.get(2, "a", 1).is_none(), "day 2 was the least recently used");
         assert!(c.get(1, "a", 5).is_some() && c.get(3, "a", 1).is_some());
         assert!(c.bytes <= 2_000);
         // Replacing a slice does not count it twice.

@@ -32,10 +32,7 @@ impl DayRange {
 
     /// The period of the same length just before.
     pub fn previous(&self) -> DayRange {
-        DayRange {
-            from: self.from - self.len(),
-            to: self.from - 1,
-        }
+        DayRange { from: self.from - self.len(), to: self.from - 1 }
     }
 
     pub fn days(&self) -> impl Iterator<Item = i32> {
@@ -71,14 +68,7 @@ fn kpi(key: &str, unit: Unit, up_is_good: bool, value: Option<f64>, previous: Op
         (Some(v), Some(p)) => change_pct(v, p),
         _ => None,
     };
-    Kpi {
-        key: key.to_owned(),
-        value,
-        previous,
-        change_pct: change,
-        unit,
-        up_is_good,
-    }
+    Kpi { key: key.to_owned(), value, previous, change_pct: change, unit, up_is_good }
 }
 
 /// A named series of (day, value).
@@ -135,10 +125,7 @@ pub const COHORT_OFFSETS: [i32; 6] = [1, 2, 3, 7, 14, 30];
 /// Merges the per-day values of the days in `range`.
 fn sum_days<T: Default>(rows: &[(i32, T)], range: DayRange, merge: impl Fn(&mut T, &T)) -> T {
     let mut out = T::default();
-    for (_, v) in rows
-        .iter()
-        .filter(|(d, _)| (range.from..=range.to).contains(d))
-    {
+    for (_, v) in rows.iter().filter(|(d, _)| (range.from..=range.to).contains(d)) {
         merge(&mut out, v);
     }
     out
@@ -155,10 +142,7 @@ impl crate::Kpis<'_> {
             return Err(ServiceError::invalid("to", "must not be before from"));
         }
         if r.len() > 366 {
-            return Err(ServiceError::invalid(
-                "from",
-                "a range covers at most 366 days",
-            ));
+            return Err(ServiceError::invalid("from", "a range covers at most 366 days"));
         }
         Ok(())
     }
@@ -176,23 +160,14 @@ impl crate::Kpis<'_> {
         let p = r.previous();
         // Active sets from 29 days before the previous period (MAU) to the end (+30 for D30).
         let (active_from, active_to) = (p.from - 29, (r.to + 30).min(today));
-        let active = self
-            .events()
-            .day_sets("active", active_from, active_to)
-            .await?;
+        let active = self.events().day_sets("active", active_from, active_to).await?;
         let cohorts = self.events().day_sets("registered", p.from, r.to).await?;
 
         let sum_cohorts = |range: DayRange| -> f64 {
-            range
-                .days()
-                .map(|d| cohorts.get(&d).map_or(0, |b| b.len()) as f64)
-                .sum()
+            range.days().map(|d| cohorts.get(&d).map_or(0, |b| b.len()) as f64).sum()
         };
         let avg_dau = |range: DayRange| -> f64 {
-            range
-                .days()
-                .map(|d| activity::dau(&active, d) as f64)
-                .sum::<f64>()
+            range.days().map(|d| activity::dau(&active, d) as f64).sum::<f64>()
                 / f64::from(range.len())
         };
         let retention_avg = |range: DayRange, n: i32| -> Option<f64> {
@@ -208,34 +183,10 @@ impl crate::Kpis<'_> {
         let at_end =
             |range: DayRange, w: i32| activity::active_in_window(&active, range.to, w) as f64;
         let mut cards = vec![
-            kpi(
-                "registrations",
-                Unit::Count,
-                true,
-                Some(sum_cohorts(r)),
-                Some(sum_cohorts(p)),
-            ),
-            kpi(
-                "dau_avg",
-                Unit::Count,
-                true,
-                Some(avg_dau(r)),
-                Some(avg_dau(p)),
-            ),
-            kpi(
-                "wau",
-                Unit::Count,
-                true,
-                Some(at_end(r, 7)),
-                Some(at_end(p, 7)),
-            ),
-            kpi(
-                "mau",
-                Unit::Count,
-                true,
-                Some(at_end(r, 30)),
-                Some(at_end(p, 30)),
-            ),
+            kpi("registrations", Unit::Count, true, Some(sum_cohorts(r)), Some(sum_cohorts(p))),
+            kpi("dau_avg", Unit::Count, true, Some(avg_dau(r)), Some(avg_dau(p))),
+            kpi("wau", Unit::Count, true, Some(at_end(r, 7)), Some(at_end(p, 7))),
+            kpi("mau", Unit::Count, true, Some(at_end(r, 30)), Some(at_end(p, 30))),
             kpi(
                 "stickiness",
                 Unit::Ratio,
@@ -259,12 +210,8 @@ impl crate::Kpis<'_> {
         };
         let activity_series = vec![
             series("dau", &|d| Some(activity::dau(&active, d) as f64)),
-            series("wau", &|d| {
-                Some(activity::active_in_window(&active, d, 7) as f64)
-            }),
-            series("mau", &|d| {
-                Some(activity::active_in_window(&active, d, 30) as f64)
-            }),
+            series("wau", &|d| Some(activity::active_in_window(&active, d, 7) as f64)),
+            series("mau", &|d| Some(activity::active_in_window(&active, d, 30) as f64)),
         ];
         let mut registrations: Vec<(i32, u64)> = Vec::new();
         for d in r.days() {
@@ -358,8 +305,7 @@ impl crate::Kpis<'_> {
         let tz = self.events().reporting_tz();
         let from = day_start_ms(r.from, tz);
         // Users who start inside the range may finish within the window after it.
-        self.evaluate_funnel(steps, from, day_start_ms(r.to + 1, tz), window_ms)
-            .await
+        self.evaluate_funnel(steps, from, day_start_ms(r.to + 1, tz), window_ms).await
     }
 
     async fn hourly_merged<T, F>(
@@ -398,9 +344,7 @@ impl crate::Kpis<'_> {
     ) -> Result<Option<f64>> {
         actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
-        let ai = self
-            .hourly_merged::<AiHour, _>("ai", r, AiHour::merge)
-            .await?;
+        let ai = self.hourly_merged::<AiHour, _>("ai", r, AiHour::merge).await?;
         Ok(sum_days(&ai, r, AiHour::merge).response_ms.quantile(q))
     }
 
@@ -410,31 +354,16 @@ impl crate::Kpis<'_> {
         actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let p = r.previous();
-        let both = DayRange {
-            from: p.from,
-            to: r.to,
-        };
-        let ai = self
-            .hourly_merged::<AiHour, _>("ai", both, AiHour::merge)
-            .await?;
+        let both = DayRange { from: p.from, to: r.to };
+        let ai = self.hourly_merged::<AiHour, _>("ai", both, AiHour::merge).await?;
         let fb = self
             .hourly_merged::<FeedbackCounts, _>("feedback", both, FeedbackCounts::merge)
             .await?;
-        let nps = self
-            .hourly_merged::<NpsCounts, _>("nps", both, NpsCounts::merge)
-            .await?;
-        let (ca, pa) = (
-            sum_days(&ai, r, AiHour::merge),
-            sum_days(&ai, p, AiHour::merge),
-        );
-        let (cf, pf) = (
-            sum_days(&fb, r, FeedbackCounts::merge),
-            sum_days(&fb, p, FeedbackCounts::merge),
-        );
-        let (cn, pn) = (
-            sum_days(&nps, r, NpsCounts::merge),
-            sum_days(&nps, p, NpsCounts::merge),
-        );
+        let nps = self.hourly_merged::<NpsCounts, _>("nps", both, NpsCounts::merge).await?;
+        let (ca, pa) = (sum_days(&ai, r, AiHour::merge), sum_days(&ai, p, AiHour::merge));
+        let (cf, pf) =
+            (sum_days(&fb, r, FeedbackCounts::merge), sum_days(&fb, p, FeedbackCounts::merge));
+        let (cn, pn) = (sum_days(&nps, r, NpsCounts::merge), sum_days(&nps, p, NpsCounts::merge));
         let cards = vec![
             kpi(
                 "ai_dialogs",
@@ -471,13 +400,7 @@ impl crate::Kpis<'_> {
                 ca.response_ms.quantile(0.99),
                 pa.response_ms.quantile(0.99),
             ),
-            kpi(
-                "kb_coverage",
-                Unit::Ratio,
-                true,
-                ca.counts.kb_coverage(),
-                pa.counts.kb_coverage(),
-            ),
+            kpi("kb_coverage", Unit::Ratio, true, ca.counts.kb_coverage(), pa.counts.kb_coverage()),
             kpi(
                 "transfer_to_human",
                 Unit::Ratio,
@@ -485,27 +408,9 @@ impl crate::Kpis<'_> {
                 ca.counts.transfer_to_human(),
                 pa.counts.transfer_to_human(),
             ),
-            kpi(
-                "resolution_rate",
-                Unit::Ratio,
-                true,
-                cf.resolution_rate(),
-                pf.resolution_rate(),
-            ),
-            kpi(
-                "satisfaction",
-                Unit::Score,
-                true,
-                cf.satisfaction(),
-                pf.satisfaction(),
-            ),
-            kpi(
-                "bad_review_rate",
-                Unit::Ratio,
-                false,
-                cf.bad_review_rate(),
-                pf.bad_review_rate(),
-            ),
+            kpi("resolution_rate", Unit::Ratio, true, cf.resolution_rate(), pf.resolution_rate()),
+            kpi("satisfaction", Unit::Score, true, cf.satisfaction(), pf.satisfaction()),
+            kpi("bad_review_rate", Unit::Ratio, false, cf.bad_review_rate(), pf.bad_review_rate()),
             kpi("nps", Unit::Score, true, cn.nps(), pn.nps()),
         ];
         let in_range = |d: &i32| (r.from..=r.to).contains(d);
@@ -527,12 +432,7 @@ impl crate::Kpis<'_> {
                     .collect(),
             },
         ];
-        Ok(ProductQuality {
-            range: r,
-            cards,
-            daily,
-            ratings: cf.ratings,
-        })
+        Ok(ProductQuality { range: r, cards, daily, ratings: cf.ratings })
     }
 
     /// Business: subscriptions, renewal, churn, revenue, ARPA, LTV.
@@ -541,10 +441,7 @@ impl crate::Kpis<'_> {
         self.check_range(r)?;
         let tz = self.events().reporting_tz();
         let p = r.previous();
-        let raw = self
-            .store
-            .subscription_events(day_start_ms(r.to + 1, tz))
-            .await?;
+        let raw = self.store.subscription_events(day_start_ms(r.to + 1, tz)).await?;
         let events: Vec<SubEvent> = raw
             .iter()
             .filter_map(|(user, ts, kind, amount)| {
@@ -581,13 +478,7 @@ impl crate::Kpis<'_> {
         let (c, c_arpa, c_ltv, c_churn) = figures(r);
         let (q, q_arpa, q_ltv, q_churn) = figures(p);
         let cards = vec![
-            kpi(
-                "subs_new",
-                Unit::Count,
-                true,
-                Some(c.new as f64),
-                Some(q.new as f64),
-            ),
+            kpi("subs_new", Unit::Count, true, Some(c.new as f64), Some(q.new as f64)),
             kpi(
                 "subs_cancelled",
                 Unit::Count,
@@ -595,13 +486,7 @@ impl crate::Kpis<'_> {
                 Some(c.cancelled as f64),
                 Some(q.cancelled as f64),
             ),
-            kpi(
-                "subs_net",
-                Unit::Count,
-                true,
-                Some(c.net as f64),
-                Some(q.net as f64),
-            ),
+            kpi("subs_net", Unit::Count, true, Some(c.net as f64), Some(q.net as f64)),
             kpi(
                 "active_subscribers",
                 Unit::Count,
@@ -609,21 +494,9 @@ impl crate::Kpis<'_> {
                 Some(subscriptions::active_subscribers(&events, day_start_ms(r.to + 1, tz)) as f64),
                 Some(subscriptions::active_subscribers(&events, day_start_ms(p.to + 1, tz)) as f64),
             ),
-            kpi(
-                "renewal_rate",
-                Unit::Ratio,
-                true,
-                c.renewal_rate,
-                q.renewal_rate,
-            ),
+            kpi("renewal_rate", Unit::Ratio, true, c.renewal_rate, q.renewal_rate),
             kpi("churn", Unit::Ratio, false, c_churn, q_churn),
-            kpi(
-                "revenue",
-                Unit::Money,
-                true,
-                Some(c.revenue),
-                Some(q.revenue),
-            ),
+            kpi("revenue", Unit::Money, true, Some(c.revenue), Some(q.revenue)),
             kpi("arpa", Unit::Money, true, c_arpa, q_arpa),
             kpi("ltv", Unit::Money, true, c_ltv, q_ltv),
         ];
@@ -640,23 +513,10 @@ impl crate::Kpis<'_> {
                 .collect()
         };
         let daily = vec![
-            Series {
-                key: "subs_new".into(),
-                points: per_day(&|s| s.new as f64),
-            },
-            Series {
-                key: "subs_cancelled".into(),
-                points: per_day(&|s| s.cancelled as f64),
-            },
-            Series {
-                key: "revenue".into(),
-                points: per_day(&|s| s.revenue),
-            },
+            Series { key: "subs_new".into(), points: per_day(&|s| s.new as f64) },
+            Series { key: "subs_cancelled".into(), points: per_day(&|s| s.cancelled as f64) },
+            Series { key: "revenue".into(), points: per_day(&|s| s.revenue) },
         ];
-        Ok(Business {
-            range: r,
-            cards,
-            daily,
-        })
+        Ok(Business { range: r, cards, daily })
     }
 }

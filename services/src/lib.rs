@@ -223,10 +223,7 @@ impl Services {
     /// Takes or renews the lease `name` for `holder` until `ttl_ms` from now; `false`
     /// while another replica holds it.
     pub async fn try_lease(&self, name: &str, holder: &str, ttl_ms: i64) -> Result<bool> {
-        Ok(self
-            .store
-            .try_lease(name, holder, self.now_ms(), ttl_ms)
-            .await?)
+        Ok(self.store.try_lease(name, holder, self.now_ms(), ttl_ms).await?)
     }
 
     /// Hands the lease `name` over (another replica may take it at once).
@@ -253,7 +250,5 @@ impl Services {
 /// Checks a database URL (`sqlite://…` or `postgres://…`) without connecting; the
 /// message names what is wrong.
 pub fn check_database_url(url: &str) -> Result<(), String> {
-    store::Backend::from_url(url)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    store::Backend::from_url(url).map(|_| ()).map_err(|e| e.to_string())
 }

@@ -88,13 +88,7 @@ pub fn probe_values(
     results: &HashMap<i64, Vec<ProbeResult>>,
     now_ms: i64,
 ) -> Vec<(Labels, Option<f64>)> {
-    let RuleQuery::Probe {
-        probe,
-        metric,
-        window_minutes,
-        short_window_minutes,
-    } = query
-    else {
+    let RuleQuery::Probe { probe, metric, window_minutes, short_window_minutes } = query else {
         return Vec::new();
     };
     probes
@@ -129,22 +123,15 @@ pub fn probe_matching(
         Condition::Threshold { op, threshold } => values
             .iter()
             .filter_map(|(l, v)| v.filter(|v| op.holds(*v, *threshold)).map(|v| (l, v)))
-            .map(|(l, v)| Sample {
-                labels: l.clone(),
-                value: v,
-            })
+            .map(|(l, v)| Sample { labels: l.clone(), value: v })
             .collect(),
-        Condition::NoData { .. } if values.is_empty() => vec![Sample {
-            labels: Labels::new(),
-            value: 0.0,
-        }],
+        Condition::NoData { .. } if values.is_empty() => {
+            vec![Sample { labels: Labels::new(), value: 0.0 }]
+        }
         Condition::NoData { .. } => values
             .iter()
             .filter(|(_, v)| v.is_none())
-            .map(|(l, _)| Sample {
-                labels: l.clone(),
-                value: 0.0,
-            })
+            .map(|(l, _)| Sample { labels: l.clone(), value: 0.0 })
             .collect(),
         _ => Vec::new(),
     };
@@ -155,17 +142,8 @@ pub fn probe_matching(
 /// How far back a probe query reads.
 pub fn probe_lookback_ms(query: &RuleQuery, probes: &[Probe]) -> i64 {
     match query {
-        RuleQuery::Probe {
-            metric,
-            window_minutes,
-            short_window_minutes,
-            ..
-        } => {
-            let max_interval = probes
-                .iter()
-                .map(|p| p.spec.interval_ms)
-                .max()
-                .unwrap_or(60_000);
+        RuleQuery::Probe { metric, window_minutes, short_window_minutes, .. } => {
+            let max_interval = probes.iter().map(|p| p.spec.interval_ms).max().unwrap_or(60_000);
             let up = 2 * max_interval + 60_000;
             if *metric == ProbeMetric::Up {
                 up
@@ -193,10 +171,7 @@ impl crate::Probes<'_> {
     pub async fn create_probe(&self, actor: &Caller, spec: ProbeSpec) -> Result<Probe> {
         actor.require(Permission::EditProbes)?;
         let spec = normalized(spec)?;
-        self.store
-            .create_probe(&spec, &self.audit_ctx(actor))
-            .await
-            .map_err(name_taken)
+        self.store.create_probe(&spec, &self.audit_ctx(actor)).await.map_err(name_taken)
     }
 
     /// Saves an edit made on `version` (editor).
@@ -236,12 +211,7 @@ impl crate::Probes<'_> {
         let method = reqwest::Method::from_bytes(spec.method.as_bytes()).unwrap_or_default();
         let timeout = Duration::from_millis(spec.timeout_ms.max(1) as u64);
         let started = Instant::now();
-        let sent = self
-            .http
-            .request(method, &spec.url)
-            .timeout(timeout)
-            .send()
-            .await;
+        let sent = self.http.request(method, &spec.url).timeout(timeout).send().await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let (ok, status, error) = match sent {
             Ok(resp) => {
@@ -250,22 +220,13 @@ impl crate::Probes<'_> {
                     .map(|m| m.accepts(code))
                     .unwrap_or(false);
                 let error = (!accepted).then(|| {
-                    format!(
-                        "unexpected status {code} (expected {})",
-                        spec.expected_status
-                    )
+                    format!("unexpected status {code} (expected {})", spec.expected_status)
                 });
                 (accepted, Some(code), error)
             }
             Err(e) => (false, None, Some(describe_http_error(&e, timeout))),
         };
-        ProbeResult {
-            at_ms,
-            ok,
-            status,
-            latency_ms,
-            error,
-        }
+        ProbeResult { at_ms, ok, status, latency_ms, error }
     }
 
     /// Runs every due probe (concurrently, at most 16 at a time), stores the results and
@@ -305,10 +266,7 @@ impl crate::Probes<'_> {
     ) -> Result<Vec<(Labels, Option<f64>)>> {
         let ids = covered_ids(query, probes);
         let lookback = probe_lookback_ms(query, probes);
-        let results = self
-            .store
-            .probe_results(Some(&ids), now - lookback, now)
-            .await?;
+        let results = self.store.probe_results(Some(&ids), now - lookback, now).await?;
         Ok(probe_values(query, probes, &results, now))
     }
 
@@ -324,10 +282,7 @@ impl crate::Probes<'_> {
         let probes = self.store.probes().await?;
         let ids = covered_ids(query, &probes);
         let lookback = probe_lookback_ms(query, &probes);
-        let results = self
-            .store
-            .probe_results(Some(&ids), from_ms - lookback, to_ms)
-            .await?;
+        let results = self.store.probe_results(Some(&ids), from_ms - lookback, to_ms).await?;
         Ok((0..)
             .map(|k| from_ms + k * step)
             .take_while(|t| *t <= to_ms)
@@ -348,11 +303,7 @@ impl crate::Probes<'_> {
         let now = self.now_ms();
         let probes = self.store.probes().await?;
         // Raw runs for the longest burn window (3 days); 30-day counts from the database.
-        let longest = BURN_ALERTS
-            .iter()
-            .map(|a| a.long_ms)
-            .max()
-            .unwrap_or(DAY_MS);
+        let longest = BURN_ALERTS.iter().map(|a| a.long_ms).max().unwrap_or(DAY_MS);
         let results = self.store.probe_results(None, now - longest, now).await?;
         let counts = self.store.probe_counts(now - SLO_WINDOW_MS, now).await?;
         let tz = self.events().reporting_tz();
@@ -386,11 +337,8 @@ impl crate::Probes<'_> {
             let day_runs = in_window(rs, now, DAY_MS);
             let points: Vec<(i64, f64)> =
                 day_runs.iter().map(|r| (r.at_ms, r.latency_ms)).collect();
-            let spans: Vec<(i64, i64, bool)> = day_runs
-                .iter()
-                .filter(|r| !r.ok)
-                .map(|r| (r.at_ms - iv, r.at_ms, true))
-                .collect();
+            let spans: Vec<(i64, i64, bool)> =
+                day_runs.iter().filter(|r| !r.ok).map(|r| (r.at_ms - iv, r.at_ms, true)).collect();
             let chart_svg = if charts {
                 crate::charts::timeline_chart(
                     &points,

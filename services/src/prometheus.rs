@@ -68,18 +68,9 @@ impl crate::Alerting<'_> {
         let url = format!("{}{path}", base.trim_end_matches('/'));
         // The URL may carry credentials: errors name it without them.
         let shown = domain::secrets::redact_url(base);
-        let res = self
-            .http
-            .get(&url)
-            .query(params)
-            .send()
-            .await
-            .map_err(|e| {
-                bad(format!(
-                    "Prometheus at {shown} did not answer: {}",
-                    e.without_url()
-                ))
-            })?;
+        let res = self.http.get(&url).query(params).send().await.map_err(|e| {
+            bad(format!("Prometheus at {shown} did not answer: {}", e.without_url()))
+        })?;
         let status = res.status();
         let text = res.text().await.unwrap_or_default();
         let answer: Answer = serde_json::from_str(&text).map_err(|_| {
@@ -90,14 +81,9 @@ impl crate::Alerting<'_> {
             ))
         })?;
         if answer.status != "success" {
-            return Err(bad(format!(
-                "Prometheus: {}: {}",
-                answer.error_type, answer.error
-            )));
+            return Err(bad(format!("Prometheus: {}: {}", answer.error_type, answer.error)));
         }
-        answer
-            .data
-            .ok_or_else(|| bad("Prometheus answered without data"))
+        answer.data.ok_or_else(|| bad("Prometheus answered without data"))
     }
 
     /// The value of `expr` at `at_ms`: one (labels, value) per series (a scalar is one
@@ -106,10 +92,7 @@ impl crate::Alerting<'_> {
         let d = self
             .prometheus_get(
                 "/api/v1/query",
-                &[
-                    ("query", expr.to_owned()),
-                    ("time", format!("{:.3}", at_ms as f64 / 1000.0)),
-                ],
+                &[("query", expr.to_owned()), ("time", format!("{:.3}", at_ms as f64 / 1000.0))],
             )
             .await?;
         match d.result_type.as_str() {
@@ -124,9 +107,7 @@ impl crate::Alerting<'_> {
             "scalar" => {
                 let (_, v): (f64, String) = serde_json::from_value(d.result)
                     .map_err(|e| bad(format!("unexpected scalar from Prometheus: {e}")))?;
-                Ok(number(&v)
-                    .map(|v| vec![(Labels::new(), v)])
-                    .unwrap_or_default())
+                Ok(number(&v).map(|v| vec![(Labels::new(), v)]).unwrap_or_default())
             }
             other => Err(bad(format!(
                 "the expression gives a {other}; alert rules need an instant vector or a scalar"
@@ -154,10 +135,7 @@ impl crate::Alerting<'_> {
             )
             .await?;
         if d.result_type != "matrix" {
-            return Err(bad(format!(
-                "unexpected {} from a range query",
-                d.result_type
-            )));
+            return Err(bad(format!("unexpected {} from a range query", d.result_type)));
         }
         let items: Vec<MatrixItem> = serde_json::from_value(d.result)
             .map_err(|e| bad(format!("unexpected matrix from Prometheus: {e}")))?;

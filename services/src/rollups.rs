@@ -44,10 +44,8 @@ pub(crate) struct RollupDelta {
 
 /// Whether the rollups read an event's properties (the others need not be parsed).
 pub(crate) fn reads_properties(event_name: &str) -> bool {
-    matches!(
-        event_name,
-        "ai_dialog_end" | "ai_dialog_feedback" | "nps_survey_submit"
-    ) || SubKind::from_event(event_name).is_some()
+    matches!(event_name, "ai_dialog_end" | "ai_dialog_feedback" | "nps_survey_submit")
+        || SubKind::from_event(event_name).is_some()
 }
 
 /// A subscription event's kind (as stored) and amount, if the event is one.
@@ -70,11 +68,7 @@ fn amount(p: &Map<String, Value>) -> f64 {
 
 impl RollupDelta {
     pub(crate) fn new(tz: Tz) -> Self {
-        Self {
-            tz,
-            sets: BTreeMap::new(),
-            hours: BTreeMap::new(),
-        }
+        Self { tz, sets: BTreeMap::new(), hours: BTreeMap::new() }
     }
 
     /// Records one new event of the user with index `idx`. `registered` is the user's first
@@ -116,10 +110,8 @@ impl RollupDelta {
         if event_name == "user_register_success" && registered.is_none_or(|r| ts_ms < r) {
             // First registration: the user's cohort (moves if an earlier one arrives late).
             if let Some(old) = *registered {
-                let d = self
-                    .sets
-                    .entry((local_day(old, self.tz), "registered".into()))
-                    .or_default();
+                let d =
+                    self.sets.entry((local_day(old, self.tz), "registered".into())).or_default();
                 d.remove.insert(idx);
             }
             let d = self.sets.entry((day, "registered".into())).or_default();
@@ -160,10 +152,8 @@ impl RollupDelta {
                 if p.get("resolved").and_then(Value::as_bool) == Some(true) {
                     h.feedback.resolved += 1;
                 }
-                if let Some(r) = p
-                    .get("rating")
-                    .and_then(Value::as_i64)
-                    .filter(|r| (1..=5).contains(r))
+                if let Some(r) =
+                    p.get("rating").and_then(Value::as_i64).filter(|r| (1..=5).contains(r))
                 {
                     h.feedback.ratings[(r - 1) as usize] += 1;
                 }
@@ -171,10 +161,8 @@ impl RollupDelta {
             "nps_survey_submit" => {
                 let h = self.hours.entry(hour).or_default();
                 h.has_nps = true;
-                if let Some(s) = p
-                    .get("score")
-                    .and_then(Value::as_i64)
-                    .filter(|s| (0..=10).contains(s))
+                if let Some(s) =
+                    p.get("score").and_then(Value::as_i64).filter(|s| (0..=10).contains(s))
                 {
                     h.nps.scores[s as usize] += 1;
                 }
@@ -197,8 +185,7 @@ impl RollupDelta {
                 // A registration counts once per user: the count is the cohort size.
                 events = i64::try_from(bitmap.len()).unwrap_or(i64::MAX);
             }
-            tx.put_day_users(day, &key, &bitmap_bytes(&bitmap)?, events)
-                .await?;
+            tx.put_day_users(day, &key, &bitmap_bytes(&bitmap)?, events).await?;
         }
         for (hour, delta) in self.hours {
             if delta.has_ai {
@@ -354,8 +341,7 @@ impl crate::Events<'_> {
                     changed.push(e.user_idx);
                 }
                 if let Some((kind, amount)) = subscription_of(&e.event_name, p) {
-                    tx.insert_subscription(&e.event_id, e.user_idx, e.ts_ms, kind, amount)
-                        .await?;
+                    tx.insert_subscription(&e.event_id, e.user_idx, e.ts_ms, kind, amount).await?;
                 }
                 events += 1;
             }
@@ -369,19 +355,12 @@ impl crate::Events<'_> {
                 tx.set_registered(*idx, *ms).await?;
             }
         }
-        let report = RebuildReport {
-            from_day,
-            events,
-            rows_deleted,
-            registrations: changed.len() as u64,
-        };
+        let report =
+            RebuildReport { from_day, events, rows_deleted, registrations: changed.len() as u64 };
         tx.audit(
             &AuditCtx::system(actor, self.now_ms()),
             "rollups.rebuild",
-            &format!(
-                "rollups from {}",
-                domain::kpi::calendar::format_day(from_day)
-            ),
+            &format!("rollups from {}", domain::kpi::calendar::format_day(from_day)),
             &report,
         )
         .await?;

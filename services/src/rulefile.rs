@@ -89,10 +89,7 @@ pub fn parse(yaml: &str) -> Result<(Vec<RuleSpec>, usize), FieldErrors> {
                 if r.record.is_some() {
                     skipped += 1;
                 } else {
-                    e.add(
-                        &at("alert"),
-                        "is required (or `record` for a recording rule)",
-                    );
+                    e.add(&at("alert"), "is required (or `record` for a recording rule)");
                 }
                 continue;
             };
@@ -113,21 +110,11 @@ pub fn parse(yaml: &str) -> Result<(Vec<RuleSpec>, usize), FieldErrors> {
             let severity = severity_of(labels.remove("severity").as_ref());
             let spec = RuleSpec {
                 name: name.trim().to_owned(),
-                description: r
-                    .annotations
-                    .get("description")
-                    .cloned()
-                    .unwrap_or_default(),
-                runbook_url: r
-                    .annotations
-                    .get("runbook_url")
-                    .cloned()
-                    .unwrap_or_default(),
+                description: r.annotations.get("description").cloned().unwrap_or_default(),
+                runbook_url: r.annotations.get("runbook_url").cloned().unwrap_or_default(),
                 severity,
                 labels,
-                query: RuleQuery::Promql {
-                    expr: r.expr.trim().to_owned(),
-                },
+                query: RuleQuery::Promql { expr: r.expr.trim().to_owned() },
                 condition: Condition::Present,
                 interval_ms,
                 for_ms,
@@ -169,11 +156,9 @@ fn prom_rule(s: &RuleSpec) -> Option<PromRule> {
     let mut labels = s.labels.clone();
     labels.insert("severity".into(), s.severity.as_str().into());
     let mut annotations = Labels::new();
-    for (k, v) in [
-        ("summary", &s.summary),
-        ("description", &s.description),
-        ("runbook_url", &s.runbook_url),
-    ] {
+    for (k, v) in
+        [("summary", &s.summary), ("description", &s.description), ("runbook_url", &s.runbook_url)]
+    {
         if !v.is_empty() {
             annotations.insert(k.into(), v.clone());
         }
@@ -216,19 +201,11 @@ pub fn render(specs: &[RuleSpec]) -> String {
         };
         match groups.iter_mut().find(|g| g.name == name) {
             Some(g) => g.rules.push(rule),
-            None => groups.push(Group {
-                name,
-                interval,
-                rules: vec![rule],
-            }),
+            None => groups.push(Group { name, interval, rules: vec![rule] }),
         }
     }
     if groups.is_empty() {
-        groups.push(Group {
-            name: "vigil".into(),
-            interval: None,
-            rules: Vec::new(),
-        });
+        groups.push(Group { name: "vigil".into(), interval: None, rules: Vec::new() });
     }
     let file = RuleFile { groups };
     serde_yaml::to_string(&file).unwrap_or_default()
@@ -249,10 +226,7 @@ impl crate::Alerting<'_> {
         let (specs, skipped) = parse(yaml)?;
         let existing = self.store.rules_with_state().await?;
         let ctx = self.audit_ctx(actor);
-        let mut report = ImportReport {
-            skipped_recording: skipped,
-            ..ImportReport::default()
-        };
+        let mut report = ImportReport { skipped_recording: skipped, ..ImportReport::default() };
         for spec in specs {
             match existing.iter().find(|r| r.rule.spec.name == spec.name) {
                 Some(r) if same_in_file(&r.rule.spec, &spec) => report.unchanged += 1,
@@ -264,9 +238,7 @@ impl crate::Alerting<'_> {
                         escalation_policy_id: stored.escalation_policy_id,
                         ..spec
                     };
-                    self.store
-                        .update_rule(r.rule.id, r.rule.version, &spec, &ctx)
-                        .await?;
+                    self.store.update_rule(r.rule.id, r.rule.version, &spec, &ctx).await?;
                     report.updated += 1;
                 }
                 None => {
@@ -281,13 +253,8 @@ impl crate::Alerting<'_> {
     /// PromQL rules as a Prometheus rule file (viewer).
     pub async fn export_prometheus_rules(&self, actor: &Caller) -> Result<String> {
         actor.require(Permission::ViewAlerts)?;
-        let specs: Vec<RuleSpec> = self
-            .store
-            .rules_with_state()
-            .await?
-            .into_iter()
-            .map(|r| r.rule.spec)
-            .collect();
+        let specs: Vec<RuleSpec> =
+            self.store.rules_with_state().await?.into_iter().map(|r| r.rule.spec).collect();
         Ok(render(&specs))
     }
 }
@@ -348,18 +315,12 @@ groups:
         use domain::alerting::CompareOp;
         let (mut specs, _) = parse(FILE).expect("valid");
         // A structured threshold (as the rule editor makes it), evaluated every minute.
-        specs[1].condition = Condition::Threshold {
-            op: CompareOp::Gt,
-            threshold: 0.5,
-        };
+        specs[1].condition = Condition::Threshold { op: CompareOp::Gt, threshold: 0.5 };
         specs[1].interval_ms = 60_000;
         let yaml = render(&specs);
         let file: RuleFile = serde_yaml::from_str(&yaml).expect("yaml");
-        let groups: Vec<(&str, Option<&str>)> = file
-            .groups
-            .iter()
-            .map(|g| (g.name.as_str(), g.interval.as_deref()))
-            .collect();
+        let groups: Vec<(&str, Option<&str>)> =
+            file.groups.iter().map(|g| (g.name.as_str(), g.interval.as_deref())).collect();
         assert_eq!(groups, [("vigil-30s", Some("30s")), ("vigil", None)]);
         let (again, _) = parse(&yaml).expect("round trip");
         assert_eq!(again.len(), 2);
@@ -369,10 +330,7 @@ groups:
         }
         // …and a changed threshold is a change.
         let mut other = specs[1].clone();
-        other.condition = Condition::Threshold {
-            op: CompareOp::Gt,
-            threshold: 0.75,
-        };
+        other.condition = Condition::Threshold { op: CompareOp::Gt, threshold: 0.75 };
         assert!(!same_in_file(&other, &again[1]));
         assert_eq!(render(&[]), "groups:\n- name: vigil\n  rules: []\n");
     }

@@ -13,10 +13,7 @@ pub fn is_valid_time_zone(name: &str) -> bool {
 pub fn format_ms(ms: i64, tz: &str) -> String {
     let tz: Tz = tz.parse().unwrap_or(Tz::UTC);
     match Utc.timestamp_millis_opt(ms).single() {
-        Some(t) => t
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M:%S %Z")
-            .to_string(),
+        Some(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
         None => String::from("—"),
     }
 }
@@ -24,9 +21,7 @@ pub fn format_ms(ms: i64, tz: &str) -> String {
 /// `ms` in `tz` with a chrono `pattern` (`%Y-%m-%d %H:%M`, `%Y%m%d`, …); `None` for an
 /// instant chrono cannot represent.
 pub fn format_in(ms: i64, tz: Tz, pattern: &str) -> Option<String> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.with_timezone(&tz).format(pattern).to_string())
+    Utc.timestamp_millis_opt(ms).single().map(|t| t.with_timezone(&tz).format(pattern).to_string())
 }
 
 /// A short list of common zones for pickers; any valid IANA name is accepted.
@@ -62,10 +57,7 @@ mod tests {
     #[test]
     fn dst_is_applied() {
         // 2026-07-01T12:00:00Z is summer time in Berlin (UTC+2).
-        assert_eq!(
-            format_ms(1_782_907_200_000, "Europe/Berlin"),
-            "2026-07-01 14:00:00 CEST"
-        );
+        assert_eq!(format_ms(1_782_907_200_000, "Europe/Berlin"), "2026-07-01 14:00:00 CEST");
         assert!(is_valid_time_zone("America/New_York"));
         assert!(!is_valid_time_zone("Mars/Olympus"));
     }

@@ -25,10 +25,7 @@ async fn login_throttles_after_five_failures_per_account_and_ip() {
             .login("pm@example.com", "wrong password!", "1.2.3.4", "t")
             .await
             .expect_err("bad pw");
-        assert!(
-            matches!(err, ServiceError::Unauthorized),
-            "attempt {i}: {err:?}"
-        );
+        assert!(matches!(err, ServiceError::Unauthorized), "attempt {i}: {err:?}");
         clock.advance_ms(1_000);
     }
     // Sixth attempt inside the minute: refused without checking, even with the right password.
@@ -70,9 +67,7 @@ async fn unknown_email_and_disabled_users_cannot_sign_in() {
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
     assert!(matches!(
-        svc.accounts()
-            .login("ghost@example.com", "whatever12345", "1.1.1.1", "t")
-            .await,
+        svc.accounts().login("ghost@example.com", "whatever12345", "1.1.1.1", "t").await,
         Err(ServiceError::Unauthorized)
     ));
     svc.accounts()
@@ -80,9 +75,7 @@ async fn unknown_email_and_disabled_users_cannot_sign_in() {
         .await
         .expect("disable");
     assert!(matches!(
-        svc.accounts()
-            .login("pm@example.com", "correct horse battery", "1.1.1.1", "t")
-            .await,
+        svc.accounts().login("pm@example.com", "correct horse battery", "1.1.1.1", "t").await,
         Err(ServiceError::Unauthorized)
     ));
     assert!(matches!(
@@ -103,9 +96,7 @@ async fn permissions_are_enforced_on_every_write() {
         Err(ServiceError::Forbidden(Permission::ManageUsers))
     ));
     assert!(matches!(
-        svc.accounts()
-            .set_user_role(&editor, viewer.user_id().expect("a person"), "admin")
-            .await,
+        svc.accounts().set_user_role(&editor, viewer.user_id().expect("a person"), "admin").await,
         Err(ServiceError::Forbidden(Permission::ManageUsers))
     ));
     assert!(matches!(
@@ -151,9 +142,7 @@ async fn user_creation_validates_every_field() {
         )
         .await
         .expect_err("invalid");
-    let ServiceError::Invalid(e) = err else {
-        panic!("expected Invalid")
-    };
+    let ServiceError::Invalid(e) = err else { panic!("expected Invalid") };
     for field in ["email", "name", "role", "password"] {
         assert!(e.get(field).is_some(), "{field} named: {e}");
     }
@@ -173,28 +162,18 @@ async fn user_creation_validates_every_field() {
     assert!(
         matches!(dup, ServiceError::Invalid(e) if e.get("email") == Some("is already used by another account"))
     );
-    assert_eq!(
-        svc.accounts().list_users(&admin).await.expect("list").len(),
-        1
-    );
+    assert_eq!(svc.accounts().list_users(&admin).await.expect("list").len(), 1);
 }
 
 #[tokio::test]
 async fn api_keys_are_shown_once_scoped_and_revocable() {
     let (svc, _clock, _dir) = setup().await;
     let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
-    let created = svc
-        .accounts()
-        .create_api_key(&admin, "web", "ingest")
-        .await
-        .expect("key");
+    let created = svc.accounts().create_api_key(&admin, "web", "ingest").await.expect("key");
     assert!(created.secret.starts_with("vgl_") && created.secret.len() == 52);
     assert!(created.secret.starts_with(&created.key.prefix));
-    let caller = svc
-        .accounts()
-        .authenticate_api_key(&created.secret, "10.0.0.1")
-        .await
-        .expect("auth");
+    let caller =
+        svc.accounts().authenticate_api_key(&created.secret, "10.0.0.1").await.expect("auth");
     assert!(matches!(
         caller.principal,
         services::Principal::ApiKey { key_id, scope: ApiScope::Ingest } if key_id == created.key.id
@@ -206,19 +185,12 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
         Err(ServiceError::Forbidden(Permission::ViewDashboards))
     ));
     assert!(matches!(
-        svc.accounts()
-            .authenticate_api_key("vgl_wrong", "10.0.0.1")
-            .await,
+        svc.accounts().authenticate_api_key("vgl_wrong", "10.0.0.1").await,
         Err(ServiceError::Unauthorized)
     ));
-    svc.accounts()
-        .revoke_api_key(&admin, created.key.id)
-        .await
-        .expect("revoke");
+    svc.accounts().revoke_api_key(&admin, created.key.id).await.expect("revoke");
     assert!(matches!(
-        svc.accounts()
-            .authenticate_api_key(&created.secret, "10.0.0.1")
-            .await,
+        svc.accounts().authenticate_api_key(&created.secret, "10.0.0.1").await,
         Err(ServiceError::Unauthorized)
     ));
     // The stored row never holds the secret.
@@ -230,23 +202,12 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
 async fn preferences_password_and_logout() {
     let (svc, _clock, _dir) = setup().await;
     let pm = common::signed_in(&svc, "pm@example.com", "viewer").await;
-    let err = svc
-        .accounts()
-        .set_preferences(&pm, "fr", "Mars/Base")
-        .await
-        .expect_err("invalid");
+    let err = svc.accounts().set_preferences(&pm, "fr", "Mars/Base").await.expect_err("invalid");
     assert!(
         matches!(&err, ServiceError::Invalid(e) if e.get("locale").is_some() && e.get("time_zone").is_some())
     );
-    let u = svc
-        .accounts()
-        .set_preferences(&pm, "zh-CN", "Asia/Shanghai")
-        .await
-        .expect("prefs");
-    assert_eq!(
-        (u.locale.tag(), u.time_zone.as_str()),
-        ("zh-CN", "Asia/Shanghai")
-    );
+    let u = svc.accounts().set_preferences(&pm, "zh-CN", "Asia/Shanghai").await.expect("prefs");
+    assert_eq!((u.locale.tag(), u.time_zone.as_str()), ("zh-CN", "Asia/Shanghai"));
 
     let err = svc
         .accounts()
@@ -269,16 +230,8 @@ async fn preferences_password_and_logout() {
         .await
         .expect("q")
         .expect("actor");
-    svc.accounts()
-        .logout(&actor, &ok.session_token)
-        .await
-        .expect("logout");
-    assert!(svc
-        .accounts()
-        .session_actor(&ok.session_token, "1.1.1.1")
-        .await
-        .expect("q")
-        .is_none());
+    svc.accounts().logout(&actor, &ok.session_token).await.expect("logout");
+    assert!(svc.accounts().session_actor(&ok.session_token, "1.1.1.1").await.expect("q").is_none());
 }
 
 #[tokio::test]
@@ -344,11 +297,7 @@ async fn bootstrap_names_the_way_out_when_the_email_is_taken() {
         )
         .await
         .expect("viewer");
-    match svc
-        .accounts()
-        .bootstrap_admin("admin@vigil.local", None)
-        .await
-    {
+    match svc.accounts().bootstrap_admin("admin@vigil.local", None).await {
         Err(services::ServiceError::Invalid(e)) => {
             let m = e.get("admin_email").expect("names admin_email");
             assert!(m.contains("vigil user add --role admin"), "{m}");
@@ -365,12 +314,7 @@ async fn a_password_change_ends_the_other_sessions() {
     let _ = common::signed_in(&svc, "pm@example.com", "viewer").await;
     let here_session = svc
         .accounts()
-        .login(
-            "pm@example.com",
-            "correct horse battery",
-            "1.1.1.1",
-            "laptop",
-        )
+        .login("pm@example.com", "correct horse battery", "1.1.1.1", "laptop")
         .await
         .expect("this session");
     let here = svc
@@ -381,12 +325,7 @@ async fn a_password_change_ends_the_other_sessions() {
         .expect("actor");
     let elsewhere = svc
         .accounts()
-        .login(
-            "pm@example.com",
-            "correct horse battery",
-            "9.9.9.9",
-            "phone",
-        )
+        .login("pm@example.com", "correct horse battery", "9.9.9.9", "phone")
         .await
         .expect("second session");
     let other_user = common::signed_in(&svc, "ops@example.com", "viewer").await;
@@ -416,10 +355,7 @@ async fn a_password_change_ends_the_other_sessions() {
         .expect("q")
         .expect("the changing session stays");
     assert_eq!(me.session_hash(), here.session_hash());
-    assert_eq!(
-        me.user_id().expect("a person"),
-        here.user_id().expect("a person")
-    );
+    assert_eq!(me.user_id().expect("a person"), here.user_id().expect("a person"));
     // Other users are untouched.
     assert!(svc
         .accounts()
@@ -434,20 +370,12 @@ async fn a_password_change_ends_the_other_sessions() {
 async fn sign_in_refuses_over_long_input_before_hashing() {
     let (svc, _clock, _dir) = setup().await;
     let long_email = format!("{}@example.com", "a".repeat(300));
-    match svc
-        .accounts()
-        .login(&long_email, "whatever12", "1.1.1.1", "t")
-        .await
-    {
+    match svc.accounts().login(&long_email, "whatever12", "1.1.1.1", "t").await {
         Err(ServiceError::Invalid(e)) => assert!(e.get("email").is_some(), "{e}"),
         other => panic!("expected an email error, got {other:?}"),
     }
     let long_password = "p".repeat(1025);
-    match svc
-        .accounts()
-        .login("pm@example.com", &long_password, "1.1.1.1", "t")
-        .await
-    {
+    match svc.accounts().login("pm@example.com", &long_password, "1.1.1.1", "t").await {
         Err(ServiceError::Invalid(e)) => assert!(e.get("password").is_some(), "{e}"),
         other => panic!("expected a password error, got {other:?}"),
     }
@@ -471,10 +399,7 @@ async fn password_hashing_is_bounded_and_refuses_fast_when_saturated() {
     let svc = Services::new(
         store,
         Arc::new(FakeClock::at(1_800_000_000_000)),
-        AuthSettings {
-            login_max_failures: 1_000,
-            ..AuthSettings::default()
-        },
+        AuthSettings { login_max_failures: 1_000, ..AuthSettings::default() },
     )
     .with_hash_concurrency(1);
     let started = std::time::Instant::now();
@@ -485,12 +410,7 @@ async fn password_hashing_is_bounded_and_refuses_fast_when_saturated() {
                 let t = std::time::Instant::now();
                 let r = svc
                     .accounts()
-                    .login(
-                        &format!("u{i}@example.com"),
-                        "wrong password",
-                        "1.1.1.1",
-                        "t",
-                    )
+                    .login(&format!("u{i}@example.com"), "wrong password", "1.1.1.1", "t")
                     .await;
                 (r, t.elapsed())
             })
@@ -559,8 +479,5 @@ async fn a_disabled_persons_api_keys_stop_working() {
         .set_user_disabled(&boss, leaver.user_id().expect("a person"), false)
         .await
         .expect("enable");
-    svc.accounts()
-        .authenticate_api_key(&key, "10.0.0.1")
-        .await
-        .expect("works again");
+    svc.accounts().authenticate_api_key(&key, "10.0.0.1").await.expect("works again");
 }

@@ -61,11 +61,8 @@ fn state_of(svc_alerts: &[services::alerting::ActiveAlert]) -> Option<AlertState
 async fn rule_goes_pending_then_firing_after_for_then_resolves() {
     let (svc, clock, editor, viewer) = setup().await;
     dialogs(&svc, "a", NOW - 5 * MIN, 10, 7).await; // success rate 0.7
-    let rule = svc
-        .alerting()
-        .create_rule(&editor, success_rule(0.9, 2 * MIN))
-        .await
-        .expect("create");
+    let rule =
+        svc.alerting().create_rule(&editor, success_rule(0.9, 2 * MIN)).await.expect("create");
 
     let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!((r.rules, r.transitions, r.errors), (1, 1, 0));
@@ -75,29 +72,14 @@ async fn rule_goes_pending_then_firing_after_for_then_resolves() {
 
     // Not due again before the interval.
     clock.advance_ms(30_000);
-    assert_eq!(
-        svc.alerting()
-            .evaluate_due_rules()
-            .await
-            .expect("cycle")
-            .rules,
-        0
-    );
+    assert_eq!(svc.alerting().evaluate_due_rules().await.expect("cycle").rules, 0);
     clock.advance_ms(30_000);
     svc.alerting().evaluate_due_rules().await.expect("cycle");
-    assert_eq!(
-        state_of(&firing(&svc, &viewer).await),
-        Some(AlertState::Pending),
-        "1 min of 2"
-    );
+    assert_eq!(state_of(&firing(&svc, &viewer).await), Some(AlertState::Pending), "1 min of 2");
     clock.advance_ms(MIN);
     let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!(r.transitions, 1);
-    assert_eq!(
-        state_of(&firing(&svc, &viewer).await),
-        Some(AlertState::Firing),
-        "for 2m elapsed"
-    );
+    assert_eq!(state_of(&firing(&svc, &viewer).await), Some(AlertState::Firing), "for 2m elapsed");
 
     // 30 more successful dialogs: 37/40 = 0.925 ≥ 0.9 → resolved.
     dialogs(&svc, "b", clock_now(&svc) - MIN, 30, 30).await;
@@ -109,11 +91,7 @@ async fn rule_goes_pending_then_firing_after_for_then_resolves() {
         .alerting()
         .alert_history(
             &viewer,
-            &HistoryQuery {
-                rule_id: Some(rule.id),
-                limit: 50,
-                ..Default::default()
-            },
+            &HistoryQuery { rule_id: Some(rule.id), limit: 50, ..Default::default() },
         )
         .await
         .expect("history");
@@ -133,11 +111,7 @@ async fn rule_goes_pending_then_firing_after_for_then_resolves() {
         .alerting()
         .alert_history(
             &viewer,
-            &HistoryQuery {
-                to: Some(Some(AlertState::Firing)),
-                limit: 50,
-                ..Default::default()
-            },
+            &HistoryQuery { to: Some(Some(AlertState::Firing)), limit: 50, ..Default::default() },
         )
         .await
         .expect("history");
@@ -152,11 +126,7 @@ fn clock_now(svc: &Services) -> i64 {
 async fn an_edited_threshold_is_used_at_the_next_cycle_and_audited() {
     let (svc, _clock, editor, viewer) = setup().await;
     dialogs(&svc, "a", NOW - 5 * MIN, 10, 7).await;
-    let rule = svc
-        .alerting()
-        .create_rule(&editor, success_rule(0.5, 0))
-        .await
-        .expect("create");
+    let rule = svc.alerting().create_rule(&editor, success_rule(0.5, 0)).await.expect("create");
     svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert!(firing(&svc, &viewer).await.is_empty());
 
@@ -169,10 +139,7 @@ async fn an_edited_threshold_is_used_at_the_next_cycle_and_audited() {
     assert_eq!(updated.version, rule.version + 1);
     let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!(r.rules, 1, "an edit makes the rule due now");
-    assert_eq!(
-        state_of(&firing(&svc, &viewer).await),
-        Some(AlertState::Firing)
-    );
+    assert_eq!(state_of(&firing(&svc, &viewer).await), Some(AlertState::Firing));
 
     // The audit log holds the edit with the old and the new threshold.
     let audit = svc
@@ -188,16 +155,8 @@ async fn an_edited_threshold_is_used_at_the_next_cycle_and_audited() {
     assert_eq!(actions, vec!["rule.update", "rule.create"]);
     let upd = &audit[0];
     assert_eq!(upd.actor, "ops@example.com");
-    assert!(upd
-        .before_json
-        .as_deref()
-        .unwrap_or("")
-        .contains("\"threshold\":0.5"));
-    assert!(upd
-        .after_json
-        .as_deref()
-        .unwrap_or("")
-        .contains("\"threshold\":0.9"));
+    assert!(upd.before_json.as_deref().unwrap_or("").contains("\"threshold\":0.5"));
+    assert!(upd.after_json.as_deref().unwrap_or("").contains("\"threshold\":0.9"));
 
     // An edit based on the old version is refused, and changes nothing.
     let err = svc
@@ -207,84 +166,38 @@ async fn an_edited_threshold_is_used_at_the_next_cycle_and_audited() {
         .expect_err("stale");
     assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
     assert_eq!(
-        svc.alerting()
-            .get_rule(&viewer, rule.id)
-            .await
-            .expect("get")
-            .spec
-            .condition,
-        Condition::Threshold {
-            op: CompareOp::Lt,
-            threshold: 0.9
-        }
+        svc.alerting().get_rule(&viewer, rule.id).await.expect("get").spec.condition,
+        Condition::Threshold { op: CompareOp::Lt, threshold: 0.9 }
     );
 }
 
 #[tokio::test]
 async fn writes_need_the_editor_role_and_valid_fields() {
     let (svc, _clock, editor, viewer) = setup().await;
-    let err = svc
-        .alerting()
-        .create_rule(&viewer, success_rule(0.9, 0))
-        .await
-        .expect_err("viewer");
-    assert!(matches!(
-        err,
-        ServiceError::Forbidden(domain::Permission::EditRules)
-    ));
+    let err = svc.alerting().create_rule(&viewer, success_rule(0.9, 0)).await.expect_err("viewer");
+    assert!(matches!(err, ServiceError::Forbidden(domain::Permission::EditRules)));
     let mut bad = success_rule(0.9, 0);
     bad.interval_ms = 1_000;
     bad.name = String::new();
-    match svc
-        .alerting()
-        .create_rule(&editor, bad)
-        .await
-        .expect_err("invalid")
-    {
+    match svc.alerting().create_rule(&editor, bad).await.expect_err("invalid") {
         ServiceError::Invalid(f) => {
-            assert!(
-                f.get("interval").is_some() && f.get("name").is_some(),
-                "{f}"
-            );
+            assert!(f.get("interval").is_some() && f.get("name").is_some(), "{f}");
         }
         other => panic!("{other:?}"),
     }
-    svc.alerting()
-        .create_rule(&editor, success_rule(0.9, 0))
-        .await
-        .expect("first");
-    match svc
-        .alerting()
-        .create_rule(&editor, success_rule(0.8, 0))
-        .await
-        .expect_err("same name")
-    {
+    svc.alerting().create_rule(&editor, success_rule(0.9, 0)).await.expect("first");
+    match svc.alerting().create_rule(&editor, success_rule(0.8, 0)).await.expect_err("same name") {
         ServiceError::Invalid(f) => assert!(f.get("name").is_some(), "{f}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        svc.alerting()
-            .list_rules(&viewer)
-            .await
-            .expect("list")
-            .len(),
-        1
-    );
+    assert_eq!(svc.alerting().list_rules(&viewer).await.expect("list").len(), 1);
     let rule = &svc.alerting().list_rules(&viewer).await.expect("list")[0].rule;
     assert!(matches!(
         svc.alerting().delete_rule(&viewer, rule.id).await,
         Err(ServiceError::Forbidden(_))
     ));
-    svc.alerting()
-        .delete_rule(&editor, rule.id)
-        .await
-        .expect("delete");
-    assert!(svc
-        .alerting()
-        .list_rules(&viewer)
-        .await
-        .expect("list")
-        .is_empty());
+    svc.alerting().delete_rule(&editor, rule.id).await.expect("delete");
+    assert!(svc.alerting().list_rules(&viewer).await.expect("list").is_empty());
 }
 
 #[tokio::test]
@@ -307,18 +220,11 @@ async fn dau_drop_compares_the_last_complete_day_with_the_day_before() {
         RuleSpec::kpi_threshold("DAU drop", Severity::P2, KpiMetric::Dau, CompareOp::Gt, 0.0);
     spec.condition = Condition::DropPct { pct: 20.0 };
     spec.summary = "DAU changed {{ $value }}%".into();
-    svc.alerting()
-        .create_rule(&editor, spec.clone())
-        .await
-        .expect("create");
+    svc.alerting().create_rule(&editor, spec.clone()).await.expect("create");
     svc.alerting().evaluate_due_rules().await.expect("cycle");
     let a = firing(&svc, &viewer).await;
     assert_eq!(state_of(&a), Some(AlertState::Firing));
-    assert!(
-        (a[0].value + 30.0).abs() < 1e-9,
-        "value is the change in %: {}",
-        a[0].value
-    );
+    assert!((a[0].value + 30.0).abs() < 1e-9, "value is the change in %: {}", a[0].value);
     assert_eq!(a[0].summary, "DAU changed -30%");
 
     // A 35 % threshold does not hold for a 30 % drop.
@@ -343,17 +249,10 @@ async fn backtest_shades_pending_and_firing_hours_and_counts_notifications() {
         dialogs(&svc, &format!("h{i}"), h * H + 10 * MIN, 10, *ok).await;
     }
     let mut spec = success_rule(0.9, H); // pending for one hour, then firing
-    spec.query = RuleQuery::Kpi {
-        metric: KpiMetric::AiSuccessRate,
-        window_minutes: 60,
-    };
+    spec.query = RuleQuery::Kpi { metric: KpiMetric::AiSuccessRate, window_minutes: 60 };
     let from = (hour - 6) * H;
     let to = hour * H;
-    let b = svc
-        .alerting()
-        .backtest(&viewer, spec, from, to)
-        .await
-        .expect("backtest");
+    let b = svc.alerting().backtest(&viewer, spec, from, to).await.expect("backtest");
     assert_eq!(b.evaluations, 6);
     assert_eq!(b.points.len(), 6);
     // Evaluated at the end of hours −4 (pending), −3, −2 (firing), −1 (resolved).
@@ -370,11 +269,8 @@ async fn backtest_shades_pending_and_firing_hours_and_counts_notifications() {
     assert_eq!(b.threshold, Some(0.9));
     assert!(b.svg.expect("chart").contains("<polyline"));
 
-    let err = svc
-        .alerting()
-        .backtest(&viewer, success_rule(0.9, 0), to, from)
-        .await
-        .expect_err("range");
+    let err =
+        svc.alerting().backtest(&viewer, success_rule(0.9, 0), to, from).await.expect_err("range");
     assert!(matches!(err, ServiceError::Invalid(f) if f.get("range").is_some()));
 }
 
@@ -393,19 +289,9 @@ async fn default_rules_are_seeded_once() {
         .any(|r| r.rule.spec.name == "DAU dropped more than 20%"
             && r.rule.spec.severity == Severity::P2));
     // Deleting one and restarting does not bring it back.
-    svc.alerting()
-        .delete_rule(&editor, rules[0].rule.id)
-        .await
-        .expect("delete");
+    svc.alerting().delete_rule(&editor, rules[0].rule.id).await.expect("delete");
     assert_eq!(svc.alerting().seed_default_rules().await.expect("again"), 0);
-    assert_eq!(
-        svc.alerting()
-            .list_rules(&viewer)
-            .await
-            .expect("list")
-            .len(),
-        n - 1
-    );
+    assert_eq!(svc.alerting().list_rules(&viewer).await.expect("list").len(), n - 1);
     // Without data, a cycle evaluates every enabled rule and fires nothing. Without a
     // Prometheus data source the PromQL (CPU) rule is seeded disabled.
     let rules = svc.alerting().list_rules(&viewer).await.expect("list");
@@ -426,20 +312,11 @@ async fn technical_rules_reach_databases_seeded_before_them() {
     // A database seeded by an older Vigil: the product rules and the first key only.
     let ctx = store::AuditCtx::system("system", NOW);
     for spec in services::alerting::product_default_rules() {
-        svc.store()
-            .create_rule(&spec, &ctx)
-            .await
-            .expect("old seed");
+        svc.store().create_rule(&spec, &ctx).await.expect("old seed");
     }
-    svc.store()
-        .set_setting("alerting.defaults_seeded", "1")
-        .await
-        .expect("key");
+    svc.store().set_setting("alerting.defaults_seeded", "1").await.expect("key");
     let tech = services::alerting::technical_default_rules();
-    assert_eq!(
-        svc.alerting().seed_default_rules().await.expect("seed"),
-        tech.len()
-    );
+    assert_eq!(svc.alerting().seed_default_rules().await.expect("seed"), tech.len());
     assert_eq!(svc.alerting().seed_default_rules().await.expect("again"), 0);
     let names: Vec<String> = svc
         .alerting()

@@ -10,14 +10,7 @@ async fn load(seed: u64) -> (Services, services::demo::DemoReport) {
     let svc = common::services_at(&format!("demo-{seed}"), chrono_tz::Asia::Shanghai).await;
     let mut calls = 0;
     let report = svc
-        .load_demo(
-            &DemoOptions {
-                seed,
-                days: 35,
-                scale: 0.02,
-            },
-            |_, _| calls += 1,
-        )
+        .load_demo(&DemoOptions { seed, days: 35, scale: 0.02 }, |_, _| calls += 1)
         .await
         .expect("demo");
     assert_eq!(calls, 35, "progress reported per day");
@@ -34,10 +27,7 @@ async fn same_seed_same_data_and_every_dashboard_has_numbers() {
     assert!(ra.events > 5_000, "{ra:?}");
 
     let today = a.kpis().today();
-    let r = DayRange {
-        from: today - 29,
-        to: today,
-    };
+    let r = DayRange { from: today - 29, to: today };
     let u = a
         .kpis()
         .user_behaviour(
@@ -53,28 +43,14 @@ async fn same_seed_same_data_and_every_dashboard_has_numbers() {
     assert!(value(&u.cards, "registrations").unwrap_or(0.0) > 0.0);
     assert!(value(&u.cards, "mau").unwrap_or(0.0) > 0.0);
     assert!(value(&u.cards, "retention_d1").is_some());
-    assert!(
-        u.features.len() >= 2,
-        "export, share (and darkmode after launch)"
-    );
-    let p = a
-        .kpis()
-        .product_quality(&services::Caller::system("test"), r)
-        .await
-        .expect("product");
+    assert!(u.features.len() >= 2, "export, share (and darkmode after launch)");
+    let p = a.kpis().product_quality(&services::Caller::system("test"), r).await.expect("product");
     assert!(value(&p.cards, "ai_success_rate").is_some());
     assert!(value(&p.cards, "response_p95").is_some());
     assert!(value(&p.cards, "nps").is_some());
-    let b = a
-        .kpis()
-        .business(&services::Caller::system("test"), r)
-        .await
-        .expect("business");
+    let b = a.kpis().business(&services::Caller::system("test"), r).await.expect("business");
     assert!(value(&b.cards, "revenue").unwrap_or(0.0) > 0.0);
-    assert!(
-        value(&b.cards, "churn").is_some(),
-        "pre-window subscribers give churn a base"
-    );
+    assert!(value(&b.cards, "churn").is_some(), "pre-window subscribers give churn a base");
 }
 
 #[tokio::test]
@@ -84,11 +60,7 @@ async fn demo_probes_have_thirty_days_with_a_visible_outage() {
     assert_eq!(n, 2 * 30 * 1440);
     assert_eq!(svc.load_demo_probes(42).await.expect("again"), 0, "once");
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
-    let o = svc
-        .probes()
-        .technical_overview(&viewer)
-        .await
-        .expect("overview");
+    let o = svc.probes().technical_overview(&viewer).await.expect("overview");
     assert_eq!(o.len(), 2);
     for p in &o {
         let b = p.budget.expect("budget");

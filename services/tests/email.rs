@@ -47,8 +47,7 @@ async fn session(sock: tokio::net::TcpStream, sink: Sink) -> std::io::Result<()>
             w.write_all(b"250 OK\r\n").await?;
         } else if upper == "DATA" {
             if sink.refuse.load(Ordering::SeqCst) {
-                w.write_all(b"554 5.7.1 relay refused by policy\r\n")
-                    .await?;
+                w.write_all(b"554 5.7.1 relay refused by policy\r\n").await?;
                 continue;
             }
             w.write_all(b"354 go ahead\r\n").await?;
@@ -60,10 +59,7 @@ async fn session(sock: tokio::net::TcpStream, sink: Sink) -> std::io::Result<()>
                 data.push_str(l.strip_prefix('.').unwrap_or(&l));
                 data.push('\n');
             }
-            sink.mails.lock().expect("lock").push(Mail {
-                rcpt: rcpt.clone(),
-                data,
-            });
+            sink.mails.lock().expect("lock").push(Mail { rcpt: rcpt.clone(), data });
             w.write_all(b"250 OK queued\r\n").await?;
         } else if upper == "QUIT" {
             w.write_all(b"221 bye\r\n").await?;
@@ -79,9 +75,7 @@ async fn session(sock: tokio::net::TcpStream, sink: Sink) -> std::io::Result<()>
 
 async fn sink() -> (Sink, String) {
     let s = Sink::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let s2 = s.clone();
     tokio::spawn(async move {
@@ -115,20 +109,14 @@ async fn email_channel_delivers_test_and_alert_mail() {
     // Field errors name the inputs; editors cannot add channels.
     let mut bad = email_config("https://mail.example.com");
     bad.to = "nobody".into();
-    match svc
-        .notify()
-        .create_channel(&admin, "mail", "email", bad, true)
-        .await
-    {
+    match svc.notify().create_channel(&admin, "mail", "email", bad, true).await {
         Err(ServiceError::Invalid(e)) => {
             assert!(e.get("url").is_some() && e.get("to").is_some(), "{e}")
         }
         other => panic!("expected field errors, got {other:?}"),
     }
     assert!(matches!(
-        svc.notify()
-            .create_channel(&ops, "mail", "email", email_config(&url), true)
-            .await,
+        svc.notify().create_channel(&ops, "mail", "email", email_config(&url), true).await,
         Err(ServiceError::Forbidden(_))
     ));
     let ch = svc
@@ -140,26 +128,18 @@ async fn email_channel_delivers_test_and_alert_mail() {
     assert!(ch.url_host.contains("127.0.0.1") && ch.url_host.contains("oncall@example.com"));
 
     // "Send test".
-    svc.notify()
-        .test_channel(&ops, ch.id)
-        .await
-        .expect("test mail");
+    svc.notify().test_channel(&ops, ch.id).await.expect("test mail");
     {
         let mails = rx.mails.lock().expect("lock");
         assert_eq!(mails.len(), 1);
         assert_eq!(mails[0].rcpt, vec!["oncall@example.com", "sre@example.com"]);
-        assert!(mails[0]
-            .data
-            .contains("Subject: [P3] FIRING: Vigil test notification"));
+        assert!(mails[0].data.contains("Subject: [P3] FIRING: Vigil test notification"));
     }
 
     // A real alert through the outbox.
     let mut p = Policy::default();
     p.route.group_wait_ms = Some(0);
-    svc.notify()
-        .set_notification_policy(&ops, &p, 0)
-        .await
-        .expect("policy");
+    svc.notify().set_notification_policy(&ops, &p, 0).await.expect("policy");
     let events: Vec<_> = (0..10)
         .map(|i| json!({"event_id": format!("e{i}"), "event_name": "ai_dialog_end", "user_id": "u",
             "timestamp": NOW - 5 * MIN, "properties": {"dialog_id": format!("d{i}"), "success": i < 6,
@@ -178,26 +158,17 @@ async fn email_channel_delivers_test_and_alert_mail() {
     // Refused first: the delivery stays queued with the server's answer.
     rx.refuse.store(true, Ordering::SeqCst);
     svc.alerting().evaluate_due_rules().await.expect("eval");
-    svc.notify()
-        .dispatch_notifications()
-        .await
-        .expect("dispatch");
+    svc.notify().dispatch_notifications().await.expect("dispatch");
     svc.notify().deliver_notifications().await.expect("deliver");
     let log = svc.notify().delivery_log(&ops, None).await.expect("log");
-    let d = log
-        .iter()
-        .find(|d| d.kind == "firing")
-        .expect("firing delivery");
+    let d = log.iter().find(|d| d.kind == "firing").expect("firing delivery");
     assert_ne!(d.status, "sent");
     let err = d.last_error.clone().unwrap_or_default();
     assert!(err.contains("relay refused by policy"), "{err}");
     // Accepted at the retry (30 s later): one mail, Message-ID = idempotency key.
     rx.refuse.store(false, Ordering::SeqCst);
     clock.advance_ms(MIN);
-    svc.notify()
-        .deliver_notifications()
-        .await
-        .expect("deliver again");
+    svc.notify().deliver_notifications().await.expect("deliver again");
     let mails = rx.mails.lock().expect("lock").clone();
     assert_eq!(mails.len(), 2, "{mails:#?}");
     let m = &mails[1].data;
@@ -210,8 +181,5 @@ async fn email_channel_delivers_test_and_alert_mail() {
         assert!(m.contains(part), "{part} in {m}");
     }
     let log = svc.notify().delivery_log(&ops, None).await.expect("log");
-    assert_eq!(
-        log.iter().find(|x| x.id == d.id).map(|x| x.status.as_str()),
-        Some("sent")
-    );
+    assert_eq!(log.iter().find(|x| x.id == d.id).map(|x| x.status.as_str()), Some("sent"));
 }

@@ -44,11 +44,8 @@ async fn bad_events_are_rejected_by_field_and_the_rest_is_kept() {
         .await
         .expect("ingest");
     assert_eq!((r.accepted, r.duplicates), (2, 0));
-    let errors: Vec<(usize, &str)> = r
-        .rejected
-        .iter()
-        .map(|x| (x.index, x.error.as_str()))
-        .collect();
+    let errors: Vec<(usize, &str)> =
+        r.rejected.iter().map(|x| (x.index, x.error.as_str())).collect();
     let field_of = |i: usize| {
         errors
             .iter()
@@ -97,51 +94,28 @@ async fn duplicates_are_acknowledged_and_never_counted_twice() {
         .expect("again");
     assert_eq!((r.accepted, r.duplicates), (0, 1));
     let today = services::events::local_day(NOW, chrono_tz::Tz::UTC);
-    let sets = svc
-        .events()
-        .day_sets("event:user_login_success", today, today)
-        .await
-        .expect("sets");
-    assert_eq!(
-        svc.store()
-            .day_users("active", today, today)
-            .await
-            .expect("rollup")[0]
-            .events,
-        1
-    );
+    let sets = svc.events().day_sets("event:user_login_success", today, today).await.expect("sets");
+    assert_eq!(svc.store().day_users("active", today, today).await.expect("rollup")[0].events, 1);
     assert_eq!(sets[&today].len(), 1);
 }
 
 #[tokio::test]
 async fn limits_and_malformed_bodies_fail_the_whole_request_and_store_nothing() {
     let svc = setup(chrono_tz::Tz::UTC).await;
-    let many: Vec<_> = (0..10_001)
-        .map(|i| ev(&format!("e{i}"), "user_login_success", "u", NOW))
-        .collect();
+    let many: Vec<_> =
+        (0..10_001).map(|i| ev(&format!("e{i}"), "user_login_success", "u", NOW)).collect();
     assert!(matches!(
         svc.events()
-            .ingest_events(
-                &services::Caller::system("test"),
-                &body(&json!(many)),
-                false
-            )
+            .ingest_events(&services::Caller::system("test"), &body(&json!(many)), false)
             .await,
         Err(ServiceError::TooLarge(_))
     ));
     let err = svc
         .events()
-        .ingest_events(
-            &services::Caller::system("test"),
-            b"[{\"event_id\": \"a\"",
-            false,
-        )
+        .ingest_events(&services::Caller::system("test"), b"[{\"event_id\": \"a\"", false)
         .await
         .expect_err("truncated");
-    assert!(
-        matches!(&err, ServiceError::Malformed(m) if m.contains("line 1")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, ServiceError::Malformed(m) if m.contains("line 1")), "{err:?}");
     assert_eq!(svc.store().count_events().await.expect("count"), 0);
 }
 
@@ -177,47 +151,22 @@ async fn ndjson_and_rollups_feed_dau_and_retention() {
         .expect("ndjson");
     assert_eq!(r.accepted, 7, "{:?}", r.rejected);
 
-    let dau = svc
-        .events()
-        .dau_series(today - 7, today)
-        .await
-        .expect("dau");
+    let dau = svc.events().dau_series(today - 7, today).await.expect("dau");
     assert_eq!(dau[0], (today - 7, 3));
     assert_eq!(dau[1], (today - 6, 2));
     assert_eq!(dau[7], (today, 1));
-    let cohorts = svc
-        .events()
-        .day_sets("registered", today - 7, today)
-        .await
-        .expect("cohorts");
-    let active = svc
-        .events()
-        .day_sets("active", today - 7, today)
-        .await
-        .expect("active");
+    let cohorts = svc.events().day_sets("registered", today - 7, today).await.expect("cohorts");
+    let active = svc.events().day_sets("active", today - 7, today).await.expect("active");
     assert_eq!(cohorts[&(today - 7)].len(), 3);
     assert!(
         !cohorts.contains_key(&(today - 6)) || cohorts[&(today - 6)].is_empty(),
         "re-registration ignored"
     );
     use domain::kpi::activity::retention;
-    assert_eq!(
-        retention(&cohorts, &active, today - 7, 1, today),
-        Some(2.0 / 3.0)
-    );
-    assert_eq!(
-        retention(&cohorts, &active, today - 7, 7, today),
-        Some(1.0 / 3.0)
-    );
-    let feature = svc
-        .events()
-        .day_sets("feature:export", today - 7, today)
-        .await
-        .expect("feature");
-    assert_eq!(
-        domain::kpi::activity::penetration(&feature, &active, today - 6),
-        Some(0.5)
-    );
+    assert_eq!(retention(&cohorts, &active, today - 7, 1, today), Some(2.0 / 3.0));
+    assert_eq!(retention(&cohorts, &active, today - 7, 7, today), Some(1.0 / 3.0));
+    let feature = svc.events().day_sets("feature:export", today - 7, today).await.expect("feature");
+    assert_eq!(domain::kpi::activity::penetration(&feature, &active, today - 6), Some(0.5));
 }
 
 #[tokio::test]
@@ -229,12 +178,7 @@ async fn a_late_earlier_registration_moves_the_cohort() {
     svc.events()
         .ingest_events(
             &services::Caller::system("test"),
-            &body(&json!([ev(
-                "late",
-                "user_register_success",
-                "u1",
-                d + 2 * DAY
-            )])),
+            &body(&json!([ev("late", "user_register_success", "u1", d + 2 * DAY)])),
             false,
         )
         .await
@@ -247,11 +191,7 @@ async fn a_late_earlier_registration_moves_the_cohort() {
         )
         .await
         .expect("2");
-    let cohorts = svc
-        .events()
-        .day_sets("registered", today - 3, today)
-        .await
-        .expect("cohorts");
+    let cohorts = svc.events().day_sets("registered", today - 3, today).await.expect("cohorts");
     assert_eq!(cohorts.get(&(today - 3)).map(|b| b.len()), Some(1));
     assert_eq!(cohorts.get(&(today - 1)).map(|b| b.len()), Some(0));
 }
@@ -273,21 +213,14 @@ async fn ai_feedback_nps_and_subscriptions_are_rolled_up() {
         .await
         .expect("ingest");
     assert_eq!(r.accepted, 5, "{:?}", r.rejected);
-    assert_eq!(
-        r.rejected[0].error,
-        "properties.success: must be true or false"
-    );
+    assert_eq!(r.rejected[0].error, "properties.success: must be true or false");
     let hour = NOW / 3_600_000;
     let ai = svc.store().hourly("ai", hour, hour).await.expect("ai");
     let ai: services::events::AiHour = serde_json::from_str(&ai[0].1).expect("json");
     assert_eq!(ai.counts.success_rate(), Some(0.5));
     assert_eq!(ai.counts.transfer_to_human(), Some(0.5));
     assert_eq!(ai.response_ms.count(), 2);
-    let subs = svc
-        .store()
-        .subscription_events(NOW + 1)
-        .await
-        .expect("subs");
+    let subs = svc.store().subscription_events(NOW + 1).await.expect("subs");
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0].3, 99.0);
 }

@@ -52,10 +52,9 @@ fn fields(title: &str, sev: Severity) -> IncidentFields {
 
 fn invalid_field(r: Result<impl std::fmt::Debug, ServiceError>, field: &str) -> String {
     match r {
-        Err(ServiceError::Invalid(e)) => e
-            .get(field)
-            .unwrap_or_else(|| panic!("no error on {field}: {e}"))
-            .to_owned(),
+        Err(ServiceError::Invalid(e)) => {
+            e.get(field).unwrap_or_else(|| panic!("no error on {field}: {e}")).to_owned()
+        }
         other => panic!("expected an invalid {field}, got {other:?}"),
     }
 }
@@ -69,10 +68,7 @@ async fn an_incident_walks_every_status_with_its_rules() {
         svc.incidents()
             .declare_incident(
                 &viewer,
-                Declare {
-                    fields: fields("x", Severity::P1),
-                    ..Default::default()
-                }
+                Declare { fields: fields("x", Severity::P1), ..Default::default() }
             )
             .await,
         Err(ServiceError::Forbidden(_))
@@ -82,10 +78,7 @@ async fn an_incident_walks_every_status_with_its_rules() {
             svc.incidents()
                 .declare_incident(
                     &ic,
-                    Declare {
-                        fields: fields(" ", Severity::P1),
-                        ..Default::default()
-                    }
+                    Declare { fields: fields(" ", Severity::P1), ..Default::default() }
                 )
                 .await,
             "title"
@@ -112,10 +105,7 @@ async fn an_incident_walks_every_status_with_its_rules() {
         .incidents()
         .declare_incident(
             &ic,
-            Declare {
-                fields: fields("Second", Severity::P3),
-                ..Default::default()
-            },
+            Declare { fields: fields("Second", Severity::P3), ..Default::default() },
         )
         .await
         .expect("declare");
@@ -123,24 +113,15 @@ async fn an_incident_walks_every_status_with_its_rules() {
     let code = inc.code.clone();
 
     // Naming the IC ticked the first checkpoint.
-    let d = svc
-        .incidents()
-        .incident_detail(&viewer, &code)
-        .await
-        .expect("detail");
+    let d = svc.incidents().incident_detail(&viewer, &code).await.expect("detail");
     assert_eq!(d.checklist[0].checkpoint, Checkpoint::LevelAndCommander);
     assert_eq!(d.checklist[0].state, ClockState::Met);
-    assert_eq!(
-        d.next,
-        vec![Status::Investigating, Status::Fixing, Status::Monitoring]
-    );
+    assert_eq!(d.next, vec![Status::Investigating, Status::Fixing, Status::Monitoring]);
 
     // Invalid transitions and out-of-order times are refused with a clear error.
     assert_eq!(
         invalid_field(
-            svc.incidents()
-                .change_incident_status(&ic, &code, Status::Resolved, None, None)
-                .await,
+            svc.incidents().change_incident_status(&ic, &code, Status::Resolved, None, None).await,
             "status"
         ),
         "resolve from monitoring: watch the recovery before resolving"
@@ -180,16 +161,8 @@ async fn an_incident_walks_every_status_with_its_rules() {
         .change_incident_status(&ic, &code, Status::Fixing, None, None)
         .await
         .expect("fixing");
-    let d = svc
-        .incidents()
-        .incident_detail(&viewer, &code)
-        .await
-        .expect("detail");
-    let fix_plan = d
-        .checklist
-        .iter()
-        .find(|c| c.checkpoint == Checkpoint::FixPlan)
-        .expect("step");
+    let d = svc.incidents().incident_detail(&viewer, &code).await.expect("detail");
+    let fix_plan = d.checklist.iter().find(|c| c.checkpoint == Checkpoint::FixPlan).expect("step");
     assert_eq!(
         (fix_plan.done_ms, fix_plan.state),
         (Some(T0 + 14 * MIN), ClockState::Met),
@@ -204,24 +177,14 @@ async fn an_incident_walks_every_status_with_its_rules() {
         .change_incident_status(&ic, &code, Status::Monitoring, None, None)
         .await
         .expect("monitoring");
-    let d = svc
-        .incidents()
-        .incident_detail(&viewer, &code)
-        .await
-        .expect("detail");
+    let d = svc.incidents().incident_detail(&viewer, &code).await.expect("detail");
     assert_eq!(d.sla.monitoring_until_ms, Some(T0 + 34 * MIN + 2 * H));
-    assert_eq!(
-        d.sla.response,
-        ClockState::Met,
-        "responded after 4 min of 60"
-    );
+    assert_eq!(d.sla.response, ClockState::Met, "responded after 4 min of 60");
 
     // P1 monitors at least 2 h: an early resolve needs a reason.
     clock.advance_ms(30 * MIN);
     assert!(invalid_field(
-        svc.incidents()
-            .change_incident_status(&ic, &code, Status::Resolved, None, None)
-            .await,
+        svc.incidents().change_incident_status(&ic, &code, Status::Resolved, None, None).await,
         "override_reason"
     )
     .contains("at least 2h"));
@@ -233,44 +196,24 @@ async fn an_incident_walks_every_status_with_its_rules() {
 
     // Closing a P1 without a published postmortem is refused, naming the rule.
     let msg = invalid_field(
-        svc.incidents()
-            .change_incident_status(&ic, &code, Status::Closed, None, None)
-            .await,
+        svc.incidents().change_incident_status(&ic, &code, Status::Closed, None, None).await,
         "status",
     );
     assert!(msg.contains("requires a published postmortem"), "{msg}");
 
     // Postmortem: prefilled timeline; draft → review → published.
-    let pm = svc
-        .incidents()
-        .postmortem(&viewer, &code)
-        .await
-        .expect("postmortem");
+    let pm = svc.incidents().postmortem(&viewer, &code).await.expect("postmortem");
     assert_eq!(pm.status, None);
-    assert!(pm
-        .doc
-        .timeline
-        .iter()
-        .any(|r| r.event == "Status fixing → monitoring"));
-    assert!(pm
-        .doc
-        .timeline
-        .iter()
-        .any(|r| r.event == "Rolled back release 2.31"));
+    assert!(pm.doc.timeline.iter().any(|r| r.event == "Status fixing → monitoring"));
+    assert!(pm.doc.timeline.iter().any(|r| r.event == "Rolled back release 2.31"));
     assert_eq!(pm.due_ms, Some(T0 + 34 * MIN + 30 * MIN + 2 * H + 48 * H));
     let mut doc = pm.doc.clone();
     doc.problem = "AI dialog failures rose".into();
-    doc.whys = vec![
-        "500s from the model".into(),
-        "overloaded".into(),
-        "5x traffic".into(),
-        "".into(),
-    ];
+    doc.whys =
+        vec!["500s from the model".into(), "overloaded".into(), "5x traffic".into(), "".into()];
     assert_eq!(
         invalid_field(
-            svc.incidents()
-                .save_postmortem(&ic, &code, 0, doc.clone(), PmStatus::Published)
-                .await,
+            svc.incidents().save_postmortem(&ic, &code, 0, doc.clone(), PmStatus::Published).await,
             "status"
         ),
         "send the postmortem for review before publishing"
@@ -292,16 +235,13 @@ async fn an_incident_walks_every_status_with_its_rules() {
     );
     // A stale version is a conflict, not a silent overwrite.
     assert!(matches!(
-        svc.incidents()
-            .save_postmortem(&ic, &code, 0, doc.clone(), PmStatus::InReview)
-            .await,
+        svc.incidents().save_postmortem(&ic, &code, 0, doc.clone(), PmStatus::InReview).await,
         Err(ServiceError::Conflict(_))
     ));
     doc.direct_cause = "The model service ran out of capacity".into();
-    for (kind, what) in [
-        (ActionKind::Immediate, "Add load test"),
-        (ActionKind::LongTerm, "Autoscale"),
-    ] {
+    for (kind, what) in
+        [(ActionKind::Immediate, "Add load test"), (ActionKind::LongTerm, "Autoscale")]
+    {
         svc.incidents()
             .add_action_item(
                 &ic,
@@ -324,11 +264,7 @@ async fn an_incident_walks_every_status_with_its_rules() {
         .expect("publish");
     assert_eq!(published.status, Some(PmStatus::Published));
     assert_eq!(
-        published
-            .actions
-            .iter()
-            .map(|a| a.code.as_str())
-            .collect::<Vec<_>>(),
+        published.actions.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(),
         vec!["AI-001", "LI-001"]
     );
 
@@ -337,19 +273,13 @@ async fn an_incident_walks_every_status_with_its_rules() {
         .await
         .expect("closed");
     assert!(invalid_field(
-        svc.incidents()
-            .change_incident_status(&ic, &code, Status::Investigating, None, None)
-            .await,
+        svc.incidents().change_incident_status(&ic, &code, Status::Investigating, None, None).await,
         "status"
     )
     .contains("closed incident"));
 
     // The timeline recorded every change; the audit log every write.
-    let d = svc
-        .incidents()
-        .incident_detail(&viewer, &code)
-        .await
-        .expect("detail");
+    let d = svc.incidents().incident_detail(&viewer, &code).await.expect("detail");
     let statuses: Vec<&str> = d
         .timeline
         .iter()
@@ -375,47 +305,21 @@ async fn an_incident_walks_every_status_with_its_rules() {
         })
         .await
         .expect("audit");
-    assert!(
-        audit
-            .iter()
-            .filter(|a| a.action == "incident.status")
-            .count()
-            >= 5
-    );
+    assert!(audit.iter().filter(|a| a.action == "incident.status").count() >= 5);
 
     // My action items; overdue after the due day (Shanghai calendar).
-    assert_eq!(
-        svc.incidents()
-            .my_action_items(&ic)
-            .await
-            .expect("mine")
-            .len(),
-        2
-    );
+    assert_eq!(svc.incidents().my_action_items(&ic).await.expect("mine").len(), 2);
     clock.set_ms(T0 + 8 * 24 * H);
-    let overdue = svc
-        .incidents()
-        .action_items(&viewer, None, None, true)
-        .await
-        .expect("overdue");
+    let overdue = svc.incidents().action_items(&viewer, None, None, true).await.expect("overdue");
     assert_eq!(overdue.len(), 2);
     let first = overdue[0].id;
-    svc.incidents()
-        .set_action_status(&ic, first, ActionStatus::Done)
-        .await
-        .expect("done");
+    svc.incidents().set_action_status(&ic, first, ActionStatus::Done).await.expect("done");
     assert_eq!(
-        svc.incidents()
-            .action_items(&viewer, None, None, true)
-            .await
-            .expect("overdue")
-            .len(),
+        svc.incidents().action_items(&viewer, None, None, true).await.expect("overdue").len(),
         1
     );
     assert!(matches!(
-        svc.incidents()
-            .set_action_status(&viewer, first, ActionStatus::Todo)
-            .await,
+        svc.incidents().set_action_status(&viewer, first, ActionStatus::Todo).await,
         Err(ServiceError::Forbidden(_))
     ));
 }
@@ -437,24 +341,14 @@ async fn sla_due_times_cross_the_day_boundary_in_shanghai() {
         )
         .await
         .expect("declare");
-    assert_eq!(
-        inc.code, "INC-20260214-001",
-        "the day of detection in Shanghai"
-    );
-    let d = svc
-        .incidents()
-        .incident_detail(&viewer, &inc.code)
-        .await
-        .expect("detail");
+    assert_eq!(inc.code, "INC-20260214-001", "the day of detection in Shanghai");
+    let d = svc.incidents().incident_detail(&viewer, &inc.code).await.expect("detail");
     let tz = shanghai();
     assert_eq!(format_minute(d.sla.response_due_ms, tz), "2026-02-15 00:20");
     // Now (00:30) the 30-min response is overdue; the checklist steps each at their time.
     assert_eq!(d.sla.response, ClockState::Overdue);
-    let due: Vec<(String, ClockState)> = d
-        .checklist
-        .iter()
-        .map(|c| (format_minute(c.due_ms, tz), c.state))
-        .collect();
+    let due: Vec<(String, ClockState)> =
+        d.checklist.iter().map(|c| (format_minute(c.due_ms, tz), c.state)).collect();
     assert_eq!(
         due,
         vec![
@@ -478,22 +372,13 @@ async fn sla_due_times_cross_the_day_boundary_in_shanghai() {
         )
         .await
         .expect("declare");
-    let d = svc
-        .incidents()
-        .incident_detail(&viewer, &p3.code)
-        .await
-        .expect("detail");
+    let d = svc.incidents().incident_detail(&viewer, &p3.code).await.expect("detail");
     assert_eq!(format_minute(d.sla.response_due_ms, tz), "2026-02-15 23:50");
     assert_eq!(d.checklist.len(), 4, "no progress notice for P3");
     // Ticking a step records when; a P3 cannot tick the P0/P1-only step.
-    svc.incidents()
-        .set_checkpoint(&ic, &p3.code, Checkpoint::Team, true)
-        .await
-        .expect("tick");
+    svc.incidents().set_checkpoint(&ic, &p3.code, Checkpoint::Team, true).await.expect("tick");
     assert!(invalid_field(
-        svc.incidents()
-            .set_checkpoint(&ic, &p3.code, Checkpoint::ProgressNotice, true)
-            .await,
+        svc.incidents().set_checkpoint(&ic, &p3.code, Checkpoint::ProgressNotice, true).await,
         "checkpoint"
     )
     .contains("P0/P1"));
@@ -507,60 +392,33 @@ async fn roles_notes_report_and_field_edits() {
         .incidents()
         .declare_incident(
             &ic,
-            Declare {
-                fields: fields("Slow API", Severity::P2),
-                ..Default::default()
-            },
+            Declare { fields: fields("Slow API", Severity::P2), ..Default::default() },
         )
         .await
         .expect("declare");
     let mut roles = Roles::new();
     roles.insert(
         IncidentRole::Commander,
-        vec![
-            ic.user_id().expect("a person"),
-            eng.user_id().expect("a person"),
-        ],
+        vec![ic.user_id().expect("a person"), eng.user_id().expect("a person")],
     );
     assert_eq!(
         invalid_field(
-            svc.incidents()
-                .set_incident_roles(&ic, &inc.code, roles.clone())
-                .await,
+            svc.incidents().set_incident_roles(&ic, &inc.code, roles.clone()).await,
             "commander"
         ),
         "Incident commander is one person"
     );
-    roles.insert(
-        IncidentRole::Commander,
-        vec![ic.user_id().expect("a person")],
-    );
-    roles.insert(
-        IncidentRole::Engineer,
-        vec![eng.user_id().expect("a person"), 9999],
-    );
+    roles.insert(IncidentRole::Commander, vec![ic.user_id().expect("a person")]);
+    roles.insert(IncidentRole::Engineer, vec![eng.user_id().expect("a person"), 9999]);
     assert!(invalid_field(
-        svc.incidents()
-            .set_incident_roles(&ic, &inc.code, roles.clone())
-            .await,
+        svc.incidents().set_incident_roles(&ic, &inc.code, roles.clone()).await,
         "engineer"
     )
     .contains("9999"));
-    roles.insert(
-        IncidentRole::Engineer,
-        vec![eng.user_id().expect("a person")],
-    );
-    let after = svc
-        .incidents()
-        .set_incident_roles(&ic, &inc.code, roles)
-        .await
-        .expect("roles");
+    roles.insert(IncidentRole::Engineer, vec![eng.user_id().expect("a person")]);
+    let after = svc.incidents().set_incident_roles(&ic, &inc.code, roles).await.expect("roles");
     assert_eq!(after.commander(), Some(ic.user_id().expect("a person")));
-    let d = svc
-        .incidents()
-        .incident_detail(&viewer, &inc.code)
-        .await
-        .expect("detail");
+    let d = svc.incidents().incident_detail(&viewer, &inc.code).await.expect("detail");
     let role_entries: Vec<&str> = d
         .timeline
         .iter()
@@ -569,25 +427,13 @@ async fn roles_notes_report_and_field_edits() {
         .collect();
     assert_eq!(
         role_entries,
-        vec![
-            "Incident commander: nobody → ic@example.com",
-            "Engineers: nobody → eng@example.com"
-        ]
+        vec!["Incident commander: nobody → ic@example.com", "Engineers: nobody → eng@example.com"]
     );
-    assert_eq!(
-        d.checklist[0].state,
-        ClockState::Met,
-        "IC named → first step done"
-    );
+    assert_eq!(d.checklist[0].state, ClockState::Met, "IC named → first step done");
 
     // Notes: text required; an edit changes text and event time; automatic entries stay.
     assert_eq!(
-        invalid_field(
-            svc.incidents()
-                .add_incident_note(&ic, &inc.code, "  ", None)
-                .await,
-            "text"
-        ),
+        invalid_field(svc.incidents().add_incident_note(&ic, &inc.code, "  ", None).await, "text"),
         "is required"
     );
     let tl = svc
@@ -595,68 +441,38 @@ async fn roles_notes_report_and_field_edits() {
         .add_incident_note(&ic, &inc.code, "Looking at slow queries", None)
         .await
         .expect("note");
-    let note = tl
-        .iter()
-        .find(|e| e.body == "Looking at slow queries")
-        .expect("note");
+    let note = tl.iter().find(|e| e.body == "Looking at slow queries").expect("note");
     let edited = svc
         .incidents()
         .edit_incident_note(&eng, &inc.code, note.id, "Found a slow query", T0 - 5 * MIN)
         .await
         .expect("edit");
-    assert_eq!(
-        (edited.body.as_str(), edited.at_ms),
-        ("Found a slow query", T0 - 5 * MIN)
-    );
-    let declared = tl
-        .iter()
-        .find(|e| e.kind == domain::incident::EntryKind::Declared)
-        .expect("declared");
+    assert_eq!((edited.body.as_str(), edited.at_ms), ("Found a slow query", T0 - 5 * MIN));
+    let declared =
+        tl.iter().find(|e| e.kind == domain::incident::EntryKind::Declared).expect("declared");
     assert!(invalid_field(
-        svc.incidents()
-            .edit_incident_note(&ic, &inc.code, declared.id, "x", T0)
-            .await,
+        svc.incidents().edit_incident_note(&ic, &inc.code, declared.id, "x", T0).await,
         "entry"
     )
     .contains("only notes"));
 
     // Severity change through an edit is its own timeline entry; stale edits conflict.
-    let cur = svc
-        .incidents()
-        .incident(&viewer, &inc.code)
-        .await
-        .expect("get");
+    let cur = svc.incidents().incident(&viewer, &inc.code).await.expect("get");
     let mut f = cur.fields.clone();
     f.severity = Severity::P1;
     f.user_impact = "All API calls slow".into();
-    svc.incidents()
-        .update_incident(&ic, &inc.code, cur.version, f.clone())
-        .await
-        .expect("edit");
+    svc.incidents().update_incident(&ic, &inc.code, cur.version, f.clone()).await.expect("edit");
     assert!(matches!(
-        svc.incidents()
-            .update_incident(&ic, &inc.code, cur.version, f)
-            .await,
+        svc.incidents().update_incident(&ic, &inc.code, cur.version, f).await,
         Err(ServiceError::Conflict(_))
     ));
-    let d = svc
-        .incidents()
-        .incident_detail(&viewer, &inc.code)
-        .await
-        .expect("detail");
+    let d = svc.incidents().incident_detail(&viewer, &inc.code).await.expect("detail");
     assert!(d.timeline.iter().any(|e| e.body == "Severity P2 → P1"));
     assert!(d.timeline.iter().any(|e| e.body == "Updated user impact"));
 
     // The report follows the seed's template.
-    let report = svc
-        .incidents()
-        .incident_report(&viewer, &inc.code)
-        .await
-        .expect("report");
-    assert!(
-        report.starts_with("【事故报告】P1 - Slow API\n"),
-        "{report}"
-    );
+    let report = svc.incidents().incident_report(&viewer, &inc.code).await.expect("report");
+    assert!(report.starts_with("【事故报告】P1 - Slow API\n"), "{report}");
     for line in [
         "事故级别: P1",
         "影响范围: AI chat, all users",
@@ -675,13 +491,7 @@ async fn roles_notes_report_and_field_edits() {
     // Filters and search.
     let found = svc
         .incidents()
-        .list_incidents(
-            &viewer,
-            &IncidentFilter {
-                q: Some("slow".into()),
-                ..Default::default()
-            },
-        )
+        .list_incidents(&viewer, &IncidentFilter { q: Some("slow".into()), ..Default::default() })
         .await
         .expect("list");
     assert_eq!(found.len(), 1);
@@ -689,10 +499,7 @@ async fn roles_notes_report_and_field_edits() {
         .incidents()
         .list_incidents(
             &viewer,
-            &IncidentFilter {
-                severity: Some(Severity::P0),
-                ..Default::default()
-            },
+            &IncidentFilter { severity: Some(Severity::P0), ..Default::default() },
         )
         .await
         .expect("list");
@@ -794,16 +601,8 @@ async fn postmortem_markdown_matches_the_template_golden_file() {
             "Add a load test to the release pipeline",
             ActionStatus::InProgress,
         ),
-        (
-            ActionKind::Immediate,
-            "Alert on model latency P95",
-            ActionStatus::Todo,
-        ),
-        (
-            ActionKind::LongTerm,
-            "Autoscale the model service",
-            ActionStatus::Todo,
-        ),
+        (ActionKind::Immediate, "Alert on model latency P95", ActionStatus::Todo),
+        (ActionKind::LongTerm, "Autoscale the model service", ActionStatus::Todo),
     ] {
         svc.incidents()
             .add_action_item(
@@ -824,11 +623,7 @@ async fn postmortem_markdown_matches_the_template_golden_file() {
         .save_postmortem(&ic, &code, v.version, doc, PmStatus::Published)
         .await
         .expect("publish");
-    let md = svc
-        .incidents()
-        .postmortem_markdown(&ic, &code)
-        .await
-        .expect("markdown");
+    let md = svc.incidents().postmortem_markdown(&ic, &code).await.expect("markdown");
     let golden_path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/postmortem.md");
     if std::env::var("VIGIL_UPDATE_GOLDEN").is_ok() {
         std::fs::write(golden_path, &md).expect("write golden");
@@ -860,27 +655,15 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
     );
     spec.for_ms = 0;
     spec.open_incident = true;
-    svc.alerting()
-        .create_rule(&editor, spec)
-        .await
-        .expect("rule");
+    svc.alerting().create_rule(&editor, spec).await.expect("rule");
     svc.alerting().evaluate_due_rules().await.expect("cycle");
     // The engine's first look (no earlier one) opens it even without a "changed" hint.
-    let opened = svc
-        .incidents()
-        .open_incidents_if_due(false)
-        .await
-        .expect("open");
+    let opened = svc.incidents().open_incidents_if_due(false).await.expect("open");
     assert_eq!(opened.len(), 1, "one incident for the firing alert");
     // Idempotent: the next cycles open nothing more for the same firing episode.
     clock.advance_ms(MIN);
     svc.alerting().evaluate_due_rules().await.expect("cycle");
-    assert!(svc
-        .incidents()
-        .open_incidents_if_due(true)
-        .await
-        .expect("open")
-        .is_empty());
+    assert!(svc.incidents().open_incidents_if_due(true).await.expect("open").is_empty());
     // A second rule fires: within a minute of the last look and without the cycle's
     // "changed" hint nothing is read; with it, the incident opens.
     let mut spec2 = RuleSpec::kpi_threshold(
@@ -892,45 +675,21 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
     );
     spec2.for_ms = 0;
     spec2.open_incident = true;
-    svc.alerting()
-        .create_rule(&editor, spec2)
-        .await
-        .expect("rule");
+    svc.alerting().create_rule(&editor, spec2).await.expect("rule");
     svc.alerting().evaluate_due_rules().await.expect("cycle");
-    assert!(svc
-        .incidents()
-        .open_incidents_if_due(false)
-        .await
-        .expect("skip")
-        .is_empty());
-    assert_eq!(
-        svc.incidents()
-            .open_incidents_if_due(true)
-            .await
-            .expect("open")
-            .len(),
-        1
-    );
-    let d = svc
-        .incidents()
-        .incident_detail(&viewer, &opened[0])
-        .await
-        .expect("detail");
+    assert!(svc.incidents().open_incidents_if_due(false).await.expect("skip").is_empty());
+    assert_eq!(svc.incidents().open_incidents_if_due(true).await.expect("open").len(), 1);
+    let d = svc.incidents().incident_detail(&viewer, &opened[0]).await.expect("detail");
     assert_eq!(d.incident.fields.severity, Severity::P0);
     assert_eq!(d.alerts.len(), 1);
     assert_eq!(d.alerts[0].source, "vigil");
-    assert!(d
-        .timeline
-        .iter()
-        .any(|e| e.kind == domain::incident::EntryKind::Alert));
+    assert!(d.timeline.iter().any(|e| e.kind == domain::incident::EntryKind::Alert));
     assert_eq!(d.incident.reporter, "Vigil (alert rule)");
 
     // Declaring from the same alert by hand returns the incident it already has.
     let active = svc.alerting().active_alerts(&viewer).await.expect("alerts");
-    let first = active
-        .iter()
-        .find(|a| a.rule_name == "AI success low")
-        .expect("first rule's alert");
+    let first =
+        active.iter().find(|a| a.rule_name == "AI success low").expect("first rule's alert");
     let fp = services::notify::alert_fingerprint(first.rule_id, &first.labels);
     let same = svc
         .incidents()
@@ -940,61 +699,33 @@ async fn a_firing_rule_marked_open_incident_opens_one_incident() {
     assert_eq!(same.code, opened[0]);
 
     // Reports count it, with MTTA/MTTR once it moves.
-    let r = svc
-        .incidents()
-        .incident_report_stats(&viewer, 3)
-        .await
-        .expect("report");
+    let r = svc.incidents().incident_report_stats(&viewer, 3).await.expect("report");
     assert_eq!(r.months.len(), 3);
     assert_eq!(r.totals[0].count, 2, "two P0 incidents, one per rule");
-    assert!(r
-        .count_svg
-        .as_deref()
-        .is_some_and(|s| s.starts_with("<svg")));
+    assert!(r.count_svg.as_deref().is_some_and(|s| s.starts_with("<svg")));
 }
 
 #[tokio::test]
 async fn demo_incidents_fill_the_reports_once() {
     let (svc, _clock, _ic, viewer) = setup("demo").await;
-    assert_eq!(
-        svc.incidents().load_demo_incidents(42).await.expect("demo"),
-        14
-    );
-    assert_eq!(
-        svc.incidents()
-            .load_demo_incidents(42)
-            .await
-            .expect("again"),
-        0,
-        "only once"
-    );
-    let all = svc
-        .incidents()
-        .list_incidents(&viewer, &IncidentFilter::default())
-        .await
-        .expect("list");
+    assert_eq!(svc.incidents().load_demo_incidents(42).await.expect("demo"), 14);
+    assert_eq!(svc.incidents().load_demo_incidents(42).await.expect("again"), 0, "only once");
+    let all =
+        svc.incidents().list_incidents(&viewer, &IncidentFilter::default()).await.expect("list");
     assert_eq!(all.len(), 14);
-    let open: Vec<Status> = all
-        .iter()
-        .filter(|i| i.status().is_open())
-        .map(|i| i.status())
-        .collect();
+    let open: Vec<Status> =
+        all.iter().filter(|i| i.status().is_open()).map(|i| i.status()).collect();
     assert_eq!(open, vec![Status::Investigating, Status::Monitoring]);
     // Every stored history is consistent (allowed steps, times in order).
     for i in &all {
         assert!(i.log.validate().is_ok(), "{}: {:?}", i.code, i.log);
     }
-    let r = svc
-        .incidents()
-        .incident_report_stats(&viewer, 3)
-        .await
-        .expect("report");
+    let r = svc.incidents().incident_report_stats(&viewer, 3).await.expect("report");
     // The last three months (Shanghai calendar) hold the incidents detected in them.
     let in_range = all
         .iter()
         .filter(|i| {
-            r.months
-                .contains(&format_minute(i.log.detected_ms(), shanghai())[..7].to_owned())
+            r.months.contains(&format_minute(i.log.detected_ms(), shanghai())[..7].to_owned())
         })
         .count();
     assert!(in_range > 0 && in_range < 14, "{in_range}");
@@ -1023,48 +754,25 @@ async fn the_report_is_sent_to_a_channel_and_recorded() {
         .incidents()
         .declare_incident(
             &ic,
-            Declare {
-                fields: fields("Payments failing", Severity::P0),
-                ..Default::default()
-            },
+            Declare { fields: fields("Payments failing", Severity::P0), ..Default::default() },
         )
         .await
         .expect("declare");
     assert!(matches!(
-        svc.incidents()
-            .send_incident_report(&viewer, &inc.code, channel.id)
-            .await,
+        svc.incidents().send_incident_report(&viewer, &inc.code, channel.id).await,
         Err(ServiceError::Forbidden(_))
     ));
     assert_eq!(
-        invalid_field(
-            svc.incidents()
-                .send_incident_report(&ic, &inc.code, 9999)
-                .await,
-            "channel"
-        ),
+        invalid_field(svc.incidents().send_incident_report(&ic, &inc.code, 9999).await, "channel"),
         "no such channel"
     );
-    svc.incidents()
-        .send_incident_report(&ic, &inc.code, channel.id)
-        .await
-        .expect("sent");
+    svc.incidents().send_incident_report(&ic, &inc.code, channel.id).await.expect("sent");
     let bodies = got.lock().expect("lock").clone();
     assert_eq!(bodies.len(), 1);
     assert_eq!(bodies[0]["msg_type"], "text");
     let text = bodies[0]["content"]["text"].as_str().expect("text");
-    assert!(
-        text.starts_with("【事故报告】P0 - Payments failing"),
-        "{text}"
-    );
-    let d = svc
-        .incidents()
-        .incident_detail(&viewer, &inc.code)
-        .await
-        .expect("detail");
-    assert!(d
-        .timeline
-        .iter()
-        .any(|e| e.kind == domain::incident::EntryKind::Report
-            && e.body == "Incident report sent to Incident room"));
+    assert!(text.starts_with("【事故报告】P0 - Payments failing"), "{text}");
+    let d = svc.incidents().incident_detail(&viewer, &inc.code).await.expect("detail");
+    assert!(d.timeline.iter().any(|e| e.kind == domain::incident::EntryKind::Report
+        && e.body == "Incident report sent to Incident room"));
 }

@@ -46,10 +46,7 @@ async fn user_behaviour_by_hand() {
     let r = common::ingest(&svc, &b.0).await;
     assert_eq!(r.accepted, 9, "{:?}", r.rejected);
 
-    let range = DayRange {
-        from: today - 2,
-        to: today,
-    };
+    let range = DayRange { from: today - 2, to: today };
     let u = svc
         .kpis()
         .user_behaviour(
@@ -80,21 +77,10 @@ async fn user_behaviour_by_hand() {
     // Series and cohort table.
     assert_eq!(
         u.activity[0].points,
-        vec![
-            (today - 2, Some(3.0)),
-            (today - 1, Some(1.0)),
-            (today, Some(3.0))
-        ]
+        vec![(today - 2, Some(3.0)), (today - 1, Some(1.0)), (today, Some(3.0))]
     );
-    assert_eq!(
-        u.registrations,
-        vec![(today - 2, 2), (today - 1, 0), (today, 0)]
-    );
-    let row = u
-        .cohorts
-        .iter()
-        .find(|c| c.day == today - 2)
-        .expect("cohort row");
+    assert_eq!(u.registrations, vec![(today - 2, 2), (today - 1, 0), (today, 0)]);
+    let row = u.cohorts.iter().find(|c| c.day == today - 2).expect("cohort row");
     assert_eq!(row.size, 2);
     assert_eq!(row.rates[0], Some(0.5), "D1");
     assert_eq!(row.rates[1], Some(1.0), "D2: b and c active on day 0");
@@ -108,10 +94,7 @@ async fn user_behaviour_by_hand() {
 
     // Funnel register → login within 1 day: b (day -2 09:00 → no login), c (no login that
     // day; day 0 is > 1 day later), a registered before the range. → [2, 0].
-    let steps = vec![
-        "user_register_success".to_owned(),
-        "user_login_success".to_owned(),
-    ];
+    let steps = vec!["user_register_success".to_owned(), "user_login_success".to_owned()];
     let fr = svc
         .kpis()
         .funnel(&services::Caller::system("test"), range, &steps, 86_400_000)
@@ -122,12 +105,7 @@ async fn user_behaviour_by_hand() {
     // A 3-day window lets c (day -2 10:00 → day 0 04:00) and b (→ day 0 02:00) convert.
     let fr = svc
         .kpis()
-        .funnel(
-            &services::Caller::system("test"),
-            range,
-            &steps,
-            3 * 86_400_000,
-        )
+        .funnel(&services::Caller::system("test"), range, &steps, 3 * 86_400_000)
         .await
         .expect("funnel");
     assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [2, 2]);
@@ -148,16 +126,10 @@ async fn user_behaviour_by_hand() {
         .expect("funnel");
     assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [3, 1]);
     let (hits, misses) = svc.kpis().funnel_cache_stats();
-    assert!(
-        hits > 0 && misses > 0,
-        "cache used: {hits} hits, {misses} misses"
-    );
+    assert!(hits > 0 && misses > 0, "cache used: {hits} hits, {misses} misses");
     // The same step twice: logins in range by a (day -2 11:00, day 0 01:00: 38 h apart),
     // b, c (day 0, once) and d (day -2, once) → 4 start, nobody logs in twice within a day.
-    let twice = vec![
-        "user_login_success".to_owned(),
-        "user_login_success".to_owned(),
-    ];
+    let twice = vec!["user_login_success".to_owned(), "user_login_success".to_owned()];
     let fr = svc
         .kpis()
         .funnel(&services::Caller::system("test"), range, &twice, 86_400_000)
@@ -166,12 +138,7 @@ async fn user_behaviour_by_hand() {
     assert_eq!(fr.steps.iter().map(|s| s.users).collect::<Vec<_>>(), [4, 0]);
     let bad = svc
         .kpis()
-        .funnel(
-            &services::Caller::system("test"),
-            range,
-            &steps[..1],
-            86_400_000,
-        )
+        .funnel(&services::Caller::system("test"), range, &steps[..1], 86_400_000)
         .await
         .expect_err("one step");
     assert!(matches!(bad, services::ServiceError::Invalid(e) if e.get("steps").is_some()));
@@ -225,10 +192,7 @@ async fn product_and_business_by_hand() {
     let r = common::ingest(&svc, &b.0).await;
     assert!(r.rejected.is_empty(), "{:?}", r.rejected);
 
-    let range = DayRange {
-        from: today,
-        to: today,
-    };
+    let range = DayRange { from: today, to: today };
     let p = svc
         .kpis()
         .product_quality(&services::Caller::system("test"), range)
@@ -243,35 +207,22 @@ async fn product_and_business_by_hand() {
     assert_eq!(card(&p.cards, "kb_coverage").value, Some(0.5));
     assert_eq!(card(&p.cards, "transfer_to_human").value, Some(0.25));
     let p50 = card(&p.cards, "response_p50").value.expect("p50");
-    assert!(
-        (p50 - 200.0).abs() / 200.0 <= 0.01,
-        "P50 {p50} within 1 % of 200"
-    );
+    assert!((p50 - 200.0).abs() / 200.0 <= 0.01, "P50 {p50} within 1 % of 200");
     let p99 = card(&p.cards, "response_p99").value.expect("p99");
-    assert!(
-        (p99 - 300.0).abs() / 300.0 <= 0.01,
-        "P99 (rank 2 of 0..3) {p99} within 1 % of 300"
-    );
+    assert!((p99 - 300.0).abs() / 300.0 <= 0.01, "P99 (rank 2 of 0..3) {p99} within 1 % of 300");
     assert!((card(&p.cards, "resolution_rate").value.expect("res") - 1.0 / 3.0).abs() < 1e-9);
     assert!((card(&p.cards, "satisfaction").value.expect("sat") - 8.0 / 3.0).abs() < 1e-9);
     assert!((card(&p.cards, "bad_review_rate").value.expect("bad") - 2.0 / 3.0).abs() < 1e-9);
     assert!((card(&p.cards, "nps").value.expect("nps") - 100.0 / 3.0).abs() < 1e-9);
     assert_eq!(p.ratings, [1, 1, 0, 0, 1]);
 
-    let biz = svc
-        .kpis()
-        .business(&services::Caller::system("test"), range)
-        .await
-        .expect("business");
+    let biz =
+        svc.kpis().business(&services::Caller::system("test"), range).await.expect("business");
     assert_eq!(card(&biz.cards, "subs_new").value, Some(1.0));
     assert_eq!(card(&biz.cards, "subs_new").previous, Some(2.0));
     assert_eq!(card(&biz.cards, "subs_cancelled").value, Some(1.0));
     assert_eq!(card(&biz.cards, "subs_net").value, Some(0.0));
-    assert_eq!(
-        card(&biz.cards, "active_subscribers").value,
-        Some(2.0),
-        "x and z"
-    );
+    assert_eq!(card(&biz.cards, "active_subscribers").value, Some(2.0), "x and z");
     assert_eq!(card(&biz.cards, "revenue").value, Some(80.0));
     assert_eq!(card(&biz.cards, "revenue").previous, Some(100.0));
     assert_eq!(card(&biz.cards, "revenue").change_pct, Some(-20.0));

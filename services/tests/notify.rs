@@ -34,37 +34,22 @@ async fn hook(
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
     if r.down.load(Ordering::SeqCst) {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"msg": "down"})),
-        );
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"msg": "down"})));
     }
     // Check the signature as Feishu does.
-    let ts: i64 = body["timestamp"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let ts: i64 = body["timestamp"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
     if body["sign"].as_str() != Some(feishu_sign(ts, SECRET).as_str()) {
         *r.bad_signatures.lock().expect("lock") += 1;
-        return (
-            StatusCode::OK,
-            Json(json!({"code": 19021, "msg": "sign match fail"})),
-        );
+        return (StatusCode::OK, Json(json!({"code": 19021, "msg": "sign match fail"})));
     }
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     r.got.lock().expect("lock").push((key, body));
     (StatusCode::OK, Json(json!({"code": 0, "msg": "success"})))
 }
 
 async fn receiver() -> (Receiver, String) {
     let r = Receiver::default();
-    let app = Router::new()
-        .route("/hook", post(hook))
-        .with_state(r.clone());
+    let app = Router::new().route("/hook", post(hook)).with_state(r.clone());
     let addr = common::serve(app).await;
     (r, format!("http://{addr}/hook"))
 }
@@ -109,10 +94,7 @@ async fn world() -> World {
     let mut p = Policy::default();
     p.route.group_wait_ms = Some(0);
     p.route.group_interval_ms = Some(MIN);
-    svc.notify()
-        .set_notification_policy(&ops, &p, 0)
-        .await
-        .expect("policy");
+    svc.notify().set_notification_policy(&ops, &p, 0).await.expect("policy");
     dialogs(&svc, "bad", NOW - 5 * MIN, 10, 7).await; // success 0.7
     let mut spec = RuleSpec::kpi_threshold(
         "AI success low",
@@ -125,32 +107,15 @@ async fn world() -> World {
     spec.runbook_url = "https://wiki.example/ai".into();
     spec.summary = "success {{ $value }}".into();
     svc.alerting().create_rule(&ops, spec).await.expect("rule");
-    World {
-        svc,
-        clock,
-        ops,
-        rx,
-    }
+    World { svc, clock, ops, rx }
 }
 
 impl World {
     /// One engine tick: evaluate, dispatch, deliver; then a minute passes.
     async fn minute(&self) {
-        self.svc
-            .alerting()
-            .evaluate_due_rules()
-            .await
-            .expect("evaluate");
-        self.svc
-            .notify()
-            .dispatch_notifications()
-            .await
-            .expect("dispatch");
-        self.svc
-            .notify()
-            .deliver_notifications()
-            .await
-            .expect("deliver");
+        self.svc.alerting().evaluate_due_rules().await.expect("evaluate");
+        self.svc.notify().dispatch_notifications().await.expect("dispatch");
+        self.svc.notify().deliver_notifications().await.expect("deliver");
         self.clock.advance_ms(MIN);
     }
 
@@ -161,12 +126,7 @@ impl World {
     fn titles(&self) -> Vec<String> {
         self.received()
             .iter()
-            .map(|(_, b)| {
-                b["card"]["header"]["title"]["content"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned()
-            })
+            .map(|(_, b)| b["card"]["header"]["title"]["content"].as_str().unwrap_or("").to_owned())
             .collect()
     }
 }
@@ -183,13 +143,8 @@ async fn fires_once_repeats_stops_while_silenced_and_resolves() {
     let card = &got[0].1;
     assert_eq!(card["msg_type"], "interactive");
     assert_eq!(card["card"]["header"]["template"], "orange", "P1 is orange");
-    assert_eq!(
-        card["card"]["header"]["title"]["content"],
-        "[P1] FIRING: AI success low"
-    );
-    let text = card["card"]["elements"][0]["text"]["content"]
-        .as_str()
-        .expect("text");
+    assert_eq!(card["card"]["header"]["title"]["content"], "[P1] FIRING: AI success low");
+    let text = card["card"]["elements"][0]["text"]["content"].as_str().expect("text");
     for part in [
         "success 0.7",
         "70.0%",
@@ -205,12 +160,7 @@ async fn fires_once_repeats_stops_while_silenced_and_resolves() {
     for _ in 3..8 {
         w.minute().await;
     }
-    assert_eq!(
-        w.received().len(),
-        2,
-        "one repeat after 5 min: {:?}",
-        w.titles()
-    );
+    assert_eq!(w.received().len(), 2, "one repeat after 5 min: {:?}", w.titles());
 
     // Silence it for 10 minutes from minute 8: nothing is sent meanwhile.
     let now = w.svc.now_ms();
@@ -229,12 +179,7 @@ async fn fires_once_repeats_stops_while_silenced_and_resolves() {
         w.minute().await;
     }
     assert_eq!(w.received().len(), 2, "silenced: {:?}", w.titles());
-    let silences = w
-        .svc
-        .notify()
-        .list_silences(&w.ops)
-        .await
-        .expect("silences");
+    let silences = w.svc.notify().list_silences(&w.ops).await.expect("silences");
     assert_eq!(silences[0].created_by, "ops@example.com");
     assert_eq!(silences[0].comment, "known issue, fix deploying");
 
@@ -260,12 +205,7 @@ async fn fires_once_repeats_stops_while_silenced_and_resolves() {
     let keys: std::collections::BTreeSet<String> =
         w.received().into_iter().map(|(k, _)| k).collect();
     assert_eq!(keys.len(), 4);
-    let log = w
-        .svc
-        .notify()
-        .delivery_log(&w.ops, None)
-        .await
-        .expect("log");
+    let log = w.svc.notify().delivery_log(&w.ops, None).await.expect("log");
     assert_eq!(log.len(), 4);
     assert!(log.iter().all(|d| d.status == "sent" && d.attempts == 1));
 }
@@ -279,17 +219,10 @@ async fn receiver_down_for_ten_minutes_then_every_message_arrives_once() {
         w.minute().await;
     }
     assert!(w.received().is_empty());
-    let log = w
-        .svc
-        .notify()
-        .delivery_log(&w.ops, None)
-        .await
-        .expect("log");
+    let log = w.svc.notify().delivery_log(&w.ops, None).await.expect("log");
     assert_eq!(log.len(), 3, "three messages queued");
     assert!(log.iter().all(|d| d.status == "pending" && d.attempts >= 1));
-    assert!(log
-        .iter()
-        .any(|d| d.last_error.as_deref().is_some_and(|e| e.contains("503"))));
+    assert!(log.iter().any(|d| d.last_error.as_deref().is_some_and(|e| e.contains("503"))));
 
     // Up again: retries (30 s, 1 min, 2 min, … at most 10 min apart) deliver everything.
     w.rx.down.store(false, Ordering::SeqCst);
@@ -298,12 +231,7 @@ async fn receiver_down_for_ten_minutes_then_every_message_arrives_once() {
     }
     let got = w.received();
     let keys: std::collections::BTreeSet<&String> = got.iter().map(|(k, _)| k).collect();
-    let log = w
-        .svc
-        .notify()
-        .delivery_log(&w.ops, None)
-        .await
-        .expect("log");
+    let log = w.svc.notify().delivery_log(&w.ops, None).await.expect("log");
     let sent = log.iter().filter(|d| d.status == "sent").count();
     assert_eq!(got.len(), keys.len(), "no message twice");
     assert_eq!(sent, log.len(), "every queued message sent: {log:#?}");
@@ -321,26 +249,12 @@ async fn channel_and_silence_inputs_are_checked_by_role_and_field() {
     let err = w
         .svc
         .notify()
-        .create_channel(
-            &w.ops,
-            "x",
-            "slack",
-            ChannelConfig::webhook("https://h", ""),
-            true,
-        )
+        .create_channel(&w.ops, "x", "slack", ChannelConfig::webhook("https://h", ""), true)
         .await
         .expect_err("editor cannot add channels");
-    assert!(matches!(
-        err,
-        services::ServiceError::Forbidden(domain::Permission::ManageChannels)
-    ));
+    assert!(matches!(err, services::ServiceError::Forbidden(domain::Permission::ManageChannels)));
     let now = w.svc.now_ms();
-    match w
-        .svc
-        .notify()
-        .create_silence(&w.ops, "alertname=~\"(\"", now, now - 1, " ")
-        .await
-    {
+    match w.svc.notify().create_silence(&w.ops, "alertname=~\"(\"", now, now - 1, " ").await {
         Err(services::ServiceError::Invalid(f)) => {
             for field in ["matchers", "ends_at", "comment"] {
                 assert!(f.get(field).is_some(), "{field}: {f}");
@@ -349,22 +263,10 @@ async fn channel_and_silence_inputs_are_checked_by_role_and_field() {
         other => panic!("{other:?}"),
     }
     // The test button sends straight away.
-    let ch = w
-        .svc
-        .notify()
-        .list_channels(&w.ops)
-        .await
-        .expect("channels");
+    let ch = w.svc.notify().list_channels(&w.ops).await.expect("channels");
     assert!(ch[0].signed);
-    w.svc
-        .notify()
-        .test_channel(&w.ops, ch[0].id)
-        .await
-        .expect("test message");
-    assert_eq!(
-        w.titles(),
-        vec!["[P3] FIRING: Vigil test notification".to_owned()]
-    );
+    w.svc.notify().test_channel(&w.ops, ch[0].id).await.expect("test message");
+    assert_eq!(w.titles(), vec!["[P3] FIRING: Vigil test notification".to_owned()]);
     w.rx.down.store(true, Ordering::SeqCst);
     match w.svc.notify().test_channel(&w.ops, ch[0].id).await {
         Err(services::ServiceError::Invalid(f)) => {

@@ -59,11 +59,7 @@ async fn firing_rule(svc: &Services, editor: &Caller, policy: i64) -> i64 {
     spec.for_ms = 0;
     spec.interval_ms = MIN;
     spec.escalation_policy_id = Some(policy);
-    svc.alerting()
-        .create_rule(editor, spec)
-        .await
-        .expect("rule")
-        .id
+    svc.alerting().create_rule(editor, spec).await.expect("rule").id
 }
 
 /// 10 dialogs at `at`, `ok` of them successful.
@@ -114,27 +110,18 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
             primary.user_id().expect("a person"),
             "+86 138 0000 0001",
             "ou_primary",
-            vec![NotifyRule {
-                method: Method::Chat,
-                delay_min: 0,
-            }],
+            vec![NotifyRule { method: Method::Chat, delay_min: 0 }],
         )
         .await
         .expect("contact");
     let s1 = svc
         .oncall()
-        .create_schedule(
-            &editor,
-            one_person("Primary", primary.user_id().expect("a person")),
-        )
+        .create_schedule(&editor, one_person("Primary", primary.user_id().expect("a person")))
         .await
         .expect("schedule");
     let s2 = svc
         .oncall()
-        .create_schedule(
-            &editor,
-            one_person("Secondary", secondary.user_id().expect("a person")),
-        )
+        .create_schedule(&editor, one_person("Secondary", secondary.user_id().expect("a person")))
         .await
         .expect("schedule");
     let policy = svc
@@ -145,14 +132,8 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
                 name: "P0 paging".into(),
                 description: String::new(),
                 steps: vec![
-                    Step {
-                        targets: vec![Target::Schedule(s1.id)],
-                        delay_min: 5,
-                    },
-                    Step {
-                        targets: vec![Target::Schedule(s2.id)],
-                        delay_min: 5,
-                    },
+                    Step { targets: vec![Target::Schedule(s1.id)], delay_min: 5 },
+                    Step { targets: vec![Target::Schedule(s2.id)], delay_min: 5 },
                 ],
                 repeat: 1,
                 channel_ids: vec![channel.id],
@@ -168,21 +149,13 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     assert_eq!((r.started, r.steps_fired, r.pages_sent), (1, 1, 1), "{r:?}");
     let t = texts(&got);
     assert_eq!(t.len(), 1);
-    assert!(
-        t[0].contains("<at user_id=\"ou_primary\">primary@example.com</at>"),
-        "{}",
-        t[0]
-    );
+    assert!(t[0].contains("<at user_id=\"ou_primary\">primary@example.com</at>"), "{}", t[0]);
     assert!(t[0].contains("[P0] AI success low"), "{}", t[0]);
     assert!(t[0].contains("https://vigil.example.com/ack/"), "{}", t[0]);
 
     // The firing alert knows its escalation (the Firing now page's Acknowledge button).
     let active = svc.alerting().active_alerts(&editor).await.expect("active");
-    let by_alert = svc
-        .oncall()
-        .open_escalations_by_alert(&editor)
-        .await
-        .expect("paging");
+    let by_alert = svc.oncall().open_escalations_by_alert(&editor).await.expect("paging");
     assert_eq!(by_alert.len(), 1);
     assert!(by_alert.contains_key(&services::incidents::episode_key(&active[0])));
 
@@ -199,27 +172,15 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     clock.advance_ms(MIN);
     svc.alerting().evaluate_due_rules().await.expect("cycle");
     let r = svc.oncall().run_escalations().await.expect("escalate");
-    assert_eq!(
-        (r.steps_fired, r.pages_sent, r.pages_failed),
-        (1, 1, 1),
-        "{r:?}"
-    );
+    assert_eq!((r.steps_fired, r.pages_sent, r.pages_failed), (1, 1, 1), "{r:?}");
     let t = texts(&got);
     assert_eq!(t.len(), 2);
     assert!(t[1].contains("Paging secondary@example.com"), "{}", t[1]);
     let runs = svc.oncall().escalations(&viewer, 10).await.expect("list");
     assert_eq!(runs.len(), 1);
-    let failed: Vec<_> = runs[0]
-        .pages
-        .iter()
-        .filter(|p| p.page.status == "failed")
-        .collect();
+    let failed: Vec<_> = runs[0].pages.iter().filter(|p| p.page.status == "failed").collect();
     assert_eq!(failed.len(), 1);
-    assert!(
-        failed[0].page.detail.contains("no email channel"),
-        "{:?}",
-        failed[0]
-    );
+    assert!(failed[0].page.detail.contains("no email channel"), "{:?}", failed[0]);
 
     // A viewer cannot acknowledge; the secondary acknowledges with the signed link.
     let id = runs[0].escalation.id;
@@ -227,31 +188,16 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         svc.oncall().ack_escalation(&viewer, id).await,
         Err(ServiceError::Forbidden(_))
     ));
-    let link = t[1]
-        .lines()
-        .find_map(|l| l.strip_prefix("Acknowledge: "))
-        .expect("ack link");
+    let link = t[1].lines().find_map(|l| l.strip_prefix("Acknowledge: ")).expect("ack link");
     let token = link.rsplit('/').next().expect("token");
     // A forged signature is refused.
     let forged = format!("{}0", &token[..token.len() - 1]);
-    assert!(matches!(
-        svc.oncall().ack_by_link(&forged).await,
-        Err(ServiceError::NotFound)
-    ));
+    assert!(matches!(svc.oncall().ack_by_link(&forged).await, Err(ServiceError::NotFound)));
     let out = svc.oncall().ack_by_link(token).await.expect("ack");
     assert!(out.acknowledged_now);
-    assert_eq!(
-        out.acked_by.as_deref(),
-        Some("secondary@example.com (signed link)")
-    );
+    assert_eq!(out.acked_by.as_deref(), Some("secondary@example.com (signed link)"));
     // Twice is harmless.
-    assert!(
-        !svc.oncall()
-            .ack_by_link(token)
-            .await
-            .expect("again")
-            .acknowledged_now
-    );
+    assert!(!svc.oncall().ack_by_link(token).await.expect("again").acknowledged_now);
 
     // The alert keeps firing for half an hour: no more pages (the policy would have
     // repeated from minute 10 on).
@@ -273,10 +219,7 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         .await
         .expect("audit");
     assert_eq!(audit.len(), 1);
-    assert_eq!(
-        audit[0].entry.actor_user_id,
-        Some(secondary.user_id().expect("a person"))
-    );
+    assert_eq!(audit[0].entry.actor_user_id, Some(secondary.user_id().expect("a person")));
 
     // A link expires a day after it was sent (410, with the reason)…
     clock.advance_ms(25 * 60 * MIN);
@@ -285,30 +228,17 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         other => panic!("expected Gone, got {other:?}"),
     }
     // …and a fresh link, and the person's calendar feed, die with the account.
-    let fresh = svc
-        .oncall()
-        .ack_url(id, secondary.user_id().expect("a person"))
-        .await
-        .expect("url");
+    let fresh =
+        svc.oncall().ack_url(id, secondary.user_id().expect("a person")).await.expect("url");
     let fresh = fresh.rsplit('/').next().expect("token").to_owned();
-    svc.oncall()
-        .ack_link_preview(&fresh)
-        .await
-        .expect("a fresh link works");
+    svc.oncall().ack_link_preview(&fresh).await.expect("a fresh link works");
     let feed = svc
         .oncall()
-        .rotate_feed(
-            &admin,
-            store::oncall::FeedKind::User,
-            secondary.user_id().expect("a person"),
-        )
+        .rotate_feed(&admin, store::oncall::FeedKind::User, secondary.user_id().expect("a person"))
         .await
         .expect("feed");
     let feed = feed.rsplit('/').next().expect("token").to_owned();
-    svc.oncall()
-        .calendar_feed(&feed)
-        .await
-        .expect("the feed works");
+    svc.oncall().calendar_feed(&feed).await.expect("the feed works");
     svc.accounts()
         .set_user_disabled(&admin, secondary.user_id().expect("a person"), true)
         .await
@@ -317,10 +247,7 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
         Err(ServiceError::Gone(why)) => assert!(why.contains("disabled"), "{why}"),
         other => panic!("expected Gone, got {other:?}"),
     }
-    assert!(matches!(
-        svc.oncall().calendar_feed(&feed).await,
-        Err(ServiceError::Gone(_))
-    ));
+    assert!(matches!(svc.oncall().calendar_feed(&feed).await, Err(ServiceError::Gone(_))));
 }
 
 #[tokio::test]
@@ -346,10 +273,7 @@ async fn an_unacknowledged_run_repeats_and_stops_when_the_alert_recovers() {
             primary.user_id().expect("a person"),
             "",
             "",
-            vec![NotifyRule {
-                method: Method::Chat,
-                delay_min: 0,
-            }],
+            vec![NotifyRule { method: Method::Chat, delay_min: 0 }],
         )
         .await
         .expect("contact");
@@ -406,22 +330,13 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
     let s = svc
         .oncall()
-        .create_schedule(
-            &editor,
-            one_person("Primary", a.user_id().expect("a person")),
-        )
+        .create_schedule(&editor, one_person("Primary", a.user_id().expect("a person")))
         .await
         .expect("schedule");
     let now_name = |v: &[services::oncall::ScheduleSummary]| {
-        v[0].now
-            .as_ref()
-            .map(|n| n.email.clone())
-            .unwrap_or_default()
+        v[0].now.as_ref().map(|n| n.email.clone()).unwrap_or_default()
     };
-    assert_eq!(
-        now_name(&svc.oncall().schedules(&viewer).await.expect("list")),
-        "a@example.com"
-    );
+    assert_eq!(now_name(&svc.oncall().schedules(&viewer).await.expect("list")), "a@example.com");
     // Viewers and responders cannot override; bad input names the field.
     assert!(matches!(
         svc.oncall()
@@ -439,15 +354,7 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
     ));
     match svc
         .oncall()
-        .add_override(
-            &editor,
-            s.id,
-            T0 + 60 * MIN,
-            T0,
-            b.user_id().expect("a person"),
-            None,
-            "",
-        )
+        .add_override(&editor, s.id, T0 + 60 * MIN, T0, b.user_id().expect("a person"), None, "")
         .await
     {
         Err(ServiceError::Invalid(e)) => assert!(e.get("end").is_some(), "{e:?}"),
@@ -469,38 +376,19 @@ async fn an_override_changes_who_is_on_call_now_and_my_shifts() {
     let list = svc.oncall().schedules(&viewer).await.expect("list");
     assert_eq!(now_name(&list), "b@example.com");
     assert!(list[0].now.as_ref().is_some_and(|n| n.by_override));
-    assert_eq!(
-        list[0].next.as_ref().map(|n| n.email.as_str()),
-        Some("a@example.com")
-    );
+    assert_eq!(list[0].next.as_ref().map(|n| n.email.as_str()), Some("a@example.com"));
     let mine = svc.oncall().my_shifts(&b, 7).await.expect("mine");
     assert_eq!(mine.len(), 1);
     assert_eq!((mine[0].start_ms, mine[0].end_ms), (T0, T0 + 120 * MIN));
     // Two hours later a is back.
     clock.advance_ms(121 * MIN);
-    assert_eq!(
-        now_name(&svc.oncall().schedules(&viewer).await.expect("list")),
-        "a@example.com"
-    );
-    svc.oncall()
-        .delete_override(&editor, ov.ov.id)
-        .await
-        .expect("delete");
+    assert_eq!(now_name(&svc.oncall().schedules(&viewer).await.expect("list")), "a@example.com");
+    svc.oncall().delete_override(&editor, ov.ov.id).await.expect("delete");
     // The schedule's view has layers, the final row and people.
-    let v = svc
-        .oncall()
-        .schedule_view(&viewer, s.id, T0, 14)
-        .await
-        .expect("view");
+    let v = svc.oncall().schedule_view(&viewer, s.id, T0, 14).await.expect("view");
     assert_eq!(v.layers.len(), 1);
-    assert_eq!(
-        v.on_call_now.map(|n| n.user_id),
-        Some(a.user_id().expect("a person"))
-    );
-    assert!(v
-        .final_shifts
-        .iter()
-        .all(|x| x.user_id == Some(a.user_id().expect("a person"))));
+    assert_eq!(v.on_call_now.map(|n| n.user_id), Some(a.user_id().expect("a person")));
+    assert!(v.final_shifts.iter().all(|x| x.user_id == Some(a.user_id().expect("a person"))));
     assert!(matches!(
         svc.oncall().schedule_view(&viewer, s.id, T0, 90).await,
         Err(ServiceError::Invalid(_))
@@ -526,21 +414,11 @@ async fn schedules_are_validated_with_field_names() {
         }
         other => panic!("expected invalid, got {other:?}"),
     }
-    assert!(
-        svc.oncall()
-            .schedules(&editor)
-            .await
-            .expect("list")
-            .is_empty(),
-        "nothing partial"
-    );
+    assert!(svc.oncall().schedules(&editor).await.expect("list").is_empty(), "nothing partial");
     let responder = common::signed_in(&svc, "r@example.com", "responder").await;
     assert!(matches!(
         svc.oncall()
-            .create_schedule(
-                &responder,
-                one_person("X", responder.user_id().expect("a person"))
-            )
+            .create_schedule(&responder, one_person("X", responder.user_id().expect("a person")))
             .await,
         Err(ServiceError::Forbidden(_))
     ));
@@ -551,19 +429,12 @@ async fn the_demo_roster_names_the_right_person_day_night_and_weekend() {
     let (svc, clock, editor) = setup("demo").await;
     let added = svc.oncall().load_demo_oncall().await.expect("demo");
     assert!(added > 0);
-    assert_eq!(
-        svc.oncall().load_demo_oncall().await.expect("again"),
-        0,
-        "idempotent"
-    );
+    assert_eq!(svc.oncall().load_demo_oncall().await.expect("again"), 0, "idempotent");
     let tz: chrono_tz::Tz = "Asia/Shanghai".parse().expect("tz");
     let at = |s: &str| {
         use chrono::TimeZone;
         let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").expect("time");
-        tz.from_local_datetime(&naive)
-            .single()
-            .expect("local")
-            .timestamp_millis()
+        tz.from_local_datetime(&naive).single().expect("local").timestamp_millis()
     };
     let primary_now = |list: &[services::oncall::ScheduleSummary]| {
         list.iter()
@@ -574,18 +445,10 @@ async fn the_demo_roster_names_the_right_person_day_night_and_weekend() {
     // Wednesday 10:00: the week's product/dev person; Wednesday 23:30: night ops;
     // Saturday 15:00: the weekend on-call (and the backup schedule has someone else).
     let spec = &svc.store().schedules().await.expect("schedules")[..];
-    let primary = spec
-        .iter()
-        .find(|s| s.spec.name == "Primary on-call")
-        .expect("primary");
+    let primary = spec.iter().find(|s| s.spec.name == "Primary on-call").expect("primary");
     let users = svc.store().list_users().await.expect("users");
-    let name_of = |id: i64| {
-        users
-            .iter()
-            .find(|u| u.id == id)
-            .map(|u| u.name.clone())
-            .unwrap_or_default()
-    };
+    let name_of =
+        |id: i64| users.iter().find(|u| u.id == id).map(|u| u.name.clone()).unwrap_or_default();
     let day = &primary.spec.layers[0].participants;
     let night = &primary.spec.layers[1].participants;
     let weekend = &primary.spec.layers[2].participants;

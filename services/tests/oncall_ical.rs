@@ -79,10 +79,7 @@ fn in_ci() -> bool {
 
 /// Whether `python3` with `icalendar` is here. Under CI its absence fails the test.
 fn python_ready() -> bool {
-    let why = match Command::new("python3")
-        .args(["-c", "import icalendar"])
-        .output()
-    {
+    let why = match Command::new("python3").args(["-c", "import icalendar"]).output() {
         Ok(o) if o.status.success() => return true,
         Ok(o) => format!(
             "python3 cannot import icalendar: {}",
@@ -111,17 +108,11 @@ fn parse_with_python(ics: &str, tag: &str) -> Parsed {
         assert!(!line.contains('\n'), "bare LF in {line:?}");
         assert!(line.len() <= 75, "{} octets: {line:?}", line.len());
     }
-    let path = std::env::temp_dir().join(format!(
-        "{}.ics",
-        store::testing::unique_name(&format!("vigil-ical-{tag}"))
-    ));
+    let path = std::env::temp_dir()
+        .join(format!("{}.ics", store::testing::unique_name(&format!("vigil-ical-{tag}"))));
     std::fs::write(&path, ics).expect("write feed");
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(PARSE)
-        .arg(&path)
-        .output()
-        .expect("run python3");
+    let out =
+        Command::new("python3").arg("-c").arg(PARSE).arg(&path).output().expect("run python3");
     let _ = std::fs::remove_file(&path);
     assert!(
         out.status.success(),
@@ -130,25 +121,15 @@ fn parse_with_python(ics: &str, tag: &str) -> Parsed {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "python printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
+        panic!("python printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
     })
 }
 
 /// The token of a feed URL `…/ical/<token>.ics`.
 fn token_of(url: &str) -> String {
-    let (_, last) = url
-        .rsplit_once("/ical/")
-        .unwrap_or_else(|| panic!("not a feed URL: {url}"));
-    let token = last
-        .strip_suffix(".ics")
-        .unwrap_or_else(|| panic!("no .ics: {url}"));
-    assert!(
-        token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit()),
-        "{token}"
-    );
+    let (_, last) = url.rsplit_once("/ical/").unwrap_or_else(|| panic!("not a feed URL: {url}"));
+    let token = last.strip_suffix(".ics").unwrap_or_else(|| panic!("no .ics: {url}"));
+    assert!(token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit()), "{token}");
     token.to_owned()
 }
 
@@ -193,14 +174,8 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
     let spec = oc::seed_roster(
         "Primary",
         "2026-10-26",
-        vec![
-            ann.user_id().expect("a person"),
-            bob.user_id().expect("a person"),
-        ],
-        vec![
-            cai.user_id().expect("a person"),
-            ann.user_id().expect("a person"),
-        ],
+        vec![ann.user_id().expect("a person"), bob.user_id().expect("a person")],
+        vec![cai.user_id().expect("a person"), ann.user_id().expect("a person")],
         vec![
             bob.user_id().expect("a person"),
             cai.user_id().expect("a person"),
@@ -208,11 +183,8 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
         ],
     );
     assert_eq!(spec.time_zone, "Asia/Shanghai");
-    let schedule = svc
-        .oncall()
-        .create_schedule(&lead, spec.clone())
-        .await
-        .expect("create schedule");
+    let schedule =
+        svc.oncall().create_schedule(&lead, spec.clone()).await.expect("create schedule");
     // Dan covers Friday 2026-11-06 12:00–18:00 Shanghai for whoever is on; Dan takes Ann's
     // shifts of Tuesday 2026-11-10 (a swap).
     let cover = svc
@@ -257,12 +229,8 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
     let horizon = NOW + 28 * DAY_MS;
     let next_four_weeks = people_shifts(NOW, horizon);
     assert!(
-        next_four_weeks
-            .iter()
-            .any(|s| s.source == oc::Source::Override(cover.ov.id))
-            && next_four_weeks
-                .iter()
-                .any(|s| s.source == oc::Source::Override(swap.ov.id)),
+        next_four_weeks.iter().any(|s| s.source == oc::Source::Override(cover.ov.id))
+            && next_four_weeks.iter().any(|s| s.source == oc::Source::Override(swap.ov.id)),
         "both overrides show in the next four weeks: {next_four_weeks:?}"
     );
 
@@ -274,11 +242,7 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
         .expect("rotate schedule feed");
     assert!(url.starts_with("https://vigil.example.com/ical/"), "{url}");
     let token = token_of(&url);
-    let ics = svc
-        .oncall()
-        .calendar_feed(&token)
-        .await
-        .expect("schedule feed");
+    let ics = svc.oncall().calendar_feed(&token).await.expect("schedule feed");
     let parsed = parse_with_python(&ics, "schedule");
     assert_eq!(parsed.name, "Primary on-call");
     let events = parsed.events;
@@ -288,10 +252,7 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
     // Every event is a shift of the final schedule over the feed's window, in order.
     assert_eq!(
         spans(&events),
-        feed_expected
-            .iter()
-            .map(|s| (s.start_ms, s.end_ms))
-            .collect::<Vec<_>>(),
+        feed_expected.iter().map(|s| (s.start_ms, s.end_ms)).collect::<Vec<_>>(),
         "feed events vs final schedule over [{feed_from}, {feed_to})"
     );
     for (e, s) in events.iter().zip(&feed_expected) {
@@ -301,10 +262,8 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
 
     // The next four weeks: every shift strictly inside [now, now + 28 d) is an event with the
     // same start and end; the two clipped at the edges lie inside an event of the same person.
-    let inside: Vec<&Shift> = next_four_weeks
-        .iter()
-        .filter(|s| s.start_ms > NOW && s.end_ms < horizon)
-        .collect();
+    let inside: Vec<&Shift> =
+        next_four_weeks.iter().filter(|s| s.start_ms > NOW && s.end_ms < horizon).collect();
     assert!(inside.len() >= 40, "{} shifts in 4 weeks", inside.len());
     for s in &inside {
         let who = name_of(s.user_id.expect("person"));
@@ -315,10 +274,7 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
             "shift {s:?} ({who}) is not an event"
         );
     }
-    for s in next_four_weeks
-        .iter()
-        .filter(|s| s.start_ms <= NOW || s.end_ms >= horizon)
-    {
+    for s in next_four_weeks.iter().filter(|s| s.start_ms <= NOW || s.end_ms >= horizon) {
         let who = name_of(s.user_id.expect("person"));
         assert!(
             events.iter().any(|e| e.start <= s.start_ms
@@ -334,25 +290,14 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
 
     let uids: BTreeSet<&str> = events.iter().map(|e| e.uid.as_str()).collect();
     assert_eq!(uids.len(), events.len(), "UIDs are unique");
-    assert!(
-        events.iter().all(|e| e.uid.ends_with("@vigil.example.com")),
-        "{:?}",
-        events[0].uid
-    );
+    assert!(events.iter().all(|e| e.uid.ends_with("@vigil.example.com")), "{:?}", events[0].uid);
     // Fetching again gives the same UIDs (clients update, not duplicate).
     let again = parse_with_python(
-        &svc.oncall()
-            .calendar_feed(&format!("{token}.ics"))
-            .await
-            .expect("again, with .ics"),
+        &svc.oncall().calendar_feed(&format!("{token}.ics")).await.expect("again, with .ics"),
         "schedule-again",
     );
     assert_eq!(
-        again
-            .events
-            .iter()
-            .map(|e| e.uid.as_str())
-            .collect::<Vec<_>>(),
+        again.events.iter().map(|e| e.uid.as_str()).collect::<Vec<_>>(),
         events.iter().map(|e| e.uid.as_str()).collect::<Vec<_>>()
     );
 
@@ -362,11 +307,7 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
         .rotate_feed(&ann, FeedKind::User, ann.user_id().expect("a person"))
         .await
         .expect("rotate person feed");
-    let ann_ics = svc
-        .oncall()
-        .calendar_feed(&token_of(&ann_url))
-        .await
-        .expect("person feed");
+    let ann_ics = svc.oncall().calendar_feed(&token_of(&ann_url)).await.expect("person feed");
     let ann_parsed = parse_with_python(&ann_ics, "person");
     assert_eq!(ann_parsed.name, "ann@example.com on-call shifts");
     let ann_events = ann_parsed.events;
@@ -388,24 +329,15 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
         ),
         "the person feed is that person's part of the schedule feed"
     );
-    assert!(ann_events
-        .iter()
-        .all(|e| e.summary == "On call: Primary" && e.stamp == NOW));
+    assert!(ann_events.iter().all(|e| e.summary == "On call: Primary" && e.stamp == NOW));
     let ann_uids: BTreeSet<&str> = ann_events.iter().map(|e| e.uid.as_str()).collect();
     assert_eq!(ann_uids.len(), ann_events.len(), "UIDs are unique");
-    assert!(
-        ann_uids.is_disjoint(&uids),
-        "person and schedule UIDs differ"
-    );
+    assert!(ann_uids.is_disjoint(&uids), "person and schedule UIDs differ");
     // The swap took Ann's Tuesday 2026-11-10 away: no event of hers overlaps it.
-    assert!(ann_events
-        .iter()
-        .all(|e| e.end <= swap.ov.start_ms || e.start >= swap.ov.end_ms));
+    assert!(ann_events.iter().all(|e| e.end <= swap.ov.start_ms || e.start >= swap.ov.end_ms));
     // Someone else may not make Ann's feed.
     assert!(matches!(
-        svc.oncall()
-            .rotate_feed(&bob, FeedKind::User, ann.user_id().expect("a person"))
-            .await,
+        svc.oncall().rotate_feed(&bob, FeedKind::User, ann.user_id().expect("a person")).await,
         Err(ServiceError::Forbidden(_))
     ));
 
@@ -417,27 +349,12 @@ async fn ical_feeds_parse_and_match_the_final_schedule() {
         .expect("rotate again");
     let new_token = token_of(&new_url);
     assert_ne!(new_token, token);
-    assert!(matches!(
-        svc.oncall().calendar_feed(&token).await,
-        Err(ServiceError::NotFound)
-    ));
-    assert_eq!(
-        svc.oncall()
-            .calendar_feed(&new_token)
-            .await
-            .expect("new token"),
-        ics
-    );
-    assert!(matches!(
-        svc.oncall().calendar_feed("not-a-token").await,
-        Err(ServiceError::NotFound)
-    ));
+    assert!(matches!(svc.oncall().calendar_feed(&token).await, Err(ServiceError::NotFound)));
+    assert_eq!(svc.oncall().calendar_feed(&new_token).await.expect("new token"), ics);
+    assert!(matches!(svc.oncall().calendar_feed("not-a-token").await, Err(ServiceError::NotFound)));
     // Ann's feed is untouched by the schedule's rotation.
     assert_eq!(
-        svc.oncall()
-            .calendar_feed(&token_of(&ann_url))
-            .await
-            .expect("person feed"),
+        svc.oncall().calendar_feed(&token_of(&ann_url)).await.expect("person feed"),
         ann_ics
     );
 }

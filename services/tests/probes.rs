@@ -62,82 +62,45 @@ async fn probes_check_store_and_explain_failures() {
         Err(ServiceError::Invalid(e)) => assert!(e.get("url").is_some(), "{e}"),
         other => panic!("expected a url error, got {other:?}"),
     }
-    let api = svc
-        .probes()
-        .create_probe(&editor, spec.clone())
-        .await
-        .expect("create");
+    let api = svc.probes().create_probe(&editor, spec.clone()).await.expect("create");
     match svc.probes().create_probe(&editor, spec.clone()).await {
         Err(ServiceError::Invalid(e)) => assert!(e.get("name").is_some(), "{e}"),
         other => panic!("expected a name error, got {other:?}"),
     }
     let mut slow = ProbeSpec::new("Slow", &format!("{base}/slow"));
     slow.timeout_ms = 200;
-    svc.probes()
-        .create_probe(&editor, slow)
-        .await
-        .expect("slow");
+    svc.probes().create_probe(&editor, slow).await.expect("slow");
     let closed = ProbeSpec::new("Closed port", "http://127.0.0.1:9/");
-    svc.probes()
-        .create_probe(&editor, closed)
-        .await
-        .expect("closed");
+    svc.probes().create_probe(&editor, closed).await.expect("closed");
 
     // First round: all three run; second round in the same minute: none is due.
     let r = svc.probes().run_due_probes().await.expect("round");
     assert_eq!((r.checked, r.failed), (3, 2));
-    assert_eq!(
-        svc.probes().run_due_probes().await.expect("again").checked,
-        0
-    );
-    let results = svc
-        .store()
-        .probe_results(None, 0, i64::MAX)
-        .await
-        .expect("results");
+    assert_eq!(svc.probes().run_due_probes().await.expect("again").checked, 0);
+    let results = svc.store().probe_results(None, 0, i64::MAX).await.expect("results");
     assert_eq!(results.len(), 3);
     let all = svc.probes().list_probes(&viewer).await.expect("list");
     let err_of = |name: &str| -> String {
         let id = all.iter().find(|p| p.spec.name == name).expect("probe").id;
         results[&id][0].error.clone().unwrap_or_default()
     };
-    assert!(
-        err_of("Slow").starts_with("timed out after 200ms"),
-        "{}",
-        err_of("Slow")
-    );
-    assert!(
-        err_of("Closed port").starts_with("could not connect"),
-        "{}",
-        err_of("Closed port")
-    );
+    assert!(err_of("Slow").starts_with("timed out after 200ms"), "{}", err_of("Slow"));
+    assert!(err_of("Closed port").starts_with("could not connect"), "{}", err_of("Closed port"));
     assert!(results[&api.id][0].ok && results[&api.id][0].status == Some(200));
 
     // A 503 is a failure with the status named.
     status.store(503, Ordering::SeqCst);
     clock.advance_ms(MIN);
     svc.probes().run_due_probes().await.expect("round 2");
-    let rs = svc
-        .store()
-        .probe_results(Some(&[api.id]), 0, i64::MAX)
-        .await
-        .expect("api results");
+    let rs = svc.store().probe_results(Some(&[api.id]), 0, i64::MAX).await.expect("api results");
     let last = rs[&api.id].last().expect("last");
     assert_eq!(
         (last.ok, last.status, last.error.as_deref()),
-        (
-            false,
-            Some(503),
-            Some("unexpected status 503 (expected 2xx)")
-        )
+        (false, Some(503), Some("unexpected status 503 (expected 2xx)"))
     );
 
     // "Test" runs a spec without storing it; editor only.
-    let tested = svc
-        .probes()
-        .test_probe(&editor, spec.clone())
-        .await
-        .expect("test");
+    let tested = svc.probes().test_probe(&editor, spec.clone()).await.expect("test");
     assert_eq!(tested.status, Some(503));
     assert!(matches!(
         svc.probes().test_probe(&viewer, spec).await,
@@ -147,16 +110,10 @@ async fn probes_check_store_and_explain_failures() {
     // Every write is audited.
     let audit = svc
         .store()
-        .audit_entries(&store::AuditQuery {
-            limit: 50,
-            ..Default::default()
-        })
+        .audit_entries(&store::AuditQuery { limit: 50, ..Default::default() })
         .await
         .expect("audit");
-    assert_eq!(
-        audit.iter().filter(|a| a.action == "probe.create").count(),
-        3
-    );
+    assert_eq!(audit.iter().filter(|a| a.action == "probe.create").count(), 3);
 }
 
 #[tokio::test]
@@ -168,10 +125,7 @@ async fn a_down_probe_fires_its_rule_after_for_and_resolves() {
     let base = target(status.clone()).await;
     let mut spec = ProbeSpec::new("checkout", &format!("{base}/health"));
     spec.labels.insert("service".into(), "shop".into());
-    svc.probes()
-        .create_probe(&editor, spec)
-        .await
-        .expect("probe");
+    svc.probes().create_probe(&editor, spec).await.expect("probe");
     let mut rule = RuleSpec::kpi_threshold(
         "Service down",
         Severity::P0,
@@ -187,18 +141,12 @@ async fn a_down_probe_fires_its_rule_after_for_and_resolves() {
     };
     rule.for_ms = 2 * MIN;
     rule.summary = "{{ $labels.probe }} is down".into();
-    svc.alerting()
-        .create_rule(&editor, rule)
-        .await
-        .expect("rule");
+    svc.alerting().create_rule(&editor, rule).await.expect("rule");
 
     // Minute by minute: up, then down for 4 minutes, then up again.
     let mut states = Vec::new();
     for minute in 0..8 {
-        status.store(
-            if (1..5).contains(&minute) { 503 } else { 200 },
-            Ordering::SeqCst,
-        );
+        status.store(if (1..5).contains(&minute) { 503 } else { 200 }, Ordering::SeqCst);
         svc.probes().run_due_probes().await.expect("probes");
         svc.alerting().evaluate_due_rules().await.expect("cycle");
         let active = svc.alerting().active_alerts(&viewer).await.expect("active");
@@ -213,16 +161,7 @@ async fn a_down_probe_fires_its_rule_after_for_and_resolves() {
     use AlertState::{Firing, Pending};
     assert_eq!(
         states,
-        vec![
-            None,
-            Some(Pending),
-            Some(Pending),
-            Some(Firing),
-            Some(Firing),
-            None,
-            None,
-            None
-        ]
+        vec![None, Some(Pending), Some(Pending), Some(Firing), Some(Firing), None, None, None]
     );
 }
 
@@ -255,30 +194,20 @@ async fn technical_overview_and_burn_rates_from_stored_runs() {
         })
         .collect();
     svc.store().record_probe_results(&runs).await.expect("runs");
-    let o = svc
-        .probes()
-        .technical_overview(&viewer)
-        .await
-        .expect("overview");
+    let o = svc.probes().technical_overview(&viewer).await.expect("overview");
     assert_eq!(o.len(), 1);
     let s = &o[0];
     assert_eq!(s.availability_1h, Some(50.0 / 60.0));
     assert_eq!(s.availability_24h, Some(1.0 - 10.0 / 1440.0));
     assert_eq!(s.availability_30d, Some(1.0 - 10.0 / 2880.0));
-    assert_eq!(
-        (s.p50_ms, s.p95_ms, s.p99_ms),
-        (Some(100.0), Some(1000.0), Some(1000.0))
-    );
+    assert_eq!((s.p50_ms, s.p95_ms, s.p99_ms), (Some(100.0), Some(1000.0), Some(1000.0)));
     assert_eq!(s.downtime_24h_ms, 10 * MIN);
     let b = s.budget.expect("budget");
     assert_eq!((b.runs, b.failures), (2880, 10));
     assert!(b.remaining < 0.0, "10 failures in 2880 runs overspend 0.1%");
     // 14.4× 1h/5m: 10/60 and 5/5 burn far above → firing; 1× 3d/6h too.
     assert!(s.burns[0].firing && s.burns[3].firing);
-    assert!(s
-        .chart_svg
-        .as_deref()
-        .is_some_and(|svg| svg.contains("<svg")));
+    assert!(s.chart_svg.as_deref().is_some_and(|svg| svg.contains("<svg")));
 
     // The same figures drive a burn-rate rule (the default page rule fires at once).
     let mut rule = services::alerting::technical_default_rules()
@@ -286,10 +215,7 @@ async fn technical_overview_and_burn_rates_from_stored_runs() {
         .find(|r| r.name.starts_with("SLO burn rate 14.4"))
         .expect("default burn rule");
     rule.name = "burn".into();
-    svc.alerting()
-        .create_rule(&editor, rule)
-        .await
-        .expect("rule");
+    svc.alerting().create_rule(&editor, rule).await.expect("rule");
     svc.alerting().evaluate_due_rules().await.expect("cycle");
     let active = svc.alerting().active_alerts(&viewer).await.expect("active");
     assert_eq!(active.len(), 1);
@@ -301,15 +227,8 @@ async fn technical_overview_and_burn_rates_from_stored_runs() {
         .into_iter()
         .find(|r| r.name.starts_with("SLO burn rate 14.4"))
         .expect("rule");
-    spec.condition = Condition::Threshold {
-        op: CompareOp::Gt,
-        threshold: 14.4,
-    };
-    let bt = svc
-        .alerting()
-        .backtest(&viewer, spec, NOW - 86_400_000, NOW)
-        .await
-        .expect("backtest");
+    spec.condition = Condition::Threshold { op: CompareOp::Gt, threshold: 14.4 };
+    let bt = svc.alerting().backtest(&viewer, spec, NOW - 86_400_000, NOW).await.expect("backtest");
     assert!(!bt.points.is_empty());
     assert_eq!(bt.spans.len(), 1, "{:?}", bt.spans);
     assert!(bt.spans[0].to_ms == NOW && bt.spans[0].firing);

@@ -24,12 +24,10 @@ async fn query(Query(q): Query<HashMap<String, String>>) -> Json<Value> {
         );
     }
     let t: f64 = q.get("time").and_then(|t| t.parse().ok()).unwrap_or(0.0);
-    Json(
-        json!({"status": "success", "data": {"resultType": "vector", "result": [
-            {"metric": {"__name__": "cpu", "instance": "node-1"}, "value": [t, "95.5"]},
-            {"metric": {"__name__": "cpu", "instance": "node-2"}, "value": [t, "40"]},
-        ]}}),
-    )
+    Json(json!({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"__name__": "cpu", "instance": "node-1"}, "value": [t, "95.5"]},
+        {"metric": {"__name__": "cpu", "instance": "node-2"}, "value": [t, "40"]},
+    ]}}))
 }
 
 async fn query_range(Query(q): Query<HashMap<String, String>>) -> Json<Value> {
@@ -44,11 +42,9 @@ async fn query_range(Query(q): Query<HashMap<String, String>>) -> Json<Value> {
         values.push(json!([t, v.to_string()]));
         t += step;
     }
-    Json(
-        json!({"status": "success", "data": {"resultType": "matrix", "result": [
-            {"metric": {"instance": "node-1"}, "values": values},
-        ]}}),
-    )
+    Json(json!({"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"instance": "node-1"}, "values": values},
+    ]}}))
 }
 
 async fn prometheus() -> String {
@@ -80,23 +76,14 @@ async fn setup(prom: Option<&str>) -> (Services, Caller) {
         .login("ops@example.com", "correct horse battery", "1.1.1.1", "t")
         .await
         .expect("login");
-    let actor = svc
-        .accounts()
-        .session_actor(&ok.session_token, "1.1.1.1")
-        .await
-        .expect("s")
-        .expect("a");
+    let actor =
+        svc.accounts().session_actor(&ok.session_token, "1.1.1.1").await.expect("s").expect("a");
     (svc, actor)
 }
 
 fn cpu_rule(expr: &str) -> RuleSpec {
-    let mut s = RuleSpec::kpi_threshold(
-        "CPU above 90%",
-        Severity::P1,
-        KpiMetric::Dau,
-        CompareOp::Gt,
-        90.0,
-    );
+    let mut s =
+        RuleSpec::kpi_threshold("CPU above 90%", Severity::P1, KpiMetric::Dau, CompareOp::Gt, 90.0);
     s.query = RuleQuery::Promql { expr: expr.into() };
     s.summary = "{{ $labels.instance }} at {{ $value }}%".into();
     s
@@ -106,19 +93,13 @@ fn cpu_rule(expr: &str) -> RuleSpec {
 async fn every_series_above_the_threshold_is_an_instance() {
     let url = prometheus().await;
     let (svc, ops) = setup(Some(&url)).await;
-    svc.alerting()
-        .create_rule(&ops, cpu_rule("cpu_busy_percent"))
-        .await
-        .expect("rule");
+    svc.alerting().create_rule(&ops, cpu_rule("cpu_busy_percent")).await.expect("rule");
     let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!((r.rules, r.errors, r.queries), (1, 0, 1));
     let active = svc.alerting().active_alerts(&ops).await.expect("alerts");
     assert_eq!(active.len(), 1, "only node-1 is above 90");
     assert_eq!(active[0].state, AlertState::Firing);
-    assert_eq!(
-        active[0].labels.get("instance").map(String::as_str),
-        Some("node-1")
-    );
+    assert_eq!(active[0].labels.get("instance").map(String::as_str), Some("node-1"));
     assert!(!active[0].labels.contains_key("__name__"));
     assert_eq!(active[0].summary, "node-1 at 95.5%");
 }
@@ -127,37 +108,20 @@ async fn every_series_above_the_threshold_is_an_instance() {
 async fn prometheus_errors_and_a_missing_data_source_are_shown_on_the_rule() {
     let url = prometheus().await;
     let (svc, ops) = setup(Some(&url)).await;
-    svc.alerting()
-        .create_rule(&ops, cpu_rule("bad("))
-        .await
-        .expect("rule");
+    svc.alerting().create_rule(&ops, cpu_rule("bad(")).await.expect("rule");
     let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!(r.errors, 1);
     let rules = svc.alerting().list_rules(&ops).await.expect("list");
     let err = rules[0].last_error.clone().expect("error stored");
-    assert!(
-        err.contains("bad_data") && err.contains("parse error"),
-        "{err}"
-    );
+    assert!(err.contains("bad_data") && err.contains("parse error"), "{err}");
 
     let (svc, ops) = setup(None).await;
-    svc.alerting()
-        .create_rule(&ops, cpu_rule("up"))
-        .await
-        .expect("rule");
+    svc.alerting().create_rule(&ops, cpu_rule("up")).await.expect("rule");
     svc.alerting().evaluate_due_rules().await.expect("cycle");
     let rules = svc.alerting().list_rules(&ops).await.expect("list");
-    assert!(rules[0]
-        .last_error
-        .as_deref()
-        .unwrap_or("")
-        .contains("VIGIL_PROMETHEUS_URL"));
+    assert!(rules[0].last_error.as_deref().unwrap_or("").contains("VIGIL_PROMETHEUS_URL"));
     // The backtest says the same, on the expression field.
-    match svc
-        .alerting()
-        .backtest(&ops, cpu_rule("up"), NOW - 3_600_000, NOW)
-        .await
-    {
+    match svc.alerting().backtest(&ops, cpu_rule("up"), NOW - 3_600_000, NOW).await {
         Err(services::ServiceError::Invalid(f)) => {
             assert!(f.get("expr").unwrap_or("").contains("VIGIL_PROMETHEUS_URL"))
         }
@@ -172,11 +136,7 @@ async fn backtest_over_query_range() {
     let mut spec = cpu_rule("cpu_busy_percent");
     spec.for_ms = 5 * 60_000;
     // 10 hours at a 1-minute step; above 90 for the second half → pending 5 min, then firing.
-    let b = svc
-        .alerting()
-        .backtest(&ops, spec, NOW - 10 * 3_600_000, NOW)
-        .await
-        .expect("backtest");
+    let b = svc.alerting().backtest(&ops, spec, NOW - 10 * 3_600_000, NOW).await.expect("backtest");
     assert_eq!(b.evaluations, 601);
     assert_eq!(b.points.len(), 601);
     assert_eq!(b.spans.len(), 2, "{:?}", b.spans);

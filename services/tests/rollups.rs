@@ -21,11 +21,7 @@ use store::{ConnectOptions, Store};
 const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 const HOUR: i64 = 3_600_000;
 const SOURCES: [&str; 3] = ["knowledge_base", "generated", "human"];
-const SUBS: [&str; 3] = [
-    "subscription_start",
-    "subscription_renew",
-    "subscription_cancel",
-];
+const SUBS: [&str; 3] = ["subscription_start", "subscription_renew", "subscription_cancel"];
 
 /// A fresh database: its URL, and how to drop it.
 struct TestDb {
@@ -35,31 +31,20 @@ struct TestDb {
 
 async fn sqlite_db() -> TestDb {
     let dir = store::testing::temp_dir("vigil-rollups");
-    TestDb {
-        url: format!("sqlite://{}/v.db", dir.display()),
-        postgres: None,
-    }
+    TestDb { url: format!("sqlite://{}/v.db", dir.display()), postgres: None }
 }
 
 async fn postgres_db() -> Option<TestDb> {
     let db = store::testing::postgres_db("vigil_rollups").await?;
-    Some(TestDb {
-        url: db.url.clone(),
-        postgres: Some(db),
-    })
+    Some(TestDb { url: db.url.clone(), postgres: Some(db) })
 }
 
 impl TestDb {
     async fn services(&self) -> Services {
-        let store = Store::connect(&self.url, &ConnectOptions::default())
-            .await
-            .expect("connect");
+        let store = Store::connect(&self.url, &ConnectOptions::default()).await.expect("connect");
         store.migrate().await.expect("migrate");
         Services::new(store, Arc::new(FakeClock::at(NOW)), AuthSettings::default())
-            .with_event_settings(EventSettings {
-                reporting_tz: TZ,
-                ..Default::default()
-            })
+            .with_event_settings(EventSettings { reporting_tz: TZ, ..Default::default() })
     }
 
     async fn drop(self) {
@@ -88,12 +73,7 @@ async fn snapshot(svc: &Services) -> Snapshot {
         .map(|r| {
             let bytes: Vec<u8> = r.get("users");
             let users = RoaringBitmap::deserialize_from(&bytes[..]).expect("bitmap");
-            (
-                r.get("day"),
-                r.get("key"),
-                users.iter().collect(),
-                r.get("events"),
-            )
+            (r.get("day"), r.get("key"), users.iter().collect(), r.get("events"))
         })
         .collect();
     let hourly = sqlx::query("SELECT hour, key, data FROM rollup_hourly ORDER BY hour, key")
@@ -103,11 +83,7 @@ async fn snapshot(svc: &Services) -> Snapshot {
         .iter()
         .map(|r| {
             let data: String = r.get("data");
-            (
-                r.get("hour"),
-                r.get("key"),
-                serde_json::from_str(&data).expect("json"),
-            )
+            (r.get("hour"), r.get("key"), serde_json::from_str(&data).expect("json"))
         })
         .collect();
     let registered = sqlx::query("SELECT idx, registered_ms FROM event_users ORDER BY idx")
@@ -124,22 +100,9 @@ async fn snapshot(svc: &Services) -> Snapshot {
     .await
     .expect("subscriptions")
     .iter()
-    .map(|r| {
-        (
-            r.get("event_id"),
-            r.get("user_idx"),
-            r.get("ts_ms"),
-            r.get("kind"),
-            r.get("amount"),
-        )
-    })
+    .map(|r| (r.get("event_id"), r.get("user_idx"), r.get("ts_ms"), r.get("kind"), r.get("amount")))
     .collect();
-    Snapshot {
-        sets,
-        hourly,
-        registered,
-        subscriptions,
-    }
+    Snapshot { sets, hourly, registered, subscriptions }
 }
 
 /// ~2 500 events of 150 users over 20 days: registrations (some twice, some arriving
@@ -148,20 +111,14 @@ fn scenario() -> Vec<Value> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let today = local_day(NOW, TZ);
     let mut out = Vec::new();
-    let names = [
-        "user_login_success",
-        "feature_use_export",
-        "feature_open_search",
-        "page_view_home",
-    ];
+    let names =
+        ["user_login_success", "feature_use_export", "feature_open_search", "page_view_home"];
     for u in 0..150 {
         let user = format!("u{u}");
         let reg_day = today - rng.gen_range(0..20);
         let reg_ts = day_start_ms(reg_day, TZ) + rng.gen_range(0..24) * HOUR + u;
-        out.push(
-            json!({"event_id": format!("reg-{u}"), "event_name": "user_register_success",
-            "user_id": user, "timestamp": reg_ts}),
-        );
+        out.push(json!({"event_id": format!("reg-{u}"), "event_name": "user_register_success",
+            "user_id": user, "timestamp": reg_ts}));
         if u % 10 == 0 {
             // A repeated (later) registration: ignored by the cohort.
             out.push(
@@ -209,9 +166,8 @@ fn scenario() -> Vec<Value> {
 /// Ingests the scenario in shuffled batches (late registrations last, one batch twice).
 async fn ingest_scenario(svc: &Services) -> u64 {
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-    let (mut late, mut events): (Vec<Value>, Vec<Value>) = scenario()
-        .into_iter()
-        .partition(|e| e.get("late").is_some());
+    let (mut late, mut events): (Vec<Value>, Vec<Value>) =
+        scenario().into_iter().partition(|e| e.get("late").is_some());
     events.shuffle(&mut rng);
     for l in &mut late {
         l.as_object_mut().expect("object").remove("late");
@@ -232,17 +188,10 @@ async fn rebuild_reproduces_incremental_rollups(db: &TestDb) {
     let accepted = ingest_scenario(&svc).await;
     let incremental = snapshot(&svc).await;
     assert!(incremental.sets.len() > 100 && incremental.hourly.len() > 100);
-    assert!(incremental
-        .sets
-        .iter()
-        .any(|(_, k, _, _)| k == "registered"));
+    assert!(incremental.sets.iter().any(|(_, k, _, _)| k == "registered"));
 
     // Whole window: every event replayed, same rows.
-    let report = svc
-        .events()
-        .rebuild_rollups(None, "test", |_| {})
-        .await
-        .expect("rebuild");
+    let report = svc.events().rebuild_rollups(None, "test", |_| {}).await.expect("rebuild");
     assert_eq!(report.events, accepted);
     assert_eq!(report.from_day, local_day(NOW, TZ) - 29);
     assert_eq!(snapshot(&svc).await, incremental);
@@ -258,52 +207,29 @@ async fn rebuild_reproduces_incremental_rollups(db: &TestDb) {
         sqlx::query(sql).execute(pool).await.expect(sql);
     }
     assert_ne!(snapshot(&svc).await, incremental);
-    svc.events()
-        .rebuild_rollups(None, "test", |_| {})
-        .await
-        .expect("rebuild after loss");
+    svc.events().rebuild_rollups(None, "test", |_| {}).await.expect("rebuild after loss");
     assert_eq!(snapshot(&svc).await, incremental);
 
     // A partial rebuild keeps earlier days and registrations (including cohorts moved by
     // late events across the boundary).
     let from = local_day(NOW, TZ) - 6;
     let mut seen = Vec::new();
-    let partial = svc
-        .events()
-        .rebuild_rollups(Some(from), "test", |n| seen.push(n))
-        .await
-        .expect("partial");
+    let partial =
+        svc.events().rebuild_rollups(Some(from), "test", |n| seen.push(n)).await.expect("partial");
     assert!(partial.events > 0 && partial.events < accepted);
-    assert_eq!(
-        seen.last(),
-        Some(&partial.events),
-        "progress reaches the total"
-    );
+    assert_eq!(seen.last(), Some(&partial.events), "progress reaches the total");
     assert_eq!(snapshot(&svc).await, incremental);
 
     // Every rebuild is in the audit log.
     let audit = svc
         .store()
-        .audit_entries(&store::AuditQuery {
-            limit: 10,
-            ..Default::default()
-        })
+        .audit_entries(&store::AuditQuery { limit: 10, ..Default::default() })
         .await
         .expect("audit");
-    assert_eq!(
-        audit
-            .iter()
-            .filter(|e| e.action == "rollups.rebuild")
-            .count(),
-        3
-    );
+    assert_eq!(audit.iter().filter(|e| e.action == "rollups.rebuild").count(), 3);
 
     // Days whose raw events may be gone are refused, naming the field.
-    match svc
-        .events()
-        .rebuild_rollups(Some(local_day(NOW, TZ) - 40), "test", |_| {})
-        .await
-    {
+    match svc.events().rebuild_rollups(Some(local_day(NOW, TZ) - 40), "test", |_| {}).await {
         Err(ServiceError::Invalid(errs)) => {
             assert!(errs.to_string().contains("from"), "{errs}");
         }
@@ -348,25 +274,14 @@ async fn concurrent_replicas_lose_no_rollup_update(db: &TestDb) {
     ra.expect("replica a");
     rb.expect("replica b");
     let today = local_day(NOW, TZ);
-    assert_eq!(
-        a.events().dau_series(today, today).await.expect("dau"),
-        vec![(today, 2_000)]
-    );
+    assert_eq!(a.events().dau_series(today, today).await.expect("dau"), vec![(today, 2_000)]);
     let snap = snapshot(&b).await;
-    let ai: Vec<&Value> = snap
-        .hourly
-        .iter()
-        .filter(|(_, k, _)| k == "ai")
-        .map(|(_, _, v)| v)
-        .collect();
+    let ai: Vec<&Value> =
+        snap.hourly.iter().filter(|(_, k, _)| k == "ai").map(|(_, _, v)| v).collect();
     assert_eq!(ai.len(), 1, "one hour of AI dialogs");
     assert_eq!(ai[0]["counts"]["ended"], json!(2_000), "{}", ai[0]);
     assert_eq!(ai[0]["response_ms"]["count"], json!(2_000));
-    let active_events = snap
-        .sets
-        .iter()
-        .find(|(_, k, _, _)| k == "active")
-        .map(|s| s.3);
+    let active_events = snap.sets.iter().find(|(_, k, _, _)| k == "active").map(|s| s.3);
     assert_eq!(active_events, Some(2_000));
     a.store().close().await;
     b.store().close().await;

@@ -117,13 +117,11 @@ fn rule_from_row(r: &AnyRow) -> Result<Rule> {
 }
 
 async fn fetch_rule(conn: &mut AnyConnection, id: i64) -> Result<Rule> {
-    let row = sqlx::query(&format!(
-        "SELECT {RULE_COLUMNS} FROM alert_rules r WHERE r.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    let row = sqlx::query(&format!("SELECT {RULE_COLUMNS} FROM alert_rules r WHERE r.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
     rule_from_row(&row)
 }
 
@@ -251,10 +249,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         one_row(
-            sqlx::query("DELETE FROM alert_rules WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?,
+            sqlx::query("DELETE FROM alert_rules WHERE id = $1").bind(id).execute(&mut *tx).await?,
         )?;
         audit::append::<_, ()>(
             &mut tx,
@@ -275,9 +270,7 @@ impl Store {
     }
 
     pub async fn count_rules(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM alert_rules")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM alert_rules").fetch_one(&self.pool).await?)
     }
 
     /// Every rule with its engine state, by severity then name.
@@ -287,8 +280,7 @@ impl Store {
 
     /// Enabled rules due at `now_ms` (the engine's work list).
     pub async fn due_rules(&self, now_ms: i64) -> Result<Vec<RuleWithState>> {
-        self.rules_with_state_where("r.enabled = 1 AND s.next_eval_at_ms <= $1", Some(now_ms))
-            .await
+        self.rules_with_state_where("r.enabled = 1 AND s.next_eval_at_ms <= $1", Some(now_ms)).await
     }
 
     async fn rules_with_state_where(
@@ -396,10 +388,7 @@ impl Store {
         for (_, cond) in conds.iter().filter(|(on, _)| *on) {
             next(&mut sql, cond);
         }
-        sql.push_str(&format!(
-            " ORDER BY id DESC LIMIT {}",
-            q.limit.clamp(1, 1000)
-        ));
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", q.limit.clamp(1, 1000)));
         let mut query = sqlx::query(&sql);
         if let Some(v) = q.rule_id {
             query = query.bind(v);

@@ -19,12 +19,7 @@ pub struct AuditCtx {
 impl AuditCtx {
     /// An actor that is not a signed-in user (CLI, bootstrap, background jobs).
     pub fn system(actor: &str, at_ms: i64) -> Self {
-        Self {
-            user_id: None,
-            actor: actor.to_owned(),
-            ip: String::new(),
-            at_ms,
-        }
+        Self { user_id: None, actor: actor.to_owned(), ip: String::new(), at_ms }
     }
 }
 

@@ -122,9 +122,7 @@ impl Store {
         .bind(to_hour)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("hour")?, r.try_get("data")?)))
-            .collect()
+        rows.iter().map(|r| Ok((r.try_get("hour")?, r.try_get("data")?))).collect()
     }
 
     /// All subscription events before `until_ms`, by time: (user idx, ts, kind, amount).
@@ -191,24 +189,18 @@ impl Store {
         .bind(to_ms)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("user_idx")?, r.try_get("ts_ms")?)))
-            .collect()
+        rows.iter().map(|r| Ok((r.try_get("user_idx")?, r.try_get("ts_ms")?))).collect()
     }
 
     pub async fn count_events(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&self.pool).await?)
     }
 
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
@@ -230,12 +222,10 @@ impl Store {
         .bind(value)
         .execute(&self.pool)
         .await?;
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-                .bind(key)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Deletes raw events older than `before_ms`; returns how many.
@@ -279,9 +269,8 @@ impl IngestTx {
     ) -> Result<std::collections::HashMap<String, IndexedUser>> {
         let mut out = std::collections::HashMap::with_capacity(user_ids.len());
         for chunk in user_ids.chunks(USER_CHUNK) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, $1)", i + 2))
-                .collect();
+            let values: Vec<String> =
+                (0..chunk.len()).map(|i| format!("(${}, $1)", i + 2)).collect();
             let sql = format!(
                 "INSERT INTO event_users (user_id, first_seen_ms) VALUES {} ON CONFLICT (user_id) DO NOTHING",
                 values.join(", ")
@@ -377,8 +366,7 @@ impl IngestTx {
             .bind(key)
             .fetch_optional(&mut *self.tx)
             .await?;
-        row.map(|r| Ok((r.try_get("users")?, r.try_get("events")?)))
-            .transpose()
+        row.map(|r| Ok((r.try_get("users")?, r.try_get("events")?))).transpose()
     }
 
     pub async fn put_day_users(
@@ -402,13 +390,11 @@ impl IngestTx {
     }
 
     pub async fn hourly(&mut self, hour: i64, key: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT data FROM rollup_hourly WHERE hour = $1 AND key = $2")
-                .bind(hour)
-                .bind(key)
-                .fetch_optional(&mut *self.tx)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT data FROM rollup_hourly WHERE hour = $1 AND key = $2")
+            .bind(hour)
+            .bind(key)
+            .fetch_optional(&mut *self.tx)
+            .await?)
     }
 
     pub async fn put_hourly(&mut self, hour: i64, key: &str, data: &str) -> Result<()> {
@@ -469,20 +455,16 @@ impl IngestTx {
         .bind(before_ms)
         .fetch_all(&mut *self.tx)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("idx")?, r.try_get("registered_ms")?)))
-            .collect()
+        rows.iter().map(|r| Ok((r.try_get("idx")?, r.try_get("registered_ms")?))).collect()
     }
 
     /// Forgets registrations at or after `from_ms` (they are recomputed from raw events).
     pub async fn clear_registrations_from(&mut self, from_ms: i64) -> Result<u64> {
-        Ok(
-            sqlx::query("UPDATE event_users SET registered_ms = NULL WHERE registered_ms >= $1")
-                .bind(from_ms)
-                .execute(&mut *self.tx)
-                .await?
-                .rows_affected(),
-        )
+        Ok(sqlx::query("UPDATE event_users SET registered_ms = NULL WHERE registered_ms >= $1")
+            .bind(from_ms)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected())
     }
 
     /// One page of raw events from `from_ms` on, in (time, id) order, after `after`.

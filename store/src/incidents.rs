@@ -35,9 +35,7 @@ impl Incident {
     }
 
     pub fn commander(&self) -> Option<i64> {
-        self.roles
-            .get(&domain::incident::IncidentRole::Commander)
-            .and_then(|v| v.first().copied())
+        self.roles.get(&domain::incident::IncidentRole::Commander).and_then(|v| v.first().copied())
     }
 }
 
@@ -226,12 +224,7 @@ fn link_entry(a: &AlertLink) -> NewEntry {
     NewEntry {
         at_ms: a.linked_at_ms,
         kind: EntryKind::Alert,
-        body: format!(
-            "Alert linked: {} ({}, {})",
-            a.title,
-            a.severity.as_str(),
-            a.source
-        ),
+        body: format!("Alert linked: {} ({}, {})", a.title, a.severity.as_str(), a.source),
     }
 }
 
@@ -516,16 +509,12 @@ impl Store {
         }
         if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let k = next();
-            sql.push_str(&format!(
-                " AND (LOWER(title) LIKE ${k} OR LOWER(code) LIKE ${k})"
-            ));
+            sql.push_str(&format!(" AND (LOWER(title) LIKE ${k} OR LOWER(code) LIKE ${k})"));
             let escaped = q.to_lowercase().replace(['%', '_'], "");
             binds.push(Bind::Text(format!("%{escaped}%")));
         }
         let limit = if f.limit <= 0 { 500 } else { f.limit.min(5000) };
-        sql.push_str(&format!(
-            " ORDER BY detected_at_ms DESC, id DESC LIMIT {limit}"
-        ));
+        sql.push_str(&format!(" ORDER BY detected_at_ms DESC, id DESC LIMIT {limit}"));
         let mut query = sqlx::query(&sql);
         for b in binds {
             query = match b {
@@ -571,13 +560,12 @@ impl Store {
     }
 
     pub async fn timeline_entry(&self, entry_id: i64) -> Result<TimelineEntry> {
-        let row = sqlx::query(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM incident_timeline WHERE id = $1"
-        ))
-        .bind(entry_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query(&format!("SELECT {ENTRY_COLUMNS} FROM incident_timeline WHERE id = $1"))
+                .bind(entry_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         entry_from_row(&row)
     }
 
@@ -590,13 +578,12 @@ impl Store {
         ctx: &AuditCtx,
     ) -> Result<TimelineEntry> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM incident_timeline WHERE id = $1"
-        ))
-        .bind(entry_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query(&format!("SELECT {ENTRY_COLUMNS} FROM incident_timeline WHERE id = $1"))
+                .bind(entry_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         let before = entry_from_row(&row)?;
         if before.kind != EntryKind::Note {
             return Err(StoreError::Conflict(
@@ -612,12 +599,11 @@ impl Store {
         .bind(ctx.at_ms)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM incident_timeline WHERE id = $1"
-        ))
-        .bind(entry_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let row =
+            sqlx::query(&format!("SELECT {ENTRY_COLUMNS} FROM incident_timeline WHERE id = $1"))
+                .bind(entry_id)
+                .fetch_one(&mut *tx)
+                .await?;
         let after = entry_from_row(&row)?;
         audit::append(
             &mut tx,
@@ -776,11 +762,7 @@ impl Store {
             append_entries(
                 &mut tx,
                 incident.id,
-                &[NewEntry {
-                    at_ms: ctx.at_ms,
-                    kind: EntryKind::Postmortem,
-                    body,
-                }],
+                &[NewEntry { at_ms: ctx.at_ms, kind: EntryKind::Postmortem, body }],
                 ctx,
             )
             .await?;
@@ -812,10 +794,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let s: String = r.try_get("status")?;
-                Ok((
-                    r.try_get("incident_id")?,
-                    PmStatus::parse(&s).unwrap_or(PmStatus::Draft),
-                ))
+                Ok((r.try_get("incident_id")?, PmStatus::parse(&s).unwrap_or(PmStatus::Draft)))
             })
             .collect()
     }
@@ -964,10 +943,7 @@ impl Store {
             binds.push(Bind::Text(s.as_str().to_owned()));
         }
         if let Some(d) = &f.overdue_on {
-            sql.push_str(&format!(
-                " AND a.status <> 'done' AND a.due_date < ${}",
-                next()
-            ));
+            sql.push_str(&format!(" AND a.status <> 'done' AND a.due_date < ${}", next()));
             binds.push(Bind::Text(d.clone()));
         }
         if f.open_only {

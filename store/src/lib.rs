@@ -119,10 +119,7 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(10),
-        }
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(10) }
     }
 }
 
@@ -161,9 +158,7 @@ impl Store {
         let pool = pool_opts.connect(&url).await?;
         if backend == Backend::Sqlite {
             // WAL is a property of the database file; setting it once per open is enough.
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await?;
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         Ok(Store { pool, backend })
     }
@@ -220,10 +215,7 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
     if let Some(parent) = Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Config(format!(
-                    "cannot create data folder {}: {e}",
-                    parent.display()
-                ))
+                StoreError::Config(format!("cannot create data folder {}: {e}", parent.display()))
             })?;
         }
     }
@@ -254,18 +246,9 @@ mod tests {
 
     #[test]
     fn backend_from_url() {
-        assert_eq!(
-            Backend::from_url("sqlite://x.db").ok(),
-            Some(Backend::Sqlite)
-        );
-        assert_eq!(
-            Backend::from_url("postgres://u@h/db").ok(),
-            Some(Backend::Postgres)
-        );
-        assert!(matches!(
-            Backend::from_url("mysql://h/db"),
-            Err(StoreError::Config(_))
-        ));
+        assert_eq!(Backend::from_url("sqlite://x.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("postgres://u@h/db").ok(), Some(Backend::Postgres));
+        assert!(matches!(Backend::from_url("mysql://h/db"), Err(StoreError::Config(_))));
     }
 
     #[test]
@@ -274,13 +257,7 @@ mod tests {
             redact_url("postgres://vigil:s3cret@db:5432/vigil"),
             "postgres://vigil:***@db:5432/vigil"
         );
-        assert_eq!(
-            redact_url("postgres://vigil@db/vigil"),
-            "postgres://vigil@db/vigil"
-        );
-        assert_eq!(
-            redact_url("sqlite://data/vigil.db"),
-            "sqlite://data/vigil.db"
-        );
+        assert_eq!(redact_url("postgres://vigil@db/vigil"), "postgres://vigil@db/vigil");
+        assert_eq!(redact_url("sqlite://data/vigil.db"), "sqlite://data/vigil.db");
     }
 }

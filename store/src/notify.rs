@@ -124,12 +124,11 @@ impl Store {
             StoreError::Conflict(_) => StoreError::Conflict(format!("a channel named {name:?} exists")),
             e => e,
         })?;
-        let row = sqlx::query(&format!(
-            "SELECT {CHANNEL_COLUMNS} FROM notify_channels WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let row =
+            sqlx::query(&format!("SELECT {CHANNEL_COLUMNS} FROM notify_channels WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
         let ch = channel_from_row(&row)?;
         audit::append::<(), _>(
             &mut tx,
@@ -146,13 +145,12 @@ impl Store {
 
     pub async fn delete_channel(&self, id: i64, ctx: &AuditCtx) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {CHANNEL_COLUMNS} FROM notify_channels WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query(&format!("SELECT {CHANNEL_COLUMNS} FROM notify_channels WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         let before = channel_from_row(&row)?;
         one_row(
             sqlx::query("DELETE FROM notify_channels WHERE id = $1")
@@ -174,11 +172,10 @@ impl Store {
     }
 
     pub async fn channels(&self) -> Result<Vec<ChannelRow>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CHANNEL_COLUMNS} FROM notify_channels ORDER BY name"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {CHANNEL_COLUMNS} FROM notify_channels ORDER BY name"))
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(channel_from_row).collect()
     }
 
@@ -189,8 +186,7 @@ impl Store {
         let row = sqlx::query("SELECT policy, version FROM notify_policy WHERE id = 1")
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok((r.try_get("policy")?, r.try_get("version")?)))
-            .transpose()
+        row.map(|r| Ok((r.try_get("policy")?, r.try_get("version")?))).transpose()
     }
 
     /// Saves the policy if `expected_version` is current (0 before the first save).
@@ -333,12 +329,9 @@ impl Store {
     // ----- groups and outbox -----
 
     pub async fn notify_groups(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT group_key, state FROM notify_groups")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("group_key")?, r.try_get("state")?)))
-            .collect()
+        let rows =
+            sqlx::query("SELECT group_key, state FROM notify_groups").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("group_key")?, r.try_get("state")?))).collect()
     }
 
     /// Stores a dispatch: group states (`None` deletes) and new deliveries, together. A

@@ -110,15 +110,8 @@ impl Store {
         .map_err(|e| name_taken(e, spec))?;
         let doc = fetch_doc::<T>(&mut tx, id).await?;
         let target = format!("{}:{id}", T::AUDIT);
-        audit::append::<(), _>(
-            &mut tx,
-            ctx,
-            &action::<T>("create"),
-            &target,
-            None,
-            Some(&doc),
-        )
-        .await?;
+        audit::append::<(), _>(&mut tx, ctx, &action::<T>("create"), &target, None, Some(&doc))
+            .await?;
         tx.commit().await?;
         Ok(doc)
     }
@@ -162,15 +155,8 @@ impl Store {
         }
         let after = fetch_doc::<T>(&mut tx, id).await?;
         let target = format!("{}:{id}", T::AUDIT);
-        audit::append(
-            &mut tx,
-            ctx,
-            &action::<T>("update"),
-            &target,
-            Some(&before),
-            Some(&after),
-        )
-        .await?;
+        audit::append(&mut tx, ctx, &action::<T>("update"), &target, Some(&before), Some(&after))
+            .await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -191,15 +177,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let target = format!("{}:{id}", T::AUDIT);
-        audit::append::<_, ()>(
-            &mut tx,
-            ctx,
-            &action::<T>("delete"),
-            &target,
-            Some(&before),
-            None,
-        )
-        .await?;
+        audit::append::<_, ()>(&mut tx, ctx, &action::<T>("delete"), &target, Some(&before), None)
+            .await?;
         tx.commit().await?;
         Ok(before)
     }
@@ -442,10 +421,7 @@ impl Store {
             .await?
             .into_iter()
             .find(|c| c.user_id == user_id)
-            .unwrap_or(Contact {
-                user_id,
-                ..Contact::default()
-            }))
+            .unwrap_or(Contact { user_id, ..Contact::default() }))
     }
 
     pub async fn save_contact(&self, c: &Contact, ctx: &AuditCtx) -> Result<Contact> {
@@ -772,11 +748,7 @@ impl Store {
         if escalation_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = escalation_ids
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = escalation_ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         let rows = sqlx::query(&format!(
             "SELECT {PAGE_COLUMNS} FROM pages WHERE escalation_id IN ({list}) ORDER BY due_at_ms, id"
         ))
@@ -787,13 +759,11 @@ impl Store {
 }
 
 async fn fetch_esc(conn: &mut AnyConnection, id: i64) -> Result<Escalation> {
-    let row = sqlx::query(&format!(
-        "SELECT {ESC_COLUMNS} FROM escalations WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(StoreError::NotFound)?;
+    let row = sqlx::query(&format!("SELECT {ESC_COLUMNS} FROM escalations WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
     esc_from_row(&row)
 }
 
@@ -875,11 +845,7 @@ impl Store {
         Ok(match row {
             Some(r) => {
                 let kind: String = r.try_get("kind")?;
-                let kind = if kind == "user" {
-                    FeedKind::User
-                } else {
-                    FeedKind::Schedule
-                };
+                let kind = if kind == "user" { FeedKind::User } else { FeedKind::Schedule };
                 Some((kind, r.try_get("subject_id")?))
             }
             None => None,

@@ -141,12 +141,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        one_row(
-            sqlx::query("DELETE FROM probes WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?,
-        )?;
+        one_row(sqlx::query("DELETE FROM probes WHERE id = $1").bind(id).execute(&mut *tx).await?)?;
         audit::append::<_, ()>(
             &mut tx,
             ctx,
@@ -243,15 +238,13 @@ impl Store {
         for r in rows {
             let ok: i64 = r.try_get("ok")?;
             let status: Option<i64> = r.try_get("status")?;
-            out.entry(r.try_get("probe_id")?)
-                .or_default()
-                .push(ProbeResult {
-                    at_ms: r.try_get("at_ms")?,
-                    ok: ok != 0,
-                    status: status.and_then(|s| u16::try_from(s).ok()),
-                    latency_ms: r.try_get("latency_ms")?,
-                    error: r.try_get("error")?,
-                });
+            out.entry(r.try_get("probe_id")?).or_default().push(ProbeResult {
+                at_ms: r.try_get("at_ms")?,
+                ok: ok != 0,
+                status: status.and_then(|s| u16::try_from(s).ok()),
+                latency_ms: r.try_get("latency_ms")?,
+                error: r.try_get("error")?,
+            });
         }
         Ok(out)
     }
@@ -270,10 +263,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let failures: Option<i64> = r.try_get("failures")?;
-                Ok((
-                    r.try_get("probe_id")?,
-                    (r.try_get("runs")?, failures.unwrap_or(0)),
-                ))
+                Ok((r.try_get("probe_id")?, (r.try_get("runs")?, failures.unwrap_or(0))))
             })
             .collect()
     }

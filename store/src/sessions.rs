@@ -135,12 +135,10 @@ impl Store {
 
     /// Deletes expired sessions; returns how many.
     pub async fn delete_expired_sessions(&self, now_ms: i64) -> Result<u64> {
-        Ok(
-            sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1")
-                .bind(now_ms)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
+        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 }

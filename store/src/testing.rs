@@ -31,12 +31,10 @@ pub fn temp_dir(prefix: &str) -> std::path::PathBuf {
 /// remove it).
 pub async fn sqlite_store(prefix: &str) -> (Store, std::path::PathBuf) {
     let dir = temp_dir(prefix);
-    let store = Store::connect(
-        &format!("sqlite://{}/vigil.db", dir.display()),
-        &ConnectOptions::default(),
-    )
-    .await
-    .expect("connect sqlite");
+    let store =
+        Store::connect(&format!("sqlite://{}/vigil.db", dir.display()), &ConnectOptions::default())
+            .await
+            .expect("connect sqlite");
     let applied = store.migrate().await.expect("migrate sqlite");
     assert!(applied >= 1, "fresh database applies migrations");
     (store, dir)
@@ -51,10 +49,7 @@ pub struct PostgresDb {
 }
 
 fn one_connection() -> ConnectOptions {
-    ConnectOptions {
-        max_connections: 1,
-        ..Default::default()
-    }
+    ConnectOptions { max_connections: 1, ..Default::default() }
 }
 
 /// Creates a database named `<prefix>_<random>`; `None` when skipped outside CI.
@@ -65,10 +60,7 @@ pub async fn postgres_db(prefix: &str) -> Option<PostgresDb> {
     let admin = match Store::connect(&admin_url, &one_connection()).await {
         Ok(s) => s,
         Err(e) => {
-            assert!(
-                !in_ci,
-                "PostgreSQL at {admin_url} is unreachable under CI=true: {e}"
-            );
+            assert!(!in_ci, "PostgreSQL at {admin_url} is unreachable under CI=true: {e}");
             eprintln!("SKIPPED (Postgres unreachable, CI not set): {e}");
             return None;
         }
@@ -79,26 +71,17 @@ pub async fn postgres_db(prefix: &str) -> Option<PostgresDb> {
         .await
         .expect("create test database");
     admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    Some(PostgresDb {
-        url: format!("{base}/{name}"),
-        admin_url,
-        name,
-    })
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+    Some(PostgresDb { url: format!("{base}/{name}"), admin_url, name })
 }
 
 impl PostgresDb {
     /// Drops the database (closing whatever connections are left).
     pub async fn drop_db(&self) {
         if let Ok(admin) = Store::connect(&self.admin_url, &one_connection()).await {
-            let _ = sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(admin.pool())
-            .await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+                .execute(admin.pool())
+                .await;
             admin.close().await;
         }
     }

@@ -81,9 +81,7 @@ async fn fetch_user(conn: &mut AnyConnection, id: i64) -> Result<User> {
 
 impl Store {
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
     }
 
     /// Creates a user; `Conflict` when the email is taken.
@@ -176,58 +174,27 @@ impl Store {
         }
         one_row(q.execute(&mut *tx).await?)?;
         let after = fetch_user(&mut tx, id).await?;
-        audit::append(
-            &mut tx,
-            ctx,
-            action,
-            &format!("user:{id}"),
-            Some(&before),
-            Some(&after),
-        )
-        .await?;
+        audit::append(&mut tx, ctx, action, &format!("user:{id}"), Some(&before), Some(&after))
+            .await?;
         tx.commit().await?;
         Ok(after)
     }
 
     pub async fn set_user_role(&self, id: i64, role: Role, ctx: &AuditCtx) -> Result<User> {
-        self.update_user(
-            id,
-            ctx,
-            "user.role",
-            "role = $3",
-            vec![Arg::Text(role.as_str().into())],
-        )
-        .await
+        self.update_user(id, ctx, "user.role", "role = $3", vec![Arg::Text(role.as_str().into())])
+            .await
     }
 
     pub async fn set_user_name(&self, id: i64, name: &str, ctx: &AuditCtx) -> Result<User> {
-        self.update_user(
-            id,
-            ctx,
-            "user.name",
-            "name = $3",
-            vec![Arg::Text(name.into())],
-        )
-        .await
+        self.update_user(id, ctx, "user.name", "name = $3", vec![Arg::Text(name.into())]).await
     }
 
     /// Disables (and signs out) or re-enables a user.
     pub async fn set_user_disabled(&self, id: i64, disabled: bool, ctx: &AuditCtx) -> Result<User> {
         let at = disabled.then_some(ctx.at_ms);
-        let action = if disabled {
-            "user.disable"
-        } else {
-            "user.enable"
-        };
-        let user = self
-            .update_user(
-                id,
-                ctx,
-                action,
-                "disabled_at_ms = $3",
-                vec![Arg::OptInt(at)],
-            )
-            .await?;
+        let action = if disabled { "user.disable" } else { "user.enable" };
+        let user =
+            self.update_user(id, ctx, action, "disabled_at_ms = $3", vec![Arg::OptInt(at)]).await?;
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(id)

@@ -9,12 +9,7 @@ use store::{
 };
 
 fn ctx(at_ms: i64) -> AuditCtx {
-    AuditCtx {
-        user_id: Some(1),
-        actor: "admin@example.com".into(),
-        ip: "127.0.0.1".into(),
-        at_ms,
-    }
+    AuditCtx { user_id: Some(1), actor: "admin@example.com".into(), ip: "127.0.0.1".into(), at_ms }
 }
 
 fn new_user(email: &str, role: Role) -> NewUser {
@@ -35,9 +30,7 @@ async fn sqlite_store() -> (Store, std::path::PathBuf) {
 /// A fresh, migrated Postgres database for one test; `None` when skipped (never in CI).
 async fn postgres_store() -> Option<(Store, store::testing::PostgresDb)> {
     let db = store::testing::postgres_db("vigil_test").await?;
-    let store = Store::connect(&db.url, &ConnectOptions::default())
-        .await
-        .expect("connect test db");
+    let store = Store::connect(&db.url, &ConnectOptions::default()).await.expect("connect test db");
     let applied = store.migrate().await.expect("migrate postgres");
     assert!(applied >= 1);
     Some((store, db))
@@ -108,41 +101,21 @@ async fn users_create_read_update_and_audit(store: &Store) {
     assert!(u.is_active());
     assert_eq!(u.created_at_ms, 1_000);
 
-    let found = store
-        .user_by_email("ada@example.com")
-        .await
-        .expect("by email")
-        .expect("exists");
+    let found = store.user_by_email("ada@example.com").await.expect("by email").expect("exists");
     assert_eq!(found.user, u);
     assert!(found.password_hash.starts_with("$argon2id$"));
-    assert!(store
-        .user_by_email("nobody@example.com")
-        .await
-        .expect("query")
-        .is_none());
-    assert!(matches!(
-        store.user_by_id(9_999).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(store.user_by_email("nobody@example.com").await.expect("query").is_none());
+    assert!(matches!(store.user_by_id(9_999).await, Err(StoreError::NotFound)));
 
-    let promoted = store
-        .set_user_role(u.id, Role::Editor, &ctx(2_000))
-        .await
-        .expect("role");
+    let promoted = store.set_user_role(u.id, Role::Editor, &ctx(2_000)).await.expect("role");
     assert_eq!(promoted.role, Role::Editor);
     assert_eq!(promoted.updated_at_ms, 2_000);
     let prefs = store
         .set_user_preferences(u.id, Locale::ZhCn, "Asia/Shanghai", &ctx(3_000))
         .await
         .expect("prefs");
-    assert_eq!(
-        (prefs.locale, prefs.time_zone.as_str()),
-        (Locale::ZhCn, "Asia/Shanghai")
-    );
-    store
-        .set_user_password_hash(u.id, "$argon2id$new", None, &ctx(4_000))
-        .await
-        .expect("pw");
+    assert_eq!((prefs.locale, prefs.time_zone.as_str()), (Locale::ZhCn, "Asia/Shanghai"));
+    store.set_user_password_hash(u.id, "$argon2id$new", None, &ctx(4_000)).await.expect("pw");
     assert!(matches!(
         store.set_user_role(424_242, Role::Admin, &ctx(5_000)).await,
         Err(StoreError::NotFound)
@@ -157,15 +130,7 @@ async fn users_create_read_update_and_audit(store: &Store) {
         .await
         .expect("audit");
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(
-        actions,
-        [
-            "user.password",
-            "user.preferences",
-            "user.role",
-            "user.create"
-        ]
-    );
+    assert_eq!(actions, ["user.password", "user.preferences", "user.role", "user.create"]);
     let role_change = &log[2];
     assert_eq!(role_change.target, format!("user:{}", u.id));
     assert_eq!(role_change.actor, "admin@example.com");
@@ -176,29 +141,19 @@ async fn users_create_read_update_and_audit(store: &Store) {
     assert_eq!(before["role"], "viewer");
     assert_eq!(after["role"], "editor");
     // The password hash never reaches the audit log.
-    assert!(log
-        .iter()
-        .all(|e| !e.after_json.clone().unwrap_or_default().contains("argon2")));
+    assert!(log.iter().all(|e| !e.after_json.clone().unwrap_or_default().contains("argon2")));
 }
 
 async fn duplicate_email_is_a_conflict_and_writes_nothing(store: &Store) {
-    store
-        .create_user(&new_user("ops@example.com", Role::Editor), &ctx(1))
-        .await
-        .expect("first");
+    store.create_user(&new_user("ops@example.com", Role::Editor), &ctx(1)).await.expect("first");
     let err = store
         .create_user(&new_user("ops@example.com", Role::Admin), &ctx(2))
         .await
         .expect_err("duplicate");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.count_users().await.expect("count"), 1);
-    let log = store
-        .audit_entries(&AuditQuery {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .expect("audit");
+    let log =
+        store.audit_entries(&AuditQuery { limit: 10, ..Default::default() }).await.expect("audit");
     assert_eq!(log.len(), 1, "the refused write left no audit entry");
 }
 
@@ -214,68 +169,26 @@ async fn sessions_expire_and_follow_disabled_users(store: &Store) {
         ip: "10.0.0.1".into(),
         user_agent: "test".into(),
     };
-    store
-        .create_session(&s, &u, &ctx(1_000))
-        .await
-        .expect("session");
-    let live = store
-        .session_user("h1", 5_000)
-        .await
-        .expect("q")
-        .expect("live");
-    assert_eq!(
-        (live.user_id, live.role, live.expires_at_ms),
-        (u.id, Role::Responder, 10_000)
-    );
-    assert!(
-        store.session_user("h1", 10_000).await.expect("q").is_none(),
-        "expired at its end"
-    );
-    assert!(store
-        .session_user("nope", 5_000)
-        .await
-        .expect("q")
-        .is_none());
+    store.create_session(&s, &u, &ctx(1_000)).await.expect("session");
+    let live = store.session_user("h1", 5_000).await.expect("q").expect("live");
+    assert_eq!((live.user_id, live.role, live.expires_at_ms), (u.id, Role::Responder, 10_000));
+    assert!(store.session_user("h1", 10_000).await.expect("q").is_none(), "expired at its end");
+    assert!(store.session_user("nope", 5_000).await.expect("q").is_none());
 
-    store
-        .touch_session("h1", 9_000, 20_000)
-        .await
-        .expect("touch");
-    assert!(
-        store.session_user("h1", 15_000).await.expect("q").is_some(),
-        "sliding expiry"
-    );
+    store.touch_session("h1", 9_000, 20_000).await.expect("touch");
+    assert!(store.session_user("h1", 15_000).await.expect("q").is_some(), "sliding expiry");
 
-    store
-        .set_user_disabled(u.id, true, &ctx(16_000))
-        .await
-        .expect("disable");
+    store.set_user_disabled(u.id, true, &ctx(16_000)).await.expect("disable");
     assert!(
         store.session_user("h1", 16_500).await.expect("q").is_none(),
         "disabled users lose sessions"
     );
 
-    store
-        .set_user_disabled(u.id, false, &ctx(17_000))
-        .await
-        .expect("enable");
-    let s2 = NewSession {
-        token_hash: "h2".into(),
-        expires_at_ms: 30_000,
-        ..s
-    };
-    store
-        .create_session(&s2, &u, &ctx(17_500))
-        .await
-        .expect("session 2");
-    let s3 = NewSession {
-        token_hash: "h3".into(),
-        ..s2.clone()
-    };
-    store
-        .create_session(&s3, &u, &ctx(17_600))
-        .await
-        .expect("session 3");
+    store.set_user_disabled(u.id, false, &ctx(17_000)).await.expect("enable");
+    let s2 = NewSession { token_hash: "h2".into(), expires_at_ms: 30_000, ..s };
+    store.create_session(&s2, &u, &ctx(17_500)).await.expect("session 2");
+    let s3 = NewSession { token_hash: "h3".into(), ..s2.clone() };
+    store.create_session(&s3, &u, &ctx(17_600)).await.expect("session 3");
     // A password change ends every session of the user but the one named.
     assert_eq!(
         store
@@ -286,20 +199,12 @@ async fn sessions_expire_and_follow_disabled_users(store: &Store) {
     );
     assert!(store.session_user("h3", 17_800).await.expect("q").is_none());
     assert!(store.session_user("h2", 17_800).await.expect("q").is_some());
-    store
-        .delete_session("h2", u.id, &ctx(18_000))
-        .await
-        .expect("logout");
+    store.delete_session("h2", u.id, &ctx(18_000)).await.expect("logout");
     assert!(store.session_user("h2", 18_500).await.expect("q").is_none());
     assert_eq!(store.delete_expired_sessions(100_000).await.expect("gc"), 0);
 
-    let log = store
-        .audit_entries(&AuditQuery {
-            limit: 20,
-            ..Default::default()
-        })
-        .await
-        .expect("audit");
+    let log =
+        store.audit_entries(&AuditQuery { limit: 20, ..Default::default() }).await.expect("audit");
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -335,59 +240,28 @@ async fn api_keys_hash_lookup_and_revoke(store: &Store) {
         .await
         .expect("key");
     assert_eq!(key.scope, ApiScope::Ingest);
-    let found = store
-        .api_key_by_hash("keyhash")
-        .await
-        .expect("q")
-        .expect("found");
+    let found = store.api_key_by_hash("keyhash").await.expect("q").expect("found");
     assert_eq!(found.id, key.id);
     store.touch_api_key(key.id, 50).await.expect("touch");
-    assert_eq!(
-        store.list_api_keys().await.expect("list")[0].last_used_at_ms,
-        Some(50)
-    );
+    assert_eq!(store.list_api_keys().await.expect("list")[0].last_used_at_ms, Some(50));
     // A disabled creator's key is not found; enabled again, it is.
-    store
-        .set_user_disabled(admin.id, true, &ctx(60))
-        .await
-        .expect("disable");
+    store.set_user_disabled(admin.id, true, &ctx(60)).await.expect("disable");
     assert!(store.api_key_by_hash("keyhash").await.expect("q").is_none());
-    store
-        .set_user_disabled(admin.id, false, &ctx(70))
-        .await
-        .expect("enable");
+    store.set_user_disabled(admin.id, false, &ctx(70)).await.expect("enable");
     assert!(store.api_key_by_hash("keyhash").await.expect("q").is_some());
 
-    let revoked = store
-        .revoke_api_key(key.id, &ctx(100))
-        .await
-        .expect("revoke");
+    let revoked = store.revoke_api_key(key.id, &ctx(100)).await.expect("revoke");
     assert_eq!(revoked.revoked_at_ms, Some(100));
-    let again = store
-        .revoke_api_key(key.id, &ctx(200))
-        .await
-        .expect("revoke again");
-    assert_eq!(
-        again.revoked_at_ms,
-        Some(100),
-        "first revocation time is kept"
-    );
+    let again = store.revoke_api_key(key.id, &ctx(200)).await.expect("revoke again");
+    assert_eq!(again.revoked_at_ms, Some(100), "first revocation time is kept");
     assert!(store.api_key_by_hash("keyhash").await.expect("q").is_none());
-    assert!(matches!(
-        store.revoke_api_key(777, &ctx(300)).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.revoke_api_key(777, &ctx(300)).await, Err(StoreError::NotFound)));
 }
 
 async fn audit_log_pages_and_filters(store: &Store) {
     for i in 0..7 {
         store
-            .audit_event(
-                &ctx(i),
-                "session.login_failed",
-                &format!("email:u{i}@example.com"),
-                None,
-            )
+            .audit_event(&ctx(i), "session.login_failed", &format!("email:u{i}@example.com"), None)
             .await
             .expect("event");
     }
@@ -400,23 +274,14 @@ async fn audit_log_pages_and_filters(store: &Store) {
         )
         .await
         .expect("event");
-    let page1 = store
-        .audit_entries(&AuditQuery {
-            limit: 5,
-            ..Default::default()
-        })
-        .await
-        .expect("p1");
+    let page1 =
+        store.audit_entries(&AuditQuery { limit: 5, ..Default::default() }).await.expect("p1");
     assert_eq!(page1.len(), 5);
     assert_eq!(page1[0].action, "settings.update");
     assert_eq!(page1[0].actor_user_id, None);
     assert_eq!(page1[0].after_json.as_deref(), Some(r#"{"k":1}"#));
     let page2 = store
-        .audit_entries(&AuditQuery {
-            limit: 5,
-            before_id: Some(page1[4].id),
-            ..Default::default()
-        })
+        .audit_entries(&AuditQuery { limit: 5, before_id: Some(page1[4].id), ..Default::default() })
         .await
         .expect("p2");
     assert_eq!(page2.len(), 3);
@@ -436,10 +301,7 @@ async fn events_rollups_and_settings(store: &Store) {
     use store::events::NewEvent;
     let mut tx = store.begin_ingest().await.expect("begin");
     let first = tx.users(&["user-a"], 1_000).await.expect("user");
-    let again = tx
-        .users(&["user-a", "user-b"], 2_000)
-        .await
-        .expect("same user, and a new one");
+    let again = tx.users(&["user-a", "user-b"], 2_000).await.expect("same user, and a new one");
     let (u1, u2) = (first["user-a"], again["user-b"]);
     assert_eq!(u1, again["user-a"], "one index per user_id");
     assert_ne!(u1.idx, u2.idx);
@@ -454,62 +316,29 @@ async fn events_rollups_and_settings(store: &Store) {
         properties: Some(r#"{"source":"ad"}"#),
         received_at_ms: 6_000,
     };
-    let new = tx
-        .insert_events(std::slice::from_ref(&e))
-        .await
-        .expect("insert");
+    let new = tx.insert_events(std::slice::from_ref(&e)).await.expect("insert");
     assert!(new.contains("ev-1"));
-    let again = tx
-        .insert_events(std::slice::from_ref(&e))
-        .await
-        .expect("duplicate");
+    let again = tx.insert_events(std::slice::from_ref(&e)).await.expect("duplicate");
     assert!(again.is_empty(), "same event_id is a duplicate");
     tx.set_registered(u1.idx, 5_000).await.expect("registered");
-    tx.put_day_users(10, "active", &[1, 2, 3, 255], 7)
-        .await
-        .expect("put");
-    tx.put_day_users(10, "active", &[9, 9], 8)
-        .await
-        .expect("upsert");
-    tx.put_day_users(11, "feature:export", &[4], 1)
-        .await
-        .expect("put");
-    tx.put_hourly(100, "ai", r#"{"n":1}"#)
-        .await
-        .expect("hourly");
-    tx.put_hourly(100, "ai", r#"{"n":2}"#)
-        .await
-        .expect("hourly upsert");
-    tx.insert_subscription("ev-s", u2.idx, 7_000, "start", 99.5)
-        .await
-        .expect("sub");
-    assert_eq!(
-        tx.day_users(10, "active").await.expect("read in tx"),
-        Some((vec![9, 9], 8))
-    );
+    tx.put_day_users(10, "active", &[1, 2, 3, 255], 7).await.expect("put");
+    tx.put_day_users(10, "active", &[9, 9], 8).await.expect("upsert");
+    tx.put_day_users(11, "feature:export", &[4], 1).await.expect("put");
+    tx.put_hourly(100, "ai", r#"{"n":1}"#).await.expect("hourly");
+    tx.put_hourly(100, "ai", r#"{"n":2}"#).await.expect("hourly upsert");
+    tx.insert_subscription("ev-s", u2.idx, 7_000, "start", 99.5).await.expect("sub");
+    assert_eq!(tx.day_users(10, "active").await.expect("read in tx"), Some((vec![9, 9], 8)));
     tx.commit().await.expect("commit");
 
     assert_eq!(store.count_events().await.expect("count"), 1);
     let rows = store.day_users("active", 0, 20).await.expect("range");
     assert_eq!(rows.len(), 1);
-    assert_eq!(
-        (rows[0].day, rows[0].users.clone(), rows[0].events),
-        (10, vec![9, 9], 8)
-    );
-    assert_eq!(
-        store.rollup_keys("feature:", 0, 20).await.expect("keys"),
-        ["feature:export"]
-    );
-    assert_eq!(
-        store.hourly("ai", 0, 200).await.expect("hourly"),
-        [(100, r#"{"n":2}"#.to_owned())]
-    );
+    assert_eq!((rows[0].day, rows[0].users.clone(), rows[0].events), (10, vec![9, 9], 8));
+    assert_eq!(store.rollup_keys("feature:", 0, 20).await.expect("keys"), ["feature:export"]);
+    assert_eq!(store.hourly("ai", 0, 200).await.expect("hourly"), [(100, r#"{"n":2}"#.to_owned())]);
     let subs = store.subscription_events(10_000).await.expect("subs");
     assert_eq!(subs, [(u2.idx, 7_000, "start".to_owned(), 99.5)]);
-    let funnel = store
-        .events_of("user_register_success", 0, 10_000)
-        .await
-        .expect("funnel rows");
+    let funnel = store.events_of("user_register_success", 0, 10_000).await.expect("funnel rows");
     assert_eq!(funnel, [(u1.idx, 5_000)]);
     assert!(store
         .events_of("user_register_success", 5_001, 10_000)
@@ -528,42 +357,16 @@ async fn events_rollups_and_settings(store: &Store) {
     let mut tx = store.begin_ingest().await.expect("begin");
     tx.put_day_users(12, "active", &[1], 1).await.expect("put");
     drop(tx);
-    assert!(store
-        .day_users("active", 12, 12)
-        .await
-        .expect("range")
-        .is_empty());
+    assert!(store.day_users("active", 12, 12).await.expect("range").is_empty());
 
     assert_eq!(store.setting("reporting_tz").await.expect("get"), None);
     store.set_setting("reporting_tz", "UTC").await.expect("set");
-    store
-        .set_setting("reporting_tz", "Asia/Shanghai")
-        .await
-        .expect("overwrite");
-    assert_eq!(
-        store.setting("reporting_tz").await.expect("get").as_deref(),
-        Some("Asia/Shanghai")
-    );
+    store.set_setting("reporting_tz", "Asia/Shanghai").await.expect("overwrite");
+    assert_eq!(store.setting("reporting_tz").await.expect("get").as_deref(), Some("Asia/Shanghai"));
 
-    assert_eq!(
-        store.delete_events_before(6_000).await.expect("retention"),
-        1
-    );
-    assert_eq!(
-        store
-            .delete_rollups_before(11, 101)
-            .await
-            .expect("rollup retention"),
-        2
-    );
-    assert_eq!(
-        store
-            .day_users("feature:export", 0, 20)
-            .await
-            .expect("kept")
-            .len(),
-        1
-    );
+    assert_eq!(store.delete_events_before(6_000).await.expect("retention"), 1);
+    assert_eq!(store.delete_rollups_before(11, 101).await.expect("rollup retention"), 2);
+    assert_eq!(store.day_users("feature:export", 0, 20).await.expect("kept").len(), 1);
 }
 
 fn rule_spec(name: &str, threshold: f64) -> domain::alerting::RuleSpec {
@@ -577,45 +380,28 @@ fn rule_spec(name: &str, threshold: f64) -> domain::alerting::RuleSpec {
 }
 
 async fn rules_versions_conflicts_and_audit(store: &Store) {
-    let admin = store
-        .create_user(&new_user("ops@example.com", Role::Editor), &ctx(1))
-        .await
-        .expect("user");
-    let c = AuditCtx {
-        user_id: Some(admin.id),
-        ..ctx(1_000)
-    };
-    let r = store
-        .create_rule(&rule_spec("AI low", 0.9), &c)
-        .await
-        .expect("create");
+    let admin =
+        store.create_user(&new_user("ops@example.com", Role::Editor), &ctx(1)).await.expect("user");
+    let c = AuditCtx { user_id: Some(admin.id), ..ctx(1_000) };
+    let r = store.create_rule(&rule_spec("AI low", 0.9), &c).await.expect("create");
     assert_eq!((r.version, r.updated_by), (1, Some(admin.id)));
-    assert_eq!(
-        store.rule(r.id).await.expect("get").spec,
-        rule_spec("AI low", 0.9)
-    );
+    assert_eq!(store.rule(r.id).await.expect("get").spec, rule_spec("AI low", 0.9));
     // Same name → Conflict naming the rule, nothing written.
     match store.create_rule(&rule_spec("AI low", 0.5), &c).await {
         Err(StoreError::Conflict(m)) => assert!(m.contains("AI low"), "{m}"),
         other => panic!("expected conflict, got {other:?}"),
     }
     assert_eq!(store.count_rules().await.expect("count"), 1);
-    let u = store
-        .update_rule(r.id, 1, &rule_spec("AI low", 0.8), &ctx(2_000))
-        .await
-        .expect("update");
+    let u =
+        store.update_rule(r.id, 1, &rule_spec("AI low", 0.8), &ctx(2_000)).await.expect("update");
     assert_eq!(u.version, 2);
     // A stale version is refused.
     assert!(matches!(
-        store
-            .update_rule(r.id, 1, &rule_spec("AI low", 0.1), &ctx(3_000))
-            .await,
+        store.update_rule(r.id, 1, &rule_spec("AI low", 0.1), &ctx(3_000)).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        store
-            .update_rule(999, 1, &rule_spec("x", 0.1), &ctx(3_000))
-            .await,
+        store.update_rule(999, 1, &rule_spec("x", 0.1), &ctx(3_000)).await,
         Err(StoreError::NotFound)
     ));
     let listed = store.rules_with_state().await.expect("list");
@@ -633,11 +419,7 @@ async fn rules_versions_conflicts_and_audit(store: &Store) {
         .expect("audit");
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
     assert_eq!(actions, vec!["rule.delete", "rule.update", "rule.create"]);
-    assert!(audit[1]
-        .before_json
-        .as_deref()
-        .unwrap_or("")
-        .contains("0.9"));
+    assert!(audit[1].before_json.as_deref().unwrap_or("").contains("0.9"));
     assert!(audit[1].after_json.as_deref().unwrap_or("").contains("0.8"));
 }
 
@@ -654,10 +436,7 @@ async fn evaluations_store_state_and_history(store: &Store) {
     let t = state.evaluate(
         RuleTiming::default(),
         60_000,
-        &[Sample {
-            labels: labels.clone(),
-            value: 0.7,
-        }],
+        &[Sample { labels: labels.clone(), value: 0.7 }],
     );
     let e = store::Evaluated {
         rule_id: r.id,
@@ -678,32 +457,19 @@ async fn evaluations_store_state_and_history(store: &Store) {
     assert_eq!(due[0].last_value, Some(0.7));
     // A result for an older version is dropped (the rule was edited meanwhile).
     store
-        .update_rule(
-            r.id,
-            1,
-            &rule_spec("AI low", 0.5),
-            &AuditCtx::system("system", 1),
-        )
+        .update_rule(r.id, 1, &rule_spec("AI low", 0.5), &AuditCtx::system("system", 1))
         .await
         .expect("edit");
     assert!(!store.record_evaluation(&e).await.expect("stale"));
     let h = store
-        .alert_history(&store::HistoryQuery {
-            limit: 10,
-            ..Default::default()
-        })
+        .alert_history(&store::HistoryQuery { limit: 10, ..Default::default() })
         .await
         .expect("history");
     // No `for`: one evaluation went inactive → pending → firing; the stale one wrote nothing.
     assert_eq!(h.len(), 2, "{h:?}");
     assert_eq!(
         (h[0].rule_name.as_str(), h[0].from, h[0].to, h[0].value),
-        (
-            "AI low",
-            Some(AlertState::Pending),
-            Some(AlertState::Firing),
-            Some(0.7)
-        )
+        ("AI low", Some(AlertState::Pending), Some(AlertState::Firing), Some(0.7))
     );
     assert_eq!((h[1].from, h[1].to), (None, Some(AlertState::Pending)));
     assert_eq!(h[0].labels, labels);
@@ -737,59 +503,28 @@ async fn evaluations_store_state_and_history(store: &Store) {
             0,
         ),
     ] {
-        assert_eq!(
-            store.alert_history(&q).await.expect("filtered").len(),
-            n,
-            "{q:?}"
-        );
+        assert_eq!(store.alert_history(&q).await.expect("filtered").len(), n, "{q:?}");
     }
 }
 
 async fn leases_have_one_holder_at_a_time(store: &Store) {
-    assert!(store
-        .try_lease("engine", "a", 1_000, 10_000)
-        .await
-        .expect("a takes"));
-    assert!(!store
-        .try_lease("engine", "b", 2_000, 10_000)
-        .await
-        .expect("b waits"));
-    assert!(store
-        .try_lease("engine", "a", 5_000, 10_000)
-        .await
-        .expect("a renews"));
+    assert!(store.try_lease("engine", "a", 1_000, 10_000).await.expect("a takes"));
+    assert!(!store.try_lease("engine", "b", 2_000, 10_000).await.expect("b waits"));
+    assert!(store.try_lease("engine", "a", 5_000, 10_000).await.expect("a renews"));
     // a's renewal runs to 15 000: b still waits at 14 999, takes over after.
-    assert!(!store
-        .try_lease("engine", "b", 14_999, 10_000)
-        .await
-        .expect("b waits"));
-    assert!(store
-        .try_lease("engine", "b", 15_001, 10_000)
-        .await
-        .expect("b takes over"));
-    assert!(!store
-        .try_lease("engine", "a", 16_000, 10_000)
-        .await
-        .expect("a lost it"));
+    assert!(!store.try_lease("engine", "b", 14_999, 10_000).await.expect("b waits"));
+    assert!(store.try_lease("engine", "b", 15_001, 10_000).await.expect("b takes over"));
+    assert!(!store.try_lease("engine", "a", 16_000, 10_000).await.expect("a lost it"));
     store.release_lease("engine", "b").await.expect("release");
-    assert!(store
-        .try_lease("engine", "a", 16_001, 10_000)
-        .await
-        .expect("a again"));
+    assert!(store.try_lease("engine", "a", 16_001, 10_000).await.expect("a again"));
     // Leases are per name.
-    assert!(store
-        .try_lease("other", "b", 16_001, 10_000)
-        .await
-        .expect("other"));
+    assert!(store.try_lease("other", "b", 16_001, 10_000).await.expect("other"));
 }
 
 async fn probes_claims_results_and_pruning(store: &Store) {
     use domain::probe::{ProbeResult, ProbeSpec};
     let spec = ProbeSpec::new("API health", "http://127.0.0.1:9/health");
-    let p = store
-        .create_probe(&spec, &AuditCtx::system("test", 1_000))
-        .await
-        .expect("create");
+    let p = store.create_probe(&spec, &AuditCtx::system("test", 1_000)).await.expect("create");
     assert_eq!((p.version, p.next_run_at_ms), (1, 0));
     assert!(matches!(
         store.create_probe(&spec, &AuditCtx::system("test", 1_000)).await,
@@ -798,17 +533,10 @@ async fn probes_claims_results_and_pruning(store: &Store) {
     // Due at once; claimed once; next run one interval later, then on the same cadence.
     let due = store.claim_due_probes(10_000).await.expect("claim");
     assert_eq!(due.len(), 1);
-    assert!(store
-        .claim_due_probes(10_001)
-        .await
-        .expect("again")
-        .is_empty());
+    assert!(store.claim_due_probes(10_001).await.expect("again").is_empty());
     assert_eq!(store.probe(p.id).await.expect("get").next_run_at_ms, 70_000);
     assert_eq!(store.claim_due_probes(75_000).await.expect("late").len(), 1);
-    assert_eq!(
-        store.probe(p.id).await.expect("get").next_run_at_ms,
-        130_000
-    );
+    assert_eq!(store.probe(p.id).await.expect("get").next_run_at_ms, 130_000);
     // Results, windows, counts.
     let results: Vec<(i64, ProbeResult)> = (1..=10)
         .map(|i| {
@@ -826,30 +554,14 @@ async fn probes_claims_results_and_pruning(store: &Store) {
         .collect();
     store.record_probe_results(&results).await.expect("record");
     // A deleted probe's late result is dropped.
-    store
-        .record_probe_results(&[(p.id + 1000, results[0].1.clone())])
-        .await
-        .expect("orphan");
-    let got = store
-        .probe_results(Some(&[p.id]), 3 * 60_000, 10 * 60_000)
-        .await
-        .expect("window");
+    store.record_probe_results(&[(p.id + 1000, results[0].1.clone())]).await.expect("orphan");
+    let got = store.probe_results(Some(&[p.id]), 3 * 60_000, 10 * 60_000).await.expect("window");
     let rows = &got[&p.id];
     assert_eq!(rows.len(), 7);
     assert_eq!(rows[0].at_ms, 4 * 60_000);
     assert!(!rows[0].ok && rows[3].status.is_none() && rows[6].latency_ms == 15.0);
-    assert_eq!(
-        store
-            .probe_results(None, 0, i64::MAX)
-            .await
-            .expect("all")
-            .len(),
-        1
-    );
-    assert_eq!(
-        store.probe_counts(0, i64::MAX).await.expect("counts")[&p.id],
-        (10, 2)
-    );
+    assert_eq!(store.probe_results(None, 0, i64::MAX).await.expect("all").len(), 1);
+    assert_eq!(store.probe_counts(0, i64::MAX).await.expect("counts")[&p.id], (10, 2));
     // Edits bump the version and run again at once; stale edits conflict.
     let mut edited = spec.clone();
     edited.interval_ms = 30_000;
@@ -859,30 +571,15 @@ async fn probes_claims_results_and_pruning(store: &Store) {
         .expect("update");
     assert_eq!((e.version, e.next_run_at_ms), (2, 0));
     assert!(matches!(
-        store
-            .update_probe(p.id, 1, &edited, &AuditCtx::system("test", 2_000))
-            .await,
+        store.update_probe(p.id, 1, &edited, &AuditCtx::system("test", 2_000)).await,
         Err(store::StoreError::Conflict(_))
     ));
-    assert_eq!(
-        store.prune_probe_results(5 * 60_000).await.expect("prune"),
-        4
-    );
-    store
-        .delete_probe(p.id, &AuditCtx::system("test", 3_000))
-        .await
-        .expect("delete");
+    assert_eq!(store.prune_probe_results(5 * 60_000).await.expect("prune"), 4);
+    store.delete_probe(p.id, &AuditCtx::system("test", 3_000)).await.expect("delete");
     assert!(store.probes().await.expect("list").is_empty());
-    assert!(store
-        .probe_results(None, 0, i64::MAX)
-        .await
-        .expect("gone")
-        .is_empty());
+    assert!(store.probe_results(None, 0, i64::MAX).await.expect("gone").is_empty());
     let audit = store
-        .audit_entries(&store::AuditQuery {
-            limit: 10,
-            ..Default::default()
-        })
+        .audit_entries(&store::AuditQuery { limit: 10, ..Default::default() })
         .await
         .expect("audit");
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
@@ -900,20 +597,12 @@ const HOUR: i64 = domain::incident::HOUR_MS;
 const DAY: i64 = domain::incident::DAY_MS;
 
 fn as_user(u: &store::User, at_ms: i64) -> AuditCtx {
-    AuditCtx {
-        user_id: Some(u.id),
-        actor: u.email.clone(),
-        ip: "10.0.0.7".into(),
-        at_ms,
-    }
+    AuditCtx { user_id: Some(u.id), actor: u.email.clone(), ip: "10.0.0.7".into(), at_ms }
 }
 
 async fn user(store: &Store, email: &str) -> store::User {
     store
-        .create_user(
-            &new_user(email, Role::Responder),
-            &AuditCtx::system("cli", 1),
-        )
+        .create_user(&new_user(email, Role::Responder), &AuditCtx::system("cli", 1))
         .await
         .expect("user")
 }
@@ -931,11 +620,7 @@ fn declared(
         roles.insert(IncidentRole::Commander, vec![c.id]);
     }
     store::NewIncident {
-        fields: IncidentFields {
-            title: title.into(),
-            severity,
-            ..IncidentFields::default()
-        },
+        fields: IncidentFields { title: title.into(), severity, ..IncidentFields::default() },
         detected_at_ms,
         day: day.into(),
         roles,
@@ -1004,39 +689,18 @@ async fn incidents_are_numbered_per_day_with_timeline_alerts_notes_and_audit(sto
     assert_eq!(a.status(), Status::Detecting);
     assert_eq!(a.commander(), Some(ic.id));
     assert!(a.checklist.is_empty());
-    assert_eq!(
-        (a.reporter_id, a.reporter.as_str(), a.version),
-        (Some(ic.id), "ic@example.com", 1)
-    );
+    assert_eq!((a.reporter_id, a.reporter.as_str(), a.version), (Some(ic.id), "ic@example.com", 1));
     assert_eq!((a.created_at_ms, a.updated_at_ms), (T0 + 5_000, T0 + 5_000));
     assert_eq!(store.incident(a.id).await.expect("get"), a);
-    assert_eq!(
-        store
-            .incident_by_code(" inc-20260214-001 ")
-            .await
-            .expect("by code"),
-        a
-    );
-    assert!(matches!(
-        store.incident_by_code("INC-20260214-009").await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.incident(a.id + 1_000).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_eq!(store.incident_by_code(" inc-20260214-001 ").await.expect("by code"), a);
+    assert!(matches!(store.incident_by_code("INC-20260214-009").await, Err(StoreError::NotFound)));
+    assert!(matches!(store.incident(a.id + 1_000).await, Err(StoreError::NotFound)));
 
     // Same day → next number; another day starts at 001; back on the first day → 003.
     let sys = AuditCtx::system("system", T0 + 6_000);
     let b = store
         .create_incident(
-            &declared(
-                "Payment webhook errors",
-                Severity::P0,
-                "20260214",
-                T0 + HOUR,
-                None,
-            ),
+            &declared("Payment webhook errors", Severity::P0, "20260214", T0 + HOUR, None),
             None,
             &sys,
         )
@@ -1044,13 +708,7 @@ async fn incidents_are_numbered_per_day_with_timeline_alerts_notes_and_audit(sto
         .expect("declare b");
     let c = store
         .create_incident(
-            &declared(
-                "Search lag",
-                Severity::P3,
-                "20260215",
-                T0 + DAY,
-                Some(&eng1),
-            ),
+            &declared("Search lag", Severity::P3, "20260215", T0 + DAY, Some(&eng1)),
             None,
             &sys,
         )
@@ -1106,56 +764,20 @@ async fn incidents_are_numbered_per_day_with_timeline_alerts_notes_and_audit(sto
             b_timeline[0].actor.as_str(),
             b_timeline[0].actor_user_id
         ),
-        (
-            EntryKind::Declared,
-            "INC-20260214-002 declared as P0 by system",
-            "system",
-            None
-        )
+        (EntryKind::Declared, "INC-20260214-002 declared as P0 by system", "system", None)
     );
 
     // Alert links: stored with labels, found by fingerprint, once per incident.
-    assert_eq!(
-        store.incident_alerts(a.id).await.expect("alerts"),
-        std::slice::from_ref(&alert)
-    );
+    assert_eq!(store.incident_alerts(a.id).await.expect("alerts"), std::slice::from_ref(&alert));
     assert!(store.incident_alerts(b.id).await.expect("none").is_empty());
+    assert_eq!(store.incident_for_alert("fp-chat-1").await.expect("for alert"), Some(a.id));
+    assert_eq!(store.incident_for_alert("fp-other").await.expect("for alert"), None);
+    let relinked = AlertLink { linked_at_ms: T0 + DAY + MIN, ..alert.clone() };
+    assert!(store.link_alert(&c, &relinked, &sys).await.expect("link to c"));
+    assert!(!store.link_alert(&c, &relinked, &sys).await.expect("already linked"));
+    assert_eq!(store.incident_for_alert("fp-chat-1").await.expect("newest"), Some(c.id));
     assert_eq!(
-        store
-            .incident_for_alert("fp-chat-1")
-            .await
-            .expect("for alert"),
-        Some(a.id)
-    );
-    assert_eq!(
-        store
-            .incident_for_alert("fp-other")
-            .await
-            .expect("for alert"),
-        None
-    );
-    let relinked = AlertLink {
-        linked_at_ms: T0 + DAY + MIN,
-        ..alert.clone()
-    };
-    assert!(store
-        .link_alert(&c, &relinked, &sys)
-        .await
-        .expect("link to c"));
-    assert!(!store
-        .link_alert(&c, &relinked, &sys)
-        .await
-        .expect("already linked"));
-    assert_eq!(
-        store.incident_for_alert("fp-chat-1").await.expect("newest"),
-        Some(c.id)
-    );
-    assert_eq!(
-        store
-            .incident_timeline(c.id)
-            .await
-            .expect("timeline c")
-            .len(),
+        store.incident_timeline(c.id).await.expect("timeline c").len(),
         2,
         "one link entry for one link"
     );
@@ -1176,12 +798,7 @@ async fn incidents_are_numbered_per_day_with_timeline_alerts_notes_and_audit(sto
     assert_eq!(after_note.len(), 3);
     let note = after_note[2].clone();
     assert_eq!(
-        (
-            note.kind,
-            note.at_ms,
-            note.actor_user_id,
-            note.created_at_ms
-        ),
+        (note.kind, note.at_ms, note.actor_user_id, note.created_at_ms),
         (EntryKind::Note, T0 + 7 * MIN, Some(eng1.id), T0 + 8 * MIN)
     );
     let edited = store
@@ -1203,14 +820,7 @@ async fn incidents_are_numbered_per_day_with_timeline_alerts_notes_and_audit(sto
         }
     );
     assert_eq!(store.timeline_entry(note.id).await.expect("read"), edited);
-    match store
-        .update_note(
-            declared_entry.id,
-            "rewritten",
-            T0,
-            &as_user(&ic, T0 + 10 * MIN),
-        )
-        .await
+    match store.update_note(declared_entry.id, "rewritten", T0, &as_user(&ic, T0 + 10 * MIN)).await
     {
         Err(StoreError::Conflict(m)) => assert!(m.contains("only notes"), "{m}"),
         other => panic!("expected conflict, got {other:?}"),
@@ -1221,36 +831,21 @@ async fn incidents_are_numbered_per_day_with_timeline_alerts_notes_and_audit(sto
         "the refused edit changed nothing"
     );
     assert!(matches!(
-        store
-            .update_note(note.id + 1_000, "x", T0, &as_user(&ic, T0))
-            .await,
+        store.update_note(note.id + 1_000, "x", T0, &as_user(&ic, T0)).await,
         Err(StoreError::NotFound)
     ));
     // The note now describes a symptom before detection: the timeline is in event order.
-    let kinds: Vec<EntryKind> = store
-        .incident_timeline(a.id)
-        .await
-        .expect("timeline")
-        .iter()
-        .map(|e| e.kind)
-        .collect();
-    assert_eq!(
-        kinds,
-        [EntryKind::Note, EntryKind::Declared, EntryKind::Alert]
-    );
+    let kinds: Vec<EntryKind> =
+        store.incident_timeline(a.id).await.expect("timeline").iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EntryKind::Note, EntryKind::Declared, EntryKind::Alert]);
 
     let log = incident_actions(store, "incident.").await;
-    let actions: Vec<(&str, &str)> = log
-        .iter()
-        .map(|e| (e.action.as_str(), e.target.as_str()))
-        .collect();
+    let actions: Vec<(&str, &str)> =
+        log.iter().map(|e| (e.action.as_str(), e.target.as_str())).collect();
     assert_eq!(
         actions,
         [
-            (
-                "incident.note.update",
-                format!("incident-entry:{}", note.id).as_str()
-            ),
+            ("incident.note.update", format!("incident-entry:{}", note.id).as_str()),
             ("incident.timeline.add", "incident:INC-20260214-001"),
             ("incident.alert.link", "incident:INC-20260215-001"),
             ("incident.create", "incident:INC-20260214-003"),
@@ -1279,13 +874,7 @@ async fn incident_saves_refuse_stale_versions_and_filters_follow_the_copied_colu
     let sys = AuditCtx::system("system", T0);
     let a = store
         .create_incident(
-            &declared(
-                "Chat replies time out",
-                Severity::P1,
-                "20260214",
-                T0,
-                Some(&ic1),
-            ),
+            &declared("Chat replies time out", Severity::P1, "20260214", T0, Some(&ic1)),
             None,
             &sys,
         )
@@ -1293,13 +882,7 @@ async fn incident_saves_refuse_stale_versions_and_filters_follow_the_copied_colu
         .expect("a");
     let b = store
         .create_incident(
-            &declared(
-                "Payment webhook errors",
-                Severity::P0,
-                "20260214",
-                T0 + HOUR,
-                None,
-            ),
+            &declared("Payment webhook errors", Severity::P0, "20260214", T0 + HOUR, None),
             None,
             &sys,
         )
@@ -1307,13 +890,7 @@ async fn incident_saves_refuse_stale_versions_and_filters_follow_the_copied_colu
         .expect("b");
     let c = store
         .create_incident(
-            &declared(
-                "Search index lagging",
-                Severity::P3,
-                "20260215",
-                T0 + DAY,
-                Some(&ic2),
-            ),
+            &declared("Search index lagging", Severity::P3, "20260215", T0 + DAY, Some(&ic2)),
             None,
             &sys,
         )
@@ -1323,19 +900,12 @@ async fn incident_saves_refuse_stale_versions_and_filters_follow_the_copied_colu
     // Acknowledge, raise to P0, hand over to ic2, tick a checkpoint.
     let mut next = a.clone();
     next.log
-        .change(
-            Severity::P1,
-            Status::Investigating,
-            T0 + 10 * MIN,
-            T0 + 20 * MIN,
-            None,
-        )
+        .change(Severity::P1, Status::Investigating, T0 + 10 * MIN, T0 + 20 * MIN, None)
         .expect("transition");
     next.fields.severity = Severity::P0;
     next.fields.title = "Chat replies time out (all regions)".into();
     next.roles.insert(IncidentRole::Commander, vec![ic2.id]);
-    next.checklist
-        .insert(Checkpoint::LevelAndCommander, T0 + 3 * MIN);
+    next.checklist.insert(Checkpoint::LevelAndCommander, T0 + 3 * MIN);
     let entry = NewEntry {
         at_ms: T0 + 10 * MIN,
         kind: EntryKind::Status,
@@ -1352,16 +922,10 @@ async fn incident_saves_refuse_stale_versions_and_filters_follow_the_copied_colu
         .await
         .expect("save");
     assert_eq!(saved.version, 2);
-    assert_eq!(
-        (saved.created_at_ms, saved.updated_at_ms),
-        (T0, T0 + 20 * MIN)
-    );
+    assert_eq!((saved.created_at_ms, saved.updated_at_ms), (T0, T0 + 20 * MIN));
     assert_eq!(saved.status(), Status::Investigating);
     assert_eq!(saved.commander(), Some(ic2.id));
-    assert_eq!(
-        (&saved.fields, &saved.log, &saved.roles),
-        (&next.fields, &next.log, &next.roles)
-    );
+    assert_eq!((&saved.fields, &saved.log, &saved.roles), (&next.fields, &next.log, &next.roles));
     assert_eq!(saved.checklist, next.checklist);
     assert_eq!((saved.code.as_str(), saved.id), ("INC-20260214-001", a.id));
     assert_eq!(store.incident(a.id).await.expect("get"), saved);
@@ -1381,57 +945,29 @@ async fn incident_saves_refuse_stale_versions_and_filters_follow_the_copied_colu
         )
         .await
     {
-        Err(StoreError::Conflict(m)) => assert!(
-            m.contains("version 2 is current") && m.contains("based on 1"),
-            "{m}"
-        ),
+        Err(StoreError::Conflict(m)) => {
+            assert!(m.contains("version 2 is current") && m.contains("based on 1"), "{m}")
+        }
         other => panic!("expected conflict, got {other:?}"),
     }
     assert_eq!(store.incident(a.id).await.expect("get"), saved);
-    assert_eq!(
-        store.incident_timeline(a.id).await.expect("timeline"),
-        timeline_before
-    );
+    assert_eq!(store.incident_timeline(a.id).await.expect("timeline"), timeline_before);
     assert_eq!(incident_actions(store, "").await.len(), audit_before);
     assert_eq!(
-        timeline_before
-            .iter()
-            .map(|e| (e.kind, e.at_ms))
-            .collect::<Vec<_>>(),
-        [
-            (EntryKind::Declared, T0),
-            (EntryKind::Status, T0 + 10 * MIN)
-        ]
+        timeline_before.iter().map(|e| (e.kind, e.at_ms)).collect::<Vec<_>>(),
+        [(EntryKind::Declared, T0), (EntryKind::Status, T0 + 10 * MIN)]
     );
 
     // Monitor and resolve (P0 watches 4 h): a leaves the open list.
     let mut next = saved.clone();
     next.log
-        .change(
-            Severity::P0,
-            Status::Monitoring,
-            T0 + 30 * MIN,
-            T0 + 5 * HOUR,
-            None,
-        )
+        .change(Severity::P0, Status::Monitoring, T0 + 30 * MIN, T0 + 5 * HOUR, None)
         .expect("monitor");
     next.log
-        .change(
-            Severity::P0,
-            Status::Resolved,
-            T0 + 5 * HOUR,
-            T0 + 5 * HOUR,
-            None,
-        )
+        .change(Severity::P0, Status::Resolved, T0 + 5 * HOUR, T0 + 5 * HOUR, None)
         .expect("resolve");
     let resolved = store
-        .save_incident(
-            &saved,
-            &next,
-            &[],
-            "incident.status",
-            &as_user(&ic2, T0 + 5 * HOUR),
-        )
+        .save_incident(&saved, &next, &[], "incident.status", &as_user(&ic2, T0 + 5 * HOUR))
         .await
         .expect("resolve");
     assert_eq!((resolved.version, resolved.status()), (3, Status::Resolved));
@@ -1455,120 +991,42 @@ async fn incident_saves_refuse_stale_versions_and_filters_follow_the_copied_colu
     );
 
     let codes = |f: IncidentFilter| async move {
-        store
-            .incidents(&f)
-            .await
-            .expect("list")
-            .into_iter()
-            .map(|i| i.code)
-            .collect::<Vec<_>>()
+        store.incidents(&f).await.expect("list").into_iter().map(|i| i.code).collect::<Vec<_>>()
     };
     let (ca, cb, cc) = (a.code.clone(), b.code.clone(), c.code.clone());
     let table: Vec<(IncidentFilter, Vec<String>)> = vec![
+        (IncidentFilter::default(), vec![cc.clone(), cb.clone(), ca.clone()]),
+        (IncidentFilter { open: Some(true), ..Default::default() }, vec![cc.clone(), cb.clone()]),
+        (IncidentFilter { open: Some(false), ..Default::default() }, vec![ca.clone()]),
+        (IncidentFilter { status: Some(Status::Resolved), ..Default::default() }, vec![ca.clone()]),
         (
-            IncidentFilter::default(),
-            vec![cc.clone(), cb.clone(), ca.clone()],
-        ),
-        (
-            IncidentFilter {
-                open: Some(true),
-                ..Default::default()
-            },
+            IncidentFilter { status: Some(Status::Detecting), ..Default::default() },
             vec![cc.clone(), cb.clone()],
         ),
-        (
-            IncidentFilter {
-                open: Some(false),
-                ..Default::default()
-            },
-            vec![ca.clone()],
-        ),
-        (
-            IncidentFilter {
-                status: Some(Status::Resolved),
-                ..Default::default()
-            },
-            vec![ca.clone()],
-        ),
-        (
-            IncidentFilter {
-                status: Some(Status::Detecting),
-                ..Default::default()
-            },
-            vec![cc.clone(), cb.clone()],
-        ),
-        (
-            IncidentFilter {
-                status: Some(Status::Investigating),
-                ..Default::default()
-            },
-            vec![],
-        ),
+        (IncidentFilter { status: Some(Status::Investigating), ..Default::default() }, vec![]),
         // a was raised from P1 to P0.
         (
-            IncidentFilter {
-                severity: Some(Severity::P0),
-                ..Default::default()
-            },
+            IncidentFilter { severity: Some(Severity::P0), ..Default::default() },
             vec![cb.clone(), ca.clone()],
         ),
-        (
-            IncidentFilter {
-                severity: Some(Severity::P1),
-                ..Default::default()
-            },
-            vec![],
-        ),
+        (IncidentFilter { severity: Some(Severity::P1), ..Default::default() }, vec![]),
         // a was handed over from ic1 to ic2.
         (
-            IncidentFilter {
-                commander_id: Some(ic2.id),
-                ..Default::default()
-            },
+            IncidentFilter { commander_id: Some(ic2.id), ..Default::default() },
             vec![cc.clone(), ca.clone()],
         ),
+        (IncidentFilter { commander_id: Some(ic1.id), ..Default::default() }, vec![]),
         (
-            IncidentFilter {
-                commander_id: Some(ic1.id),
-                ..Default::default()
-            },
-            vec![],
-        ),
-        (
-            IncidentFilter {
-                q: Some("  CHAT Replies ".into()),
-                ..Default::default()
-            },
+            IncidentFilter { q: Some("  CHAT Replies ".into()), ..Default::default() },
             vec![ca.clone()],
         ),
+        (IncidentFilter { q: Some("all regions".into()), ..Default::default() }, vec![ca.clone()]),
+        (IncidentFilter { q: Some("Overwritten".into()), ..Default::default() }, vec![]),
         (
-            IncidentFilter {
-                q: Some("all regions".into()),
-                ..Default::default()
-            },
-            vec![ca.clone()],
-        ),
-        (
-            IncidentFilter {
-                q: Some("Overwritten".into()),
-                ..Default::default()
-            },
-            vec![],
-        ),
-        (
-            IncidentFilter {
-                q: Some("inc-20260214".into()),
-                ..Default::default()
-            },
+            IncidentFilter { q: Some("inc-20260214".into()), ..Default::default() },
             vec![cb.clone(), ca.clone()],
         ),
-        (
-            IncidentFilter {
-                q: Some("20260215-001".into()),
-                ..Default::default()
-            },
-            vec![cc.clone()],
-        ),
+        (IncidentFilter { q: Some("20260215-001".into()), ..Default::default() }, vec![cc.clone()]),
         // From inclusive, to exclusive.
         (
             IncidentFilter {
@@ -1579,18 +1037,11 @@ async fn incident_saves_refuse_stale_versions_and_filters_follow_the_copied_colu
             vec![cb.clone()],
         ),
         (
-            IncidentFilter {
-                from_ms: Some(T0 + 1),
-                ..Default::default()
-            },
+            IncidentFilter { from_ms: Some(T0 + 1), ..Default::default() },
             vec![cc.clone(), cb.clone()],
         ),
         (
-            IncidentFilter {
-                open: Some(true),
-                severity: Some(Severity::P0),
-                ..Default::default()
-            },
+            IncidentFilter { open: Some(true), severity: Some(Severity::P0), ..Default::default() },
             vec![cb.clone()],
         ),
         (
@@ -1602,13 +1053,7 @@ async fn incident_saves_refuse_stale_versions_and_filters_follow_the_copied_colu
             },
             vec![cc.clone()],
         ),
-        (
-            IncidentFilter {
-                limit: 2,
-                ..Default::default()
-            },
-            vec![cc.clone(), cb.clone()],
-        ),
+        (IncidentFilter { limit: 2, ..Default::default() }, vec![cc.clone(), cb.clone()]),
     ];
     for (f, want) in table {
         assert_eq!(codes(f.clone()).await, want, "{f:?}");
@@ -1628,13 +1073,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
     let sys = AuditCtx::system("system", T0);
     let a = store
         .create_incident(
-            &declared(
-                "Chat replies time out",
-                Severity::P1,
-                "20260214",
-                T0,
-                Some(&ic),
-            ),
+            &declared("Chat replies time out", Severity::P1, "20260214", T0, Some(&ic)),
             None,
             &sys,
         )
@@ -1642,13 +1081,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
         .expect("a");
     let b = store
         .create_incident(
-            &declared(
-                "Payment webhook errors",
-                Severity::P0,
-                "20260214",
-                T0 + HOUR,
-                None,
-            ),
+            &declared("Payment webhook errors", Severity::P0, "20260214", T0 + HOUR, None),
             None,
             &sys,
         )
@@ -1659,11 +1092,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
     assert_eq!(store.postmortem(a.id).await.expect("none yet"), None);
     let mut doc = Postmortem {
         timeline: vec![
-            PmTimelineRow {
-                at_ms: T0,
-                event: "Alert fired".into(),
-                owner: "vigil".into(),
-            },
+            PmTimelineRow { at_ms: T0, event: "Alert fired".into(), owner: "vigil".into() },
             PmTimelineRow {
                 at_ms: T0 + 10 * MIN,
                 event: "Gateway scaled".into(),
@@ -1672,10 +1101,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
         ],
         direct_cause: "Gateway connection pool exhausted".into(),
         whys: vec!["Pool too small".into(), "Defaults never tuned".into()],
-        factors: Fishbone {
-            methods: "No load test before launch".into(),
-            ..Fishbone::default()
-        },
+        factors: Fishbone { methods: "No load test before launch".into(), ..Fishbone::default() },
         users_affected: Some(1_200),
         complaints: Some(0),
         links_docs: "runbook https://wiki.example.com/chat".into(),
@@ -1683,9 +1109,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
     };
     // Nothing to replace yet: only expected version 0 creates.
     assert!(matches!(
-        store
-            .save_postmortem(&a, 1, &doc, PmStatus::Draft, &as_user(&ic, T0 + DAY))
-            .await,
+        store.save_postmortem(&a, 1, &doc, PmStatus::Draft, &as_user(&ic, T0 + DAY)).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.postmortem(a.id).await.expect("still none"), None);
@@ -1705,27 +1129,18 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
             updated_at_ms: T0 + DAY,
         }
     );
-    assert_eq!(
-        store.postmortem(a.id).await.expect("read"),
-        Some(v1.clone())
-    );
+    assert_eq!(store.postmortem(a.id).await.expect("read"), Some(v1.clone()));
     // A second "create" (expected 0) is stale now and writes nothing.
     let mut other = doc.clone();
     other.direct_cause = "Someone else's text".into();
-    match store
-        .save_postmortem(&a, 0, &other, PmStatus::Draft, &as_user(&ann, T0 + DAY + 1))
-        .await
+    match store.save_postmortem(&a, 0, &other, PmStatus::Draft, &as_user(&ann, T0 + DAY + 1)).await
     {
-        Err(StoreError::Conflict(m)) => assert!(
-            m.contains("version 1 is current") && m.contains("based on 0"),
-            "{m}"
-        ),
+        Err(StoreError::Conflict(m)) => {
+            assert!(m.contains("version 1 is current") && m.contains("based on 0"), "{m}")
+        }
         other => panic!("expected conflict, got {other:?}"),
     }
-    assert_eq!(
-        store.postmortem(a.id).await.expect("read"),
-        Some(v1.clone())
-    );
+    assert_eq!(store.postmortem(a.id).await.expect("read"), Some(v1.clone()));
 
     doc.root_cause = "Connection pool sized for 2024 traffic".into();
     let t = |h: i64| T0 + DAY + h * HOUR;
@@ -1734,13 +1149,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
         .await
         .expect("review");
     assert_eq!(
-        (
-            v2.version,
-            v2.status,
-            v2.published_at_ms,
-            v2.created_at_ms,
-            v2.updated_at_ms
-        ),
+        (v2.version, v2.status, v2.published_at_ms, v2.created_at_ms, v2.updated_at_ms),
         (2, PmStatus::InReview, None, T0 + DAY, t(1))
     );
     assert_eq!(v2.doc.root_cause, "Connection pool sized for 2024 traffic");
@@ -1761,9 +1170,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
     );
     assert_eq!(v4.doc, doc);
     assert!(matches!(
-        store
-            .save_postmortem(&a, 3, &doc, PmStatus::Draft, &as_user(&bob, t(4)))
-            .await,
+        store.save_postmortem(&a, 3, &doc, PmStatus::Draft, &as_user(&bob, t(4))).await,
         Err(StoreError::Conflict(_))
     ));
     // Back to draft for corrections, then published again: a new publication time.
@@ -1799,24 +1206,12 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
     assert_eq!(
         pm_entries,
         [
-            (
-                "Postmortem started (draft)".to_owned(),
-                T0 + DAY,
-                Some(ic.id)
-            ),
+            ("Postmortem started (draft)".to_owned(), T0 + DAY, Some(ic.id)),
             ("Postmortem draft → in_review".to_owned(), t(1), Some(ic.id)),
-            (
-                "Postmortem in_review → published".to_owned(),
-                t(2),
-                Some(ann.id)
-            ),
+            ("Postmortem in_review → published".to_owned(), t(2), Some(ann.id)),
             ("Postmortem published → draft".to_owned(), t(5), Some(ic.id)),
             ("Postmortem draft → in_review".to_owned(), t(6), Some(ic.id)),
-            (
-                "Postmortem in_review → published".to_owned(),
-                t(7),
-                Some(ann.id)
-            ),
+            ("Postmortem in_review → published".to_owned(), t(7), Some(ann.id)),
         ]
     );
     assert_eq!(incident_actions(store, "postmortem.save").await.len(), 7);
@@ -1860,13 +1255,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
     let a2 = store
         .create_action_item(
             &a,
-            &spec(
-                Immediate,
-                "Raise the pool size",
-                &bob,
-                "2026-02-18",
-                InProgress,
-            ),
+            &spec(Immediate, "Raise the pool size", &bob, "2026-02-18", InProgress),
             &as_user(&ic, t(8)),
         )
         .await
@@ -1874,13 +1263,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
     let l1 = store
         .create_action_item(
             &a,
-            &spec(
-                LongTerm,
-                "Capacity review each quarter",
-                &ann,
-                "2026-03-31",
-                Todo,
-            ),
+            &spec(LongTerm, "Capacity review each quarter", &ann, "2026-03-31", Todo),
             &as_user(&ic, t(8)),
         )
         .await
@@ -1898,10 +1281,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
         ["AI-002", "LI-001", "AI-001"],
         "numbered per incident and kind"
     );
-    assert_eq!(
-        (b1.incident_code.as_str(), b1.done_at_ms),
-        ("INC-20260214-002", Some(t(9)))
-    );
+    assert_eq!((b1.incident_code.as_str(), b1.done_at_ms), ("INC-20260214-002", Some(t(9))));
 
     // Done stamps done_at; staying done keeps it; reopening clears it. Kind and code stay.
     let done = store
@@ -1913,25 +1293,13 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
         .await
         .expect("done");
     assert_eq!(
-        (
-            done.status,
-            done.done_at_ms,
-            done.updated_at_ms,
-            done.kind,
-            done.code.as_str()
-        ),
+        (done.status, done.done_at_ms, done.updated_at_ms, done.kind, done.code.as_str()),
         (Done, Some(t(10)), t(10), Immediate, "AI-001")
     );
     let still = store
         .update_action_item(
             a1.id,
-            &spec(
-                Immediate,
-                "Add a load test (chat + search)",
-                &bob,
-                "2026-02-21",
-                Done,
-            ),
+            &spec(Immediate, "Add a load test (chat + search)", &bob, "2026-02-21", Done),
             &as_user(&ann, t(11)),
         )
         .await
@@ -1943,23 +1311,12 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
             still.owner_user_id,
             still.due_date.as_str()
         ),
-        (
-            Some(t(10)),
-            "Add a load test (chat + search)",
-            Some(bob.id),
-            "2026-02-21"
-        )
+        (Some(t(10)), "Add a load test (chat + search)", Some(bob.id), "2026-02-21")
     );
     let reopened = store
         .update_action_item(
             a1.id,
-            &spec(
-                Immediate,
-                "Add a load test (chat + search)",
-                &ann,
-                "2026-02-21",
-                InProgress,
-            ),
+            &spec(Immediate, "Add a load test (chat + search)", &ann, "2026-02-21", InProgress),
             &as_user(&ann, t(12)),
         )
         .await
@@ -1995,125 +1352,48 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
     // Due days now: b AI-001 02-16 (done), a AI-002 02-18, a AI-001 02-21, a LI-001 03-31.
     let table: Vec<(ActionFilter, Vec<&str>)> = vec![
         (ActionFilter::default(), vec![b_ai1, a_ai2, a_ai1, a_li1]),
+        (ActionFilter { incident_id: Some(a.id), ..Default::default() }, vec![a_ai2, a_ai1, a_li1]),
         (
-            ActionFilter {
-                incident_id: Some(a.id),
-                ..Default::default()
-            },
-            vec![a_ai2, a_ai1, a_li1],
-        ),
-        (
-            ActionFilter {
-                owner_user_id: Some(ann.id),
-                ..Default::default()
-            },
+            ActionFilter { owner_user_id: Some(ann.id), ..Default::default() },
             vec![b_ai1, a_ai1, a_li1],
         ),
-        (
-            ActionFilter {
-                owner_user_id: Some(bob.id),
-                ..Default::default()
-            },
-            vec![a_ai2],
-        ),
-        (
-            ActionFilter {
-                owner_user_id: Some(ic.id),
-                ..Default::default()
-            },
-            vec![],
-        ),
-        (
-            ActionFilter {
-                status: Some(Done),
-                ..Default::default()
-            },
-            vec![b_ai1],
-        ),
-        (
-            ActionFilter {
-                status: Some(InProgress),
-                ..Default::default()
-            },
-            vec![a_ai2, a_ai1],
-        ),
+        (ActionFilter { owner_user_id: Some(bob.id), ..Default::default() }, vec![a_ai2]),
+        (ActionFilter { owner_user_id: Some(ic.id), ..Default::default() }, vec![]),
+        (ActionFilter { status: Some(Done), ..Default::default() }, vec![b_ai1]),
+        (ActionFilter { status: Some(InProgress), ..Default::default() }, vec![a_ai2, a_ai1]),
         // Before the due day, not on it; done items are never overdue.
+        (ActionFilter { overdue_on: Some("2026-02-21".into()), ..Default::default() }, vec![a_ai2]),
         (
-            ActionFilter {
-                overdue_on: Some("2026-02-21".into()),
-                ..Default::default()
-            },
-            vec![a_ai2],
-        ),
-        (
-            ActionFilter {
-                overdue_on: Some("2026-02-22".into()),
-                ..Default::default()
-            },
+            ActionFilter { overdue_on: Some("2026-02-22".into()), ..Default::default() },
             vec![a_ai2, a_ai1],
         ),
+        (ActionFilter { overdue_on: Some("2026-02-17".into()), ..Default::default() }, vec![]),
+        (ActionFilter { open_only: true, ..Default::default() }, vec![a_ai2, a_ai1, a_li1]),
         (
-            ActionFilter {
-                overdue_on: Some("2026-02-17".into()),
-                ..Default::default()
-            },
-            vec![],
-        ),
-        (
-            ActionFilter {
-                open_only: true,
-                ..Default::default()
-            },
-            vec![a_ai2, a_ai1, a_li1],
-        ),
-        (
-            ActionFilter {
-                owner_user_id: Some(ann.id),
-                open_only: true,
-                ..Default::default()
-            },
+            ActionFilter { owner_user_id: Some(ann.id), open_only: true, ..Default::default() },
             vec![a_ai1, a_li1],
         ),
-        (
-            ActionFilter {
-                incident_id: Some(b.id),
-                open_only: true,
-                ..Default::default()
-            },
-            vec![],
-        ),
+        (ActionFilter { incident_id: Some(b.id), open_only: true, ..Default::default() }, vec![]),
     ];
     for (f, want) in table {
         assert_eq!(listed(f.clone()).await, want, "{f:?}");
     }
 
-    let deleted = store
-        .delete_action_item(a2.id, &as_user(&ic, t(13)))
-        .await
-        .expect("delete");
+    let deleted = store.delete_action_item(a2.id, &as_user(&ic, t(13))).await.expect("delete");
     assert_eq!(deleted, a2);
-    assert!(matches!(
-        store.action_item(a2.id).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.action_item(a2.id).await, Err(StoreError::NotFound)));
     assert!(matches!(
         store.delete_action_item(a2.id, &as_user(&ic, t(14))).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(
-        listed(ActionFilter {
-            incident_id: Some(a.id),
-            ..Default::default()
-        })
-        .await,
+        listed(ActionFilter { incident_id: Some(a.id), ..Default::default() }).await,
         [a_ai1, a_li1]
     );
 
     let audit = incident_actions(store, "action_item.").await;
-    let actions: Vec<(&str, &str)> = audit
-        .iter()
-        .map(|e| (e.action.as_str(), e.target.as_str()))
-        .collect();
+    let actions: Vec<(&str, &str)> =
+        audit.iter().map(|e| (e.action.as_str(), e.target.as_str())).collect();
     assert_eq!(
         actions,
         [
@@ -2127,13 +1407,7 @@ async fn incident_postmortems_and_action_items_version_publish_number_and_filter
             ("action_item.create", "action-item:INC-20260214-001/AI-001"),
         ]
     );
-    assert_eq!(
-        (
-            audit[0].before_json.is_some(),
-            audit[0].after_json.as_deref()
-        ),
-        (true, None)
-    );
+    assert_eq!((audit[0].before_json.is_some(), audit[0].after_json.as_deref()), (true, None));
 }
 
 // ----- on-call -----
@@ -2156,31 +1430,18 @@ fn oncall_policy(name: &str, user: i64, delay_min: u32) -> domain::oncall::escal
     PolicySpec {
         name: name.into(),
         description: String::new(),
-        steps: vec![Step {
-            targets: vec![Target::User(user)],
-            delay_min,
-        }],
+        steps: vec![Step { targets: vec![Target::User(user)], delay_min }],
         repeat: 0,
         channel_ids: vec![],
     }
 }
 
 fn oncall_override(start_ms: i64, end_ms: i64, user_id: i64) -> domain::oncall::Override {
-    domain::oncall::Override {
-        id: 0,
-        start_ms,
-        end_ms,
-        user_id,
-        replaces: None,
-    }
+    domain::oncall::Override { id: 0, start_ms, end_ms, user_id, replaces: None }
 }
 
 async fn actions_and_targets(store: &Store, prefix: &str) -> Vec<(String, String)> {
-    incident_actions(store, prefix)
-        .await
-        .into_iter()
-        .map(|e| (e.action, e.target))
-        .collect()
+    incident_actions(store, prefix).await.into_iter().map(|e| (e.action, e.target)).collect()
 }
 
 async fn oncall_schedules_policies_and_overrides_version_conflict_cascade_and_audit(store: &Store) {
@@ -2189,49 +1450,25 @@ async fn oncall_schedules_policies_and_overrides_version_conflict_cascade_and_au
 
     // Schedules: create, list by name, get.
     let primary = store
-        .create_schedule(
-            &oncall_schedule("Primary", &[ann.id, bob.id]),
-            &as_user(&ann, OC0),
-        )
+        .create_schedule(&oncall_schedule("Primary", &[ann.id, bob.id]), &as_user(&ann, OC0))
         .await
         .expect("create primary");
-    assert_eq!(
-        (
-            primary.version,
-            primary.created_at_ms,
-            primary.updated_at_ms
-        ),
-        (1, OC0, OC0)
-    );
+    assert_eq!((primary.version, primary.created_at_ms, primary.updated_at_ms), (1, OC0, OC0));
     assert_eq!(primary.spec, oncall_schedule("Primary", &[ann.id, bob.id]));
     let backup = store
-        .create_schedule(
-            &oncall_schedule("Backup", &[bob.id]),
-            &as_user(&ann, OC0 + 1),
-        )
+        .create_schedule(&oncall_schedule("Backup", &[bob.id]), &as_user(&ann, OC0 + 1))
         .await
         .expect("create backup");
     assert_ne!(primary.id, backup.id);
-    let names: Vec<String> = store
-        .schedules()
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|s| s.spec.name)
-        .collect();
+    let names: Vec<String> =
+        store.schedules().await.expect("list").into_iter().map(|s| s.spec.name).collect();
     assert_eq!(names, ["Backup", "Primary"], "listed by name");
     assert_eq!(store.schedule(primary.id).await.expect("get"), primary);
-    assert!(matches!(
-        store.schedule(987_654).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.schedule(987_654).await, Err(StoreError::NotFound)));
 
     // A duplicate name is a conflict and writes nothing.
     let err = store
-        .create_schedule(
-            &oncall_schedule("Primary", &[bob.id]),
-            &as_user(&bob, OC0 + 2),
-        )
+        .create_schedule(&oncall_schedule("Primary", &[bob.id]), &as_user(&bob, OC0 + 2))
         .await
         .expect_err("duplicate name");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -2244,14 +1481,7 @@ async fn oncall_schedules_policies_and_overrides_version_conflict_cascade_and_au
         .update_schedule(primary.id, 1, &renamed, &as_user(&bob, OC0 + 10))
         .await
         .expect("update");
-    assert_eq!(
-        (
-            updated.version,
-            updated.created_at_ms,
-            updated.updated_at_ms
-        ),
-        (2, OC0, OC0 + 10)
-    );
+    assert_eq!((updated.version, updated.created_at_ms, updated.updated_at_ms), (2, OC0, OC0 + 10));
     assert_eq!(updated.spec, renamed);
     let err = store
         .update_schedule(
@@ -2275,14 +1505,9 @@ async fn oncall_schedules_policies_and_overrides_version_conflict_cascade_and_au
         .expect_err("name taken");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let current = store.schedule(primary.id).await.expect("get");
-    assert_eq!(
-        (current.version, current.spec.name.as_str()),
-        (2, "Primary (day)")
-    );
+    assert_eq!((current.version, current.spec.name.as_str()), (2, "Primary (day)"));
     assert!(matches!(
-        store
-            .update_schedule(987_654, 1, &renamed, &as_user(&ann, OC0 + 13))
-            .await,
+        store.update_schedule(987_654, 1, &renamed, &as_user(&ann, OC0 + 13)).await,
         Err(StoreError::NotFound)
     ));
 
@@ -2332,106 +1557,61 @@ async fn oncall_schedules_policies_and_overrides_version_conflict_cascade_and_au
     let ids = |rows: Vec<store::OverrideRow>| rows.iter().map(|r| r.ov.id).collect::<Vec<_>>();
     let window = |sid: Option<i64>, from: i64, to: i64| store.overrides(sid, from, to);
     assert_eq!(
-        ids(window(Some(primary.id), OC0, OC0 + 100 * h)
-            .await
-            .expect("all")),
+        ids(window(Some(primary.id), OC0, OC0 + 100 * h).await.expect("all")),
         [o1.ov.id, o2.ov.id]
     );
     assert_eq!(
-        ids(window(None, OC0, OC0 + 100 * h)
-            .await
-            .expect("every schedule")),
+        ids(window(None, OC0, OC0 + 100 * h).await.expect("every schedule")),
         [o1.ov.id, o3.ov.id, o2.ov.id],
         "by start"
     );
-    assert_eq!(
-        window(Some(primary.id), OC0, OC0 + 100 * h)
-            .await
-            .expect("rows")[0],
-        o1
-    );
+    assert_eq!(window(Some(primary.id), OC0, OC0 + 100 * h).await.expect("rows")[0], o1);
     // Touching the window's edges is no overlap: [from, to) against [start, end).
     assert!(window(Some(primary.id), OC0 + 20 * h, OC0 + 30 * h)
         .await
         .expect("between")
         .is_empty());
-    assert!(window(None, OC0, OC0 + 10 * h)
-        .await
-        .expect("before")
-        .is_empty());
+    assert!(window(None, OC0, OC0 + 10 * h).await.expect("before").is_empty());
     assert_eq!(
-        ids(window(None, OC0 + 20 * h - 1, OC0 + 30 * h + 1)
-            .await
-            .expect("one ms each side")),
+        ids(window(None, OC0 + 20 * h - 1, OC0 + 30 * h + 1).await.expect("one ms each side")),
         [o1.ov.id, o2.ov.id]
     );
     assert_eq!(
-        ids(window(Some(backup.id), OC0 + 15 * h + 1, OC0 + 15 * h + 2)
-            .await
-            .expect("inside")),
+        ids(window(Some(backup.id), OC0 + 15 * h + 1, OC0 + 15 * h + 2).await.expect("inside")),
         [o3.ov.id]
     );
 
     // Deleting an override.
-    let gone = store
-        .delete_override(o2.ov.id, &as_user(&bob, OC0 + 30))
-        .await
-        .expect("delete override");
+    let gone =
+        store.delete_override(o2.ov.id, &as_user(&bob, OC0 + 30)).await.expect("delete override");
     assert_eq!(gone, o2);
-    assert_eq!(
-        ids(window(Some(primary.id), OC0, OC0 + 100 * h)
-            .await
-            .expect("after")),
-        [o1.ov.id]
-    );
+    assert_eq!(ids(window(Some(primary.id), OC0, OC0 + 100 * h).await.expect("after")), [o1.ov.id]);
     assert!(matches!(
-        store
-            .delete_override(o2.ov.id, &as_user(&bob, OC0 + 31))
-            .await,
+        store.delete_override(o2.ov.id, &as_user(&bob, OC0 + 31)).await,
         Err(StoreError::NotFound)
     ));
 
     // Deleting a schedule takes its overrides along, and only its own.
-    let deleted = store
-        .delete_schedule(primary.id, &as_user(&ann, OC0 + 40))
-        .await
-        .expect("delete schedule");
+    let deleted =
+        store.delete_schedule(primary.id, &as_user(&ann, OC0 + 40)).await.expect("delete schedule");
     assert_eq!(deleted.version, 2);
+    assert!(matches!(store.schedule(primary.id).await, Err(StoreError::NotFound)));
+    assert_eq!(ids(window(None, 0, i64::MAX).await.expect("left")), [o3.ov.id]);
     assert!(matches!(
-        store.schedule(primary.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert_eq!(
-        ids(window(None, 0, i64::MAX).await.expect("left")),
-        [o3.ov.id]
-    );
-    assert!(matches!(
-        store
-            .delete_override(o1.ov.id, &as_user(&ann, OC0 + 41))
-            .await,
+        store.delete_override(o1.ov.id, &as_user(&ann, OC0 + 41)).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store
-            .delete_schedule(primary.id, &as_user(&ann, OC0 + 42))
-            .await,
+        store.delete_schedule(primary.id, &as_user(&ann, OC0 + 42)).await,
         Err(StoreError::NotFound)
     ));
-    let names: Vec<String> = store
-        .schedules()
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|s| s.spec.name)
-        .collect();
+    let names: Vec<String> =
+        store.schedules().await.expect("list").into_iter().map(|s| s.spec.name).collect();
     assert_eq!(names, ["Backup"]);
 
     // Escalation policies share the same rules.
     let p0 = store
-        .create_escalation_policy(
-            &oncall_policy("P0 pager", ann.id, 5),
-            &as_user(&ann, OC0 + 50),
-        )
+        .create_escalation_policy(&oncall_policy("P0 pager", ann.id, 5), &as_user(&ann, OC0 + 50))
         .await
         .expect("policy");
     assert_eq!((p0.version, p0.spec.steps[0].delay_min), (1, 5));
@@ -2442,13 +1622,8 @@ async fn oncall_schedules_policies_and_overrides_version_conflict_cascade_and_au
         )
         .await
         .expect("policy 2");
-    let names: Vec<String> = store
-        .escalation_policies()
-        .await
-        .expect("list")
-        .into_iter()
-        .map(|p| p.spec.name)
-        .collect();
+    let names: Vec<String> =
+        store.escalation_policies().await.expect("list").into_iter().map(|p| p.spec.name).collect();
     assert_eq!(names, ["Business hours", "P0 pager"]);
     assert!(matches!(
         store
@@ -2468,14 +1643,7 @@ async fn oncall_schedules_policies_and_overrides_version_conflict_cascade_and_au
         )
         .await
         .expect("update policy");
-    assert_eq!(
-        (
-            p0v2.version,
-            p0v2.spec.steps[0].delay_min,
-            p0v2.updated_at_ms
-        ),
-        (2, 10, OC0 + 53)
-    );
+    assert_eq!((p0v2.version, p0v2.spec.steps[0].delay_min, p0v2.updated_at_ms), (2, 10, OC0 + 53));
     assert!(matches!(
         store
             .update_escalation_policy(
@@ -2488,14 +1656,8 @@ async fn oncall_schedules_policies_and_overrides_version_conflict_cascade_and_au
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.escalation_policy(p0.id).await.expect("get"), p0v2);
-    store
-        .delete_escalation_policy(p0.id, &as_user(&bob, OC0 + 55))
-        .await
-        .expect("delete policy");
-    assert!(matches!(
-        store.escalation_policy(p0.id).await,
-        Err(StoreError::NotFound)
-    ));
+    store.delete_escalation_policy(p0.id, &as_user(&bob, OC0 + 55)).await.expect("delete policy");
+    assert!(matches!(store.escalation_policy(p0.id).await, Err(StoreError::NotFound)));
     assert_eq!(store.escalation_policies().await.expect("list").len(), 1);
 
     // Every successful write is in the audit log, newest first; refused ones are not.
@@ -2547,24 +1709,13 @@ async fn oncall_contacts_default_upsert_and_list(store: &Store) {
     // Nobody saved anything yet: defaults, and nothing listed.
     assert_eq!(
         store.contact(ann.id).await.expect("default"),
-        Contact {
-            user_id: ann.id,
-            phone: String::new(),
-            feishu_id: String::new(),
-            rules: vec![],
-        }
+        Contact { user_id: ann.id, phone: String::new(), feishu_id: String::new(), rules: vec![] }
     );
     assert!(store.contacts().await.expect("list").is_empty());
 
     let rules = vec![
-        NotifyRule {
-            method: Method::Chat,
-            delay_min: 0,
-        },
-        NotifyRule {
-            method: Method::Phone,
-            delay_min: 5,
-        },
+        NotifyRule { method: Method::Chat, delay_min: 0 },
+        NotifyRule { method: Method::Phone, delay_min: 5 },
     ];
     let bob_c = Contact {
         user_id: bob.id,
@@ -2572,38 +1723,23 @@ async fn oncall_contacts_default_upsert_and_list(store: &Store) {
         feishu_id: "ou_bob".into(),
         rules: rules.clone(),
     };
-    assert_eq!(
-        store
-            .save_contact(&bob_c, &as_user(&bob, OC0))
-            .await
-            .expect("save"),
-        bob_c
-    );
+    assert_eq!(store.save_contact(&bob_c, &as_user(&bob, OC0)).await.expect("save"), bob_c);
     assert_eq!(store.contact(bob.id).await.expect("read"), bob_c);
 
     // Saving again replaces the row (one per person).
     let bob_c2 = Contact {
         phone: "+86 139 1111 2222".into(),
-        rules: vec![NotifyRule {
-            method: Method::Email,
-            delay_min: 3,
-        }],
+        rules: vec![NotifyRule { method: Method::Email, delay_min: 3 }],
         ..bob_c.clone()
     };
-    store
-        .save_contact(&bob_c2, &as_user(&bob, OC0 + 1))
-        .await
-        .expect("upsert");
+    store.save_contact(&bob_c2, &as_user(&bob, OC0 + 1)).await.expect("upsert");
     let ann_c = Contact {
         user_id: ann.id,
         phone: String::new(),
         feishu_id: "ou_ann".into(),
         rules: vec![],
     };
-    store
-        .save_contact(&ann_c, &as_user(&ann, OC0 + 2))
-        .await
-        .expect("save ann");
+    store.save_contact(&ann_c, &as_user(&ann, OC0 + 2)).await.expect("save ann");
     assert_eq!(
         store.contacts().await.expect("list"),
         [ann_c.clone(), bob_c2.clone()],
@@ -2654,29 +1790,11 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
         .expect("start")
         .expect("new run");
     assert_eq!(
-        (
-            a.policy_id,
-            a.subject_key.as_str(),
-            a.rule_id,
-            a.title.as_str(),
-            a.severity.as_str()
-        ),
-        (
-            policy.id,
-            "rule:7:100",
-            Some(7),
-            "AI failures (rule:7:100)",
-            "P1"
-        )
+        (a.policy_id, a.subject_key.as_str(), a.rule_id, a.title.as_str(), a.severity.as_str()),
+        (policy.id, "rule:7:100", Some(7), "AI failures (rule:7:100)", "P1")
     );
     assert_eq!(
-        (
-            a.started_at_ms,
-            a.fired,
-            a.next_at_ms,
-            a.acked_at_ms,
-            a.resolved_at_ms
-        ),
+        (a.started_at_ms, a.fired, a.next_at_ms, a.acked_at_ms, a.resolved_at_ms),
         (OC0 + MIN, 0, Some(OC0 + MIN), None, None)
     );
     assert!(a.is_open());
@@ -2696,10 +1814,7 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
         .expect("start c")
         .expect("new run c");
     let open_ids = |v: Vec<store::Escalation>| v.iter().map(|e| e.id).collect::<Vec<_>>();
-    assert_eq!(
-        open_ids(store.open_escalations().await.expect("open")),
-        [a.id, b.id, c.id]
-    );
+    assert_eq!(open_ids(store.open_escalations().await.expect("open")), [a.id, b.id, c.id]);
 
     // Steps fire at the expected count only.
     let page = |seq: i64, user_id: i64, method: Method, due: i64| NewPage {
@@ -2715,10 +1830,7 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
             0,
             1,
             Some(now + 5 * MIN),
-            &[
-                page(0, ann.id, Method::Chat, now),
-                page(0, ann.id, Method::Phone, now + 3 * MIN),
-            ],
+            &[page(0, ann.id, Method::Chat, now), page(0, ann.id, Method::Phone, now + 3 * MIN),],
             now,
         )
         .await
@@ -2741,25 +1853,11 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
     );
     assert_eq!(store.escalation(a.id).await.expect("get"), a1);
     assert!(store
-        .record_steps(
-            b.id,
-            0,
-            1,
-            None,
-            &[page(0, bob.id, Method::Email, now)],
-            now
-        )
+        .record_steps(b.id, 0, 1, None, &[page(0, bob.id, Method::Email, now)], now)
         .await
         .expect("record b"));
     assert!(store
-        .record_steps(
-            c.id,
-            0,
-            1,
-            None,
-            &[page(0, bob.id, Method::Chat, now + MIN)],
-            now
-        )
+        .record_steps(c.id, 0, 1, None, &[page(0, bob.id, Method::Chat, now + MIN)], now)
         .await
         .expect("record c"));
 
@@ -2784,32 +1882,16 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
         ]
     );
     assert!(store.pages_of(&[]).await.expect("none").is_empty());
-    assert_eq!(
-        store
-            .pages_of(&[a.id, b.id, c.id])
-            .await
-            .expect("all")
-            .len(),
-        4
-    );
+    assert_eq!(store.pages_of(&[a.id, b.id, c.id]).await.expect("all").len(), 4);
 
     // Only pending pages that are due.
     let due_ids = |v: Vec<store::Page>| v.iter().map(|p| p.id).collect::<Vec<_>>();
     let pb = store.pages_of(&[b.id]).await.expect("b")[0].clone();
     let pc = store.pages_of(&[c.id]).await.expect("c")[0].clone();
     assert!(store.due_pages(now - 1).await.expect("early").is_empty());
-    assert_eq!(
-        due_ids(store.due_pages(now).await.expect("due")),
-        [pages_a[0].id, pb.id]
-    );
-    store
-        .finish_page(pb.id, "sent", "sent via Feishu", now + 1)
-        .await
-        .expect("sent");
-    store
-        .finish_page(pb.id, "failed", "too late", now + 2)
-        .await
-        .expect("already finished: no-op");
+    assert_eq!(due_ids(store.due_pages(now).await.expect("due")), [pages_a[0].id, pb.id]);
+    store.finish_page(pb.id, "sent", "sent via Feishu", now + 1).await.expect("sent");
+    store.finish_page(pb.id, "failed", "too late", now + 2).await.expect("already finished: no-op");
     let pb2 = store.pages_of(&[b.id]).await.expect("b")[0].clone();
     assert_eq!(
         (pb2.status.as_str(), pb2.detail.as_str(), pb2.sent_at_ms),
@@ -2821,14 +1903,8 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
     );
 
     // Acknowledging: once, pending pages cancelled, no more steps.
-    store
-        .finish_page(pages_a[0].id, "sent", "ok", now + 1)
-        .await
-        .expect("sent a0");
-    assert!(store
-        .ack_escalation(a.id, &as_user(&bob, now + 2 * MIN))
-        .await
-        .expect("ack"));
+    store.finish_page(pages_a[0].id, "sent", "ok", now + 1).await.expect("sent a0");
+    assert!(store.ack_escalation(a.id, &as_user(&bob, now + 2 * MIN)).await.expect("ack"));
     let acked = store.escalation(a.id).await.expect("get");
     assert_eq!(
         (
@@ -2838,26 +1914,12 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
             acked.next_at_ms,
             acked.resolved_at_ms
         ),
-        (
-            Some(now + 2 * MIN),
-            Some("bob@example.com"),
-            Some(bob.id),
-            None,
-            None
-        )
+        (Some(now + 2 * MIN), Some("bob@example.com"), Some(bob.id), None, None)
     );
     assert!(!acked.is_open());
-    assert!(!store
-        .ack_escalation(a.id, &as_user(&ann, now + 3 * MIN))
-        .await
-        .expect("ack again"));
+    assert!(!store.ack_escalation(a.id, &as_user(&ann, now + 3 * MIN)).await.expect("ack again"));
     assert_eq!(
-        store
-            .escalation(a.id)
-            .await
-            .expect("get")
-            .acked_by
-            .as_deref(),
+        store.escalation(a.id).await.expect("get").acked_by.as_deref(),
         Some("bob@example.com"),
         "the first acknowledgement stays"
     );
@@ -2870,10 +1932,7 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
         .collect();
     assert_eq!(
         statuses,
-        [
-            ("sent".to_owned(), "ok".to_owned()),
-            ("cancelled".to_owned(), "acknowledged".to_owned())
-        ]
+        [("sent".to_owned(), "ok".to_owned()), ("cancelled".to_owned(), "acknowledged".to_owned())]
     );
     assert!(!store
         .record_steps(a.id, 1, 2, None, &[page(1, bob.id, Method::Chat, now)], now)
@@ -2882,55 +1941,29 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
     assert_eq!(store.pages_of(&[a.id]).await.expect("pages").len(), 2);
 
     // Resolving: pending pages cancelled, the run closes; acking it then changes nothing.
-    store
-        .resolve_escalation(c.id, now + 4 * MIN)
-        .await
-        .expect("resolve");
+    store.resolve_escalation(c.id, now + 4 * MIN).await.expect("resolve");
     let resolved = store.escalation(c.id).await.expect("get");
     assert_eq!(
-        (
-            resolved.resolved_at_ms,
-            resolved.next_at_ms,
-            resolved.acked_at_ms
-        ),
+        (resolved.resolved_at_ms, resolved.next_at_ms, resolved.acked_at_ms),
         (Some(now + 4 * MIN), None, None)
     );
     let pc2 = store.pages_of(&[c.id]).await.expect("c")[0].clone();
-    assert_eq!(
-        (pc2.status.as_str(), pc2.detail.as_str()),
-        ("cancelled", "resolved")
-    );
+    assert_eq!((pc2.status.as_str(), pc2.detail.as_str()), ("cancelled", "resolved"));
     assert!(!store
         .ack_escalation(c.id, &as_user(&ann, now + 5 * MIN))
         .await
         .expect("ack resolved"));
-    store
-        .resolve_escalation(c.id, now + 9 * MIN)
-        .await
-        .expect("resolve again");
+    store.resolve_escalation(c.id, now + 9 * MIN).await.expect("resolve again");
     assert_eq!(
         store.escalation(c.id).await.expect("get").resolved_at_ms,
         Some(now + 4 * MIN),
         "the first recovery time stays"
     );
 
-    assert_eq!(
-        open_ids(store.open_escalations().await.expect("open")),
-        [b.id]
-    );
-    assert_eq!(
-        open_ids(store.recent_escalations(2).await.expect("recent")),
-        [c.id, b.id]
-    );
-    assert!(store
-        .due_pages(now + 60 * MIN)
-        .await
-        .expect("nothing pending")
-        .is_empty());
-    assert!(matches!(
-        store.escalation(424_242).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_eq!(open_ids(store.open_escalations().await.expect("open")), [b.id]);
+    assert_eq!(open_ids(store.recent_escalations(2).await.expect("recent")), [c.id, b.id]);
+    assert!(store.due_pages(now + 60 * MIN).await.expect("nothing pending").is_empty());
+    assert!(matches!(store.escalation(424_242).await, Err(StoreError::NotFound)));
     assert!(matches!(
         store.ack_escalation(424_242, &as_user(&ann, now)).await,
         Err(StoreError::NotFound)
@@ -2954,15 +1987,8 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
         .await
         .expect("delete policy");
     assert!(store.open_escalations().await.expect("open").is_empty());
-    assert!(matches!(
-        store.escalation(a.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(store
-        .pages_of(&[a.id, b.id, c.id])
-        .await
-        .expect("pages")
-        .is_empty());
+    assert!(matches!(store.escalation(a.id).await, Err(StoreError::NotFound)));
+    assert!(store.pages_of(&[a.id, b.id, c.id]).await.expect("pages").is_empty());
 }
 
 async fn oncall_calendar_feeds_rotate_and_settings_init_once(store: &Store) {
@@ -2974,37 +2000,19 @@ async fn oncall_calendar_feeds_rotate_and_settings_init_once(store: &Store) {
         .expect("schedule");
 
     assert_eq!(store.feed_by_hash("h-1").await.expect("none"), None);
-    assert_eq!(
-        store
-            .feed_created_at(FeedKind::Schedule, s.id)
-            .await
-            .expect("none yet"),
-        None
-    );
+    assert_eq!(store.feed_created_at(FeedKind::Schedule, s.id).await.expect("none yet"), None);
     store
         .rotate_feed(FeedKind::Schedule, s.id, "h-1", &as_user(&ann, OC0 + 1))
         .await
         .expect("rotate");
-    assert_eq!(
-        store.feed_by_hash("h-1").await.expect("found"),
-        Some((FeedKind::Schedule, s.id))
-    );
-    assert_eq!(
-        store
-            .feed_created_at(FeedKind::Schedule, s.id)
-            .await
-            .expect("made"),
-        Some(OC0 + 1)
-    );
+    assert_eq!(store.feed_by_hash("h-1").await.expect("found"), Some((FeedKind::Schedule, s.id)));
+    assert_eq!(store.feed_created_at(FeedKind::Schedule, s.id).await.expect("made"), Some(OC0 + 1));
     // A person's feed with the same subject id is another feed.
     store
         .rotate_feed(FeedKind::User, s.id, "u-1", &as_user(&ann, OC0 + 2))
         .await
         .expect("rotate user");
-    assert_eq!(
-        store.feed_by_hash("u-1").await.expect("found"),
-        Some((FeedKind::User, s.id))
-    );
+    assert_eq!(store.feed_by_hash("u-1").await.expect("found"), Some((FeedKind::User, s.id)));
 
     // Rotating replaces the token: the old one stops working at once.
     store
@@ -3012,29 +2020,12 @@ async fn oncall_calendar_feeds_rotate_and_settings_init_once(store: &Store) {
         .await
         .expect("rotate again");
     assert_eq!(store.feed_by_hash("h-1").await.expect("old"), None);
-    assert_eq!(
-        store.feed_by_hash("h-2").await.expect("new"),
-        Some((FeedKind::Schedule, s.id))
-    );
-    assert_eq!(
-        store
-            .feed_created_at(FeedKind::Schedule, s.id)
-            .await
-            .expect("made"),
-        Some(OC0 + 3)
-    );
-    assert_eq!(
-        store.feed_by_hash("u-1").await.expect("untouched"),
-        Some((FeedKind::User, s.id))
-    );
+    assert_eq!(store.feed_by_hash("h-2").await.expect("new"), Some((FeedKind::Schedule, s.id)));
+    assert_eq!(store.feed_created_at(FeedKind::Schedule, s.id).await.expect("made"), Some(OC0 + 3));
+    assert_eq!(store.feed_by_hash("u-1").await.expect("untouched"), Some((FeedKind::User, s.id)));
     // A token hash opens one feed only.
     let err = store
-        .rotate_feed(
-            FeedKind::User,
-            ann.id + 1_000,
-            "h-2",
-            &as_user(&ann, OC0 + 4),
-        )
+        .rotate_feed(FeedKind::User, ann.id + 1_000, "h-2", &as_user(&ann, OC0 + 4))
         .await
         .expect_err("hash in use");
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -3052,37 +2043,21 @@ async fn oncall_calendar_feeds_rotate_and_settings_init_once(store: &Store) {
     );
 
     // Deleting the schedule removes its feed.
-    store
-        .delete_schedule(s.id, &as_user(&ann, OC0 + 5))
-        .await
-        .expect("delete");
+    store.delete_schedule(s.id, &as_user(&ann, OC0 + 5)).await.expect("delete");
     assert_eq!(store.feed_by_hash("h-2").await.expect("gone"), None);
-    assert_eq!(
-        store.feed_by_hash("u-1").await.expect("kept"),
-        Some((FeedKind::User, s.id))
-    );
+    assert_eq!(store.feed_by_hash("u-1").await.expect("kept"), Some((FeedKind::User, s.id)));
 
     // Settings initialised once: the first value wins.
     assert_eq!(
-        store
-            .setting_or_init("oncall.ack_link_secret", "first")
-            .await
-            .expect("init"),
+        store.setting_or_init("oncall.ack_link_secret", "first").await.expect("init"),
         "first"
     );
     assert_eq!(
-        store
-            .setting_or_init("oncall.ack_link_secret", "second")
-            .await
-            .expect("again"),
+        store.setting_or_init("oncall.ack_link_secret", "second").await.expect("again"),
         "first"
     );
     assert_eq!(
-        store
-            .setting("oncall.ack_link_secret")
-            .await
-            .expect("get")
-            .as_deref(),
+        store.setting("oncall.ack_link_secret").await.expect("get").as_deref(),
         Some("first")
     );
 }

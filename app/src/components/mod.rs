@@ -15,11 +15,7 @@ pub fn error_box(e: crate::error::AppError) -> AnyView {
 /// A validation message under an input (nothing when `error` is `None`).
 #[component]
 pub fn FieldError(#[prop(into)] error: Signal<Option<String>>) -> impl IntoView {
-    move || {
-        error
-            .get()
-            .map(|e| view! { <span class="field-error" role="alert">{e}</span> })
-    }
+    move || error.get().map(|e| view! { <span class="field-error" role="alert">{e}</span> })
 }
 
 /// A page title with an optional subtitle.

@@ -113,10 +113,7 @@ impl KpiMetric {
     /// complete day (a partial today would always look like a drop). The others are rates
     /// over a trailing window of hours that ends now.
     pub fn is_daily(self) -> bool {
-        matches!(
-            self,
-            KpiMetric::Dau | KpiMetric::Registrations | KpiMetric::AiDialogs
-        )
+        matches!(self, KpiMetric::Dau | KpiMetric::Registrations | KpiMetric::AiDialogs)
     }
 }
 
@@ -181,21 +178,13 @@ impl RuleQuery {
             RuleQuery::Kpi { metric, .. } if metric.is_daily() => {
                 format!("{} (last complete day)", metric.as_str())
             }
-            RuleQuery::Kpi {
-                metric,
-                window_minutes,
-            } => format!(
+            RuleQuery::Kpi { metric, window_minutes } => format!(
                 "{} over {}",
                 metric.as_str(),
                 format_duration(i64::from(*window_minutes) * 60_000)
             ),
             RuleQuery::Promql { expr } => expr.clone(),
-            RuleQuery::Probe {
-                probe,
-                metric,
-                window_minutes,
-                short_window_minutes,
-            } => {
+            RuleQuery::Probe { probe, metric, window_minutes, short_window_minutes } => {
                 let who = if probe.is_empty() {
                     "every probe".to_owned()
                 } else {
@@ -217,10 +206,7 @@ impl RuleQuery {
 
     fn validate(&self, e: &mut FieldErrors) {
         match self {
-            RuleQuery::Kpi {
-                metric,
-                window_minutes,
-            } => {
+            RuleQuery::Kpi { metric, window_minutes } => {
                 if !metric.is_daily()
                     && (*window_minutes < 60 || *window_minutes > 1440 || window_minutes % 60 != 0)
                 {
@@ -234,12 +220,7 @@ impl RuleQuery {
                     e.too_long("expr", 4000);
                 }
             }
-            RuleQuery::Probe {
-                probe,
-                metric,
-                window_minutes,
-                short_window_minutes,
-            } => {
+            RuleQuery::Probe { probe, metric, window_minutes, short_window_minutes } => {
                 if probe.chars().count() > 80 {
                     e.too_long("probe", 80);
                 }
@@ -249,10 +230,7 @@ impl RuleQuery {
                 if *metric == ProbeMetric::BurnRate
                     && (*short_window_minutes == 0 || short_window_minutes >= window_minutes)
                 {
-                    e.add(
-                        "short_window",
-                        "must be shorter than the window (e.g. 5m for 1h)",
-                    );
+                    e.add("short_window", "must be shorter than the window (e.g. 5m for 1h)");
                 }
             }
         }
@@ -346,18 +324,12 @@ impl RuleSpec {
         }
         for (k, v) in &self.labels {
             if !valid_label_name(k) {
-                e.add(
-                    "labels",
-                    format!("label name {k:?} must match [a-zA-Z_][a-zA-Z0-9_]*"),
-                );
+                e.add("labels", format!("label name {k:?} must match [a-zA-Z_][a-zA-Z0-9_]*"));
             } else if k == "alertname" || k == "severity" {
                 e.add("labels", format!("label {k:?} is set by Vigil"));
             }
             if v.chars().count() > 200 {
-                e.add(
-                    "labels",
-                    format!("value of {k:?} must be at most 200 characters"),
-                );
+                e.add("labels", format!("value of {k:?} must be at most 200 characters"));
             }
         }
         if self.labels.len() > 20 {
@@ -365,10 +337,7 @@ impl RuleSpec {
         }
         self.query.validate(&mut e);
         if matches!(self.query, RuleQuery::Probe { .. })
-            && !matches!(
-                self.condition,
-                Condition::Threshold { .. } | Condition::NoData { .. }
-            )
+            && !matches!(self.condition, Condition::Threshold { .. } | Condition::NoData { .. })
         {
             e.add("kind", "probe rules take a threshold or no-data condition");
         }
@@ -437,10 +406,7 @@ impl RuleSpec {
             runbook_url: String::new(),
             severity,
             labels: Labels::new(),
-            query: RuleQuery::Kpi {
-                metric,
-                window_minutes: 60,
-            },
+            query: RuleQuery::Kpi { metric, window_minutes: 60 },
             condition: Condition::Threshold { op, threshold },
             interval_ms: 60_000,
             for_ms: 0,
@@ -487,10 +453,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         };
         let n: i64 = digits.parse().map_err(|_| bad())?;
         digits.clear();
-        total = n
-            .checked_mul(unit_ms)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
+        total = n.checked_mul(unit_ms).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
         any = true;
     }
     if !digits.is_empty() || !any {
@@ -506,14 +469,9 @@ pub fn format_duration(ms: i64) -> String {
     }
     let mut out = String::new();
     let mut rest = ms;
-    for (unit, len) in [
-        ("w", 7 * DAY_MS),
-        ("d", DAY_MS),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
+    for (unit, len) in
+        [("w", 7 * DAY_MS), ("d", DAY_MS), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)]
+    {
         if rest >= len {
             out.push_str(&format!("{}{unit}", rest / len));
             rest %= len;
@@ -574,16 +532,10 @@ mod tests {
             ("for", |s| s.for_ms = -1),
             ("keep_firing_for", |s| s.keep_firing_for_ms = 8 * DAY_MS),
             ("window", |s| {
-                s.query = RuleQuery::Kpi {
-                    metric: KpiMetric::AiSuccessRate,
-                    window_minutes: 90,
-                }
+                s.query = RuleQuery::Kpi { metric: KpiMetric::AiSuccessRate, window_minutes: 90 }
             }),
             ("threshold", |s| {
-                s.condition = Condition::Threshold {
-                    op: CompareOp::Gt,
-                    threshold: f64::INFINITY,
-                }
+                s.condition = Condition::Threshold { op: CompareOp::Gt, threshold: f64::INFINITY }
             }),
             ("summary", |s| s.summary = "{{ $nope }}".into()),
         ];
@@ -595,10 +547,7 @@ mod tests {
         }
         // Daily metrics ignore the window.
         let mut s = spec();
-        s.query = RuleQuery::Kpi {
-            metric: KpiMetric::Dau,
-            window_minutes: 7,
-        };
+        s.query = RuleQuery::Kpi { metric: KpiMetric::Dau, window_minutes: 7 };
         assert_eq!(s.validate(), Ok(()));
     }
 
@@ -606,18 +555,9 @@ mod tests {
     fn query_json_has_defaults() {
         let q: RuleQuery =
             serde_json::from_str(r#"{"source":"kpi","metric":"ai_success_rate"}"#).expect("json");
-        assert_eq!(
-            q,
-            RuleQuery::Kpi {
-                metric: KpiMetric::AiSuccessRate,
-                window_minutes: 60
-            }
-        );
+        assert_eq!(q, RuleQuery::Kpi { metric: KpiMetric::AiSuccessRate, window_minutes: 60 });
         assert_eq!(q.step_ms(), 3_600_000);
-        let d = RuleQuery::Kpi {
-            metric: KpiMetric::Dau,
-            window_minutes: 60,
-        };
+        let d = RuleQuery::Kpi { metric: KpiMetric::Dau, window_minutes: 60 };
         assert_eq!((d.step_ms(), d.period_ms()), (DAY_MS, DAY_MS));
         for m in KpiMetric::ALL {
             assert_eq!(KpiMetric::parse(m.as_str()), Some(m));
@@ -658,10 +598,7 @@ mod tests {
         assert_eq!(q.describe(), "latency_p95_ms of every probe over 5m");
         let mut s = spec();
         s.query = q;
-        s.condition = Condition::Threshold {
-            op: CompareOp::Gt,
-            threshold: 5000.0,
-        };
+        s.condition = Condition::Threshold { op: CompareOp::Gt, threshold: 5000.0 };
         assert_eq!(s.validate(), Ok(()));
         s.condition = Condition::DropPct { pct: 10.0 };
         assert!(s.validate().expect_err("drop").get("kind").is_some());
@@ -672,11 +609,7 @@ mod tests {
             window_minutes: 60,
             short_window_minutes: 60,
         };
-        assert!(s
-            .validate()
-            .expect_err("short")
-            .get("short_window")
-            .is_some());
+        assert!(s.validate().expect_err("short").get("short_window").is_some());
         s.query = RuleQuery::Probe {
             probe: "API".into(),
             metric: ProbeMetric::Availability,

@@ -18,9 +18,8 @@ fn parse(t: &str) -> Result<Vec<Part<'_>>, String> {
     while let Some(open) = rest.find("{{") {
         out.push(Part::Text(&rest[..open]));
         let after = &rest[open + 2..];
-        let close = after
-            .find("}}")
-            .ok_or_else(|| "has a `{{` without a closing `}}`".to_owned())?;
+        let close =
+            after.find("}}").ok_or_else(|| "has a `{{` without a closing `}}`".to_owned())?;
         let inner = after[..close].trim();
         out.push(match inner {
             "$value" => Part::Value,

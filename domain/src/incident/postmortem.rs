@@ -37,11 +37,9 @@ impl PmStatus {
             }
             (Draft, Published) => Err("send the postmortem for review before publishing".into()),
             (a, b) if a == b => Err(format!("the postmortem is already {}", a.as_str())),
-            (a, b) => Err(format!(
-                "cannot move a postmortem from {} to {}",
-                a.as_str(),
-                b.as_str()
-            )),
+            (a, b) => {
+                Err(format!("cannot move a postmortem from {} to {}", a.as_str(), b.as_str()))
+            }
         }
     }
 }
@@ -212,9 +210,7 @@ impl ActionKind {
     }
 
     pub fn parse(s: &str) -> Option<ActionKind> {
-        [ActionKind::Immediate, ActionKind::LongTerm]
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
+        [ActionKind::Immediate, ActionKind::LongTerm].into_iter().find(|k| k.as_str() == s.trim())
     }
 
     pub fn prefix(self) -> &'static str {
@@ -239,11 +235,8 @@ pub enum ActionStatus {
 }
 
 impl ActionStatus {
-    pub const ALL: [ActionStatus; 3] = [
-        ActionStatus::Todo,
-        ActionStatus::InProgress,
-        ActionStatus::Done,
-    ];
+    pub const ALL: [ActionStatus; 3] =
+        [ActionStatus::Todo, ActionStatus::InProgress, ActionStatus::Done];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -254,9 +247,7 @@ impl ActionStatus {
     }
 
     pub fn parse(s: &str) -> Option<ActionStatus> {
-        ActionStatus::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s.trim())
+        ActionStatus::ALL.into_iter().find(|v| v.as_str() == s.trim())
     }
 
     /// As the seed's template writes it.
@@ -286,11 +277,9 @@ pub fn valid_date(s: &str) -> bool {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
-    let (Ok(y), Ok(m), Ok(d)) = (
-        s[0..4].parse::<i32>(),
-        s[5..7].parse::<u32>(),
-        s[8..10].parse::<u32>(),
-    ) else {
+    let (Ok(y), Ok(m), Ok(d)) =
+        (s[0..4].parse::<i32>(), s[5..7].parse::<u32>(), s[8..10].parse::<u32>())
+    else {
         return false;
     };
     if !(1..=12).contains(&m) || d == 0 {
@@ -371,21 +360,9 @@ mod tests {
         assert!(a.validate().is_ok());
         a.owner_user_id = None;
         assert!(a.validate().unwrap_err().get("owner").is_some());
-        assert!(action_overdue(
-            ActionStatus::Todo,
-            "2026-11-25",
-            "2026-11-26"
-        ));
-        assert!(!action_overdue(
-            ActionStatus::Todo,
-            "2026-11-26",
-            "2026-11-26"
-        ));
-        assert!(!action_overdue(
-            ActionStatus::Done,
-            "2026-11-01",
-            "2026-11-26"
-        ));
+        assert!(action_overdue(ActionStatus::Todo, "2026-11-25", "2026-11-26"));
+        assert!(!action_overdue(ActionStatus::Todo, "2026-11-26", "2026-11-26"));
+        assert!(!action_overdue(ActionStatus::Done, "2026-11-01", "2026-11-26"));
     }
 
     #[test]
@@ -397,18 +374,13 @@ mod tests {
         };
         let e = pm.validate().unwrap_err();
         assert!(e.get("whys").is_some());
-        assert!(e
-            .get("links_docs")
-            .is_some_and(|m| m.contains("not a link")));
+        assert!(e.get("links_docs").is_some_and(|m| m.contains("not a link")));
         pm.whys.truncate(5);
         pm.links_docs = "runbook https://wiki/x".into();
         assert!(pm.validate().is_ok());
         let e = pm.check_publishable().unwrap_err();
         assert!(e.get("direct_cause").is_some());
         pm.direct_cause = "AI service overloaded".into();
-        assert!(
-            pm.check_publishable().is_ok(),
-            "the whys count as a root cause"
-        );
+        assert!(pm.check_publishable().is_ok(), "the whys count as a root cause");
     }
 }

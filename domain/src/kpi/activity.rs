@@ -72,10 +72,7 @@ pub fn cohort_table(
         .map(|day| CohortRow {
             day,
             size: get(cohorts, day).map_or(0, RoaringBitmap::len),
-            rates: offsets
-                .iter()
-                .map(|n| retention(cohorts, active, day, *n, today))
-                .collect(),
+            rates: offsets.iter().map(|n| retention(cohorts, active, day, *n, today)).collect(),
         })
         .collect()
 }
@@ -100,9 +97,7 @@ mod tests {
     use super::*;
 
     fn sets(days: &[(i32, &[u32])]) -> DaySets {
-        days.iter()
-            .map(|(d, users)| (*d, users.iter().copied().collect()))
-            .collect()
+        days.iter().map(|(d, users)| (*d, users.iter().copied().collect())).collect()
     }
 
     #[test]
@@ -129,11 +124,7 @@ mod tests {
         assert_eq!(retention(&cohorts, &active, 0, 1, 40), Some(0.5));
         assert_eq!(retention(&cohorts, &active, 0, 7, 40), Some(0.25));
         assert_eq!(retention(&cohorts, &active, 0, 30, 40), Some(0.0));
-        assert_eq!(
-            retention(&cohorts, &active, 0, 30, 29),
-            None,
-            "D30 not reached yet"
-        );
+        assert_eq!(retention(&cohorts, &active, 0, 30, 29), None, "D30 not reached yet");
         assert_eq!(retention(&cohorts, &active, 1, 1, 40), None, "empty cohort");
         assert_eq!(retention(&cohorts, &active, 5, 1, 40), None, "no cohort");
         let table = cohort_table(&cohorts, &active, 0, 1, &[0, 1, 7], 7);

@@ -89,10 +89,7 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(format_day(days_from_civil(2026, 11, 25)), "2026-11-25");
-        assert_eq!(
-            parse_day("2024-02-29").map(format_day).as_deref(),
-            Some("2024-02-29")
-        );
+        assert_eq!(parse_day("2024-02-29").map(format_day).as_deref(), Some("2024-02-29"));
         assert_eq!(parse_day("2026-02-29"), None);
         assert_eq!(parse_day("2026-13-01"), None);
         assert_eq!(parse_day("junk"), None);
@@ -107,25 +104,12 @@ mod tests {
         // 2026-11-25 is a Wednesday; its Monday is 2026-11-23.
         let wed = days_from_civil(2026, 11, 25);
         assert_eq!(format_day(week_start(wed)), "2026-11-23");
-        assert_eq!(
-            week_start(days_from_civil(2026, 11, 23)),
-            days_from_civil(2026, 11, 23)
-        );
-        assert_eq!(
-            format_day(week_start(days_from_civil(2026, 11, 29))),
-            "2026-11-23",
-            "Sunday"
-        );
-        assert_eq!(
-            format_day(Granularity::Month.period_start(wed)),
-            "2026-11-01"
-        );
+        assert_eq!(week_start(days_from_civil(2026, 11, 23)), days_from_civil(2026, 11, 23));
+        assert_eq!(format_day(week_start(days_from_civil(2026, 11, 29))), "2026-11-23", "Sunday");
+        assert_eq!(format_day(Granularity::Month.period_start(wed)), "2026-11-01");
         assert_eq!(Granularity::Day.period_start(wed), wed);
         // Before the epoch too.
-        assert_eq!(
-            format_day(week_start(days_from_civil(1969, 12, 31))),
-            "1969-12-29"
-        );
+        assert_eq!(format_day(week_start(days_from_civil(1969, 12, 31))), "1969-12-29");
     }
 
     #[test]

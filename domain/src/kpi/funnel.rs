@@ -79,10 +79,7 @@ pub fn funnel(steps: &[String], depths: impl IntoIterator<Item = usize>) -> Funn
             _ => Some((i, lost)),
         })
         .map(|(i, _)| i);
-    FunnelResult {
-        steps: steps_out,
-        drop_off_step,
-    }
+    FunnelResult { steps: steps_out, drop_off_step }
 }
 
 #[cfg(test)]
@@ -99,30 +96,18 @@ mod tests {
         let day = 86_400_000;
         // In order inside the window: full depth.
         assert_eq!(
-            depth_reached(
-                &[(0, "a_view_page"), (10, "a_click_buy"), (20, "a_pay_order")],
-                &s,
-                day
-            ),
+            depth_reached(&[(0, "a_view_page"), (10, "a_click_buy"), (20, "a_pay_order")], &s, day),
             3
         );
         // Out of order: pay before buy does not count.
         assert_eq!(
-            depth_reached(
-                &[(0, "a_view_page"), (10, "a_pay_order"), (20, "a_click_buy")],
-                &s,
-                day
-            ),
+            depth_reached(&[(0, "a_view_page"), (10, "a_pay_order"), (20, "a_click_buy")], &s, day),
             2
         );
         // Outside the window from the first step.
         assert_eq!(
             depth_reached(
-                &[
-                    (0, "a_view_page"),
-                    (10, "a_click_buy"),
-                    (day + 1, "a_pay_order")
-                ],
+                &[(0, "a_view_page"), (10, "a_click_buy"), (day + 1, "a_pay_order")],
                 &s,
                 day
             ),

@@ -63,12 +63,7 @@ impl FeedbackCounts {
     }
     /// Mean rating (1–5).
     pub fn satisfaction(&self) -> Option<f64> {
-        let total: u64 = self
-            .ratings
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (i as u64 + 1) * n)
-            .sum();
+        let total: u64 = self.ratings.iter().enumerate().map(|(i, n)| (i as u64 + 1) * n).sum();
         ratio(total, self.rated())
     }
     /// Ratings 1–2 / all ratings.
@@ -107,23 +102,11 @@ mod tests {
 
     #[test]
     fn ai_rates_by_hand() {
-        let mut a = AiCounts {
-            ended: 8,
-            success: 6,
-            knowledge_base: 4,
-            generated: 3,
-            human: 1,
-        };
+        let mut a = AiCounts { ended: 8, success: 6, knowledge_base: 4, generated: 3, human: 1 };
         assert_eq!(a.success_rate(), Some(0.75));
         assert_eq!(a.kb_coverage(), Some(0.5));
         assert_eq!(a.transfer_to_human(), Some(0.125));
-        a.merge(&AiCounts {
-            ended: 2,
-            success: 0,
-            knowledge_base: 0,
-            generated: 1,
-            human: 1,
-        });
+        a.merge(&AiCounts { ended: 2, success: 0, knowledge_base: 0, generated: 1, human: 1 });
         assert_eq!(a.success_rate(), Some(0.6));
         assert_eq!(AiCounts::default().success_rate(), None);
     }
@@ -131,11 +114,7 @@ mod tests {
     #[test]
     fn feedback_by_hand() {
         // Ratings 5,5,4,2,1 → mean 3.4, bad 2/5; 3 of 5 resolved.
-        let f = FeedbackCounts {
-            feedback: 5,
-            resolved: 3,
-            ratings: [1, 1, 0, 1, 2],
-        };
+        let f = FeedbackCounts { feedback: 5, resolved: 3, ratings: [1, 1, 0, 1, 2] };
         assert_eq!(f.resolution_rate(), Some(0.6));
         assert!((f.satisfaction().expect("mean") - 3.4).abs() < 1e-12);
         assert_eq!(f.bad_review_rate(), Some(0.4));

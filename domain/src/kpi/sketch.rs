@@ -138,11 +138,8 @@ mod tests {
 
     #[test]
     fn merging_equals_adding_everything_to_one() {
-        let (mut a, mut b, mut all) = (
-            QuantileSketch::new(),
-            QuantileSketch::new(),
-            QuantileSketch::new(),
-        );
+        let (mut a, mut b, mut all) =
+            (QuantileSketch::new(), QuantileSketch::new(), QuantileSketch::new());
         for i in 0..1000 {
             let v = f64::from(i % 97) * 3.5 + 1.0;
             if i % 3 == 0 {

@@ -75,15 +75,10 @@ pub fn active_subscribers(events: &[SubEvent], t_ms: i64) -> u64 {
 
 /// The figures of `[from_ms, to_ms)`.
 pub fn period(events: &[SubEvent], from_ms: i64, to_ms: i64) -> SubPeriod {
-    let mut p = SubPeriod {
-        active_at_start: active_subscribers(events, from_ms),
-        ..SubPeriod::default()
-    };
+    let mut p =
+        SubPeriod { active_at_start: active_subscribers(events, from_ms), ..SubPeriod::default() };
     let mut churned = std::collections::BTreeSet::new();
-    for e in events
-        .iter()
-        .filter(|e| e.ts_ms >= from_ms && e.ts_ms < to_ms)
-    {
+    for e in events.iter().filter(|e| e.ts_ms >= from_ms && e.ts_ms < to_ms) {
         match e.kind {
             SubKind::Start => {
                 p.new += 1;
@@ -130,12 +125,7 @@ mod tests {
     use super::*;
 
     fn ev(user: u32, ts_ms: i64, kind: SubKind, amount: f64) -> SubEvent {
-        SubEvent {
-            user,
-            ts_ms,
-            kind,
-            amount,
-        }
+        SubEvent { user, ts_ms, kind, amount }
     }
 
     #[test]
@@ -158,10 +148,7 @@ mod tests {
         assert_eq!(active_subscribers(&events, 100), 2, "users 1 and 2");
         assert_eq!(active_subscribers(&events, 200), 2, "users 1 and 4");
         let m = period(&events, 100, 200);
-        assert_eq!(
-            (m.new, m.renewals, m.cancellations, m.expirations),
-            (2, 1, 1, 1)
-        );
+        assert_eq!((m.new, m.renewals, m.cancellations, m.expirations), (2, 1, 1, 1));
         assert_eq!((m.cancelled, m.net), (2, 0));
         assert_eq!(m.revenue, 70.0);
         assert_eq!(m.renewal_rate, Some(0.5));

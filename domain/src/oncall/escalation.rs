@@ -69,16 +69,10 @@ impl PolicySpec {
         }
         for (i, s) in self.steps.iter().enumerate() {
             if s.targets.is_empty() {
-                e.add(
-                    &format!("steps.{i}.targets"),
-                    "pick a schedule or a person to page",
-                );
+                e.add(&format!("steps.{i}.targets"), "pick a schedule or a person to page");
             }
             if !(1..=1440).contains(&s.delay_min) {
-                e.add(
-                    &format!("steps.{i}.delay_min"),
-                    "must be between 1 and 1440 minutes",
-                );
+                e.add(&format!("steps.{i}.delay_min"), "must be between 1 and 1440 minutes");
             }
         }
         if self.repeat > 9 {
@@ -101,10 +95,8 @@ impl PolicySpec {
         let n = self.steps.len() as u32;
         let per_round: i64 = self.steps.iter().map(|s| i64::from(s.delay_min)).sum();
         let round = seq / n;
-        let within: i64 = self.steps[..(seq % n) as usize]
-            .iter()
-            .map(|s| i64::from(s.delay_min))
-            .sum();
+        let within: i64 =
+            self.steps[..(seq % n) as usize].iter().map(|s| i64::from(s.delay_min)).sum();
         Some((i64::from(round) * per_round + within) * MINUTE_MS)
     }
 
@@ -119,12 +111,7 @@ impl PolicySpec {
             if at > now {
                 break;
             }
-            out.push(DueStep {
-                seq,
-                round: seq / n,
-                step: (seq % n) as usize,
-                at_ms: at,
-            });
+            out.push(DueStep { seq, round: seq / n, step: (seq % n) as usize, at_ms: at });
             seq += 1;
         }
         out
@@ -176,14 +163,8 @@ pub struct NotifyRule {
 /// The rules used for someone who has set none: chat and email at once.
 pub fn default_rules() -> Vec<NotifyRule> {
     vec![
-        NotifyRule {
-            method: Method::Chat,
-            delay_min: 0,
-        },
-        NotifyRule {
-            method: Method::Email,
-            delay_min: 0,
-        },
+        NotifyRule { method: Method::Chat, delay_min: 0 },
+        NotifyRule { method: Method::Email, delay_min: 0 },
     ]
 }
 
@@ -231,10 +212,7 @@ mod tests {
             steps: delays
                 .iter()
                 .enumerate()
-                .map(|(i, d)| Step {
-                    targets: vec![Target::User(i as i64 + 1)],
-                    delay_min: *d,
-                })
+                .map(|(i, d)| Step { targets: vec![Target::User(i as i64 + 1)], delay_min: *d })
                 .collect(),
             repeat,
             channel_ids: vec![],
@@ -245,13 +223,8 @@ mod tests {
     fn steps_fire_after_the_previous_delays_and_repeat() {
         let p = policy(&[5, 10], 1);
         let m = MINUTE_MS;
-        let table = [
-            (0, Some(0)),
-            (1, Some(5 * m)),
-            (2, Some(15 * m)),
-            (3, Some(20 * m)),
-            (4, None),
-        ];
+        let table =
+            [(0, Some(0)), (1, Some(5 * m)), (2, Some(15 * m)), (3, Some(20 * m)), (4, None)];
         for (seq, want) in table {
             assert_eq!(p.offset_ms(seq), want, "seq {seq}");
         }
@@ -287,25 +260,14 @@ mod tests {
             assert!(e.get(f).is_some(), "{f}: {e:?}");
         }
         assert!(policy(&[5], 2).validate().is_ok());
-        let e = PolicySpec {
-            steps: vec![],
-            ..policy(&[], 0)
-        }
-        .validate()
-        .expect_err("no steps");
+        let e = PolicySpec { steps: vec![], ..policy(&[], 0) }.validate().expect_err("no steps");
         assert!(e.get("steps").is_some());
     }
 
     #[test]
     fn contact_rules_need_a_phone_for_phone_pages() {
-        let phone = [NotifyRule {
-            method: Method::Phone,
-            delay_min: 5,
-        }];
-        assert!(validate_contact("", "", &phone)
-            .expect_err("no phone")
-            .get("phone")
-            .is_some());
+        let phone = [NotifyRule { method: Method::Phone, delay_min: 5 }];
+        assert!(validate_contact("", "", &phone).expect_err("no phone").get("phone").is_some());
         assert!(validate_contact("+86 138 0000 0000", "ou_1", &phone).is_ok());
         assert!(validate_contact("call me", "", &[])
             .expect_err("bad phone")

@@ -18,12 +18,7 @@ pub struct Event {
 pub fn utc_stamp(ms: i64) -> String {
     let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
     let s = ms.rem_euclid(DAY_MS) / 1000;
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", s / 3600, s / 60 % 60, s % 60)
 }
 
 /// TEXT value escaping (RFC 5545 §3.3.11).
@@ -94,12 +89,7 @@ pub fn calendar(name: &str, events: &[Event], now_ms: i64) -> String {
 
 /// A UID for a shift of a schedule: the same shift keeps its UID between fetches.
 pub fn shift_uid(schedule_id: i64, s: &Shift, host: &str) -> String {
-    format!(
-        "shift-{schedule_id}-{}-{}-{}@{host}",
-        s.user_id.unwrap_or(0),
-        s.start_ms,
-        s.end_ms
-    )
+    format!("shift-{schedule_id}-{}-{}-{}@{host}", s.user_id.unwrap_or(0), s.start_ms, s.end_ms)
 }
 
 #[cfg(test)]

@@ -15,35 +15,20 @@ fn layer(people: &[i64], kind: RotationKind, every: u32, start: &str) -> Layer {
     Layer {
         name: "L".into(),
         participants: people.to_vec(),
-        rotation: Rotation {
-            kind,
-            every,
-            start: start.into(),
-        },
+        rotation: Rotation { kind, every, start: start.into() },
         restrictions: vec![],
     }
 }
 
 fn spec(tz: &str, layers: Vec<Layer>) -> ScheduleSpec {
-    ScheduleSpec {
-        name: "S".into(),
-        description: String::new(),
-        time_zone: tz.into(),
-        layers,
-    }
+    ScheduleSpec { name: "S".into(), description: String::new(), time_zone: tz.into(), layers }
 }
 
 /// (start UTC, end UTC, user) of each shift; gaps as user 0.
 fn rows(shifts: &[Shift]) -> Vec<(String, String, i64)> {
     shifts
         .iter()
-        .map(|s| {
-            (
-                format_local(s.start_ms),
-                format_local(s.end_ms),
-                s.user_id.unwrap_or(0),
-            )
-        })
+        .map(|s| (format_local(s.start_ms), format_local(s.end_ms), s.user_id.unwrap_or(0)))
         .collect()
 }
 
@@ -53,13 +38,9 @@ fn row(a: &str, b: &str, u: i64) -> (String, String, i64) {
 
 #[test]
 fn civil_calendar_round_trips() {
-    for (y, m, d, wd) in [
-        (1970, 1, 1, 3),
-        (2000, 2, 29, 1),
-        (2026, 3, 8, 6),
-        (2026, 11, 2, 0),
-        (2100, 12, 31, 4),
-    ] {
+    for (y, m, d, wd) in
+        [(1970, 1, 1, 3), (2000, 2, 29, 1), (2026, 3, 8, 6), (2026, 11, 2, 0), (2100, 12, 31, 4)]
+    {
         let days = days_from_civil(y, m, d);
         assert_eq!(civil_from_days(days), (y, m, d));
         assert_eq!(weekday(days), wd, "{y}-{m}-{d}");
@@ -93,18 +74,10 @@ fn zone_maps_wall_times_through_dst_changes() {
 #[test]
 fn daily_rotation_hands_off_at_local_time_across_dst() {
     let ny = tz("America/New_York");
-    let s = spec(
-        "America/New_York",
-        vec![layer(&[1, 2], RotationKind::Daily, 1, "2026-03-06T09:00")],
-    );
+    let s =
+        spec("America/New_York", vec![layer(&[1, 2], RotationKind::Daily, 1, "2026-03-06T09:00")]);
     // March: the day of the change is 23 hours long, handoffs stay at 09:00 local.
-    let got = rows(&final_schedule(
-        &s,
-        &[],
-        &ny,
-        utc("2026-03-07T14:00"),
-        utc("2026-03-10T13:00"),
-    ));
+    let got = rows(&final_schedule(&s, &[], &ny, utc("2026-03-07T14:00"), utc("2026-03-10T13:00")));
     assert_eq!(
         got,
         vec![
@@ -115,17 +88,9 @@ fn daily_rotation_hands_off_at_local_time_across_dst() {
     );
     assert_eq!(got[0].1, "2026-03-08T13:00", "a 23-hour shift");
     // November: a 25-hour day (EDT 13:00Z → EST 14:00Z).
-    let s = spec(
-        "America/New_York",
-        vec![layer(&[1, 2], RotationKind::Daily, 1, "2026-10-30T09:00")],
-    );
-    let got = rows(&final_schedule(
-        &s,
-        &[],
-        &ny,
-        utc("2026-10-31T13:00"),
-        utc("2026-11-02T14:00"),
-    ));
+    let s =
+        spec("America/New_York", vec![layer(&[1, 2], RotationKind::Daily, 1, "2026-10-30T09:00")]);
+    let got = rows(&final_schedule(&s, &[], &ny, utc("2026-10-31T13:00"), utc("2026-11-02T14:00")));
     assert_eq!(
         got,
         vec![
@@ -140,20 +105,9 @@ fn hourly_rotation_counts_elapsed_hours_across_dst() {
     let ny = tz("America/New_York");
     let s = spec(
         "America/New_York",
-        vec![layer(
-            &[1, 2, 3],
-            RotationKind::Hourly,
-            12,
-            "2026-03-07T20:00",
-        )],
+        vec![layer(&[1, 2, 3], RotationKind::Hourly, 12, "2026-03-07T20:00")],
     );
-    let got = rows(&final_schedule(
-        &s,
-        &[],
-        &ny,
-        utc("2026-03-08T01:00"),
-        utc("2026-03-09T01:00"),
-    ));
+    let got = rows(&final_schedule(&s, &[], &ny, utc("2026-03-08T01:00"), utc("2026-03-09T01:00")));
     // 20:00 EST = 01:00Z; every 12 elapsed hours whatever the wall clock says.
     assert_eq!(
         got,
@@ -169,20 +123,9 @@ fn weekly_rotation_with_repeated_participants_and_every_n() {
     let z = FixedZone(8 * H);
     let s = spec(
         "Asia/Shanghai",
-        vec![layer(
-            &[1, 2, 1, 3],
-            RotationKind::Weekly,
-            2,
-            "2026-11-02T09:00",
-        )],
+        vec![layer(&[1, 2, 1, 3], RotationKind::Weekly, 2, "2026-11-02T09:00")],
     );
-    let got = rows(&final_schedule(
-        &s,
-        &[],
-        &z,
-        utc("2026-11-02T01:00"),
-        utc("2026-12-28T01:00"),
-    ));
+    let got = rows(&final_schedule(&s, &[], &z, utc("2026-11-02T01:00"), utc("2026-12-28T01:00")));
     let want: Vec<_> = [1, 2, 1, 3]
         .iter()
         .enumerate()
@@ -197,17 +140,8 @@ fn weekly_rotation_with_repeated_participants_and_every_n() {
 #[test]
 fn before_the_rotation_starts_there_is_a_gap() {
     let z = FixedZone(0);
-    let s = spec(
-        "UTC",
-        vec![layer(&[7], RotationKind::Daily, 1, "2026-11-02T09:00")],
-    );
-    let got = final_schedule(
-        &s,
-        &[],
-        &z,
-        utc("2026-11-02T00:00"),
-        utc("2026-11-02T12:00"),
-    );
+    let s = spec("UTC", vec![layer(&[7], RotationKind::Daily, 1, "2026-11-02T09:00")]);
+    let got = final_schedule(&s, &[], &z, utc("2026-11-02T00:00"), utc("2026-11-02T12:00"));
     assert_eq!(
         rows(&got),
         vec![
@@ -222,21 +156,12 @@ fn before_the_rotation_starts_there_is_a_gap() {
 fn restrictions_cut_a_layer_and_higher_layers_win() {
     let z = FixedZone(0);
     let mut day = layer(&[1], RotationKind::Weekly, 1, "2026-11-02T00:00");
-    day.restrictions = vec![Window {
-        days: vec![0, 1, 2, 3, 4],
-        start: "09:00".into(),
-        end: "17:00".into(),
-    }];
+    day.restrictions =
+        vec![Window { days: vec![0, 1, 2, 3, 4], start: "09:00".into(), end: "17:00".into() }];
     let base = layer(&[2], RotationKind::Weekly, 1, "2026-11-02T00:00");
     let s = spec("UTC", vec![base, day]);
     // Friday 6 Nov → Saturday 7 Nov noon.
-    let got = rows(&final_schedule(
-        &s,
-        &[],
-        &z,
-        utc("2026-11-06T00:00"),
-        utc("2026-11-07T12:00"),
-    ));
+    let got = rows(&final_schedule(&s, &[], &z, utc("2026-11-06T00:00"), utc("2026-11-07T12:00")));
     assert_eq!(
         got,
         vec![
@@ -250,10 +175,7 @@ fn restrictions_cut_a_layer_and_higher_layers_win() {
 #[test]
 fn overrides_add_and_swap() {
     let z = FixedZone(0);
-    let s = spec(
-        "UTC",
-        vec![layer(&[1, 2], RotationKind::Daily, 1, "2026-11-02T00:00")],
-    );
+    let s = spec("UTC", vec![layer(&[1, 2], RotationKind::Daily, 1, "2026-11-02T00:00")]);
     let ovs = [
         // Adds 9 over both days' boundary.
         Override {
@@ -279,13 +201,7 @@ fn overrides_add_and_swap() {
             replaces: Some(1),
         },
     ];
-    let got = final_schedule(
-        &s,
-        &ovs,
-        &z,
-        utc("2026-11-02T00:00"),
-        utc("2026-11-04T00:00"),
-    );
+    let got = final_schedule(&s, &ovs, &z, utc("2026-11-02T00:00"), utc("2026-11-04T00:00"));
     assert_eq!(
         rows(&got),
         vec![
@@ -297,10 +213,7 @@ fn overrides_add_and_swap() {
         ]
     );
     assert_eq!(got[1].source, Source::Override(1));
-    assert_eq!(
-        on_call_at(&s, &ovs, &z, utc("2026-11-03T13:00")).and_then(|s| s.user_id),
-        Some(5)
-    );
+    assert_eq!(on_call_at(&s, &ovs, &z, utc("2026-11-03T13:00")).and_then(|s| s.user_id), Some(5));
 }
 
 #[test]
@@ -378,30 +291,22 @@ fn arb_layer() -> impl Strategy<Value = Layer> {
             },
             restrictions: window
                 .map(|(days, a, b)| {
-                    vec![Window {
-                        days,
-                        start: format_hhmm(a * 30),
-                        end: format_hhmm(b * 30),
-                    }]
+                    vec![Window { days, start: format_hhmm(a * 30), end: format_hhmm(b * 30) }]
                 })
                 .unwrap_or_default(),
         })
 }
 
 fn arb_override() -> impl Strategy<Value = Override> {
-    (
-        0i64..(40 * 24),
-        1i64..72,
-        1i64..9,
-        prop::option::of(1i64..6),
-    )
-        .prop_map(|(start_h, len_h, user, replaces)| Override {
+    (0i64..(40 * 24), 1i64..72, 1i64..9, prop::option::of(1i64..6)).prop_map(
+        |(start_h, len_h, user, replaces)| Override {
             id: 0,
             start_ms: utc("2026-02-25T00:00") + start_h * H + 15 * MINUTE_MS,
             end_ms: utc("2026-02-25T00:00") + (start_h + len_h) * H,
             user_id: user,
             replaces,
-        })
+        },
+    )
 }
 
 proptest! {

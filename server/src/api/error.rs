@@ -34,11 +34,7 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
-            body: ErrorBody {
-                code,
-                message: message.into(),
-                fields: Vec::new(),
-            },
+            body: ErrorBody { code, message: message.into(), fields: Vec::new() },
             retry_after_secs: None,
         }
     }
@@ -82,11 +78,7 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in API handler");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error",
-                )
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
             }
         }
     }

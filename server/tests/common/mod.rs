@@ -25,11 +25,7 @@ pub async fn app() -> TestApp {
 pub async fn app_with(extra: &[(&str, &str)]) -> TestApp {
     let dir = store::testing::temp_dir("vigil-http");
     let mut vars = vec![("VIGIL_DATA_DIR".to_owned(), dir.display().to_string())];
-    vars.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let config = Config::from_sources(None, &vars).expect("config");
     let store = server::wiring::open_store(&config).await.expect("store");
     let services = server::wiring::services_for(&config, store);
@@ -44,10 +40,7 @@ pub async fn app_with(extra: &[(&str, &str)]) -> TestApp {
         max_body_bytes: config.max_body_bytes,
         edge: config.edge_policy(),
     };
-    TestApp {
-        router: build_router(state),
-        services,
-    }
+    TestApp { router: build_router(state), services }
 }
 
 pub struct Res {
@@ -63,11 +56,7 @@ impl TestApp {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        Res {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        Res { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
     }
 
     #[allow(dead_code)]
@@ -82,11 +71,8 @@ impl TestApp {
     /// Calls a server function the way the browser does (form-encoded POST).
     #[allow(dead_code)]
     pub async fn rpc(&self, name: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Res {
-        let body: String = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body: String =
+            form.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
         let mut b = Request::post(format!("/rpc/{name}"))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json");
@@ -100,11 +86,7 @@ impl TestApp {
     #[allow(dead_code)]
     pub async fn login(&self, email: &str) -> String {
         let res = self
-            .rpc(
-                "login",
-                &[("email", email), ("password", "correct horse battery")],
-                None,
-            )
+            .rpc("login", &[("email", email), ("password", "correct horse battery")], None)
             .await;
         assert_eq!(res.status, StatusCode::OK, "login: {}", res.body);
         let cookies: Vec<String> = res
@@ -113,18 +95,10 @@ impl TestApp {
             .iter()
             .filter_map(|v| v.to_str().ok().map(str::to_owned))
             .collect();
-        let session = cookies
-            .iter()
-            .find(|c| c.starts_with("vigil_session="))
-            .expect("session cookie");
-        assert!(
-            session.contains("HttpOnly") && session.contains("SameSite=Lax"),
-            "{session}"
-        );
-        assert!(
-            !session.contains("Secure"),
-            "plain http in tests: {session}"
-        );
+        let session =
+            cookies.iter().find(|c| c.starts_with("vigil_session=")).expect("session cookie");
+        assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+        assert!(!session.contains("Secure"), "plain http in tests: {session}");
         session.split(';').next().expect("pair").to_owned()
     }
 }
@@ -144,9 +118,7 @@ pub fn urlencode(s: &str) -> String {
 /// Serves `app` on a loopback port (with peer addresses, as `vigil serve` does).
 #[allow(dead_code)] // not every test binary that shares this module uses it
 pub async fn serve(app: &TestApp) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = app.router.clone();
     tokio::spawn(async move {

@@ -16,19 +16,13 @@ impl crate::Alerting<'_> {
             RuleQuery::Kpi { metric, .. } if metric.is_daily() => {
                 self.daily_series(*metric, from_ms, to_ms).await
             }
-            RuleQuery::Kpi {
-                metric,
-                window_minutes,
-            } => {
+            RuleQuery::Kpi { metric, window_minutes } => {
                 let w = i64::from(*window_minutes / 60).max(1);
                 self.windowed_series(*metric, w, from_ms, to_ms).await
             }
             RuleQuery::Probe { .. } => {
                 let step = ((to_ms - from_ms) / 600).max(60_000) / 60_000 * 60_000;
-                let timeline = self
-                    .probes()
-                    .probe_timeline(query, from_ms, to_ms, step)
-                    .await?;
+                let timeline = self.probes().probe_timeline(query, from_ms, to_ms, step).await?;
                 Ok(first_probe_points(&timeline, step))
             }
             RuleQuery::Promql { expr } => {
@@ -40,11 +34,7 @@ impl crate::Alerting<'_> {
                     .next()
                     .map(|(_, pts)| {
                         pts.into_iter()
-                            .map(|(t, v)| Point {
-                                bucket: t / step,
-                                at_ms: t,
-                                value: v,
-                            })
+                            .map(|(t, v)| Point { bucket: t / step, at_ms: t, value: v })
                             .collect()
                     })
                     .unwrap_or_default())
@@ -66,15 +56,9 @@ impl crate::Alerting<'_> {
         }
         let values: Vec<(i32, f64)> = match metric {
             KpiMetric::Dau | KpiMetric::Registrations => {
-                let key = if metric == KpiMetric::Dau {
-                    "active"
-                } else {
-                    "registered"
-                };
+                let key = if metric == KpiMetric::Dau { "active" } else { "registered" };
                 let sets = self.events().day_sets(key, first, last).await?;
-                (first..=last)
-                    .map(|d| (d, sets.get(&d).map_or(0, |s| s.len()) as f64))
-                    .collect()
+                (first..=last).map(|d| (d, sets.get(&d).map_or(0, |s| s.len()) as f64)).collect()
             }
             _ => {
                 let from_h = day_start_ms(first, tz).div_euclid(HOUR_MS);
@@ -92,11 +76,7 @@ impl crate::Alerting<'_> {
         };
         Ok(values
             .into_iter()
-            .map(|(d, value)| Point {
-                bucket: i64::from(d),
-                at_ms: day_start_ms(d + 1, tz),
-                value,
-            })
+            .map(|(d, value)| Point { bucket: i64::from(d), at_ms: day_start_ms(d + 1, tz), value })
             .collect())
     }
 
@@ -120,10 +100,8 @@ impl crate::Alerting<'_> {
         let rows = self.store.hourly(key, h0 - window_h + 1, h1).await?;
         let mut out = Vec::new();
         if feedback {
-            let hours: HashMap<i64, FeedbackCounts> = rows
-                .iter()
-                .map(|(h, d)| Ok((*h, parse_hourly(d)?)))
-                .collect::<Result<_>>()?;
+            let hours: HashMap<i64, FeedbackCounts> =
+                rows.iter().map(|(h, d)| Ok((*h, parse_hourly(d)?))).collect::<Result<_>>()?;
             for h in h0..=h1 {
                 let mut acc = FeedbackCounts::default();
                 for x in h - window_h + 1..=h {
@@ -137,18 +115,12 @@ impl crate::Alerting<'_> {
                     _ => acc.bad_review_rate(),
                 };
                 if let Some(value) = value {
-                    out.push(Point {
-                        bucket: h,
-                        at_ms: ((h + 1) * HOUR_MS).min(to_ms),
-                        value,
-                    });
+                    out.push(Point { bucket: h, at_ms: ((h + 1) * HOUR_MS).min(to_ms), value });
                 }
             }
         } else {
-            let hours: HashMap<i64, AiHour> = rows
-                .iter()
-                .map(|(h, d)| Ok((*h, parse_hourly(d)?)))
-                .collect::<Result<_>>()?;
+            let hours: HashMap<i64, AiHour> =
+                rows.iter().map(|(h, d)| Ok((*h, parse_hourly(d)?))).collect::<Result<_>>()?;
             for h in h0..=h1 {
                 let mut acc = AiHour::default();
                 for x in h - window_h + 1..=h {
@@ -164,11 +136,7 @@ impl crate::Alerting<'_> {
                     _ => acc.counts.transfer_to_human(),
                 };
                 if let Some(value) = value {
-                    out.push(Point {
-                        bucket: h,
-                        at_ms: ((h + 1) * HOUR_MS).min(to_ms),
-                        value,
-                    });
+                    out.push(Point { bucket: h, at_ms: ((h + 1) * HOUR_MS).min(to_ms), value });
                 }
             }
         }
@@ -182,10 +150,7 @@ impl crate::Alerting<'_> {
     pub async fn evaluate_due_rules(&self) -> Result<CycleReport> {
         let now = self.now_ms();
         let due = self.store.due_rules(now).await?;
-        let mut report = CycleReport {
-            rules: due.len(),
-            ..CycleReport::default()
-        };
+        let mut report = CycleReport { rules: due.len(), ..CycleReport::default() };
         let mut cache: HashMap<(RuleQuery, i64), QueryResult> = HashMap::new();
         // Evaluate everything first, then store the cycle in chunks (one commit each).
         struct Out {
@@ -221,10 +186,7 @@ impl crate::Alerting<'_> {
                 }
                 RuleQuery::Promql { expr } => {
                     if !prom_cache.contains_key(expr) {
-                        let res = self
-                            .promql_instant(expr, now)
-                            .await
-                            .map_err(|e| e.to_string());
+                        let res = self.promql_instant(expr, now).await.map_err(|e| e.to_string());
                         prom_cache.insert(expr.clone(), res);
                         report.queries += 1;
                     }
@@ -255,12 +217,7 @@ impl crate::Alerting<'_> {
                 Ok((matching, value)) => {
                     let mut state = r.state.clone();
                     let transitions = state.evaluate(timing(spec), now, &matching);
-                    Out {
-                        state,
-                        value,
-                        error: None,
-                        transitions,
-                    }
+                    Out { state, value, error: None, transitions }
                 }
                 Err(e) => {
                     report.errors += 1;
@@ -342,19 +299,13 @@ impl crate::Alerting<'_> {
                         at.entry(*t).or_default().push((labels.clone(), *v));
                     }
                 }
-                let evals = at
-                    .iter()
-                    .map(|(t, s)| (*t, promql_matching(&spec.condition, s).0))
-                    .collect();
+                let evals =
+                    at.iter().map(|(t, s)| (*t, promql_matching(&spec.condition, s).0)).collect();
                 let points = series
                     .first()
                     .map(|(_, pts)| {
                         pts.iter()
-                            .map(|(t, v)| Point {
-                                bucket: t / step,
-                                at_ms: *t,
-                                value: *v,
-                            })
+                            .map(|(t, v)| Point { bucket: t / step, at_ms: *t, value: *v })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -363,10 +314,8 @@ impl crate::Alerting<'_> {
             RuleQuery::Probe { .. } => {
                 let step =
                     ((to_ms - from_ms) / 600).max(spec.interval_ms).max(60_000) / 60_000 * 60_000;
-                let timeline = self
-                    .probes()
-                    .probe_timeline(&spec.query, from_ms, to_ms, step)
-                    .await?;
+                let timeline =
+                    self.probes().probe_timeline(&spec.query, from_ms, to_ms, step).await?;
                 let points = first_probe_points(&timeline, step);
                 let evals = timeline
                     .iter()
@@ -392,10 +341,8 @@ impl crate::Alerting<'_> {
                     }
                     now = (now + step).min(to_ms);
                 }
-                let points = all
-                    .into_iter()
-                    .filter(|p| p.at_ms > from_ms && p.at_ms <= to_ms)
-                    .collect();
+                let points =
+                    all.into_iter().filter(|p| p.at_ms > from_ms && p.at_ms <= to_ms).collect();
                 (evals, points, step)
             }
         };
@@ -410,25 +357,15 @@ impl crate::Alerting<'_> {
         for (now, matching) in evals {
             state.evaluate(t, now, &matching);
             evaluations += 1;
-            let firing = state
-                .instances
-                .values()
-                .any(|i| i.state == AlertState::Firing);
-            let pending = !firing
-                && state
-                    .instances
-                    .values()
-                    .any(|i| i.state == AlertState::Pending);
+            let firing = state.instances.values().any(|i| i.state == AlertState::Firing);
+            let pending =
+                !firing && state.instances.values().any(|i| i.state == AlertState::Pending);
             let since = prev_eval.unwrap_or(now - step);
             match spans.last_mut() {
                 Some(s) if s.to_ms == since && s.firing == firing && (firing || pending) => {
                     s.to_ms = now;
                 }
-                _ if firing || pending => spans.push(Span {
-                    from_ms: since,
-                    to_ms: now,
-                    firing,
-                }),
+                _ if firing || pending => spans.push(Span { from_ms: since, to_ms: now, firing }),
                 _ => {}
             }
             match (firing, firing_since) {
@@ -455,27 +392,14 @@ impl crate::Alerting<'_> {
             _ => None,
         };
         let svg = crate::charts::timeline_chart(
-            &points
-                .iter()
-                .map(|p| (p.at_ms, p.value))
-                .collect::<Vec<_>>(),
+            &points.iter().map(|p| (p.at_ms, p.value)).collect::<Vec<_>>(),
             threshold,
-            &spans
-                .iter()
-                .map(|s| (s.from_ms, s.to_ms, s.firing))
-                .collect::<Vec<_>>(),
+            &spans.iter().map(|s| (s.from_ms, s.to_ms, s.firing)).collect::<Vec<_>>(),
             y_format(&spec.query),
             (from_ms, to_ms),
             self.events().reporting_tz(),
         )?;
-        Ok(Backtest {
-            points,
-            threshold,
-            spans,
-            evaluations,
-            notifications,
-            svg,
-        })
+        Ok(Backtest { points, threshold, spans, evaluations, notifications, svg })
     }
 }
 
@@ -494,11 +418,7 @@ fn first_probe_points(timeline: &[(i64, ProbeValues)], step: i64) -> Vec<Point> 
     timeline
         .iter()
         .filter_map(|(t, vals)| {
-            vals.first().and_then(|v| v.1).map(|value| Point {
-                bucket: t / step,
-                at_ms: *t,
-                value,
-            })
+            vals.first().and_then(|v| v.1).map(|value| Point { bucket: t / step, at_ms: *t, value })
         })
         .collect()
 }
@@ -507,10 +427,7 @@ fn first_probe_points(timeline: &[(i64, ProbeValues)], step: i64) -> Vec<Point> 
 fn kpi_matching(spec: &RuleSpec, now: i64, points: &[Point]) -> (Vec<Sample>, Option<f64>) {
     let c = check_at(spec, now, points);
     let matching = if c.holds {
-        vec![Sample {
-            labels: Labels::new(),
-            value: c.value.unwrap_or(0.0),
-        }]
+        vec![Sample { labels: Labels::new(), value: c.value.unwrap_or(0.0) }]
     } else {
         Vec::new()
     };
@@ -557,22 +474,14 @@ pub fn promql_matching(cond: &Condition, series: &[(Labels, f64)]) -> (Vec<Sampl
         Condition::Threshold { op, threshold } => series
             .iter()
             .filter(|(_, v)| op.holds(*v, *threshold))
-            .map(|(l, v)| Sample {
-                labels: l.clone(),
-                value: *v,
-            })
+            .map(|(l, v)| Sample { labels: l.clone(), value: *v })
             .collect(),
-        Condition::Present => series
-            .iter()
-            .map(|(l, v)| Sample {
-                labels: l.clone(),
-                value: *v,
-            })
-            .collect(),
-        Condition::NoData { .. } if series.is_empty() => vec![Sample {
-            labels: Labels::new(),
-            value: 0.0,
-        }],
+        Condition::Present => {
+            series.iter().map(|(l, v)| Sample { labels: l.clone(), value: *v }).collect()
+        }
+        Condition::NoData { .. } if series.is_empty() => {
+            vec![Sample { labels: Labels::new(), value: 0.0 }]
+        }
         _ => Vec::new(),
     };
     let shown = matching.first().map(|s| s.value).or(value);

@@ -110,13 +110,7 @@ fn lookback_ms(spec: &RuleSpec) -> i64 {
         Condition::ZScore { window, .. } => (window as i64 + 1) * step,
     };
     // Daily metrics look at the last *complete* day: one more day.
-    (need
-        + if spec.query.step_ms() == DAY_MS {
-            DAY_MS
-        } else {
-            0
-        })
-    .min(400 * DAY_MS)
+    (need + if spec.query.step_ms() == DAY_MS { DAY_MS } else { 0 }).min(400 * DAY_MS)
 }
 
 /// The condition's check at `now_ms` over `points` (oldest first, all as of ≤ now).
@@ -124,11 +118,7 @@ fn check_at(spec: &RuleSpec, now_ms: i64, points: &[Point]) -> domain::alerting:
     let samples: Vec<(i64, f64)> = points.iter().map(|p| (p.at_ms, p.value)).collect();
     let previous = points.last().and_then(|last| {
         let back = spec.query.period_ms() / spec.query.step_ms();
-        points
-            .iter()
-            .rev()
-            .find(|p| p.bucket == last.bucket - back)
-            .map(|p| p.value)
+        points.iter().rev().find(|p| p.bucket == last.bucket - back).map(|p| p.value)
     });
     spec.condition.check(now_ms, &samples, previous)
 }
@@ -194,10 +184,7 @@ impl crate::Alerting<'_> {
     pub async fn create_rule(&self, actor: &Caller, spec: RuleSpec) -> Result<Rule> {
         actor.require(Permission::EditRules)?;
         let spec = normalized(spec)?;
-        self.store
-            .create_rule(&spec, &self.audit_ctx(actor))
-            .await
-            .map_err(name_taken)
+        self.store.create_rule(&spec, &self.audit_ctx(actor)).await.map_err(name_taken)
     }
 
     /// Saves an edit made on `version` (editor). The engine evaluates the rule at its next
@@ -211,10 +198,7 @@ impl crate::Alerting<'_> {
     ) -> Result<Rule> {
         actor.require(Permission::EditRules)?;
         let spec = normalized(spec)?;
-        self.store
-            .update_rule(id, version, &spec, &self.audit_ctx(actor))
-            .await
-            .map_err(name_taken)
+        self.store.update_rule(id, version, &spec, &self.audit_ctx(actor)).await.map_err(name_taken)
     }
 
     pub async fn delete_rule(&self, actor: &Caller, id: i64) -> Result<()> {
@@ -349,11 +333,7 @@ pub fn format_rule_threshold(spec: &RuleSpec) -> Option<String> {
     Some(match spec.condition {
         Condition::Present => return None,
         Condition::Threshold { op, threshold } => {
-            format!(
-                "{} {}",
-                op.symbol(),
-                format_query_value(&spec.query, threshold)
-            )
+            format!("{} {}", op.symbol(), format_query_value(&spec.query, threshold))
         }
         Condition::DropPct { pct } => format!("drop > {pct}%"),
         Condition::RisePct { pct } => format!("rise > {pct}%"),

@@ -40,10 +40,9 @@ impl crate::Incidents<'_> {
         match (source, rule_id) {
             ("vigil", Some(id)) => self.vigil_alert_link(actor, id, fingerprint).await,
             ("alertmanager", _) => self.external_alert_link(actor, fingerprint).await,
-            _ => Err(ServiceError::invalid(
-                "source",
-                "must be vigil (with a rule) or alertmanager",
-            )),
+            _ => {
+                Err(ServiceError::invalid("source", "must be vigil (with a rule) or alertmanager"))
+            }
         }
     }
 
@@ -95,10 +94,7 @@ impl crate::Incidents<'_> {
             reporter_id: actor.user_id(),
             reporter: actor.name.clone(),
         };
-        Ok(self
-            .store
-            .create_incident(&new, Some(&link), &actor.audit(now))
-            .await?)
+        Ok(self.store.create_incident(&new, Some(&link), &actor.audit(now)).await?)
     }
 
     /// Links an active alert to an existing incident (responder).
@@ -113,10 +109,7 @@ impl crate::Incidents<'_> {
         actor.require(Permission::RespondToIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
         let link = self.alert_link(actor, source, rule_id, fingerprint).await?;
-        Ok(self
-            .store
-            .link_alert(&inc, &link, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.link_alert(&inc, &link, &self.audit_ctx(actor)).await?)
     }
 
     /// [`Services::open_incidents_for_firing_alerts`] when the last evaluation cycle changed
@@ -139,10 +132,8 @@ impl crate::Incidents<'_> {
         let mut opened = Vec::new();
         // One read of the rules serves both the flags and the active instances.
         let rules = self.store.rules_with_state().await?;
-        let open_incident: BTreeMap<i64, bool> = rules
-            .iter()
-            .map(|r| (r.rule.id, r.rule.spec.open_incident))
-            .collect();
+        let open_incident: BTreeMap<i64, bool> =
+            rules.iter().map(|r| (r.rule.id, r.rule.spec.open_incident)).collect();
         for a in crate::alerting::active_alerts_of(&rules) {
             if a.state != AlertState::Firing
                 || !open_incident.get(&a.rule_id).copied().unwrap_or(false)
@@ -151,12 +142,7 @@ impl crate::Incidents<'_> {
             }
             let now = self.now_ms();
             let link = vigil_link(&a, now);
-            if self
-                .store
-                .incident_for_alert(&link.fingerprint)
-                .await?
-                .is_some()
-            {
+            if self.store.incident_for_alert(&link.fingerprint).await?.is_some() {
                 continue;
             }
             let detected = a.fired_at_ms.unwrap_or(now).min(now);
@@ -168,10 +154,8 @@ impl crate::Incidents<'_> {
                 reporter_id: None,
                 reporter: "Vigil (alert rule)".into(),
             };
-            let inc = self
-                .store
-                .create_incident(&new, Some(&link), &self.system_ctx("engine"))
-                .await?;
+            let inc =
+                self.store.create_incident(&new, Some(&link), &self.system_ctx("engine")).await?;
             tracing::info!(incident = %inc.code, rule = %a.rule_name, "incident opened by a firing alert");
             opened.push(inc.code);
         }
@@ -207,17 +191,9 @@ pub fn episode_key(a: &crate::alerting::ActiveAlert) -> String {
 }
 
 fn alert_fields(link: &AlertLink) -> IncidentFields {
-    let labels: Vec<String> = link
-        .labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+    let labels: Vec<String> = link.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     IncidentFields {
-        title: link
-            .title
-            .chars()
-            .take(domain::incident::TITLE_MAX)
-            .collect(),
+        title: link.title.chars().take(domain::incident::TITLE_MAX).collect(),
         severity: link.severity,
         description: format!(
             "Opened from a firing alert ({}): {}\nLabels: {}",

@@ -133,11 +133,7 @@ impl crate::Incidents<'_> {
             .await?
             .into_iter()
             .filter(|u| u.is_active())
-            .map(|u| Person {
-                id: u.id,
-                name: u.name,
-                email: u.email,
-            })
+            .map(|u| Person { id: u.id, name: u.name, email: u.email })
             .collect();
         out.sort_by_key(|a| a.name.to_lowercase());
         Ok(out)
@@ -171,16 +167,11 @@ impl crate::Incidents<'_> {
             reporter_id: actor.user_id(),
             reporter: actor.name.clone(),
         };
-        let mut inc = self
-            .store
-            .create_incident(&new, None, &actor.audit(now))
-            .await?;
+        let mut inc = self.store.create_incident(&new, None, &actor.audit(now)).await?;
         if input.commander_id.is_some() {
             // Appointing the IC at declaration ticks the first checkpoint.
             let mut after = inc.clone();
-            after
-                .checklist
-                .insert(Checkpoint::LevelAndCommander, now.max(detected));
+            after.checklist.insert(Checkpoint::LevelAndCommander, now.max(detected));
             inc = self
                 .store
                 .save_incident(&inc, &after, &[], "incident.checklist", &actor.audit(now))
@@ -249,9 +240,7 @@ impl crate::Incidents<'_> {
         let at = at_ms.unwrap_or(now);
         let mut after = before.clone();
         let from = before.status();
-        after
-            .log
-            .change(sev, to, at, now, override_reason.as_deref())?;
+        after.log.change(sev, to, at, now, override_reason.as_deref())?;
         // Starting the fix is the "fix plan made, fixing started" step of the checklist.
         if to == Status::Fixing {
             after.checklist.entry(Checkpoint::FixPlan).or_insert(at);
@@ -271,13 +260,8 @@ impl crate::Incidents<'_> {
             }
             _ => format!("Status {from} → {to}"),
         };
-        let entry = NewEntry {
-            at_ms: at,
-            kind: EntryKind::Status,
-            body,
-        };
-        self.save_with_entry(actor, (&before, &after), entry, "incident.status")
-            .await
+        let entry = NewEntry { at_ms: at, kind: EntryKind::Status, body };
+        self.save_with_entry(actor, (&before, &after), entry, "incident.status").await
     }
 
     /// Edits the text fields and severity (responder) when `version` is current. A
@@ -299,10 +283,7 @@ impl crate::Incidents<'_> {
             )));
         }
         if before.status() == Status::Closed {
-            return Err(ServiceError::invalid(
-                "status",
-                "a closed incident cannot be edited",
-            ));
+            return Err(ServiceError::invalid("status", "a closed incident cannot be edited"));
         }
         let fields = fields.normalized();
         fields.validate()?;
@@ -320,26 +301,11 @@ impl crate::Incidents<'_> {
         }
         let changed: Vec<&str> = [
             ("title", before.fields.title != fields.title),
-            (
-                "impact scope",
-                before.fields.impact_scope != fields.impact_scope,
-            ),
-            (
-                "user impact",
-                before.fields.user_impact != fields.user_impact,
-            ),
-            (
-                "description",
-                before.fields.description != fields.description,
-            ),
-            (
-                "measures taken",
-                before.fields.measures_taken != fields.measures_taken,
-            ),
-            (
-                "support needed",
-                before.fields.support_needed != fields.support_needed,
-            ),
+            ("impact scope", before.fields.impact_scope != fields.impact_scope),
+            ("user impact", before.fields.user_impact != fields.user_impact),
+            ("description", before.fields.description != fields.description),
+            ("measures taken", before.fields.measures_taken != fields.measures_taken),
+            ("support needed", before.fields.support_needed != fields.support_needed),
             ("contact", before.fields.contact != fields.contact),
         ]
         .into_iter()
@@ -356,13 +322,7 @@ impl crate::Incidents<'_> {
         after.fields = fields;
         Ok(self
             .store
-            .save_incident(
-                &before,
-                &after,
-                &entries,
-                "incident.update",
-                &actor.audit(now),
-            )
+            .save_incident(&before, &after, &entries, "incident.update", &actor.audit(now))
             .await?)
     }
 
@@ -385,10 +345,7 @@ impl crate::Incidents<'_> {
         }
         let before = self.store.incident_by_code(code).await?;
         if before.status() == Status::Closed {
-            return Err(ServiceError::invalid(
-                "status",
-                "a closed incident cannot be edited",
-            ));
+            return Err(ServiceError::invalid("status", "a closed incident cannot be edited"));
         }
         let people = postmortems::names(&people);
         let names = |ids: Option<&Vec<i64>>| -> String {
@@ -397,12 +354,7 @@ impl crate::Incidents<'_> {
                 Some(v) if v.is_empty() => "nobody".into(),
                 Some(v) => v
                     .iter()
-                    .map(|id| {
-                        people
-                            .get(id)
-                            .cloned()
-                            .unwrap_or_else(|| format!("user {id}"))
-                    })
+                    .map(|id| people.get(id).cloned().unwrap_or_else(|| format!("user {id}")))
                     .collect::<Vec<_>>()
                     .join(", "),
             }
@@ -427,20 +379,11 @@ impl crate::Incidents<'_> {
         let mut after = before.clone();
         after.roles = roles;
         if after.commander().is_some() {
-            after
-                .checklist
-                .entry(Checkpoint::LevelAndCommander)
-                .or_insert(now);
+            after.checklist.entry(Checkpoint::LevelAndCommander).or_insert(now);
         }
         Ok(self
             .store
-            .save_incident(
-                &before,
-                &after,
-                &entries,
-                "incident.roles",
-                &actor.audit(now),
-            )
+            .save_incident(&before, &after, &entries, "incident.roles", &actor.audit(now))
             .await?)
     }
 
@@ -470,18 +413,9 @@ impl crate::Incidents<'_> {
         } else {
             after.checklist.remove(&checkpoint);
         }
-        let body = format!(
-            "{} {}",
-            if done { "Done:" } else { "Reopened:" },
-            checkpoint.label()
-        );
-        let entry = NewEntry {
-            at_ms: now,
-            kind: EntryKind::Checklist,
-            body,
-        };
-        self.save_with_entry(actor, (&before, &after), entry, "incident.checklist")
-            .await
+        let body = format!("{} {}", if done { "Done:" } else { "Reopened:" }, checkpoint.label());
+        let entry = NewEntry { at_ms: now, kind: EntryKind::Checklist, body };
+        self.save_with_entry(actor, (&before, &after), entry, "incident.checklist").await
     }
 
     /// Adds a note with its event time (default now) (responder).
@@ -501,11 +435,7 @@ impl crate::Incidents<'_> {
             .store
             .add_timeline_entries(
                 &inc,
-                &[NewEntry {
-                    at_ms: at,
-                    kind: EntryKind::Note,
-                    body: text.trim().to_owned(),
-                }],
+                &[NewEntry { at_ms: at, kind: EntryKind::Note, body: text.trim().to_owned() }],
                 &actor.audit(now),
             )
             .await?)
@@ -528,24 +458,19 @@ impl crate::Incidents<'_> {
             return Err(ServiceError::NotFound);
         }
         validate_note(text, at_ms, inc.log.detected_ms(), now)?;
-        self.store
-            .update_note(entry_id, text.trim(), at_ms, &actor.audit(now))
-            .await
-            .map_err(|e| match e {
+        self.store.update_note(entry_id, text.trim(), at_ms, &actor.audit(now)).await.map_err(|e| {
+            match e {
                 store::StoreError::Conflict(m) => ServiceError::invalid("entry", m),
                 e => e.into(),
-            })
+            }
+        })
     }
 
     /// The seed's incident report (事故报告) as text for Feishu or email (viewer).
     pub async fn incident_report(&self, actor: &Caller, code: &str) -> Result<String> {
         actor.require(Permission::ViewIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
-        Ok(report_text(
-            &inc,
-            self.events().reporting_tz(),
-            &self.public_url,
-        ))
+        Ok(report_text(&inc, self.events().reporting_tz(), &self.public_url))
     }
 
     /// Sends the incident report to a notification channel now (responder); the timeline
@@ -612,10 +537,9 @@ pub fn status_filter(s: &str) -> Result<(Option<bool>, Option<Status>)> {
 /// `Invalid` on `field` unless every id is an active user in `people`.
 pub(crate) fn check_ids(people: &[Person], ids: &[i64], field: &str) -> Result<()> {
     match ids.iter().find(|id| !people.iter().any(|p| p.id == **id)) {
-        Some(bad) => Err(ServiceError::invalid(
-            field,
-            format!("user {bad} does not exist or is disabled"),
-        )),
+        Some(bad) => {
+            Err(ServiceError::invalid(field, format!("user {bad} does not exist or is disabled")))
+        }
         None => Ok(()),
     }
 }
@@ -670,9 +594,7 @@ mod tests {
         assert_eq!(format_minute(ms, sh), "2026-02-14 23:50");
         assert_eq!(format_minute(ms, Tz::UTC), "2026-02-14 15:50");
         assert_eq!(parse_local_minute("2026-02-14T23:50", sh), Ok(ms));
-        assert!(parse_local_minute("yesterday", sh)
-            .unwrap_err()
-            .contains("not a time"));
+        assert!(parse_local_minute("yesterday", sh).unwrap_err().contains("not a time"));
         let ny: Tz = "America/New_York".parse().expect("tz");
         assert!(parse_local_minute("2026-03-08 02:30", ny)
             .unwrap_err()

@@ -36,11 +36,7 @@ pub fn prefill_timeline(entries: &[TimelineEntry]) -> Vec<PmTimelineRow> {
     entries
         .iter()
         .filter(|e| !matches!(e.kind, EntryKind::Postmortem | EntryKind::Edit))
-        .map(|e| PmTimelineRow {
-            at_ms: e.at_ms,
-            event: e.body.clone(),
-            owner: e.actor.clone(),
-        })
+        .map(|e| PmTimelineRow { at_ms: e.at_ms, event: e.body.clone(), owner: e.actor.clone() })
         .collect()
 }
 
@@ -74,10 +70,8 @@ impl crate::Incidents<'_> {
                 ..Postmortem::default()
             },
         };
-        let due_ms = incident
-            .log
-            .resolved_ms()
-            .map(|r| r + postmortem_due_ms(incident.fields.severity));
+        let due_ms =
+            incident.log.resolved_ms().map(|r| r + postmortem_due_ms(incident.fields.severity));
         let status = row.as_ref().map(|r| r.status);
         Ok(PostmortemView {
             overdue: due_ms.is_some_and(|d| now > d) && status != Some(PmStatus::Published),
@@ -119,8 +113,7 @@ impl crate::Incidents<'_> {
         let current = self.store.postmortem(incident.id).await?;
         let from = current.as_ref().map_or(PmStatus::Draft, |p| p.status);
         if from != status {
-            from.check(status)
-                .map_err(|m| ServiceError::invalid("status", m))?;
+            from.check(status).map_err(|m| ServiceError::invalid("status", m))?;
         }
         if status == PmStatus::Published {
             if incident.status().is_open() {
@@ -143,12 +136,7 @@ impl crate::Incidents<'_> {
         let view = self.postmortem(actor, code).await?;
         let alerts = self.store.incident_alerts(view.incident.id).await?;
         let people = names(&self.people_directory().await?);
-        Ok(render_markdown(
-            &view,
-            &alerts,
-            &people,
-            self.events().reporting_tz(),
-        ))
+        Ok(render_markdown(&view, &alerts, &people, self.events().reporting_tz()))
     }
 
     // ----- action items -----
@@ -176,10 +164,7 @@ impl crate::Incidents<'_> {
             self.check_people(&[o], "owner").await?;
         }
         let incident = self.store.incident_by_code(code).await?;
-        Ok(self
-            .store
-            .create_action_item(&incident, &spec, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.create_action_item(&incident, &spec, &self.audit_ctx(actor)).await?)
     }
 
     /// Edits an action item (responder; its kind and code stay).
@@ -194,10 +179,7 @@ impl crate::Incidents<'_> {
         if let Some(o) = spec.owner_user_id {
             self.check_people(&[o], "owner").await?;
         }
-        Ok(self
-            .store
-            .update_action_item(id, &spec, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.update_action_item(id, &spec, &self.audit_ctx(actor)).await?)
     }
 
     /// Moves an action item to `status` (responder; also the item's owner).
@@ -220,17 +202,12 @@ impl crate::Incidents<'_> {
             due_date: item.due_date,
             status,
         };
-        Ok(self
-            .store
-            .update_action_item(id, &spec, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.update_action_item(id, &spec, &self.audit_ctx(actor)).await?)
     }
 
     pub async fn delete_action_item(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditPostmortems)?;
-        self.store
-            .delete_action_item(id, &self.audit_ctx(actor))
-            .await?;
+        self.store.delete_action_item(id, &self.audit_ctx(actor)).await?;
         Ok(())
     }
 
@@ -275,11 +252,7 @@ impl crate::Incidents<'_> {
 }
 
 fn cell(s: &str) -> String {
-    let s = s
-        .trim()
-        .replace('|', "\\|")
-        .replace("\r\n", " ")
-        .replace('\n', "<br>");
+    let s = s.trim().replace('|', "\\|").replace("\r\n", " ").replace('\n', "<br>");
     if s.is_empty() {
         "—".into()
     } else {
@@ -298,21 +271,11 @@ fn para(s: &str) -> String {
 fn bullets(s: &str, numbered: bool) -> String {
     let ls = lines(s);
     if ls.is_empty() {
-        return if numbered {
-            "1. —".into()
-        } else {
-            "- —".into()
-        };
+        return if numbered { "1. —".into() } else { "- —".into() };
     }
     ls.iter()
         .enumerate()
-        .map(|(i, l)| {
-            if numbered {
-                format!("{}. {l}", i + 1)
-            } else {
-                format!("- {l}")
-            }
-        })
+        .map(|(i, l)| if numbered { format!("{}. {l}", i + 1) } else { format!("- {l}") })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -343,10 +306,8 @@ fn action_table(items: &[&ActionItem], people: &BTreeMap<i64, String>) -> String
         s.push_str("| — | — | — | — | — |\n");
     }
     for a in items {
-        let owner = a
-            .owner_user_id
-            .and_then(|id| people.get(&id).cloned())
-            .unwrap_or_else(|| "—".into());
+        let owner =
+            a.owner_user_id.and_then(|id| people.get(&id).cloned()).unwrap_or_else(|| "—".into());
         s.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
             a.code,
@@ -371,10 +332,8 @@ pub fn render_markdown(
     let f = &inc.fields;
     let start = inc.log.detected_ms();
     let end = inc.log.resolved_ms();
-    let name = |id: Option<i64>| {
-        id.and_then(|id| people.get(&id).cloned())
-            .unwrap_or_else(|| "—".into())
-    };
+    let name =
+        |id: Option<i64>| id.and_then(|id| people.get(&id).cloned()).unwrap_or_else(|| "—".into());
     let ic = name(inc.commander());
     let mut md = String::new();
     md.push_str("# 事故复盘报告\n\n## 基本信息\n\n| 项目 | 内容 |\n|------|------|\n");
@@ -435,11 +394,7 @@ pub fn render_markdown(
         .filter(|(_, _, _, v)| !v.trim().is_empty())
         .map(|(_, _, zh, v)| format!("- **{zh}**: {}", v.trim().replace('\n', "; ")))
         .collect();
-    md.push_str(&if factors.is_empty() {
-        "—".to_owned()
-    } else {
-        factors.join("\n")
-    });
+    md.push_str(&if factors.is_empty() { "—".to_owned() } else { factors.join("\n") });
 
     md.push_str("\n\n## 影响评估\n\n### 业务影响\n");
     md.push_str(&format!("- 受影响用户数: {}\n", opt_num(d.users_affected)));
@@ -452,10 +407,7 @@ pub fn render_markdown(
     md.push_str(&format!("- 受影响服务: {}\n", para(&d.services_affected)));
     md.push_str(&format!("- 数据影响: {}\n", para(&d.data_impact)));
     md.push_str("\n### 品牌影响\n");
-    md.push_str(&format!(
-        "- 社交媒体负面评价: {}\n",
-        opt_num(d.negative_mentions)
-    ));
+    md.push_str(&format!("- 社交媒体负面评价: {}\n", opt_num(d.negative_mentions)));
     md.push_str(&format!("- 客户流失风险: {}\n", para(&d.churn_risk)));
 
     md.push_str("\n## 处理过程\n\n### 采取的措施\n");
@@ -499,11 +451,7 @@ pub fn render_markdown(
     if !lines(&d.links_alerts).is_empty() {
         alert_lines.push(links(&d.links_alerts));
     }
-    md.push_str(&if alert_lines.is_empty() {
-        "- —".to_owned()
-    } else {
-        alert_lines.join("\n")
-    });
+    md.push_str(&if alert_lines.is_empty() { "- —".to_owned() } else { alert_lines.join("\n") });
 
     let reporter = inc
         .roles
@@ -512,11 +460,7 @@ pub fn render_markdown(
         .and_then(|id| people.get(&id).cloned())
         .unwrap_or_else(|| inc.reporter.clone());
     let date_ms = view.published_at_ms.unwrap_or(view.now_ms);
-    md.push_str(&format!(
-        "\n\n---\n\n报告人: {}\n日期: {}\n",
-        reporter,
-        today(date_ms, tz)
-    ));
+    md.push_str(&format!("\n\n---\n\n报告人: {}\n日期: {}\n", reporter, today(date_ms, tz)));
     md
 }
 
@@ -538,10 +482,7 @@ impl crate::Incidents<'_> {
         use store::{NewEntry, NewIncident};
         if !self
             .store
-            .incidents(&store::IncidentFilter {
-                limit: 1,
-                ..Default::default()
-            })
+            .incidents(&store::IncidentFilter { limit: 1, ..Default::default() })
             .await?
             .is_empty()
         {
@@ -565,18 +506,8 @@ impl crate::Incidents<'_> {
                 "AI dialog failures above 20%",
                 "Model service overloaded after a feature launch",
             ),
-            (
-                64,
-                Severity::P3,
-                "Slow admin reports",
-                "Missing index on the reports table",
-            ),
-            (
-                57,
-                Severity::P2,
-                "API P95 over 5 s",
-                "Slow query after a schema migration",
-            ),
+            (64, Severity::P3, "Slow admin reports", "Missing index on the reports table"),
+            (57, Severity::P2, "API P95 over 5 s", "Slow query after a schema migration"),
             (
                 50,
                 Severity::P0,
@@ -595,36 +526,16 @@ impl crate::Incidents<'_> {
                 "Database connections exhausted",
                 "Connection leak in the billing worker",
             ),
-            (
-                30,
-                Severity::P3,
-                "Typos in the Chinese pricing page",
-                "Copy change skipped review",
-            ),
+            (30, Severity::P3, "Typos in the Chinese pricing page", "Copy change skipped review"),
             (
                 24,
                 Severity::P2,
                 "Registrations down 35%",
                 "SMS provider throttling verification codes",
             ),
-            (
-                18,
-                Severity::P1,
-                "AI answers slow (P99 8 s)",
-                "Knowledge-base search timeouts",
-            ),
-            (
-                11,
-                Severity::P2,
-                "Payment webhooks delayed",
-                "Queue consumer stuck after a deploy",
-            ),
-            (
-                4,
-                Severity::P1,
-                "Checkout errors for Alipay users",
-                "Provider API change",
-            ),
+            (18, Severity::P1, "AI answers slow (P99 8 s)", "Knowledge-base search timeouts"),
+            (11, Severity::P2, "Payment webhooks delayed", "Queue consumer stuck after a deploy"),
+            (4, Severity::P1, "Checkout errors for Alipay users", "Provider API change"),
             (1, Severity::P2, "Satisfaction score below 4.0", ""),
             (0, Severity::P1, "AI success rate below 90%", ""),
         ];
@@ -705,20 +616,15 @@ impl crate::Incidents<'_> {
             // Postmortems: published for all resolved but one (overdue), closed after.
             let publish = resolved_now && i != 11;
             if publish {
-                after
-                    .log
-                    .0
-                    .push((Status::Closed, (resolved + 20 * 3_600_000).min(now)));
+                after.log.0.push((Status::Closed, (resolved + 20 * 3_600_000).min(now)));
                 entries.push(NewEntry {
                     at_ms: (resolved + 20 * 3_600_000).min(now),
                     kind: EntryKind::Status,
                     body: "Status resolved → closed".into(),
                 });
             }
-            let stored = self
-                .store
-                .save_incident(&inc, &after, &entries, "incident.status", &ctx)
-                .await?;
+            let stored =
+                self.store.save_incident(&inc, &after, &entries, "incident.status", &ctx).await?;
             if publish {
                 let timeline = prefill_timeline(&self.store.incident_timeline(stored.id).await?);
                 let doc = Postmortem {
@@ -748,11 +654,7 @@ impl crate::Incidents<'_> {
                     (
                         ActionKind::Immediate,
                         format!("Monitor: {title}"),
-                        if *days_ago > 20 {
-                            ActionStatus::Done
-                        } else {
-                            ActionStatus::InProgress
-                        },
+                        if *days_ago > 20 { ActionStatus::Done } else { ActionStatus::InProgress },
                     ),
                     (
                         ActionKind::LongTerm,

@@ -62,9 +62,7 @@ fn month_start(now_ms: i64, months_back: u32, tz: Tz) -> i64 {
     let local = now.with_timezone(&tz);
     let total = local.year() * 12 + local.month0() as i32 - months_back as i32;
     let (y, m) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
-    tz.with_ymd_and_hms(y, m, 1, 0, 0, 0)
-        .earliest()
-        .map_or(0, |t| t.timestamp_millis())
+    tz.with_ymd_and_hms(y, m, 1, 0, 0, 0).earliest().map_or(0, |t| t.timestamp_millis())
 }
 
 fn mean(v: &[i64]) -> Option<i64> {
@@ -96,9 +94,8 @@ pub fn aggregate(incidents: &[Incident], months: &[String], tz: Tz) -> (Vec<[Cel
             mttr_ms: mean(&a.2),
         })
     };
-    let cells = (0..months.len())
-        .map(|mi| std::array::from_fn(|si| cell(acc.get(&(mi, si)))))
-        .collect();
+    let cells =
+        (0..months.len()).map(|mi| std::array::from_fn(|si| cell(acc.get(&(mi, si))))).collect();
     let totals = std::array::from_fn(|si| cell(tot.get(&si)));
     (cells, totals)
 }
@@ -123,10 +120,8 @@ impl crate::Incidents<'_> {
         let tz = self.events().reporting_tz();
         let now = self.now_ms();
         let from = month_start(now, months_n - 1, tz);
-        let months: Vec<String> = (0..months_n)
-            .rev()
-            .map(|k| month_of(month_start(now, k, tz), tz))
-            .collect();
+        let months: Vec<String> =
+            (0..months_n).rev().map(|k| month_of(month_start(now, k, tz), tz)).collect();
         let incidents = self
             .store
             .incidents(&IncidentFilter {
@@ -165,9 +160,7 @@ impl crate::Incidents<'_> {
             .collect();
         overdue.sort_by_key(|o| o.due_ms);
         let series = |f: &dyn Fn(&Cell) -> Option<f64>| -> Vec<Vec<Option<f64>>> {
-            (0..4)
-                .map(|si| cells.iter().map(|row: &[Cell; 4]| f(&row[si])).collect())
-                .collect()
+            (0..4).map(|si| cells.iter().map(|row: &[Cell; 4]| f(&row[si])).collect()).collect()
         };
         let count = series(&|c| (c.count > 0).then_some(c.count as f64));
         let mtta = series(&|c| c.mtta_ms.map(|v| v as f64 / 60_000.0));

@@ -21,12 +21,8 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
-    pub const ALL: [ChannelKind; 4] = [
-        ChannelKind::Webhook,
-        ChannelKind::Slack,
-        ChannelKind::Feishu,
-        ChannelKind::Email,
-    ];
+    pub const ALL: [ChannelKind; 4] =
+        [ChannelKind::Webhook, ChannelKind::Slack, ChannelKind::Feishu, ChannelKind::Email];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -78,10 +74,7 @@ impl ChannelConfig {
             if !(u.starts_with("smtp://") || u.starts_with("smtps://")) {
                 e.add("url", "must be an smtp:// or smtps:// address (e.g. smtp://user:pass@mail.example.com:587)");
             } else if lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(u).is_err() {
-                e.add(
-                    "url",
-                    "is not a valid SMTP URL (smtp://user:pass@host:port)",
-                );
+                e.add("url", "is not a valid SMTP URL (smtp://user:pass@host:port)");
             }
             if let Err(m) = self.from.trim().parse::<lettre::message::Mailbox>() {
                 e.add("from", format!("is not an address ({m})"));
@@ -147,16 +140,8 @@ fn title(m: &Message) -> String {
     };
     let state = if m.firing { "FIRING" } else { "RESOLVED" };
     let firing = m.alerts.iter().filter(|a| a.firing).count();
-    let count = if m.firing && firing > 1 {
-        format!(" ×{firing}")
-    } else {
-        String::new()
-    };
-    format!(
-        "[{}] {state}{count}: {}",
-        m.severity.as_str(),
-        names.join(", ")
-    )
+    let count = if m.firing && firing > 1 { format!(" ×{firing}") } else { String::new() };
+    format!("[{}] {state}{count}: {}", m.severity.as_str(), names.join(", "))
 }
 
 fn alert_lines(
@@ -192,10 +177,7 @@ fn alert_lines(
             }
             s.push_str(&format!(
                 "\n{}",
-                markdown_link(
-                    "open in Vigil",
-                    &format!("{base_url}/alerts/rules/{}", a.rule_id)
-                )
+                markdown_link("open in Vigil", &format!("{base_url}/alerts/rules/{}", a.rule_id))
             ));
             s
         })
@@ -248,9 +230,7 @@ pub fn render(kind: ChannelKind, m: &Message, key: &str, base_url: &str) -> Valu
         }
         ChannelKind::Email => {
             let mut text = alert_lines(m, base_url, |t, u| format!("{t}: {u}")).join("\n\n");
-            text.push_str(&format!(
-                "\n\n--\nVigil · {base_url}/alerts · notification {key}\n"
-            ));
+            text.push_str(&format!("\n\n--\nVigil · {base_url}/alerts · notification {key}\n"));
             json!({"subject": title(m), "text": text})
         }
         ChannelKind::Feishu => json!({
@@ -295,10 +275,7 @@ pub async fn send(
         body["timestamp"] = json!(ts.to_string());
         body["sign"] = json!(feishu_sign(ts, &cfg.secret));
     }
-    let mut req = client
-        .post(cfg.url.trim())
-        .header("Idempotency-Key", key)
-        .json(&body);
+    let mut req = client.post(cfg.url.trim()).header("Idempotency-Key", key).json(&body);
     if kind == ChannelKind::Webhook && !cfg.secret.is_empty() {
         req = req.bearer_auth(&cfg.secret);
     }
@@ -319,10 +296,7 @@ pub async fn send(
     if kind == ChannelKind::Feishu {
         // Feishu answers 200 with a non-zero `code` for a bad signature or payload.
         if let Ok(v) = serde_json::from_str::<Value>(&text) {
-            let code = v
-                .get("code")
-                .or_else(|| v.get("StatusCode"))
-                .and_then(Value::as_i64);
+            let code = v.get("code").or_else(|| v.get("StatusCode")).and_then(Value::as_i64);
             if let Some(c) = code.filter(|c| *c != 0) {
                 let msg = v.get("msg").and_then(Value::as_str).unwrap_or("");
                 return Err(format!("Feishu code {c}: {msg}"));
@@ -337,16 +311,9 @@ pub async fn send(
 async fn send_email(cfg: &ChannelConfig, body: &Value, key: &str) -> Result<(), String> {
     use lettre::message::{header::ContentType, Message as Mail};
     use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-    let subject = body
-        .get("subject")
-        .and_then(Value::as_str)
-        .unwrap_or("Vigil");
+    let subject = body.get("subject").and_then(Value::as_str).unwrap_or("Vigil");
     let text = body.get("text").and_then(Value::as_str).unwrap_or("");
-    let from = cfg
-        .from
-        .trim()
-        .parse()
-        .map_err(|e| format!("bad sender address: {e}"))?;
+    let from = cfg.from.trim().parse().map_err(|e| format!("bad sender address: {e}"))?;
     let mut mail = Mail::builder()
         .from(from)
         .subject(subject)
@@ -355,18 +322,12 @@ async fn send_email(cfg: &ChannelConfig, body: &Value, key: &str) -> Result<(), 
     for to in cfg.recipients()? {
         mail = mail.to(to);
     }
-    let mail = mail
-        .body(text.to_owned())
-        .map_err(|e| format!("cannot build the email: {e}"))?;
+    let mail = mail.body(text.to_owned()).map_err(|e| format!("cannot build the email: {e}"))?;
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(cfg.url.trim())
         .map_err(|e| format!("bad SMTP URL: {e}"))?
         .timeout(Some(std::time::Duration::from_secs(30)))
         .build();
-    transport
-        .send(mail)
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("SMTP: {}", root_cause(&e)))
+    transport.send(mail).await.map(|_| ()).map_err(|e| format!("SMTP: {}", root_cause(&e)))
 }
 
 fn root_cause(e: &dyn std::error::Error) -> String {
@@ -418,21 +379,12 @@ mod tests {
 
     #[test]
     fn feishu_card_is_coloured_by_severity_and_carries_everything() {
-        let v = render(
-            ChannelKind::Feishu,
-            &msg(true),
-            "k1",
-            "https://vigil.example",
-        );
+        let v = render(ChannelKind::Feishu, &msg(true), "k1", "https://vigil.example");
         assert_eq!(v["msg_type"], "interactive");
         assert_eq!(v["card"]["header"]["template"], "orange");
-        let title = v["card"]["header"]["title"]["content"]
-            .as_str()
-            .expect("title");
+        let title = v["card"]["header"]["title"]["content"].as_str().expect("title");
         assert_eq!(title, "[P1] FIRING: AI success low");
-        let body = v["card"]["elements"][0]["text"]["content"]
-            .as_str()
-            .expect("body");
+        let body = v["card"]["elements"][0]["text"]["content"].as_str().expect("body");
         for part in [
             "86.5%",
             "threshold: 90.0%",
@@ -481,11 +433,7 @@ mod tests {
     #[test]
     fn config_validation_names_fields() {
         let bad = ChannelConfig::webhook("hooks.slack.com/x", "");
-        assert!(bad
-            .validate(ChannelKind::Slack)
-            .expect_err("url")
-            .get("url")
-            .is_some());
+        assert!(bad.validate(ChannelKind::Slack).expect_err("url").get("url").is_some());
         let mut mail = ChannelConfig::webhook("smtp://mail.example.com:587", "");
         mail.from = "Vigil <vigil@example.com>".into();
         mail.to = "ops@example.com, sre@example.com".into();
@@ -505,12 +453,7 @@ mod tests {
         let v = render(ChannelKind::Email, &msg(true), "key-9", "https://v");
         assert_eq!(v["subject"], "[P1] FIRING: AI success low");
         let text = v["text"].as_str().expect("text");
-        for part in [
-            "86.5%",
-            "threshold: 90.0%",
-            "runbook: https://wiki/ai",
-            "key-9",
-        ] {
+        for part in ["86.5%", "threshold: 90.0%", "runbook: https://wiki/ai", "key-9"] {
             assert!(text.contains(part), "{part} in {text}");
         }
     }

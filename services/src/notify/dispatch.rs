@@ -72,11 +72,8 @@ pub fn dispatch(
     groups: &BTreeMap<String, GroupState>,
 ) -> Dispatch {
     let mut out = Dispatch::default();
-    let firing_labels: Vec<&Labels> = alerts
-        .iter()
-        .filter(|a| a.firing)
-        .map(|a| &a.labels)
-        .collect();
+    let firing_labels: Vec<&Labels> =
+        alerts.iter().filter(|a| a.firing).map(|a| &a.labels).collect();
     // Route every alert that is not muted into its groups.
     struct Group<'a> {
         route: super::policy::Resolved,
@@ -108,11 +105,7 @@ pub fn dispatch(
             );
             by_key
                 .entry(key)
-                .or_insert_with(|| Group {
-                    route,
-                    labels: group_labels,
-                    alerts: Vec::new(),
-                })
+                .or_insert_with(|| Group { route, labels: group_labels, alerts: Vec::new() })
                 .alerts
                 .push(a);
         }
@@ -152,20 +145,12 @@ pub fn dispatch(
             }
             continue;
         }
-        let now_set: BTreeMap<String, bool> = current
-            .iter()
-            .map(|a| (a.fingerprint.clone(), a.firing))
-            .collect();
-        let severity = current
-            .iter()
-            .map(|a| a.severity)
-            .min()
-            .unwrap_or(Severity::P3);
+        let now_set: BTreeMap<String, bool> =
+            current.iter().map(|a| (a.fingerprint.clone(), a.firing)).collect();
+        let severity = current.iter().map(|a| a.severity).min().unwrap_or(Severity::P3);
         let changed = now_set != st.sent;
         let repeat_due = any_firing
-            && st
-                .last_sent_ms
-                .is_some_and(|t| now_ms - t >= repeat_ms(&g.route, severity));
+            && st.last_sent_ms.is_some_and(|t| now_ms - t >= repeat_ms(&g.route, severity));
         if changed || repeat_due {
             st.seq += 1;
             st.last_sent_ms = Some(now_ms);
@@ -264,25 +249,17 @@ mod tests {
     #[test]
     fn group_wait_then_repeat_then_resolved() {
         // Fires minutes 0..30, resolved after; wait 1, interval 1, repeat 10.
-        let sent = run(40, &policy(1, 1, Some(10)), &[], |m| {
-            vec![alert("a", Severity::P1, m < 30)]
-        });
-        assert_eq!(
-            sent,
-            vec![(1, true, 1), (11, true, 1), (21, true, 1), (30, false, 1)]
-        );
+        let sent =
+            run(40, &policy(1, 1, Some(10)), &[], |m| vec![alert("a", Severity::P1, m < 30)]);
+        assert_eq!(sent, vec![(1, true, 1), (11, true, 1), (21, true, 1), (30, false, 1)]);
     }
 
     #[test]
     fn default_repeat_follows_severity() {
         // P0 repeats every minute by default, P3 every hour.
-        let p0 = run(5, &policy(0, 0, None), &[], |_| {
-            vec![alert("a", Severity::P0, true)]
-        });
+        let p0 = run(5, &policy(0, 0, None), &[], |_| vec![alert("a", Severity::P0, true)]);
         assert_eq!(p0.len(), 5);
-        let p3 = run(90, &policy(0, 0, None), &[], |_| {
-            vec![alert("a", Severity::P3, true)]
-        });
+        let p3 = run(90, &policy(0, 0, None), &[], |_| vec![alert("a", Severity::P3, true)]);
         assert_eq!(p3.iter().map(|s| s.0).collect::<Vec<_>>(), vec![0, 60]);
     }
 
@@ -312,9 +289,7 @@ mod tests {
             created_by: "ops".into(),
             comment: "maintenance".into(),
         };
-        let sent = run(20, &policy(0, 1, Some(3)), &[s], |_| {
-            vec![alert("a", Severity::P1, true)]
-        });
+        let sent = run(20, &policy(0, 1, Some(3)), &[s], |_| vec![alert("a", Severity::P1, true)]);
         assert_eq!(
             sent.iter().map(|s| s.0).collect::<Vec<_>>(),
             vec![0, 3, 15, 18],
@@ -325,19 +300,13 @@ mod tests {
     #[test]
     fn inhibited_by_a_firing_p0_of_the_same_service() {
         let sent = run(3, &policy(0, 1, Some(60)), &[], |_| {
-            vec![
-                alert("p2", Severity::P2, true),
-                alert("p0", Severity::P0, true),
-            ]
+            vec![alert("p2", Severity::P2, true), alert("p0", Severity::P0, true)]
         });
         // Only the P0's group sends; the P2 is muted.
         assert_eq!(sent, vec![(0, true, 1)], "only the P0's group");
         let d = dispatch(
             0,
-            &[
-                alert("p2", Severity::P2, true),
-                alert("p0", Severity::P0, true),
-            ],
+            &[alert("p2", Severity::P2, true), alert("p0", Severity::P0, true)],
             &policy(0, 1, Some(60)),
             &[],
             &BTreeMap::new(),
@@ -348,9 +317,7 @@ mod tests {
 
     #[test]
     fn resolved_before_group_wait_sends_nothing() {
-        let sent = run(5, &policy(2, 1, Some(10)), &[], |m| {
-            vec![alert("a", Severity::P1, m < 1)]
-        });
+        let sent = run(5, &policy(2, 1, Some(10)), &[], |m| vec![alert("a", Severity::P1, m < 1)]);
         assert!(sent.is_empty(), "{sent:?}");
     }
 }

@@ -88,10 +88,7 @@ impl crate::Notify<'_> {
         if hook.version != "4" {
             e.add(
                 "version",
-                format!(
-                    "must be \"4\" (Alertmanager webhook payload), got {:?}",
-                    hook.version
-                ),
+                format!("must be \"4\" (Alertmanager webhook payload), got {:?}", hook.version),
             );
         }
         if hook.alerts.len() > 1000 {
@@ -172,10 +169,7 @@ impl crate::Notify<'_> {
                 ExternalAlertView {
                     source: r.source,
                     fingerprint: r.fingerprint.clone(),
-                    name: labels
-                        .get("alertname")
-                        .cloned()
-                        .unwrap_or_else(|| r.fingerprint.clone()),
+                    name: labels.get("alertname").cloned().unwrap_or_else(|| r.fingerprint.clone()),
                     severity: labels.get("severity").cloned().unwrap_or_default(),
                     summary: ann
                         .get("summary")
@@ -198,10 +192,7 @@ mod tests {
     #[test]
     fn times_follow_alertmanager() {
         assert_eq!(parse_time("0001-01-01T00:00:00Z"), Ok(None));
-        assert_eq!(
-            parse_time("2026-11-25T10:00:00+08:00"),
-            Ok(Some(1_795_572_000_000))
-        );
+        assert_eq!(parse_time("2026-11-25T10:00:00+08:00"), Ok(Some(1_795_572_000_000)));
         assert!(parse_time("yesterday").is_err());
     }
 }

@@ -61,11 +61,8 @@ pub struct DeliveryReport {
 
 /// The host of a channel's URL, without credentials, path or query (safe to show).
 fn host_of(url: &str) -> String {
-    let authority = url
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split(['/', '?', '#']).next())
-        .unwrap_or("");
+    let authority =
+        url.split("://").nth(1).and_then(|r| r.split(['/', '?', '#']).next()).unwrap_or("");
     authority.rsplit('@').next().unwrap_or("").to_owned()
 }
 
@@ -132,10 +129,7 @@ impl crate::Notify<'_> {
 
     pub async fn delete_channel(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::ManageChannels)?;
-        Ok(self
-            .store
-            .delete_channel(id, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.delete_channel(id, &self.audit_ctx(actor)).await?)
     }
 
     pub async fn list_channels(&self, actor: &Caller) -> Result<Vec<ChannelView>> {
@@ -189,10 +183,7 @@ impl crate::Notify<'_> {
         policy.validate()?;
         let doc =
             serde_json::to_string(policy).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok(self
-            .store
-            .put_policy(&doc, version, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.put_policy(&doc, version, &self.audit_ctx(actor)).await?)
     }
 
     // ----- silences -----
@@ -210,10 +201,7 @@ impl crate::Notify<'_> {
         let mut e = domain::FieldErrors::new();
         let ms = match policy::parse_matchers(matchers) {
             Ok(ms) if ms.is_empty() => {
-                e.add(
-                    "matchers",
-                    "at least one matcher, e.g. alertname=\"DAU drop\"",
-                );
+                e.add("matchers", "at least one matcher, e.g. alertname=\"DAU drop\"");
                 Vec::new()
             }
             Ok(ms) => ms,
@@ -228,32 +216,20 @@ impl crate::Notify<'_> {
             e.add("ends_at", "must be in the future");
         }
         if comment.trim().is_empty() {
-            e.add(
-                "comment",
-                "say why (shown to everyone who sees the silence)",
-            );
+            e.add("comment", "say why (shown to everyone who sees the silence)");
         }
         e.into_result()?;
         let doc = serde_json::to_string(&ms).map_err(|e| ServiceError::Internal(e.to_string()))?;
         let row = self
             .store
-            .create_silence(
-                &doc,
-                starts_at_ms,
-                ends_at_ms,
-                comment.trim(),
-                &self.audit_ctx(actor),
-            )
+            .create_silence(&doc, starts_at_ms, ends_at_ms, comment.trim(), &self.audit_ctx(actor))
             .await?;
         silence_from_row(&row)
     }
 
     pub async fn expire_silence(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::Silence)?;
-        Ok(self
-            .store
-            .expire_silence(id, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.expire_silence(id, &self.audit_ctx(actor)).await?)
     }
 
     /// Pending and active silences, and those expired in the last 7 days.
@@ -338,10 +314,7 @@ impl crate::Notify<'_> {
                 let Some(kind) = ChannelKind::parse(&c.kind) else {
                     continue;
                 };
-                let key = format!(
-                    "{}#{}#{}#{}",
-                    c.id, m.group_key, m.group_created_at_ms, m.seq
-                );
+                let key = format!("{}#{}#{}#{}", c.id, m.group_key, m.group_created_at_ms, m.seq);
                 let key = hex::encode(&Sha256::digest(key.as_bytes())[..16]);
                 let body = channels::render(kind, m, &key, &self.public_url);
                 deliveries.push(NewDelivery {
@@ -362,18 +335,12 @@ impl crate::Notify<'_> {
                 (
                     k.clone(),
                     st.as_ref().map(|s| {
-                        (
-                            serde_json::to_string(s).unwrap_or_default(),
-                            s.next_flush_at_ms,
-                        )
+                        (serde_json::to_string(s).unwrap_or_default(), s.next_flush_at_ms)
                     }),
                 )
             })
             .collect();
-        let enqueued = self
-            .store
-            .apply_dispatch(&group_rows, &deliveries, now)
-            .await?;
+        let enqueued = self.store.apply_dispatch(&group_rows, &deliveries, now).await?;
         Ok(DispatchReport {
             alerts: alerts.len(),
             muted: d.muted,
@@ -393,21 +360,12 @@ impl crate::Notify<'_> {
         if due.is_empty() {
             return Ok(report);
         }
-        let channels: Arc<BTreeMap<i64, ChannelRow>> = Arc::new(
-            self.store
-                .channels()
-                .await?
-                .into_iter()
-                .map(|c| (c.id, c))
-                .collect(),
-        );
+        let channels: Arc<BTreeMap<i64, ChannelRow>> =
+            Arc::new(self.store.channels().await?.into_iter().map(|c| (c.id, c)).collect());
         // One queue per (channel, group), oldest first (due_deliveries' order).
         let mut queues: BTreeMap<(i64, String), Vec<Delivery>> = BTreeMap::new();
         for d in due {
-            queues
-                .entry((d.channel_id, d.group_key.clone()))
-                .or_default()
-                .push(d);
+            queues.entry((d.channel_id, d.group_key.clone())).or_default().push(d);
         }
         let mut pending = queues.into_values();
         let mut set = tokio::task::JoinSet::new();
@@ -598,9 +556,6 @@ mod tests {
             vec![30_000, 60_000, 120_000, 240_000, 480_000, 600_000]
         );
         assert_eq!(backoff_ms(50), 600_000);
-        assert_eq!(
-            host_of("https://open.feishu.cn/open-apis/bot/v2/hook/x"),
-            "open.feishu.cn"
-        );
+        assert_eq!(host_of("https://open.feishu.cn/open-apis/bot/v2/hook/x"), "open.feishu.cn");
     }
 }

@@ -48,11 +48,7 @@ impl Matcher {
             return Err(format!("{name:?} is not a label name"));
         }
         let value = rest.trim().trim_matches('"').to_owned();
-        let m = Matcher {
-            name: name.to_owned(),
-            op,
-            value,
-        };
+        let m = Matcher { name: name.to_owned(), op, value };
         m.regex()?;
         Ok(m)
     }
@@ -141,11 +137,8 @@ impl Default for Policy {
     /// Every enabled channel gets every alert, grouped by rule (30 s wait, 5 min interval,
     /// repeat per severity); a firing P0 mutes P2/P3 alerts of the same service (SPEC §2).
     fn default() -> Self {
-        let m = |name: &str, op, value: &str| Matcher {
-            name: name.into(),
-            op,
-            value: value.into(),
-        };
+        let m =
+            |name: &str, op, value: &str| Matcher { name: name.into(), op, value: value.into() };
         Policy {
             route: Route {
                 group_by: Some(vec!["alertname".into()]),
@@ -201,10 +194,7 @@ impl Policy {
             ] {
                 if let Some(v) = v {
                     if !(0..=7 * 86_400_000).contains(&v) {
-                        e.add(
-                            "route",
-                            format!("route {path}: {name} must be between 0 and 7d"),
-                        );
+                        e.add("route", format!("route {path}: {name} must be between 0 and 7d"));
                     }
                 }
             }
@@ -215,10 +205,7 @@ impl Policy {
         walk(&self.route, "0", &mut e);
         for (i, inh) in self.inhibit.iter().enumerate() {
             if inh.source_matchers.is_empty() || inh.target_matchers.is_empty() {
-                e.add(
-                    "inhibit",
-                    format!("rule {i}: source and target matchers are required"),
-                );
+                e.add("inhibit", format!("rule {i}: source and target matchers are required"));
             }
         }
         e.into_result()
@@ -252,11 +239,7 @@ fn walk(r: &Route, me: &Resolved, labels: &Labels, out: &mut Vec<Resolved>) {
         }
         let child = Resolved {
             path: format!("{}.{i}", me.path),
-            channels: if c.channels.is_empty() {
-                me.channels.clone()
-            } else {
-                c.channels.clone()
-            },
+            channels: if c.channels.is_empty() { me.channels.clone() } else { c.channels.clone() },
             group_by: c.group_by.clone().unwrap_or_else(|| me.group_by.clone()),
             group_wait_ms: c.group_wait_ms.unwrap_or(me.group_wait_ms),
             group_interval_ms: c.group_interval_ms.unwrap_or(me.group_interval_ms),
@@ -324,9 +307,7 @@ pub fn inhibited(rules: &[Inhibit], target: &Labels, firing: &[&Labels]) -> bool
 
 /// The repeat interval for a group whose highest severity is `sev`.
 pub fn repeat_ms(route: &Resolved, sev: Severity) -> i64 {
-    route
-        .repeat_interval_ms
-        .unwrap_or_else(|| sev.default_repeat_ms())
+    route.repeat_interval_ms.unwrap_or_else(|| sev.default_repeat_ms())
 }
 
 /// `5m` style, for messages and forms.
@@ -353,10 +334,7 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -401,12 +379,7 @@ mod tests {
                         &["team=ai"],
                         &["feishu-ai"],
                         false,
-                        vec![route(
-                            &["severity=~\"P0|P1\""],
-                            &["feishu-ai-urgent"],
-                            false,
-                            vec![],
-                        )],
+                        vec![route(&["severity=~\"P0|P1\""], &["feishu-ai-urgent"], false, vec![])],
                     ),
                     route(&["team=~\".+\""], &["catch-team"], false, vec![]),
                 ],
@@ -420,10 +393,7 @@ mod tests {
         // P0 of team ai: phone (continue) then the ai subtree's urgent child.
         assert_eq!(
             names(&labels(&[("severity", "P0"), ("team", "ai")])),
-            vec![
-                vec!["phone".to_owned()],
-                vec!["feishu-ai-urgent".to_owned()]
-            ]
+            vec![vec!["phone".to_owned()], vec!["feishu-ai-urgent".to_owned()]]
         );
         // P2 of team ai: the ai route itself (no child matched); not the catch-all.
         assert_eq!(
@@ -436,10 +406,7 @@ mod tests {
         );
         // Nothing matches: the root.
         let r = p.routes_for(&labels(&[("severity", "P3")]));
-        assert_eq!(
-            (r[0].path.as_str(), r[0].channels.clone()),
-            ("0", vec!["default".to_owned()])
-        );
+        assert_eq!((r[0].path.as_str(), r[0].channels.clone()), ("0", vec!["default".to_owned()]));
         assert_eq!(r[0].group_by, vec!["alertname".to_owned()]);
     }
 
@@ -467,10 +434,7 @@ mod tests {
         assert!(!inhibited(&p.inhibit, &chat, &[&p0_web]), "other service");
         assert!(!inhibited(&p.inhibit, &p0_chat, &[&p0_chat]), "not itself");
         let p1 = labels(&[("service", "chat"), ("severity", "P1")]);
-        assert!(
-            !inhibited(&p.inhibit, &p1, &[&p0_chat]),
-            "P1 is not a target"
-        );
+        assert!(!inhibited(&p.inhibit, &p1, &[&p0_chat]), "P1 is not a target");
         assert!(p.validate().is_ok());
     }
 }

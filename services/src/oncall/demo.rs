@@ -57,18 +57,9 @@ impl crate::Oncall<'_> {
                         phone: format!("+86 138 0000 {:04}", 1001 + i),
                         feishu_id: format!("ou_demo_{}", email.split('.').next().unwrap_or("x")),
                         rules: vec![
-                            NotifyRule {
-                                method: Method::Chat,
-                                delay_min: 0,
-                            },
-                            NotifyRule {
-                                method: Method::Email,
-                                delay_min: 0,
-                            },
-                            NotifyRule {
-                                method: Method::Phone,
-                                delay_min: 5,
-                            },
+                            NotifyRule { method: Method::Chat, delay_min: 0 },
+                            NotifyRule { method: Method::Email, delay_min: 0 },
+                            NotifyRule { method: Method::Phone, delay_min: 5 },
                         ],
                     },
                     &ctx,

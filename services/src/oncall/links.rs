@@ -7,10 +7,7 @@ use crate::Result;
 impl crate::Oncall<'_> {
     async fn link_secret(&self) -> Result<Vec<u8>> {
         let fresh = hex::encode(rand::random::<[u8; 32]>());
-        let secret = self
-            .store
-            .setting_or_init("oncall.ack_link_secret", &fresh)
-            .await?;
+        let secret = self.store.setting_or_init("oncall.ack_link_secret", &fresh).await?;
         Ok(secret.into_bytes())
     }
 
@@ -40,17 +37,12 @@ impl crate::Oncall<'_> {
         let [id, user, expires_s, sig] = parts[..] else {
             return Err(ServiceError::NotFound);
         };
-        let (Ok(id), Ok(user), Ok(expires_s)) = (
-            id.parse::<i64>(),
-            user.parse::<i64>(),
-            expires_s.parse::<i64>(),
-        ) else {
+        let (Ok(id), Ok(user), Ok(expires_s)) =
+            (id.parse::<i64>(), user.parse::<i64>(), expires_s.parse::<i64>())
+        else {
             return Err(ServiceError::NotFound);
         };
-        let want = Self::sign(
-            &self.link_secret().await?,
-            &format!("ack.{id}.{user}.{expires_s}"),
-        );
+        let want = Self::sign(&self.link_secret().await?, &format!("ack.{id}.{user}.{expires_s}"));
         if !crate::accounts::constant_time_eq(want.as_bytes(), sig.as_bytes()) {
             return Err(ServiceError::NotFound);
         }
@@ -61,9 +53,7 @@ impl crate::Oncall<'_> {
         }
         let person = self.store.user_by_id(user).await?;
         if !person.is_active() {
-            return Err(ServiceError::Gone(
-                "the account this link was sent to is disabled".into(),
-            ));
+            return Err(ServiceError::Gone("the account this link was sent to is disabled".into()));
         }
         Ok((self.store.escalation(id).await?, person))
     }
@@ -74,10 +64,7 @@ impl crate::Oncall<'_> {
         Ok(AckOutcome {
             title: format!("[{}] {}", e.severity, e.title),
             acknowledged_now: false,
-            acked_by: e
-                .acked_by
-                .clone()
-                .or(e.resolved_at_ms.map(|_| "recovered".into())),
+            acked_by: e.acked_by.clone().or(e.resolved_at_ms.map(|_| "recovered".into())),
         })
     }
 
@@ -96,9 +83,7 @@ impl crate::Oncall<'_> {
         Ok(AckOutcome {
             title: format!("[{}] {}", e.severity, e.title),
             acknowledged_now: now_acked,
-            acked_by: after
-                .acked_by
-                .or(after.resolved_at_ms.map(|_| "recovered".into())),
+            acked_by: after.acked_by.or(after.resolved_at_ms.map(|_| "recovered".into())),
         })
     }
 
@@ -121,12 +106,7 @@ impl crate::Oncall<'_> {
         }
         let token = hex::encode(rand::random::<[u8; 24]>());
         self.store
-            .rotate_feed(
-                kind,
-                subject_id,
-                &sha256_hex(&token),
-                &self.audit_ctx(actor),
-            )
+            .rotate_feed(kind, subject_id, &sha256_hex(&token), &self.audit_ctx(actor))
             .await?;
         Ok(format!("{}/ical/{token}.ics", self.public_url))
     }
@@ -139,9 +119,7 @@ impl crate::Oncall<'_> {
             return Err(ServiceError::NotFound);
         };
         if kind == FeedKind::User && !self.store.user_by_id(id).await?.is_active() {
-            return Err(ServiceError::Gone(
-                "the account of this calendar is disabled".into(),
-            ));
+            return Err(ServiceError::Gone("the account of this calendar is disabled".into()));
         }
         let now = self.now_ms();
         let from = now.div_euclid(DAY_MS) * DAY_MS - 7 * DAY_MS;

@@ -161,11 +161,8 @@ fn final_of(s: &Schedule, ovs: &[OverrideRow], from: i64, to: i64) -> Vec<Shift>
     let Ok(tz) = zone(&s.spec.time_zone) else {
         return Vec::new();
     };
-    let mine: Vec<Override> = ovs
-        .iter()
-        .filter(|o| o.schedule_id == s.id)
-        .map(|o| o.ov.clone())
-        .collect();
+    let mine: Vec<Override> =
+        ovs.iter().filter(|o| o.schedule_id == s.id).map(|o| o.ov.clone()).collect();
     oc::final_schedule(&s.spec, &mine, &tz, from, to)
 }
 
@@ -227,21 +224,14 @@ impl crate::Oncall<'_> {
             .escalation_policies()
             .await?
             .into_iter()
-            .find(|p| {
-                p.spec
-                    .steps
-                    .iter()
-                    .any(|s| s.targets.contains(&Target::Schedule(id)))
-            })
+            .find(|p| p.spec.steps.iter().any(|s| s.targets.contains(&Target::Schedule(id))))
         {
             return Err(ServiceError::Conflict(format!(
                 "the escalation policy {:?} pages this schedule; remove it from the policy first",
                 p.spec.name
             )));
         }
-        self.store
-            .delete_schedule(id, &self.audit_ctx(actor))
-            .await?;
+        self.store.delete_schedule(id, &self.audit_ctx(actor)).await?;
         Ok(())
     }
 
@@ -324,24 +314,15 @@ impl crate::Oncall<'_> {
         let tz = zone(&schedule.spec.time_zone)?;
         let to_ms = from_ms + days * DAY_MS;
         let overrides = self.store.overrides(Some(id), from_ms, to_ms).await?;
-        let layers = schedule
-            .spec
-            .layers
-            .iter()
-            .map(|l| oc::layer_shifts(l, &tz, from_ms, to_ms))
-            .collect();
+        let layers =
+            schedule.spec.layers.iter().map(|l| oc::layer_shifts(l, &tz, from_ms, to_ms)).collect();
         let final_shifts = final_of(&schedule, &overrides, from_ms, to_ms);
         Ok(ScheduleView {
             layers,
             final_shifts,
             overrides,
             people: self.incidents().people_directory().await?,
-            on_call_now: self
-                .summaries(Some(id))
-                .await?
-                .into_iter()
-                .next()
-                .and_then(|s| s.now),
+            on_call_now: self.summaries(Some(id)).await?.into_iter().next().and_then(|s| s.now),
             now_ms: self.now_ms(),
             feed_created_at_ms: self.store.feed_created_at(FeedKind::Schedule, id).await?,
             schedule,
@@ -366,9 +347,7 @@ impl crate::Oncall<'_> {
         actor.require(Permission::EditOncall)?;
         self.store.schedule(schedule_id).await?;
         let now = self.now_ms();
-        let mut errs = oc::validate_override(start_ms, end_ms, now)
-            .err()
-            .unwrap_or_default();
+        let mut errs = oc::validate_override(start_ms, end_ms, now).err().unwrap_or_default();
         let people = self.incidents().people_directory().await?;
         if !people.iter().any(|p| p.id == user_id) {
             errs.add("user", "pick an active person");
@@ -384,24 +363,13 @@ impl crate::Oncall<'_> {
             errs.too_long("note", 500);
         }
         errs.into_result().map_err(ServiceError::Invalid)?;
-        let ov = Override {
-            id: 0,
-            start_ms,
-            end_ms,
-            user_id,
-            replaces,
-        };
-        Ok(self
-            .store
-            .add_override(schedule_id, &ov, note, &actor.audit(now))
-            .await?)
+        let ov = Override { id: 0, start_ms, end_ms, user_id, replaces };
+        Ok(self.store.add_override(schedule_id, &ov, note, &actor.audit(now)).await?)
     }
 
     pub async fn delete_override(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditOncall)?;
-        self.store
-            .delete_override(id, &self.audit_ctx(actor))
-            .await?;
+        self.store.delete_override(id, &self.audit_ctx(actor)).await?;
         Ok(())
     }
 
@@ -421,11 +389,11 @@ impl crate::Oncall<'_> {
                 if x.user_id == Some(user_id) {
                     // One stretch even where a layer and an override of the same person meet.
                     match out.last_mut() {
-                        Some(MyShift {
-                            schedule_id,
-                            end_ms,
-                            ..
-                        }) if *schedule_id == s.id && *end_ms == x.start_ms => *end_ms = x.end_ms,
+                        Some(MyShift { schedule_id, end_ms, .. })
+                            if *schedule_id == s.id && *end_ms == x.start_ms =>
+                        {
+                            *end_ms = x.end_ms
+                        }
                         _ => out.push(MyShift {
                             schedule_id: s.id,
                             schedule_name: s.spec.name.clone(),
@@ -463,11 +431,7 @@ impl crate::Oncall<'_> {
             phone: c.phone,
             feishu_id: c.feishu_id,
             custom_rules: !c.rules.is_empty(),
-            rules: if c.rules.is_empty() {
-                escalation::default_rules()
-            } else {
-                c.rules
-            },
+            rules: if c.rules.is_empty() { escalation::default_rules() } else { c.rules },
             feed_created_at_ms: self.store.feed_created_at(FeedKind::User, user_id).await?,
         })
     }

@@ -29,11 +29,7 @@ impl crate::Oncall<'_> {
             }
         }
         let channels = self.store.channels().await?;
-        if spec
-            .channel_ids
-            .iter()
-            .any(|c| !channels.iter().any(|x| x.id == *c))
-        {
+        if spec.channel_ids.iter().any(|c| !channels.iter().any(|x| x.id == *c)) {
             errs.add("channels", "pick channels from the list");
         }
         errs.into_result().map_err(ServiceError::Invalid)?;
@@ -59,28 +55,20 @@ impl crate::Oncall<'_> {
     ) -> Result<EscalationPolicy> {
         actor.require(Permission::EditOncall)?;
         let ctx = self.check_policy(actor, &spec).await?;
-        Ok(self
-            .store
-            .update_escalation_policy(id, version, &spec, &ctx)
-            .await?)
+        Ok(self.store.update_escalation_policy(id, version, &spec, &ctx).await?)
     }
 
     /// Deletes a policy (editor); refused while alert rules route to it.
     pub async fn delete_policy(&self, actor: &Caller, id: i64) -> Result<()> {
         actor.require(Permission::EditOncall)?;
         let rules = self.store.rules_with_state().await?;
-        if let Some(r) = rules
-            .iter()
-            .find(|r| r.rule.spec.escalation_policy_id == Some(id))
-        {
+        if let Some(r) = rules.iter().find(|r| r.rule.spec.escalation_policy_id == Some(id)) {
             return Err(ServiceError::Conflict(format!(
                 "the alert rule {:?} routes to this policy; change the rule first",
                 r.rule.spec.name
             )));
         }
-        self.store
-            .delete_escalation_policy(id, &self.audit_ctx(actor))
-            .await?;
+        self.store.delete_escalation_policy(id, &self.audit_ctx(actor)).await?;
         Ok(())
     }
 
@@ -157,18 +145,10 @@ impl crate::Oncall<'_> {
         let now = self.now_ms();
         let ctx = AuditCtx::system("engine", now);
         // 1. Firing alerts of rules with a policy (without policies, the rules are not read).
-        let policies: BTreeMap<i64, EscalationPolicy> = self
-            .store
-            .escalation_policies()
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
-        let rules = if policies.is_empty() {
-            Vec::new()
-        } else {
-            self.store.rules_with_state().await?
-        };
+        let policies: BTreeMap<i64, EscalationPolicy> =
+            self.store.escalation_policies().await?.into_iter().map(|p| (p.id, p)).collect();
+        let rules =
+            if policies.is_empty() { Vec::new() } else { self.store.rules_with_state().await? };
         let policy_of: BTreeMap<i64, i64> = rules
             .iter()
             .filter_map(|r| r.rule.spec.escalation_policy_id.map(|p| (r.rule.id, p)))
@@ -232,10 +212,8 @@ impl crate::Oncall<'_> {
             if contacts.is_none() {
                 contacts = Some(self.store.contacts().await?);
             }
-            let (scheds, ovs) = schedules
-                .as_ref()
-                .map(|(a, b)| (a.as_slice(), b.as_slice()))
-                .unwrap_or_default();
+            let (scheds, ovs) =
+                schedules.as_ref().map(|(a, b)| (a.as_slice(), b.as_slice())).unwrap_or_default();
             let contacts = contacts.as_deref().unwrap_or_default();
             let mut pages = Vec::new();
             for d in &due {
@@ -244,9 +222,7 @@ impl crate::Oncall<'_> {
                     let who = match t {
                         Target::User(id) => Some(*id),
                         Target::Schedule(id) => scheds.iter().find(|s| s.id == *id).and_then(|s| {
-                            final_of(s, ovs, now, now + 1)
-                                .first()
-                                .and_then(|x| x.user_id)
+                            final_of(s, ovs, now, now + 1).first().and_then(|x| x.user_id)
                         }),
                     };
                     if let Some(u) = who.filter(|u| !users.contains(u)) {
@@ -318,8 +294,7 @@ impl crate::Oncall<'_> {
             let result = match person {
                 None => Err("the person is disabled or deleted".to_owned()),
                 Some(person) => {
-                    self.deliver_page(&p, &e, &policy.spec, person, contact, &channels)
-                        .await
+                    self.deliver_page(&p, &e, &policy.spec, person, contact, &channels).await
                 }
             };
             let at = self.now_ms();
@@ -348,10 +323,7 @@ impl crate::Oncall<'_> {
         channels: &[store::notify::ChannelRow],
     ) -> Result<String, String> {
         let method = Method::parse(&p.method).ok_or("unknown method")?;
-        let ack = self
-            .ack_url(e.id, p.user_id)
-            .await
-            .map_err(|err| err.to_string())?;
+        let ack = self.ack_url(e.id, p.user_id).await.map_err(|err| err.to_string())?;
         let subject = format!("[{}] {}", e.severity, e.title);
         let text = format!(
             "{subject}\nPaging {} (escalation step {}).\nAcknowledge: {ack}\nConsole: {}/oncall",
@@ -372,11 +344,7 @@ impl crate::Oncall<'_> {
         if targets.is_empty() {
             return Err(format!(
                 "the policy has no {} channel for {} pages",
-                wanted
-                    .iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join("/"),
+                wanted.iter().map(|k| k.as_str()).collect::<Vec<_>>().join("/"),
                 method.as_str()
             ));
         }
@@ -482,9 +450,6 @@ impl crate::Oncall<'_> {
     /// Acknowledges a run from the console (responder): no further pages.
     pub async fn ack_escalation(&self, actor: &Caller, id: i64) -> Result<bool> {
         actor.require(Permission::Acknowledge)?;
-        Ok(self
-            .store
-            .ack_escalation(id, &self.audit_ctx(actor))
-            .await?)
+        Ok(self.store.ack_escalation(id, &self.audit_ctx(actor)).await?)
     }
 }

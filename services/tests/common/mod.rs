@@ -11,12 +11,8 @@ pub const NOW: i64 = 1_795_599_312_000;
 #[allow(dead_code)] // not every test binary that shares this module uses it
 pub async fn services_at(tag: &str, tz: chrono_tz::Tz) -> Services {
     let (store, _dir) = store::testing::sqlite_store(&format!("vigil-{tag}")).await;
-    Services::new(store, Arc::new(FakeClock::at(NOW)), AuthSettings::default()).with_event_settings(
-        EventSettings {
-            reporting_tz: tz,
-            ..Default::default()
-        },
-    )
+    Services::new(store, Arc::new(FakeClock::at(NOW)), AuthSettings::default())
+        .with_event_settings(EventSettings { reporting_tz: tz, ..Default::default() })
 }
 
 /// Creates a user with `role`, signs in and returns the session's actor.
@@ -49,9 +45,7 @@ pub async fn signed_in(svc: &Services, email: &str, role: &str) -> services::Cal
 /// Serves `app` on a free loopback port for the rest of the test; returns its address.
 #[allow(dead_code)] // not every test binary that shares this module uses it
 pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -61,10 +55,7 @@ pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
 
 /// A local Feishu-style receiver that keeps every body it is sent.
 #[allow(dead_code)] // not every test binary that shares this module uses it
-pub async fn receiver() -> (
-    String,
-    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-) {
+pub async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
     use axum::routing::post;
     let got: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Arc::default();
     let g = got.clone();

@@ -24,24 +24,10 @@ pub async fn login(
         .to_owned();
     let ok = svc.accounts().login(&email, &password, &ip, &ua).await?;
     let max_age = (ok.expires_at_ms - svc.now_ms()) / 1000;
-    cookies::set(cookies::build(
-        SESSION_COOKIE,
-        &ok.session_token,
-        true,
-        Some(max_age),
-    ));
-    cookies::set(cookies::build(
-        LANG_COOKIE,
-        ok.user.locale.tag(),
-        false,
-        Some(365 * 86_400),
-    ));
+    cookies::set(cookies::build(SESSION_COOKIE, &ok.session_token, true, Some(max_age)));
+    cookies::set(cookies::build(LANG_COOKIE, ok.user.locale.tag(), false, Some(365 * 86_400)));
     // Only paths on this site: never redirect to another site after sign-in.
-    let next = next
-        .as_deref()
-        .and_then(domain::accounts::local_redirect)
-        .unwrap_or("/")
-        .to_owned();
+    let next = next.as_deref().and_then(domain::accounts::local_redirect).unwrap_or("/").to_owned();
     Ok(next)
 }
 
@@ -67,17 +53,9 @@ pub async fn set_language(locale: String) -> Result<(), AppError> {
     };
     if let Some(actor) = ssr::current_actor().await? {
         let tz = actor.time_zone.clone();
-        ssr::services()?
-            .accounts()
-            .set_preferences(&actor, tag.tag(), &tz)
-            .await?;
+        ssr::services()?.accounts().set_preferences(&actor, tag.tag(), &tz).await?;
     }
-    cookies::set(cookies::build(
-        LANG_COOKIE,
-        tag.tag(),
-        false,
-        Some(365 * 86_400),
-    ));
+    cookies::set(cookies::build(LANG_COOKIE, tag.tag(), false, Some(365 * 86_400)));
     Ok(())
 }
 
@@ -87,16 +65,8 @@ pub async fn save_preferences(locale: String, time_zone: String) -> Result<(), A
     use crate::i18n::LANG_COOKIE;
     use crate::session::{cookies, ssr};
     let (svc, actor) = ssr::door().await?;
-    let user = svc
-        .accounts()
-        .set_preferences(&actor, &locale, &time_zone)
-        .await?;
-    cookies::set(cookies::build(
-        LANG_COOKIE,
-        user.locale.tag(),
-        false,
-        Some(365 * 86_400),
-    ));
+    let user = svc.accounts().set_preferences(&actor, &locale, &time_zone).await?;
+    cookies::set(cookies::build(LANG_COOKIE, user.locale.tag(), false, Some(365 * 86_400)));
     Ok(())
 }
 
@@ -107,17 +77,12 @@ pub async fn change_password(
     new_password: String,
 ) -> Result<(), AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    svc.accounts()
-        .change_password(&actor, &current_password, &new_password)
-        .await?;
+    svc.accounts().change_password(&actor, &current_password, &new_password).await?;
     Ok(())
 }
 
 /// Common time zones for the picker (any IANA name is accepted).
 #[server(prefix = "/rpc", endpoint = "time_zones")]
 pub async fn time_zones() -> Result<Vec<String>, AppError> {
-    Ok(services::timefmt::COMMON_TIME_ZONES
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect())
+    Ok(services::timefmt::COMMON_TIME_ZONES.iter().map(|s| (*s).to_owned()).collect())
 }

@@ -49,19 +49,11 @@ fn UsersAdmin() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let changed = RwSignal::new(0u32);
     let row_error = RwSignal::new(None::<AppError>);
-    let users = Resource::new(
-        move || (create.version().get(), changed.get()),
-        |_| list_users(),
-    );
+    let users = Resource::new(move || (create.version().get(), changed.get()), |_| list_users());
     let create_err = move || create.value().get().and_then(Result::err);
     let field =
         move |name: &'static str| Signal::derive(move || create_err().and_then(|e| e.field(name)));
-    let my_id = move || {
-        me.get_untracked()
-            .and_then(Result::ok)
-            .flatten()
-            .map(|m| m.user_id)
-    };
+    let my_id = move || me.get_untracked().and_then(Result::ok).flatten().map(|m| m.user_id);
 
     let change_role = move |user_id: i64, role: String| {
         spawn_local(async move {

@@ -65,12 +65,7 @@ pub async fn create_user(
     password: String,
 ) -> Result<i64, AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    let input = services::accounts::CreateUser {
-        email,
-        name,
-        role,
-        password,
-    };
+    let input = services::accounts::CreateUser { email, name, role, password };
     Ok(svc.accounts().create_user(&actor, &input).await?.id)
 }
 
@@ -84,9 +79,7 @@ pub async fn set_user_role(user_id: i64, role: String) -> Result<(), AppError> {
 #[server(prefix = "/rpc", endpoint = "admin/set_user_disabled")]
 pub async fn set_user_disabled(user_id: i64, disabled: bool) -> Result<(), AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    svc.accounts()
-        .set_user_disabled(&actor, user_id, disabled)
-        .await?;
+    svc.accounts().set_user_disabled(&actor, user_id, disabled).await?;
     Ok(())
 }
 
@@ -99,9 +92,7 @@ pub async fn list_api_keys() -> Result<Vec<ApiKeyRow>, AppError> {
         .into_iter()
         .map(|k| ApiKeyRow {
             created: services::timefmt::format_ms(k.created_at_ms, &tz),
-            last_used: k
-                .last_used_at_ms
-                .map(|t| services::timefmt::format_ms(t, &tz)),
+            last_used: k.last_used_at_ms.map(|t| services::timefmt::format_ms(t, &tz)),
             revoked: k.revoked_at_ms.is_some(),
             id: k.id,
             name: k.name,
@@ -115,11 +106,7 @@ pub async fn list_api_keys() -> Result<Vec<ApiKeyRow>, AppError> {
 #[server(prefix = "/rpc", endpoint = "admin/create_api_key")]
 pub async fn create_api_key(name: String, scope: String) -> Result<String, AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    Ok(svc
-        .accounts()
-        .create_api_key(&actor, &name, &scope)
-        .await?
-        .secret)
+    Ok(svc.accounts().create_api_key(&actor, &name, &scope).await?.secret)
 }
 
 #[server(prefix = "/rpc", endpoint = "admin/revoke_api_key")]
@@ -136,10 +123,7 @@ pub async fn audit_log(
     before_id: Option<i64>,
 ) -> Result<Vec<AuditRow>, AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    let entries = svc
-        .accounts()
-        .audit_log(&actor, action, before_id, 50)
-        .await?;
+    let entries = svc.accounts().audit_log(&actor, action, before_id, 50).await?;
     Ok(entries
         .into_iter()
         .map(|v| AuditRow {

@@ -91,14 +91,7 @@ fn kpi() -> String {
     "kpi".into()
 }
 
-pub const KINDS: [&str; 6] = [
-    "threshold",
-    "drop_pct",
-    "rise_pct",
-    "no_data",
-    "z_score",
-    "present",
-];
+pub const KINDS: [&str; 6] = ["threshold", "drop_pct", "rise_pct", "no_data", "z_score", "present"];
 
 fn number(e: &mut FieldErrors, field: &str, s: &str) -> f64 {
     match s.trim().parse::<f64>() {
@@ -120,24 +113,15 @@ fn duration(e: &mut FieldErrors, field: &str, s: &str) -> i64 {
 /// Parses `key=value` pairs (commas or new lines between them).
 pub fn parse_labels(s: &str) -> Result<Labels, String> {
     let mut out = Labels::new();
-    for part in s
-        .split([',', '\n'])
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        let (k, v) = part
-            .split_once('=')
-            .ok_or_else(|| format!("{part:?} is not key=value"))?;
+    for part in s.split([',', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').ok_or_else(|| format!("{part:?} is not key=value"))?;
         out.insert(k.trim().to_owned(), v.trim().to_owned());
     }
     Ok(out)
 }
 
 pub fn format_labels(l: &Labels) -> String {
-    l.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
 }
 
 impl RuleForm {
@@ -185,15 +169,9 @@ impl RuleForm {
                 }),
                 threshold: number(&mut e, "threshold", &self.threshold),
             },
-            "drop_pct" => Condition::DropPct {
-                pct: number(&mut e, "pct", &self.pct),
-            },
-            "rise_pct" => Condition::RisePct {
-                pct: number(&mut e, "pct", &self.pct),
-            },
-            "no_data" => Condition::NoData {
-                for_ms: duration(&mut e, "for", &self.no_data_for),
-            },
+            "drop_pct" => Condition::DropPct { pct: number(&mut e, "pct", &self.pct) },
+            "rise_pct" => Condition::RisePct { pct: number(&mut e, "pct", &self.pct) },
+            "no_data" => Condition::NoData { for_ms: duration(&mut e, "for", &self.no_data_for) },
             "present" => Condition::Present,
             "z_score" => Condition::ZScore {
                 k: number(&mut e, "k", &self.k),
@@ -214,19 +192,14 @@ impl RuleForm {
             severity,
             labels,
             query: match self.source.as_str() {
-                "promql" => RuleQuery::Promql {
-                    expr: self.expr.trim().to_owned(),
-                },
+                "promql" => RuleQuery::Promql { expr: self.expr.trim().to_owned() },
                 "probe" => RuleQuery::Probe {
                     probe: self.probe.trim().to_owned(),
                     metric: probe_metric,
                     window_minutes: minutes(window_ms),
                     short_window_minutes: minutes(short_ms),
                 },
-                _ => RuleQuery::Kpi {
-                    metric,
-                    window_minutes: minutes(window_ms),
-                },
+                _ => RuleQuery::Kpi { metric, window_minutes: minutes(window_ms) },
             },
             condition,
             interval_ms: duration(&mut e, "interval", &self.interval),
@@ -263,18 +236,12 @@ impl RuleForm {
             keep_firing_for: format_duration(s.keep_firing_for_ms),
             summary: s.summary.clone(),
             open_incident: s.open_incident,
-            escalation_policy: s
-                .escalation_policy_id
-                .map(|id| id.to_string())
-                .unwrap_or_default(),
+            escalation_policy: s.escalation_policy_id.map(|id| id.to_string()).unwrap_or_default(),
             enabled: s.enabled,
             ..RuleForm::default()
         };
         match &s.query {
-            RuleQuery::Kpi {
-                metric,
-                window_minutes,
-            } => {
+            RuleQuery::Kpi { metric, window_minutes } => {
                 f.metric = metric.as_str().into();
                 f.window = format_duration(i64::from(*window_minutes) * 60_000);
             }
@@ -282,12 +249,7 @@ impl RuleForm {
                 f.source = "promql".into();
                 f.expr = expr.clone();
             }
-            RuleQuery::Probe {
-                probe,
-                metric,
-                window_minutes,
-                short_window_minutes,
-            } => {
+            RuleQuery::Probe { probe, metric, window_minutes, short_window_minutes } => {
                 f.source = "probe".into();
                 f.probe = probe.clone();
                 f.probe_metric = metric.as_str().into();
@@ -332,10 +294,7 @@ mod tests {
 
     #[test]
     fn default_form_is_a_valid_rule_once_named() {
-        let mut f = RuleForm {
-            name: "AI low".into(),
-            ..RuleForm::default()
-        };
+        let mut f = RuleForm { name: "AI low".into(), ..RuleForm::default() };
         f.summary = "{{ $value }}".into();
         let spec = f.to_spec().expect("valid");
         assert_eq!(RuleForm::from_spec(&spec).to_spec(), Ok(spec));
@@ -366,11 +325,7 @@ mod tests {
         );
         assert_eq!(RuleForm::from_spec(&spec).to_spec(), Ok(spec));
         f.short_window = "2h".into();
-        assert!(f
-            .to_spec()
-            .expect_err("short")
-            .get("short_window")
-            .is_some());
+        assert!(f.to_spec().expect_err("short").get("short_window").is_some());
     }
 
     #[test]
@@ -387,11 +342,6 @@ mod tests {
         for field in ["name", "threshold", "interval", "labels", "window"] {
             assert!(e.get(field).is_some(), "{field}: {e}");
         }
-        assert_eq!(
-            parse_labels("service=chat,\nteam = ai")
-                .expect("labels")
-                .len(),
-            2
-        );
+        assert_eq!(parse_labels("service=chat,\nteam = ai").expect("labels").len(), 2);
     }
 }

@@ -447,11 +447,7 @@ fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
     let daily = move || form.with(|f| KpiMetric::parse(&f.metric).is_some_and(KpiMetric::is_daily));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        save.dispatch(SaveRule {
-            id,
-            version,
-            form: form.get_untracked(),
-        });
+        save.dispatch(SaveRule { id, version, form: form.get_untracked() });
     };
     let part0 = view! {
                 <h2>{if id.is_some() { t(Msg::EditRule) } else { t(Msg::NewRule) }}</h2>

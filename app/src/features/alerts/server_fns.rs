@@ -121,10 +121,7 @@ pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
         .into_iter()
         .map(|a| {
             let escalation_id = paging.get(&services::incidents::episode_key(&a)).copied();
-            let spec = rules
-                .iter()
-                .find(|r| r.rule.id == a.rule_id)
-                .map(|r| r.rule.spec.clone());
+            let spec = rules.iter().find(|r| r.rule.id == a.rule_id).map(|r| r.rule.spec.clone());
             AlertRow {
                 escalation_id,
                 fingerprint: services::notify::alert_fingerprint(a.rule_id, &a.labels),
@@ -188,12 +185,8 @@ pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, App
     };
     let rows = svc.alerting().alert_history(&actor, &q).await?;
     let rules = svc.alerting().list_rules(&actor).await?;
-    let spec_of = |id: Option<i64>| {
-        rules
-            .iter()
-            .find(|r| Some(r.rule.id) == id)
-            .map(|r| &r.rule.spec)
-    };
+    let spec_of =
+        |id: Option<i64>| rules.iter().find(|r| Some(r.rule.id) == id).map(|r| &r.rule.spec);
     let state = |s: Option<AlertState>| services::alerting::state_str(s).to_owned();
     Ok(rows
         .into_iter()
@@ -208,9 +201,7 @@ pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, App
             rule_id: h.rule_id,
             rule_name: h.rule_name,
             severity: h.severity.as_str().into(),
-            from: h
-                .from
-                .map_or_else(|| "inactive".to_owned(), |s| state(Some(s))),
+            from: h.from.map_or_else(|| "inactive".to_owned(), |s| state(Some(s))),
             to: state(h.to),
             labels: super::form::format_labels(&h.labels),
         })
@@ -221,18 +212,10 @@ pub async fn alert_history(filter: HistoryFilter) -> Result<Vec<HistoryRow>, App
 pub async fn get_rule(id: Option<i64>) -> Result<RuleEdit, AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
     match id {
-        None => Ok(RuleEdit {
-            id: None,
-            version: 0,
-            form: RuleForm::default(),
-        }),
+        None => Ok(RuleEdit { id: None, version: 0, form: RuleForm::default() }),
         Some(id) => {
             let r = svc.alerting().get_rule(&actor, id).await?;
-            Ok(RuleEdit {
-                id: Some(r.id),
-                version: r.version,
-                form: RuleForm::from_spec(&r.spec),
-            })
+            Ok(RuleEdit { id: Some(r.id), version: r.version, form: RuleForm::from_spec(&r.spec) })
         }
     }
 }
@@ -244,12 +227,7 @@ pub async fn save_rule(id: Option<i64>, version: i64, form: RuleForm) -> Result<
     let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
     Ok(match id {
         None => svc.alerting().create_rule(&actor, spec).await?.id,
-        Some(id) => {
-            svc.alerting()
-                .update_rule(&actor, id, version, spec)
-                .await?
-                .id
-        }
+        Some(id) => svc.alerting().update_rule(&actor, id, version, spec).await?.id,
     })
 }
 
@@ -277,10 +255,7 @@ pub async fn backtest_rule(form: RuleForm, range: String) -> Result<BacktestView
     };
     let now = svc.now_ms();
     let query = spec.query.clone();
-    let b = svc
-        .alerting()
-        .backtest(&actor, spec, now - span, now)
-        .await?;
+    let b = svc.alerting().backtest(&actor, spec, now - span, now).await?;
     Ok(BacktestView {
         evaluations: b.evaluations,
         notifications: b.notifications,
@@ -368,11 +343,7 @@ pub async fn create_channel(
         cfg.from = from.trim().to_owned();
         cfg.to = to.trim().to_owned();
     }
-    Ok(svc
-        .notify()
-        .create_channel(&actor, &name, &kind, cfg, true)
-        .await?
-        .id)
+    Ok(svc.notify().create_channel(&actor, &name, &kind, cfg, true).await?.id)
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/delete_channel")]
@@ -400,12 +371,7 @@ pub async fn list_silences() -> Result<Vec<SilenceView>, AppError> {
         .into_iter()
         .map(|s| SilenceView {
             id: s.id,
-            matchers: s
-                .matchers
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
+            matchers: s.matchers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
             state: match s.state(now) {
                 services::notify::policy::SilenceState::Pending => "pending",
                 services::notify::policy::SilenceState::Active => "active",
@@ -495,10 +461,7 @@ pub async fn save_policy(policy: String, version: i64) -> Result<i64, AppError> 
     let (svc, actor) = crate::session::ssr::door().await?;
     let p = services::notify::policy::Policy::from_json(&policy)
         .map_err(|m| AppError::from(services::ServiceError::invalid("policy", m)))?;
-    Ok(svc
-        .notify()
-        .set_notification_policy(&actor, &p, version)
-        .await?)
+    Ok(svc.notify().set_notification_policy(&actor, &p, version).await?)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -551,9 +514,6 @@ pub async fn export_rules() -> Result<String, AppError> {
 #[server(prefix = "/rpc", endpoint = "alerts/import_rules", input = Json)]
 pub async fn import_rules(yaml: String) -> Result<(usize, usize, usize), AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    let r = svc
-        .alerting()
-        .import_prometheus_rules(&actor, &yaml)
-        .await?;
+    let r = svc.alerting().import_prometheus_rules(&actor, &yaml).await?;
     Ok((r.created, r.updated, r.skipped_recording))
 }

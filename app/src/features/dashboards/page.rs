@@ -36,12 +36,8 @@ impl State {
     fn href(&self, change: impl FnOnce(&mut State)) -> String {
         let mut s = self.clone();
         change(&mut s);
-        let mut url = format!(
-            "/dashboards?tab={}&range={}&g={}",
-            enc(&s.tab),
-            enc(&s.range),
-            enc(&s.g)
-        );
+        let mut url =
+            format!("/dashboards?tab={}&range={}&g={}", enc(&s.tab), enc(&s.range), enc(&s.g));
         if s.range == "custom" {
             url.push_str(&format!("&from={}&to={}", enc(&s.from), enc(&s.to)));
         }
@@ -89,11 +85,7 @@ pub fn DashboardsPage() -> impl IntoView {
                 .filter(|g| ["day", "week", "month"].contains(&g.as_str()))
                 .unwrap_or_else(|| "day".into()),
             steps: get("steps"),
-            window: get("window")
-                .parse()
-                .ok()
-                .filter(|w| (1..=720).contains(w))
-                .unwrap_or(24),
+            window: get("window").parse().ok().filter(|w| (1..=720).contains(w)).unwrap_or(24),
         }
     });
     let data = Resource::new(

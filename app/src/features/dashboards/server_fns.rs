@@ -80,14 +80,8 @@ mod ssr_impl {
     pub fn resolve_range(q: &RangeQuery, today: i32) -> Result<(DayRange, Granularity), AppError> {
         let g = Granularity::parse(&q.granularity).unwrap_or_default();
         let r = match q.range.as_str() {
-            "7d" => DayRange {
-                from: today - 6,
-                to: today,
-            },
-            "90d" => DayRange {
-                from: today - 89,
-                to: today,
-            },
+            "7d" => DayRange { from: today - 6, to: today },
+            "90d" => DayRange { from: today - 89, to: today },
             "custom" => {
                 let from = parse_day(&q.from).ok_or_else(|| {
                     services::ServiceError::invalid("from", "must be a date like 2026-11-01")
@@ -97,10 +91,7 @@ mod ssr_impl {
                 })?;
                 DayRange { from, to }
             }
-            _ => DayRange {
-                from: today - 29,
-                to: today,
-            },
+            _ => DayRange { from: today - 29, to: today },
         };
         Ok((r, g))
     }
@@ -142,10 +133,7 @@ mod ssr_impl {
             key: k.key.clone(),
             value: fmt(k.value, k.unit),
             change_pct: k.change_pct,
-            good: k
-                .change_pct
-                .filter(|c| c.abs() >= 0.05)
-                .map(|c| (c > 0.0) == k.up_is_good),
+            good: k.change_pct.filter(|c| c.abs() >= 0.05).map(|c| (c > 0.0) == k.up_is_good),
             previous: fmt(k.previous, k.unit),
         }
     }
@@ -158,11 +146,7 @@ mod ssr_impl {
     ) -> Result<(String, Vec<String>, Option<String>), AppError> {
         let lines: Vec<Line<'_>> = lines.iter().map(|p| Line { points: p }).collect();
         let svg = line_chart(&lines, y, 640, 260)?;
-        Ok((
-            title.to_owned(),
-            keys.iter().map(|k| (*k).to_owned()).collect(),
-            svg,
-        ))
+        Ok((title.to_owned(), keys.iter().map(|k| (*k).to_owned()).collect(), svg))
     }
 
     /// The request's caller, the services and the resolved period (each KPI method checks
@@ -206,43 +190,25 @@ pub async fn user_dashboard(
     let (actor, svc, r, g) = context(&q).await?;
     let u = svc.kpis().user_behaviour(&actor, r, g).await?;
     let mut v = empty(r, g);
-    v.has_data = u
-        .activity
-        .first()
-        .is_some_and(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0));
+    v.has_data =
+        u.activity.first().is_some_and(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0));
     v.cards = u.cards.iter().map(card).collect();
-    let reg: Vec<(i32, Option<f64>)> = u
-        .registrations
-        .iter()
-        .map(|(d, n)| (*d, Some(*n as f64)))
-        .collect();
+    let reg: Vec<(i32, Option<f64>)> =
+        u.registrations.iter().map(|(d, n)| (*d, Some(*n as f64))).collect();
     v.charts = vec![
         chart(
             "chart_activity",
             &["dau", "wau", "mau"],
-            &[
-                &u.activity[0].points,
-                &u.activity[1].points,
-                &u.activity[2].points,
-            ],
+            &[&u.activity[0].points, &u.activity[1].points, &u.activity[2].points],
             YFormat::Count,
         )?,
-        chart(
-            "chart_registrations",
-            &["registrations"],
-            &[&reg],
-            YFormat::Count,
-        )?,
+        chart("chart_registrations", &["registrations"], &[&reg], YFormat::Count)?,
     ];
     v.cohort_offsets = u.cohort_offsets.clone();
     v.cohorts = u
         .cohorts
         .iter()
-        .map(|c| CohortRowView {
-            day: format_day(c.day),
-            size: c.size,
-            rates: c.rates.clone(),
-        })
+        .map(|c| CohortRowView { day: format_day(c.day), size: c.size, rates: c.rates.clone() })
         .collect();
     v.features = u
         .features
@@ -255,11 +221,8 @@ pub async fn user_dashboard(
             new_feature_penetration: f.new_feature_penetration,
         })
         .collect();
-    let steps: Vec<String> = steps
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let steps: Vec<String> =
+        steps.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
     if !steps.is_empty() {
         let window_ms = i64::from(window_hours.max(1)) * 3_600_000;
         let f = svc.kpis().funnel(&actor, r, &steps, window_ms).await?;
@@ -291,18 +254,8 @@ pub async fn product_dashboard(q: RangeQuery) -> Result<DashboardView, AppError>
         || p.ratings.iter().sum::<u64>() > 0;
     v.cards = p.cards.iter().map(card).collect();
     v.charts = vec![
-        chart(
-            "chart_ai_success",
-            &["ai_success_rate"],
-            &[&p.daily[0].points],
-            YFormat::Percent,
-        )?,
-        chart(
-            "chart_response_p95",
-            &["response_p95"],
-            &[&p.daily[1].points],
-            YFormat::Millis,
-        )?,
+        chart("chart_ai_success", &["ai_success_rate"], &[&p.daily[0].points], YFormat::Percent)?,
+        chart("chart_response_p95", &["response_p95"], &[&p.daily[1].points], YFormat::Millis)?,
     ];
     v.ratings = p.ratings.to_vec();
     Ok(v)
@@ -316,13 +269,8 @@ pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError
     let (actor, svc, r, g) = context(&q).await?;
     let b = svc.kpis().business(&actor, r).await?;
     let mut v = empty(r, g);
-    v.has_data = b
-        .daily
-        .iter()
-        .any(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0))
-        || b.cards
-            .iter()
-            .any(|c| c.key == "active_subscribers" && c.value.unwrap_or(0.0) > 0.0);
+    v.has_data = b.daily.iter().any(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0))
+        || b.cards.iter().any(|c| c.key == "active_subscribers" && c.value.unwrap_or(0.0) > 0.0);
     v.cards = b.cards.iter().map(card).collect();
     v.charts = vec![
         chart(
@@ -331,12 +279,7 @@ pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError
             &[&b.daily[0].points, &b.daily[1].points],
             YFormat::Count,
         )?,
-        chart(
-            "chart_revenue",
-            &["revenue"],
-            &[&b.daily[2].points],
-            YFormat::Money,
-        )?,
+        chart("chart_revenue", &["revenue"], &[&b.daily[2].points], YFormat::Money)?,
     ];
     Ok(v)
 }

@@ -170,24 +170,11 @@ pub fn IncidentsPage() -> impl IntoView {
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| format!("{k}={}", urlencode(v)))
         .collect();
-        navigate(
-            &format!("/incidents?{}", qs.join("&")),
-            NavigateOptions::default(),
-        );
+        navigate(&format!("/incidents?{}", qs.join("&")), NavigateOptions::default());
     };
-    let (s1, s2, s3, s4, s5, s6) = (
-        set.clone(),
-        set.clone(),
-        set.clone(),
-        set.clone(),
-        set.clone(),
-        set,
-    );
-    let status_opts = [
-        ("open", Msg::IncOpen),
-        ("all", Msg::All),
-        ("done", Msg::IncDone),
-    ];
+    let (s1, s2, s3, s4, s5, s6) =
+        (set.clone(), set.clone(), set.clone(), set.clone(), set.clone(), set);
+    let status_opts = [("open", Msg::IncOpen), ("all", Msg::All), ("done", Msg::IncDone)];
     view! {
         <Title text=t(Msg::IncidentsTitle) />
         <PageHeader title=Msg::IncidentsTitle subtitle=Msg::IncidentsSubtitle />
@@ -344,25 +331,15 @@ fn DeclareFormView() -> impl IntoView {
     });
     let field = move |name: &'static str| {
         Signal::derive(move || {
-            declare
-                .value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|e| e.field(name))
+            declare.value().get().and_then(Result::err).and_then(|e| e.field(name))
         })
     };
     let other = move || {
-        declare
-            .value()
-            .get()
-            .and_then(Result::err)
-            .filter(|e| !matches!(e, AppError::Invalid(_)))
+        declare.value().get().and_then(Result::err).filter(|e| !matches!(e, AppError::Invalid(_)))
     };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        declare.dispatch(DeclareIncident {
-            form: form.get_untracked(),
-        });
+        declare.dispatch(DeclareIncident { form: form.get_untracked() });
     };
     let top = view! {
         <h2>{t(Msg::DeclareIncident)}</h2>
@@ -542,11 +519,7 @@ fn StatusBar(v: IncidentView, w: Writes) -> impl IntoView {
     let code = v.code.clone();
     let err = move |f: &'static str| {
         Signal::derive(move || {
-            w.status
-                .value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|e| e.field(f))
+            w.status.value().get().and_then(Result::err).and_then(|e| e.field(f))
         })
     };
     let needs_reason = v.status == Status::Monitoring;
@@ -680,18 +653,11 @@ fn SlaPanel(v: IncidentView, w: Writes) -> impl IntoView {
 #[component]
 fn DetailsPanel(v: IncidentView, w: Writes) -> impl IntoView {
     let editing = RwSignal::new(false);
-    let form = RwSignal::new(DeclareForm {
-        fields: v.fields.clone(),
-        ..Default::default()
-    });
+    let form = RwSignal::new(DeclareForm { fields: v.fields.clone(), ..Default::default() });
     let (code, version) = (v.code.clone(), v.version);
     let field = move |name: &'static str| {
         Signal::derive(move || {
-            w.update
-                .value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|e| e.field(name))
+            w.update.value().get().and_then(Result::err).and_then(|e| e.field(name))
         })
     };
     let fields = StoredValue::new(v.fields.clone());
@@ -801,11 +767,7 @@ fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
     let code = v.code.clone();
     let field = move |name: &'static str| {
         Signal::derive(move || {
-            w.note
-                .value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|e| e.field(name))
+            w.note.value().get().and_then(Result::err).and_then(|e| e.field(name))
         })
     };
     let editing: RwSignal<Option<(i64, String, String)>> = RwSignal::new(None);
@@ -819,13 +781,7 @@ fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
         });
         text.set(String::new());
     };
-    let edit_err = move || {
-        w.edit
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| e.text_now())
-    };
+    let edit_err = move || w.edit.value().get().and_then(Result::err).map(|e| e.text_now());
     let entries = v.timeline.into_iter().rev().map(|e| {
         let is_note = e.kind == "note";
         let (id, body, at_input) = (e.id, e.body.clone(), e.at_input.clone());
@@ -913,13 +869,7 @@ fn RolesPanel(v: IncidentView, w: Writes) -> impl IntoView {
         })
     };
     let code = v.code.clone();
-    let err = move || {
-        w.roles
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| e.text_now())
-    };
+    let err = move || w.roles.value().get().and_then(Result::err).map(|e| e.text_now());
     let read = IncidentRole::ALL.into_iter().map(|r| {
         let names: Vec<String> = current.get(&r).map(|v| v.iter().map(|id| name_of(*id)).collect()).unwrap_or_default();
         view! { <dt>{t(role_msg(r))}</dt><dd data-testid=format!("role-{}", r.as_str())>{if names.is_empty() { "—".to_owned() } else { names.join(", ") }}</dd> }
@@ -1011,10 +961,7 @@ mod wasm_bindgen_free {
 #[component]
 fn ReportPanel(v: IncidentView, w: Writes) -> impl IntoView {
     let code = v.code.clone();
-    let report = Resource::new(
-        move || (code.clone(), w.version()),
-        |(c, _)| incident_report(c),
-    );
+    let report = Resource::new(move || (code.clone(), w.version()), |(c, _)| incident_report(c));
     let channel = RwSignal::new(v.channels.first().map(|c| c.0));
     let code = v.code.clone();
     let channels = v.channels.clone();

@@ -108,18 +108,10 @@ fn PostmortemEditor(
         form.update_untracked(|f| f.doc.whys.resize(MAX_WHYS, String::new()));
     }
     let err = move |name: &'static str| {
-        Signal::derive(move || {
-            save.value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|e| e.field(name))
-        })
+        Signal::derive(move || save.value().get().and_then(Result::err).and_then(|e| e.field(name)))
     };
     let other = move || {
-        save.value()
-            .get()
-            .and_then(Result::err)
-            .filter(|e| !matches!(e, AppError::Invalid(_)))
+        save.value().get().and_then(Result::err).filter(|e| !matches!(e, AppError::Invalid(_)))
     };
     let invalid_summary = move || match save.value().get() {
         Some(Err(AppError::Invalid(e))) => Some(e.to_string()),
@@ -387,12 +379,7 @@ fn ActionItemsEditor(
     let owner = RwSignal::new(people.first().map(|p| p.id));
     let due = RwSignal::new(today);
     let err = move |f: &'static str| {
-        Signal::derive(move || {
-            add.value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|e| e.field(f))
-        })
+        Signal::derive(move || add.value().get().and_then(Result::err).and_then(|e| e.field(f)))
     };
     let people_opts = people.clone();
     view! {
@@ -497,12 +484,7 @@ pub fn ActionItemsPage() -> impl IntoView {
     let del = ServerAction::<DeleteActionItem>::new();
     let data = Resource::new(
         move || {
-            (
-                owner.get(),
-                st.get(),
-                overdue.get(),
-                status.version().get() + del.version().get(),
-            )
+            (owner.get(), st.get(), overdue.get(), status.version().get() + del.version().get())
         },
         |(o, s, d, _)| list_action_items(o, s, d),
     );
@@ -517,10 +499,7 @@ pub fn ActionItemsPage() -> impl IntoView {
         if d {
             q.push("overdue=1".to_owned());
         }
-        navigate(
-            &format!("/action-items?{}", q.join("&")),
-            NavigateOptions::default(),
-        );
+        navigate(&format!("/action-items?{}", q.join("&")), NavigateOptions::default());
     };
     let (g1, g2, g3) = (go.clone(), go.clone(), go.clone());
     view! {
@@ -575,13 +554,8 @@ pub fn ActionItemsPage() -> impl IntoView {
 #[component]
 pub fn IncidentReportsPage() -> impl IntoView {
     let query = use_query_map();
-    let months = Memo::new(move |_| {
-        query
-            .read()
-            .get("months")
-            .and_then(|m| m.parse().ok())
-            .unwrap_or(6u32)
-    });
+    let months =
+        Memo::new(move |_| query.read().get("months").and_then(|m| m.parse().ok()).unwrap_or(6u32));
     let data = Resource::new(move || months.get(), incident_reports);
     view! {
         <Title text=t(Msg::IncReports) />

@@ -233,12 +233,7 @@ pub(crate) mod ssr_impl {
     }
 
     pub fn people_rows(p: &[services::incidents::Person]) -> Vec<PersonRow> {
-        p.iter()
-            .map(|p| PersonRow {
-                id: p.id,
-                name: p.name.clone(),
-            })
-            .collect()
+        p.iter().map(|p| PersonRow { id: p.id, name: p.name.clone() }).collect()
     }
 
     pub fn row(
@@ -490,18 +485,14 @@ pub async fn update_incident(
     fields: IncidentFields,
 ) -> Result<(), AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    svc.incidents()
-        .update_incident(&actor, &code, version, fields)
-        .await?;
+    svc.incidents().update_incident(&actor, &code, version, fields).await?;
     Ok(())
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/roles", input = Json)]
 pub async fn set_roles(code: String, roles: Vec<(IncidentRole, Vec<i64>)>) -> Result<(), AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    svc.incidents()
-        .set_incident_roles(&actor, &code, roles.into_iter().collect())
-        .await?;
+    svc.incidents().set_incident_roles(&actor, &code, roles.into_iter().collect()).await?;
     Ok(())
 }
 
@@ -509,14 +500,9 @@ pub async fn set_roles(code: String, roles: Vec<(IncidentRole, Vec<i64>)>) -> Re
 pub async fn set_checkpoint(code: String, key: String, done: bool) -> Result<(), AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
     let c = domain::incident::Checkpoint::parse(&key).ok_or_else(|| {
-        AppError::from(services::ServiceError::invalid(
-            "checkpoint",
-            "unknown step",
-        ))
+        AppError::from(services::ServiceError::invalid("checkpoint", "unknown step"))
     })?;
-    svc.incidents()
-        .set_checkpoint(&actor, &code, c, done)
-        .await?;
+    svc.incidents().set_checkpoint(&actor, &code, c, done).await?;
     Ok(())
 }
 
@@ -524,9 +510,7 @@ pub async fn set_checkpoint(code: String, key: String, done: bool) -> Result<(),
 pub async fn add_note(code: String, text: String, at: String) -> Result<(), AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
     let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?;
-    svc.incidents()
-        .add_incident_note(&actor, &code, &text, at)
-        .await?;
+    svc.incidents().add_incident_note(&actor, &code, &text, at).await?;
     Ok(())
 }
 
@@ -535,9 +519,7 @@ pub async fn edit_note(code: String, id: i64, text: String, at: String) -> Resul
     let (svc, actor) = crate::session::ssr::door().await?;
     let at = ssr_impl::opt_time(&at, ssr_impl::tz_of(&actor), "at")?
         .ok_or_else(|| AppError::from(services::ServiceError::invalid("at", "is required")))?;
-    svc.incidents()
-        .edit_incident_note(&actor, &code, id, &text, at)
-        .await?;
+    svc.incidents().edit_incident_note(&actor, &code, id, &text, at).await?;
     Ok(())
 }
 
@@ -550,9 +532,7 @@ pub async fn incident_report(code: String) -> Result<String, AppError> {
 #[server(prefix = "/rpc", endpoint = "incidents/send_report")]
 pub async fn send_report(code: String, channel_id: i64) -> Result<(), AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    svc.incidents()
-        .send_incident_report(&actor, &code, channel_id)
-        .await?;
+    svc.incidents().send_incident_report(&actor, &code, channel_id).await?;
     Ok(())
 }
 
@@ -564,11 +544,7 @@ pub async fn incident_from_alert(
     fingerprint: String,
 ) -> Result<String, AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    Ok(svc
-        .incidents()
-        .incident_from_alert(&actor, &source, rule_id, &fingerprint)
-        .await?
-        .code)
+    Ok(svc.incidents().incident_from_alert(&actor, &source, rule_id, &fingerprint).await?.code)
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/postmortem")]
@@ -606,22 +582,14 @@ pub async fn get_postmortem(code: String) -> Result<PostmortemEdit, AppError> {
         },
         due: v.due_ms.map(|t| services::incidents::format_minute(t, tz)),
         overdue: v.overdue,
-        actions: v
-            .actions
-            .iter()
-            .map(|a| action_row(a, &names, &today))
-            .collect(),
+        actions: v.actions.iter().map(|a| action_row(a, &names, &today)).collect(),
         basic: {
             let inc = &v.incident;
             let start = inc.log.detected_ms();
             let end = inc.log.resolved_ms();
             let fmt = |t| services::incidents::format_minute(t, tz);
             BasicInfo {
-                period: format!(
-                    "{} – {}",
-                    fmt(start),
-                    end.map_or_else(|| "…".to_owned(), fmt)
-                ),
+                period: format!("{} – {}", fmt(start), end.map_or_else(|| "…".to_owned(), fmt)),
                 duration: end.map_or_else(|| "—".to_owned(), |e| short_duration(e - start)),
                 commander: inc
                     .commander()
@@ -666,19 +634,14 @@ pub async fn save_postmortem(
         if s.is_empty() {
             return None;
         }
-        s.parse()
-            .map_err(|_| e.add(field, "must be a whole number"))
-            .ok()
+        s.parse().map_err(|_| e.add(field, "must be a whole number")).ok()
     };
     doc.users_affected = num(&form.users_affected, "users_affected");
     doc.complaints = num(&form.complaints, "complaints");
     doc.negative_mentions = num(&form.negative_mentions, "negative_mentions");
-    let doc = e
-        .then_validate(doc.clone(), doc.validate())
-        .map_err(services::ServiceError::Invalid)?;
-    svc.incidents()
-        .save_postmortem(&actor, &code, version, doc, status)
-        .await?;
+    let doc =
+        e.then_validate(doc.clone(), doc.validate()).map_err(services::ServiceError::Invalid)?;
+    svc.incidents().save_postmortem(&actor, &code, version, doc, status).await?;
     Ok(())
 }
 
@@ -716,9 +679,7 @@ pub async fn add_action_item(
 #[server(prefix = "/rpc", endpoint = "incidents/action_status")]
 pub async fn set_action_status(id: i64, status: ActionStatus) -> Result<(), AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    svc.incidents()
-        .set_action_status(&actor, id, status)
-        .await?;
+    svc.incidents().set_action_status(&actor, id, status).await?;
     Ok(())
 }
 
@@ -742,16 +703,11 @@ pub async fn list_action_items(
         "me" => actor.user_id(),
         s => s.parse().ok(),
     };
-    let items = svc
-        .incidents()
-        .action_items(&actor, owner, ActionStatus::parse(&status), overdue)
-        .await?;
+    let items =
+        svc.incidents().action_items(&actor, owner, ActionStatus::parse(&status), overdue).await?;
     let today = svc.incidents().today_date();
     Ok((
-        items
-            .iter()
-            .map(|a| ssr_impl::action_row(a, &names, &today))
-            .collect(),
+        items.iter().map(|a| ssr_impl::action_row(a, &names, &today)).collect(),
         ssr_impl::people_rows(&people),
     ))
 }
@@ -776,10 +732,7 @@ pub async fn home_incidents() -> Result<HomeData, AppError> {
         .await?;
     let today = svc.incidents().today_date();
     Ok(HomeData {
-        open: open
-            .iter()
-            .map(|i| ssr_impl::row(i, &names, tz, now))
-            .collect(),
+        open: open.iter().map(|i| ssr_impl::row(i, &names, tz, now)).collect(),
         mine: svc
             .incidents()
             .my_action_items(&actor)
@@ -794,10 +747,7 @@ pub async fn home_incidents() -> Result<HomeData, AppError> {
 pub async fn incident_reports(months: u32) -> Result<ReportView, AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
     let tz = ssr_impl::tz_of(&actor);
-    let r = svc
-        .incidents()
-        .incident_report_stats(&actor, months)
-        .await?;
+    let r = svc.incidents().incident_report_stats(&actor, months).await?;
     let fmt = |c: &services::incidents::reports::Cell| {
         let d = |v: Option<i64>| v.map_or_else(|| "—".to_owned(), short_duration);
         (c.count, d(c.mtta_ms), d(c.mttr_ms))

@@ -41,12 +41,7 @@ fn contact_form(c: ContactData) -> impl IntoView {
     let rules = RwSignal::new(c.rules);
     let save = ServerAction::<SaveMyContact>::new();
     let field = move |name: &'static str| {
-        Signal::derive(move || {
-            save.value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|e| e.field(name))
-        })
+        Signal::derive(move || save.value().get().and_then(Result::err).and_then(|e| e.field(name)))
     };
     let other = move || {
         save.value()

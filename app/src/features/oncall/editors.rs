@@ -16,25 +16,12 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::NavigateOptions;
 
-const DAYS: [Msg; 7] = [
-    Msg::DayMon,
-    Msg::DayTue,
-    Msg::DayWed,
-    Msg::DayThu,
-    Msg::DayFri,
-    Msg::DaySat,
-    Msg::DaySun,
-];
+const DAYS: [Msg; 7] =
+    [Msg::DayMon, Msg::DayTue, Msg::DayWed, Msg::DayThu, Msg::DayFri, Msg::DaySat, Msg::DaySun];
 
 fn id_param() -> Memo<i64> {
     let params = use_params_map();
-    Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
-    })
+    Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0))
 }
 
 #[component]
@@ -66,10 +53,7 @@ fn schedule_form(id: i64, d: ScheduleDraft) -> AnyView {
         let navigate = navigate.clone();
         Effect::new(move |_| {
             if let Some(Ok(new_id)) = save.value().get() {
-                navigate(
-                    &format!("/oncall/schedules/{new_id}"),
-                    NavigateOptions::default(),
-                );
+                navigate(&format!("/oncall/schedules/{new_id}"), NavigateOptions::default());
             }
         });
     }
@@ -80,10 +64,7 @@ fn schedule_form(id: i64, d: ScheduleDraft) -> AnyView {
     });
     let err = move |name: String| {
         Signal::derive(move || {
-            save.value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|e| e.field(&name))
+            save.value().get().and_then(Result::err).and_then(|e| e.field(&name))
         })
     };
     let other = move || {
@@ -96,10 +77,7 @@ fn schedule_form(id: i64, d: ScheduleDraft) -> AnyView {
     // Only adding or removing a layer redraws the list (inputs keep their focus).
     let count = Memo::new(move |_| spec.with(|s| s.layers.len()));
     let layers = move || {
-        (0..count.get())
-            .rev()
-            .map(move |i| layer_editor(spec, i, people, err))
-            .collect_view()
+        (0..count.get()).rev().map(move |i| layer_editor(spec, i, people, err)).collect_view()
     };
     view! {
         <form class="form editor" data-testid="schedule-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
@@ -173,18 +151,11 @@ fn layer_editor(
     };
     let name_of = move |id: i64| {
         people.with_value(|ps| {
-            ps.iter()
-                .find(|p| p.id == id)
-                .map_or_else(|| format!("user {id}"), |p| p.name.clone())
+            ps.iter().find(|p| p.id == id).map_or_else(|| format!("user {id}"), |p| p.name.clone())
         })
     };
     let list = Memo::new(move |_| {
-        spec.with(|s| {
-            s.layers
-                .get(i)
-                .map(|l| l.participants.clone())
-                .unwrap_or_default()
-        })
+        spec.with(|s| s.layers.get(i).map(|l| l.participants.clone()).unwrap_or_default())
     });
     let participants = move || {
         list.get().into_iter()
@@ -204,16 +175,10 @@ fn layer_editor(
         Memo::new(move |_| spec.with(|s| s.layers.get(i).map_or(0, |l| l.restrictions.len())));
     let windows = move || {
         let list = spec.with_untracked(|s| {
-            s.layers
-                .get(i)
-                .map(|l| l.restrictions.clone())
-                .unwrap_or_default()
+            s.layers.get(i).map(|l| l.restrictions.clone()).unwrap_or_default()
         });
         let _ = n_windows.get();
-        list.into_iter()
-            .enumerate()
-            .map(|(j, w)| window_editor(spec, i, j, w))
-            .collect_view()
+        list.into_iter().enumerate().map(|(j, w)| window_editor(spec, i, j, w)).collect_view()
     };
     view! {
         <section class="card layer" data-testid="layer">
@@ -335,10 +300,7 @@ fn policy_form(id: i64, d: PolicyDraft) -> AnyView {
     });
     let err = move |name: String| {
         Signal::derive(move || {
-            save.value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|e| e.field(&name))
+            save.value().get().and_then(Result::err).and_then(|e| e.field(&name))
         })
     };
     let other = move || {
@@ -349,11 +311,8 @@ fn policy_form(id: i64, d: PolicyDraft) -> AnyView {
             .or_else(|| del.value().get().and_then(Result::err))
     };
     let count = Memo::new(move |_| spec.with(|s| s.steps.len()));
-    let steps = move || {
-        (0..count.get())
-            .map(move |i| step_editor(spec, i, choices, err))
-            .collect_view()
-    };
+    let steps =
+        move || (0..count.get()).map(move |i| step_editor(spec, i, choices, err)).collect_view();
     view! {
         <form class="form editor" data-testid="policy-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();

@@ -272,19 +272,13 @@ pub fn SchedulePage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<i64>().ok())
-            .unwrap_or(0)
+        params.read().get("id").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0)
     });
     let range = Memo::new(move |_| {
         let q = query.read();
         (
             q.get("from").unwrap_or_default(),
-            q.get("days")
-                .and_then(|d| d.parse::<i64>().ok())
-                .unwrap_or(14),
+            q.get("days").and_then(|d| d.parse::<i64>().ok()).unwrap_or(14),
         )
     });
     let data = Resource::new(
@@ -445,18 +439,10 @@ fn OverrideForm(
         }
     });
     let field = move |name: &'static str| {
-        Signal::derive(move || {
-            add.value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|e| e.field(name))
-        })
+        Signal::derive(move || add.value().get().and_then(Result::err).and_then(|e| e.field(name)))
     };
     let other = move || {
-        add.value()
-            .get()
-            .and_then(Result::err)
-            .filter(|e| !matches!(e, AppError::Invalid(_)))
+        add.value().get().and_then(Result::err).filter(|e| !matches!(e, AppError::Invalid(_)))
     };
     let people = StoredValue::new(people);
     let options = move || {

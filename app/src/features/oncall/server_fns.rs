@@ -293,12 +293,7 @@ mod ssr_impl {
             .map(|s| {
                 let name = s
                     .user_id
-                    .map(|u| {
-                        names
-                            .get(&u)
-                            .cloned()
-                            .unwrap_or_else(|| format!("user {u}"))
-                    })
+                    .map(|u| names.get(&u).cloned().unwrap_or_else(|| format!("user {u}")))
                     .unwrap_or_default();
                 let class = match (s.user_id, s.source) {
                     (None, _) => "gap".to_owned(),
@@ -310,11 +305,7 @@ mod ssr_impl {
                     width: (s.end_ms - s.start_ms) as f64 / span * 100.0,
                     title: format!(
                         "{} · {} → {}",
-                        if name.is_empty() {
-                            "—".to_owned()
-                        } else {
-                            name.clone()
-                        },
+                        if name.is_empty() { "—".to_owned() } else { name.clone() },
                         format_minute(s.start_ms, tz),
                         format_minute(s.end_ms, tz)
                     ),
@@ -340,12 +331,7 @@ mod ssr_impl {
     }
 
     pub fn option_people(p: &[services::incidents::Person]) -> Vec<Option2> {
-        p.iter()
-            .map(|p| Option2 {
-                id: p.id,
-                name: p.name.clone(),
-            })
-            .collect()
+        p.iter().map(|p| Option2 { id: p.id, name: p.name.clone() }).collect()
     }
 }
 
@@ -416,10 +402,7 @@ pub async fn home_oncall() -> Result<HomeOncallData, AppError> {
         .into_iter()
         .filter(|e| e.escalation.is_open())
         .collect::<Vec<_>>();
-    Ok(HomeOncallData {
-        schedules: schedule_rows(&list, tz),
-        paging: escalation_rows(&paging, tz),
-    })
+    Ok(HomeOncallData { schedules: schedule_rows(&list, tz), paging: escalation_rows(&paging, tz) })
 }
 
 #[server(prefix = "/rpc", endpoint = "oncall/ack")]
@@ -527,11 +510,7 @@ pub async fn schedule_data(
             .map(|o| OverrideView {
                 id: o.ov.id,
                 who: names.get(&o.ov.user_id).cloned().unwrap_or_default(),
-                replaces: o
-                    .ov
-                    .replaces
-                    .and_then(|r| names.get(&r).cloned())
-                    .unwrap_or_default(),
+                replaces: o.ov.replaces.and_then(|r| names.get(&r).cloned()).unwrap_or_default(),
                 start: format_minute(o.ov.start_ms, tz),
                 end: format_minute(o.ov.end_ms, tz),
                 note: o.note.clone(),
@@ -599,13 +578,9 @@ pub async fn remove_override(id: i64) -> Result<(), AppError> {
 pub async fn rotate_feed(schedule_id: i64) -> Result<String, AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
     Ok(if schedule_id > 0 {
-        svc.oncall()
-            .rotate_feed(&actor, services::oncall::FeedKind::Schedule, schedule_id)
-            .await?
+        svc.oncall().rotate_feed(&actor, services::oncall::FeedKind::Schedule, schedule_id).await?
     } else {
-        svc.oncall()
-            .rotate_feed(&actor, services::oncall::FeedKind::User, actor.person()?)
-            .await?
+        svc.oncall().rotate_feed(&actor, services::oncall::FeedKind::User, actor.person()?).await?
     })
 }
 
@@ -639,11 +614,7 @@ pub async fn schedule_edit(id: i64) -> Result<ScheduleDraft, AppError> {
         });
     }
     let s = svc.oncall().schedule(&actor, id).await?;
-    Ok(ScheduleDraft {
-        version: s.version,
-        spec: s.spec,
-        people,
-    })
+    Ok(ScheduleDraft { version: s.version, spec: s.spec, people })
 }
 
 /// Saves a schedule (`id` 0 creates); returns its id.
@@ -653,10 +624,7 @@ pub async fn save_schedule(id: i64, version: i64, spec: ScheduleSpec) -> Result<
     Ok(if id == 0 {
         svc.oncall().create_schedule(&actor, spec).await?.id
     } else {
-        svc.oncall()
-            .update_schedule(&actor, id, version, spec)
-            .await?
-            .id
+        svc.oncall().update_schedule(&actor, id, version, spec).await?.id
     })
 }
 
@@ -677,20 +645,14 @@ pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
         .schedules(&actor)
         .await?
         .into_iter()
-        .map(|s| Option2 {
-            id: s.id,
-            name: s.name,
-        })
+        .map(|s| Option2 { id: s.id, name: s.name })
         .collect();
     let channels = svc
         .notify()
         .list_channels(&actor)
         .await?
         .into_iter()
-        .map(|c| Option2 {
-            id: c.id,
-            name: format!("{} ({})", c.name, c.kind),
-        })
+        .map(|c| Option2 { id: c.id, name: format!("{} ({})", c.name, c.kind) })
         .collect();
     let (version, spec) = if id == 0 {
         (
@@ -698,10 +660,7 @@ pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
             PolicySpec {
                 name: String::new(),
                 description: String::new(),
-                steps: vec![domain::oncall::escalation::Step {
-                    targets: vec![],
-                    delay_min: 5,
-                }],
+                steps: vec![domain::oncall::escalation::Step { targets: vec![], delay_min: 5 }],
                 repeat: 0,
                 channel_ids: vec![],
             },
@@ -710,13 +669,7 @@ pub async fn policy_edit(id: i64) -> Result<PolicyDraft, AppError> {
         let p = svc.oncall().escalation_policy(&actor, id).await?;
         (p.version, p.spec)
     };
-    Ok(PolicyDraft {
-        version,
-        spec,
-        people,
-        schedules,
-        channels,
-    })
+    Ok(PolicyDraft { version, spec, people, schedules, channels })
 }
 
 #[server(prefix = "/rpc", endpoint = "oncall/policy-save", input = Json)]
@@ -725,10 +678,7 @@ pub async fn save_policy(id: i64, version: i64, spec: PolicySpec) -> Result<i64,
     Ok(if id == 0 {
         svc.oncall().create_policy(&actor, spec).await?.id
     } else {
-        svc.oncall()
-            .update_policy(&actor, id, version, spec)
-            .await?
-            .id
+        svc.oncall().update_policy(&actor, id, version, spec).await?.id
     })
 }
 
@@ -748,10 +698,7 @@ pub async fn policy_options() -> Result<Vec<Option2>, AppError> {
         .policies(&actor)
         .await?
         .into_iter()
-        .map(|p| Option2 {
-            id: p.policy.id,
-            name: p.policy.spec.name,
-        })
+        .map(|p| Option2 { id: p.policy.id, name: p.policy.spec.name })
         .collect())
 }
 
@@ -767,9 +714,7 @@ pub async fn my_contact() -> Result<ContactData, AppError> {
         rules: c.rules,
         email: c.email,
         time_zone: c.time_zone,
-        feed_made: c
-            .feed_created_at_ms
-            .map(|t| services::incidents::format_minute(t, tz)),
+        feed_made: c.feed_created_at_ms.map(|t| services::incidents::format_minute(t, tz)),
     })
 }
 
@@ -780,8 +725,6 @@ pub async fn save_my_contact(
     rules: Vec<NotifyRule>,
 ) -> Result<(), AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    svc.oncall()
-        .save_contact(&actor, actor.person()?, &phone, &feishu_id, rules)
-        .await?;
+    svc.oncall().save_contact(&actor, actor.person()?, &phone, &feishu_id, rules).await?;
     Ok(())
 }

@@ -225,18 +225,11 @@ fn ProbeEditor(edit: ProbeEdit) -> impl IntoView {
         })
     };
     let other_err = move || {
-        save.value()
-            .get()
-            .and_then(Result::err)
-            .filter(|e| !matches!(e, AppError::Invalid(_)))
+        save.value().get().and_then(Result::err).filter(|e| !matches!(e, AppError::Invalid(_)))
     };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        save.dispatch(SaveProbe {
-            id,
-            version,
-            form: form.get_untracked(),
-        });
+        save.dispatch(SaveProbe { id, version, form: form.get_untracked() });
     };
     let top = view! {
         <h2>{if id.is_some() { t(Msg::EditProbe) } else { t(Msg::NewProbe) }}</h2>

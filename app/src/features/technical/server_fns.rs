@@ -120,13 +120,7 @@ pub async fn technical_overview() -> Result<Vec<ProbeCard>, AppError> {
 #[server(prefix = "/rpc", endpoint = "technical/probe_names")]
 pub async fn probe_names() -> Result<Vec<String>, AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
-    Ok(svc
-        .probes()
-        .list_probes(&actor)
-        .await?
-        .into_iter()
-        .map(|p| p.spec.name)
-        .collect())
+    Ok(svc.probes().list_probes(&actor).await?.into_iter().map(|p| p.spec.name).collect())
 }
 
 /// The editor's data; `None` for a new probe.
@@ -134,18 +128,10 @@ pub async fn probe_names() -> Result<Vec<String>, AppError> {
 pub async fn get_probe(id: Option<i64>) -> Result<ProbeEdit, AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;
     Ok(match id {
-        None => ProbeEdit {
-            id: None,
-            version: 0,
-            form: ProbeForm::default(),
-        },
+        None => ProbeEdit { id: None, version: 0, form: ProbeForm::default() },
         Some(id) => {
             let p = svc.probes().get_probe(&actor, id).await?;
-            ProbeEdit {
-                id: Some(p.id),
-                version: p.version,
-                form: ProbeForm::from_spec(&p.spec),
-            }
+            ProbeEdit { id: Some(p.id), version: p.version, form: ProbeForm::from_spec(&p.spec) }
         }
     })
 }
@@ -156,12 +142,7 @@ pub async fn save_probe(id: Option<i64>, version: i64, form: ProbeForm) -> Resul
     let spec = form.to_spec().map_err(services::ServiceError::Invalid)?;
     Ok(match id {
         None => svc.probes().create_probe(&actor, spec).await?.id,
-        Some(id) => {
-            svc.probes()
-                .update_probe(&actor, id, version, spec)
-                .await?
-                .id
-        }
+        Some(id) => svc.probes().update_probe(&actor, id, version, spec).await?.id,
     })
 }
 

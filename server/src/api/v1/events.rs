@@ -16,11 +16,8 @@ pub async fn ingest(
     req: Request<Body>,
 ) -> Result<Json<IngestReport>, ApiError> {
     let (parts, body) = req.into_parts();
-    let ndjson = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
+    let ndjson =
+        parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| {
             ct.starts_with("application/x-ndjson") || ct.starts_with("application/ndjson")
         });
     let limit = state.max_body_bytes;
@@ -31,11 +28,5 @@ pub async fn ingest(
             format!("the body is over the {limit}-byte limit (VIGIL_MAX_BODY_BYTES)"),
         )
     })?;
-    Ok(Json(
-        state
-            .services
-            .events()
-            .ingest_events(&caller, &bytes, ndjson)
-            .await?,
-    ))
+    Ok(Json(state.services.events().ingest_events(&caller, &bytes, ndjson).await?))
 }

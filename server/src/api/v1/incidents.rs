@@ -91,13 +91,7 @@ pub async fn one(
     ApiKey(caller): ApiKey,
     Path(code): Path<String>,
 ) -> Result<Json<services::incidents::IncidentDetail>, ApiError> {
-    Ok(Json(
-        state
-            .services
-            .incidents()
-            .incident_detail(&caller, &code)
-            .await?,
-    ))
+    Ok(Json(state.services.incidents().incident_detail(&caller, &code).await?))
 }
 
 /// `GET /api/v1/incidents/{code}/postmortem.md`: the postmortem in the template's layout.
@@ -106,10 +100,6 @@ pub async fn postmortem_md(
     ApiKey(caller): ApiKey,
     Path(code): Path<String>,
 ) -> Result<axum::response::Response, ApiError> {
-    let md: String = state
-        .services
-        .incidents()
-        .postmortem_markdown(&caller, &code)
-        .await?;
+    let md: String = state.services.incidents().postmortem_markdown(&caller, &code).await?;
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
 }

@@ -14,13 +14,7 @@ pub async fn alertmanager(
     ApiKey(caller): ApiKey,
     body: axum::body::Bytes,
 ) -> Result<Json<ReceiveReport>, ApiError> {
-    Ok(Json(
-        state
-            .services
-            .notify()
-            .receive_alertmanager(&caller, &body)
-            .await?,
-    ))
+    Ok(Json(state.services.notify().receive_alertmanager(&caller, &body).await?))
 }
 
 /// What `GET /api/v1/alerts` answers.
@@ -49,10 +43,6 @@ pub async fn probes(
     State(state): State<AppState>,
     ApiKey(caller): ApiKey,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let probes = state
-        .services
-        .probes()
-        .probe_statuses(&caller, false)
-        .await?;
+    let probes = state.services.probes().probe_statuses(&caller, false).await?;
     Ok(Json(serde_json::json!({ "probes": probes })))
 }

@@ -31,12 +31,7 @@ const fn route(
     needs: Option<Permission>,
     handler: fn() -> MethodRouter<AppState>,
 ) -> ApiRoute {
-    ApiRoute {
-        method,
-        path,
-        needs,
-        handler,
-    }
+    ApiRoute { method, path, needs, handler }
 }
 
 use Permission as P;
@@ -47,39 +42,23 @@ pub const ROUTES: &[ApiRoute] = &[
     route("POST", "/events", Some(P::Ingest), || {
         post(events::ingest).layer(axum::extract::DefaultBodyLimit::disable())
     }),
-    route(
-        "POST",
-        "/integrations/alertmanager",
-        Some(P::Ingest),
-        || post(integrations::alertmanager),
-    ),
-    route("GET", "/alerts", Some(P::ViewAlerts), || {
-        get(integrations::alerts_now)
+    route("POST", "/integrations/alertmanager", Some(P::Ingest), || {
+        post(integrations::alertmanager)
     }),
-    route("GET", "/probes", Some(P::ViewDashboards), || {
-        get(integrations::probes)
+    route("GET", "/alerts", Some(P::ViewAlerts), || get(integrations::alerts_now)),
+    route("GET", "/probes", Some(P::ViewDashboards), || get(integrations::probes)),
+    route("GET", "/incidents", Some(P::ViewIncidents), || get(incidents::list)),
+    route("GET", "/incidents/{code}", Some(P::ViewIncidents), || get(incidents::one)),
+    route("GET", "/incidents/{code}/postmortem.md", Some(P::ViewIncidents), || {
+        get(incidents::postmortem_md)
     }),
-    route("GET", "/incidents", Some(P::ViewIncidents), || {
-        get(incidents::list)
-    }),
-    route("GET", "/incidents/{code}", Some(P::ViewIncidents), || {
-        get(incidents::one)
-    }),
-    route(
-        "GET",
-        "/incidents/{code}/postmortem.md",
-        Some(P::ViewIncidents),
-        || get(incidents::postmortem_md),
-    ),
     route("GET", "/oncall", Some(P::ViewOncall), || get(oncall::now)),
 ];
 
 pub fn routes() -> Router<AppState> {
     ROUTES
         .iter()
-        .fold(Router::new(), |r, route| {
-            r.route(route.path, (route.handler)())
-        })
+        .fold(Router::new(), |r, route| r.route(route.path, (route.handler)()))
         .fallback(|| async { ApiError::not_found() })
 }
 
@@ -102,18 +81,8 @@ impl axum::extract::FromRequestParts<AppState> for ApiKey {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .unwrap_or_default();
-        let ip = parts
-            .extensions
-            .get::<ClientIp>()
-            .map(|c| c.0.as_str())
-            .unwrap_or_default();
-        Ok(ApiKey(
-            state
-                .services
-                .accounts()
-                .authenticate_api_key(secret, ip)
-                .await?,
-        ))
+        let ip = parts.extensions.get::<ClientIp>().map(|c| c.0.as_str()).unwrap_or_default();
+        Ok(ApiKey(state.services.accounts().authenticate_api_key(secret, ip).await?))
     }
 }
 
@@ -127,11 +96,9 @@ struct WhoAmI {
 /// `GET /api/v1/whoami` (any valid key): which key is calling.
 async fn whoami(ApiKey(caller): ApiKey) -> Result<Json<WhoAmI>, ApiError> {
     match caller.principal {
-        Principal::ApiKey { key_id, scope } => Ok(Json(WhoAmI {
-            key_id,
-            name: caller.name,
-            scope,
-        })),
+        Principal::ApiKey { key_id, scope } => {
+            Ok(Json(WhoAmI { key_id, name: caller.name, scope }))
+        }
         _ => Err(ServiceError::Unauthorized.into()),
     }
 }
