@@ -1,9 +1,11 @@
 //! Alerting: what is firing, the rules and their editor with a backtest, the history.
 
+mod editor;
 pub mod form;
+mod history;
 pub mod pages;
 pub mod server_fns;
 
-pub use pages::{
-    AlertHistoryPage, AlertsPage, NotificationsPage, RuleEditorPage, RulesPage, SilencesPage,
-};
+pub use editor::RuleEditorPage;
+pub use history::{AlertHistoryPage, NotificationsPage, SilencesPage};
+pub use pages::{AlertsPage, RulesPage};
