@@ -17,6 +17,9 @@ started=$(date +%s)
 step() { printf '\n\033[1;34m==> [%4ss] %s\033[0m\n' "$(( $(date +%s) - started ))" "$*"; }
 
 step "setup"
+# A full run writes several GB under target/ (debug tests, then the release build); say
+# what the disk holds so that a "No space left on device" is read for what it is.
+df -h . | tail -1 | awk '{print "disk: " $4 " free of " $2}'
 scripts/setup.sh --test
 
 step "PostgreSQL reachable"
@@ -49,6 +52,10 @@ echo "ok: $(sort -u <<<"$tree" | wc -l) crates, none of sqlx/tokio/axum/plotters
 
 step "tests (SQLite and PostgreSQL)"
 cargo test --workspace --exclude frontend
+
+# Nothing below needs the debug build: free its disk before the release build writes its own.
+du -sh target/debug 2>/dev/null | awk '{print "dropping target/debug (" $1 ")"}'
+rm -rf target/debug
 
 step "release build (cargo leptos build --release)"
 cargo leptos build --release
