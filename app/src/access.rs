@@ -43,6 +43,8 @@ pub const RPC: &[(&str, Access)] = &[
     // alerts
     ("alerts/list_rules", Needs(P::ViewAlerts)),
     ("alerts/active", Needs(P::ViewAlerts)),
+    ("alerts/firing", Needs(P::ViewAlerts)),
+    ("alerts/firing_badge", Needs(P::ViewAlerts)),
     ("alerts/history", Needs(P::ViewAlerts)),
     ("alerts/get_rule", Needs(P::ViewAlerts)),
     ("alerts/save_rule", Needs(P::EditRules)),

@@ -88,6 +88,11 @@ messages! {
     HomeOpenIncidentsEmpty => "No open incidents.", "没有进行中的事故。";
     HomeFiringAlerts => "Firing alerts", "触发中的告警";
     HomeFiringAlertsEmpty => "No alerts are firing.", "没有触发中的告警。";
+    OtherLevel => "other", "其他";
+    Unanswered => "not acknowledged", "未确认";
+    Paging => "paging", "呼叫中";
+    AllFiring => "All firing alerts", "全部触发中的告警";
+    FiringBadgeTitle => "Alerts firing now", "当前触发中的告警";
     DashboardsTitle => "Product dashboards", "产品仪表盘";
     DashboardsEmpty => "No product events yet", "还没有产品事件";
     DashboardsEmptyBody => "Send events to POST /api/v1/events with an ingest API key; registrations, DAU/MAU, retention, funnels and revenue will appear here.", "使用 ingest API Key 向 POST /api/v1/events 发送事件后，注册、DAU/MAU、留存、漏斗与收入指标将显示在这里。";

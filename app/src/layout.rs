@@ -2,6 +2,7 @@
 
 use crate::components::RoleBadge;
 use crate::features::account::server_fns::{logout, set_language};
+use crate::features::alerts::server_fns::firing_badge;
 use crate::i18n::{t, use_locale, Msg};
 use crate::session::use_me;
 use domain::{Locale, Permission};
@@ -70,7 +71,7 @@ fn TopBar() -> impl IntoView {
                 <A href="/" exact=true>{t(Msg::NavHome)}</A>
                 <A href="/dashboards">{t(Msg::NavDashboards)}</A>
                 <A href="/technical">{t(Msg::NavTechnical)}</A>
-                <A href="/alerts">{t(Msg::NavAlerts)}</A>
+                <A href="/alerts">{t(Msg::NavAlerts)}<FiringNavBadge /></A>
                 // Action items and reports live beside /incidents: the tab stays current there.
                 <a href="/incidents" aria-current=move || {
                     let p = location.pathname.get();
@@ -113,5 +114,41 @@ fn TopBar() -> impl IntoView {
                 </Transition>
             </div>
         </header>
+    }
+}
+
+/// How often the navigation's firing badge asks again.
+const BADGE_POLL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The number of alerts firing now, beside "Alerts" in the navigation, coloured by the
+/// worst level; it asks again every 30 seconds without a reload.
+#[component]
+fn FiringNavBadge() -> impl IntoView {
+    let tick = RwSignal::new(0_u32);
+    let badge = Resource::new(move || tick.get(), |_| firing_badge());
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(move || tick.update(|n| *n += 1), BADGE_POLL).ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.clear();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = BADGE_POLL;
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                badge.await.ok().filter(|b| b.firing > 0).map(|b| {
+                    let level = b.worst.unwrap_or_default().to_lowercase();
+                    view! {
+                        <span class=format!("nav-badge sev-{level}") data-testid="firing-badge" title=t(Msg::FiringBadgeTitle)>
+                            {b.firing}
+                        </span>
+                    }
+                })
+            })}
+        </Transition>
     }
 }

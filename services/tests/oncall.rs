@@ -8,6 +8,7 @@ use domain::alerting::{CompareOp, KpiMetric, RuleSpec, Severity};
 use domain::oncall::escalation::{Method, NotifyRule, PolicySpec, Step, Target};
 use domain::oncall::{seed_roster, Layer, Rotation, RotationKind, ScheduleSpec};
 use serde_json::{json, Value};
+use services::alerting::firing::{FiringCounts, Response};
 use services::{AuthSettings, Caller, FakeClock, ServiceError, Services};
 use std::sync::Arc;
 
@@ -158,6 +159,12 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     let by_alert = svc.oncall().open_escalations_by_alert(&editor).await.expect("paging");
     assert_eq!(by_alert.len(), 1);
     assert!(by_alert.contains_key(&services::incidents::episode_key(&active[0])));
+    // The firing list (home card, badge, firing page) says it is paging, unanswered.
+    let now = svc.alerting().firing(&viewer).await.expect("firing");
+    assert_eq!(now.len(), 1);
+    let paging_id = by_alert.values().next().copied().expect("run");
+    assert_eq!(now[0].response, Response::Paging { escalation_id: paging_id });
+    assert_eq!(FiringCounts::of(&now).unacknowledged, 1);
 
     // No ack for 4 minutes: nothing more.
     for _ in 0..4 {
@@ -198,6 +205,14 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     assert_eq!(out.acked_by.as_deref(), Some("secondary@example.com (signed link)"));
     // Twice is harmless.
     assert!(!svc.oncall().ack_by_link(token).await.expect("again").acknowledged_now);
+    // Still firing, now answered: the list says by whom, and the badge stops counting it.
+    let now = svc.alerting().firing(&viewer).await.expect("firing");
+    assert!(
+        matches!(&now[0].response, Response::Acknowledged { by, .. } if by == "secondary@example.com (signed link)"),
+        "{:?}",
+        now[0].response
+    );
+    assert_eq!(FiringCounts::of(&now).unacknowledged, 0);
 
     // The alert keeps firing for half an hour: no more pages (the policy would have
     // repeated from minute 10 on).
@@ -481,4 +496,59 @@ async fn the_demo_roster_names_the_right_person_day_night_and_weekend() {
     let policies = svc.oncall().policies(&editor).await.expect("policies");
     assert_eq!(policies.len(), 1);
     assert_eq!(policies[0].policy.spec.steps.len(), 2);
+}
+
+/// One list for every source: a Vigil rule and two Alertmanager alerts, firing before
+/// pending and the newest first, outside severities read as levels, unsafe links dropped,
+/// and an anonymous caller refused.
+#[tokio::test]
+async fn firing_list_merges_vigil_and_alertmanager() {
+    let (svc, clock, editor) = setup("firing-list").await;
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
+    ingest_dialogs(&svc, T0 - 5 * MIN, 3).await;
+    let mut spec = RuleSpec::kpi_threshold(
+        "AI success low",
+        Severity::P2,
+        KpiMetric::AiSuccessRate,
+        CompareOp::Lt,
+        0.9,
+    );
+    spec.for_ms = 0;
+    spec.interval_ms = MIN;
+    svc.alerting().create_rule(&editor, spec).await.expect("rule");
+    svc.alerting().evaluate_due_rules().await.expect("cycle");
+    clock.advance_ms(MIN);
+    let key = Caller::api_key(1, "alertmanager", domain::ApiScope::Ingest, "127.0.0.1");
+    // T0 is 02:00Z: DiskFull began 10 minutes before it, Latency 30 s after.
+    let body = json!({"version": "4", "status": "firing", "receiver": "vigil", "alerts": [
+        {"status": "firing", "fingerprint": "aaa", "labels": {"alertname": "DiskFull", "severity": "critical", "instance": "db1"},
+         "annotations": {"summary": "disk 97%"}, "startsAt": "2026-11-04T01:50:00Z", "endsAt": "0001-01-01T00:00:00Z",
+         "generatorURL": "javascript:alert(1)"},
+        {"status": "firing", "fingerprint": "bbb", "labels": {"alertname": "Latency", "severity": "sev9"},
+         "annotations": {}, "startsAt": "2026-11-04T02:00:30Z", "endsAt": "0001-01-01T00:00:00Z",
+         "generatorURL": "http://prometheus:9090/graph"}
+    ]});
+    svc.notify().receive_alertmanager(&key, body.to_string().as_bytes()).await.expect("received");
+
+    let list = svc.alerting().firing(&viewer).await.expect("firing");
+    let names: Vec<&str> = list.iter().map(|a| a.name.as_str()).collect();
+    // Newest first: Latency (T0+30 s), the rule (fired at T0), DiskFull (T0-10 min).
+    assert_eq!(names, ["Latency", "AI success low", "DiskFull"]);
+    assert_eq!(list[0].severity, None);
+    assert_eq!(list[0].severity_label, "sev9");
+    assert_eq!(list[0].link.as_deref(), Some("http://prometheus:9090/graph"));
+    assert_eq!(list[2].severity, Some(Severity::P0));
+    assert_eq!(list[2].link, None, "a javascript: link must not reach the page");
+    assert_eq!(list[2].labels, vec![("instance".to_owned(), "db1".to_owned())]);
+    assert_eq!(list[2].summary, "disk 97%");
+    assert!(matches!(list[1].source, services::alerting::firing::Source::Rule(_)));
+    assert_eq!(list[1].value, "30.0%");
+    let c = FiringCounts::of(&list);
+    assert_eq!((c.by_severity, c.unknown, c.pending), ([1, 0, 1, 0], 1, 0));
+    assert_eq!(c.worst(), Some(Severity::P0));
+
+    assert!(matches!(
+        svc.alerting().firing(&Caller::anonymous("10.0.0.1")).await,
+        Err(ServiceError::Unauthorized)
+    ));
 }

@@ -612,6 +612,18 @@ impl Store {
         rows.iter().map(esc_from_row).collect()
     }
 
+    /// Runs not resolved yet, paging or acknowledged: what the firing list shows beside
+    /// each alert.
+    pub async fn unresolved_escalations(&self) -> Result<Vec<Escalation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ESC_COLUMNS} FROM escalations WHERE resolved_at_ms IS NULL
+             ORDER BY started_at_ms, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(esc_from_row).collect()
+    }
+
     /// The newest runs, open ones included.
     pub async fn recent_escalations(&self, limit: i64) -> Result<Vec<Escalation>> {
         let rows = sqlx::query(&format!(

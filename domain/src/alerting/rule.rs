@@ -35,6 +35,19 @@ impl Severity {
         Severity::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// The level an outside alert's `severity` label names: `P0`–`P3` (any case), the
+    /// words of the SPEC's levels (critical, high, medium, low) or Alertmanager's usual
+    /// ones (page → P0; error → P1; warning → P2; info, none → P3). Anything else: `None`.
+    pub fn from_label(label: &str) -> Option<Severity> {
+        match label.trim().to_ascii_lowercase().as_str() {
+            "p0" | "critical" | "page" => Some(Severity::P0),
+            "p1" | "high" | "error" => Some(Severity::P1),
+            "p2" | "medium" | "warning" | "warn" => Some(Severity::P2),
+            "p3" | "low" | "info" | "none" => Some(Severity::P3),
+            _ => None,
+        }
+    }
+
     /// Default `repeat_interval` of notifications (SPEC §2).
     pub fn default_repeat_ms(self) -> i64 {
         match self {
@@ -549,6 +562,25 @@ mod tests {
         let mut s = spec();
         s.query = RuleQuery::Kpi { metric: KpiMetric::Dau, window_minutes: 7 };
         assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[test]
+    fn outside_severity_labels_map_to_levels() {
+        for (label, want) in [
+            ("P0", Some(Severity::P0)),
+            ("critical", Some(Severity::P0)),
+            (" Critical ", Some(Severity::P0)),
+            ("p1", Some(Severity::P1)),
+            ("error", Some(Severity::P1)),
+            ("warning", Some(Severity::P2)),
+            ("medium", Some(Severity::P2)),
+            ("info", Some(Severity::P3)),
+            ("low", Some(Severity::P3)),
+            ("", None),
+            ("sev1", None),
+        ] {
+            assert_eq!(Severity::from_label(label), want, "{label:?}");
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ use store::{AuditCtx, Evaluated, Rule};
 
 mod defaults;
 mod evaluation;
+pub mod firing;
 
 pub use defaults::{default_rules, product_default_rules, technical_default_rules};
 pub use evaluation::{active_alerts_of, promql_matching};

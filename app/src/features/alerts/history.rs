@@ -120,6 +120,9 @@ pub fn SilencesPage() -> impl IntoView {
     let me = use_me();
     let create = ServerAction::<CreateSilence>::new();
     let expire = ServerAction::<ExpireSilence>::new();
+    // "Silence" on a firing alert opens this page with the alert's matchers.
+    let query = use_query_map();
+    let prefill = Signal::derive(move || query.read().get("matchers").unwrap_or_default());
     let silences = Resource::new(
         move || (create.version().get(), expire.version().get()),
         |_| list_silences(),
@@ -175,7 +178,7 @@ pub fn SilencesPage() -> impl IntoView {
             <ActionForm action=create attr:class="form">
                 <label>
                     <span>{t(Msg::Matchers)}</span>
-                    <input name="matchers" required placeholder="alertname=\"DAU dropped more than 20%\", service=~\"chat|web\"" />
+                    <input name="matchers" required value=prefill placeholder="alertname=\"DAU dropped more than 20%\", service=~\"chat|web\"" />
                     <FieldError error=field("matchers") />
                 </label>
                 <label>

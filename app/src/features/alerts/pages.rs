@@ -28,7 +28,7 @@ pub(super) fn AlertTabs() -> impl IntoView {
 
 use crate::features::incidents::pages::OpenIncidentButton;
 
-pub(super) fn sev_badge(sev: &str) -> impl IntoView {
+pub fn sev_badge(sev: &str) -> impl IntoView {
     view! { <span class=format!("badge sev sev-{}", sev.to_lowercase())>{sev.to_owned()}</span> }
 }
 

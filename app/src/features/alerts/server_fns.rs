@@ -111,6 +111,118 @@ pub async fn list_rules() -> Result<Vec<RuleRow>, AppError> {
         .collect())
 }
 
+/// One alert of the firing list, formatted for the caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FiringRow {
+    /// The Vigil rule that raised it; `None` for an alert received from Alertmanager.
+    pub rule_id: Option<i64>,
+    /// `vigil`, or the source an Alertmanager alert came in as.
+    pub source: String,
+    pub fingerprint: String,
+    pub name: String,
+    /// `P0`–`P3`, or an outside alert's own `severity` label when it names no level.
+    pub severity: String,
+    pub firing: bool,
+    pub since: String,
+    pub value: String,
+    pub summary: String,
+    pub labels: Vec<(String, String)>,
+    /// The sender's http(s) link to the alert.
+    pub link: Option<String>,
+    /// The escalation paging for it, unanswered.
+    pub escalation_id: Option<i64>,
+    /// Who acknowledged it, when someone has.
+    pub acked_by: Option<String>,
+    /// Matchers for a silence of this alert (the silence form starts from them).
+    pub silence_matchers: String,
+}
+
+/// What is firing now: the list (firing first, newest first) and the counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FiringList {
+    pub rows: Vec<FiringRow>,
+    /// Firing at P0, P1, P2, P3.
+    pub by_severity: [usize; 4],
+    /// Firing with no known level.
+    pub unknown: usize,
+    pub pending: usize,
+    pub unacknowledged: usize,
+}
+
+impl FiringList {
+    pub fn firing(&self) -> usize {
+        self.by_severity.iter().sum::<usize>() + self.unknown
+    }
+}
+
+/// The navigation's badge: how many alerts fire, how many nobody has answered, the worst level.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BadgeCounts {
+    pub firing: usize,
+    pub unacknowledged: usize,
+    pub worst: Option<String>,
+}
+
+/// Every alert firing or pending now, from every source (viewer).
+#[server(prefix = "/rpc", endpoint = "alerts/firing")]
+pub async fn firing_now() -> Result<FiringList, AppError> {
+    use services::alerting::firing::{silence_matchers, FiringCounts, Response, Source};
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let list = svc.alerting().firing(&actor).await?;
+    let c = FiringCounts::of(&list);
+    let rows = list
+        .iter()
+        .map(|a| FiringRow {
+            rule_id: match a.source {
+                Source::Rule(id) => Some(id),
+                Source::Alertmanager(_) => None,
+            },
+            source: match &a.source {
+                Source::Rule(_) => "vigil".into(),
+                Source::Alertmanager(s) => s.clone(),
+            },
+            fingerprint: a.fingerprint.clone(),
+            name: a.name.clone(),
+            severity: a.severity.map_or_else(|| a.severity_label.clone(), |s| s.as_str().into()),
+            firing: a.firing,
+            since: services::timefmt::format_ms(a.since_ms, &actor.time_zone),
+            value: a.value.clone(),
+            summary: a.summary.clone(),
+            labels: a.labels.clone(),
+            link: a.link.clone(),
+            escalation_id: match a.response {
+                Response::Paging { escalation_id } => Some(escalation_id),
+                _ => None,
+            },
+            acked_by: match &a.response {
+                Response::Acknowledged { by, .. } => Some(by.clone()),
+                _ => None,
+            },
+            silence_matchers: silence_matchers(a),
+        })
+        .collect();
+    Ok(FiringList {
+        rows,
+        by_severity: c.by_severity,
+        unknown: c.unknown,
+        pending: c.pending,
+        unacknowledged: c.unacknowledged,
+    })
+}
+
+/// The navigation's firing badge, polled by the browser (viewer).
+#[server(prefix = "/rpc", endpoint = "alerts/firing_badge")]
+pub async fn firing_badge() -> Result<BadgeCounts, AppError> {
+    use services::alerting::firing::FiringCounts;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let c = FiringCounts::of(&svc.alerting().firing(&actor).await?);
+    Ok(BadgeCounts {
+        firing: c.firing(),
+        unacknowledged: c.unacknowledged,
+        worst: c.worst().map(|s| s.as_str().to_owned()),
+    })
+}
+
 #[server(prefix = "/rpc", endpoint = "alerts/active")]
 pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
     let (svc, actor) = crate::session::ssr::door().await?;

@@ -1,5 +1,7 @@
 //! Pages of capabilities still to come: real empty states that say what will be here.
 
+use crate::features::alerts::pages::sev_badge as level_badge;
+use crate::features::alerts::server_fns::firing_now;
 use crate::features::incidents::pages::{sev_badge, status_badge};
 use crate::features::incidents::server_fns::home_incidents;
 use crate::features::oncall::pages::HomeOncallCard;
@@ -25,10 +27,7 @@ pub fn HomePage() -> impl IntoView {
         </header>
         <div class="cards">
             <HomeOncallCard />
-            <section class="card">
-                <h2>{t(Msg::HomeFiringAlerts)}</h2>
-                <p class="muted">{t(Msg::HomeFiringAlertsEmpty)}</p>
-            </section>
+            <HomeFiringCard />
             <HomeIncidentsCards />
         </div>
     }
@@ -50,6 +49,60 @@ pub fn NotFoundPage() -> impl IntoView {
                 <a class="btn btn-primary" href="/">{t(Msg::BackHome)}</a>
             </section>
         </main>
+    }
+}
+
+/// How many rows of the firing list the home card shows.
+const HOME_FIRING_ROWS: usize = 5;
+
+/// The home page's "firing alerts" card: counts by level, the newest firing alerts with
+/// who answered, and a way to the full list.
+#[component]
+fn HomeFiringCard() -> impl IntoView {
+    let data = Resource::new(|| (), |_| firing_now());
+    view! {
+        <Transition fallback=|| view! { <section class="card"><p class="muted">{t(Msg::Loading)}</p></section> }>
+            {move || Suspend::new(async move {
+                let d = data.await.unwrap_or_default();
+                let total = d.firing();
+                let firing: Vec<_> = d.rows.into_iter().filter(|r| r.firing).collect();
+                let more = total.saturating_sub(HOME_FIRING_ROWS);
+                view! {
+                    <section class="card" data-testid="home-firing">
+                        <h2><a href="/alerts">{t(Msg::HomeFiringAlerts)}</a></h2>
+                        {if total == 0 {
+                            view! { <p class="muted">{t(Msg::HomeFiringAlertsEmpty)}</p> }.into_any()
+                        } else {
+                            view! {
+                                <p class="sev-counts" data-testid="home-firing-counts">
+                                    {["P0", "P1", "P2", "P3"].into_iter().zip(d.by_severity).filter(|(_, n)| *n > 0)
+                                        .map(|(s, n)| view! { {level_badge(s)}" × "{n}" " }).collect_view()}
+                                    {(d.unknown > 0).then(|| view! { <span class="badge">{t(Msg::OtherLevel)}</span>" × "{d.unknown}" " })}
+                                    {(d.unacknowledged > 0).then(|| view! {
+                                        <span class="muted small">" · "{d.unacknowledged}" "{t(Msg::Unanswered)}</span>
+                                    })}
+                                </p>
+                                <ul class="plain-list">
+                                    {firing.into_iter().take(HOME_FIRING_ROWS).map(|r| view! {
+                                        <li data-testid="home-firing-row">
+                                            {level_badge(&r.severity)}" "
+                                            <a href=r.rule_id.map_or_else(|| "/alerts".to_owned(), |id| format!("/alerts/rules/{id}"))>{r.name}</a>
+                                            <span class="muted small">" · "{r.since}</span>" "
+                                            {match (r.acked_by, r.escalation_id) {
+                                                (Some(by), _) => view! { <span class="badge badge-muted" title=by>{t(Msg::OncallAcknowledged)}</span> }.into_any(),
+                                                (None, Some(_)) => view! { <span class="badge state-firing">{t(Msg::Paging)}</span> }.into_any(),
+                                                (None, None) => ().into_any(),
+                                            }}
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                                {(more > 0).then(|| view! { <a href="/alerts">{t(Msg::AllFiring)}" ("{total}")"</a> })}
+                            }.into_any()
+                        }}
+                    </section>
+                }
+            })}
+        </Transition>
     }
 }
 
