@@ -42,7 +42,6 @@ pub const RPC: &[(&str, Access)] = &[
     ("admin/audit_log", Needs(P::ViewAudit)),
     // alerts
     ("alerts/list_rules", Needs(P::ViewAlerts)),
-    ("alerts/active", Needs(P::ViewAlerts)),
     ("alerts/firing", Needs(P::ViewAlerts)),
     ("alerts/firing_badge", Needs(P::ViewAlerts)),
     ("alerts/history", Needs(P::ViewAlerts)),
@@ -62,7 +61,6 @@ pub const RPC: &[(&str, Access)] = &[
     ("alerts/deliveries", Needs(P::ViewAlerts)),
     ("alerts/policy", Needs(P::ViewAlerts)),
     ("alerts/save_policy", Needs(P::EditRouting)),
-    ("alerts/external", Needs(P::ViewAlerts)),
     ("alerts/export_rules", Needs(P::ViewAlerts)),
     ("alerts/import_rules", Needs(P::EditRules)),
     // dashboards

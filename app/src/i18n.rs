@@ -88,9 +88,11 @@ messages! {
     HomeOpenIncidentsEmpty => "No open incidents.", "没有进行中的事故。";
     HomeFiringAlerts => "Firing alerts", "触发中的告警";
     HomeFiringAlertsEmpty => "No alerts are firing.", "没有触发中的告警。";
-    OtherLevel => "other", "其他";
     Unanswered => "not acknowledged", "未确认";
     Paging => "paging", "呼叫中";
+    NotPaged => "not paged", "未呼叫";
+    Response => "Response", "响应";
+    SilenceAlert => "Silence", "静默";
     AllFiring => "All firing alerts", "全部触发中的告警";
     FiringBadgeTitle => "Alerts firing now", "当前触发中的告警";
     DashboardsTitle => "Product dashboards", "产品仪表盘";

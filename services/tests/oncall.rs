@@ -9,6 +9,7 @@ use domain::oncall::escalation::{Method, NotifyRule, PolicySpec, Step, Target};
 use domain::oncall::{seed_roster, Layer, Rotation, RotationKind, ScheduleSpec};
 use serde_json::{json, Value};
 use services::alerting::firing::{FiringCounts, Response};
+use services::notify::policy::{parse_matchers, Route};
 use services::{AuthSettings, Caller, FakeClock, ServiceError, Services};
 use std::sync::Arc;
 
@@ -49,17 +50,27 @@ fn one_person(name: &str, user: i64) -> ScheduleSpec {
 
 /// A P0 rule on the AI success rate that fires at once, routed to `policy`.
 async fn firing_rule(svc: &Services, editor: &Caller, policy: i64) -> i64 {
+    firing_rule_at(svc, editor, Severity::P0, Some(policy)).await
+}
+
+/// A rule at `severity` on the AI success rate (30 % of 10 dialogs) that fires at once.
+async fn firing_rule_at(
+    svc: &Services,
+    editor: &Caller,
+    severity: Severity,
+    policy: Option<i64>,
+) -> i64 {
     ingest_dialogs(svc, T0 - 5 * MIN, 3).await;
     let mut spec = RuleSpec::kpi_threshold(
         "AI success low",
-        Severity::P0,
+        severity,
         KpiMetric::AiSuccessRate,
         CompareOp::Lt,
         0.9,
     );
     spec.for_ms = 0;
     spec.interval_ms = MIN;
-    spec.escalation_policy_id = Some(policy);
+    spec.escalation_policy_id = policy;
     svc.alerting().create_rule(editor, spec).await.expect("rule").id
 }
 
@@ -198,7 +209,9 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     let link = t[1].lines().find_map(|l| l.strip_prefix("Acknowledge: ")).expect("ack link");
     let token = link.rsplit('/').next().expect("token");
     // A forged signature is refused.
-    let forged = format!("{}0", &token[..token.len() - 1]);
+    // (Another last character: a token that already ends in "0" must not stay valid.)
+    let last = if token.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{last}", &token[..token.len() - 1]);
     assert!(matches!(svc.oncall().ack_by_link(&forged).await, Err(ServiceError::NotFound)));
     let out = svc.oncall().ack_by_link(token).await.expect("ack");
     assert!(out.acknowledged_now);
@@ -505,17 +518,7 @@ async fn the_demo_roster_names_the_right_person_day_night_and_weekend() {
 async fn firing_list_merges_vigil_and_alertmanager() {
     let (svc, clock, editor) = setup("firing-list").await;
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
-    ingest_dialogs(&svc, T0 - 5 * MIN, 3).await;
-    let mut spec = RuleSpec::kpi_threshold(
-        "AI success low",
-        Severity::P2,
-        KpiMetric::AiSuccessRate,
-        CompareOp::Lt,
-        0.9,
-    );
-    spec.for_ms = 0;
-    spec.interval_ms = MIN;
-    svc.alerting().create_rule(&editor, spec).await.expect("rule");
+    firing_rule_at(&svc, &editor, Severity::P2, None).await;
     svc.alerting().evaluate_due_rules().await.expect("cycle");
     clock.advance_ms(MIN);
     let key = Caller::api_key(1, "alertmanager", domain::ApiScope::Ingest, "127.0.0.1");
@@ -534,21 +537,147 @@ async fn firing_list_merges_vigil_and_alertmanager() {
     let names: Vec<&str> = list.iter().map(|a| a.name.as_str()).collect();
     // Newest first: Latency (T0+30 s), the rule (fired at T0), DiskFull (T0-10 min).
     assert_eq!(names, ["Latency", "AI success low", "DiskFull"]);
-    assert_eq!(list[0].severity, None);
+    // "sev9" names no level: handled as P2, the label kept for the page.
+    assert_eq!(list[0].severity, Severity::P2);
     assert_eq!(list[0].severity_label, "sev9");
     assert_eq!(list[0].link.as_deref(), Some("http://prometheus:9090/graph"));
-    assert_eq!(list[2].severity, Some(Severity::P0));
+    assert_eq!(list[2].severity, Severity::P0);
     assert_eq!(list[2].link, None, "a javascript: link must not reach the page");
     assert_eq!(list[2].labels, vec![("instance".to_owned(), "db1".to_owned())]);
     assert_eq!(list[2].summary, "disk 97%");
     assert!(matches!(list[1].source, services::alerting::firing::Source::Rule(_)));
     assert_eq!(list[1].value, "30.0%");
     let c = FiringCounts::of(&list);
-    assert_eq!((c.by_severity, c.unknown, c.pending), ([1, 0, 1, 0], 1, 0));
+    assert_eq!((c.by_severity, c.pending), ([1, 0, 2, 0], 0));
     assert_eq!(c.worst(), Some(Severity::P0));
 
     assert!(matches!(
         svc.alerting().firing(&Caller::anonymous("10.0.0.1")).await,
         Err(ServiceError::Unauthorized)
     ));
+}
+
+/// One Alertmanager webhook call with one alert; `ends` is `endsAt` (Go's zero time while
+/// firing).
+async fn am_alert(svc: &Services, fp: &str, name: &str, status: &str, starts: &str, ends: &str) {
+    let key = Caller::api_key(1, "alertmanager", domain::ApiScope::Ingest, "127.0.0.1");
+    let body = json!({"version": "4", "status": status, "receiver": "vigil", "alerts": [
+        {"status": status, "fingerprint": fp,
+         "labels": {"alertname": name, "severity": "critical", "team": "db"},
+         "annotations": {"summary": format!("{name} on db1")}, "startsAt": starts, "endsAt": ends,
+         "generatorURL": "http://prometheus:9090/graph"}]});
+    svc.notify().receive_alertmanager(&key, body.to_string().as_bytes()).await.expect("received");
+}
+
+/// Alertmanager's alerts take Vigil's own path: routes match them on the level their
+/// `severity: critical` names (P0), the route's escalation policy pages the on-call, the
+/// page is acknowledged from the console, and a run ends when Alertmanager resolves its
+/// alert. A route naming a policy that does not exist is refused.
+#[tokio::test]
+async fn alertmanager_alerts_are_routed_and_escalated() {
+    const FIRING: &str = "0001-01-01T00:00:00Z";
+    let (svc, clock, editor) = setup("am-escalation").await;
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let primary = common::signed_in(&svc, "primary@example.com", "responder").await;
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
+    let (url, got) = common::receiver().await;
+    let channel = svc
+        .notify()
+        .create_channel(
+            &admin,
+            "DB room",
+            "feishu",
+            services::notify::channels::ChannelConfig::webhook(&url, ""),
+            true,
+        )
+        .await
+        .expect("channel");
+    let schedule = svc
+        .oncall()
+        .create_schedule(&editor, one_person("DB primary", primary.user_id().expect("a person")))
+        .await
+        .expect("schedule");
+    let policy = svc
+        .oncall()
+        .create_policy(
+            &editor,
+            PolicySpec {
+                name: "DB paging".into(),
+                description: String::new(),
+                steps: vec![Step { targets: vec![Target::Schedule(schedule.id)], delay_min: 5 }],
+                repeat: 1,
+                channel_ids: vec![channel.id],
+            },
+        )
+        .await
+        .expect("policy");
+    // The routing tree: P0 alerts of the database team page through "DB paging".
+    let (mut routing, version) = svc.notify().notification_policy(&viewer).await.expect("routing");
+    let route = |policy_id: i64| Route {
+        matchers: parse_matchers(r#"severity="P0", team="db""#).expect("matchers"),
+        escalation_policy_id: Some(policy_id),
+        ..Route::default()
+    };
+    routing.route.routes.insert(0, route(9_999));
+    match svc.notify().set_notification_policy(&admin, &routing, version).await {
+        Err(ServiceError::Invalid(e)) => {
+            assert!(e.get("route").is_some_and(|m| m.contains("9999")), "{e:?}")
+        }
+        other => panic!("a missing escalation policy must be refused: {other:?}"),
+    }
+    routing.route.routes[0] = route(policy.id);
+    svc.notify().set_notification_policy(&admin, &routing, version).await.expect("saved");
+
+    // Two database alerts arrive from Alertmanager.
+    am_alert(&svc, "f-disk", "DiskFull", "firing", "2026-11-04T01:59:00Z", FIRING).await;
+    am_alert(&svc, "f-conn", "TooManyConnections", "firing", "2026-11-04T01:59:30Z", FIRING).await;
+    // Routes and silences see the level: severity P0, the original kept beside it.
+    let seen = svc.notify().notify_alerts().await.expect("alerts");
+    let disk = seen.iter().find(|a| a.rule_name == "DiskFull").expect("routed like Vigil's own");
+    assert_eq!(disk.severity, Severity::P0);
+    assert_eq!(disk.labels["severity"], "P0");
+    assert_eq!(disk.labels["alertmanager_severity"], "critical");
+    assert_eq!(disk.rule_id, None);
+
+    // Both page the on-call through the route's policy, once each.
+    let r = svc.oncall().run_escalations().await.expect("escalate");
+    assert_eq!((r.started, r.steps_fired, r.pages_sent), (2, 2, 2), "{r:?}");
+    let t = texts(&got);
+    assert!(t.iter().any(|m| m.contains("DiskFull: DiskFull on db1")), "{t:?}");
+    assert!(t.iter().any(|m| m.contains("TooManyConnections")), "{t:?}");
+    let again = svc.oncall().run_escalations().await.expect("escalate");
+    assert_eq!((again.started, again.pages_sent), (0, 0), "nothing twice: {again:?}");
+
+    // The firing list shows them paging; the primary acknowledges DiskFull in the console.
+    let list = svc.alerting().firing(&viewer).await.expect("firing");
+    let disk = list.iter().find(|a| a.name == "DiskFull").expect("listed");
+    let Response::Paging { escalation_id } = disk.response else {
+        panic!("paging expected: {:?}", disk.response)
+    };
+    assert!(svc.oncall().ack_escalation(&primary, escalation_id).await.expect("ack"));
+    let list = svc.alerting().firing(&viewer).await.expect("firing");
+    let disk = list.iter().find(|a| a.name == "DiskFull").expect("listed");
+    assert!(
+        matches!(&disk.response, Response::Acknowledged { by, .. } if by.contains("primary")),
+        "{:?}",
+        disk.response
+    );
+
+    // Alertmanager resolves TooManyConnections: its run ends, nobody is paged again.
+    clock.advance_ms(2 * MIN);
+    am_alert(
+        &svc,
+        "f-conn",
+        "TooManyConnections",
+        "resolved",
+        "2026-11-04T01:59:30Z",
+        "2026-11-04T02:01:00Z",
+    )
+    .await;
+    clock.advance_ms(10 * MIN);
+    let r = svc.oncall().run_escalations().await.expect("escalate");
+    assert_eq!((r.resolved, r.steps_fired, r.pages_sent), (1, 0, 0), "{r:?}");
+    let names: Vec<String> =
+        svc.alerting().firing(&viewer).await.expect("firing").into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["DiskFull"]);
 }

@@ -506,25 +506,38 @@ impl Store {
 
     /// Received alerts still firing (and not past their `endsAt`), newest first.
     pub async fn firing_external_alerts(&self, now_ms: i64) -> Result<Vec<ExternalAlert>> {
+        let mut all = self.external_alerts_since(now_ms, now_ms).await?;
+        all.retain(|a| a.firing);
+        Ok(all)
+    }
+
+    /// Received alerts firing at `now_ms`, and those that ended after `since_ms` (with
+    /// `firing` false: a resolved notice may still be due), newest first.
+    pub async fn external_alerts_since(
+        &self,
+        now_ms: i64,
+        since_ms: i64,
+    ) -> Result<Vec<ExternalAlert>> {
         let rows = sqlx::query(
             "SELECT source, fingerprint, status, labels, annotations, starts_at_ms, ends_at_ms, generator_url, received_at_ms
-             FROM external_alerts WHERE status = 'firing' AND (ends_at_ms IS NULL OR ends_at_ms > $1)
-             ORDER BY starts_at_ms DESC",
+             FROM external_alerts WHERE ends_at_ms IS NULL OR ends_at_ms > $1
+             ORDER BY starts_at_ms DESC, fingerprint",
         )
-        .bind(now_ms)
+        .bind(since_ms.min(now_ms))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
                 let status: String = r.try_get("status")?;
+                let ends_at_ms: Option<i64> = r.try_get("ends_at_ms")?;
                 Ok(ExternalAlert {
                     source: r.try_get("source")?,
                     fingerprint: r.try_get("fingerprint")?,
-                    firing: status == "firing",
+                    firing: status == "firing" && ends_at_ms.is_none_or(|e| e > now_ms),
                     labels: r.try_get("labels")?,
                     annotations: r.try_get("annotations")?,
                     starts_at_ms: r.try_get("starts_at_ms")?,
-                    ends_at_ms: r.try_get("ends_at_ms")?,
+                    ends_at_ms,
                     generator_url: r.try_get("generator_url")?,
                     received_at_ms: r.try_get("received_at_ms")?,
                 })

@@ -36,9 +36,10 @@ pub struct FiringAlert {
     /// Stable per label set: what an incident is opened from or linked to.
     pub fingerprint: String,
     pub name: String,
-    /// The level; `None` for an outside alert whose `severity` label names none.
-    pub severity: Option<Severity>,
-    /// The `severity` label as it came, for outside alerts that name no level.
+    /// The level it is handled at (an outside alert's `severity` label read as a level,
+    /// P2 when it names none).
+    pub severity: Severity,
+    /// The `severity` label as it came (outside alerts), or the level (Vigil's rules).
     pub severity_label: String,
     /// `false` while a Vigil rule's `for` has not elapsed yet.
     pub firing: bool,
@@ -59,8 +60,6 @@ pub struct FiringAlert {
 pub struct FiringCounts {
     /// Firing alerts at P0, P1, P2, P3.
     pub by_severity: [usize; 4],
-    /// Firing alerts whose level is unknown (outside alerts).
-    pub unknown: usize,
     /// Firing and nobody has acknowledged (paging or not paged).
     pub unacknowledged: usize,
     /// Pending: the condition holds, its `for` has not elapsed.
@@ -75,10 +74,7 @@ impl FiringCounts {
                 c.pending += 1;
                 continue;
             }
-            match a.severity {
-                Some(s) => c.by_severity[s as usize] += 1,
-                None => c.unknown += 1,
-            }
+            c.by_severity[a.severity as usize] += 1;
             if !matches!(a.response, Response::Acknowledged { .. }) {
                 c.unacknowledged += 1;
             }
@@ -88,12 +84,25 @@ impl FiringCounts {
 
     /// Firing alerts, all levels.
     pub fn firing(&self) -> usize {
-        self.by_severity.iter().sum::<usize>() + self.unknown
+        self.by_severity.iter().sum::<usize>()
     }
 
     /// The most severe level that is firing.
     pub fn worst(&self) -> Option<Severity> {
         Severity::ALL.into_iter().find(|s| self.by_severity[*s as usize] > 0)
+    }
+}
+
+/// What an alert's escalation (if any) says about who answered.
+fn escalation_response(e: Option<&store::Escalation>) -> Response {
+    match e {
+        None => Response::NotPaged,
+        Some(e) => match e.acked_at_ms {
+            Some(at_ms) => {
+                Response::Acknowledged { by: e.acked_by.clone().unwrap_or_default(), at_ms }
+            }
+            None => Response::Paging { escalation_id: e.id },
+        },
     }
 }
 
@@ -140,15 +149,8 @@ impl crate::Alerting<'_> {
         let mut out: Vec<FiringAlert> = active_alerts_of(&rules)
             .into_iter()
             .map(|a| {
-                let response = match escalations.get(&crate::incidents::episode_key(&a)) {
-                    None => Response::NotPaged,
-                    Some(e) => match (e.acked_at_ms, &e.acked_by) {
-                        (Some(at_ms), by) => {
-                            Response::Acknowledged { by: by.clone().unwrap_or_default(), at_ms }
-                        }
-                        (None, _) => Response::Paging { escalation_id: e.id },
-                    },
-                };
+                let response =
+                    escalation_response(escalations.get(&crate::incidents::episode_key(&a)));
                 let value = rules.iter().find(|r| r.rule.id == a.rule_id).map_or_else(
                     || a.value.to_string(),
                     |r| format_rule_value(&r.rule.spec, a.value),
@@ -157,7 +159,7 @@ impl crate::Alerting<'_> {
                     source: Source::Rule(a.rule_id),
                     fingerprint: crate::notify::alert_fingerprint(a.rule_id, &a.labels),
                     name: a.rule_name.clone(),
-                    severity: Some(a.severity),
+                    severity: a.severity,
                     severity_label: a.severity.as_str().into(),
                     firing: a.state == AlertState::Firing,
                     since_ms: a.fired_at_ms.unwrap_or(a.active_at_ms),
@@ -170,26 +172,21 @@ impl crate::Alerting<'_> {
             })
             .collect();
         for r in self.store.firing_external_alerts(self.now_ms()).await? {
-            let labels: Labels = serde_json::from_str(&r.labels).unwrap_or_default();
-            let ann: Labels = serde_json::from_str(&r.annotations).unwrap_or_default();
-            let severity_label = labels.get("severity").cloned().unwrap_or_default();
+            let o = crate::notify::external::Outside::read(r);
+            let response = escalation_response(escalations.get(&o.episode_key()));
             out.push(FiringAlert {
-                name: labels.get("alertname").cloned().unwrap_or_else(|| r.fingerprint.clone()),
-                severity: Severity::from_label(&severity_label),
-                severity_label,
+                name: o.name(),
+                severity: o.severity,
+                severity_label: o.severity_label(),
                 firing: true,
-                since_ms: r.starts_at_ms,
+                since_ms: o.row.starts_at_ms,
                 value: String::new(),
-                summary: ann
-                    .get("summary")
-                    .or_else(|| ann.get("description"))
-                    .cloned()
-                    .unwrap_or_default(),
-                labels: shown_labels(&labels),
-                link: safe_link(&r.generator_url),
-                response: Response::NotPaged,
-                fingerprint: r.fingerprint,
-                source: Source::Alertmanager(r.source),
+                summary: o.summary(),
+                labels: shown_labels(&o.labels),
+                link: safe_link(&o.row.generator_url),
+                response,
+                fingerprint: o.row.fingerprint,
+                source: Source::Alertmanager(o.row.source),
             });
         }
         out.sort_by(|a, b| b.firing.cmp(&a.firing).then(b.since_ms.cmp(&a.since_ms)));
@@ -201,7 +198,7 @@ impl crate::Alerting<'_> {
 mod tests {
     use super::*;
 
-    fn alert(sev: Option<Severity>, firing: bool, response: Response) -> FiringAlert {
+    fn alert(sev: Severity, firing: bool, response: Response) -> FiringAlert {
         FiringAlert {
             source: Source::Rule(1),
             fingerprint: String::new(),
@@ -222,16 +219,16 @@ mod tests {
     fn counts_by_level_and_answer() {
         let acked = Response::Acknowledged { by: "Ann".into(), at_ms: 1 };
         let list = [
-            alert(Some(Severity::P1), true, Response::Paging { escalation_id: 7 }),
-            alert(Some(Severity::P1), true, acked),
-            alert(Some(Severity::P3), true, Response::NotPaged),
-            alert(None, true, Response::NotPaged),
-            alert(Some(Severity::P0), false, Response::NotPaged),
+            alert(Severity::P1, true, Response::Paging { escalation_id: 7 }),
+            alert(Severity::P1, true, acked),
+            alert(Severity::P3, true, Response::NotPaged),
+            alert(Severity::P2, true, Response::NotPaged),
+            alert(Severity::P0, false, Response::NotPaged),
         ];
         let c = FiringCounts::of(&list);
         // The pending P0 is not firing: it counts as pending, not as the worst level.
-        assert_eq!(c.by_severity, [0, 2, 0, 1]);
-        assert_eq!((c.unknown, c.pending, c.unacknowledged), (1, 1, 3));
+        assert_eq!(c.by_severity, [0, 2, 1, 1]);
+        assert_eq!((c.pending, c.unacknowledged), (1, 3));
         assert_eq!(c.firing(), 4);
         assert_eq!(c.worst(), Some(Severity::P1));
         assert_eq!(FiringCounts::default().worst(), None);
@@ -239,7 +236,7 @@ mod tests {
 
     #[test]
     fn silence_matchers_select_the_alert() {
-        let mut a = alert(Some(Severity::P2), true, Response::NotPaged);
+        let mut a = alert(Severity::P2, true, Response::NotPaged);
         a.name = "Disk full".into();
         a.labels = vec![("instance".into(), "db1".into()), ("note".into(), "a, b".into())];
         assert_eq!(silence_matchers(&a), r#"alertname="Disk full", instance="db1""#);

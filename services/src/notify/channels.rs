@@ -175,13 +175,18 @@ fn alert_lines(
             if !a.runbook_url.is_empty() {
                 s.push_str(&format!("\n{}", markdown_link("runbook", &a.runbook_url)));
             }
-            s.push_str(&format!(
-                "\n{}",
-                markdown_link("open in Vigil", &format!("{base_url}/alerts/rules/{}", a.rule_id))
-            ));
+            s.push_str(&format!("\n{}", markdown_link("open in Vigil", &alert_link(base_url, a))));
             s
         })
         .collect()
+}
+
+/// Where the console shows an alert: its rule, or the firing page for an outside alert.
+fn alert_link(base_url: &str, a: &crate::notify::NotifyAlert) -> String {
+    match a.rule_id {
+        Some(id) => format!("{base_url}/alerts/rules/{id}"),
+        None => format!("{base_url}/alerts"),
+    }
 }
 
 /// The JSON body for `kind` (Feishu's signature is added at send time).
@@ -209,7 +214,7 @@ pub fn render(kind: ChannelKind, m: &Message, key: &str, base_url: &str) -> Valu
                 "starts_at_ms": a.starts_at_ms,
                 "ends_at_ms": a.ends_at_ms,
                 "fingerprint": a.fingerprint,
-                "link": format!("{base_url}/alerts/rules/{}", a.rule_id),
+                "link": alert_link(base_url, a),
             })).collect::<Vec<_>>(),
         }),
         ChannelKind::Slack => {
@@ -362,7 +367,7 @@ mod tests {
             group_labels: Labels::new(),
             alerts: vec![NotifyAlert {
                 fingerprint: "f1".into(),
-                rule_id: 7,
+                rule_id: Some(7),
                 rule_name: "AI success low".into(),
                 labels,
                 severity: Severity::P1,

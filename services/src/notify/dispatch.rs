@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 /// An alert as notifications see it: a firing instance, or one resolved recently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotifyAlert {
-    /// Stable identity: rule and instance labels.
+    /// Stable identity: rule and instance labels (Alertmanager's own for outside alerts).
     pub fingerprint: String,
-    pub rule_id: i64,
+    /// The Vigil rule; `None` for an alert received from Alertmanager.
+    pub rule_id: Option<i64>,
     pub rule_name: String,
     /// Rule labels, instance labels, `alertname` and `severity`.
     pub labels: Labels,
@@ -199,7 +200,7 @@ mod tests {
         labels.insert("service".into(), "chat".into());
         NotifyAlert {
             fingerprint: format!("fp-{name}"),
-            rule_id: 1,
+            rule_id: Some(1),
             rule_name: name.into(),
             labels,
             severity: sev,

@@ -4,7 +4,7 @@
 
 use crate::Result;
 use crate::{Caller, ServiceError};
-use domain::alerting::Labels;
+use domain::alerting::{Labels, Severity};
 use domain::FieldErrors;
 use serde::{Deserialize, Serialize};
 use store::notify::ExternalAlert;
@@ -42,6 +42,65 @@ pub struct ReceiveReport {
     pub firing: usize,
     pub resolved: usize,
 }
+
+/// A received alert, read once: its labels and annotations, and the level it is handled
+/// at — its `severity` label read as a level ([`Severity::from_label`]), P2 when the label
+/// names none.
+pub struct Outside {
+    pub row: ExternalAlert,
+    pub labels: Labels,
+    pub annotations: Labels,
+    pub severity: Severity,
+}
+
+impl Outside {
+    pub fn read(row: ExternalAlert) -> Outside {
+        let labels: Labels = serde_json::from_str(&row.labels).unwrap_or_default();
+        let annotations: Labels = serde_json::from_str(&row.annotations).unwrap_or_default();
+        let severity =
+            labels.get("severity").and_then(|s| Severity::from_label(s)).unwrap_or(Severity::P2);
+        Outside { row, labels, annotations, severity }
+    }
+
+    pub fn name(&self) -> String {
+        self.labels.get("alertname").cloned().unwrap_or_else(|| self.row.fingerprint.clone())
+    }
+
+    pub fn summary(&self) -> String {
+        self.annotations
+            .get("summary")
+            .or_else(|| self.annotations.get("description"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The `severity` label as it came (empty when there was none).
+    pub fn severity_label(&self) -> String {
+        self.labels.get("severity").cloned().unwrap_or_default()
+    }
+
+    /// The labels routes, silences and inhibitions match: as received, but `severity` is
+    /// the level (`P0`–`P3`), as on Vigil's own alerts; a different original value is kept
+    /// as `alertmanager_severity`.
+    pub fn routing_labels(&self) -> Labels {
+        let mut l = self.labels.clone();
+        let level = self.severity.as_str();
+        if let Some(orig) = l.insert("severity".into(), level.into()) {
+            if orig != level {
+                l.insert("alertmanager_severity".into(), orig);
+            }
+        }
+        l
+    }
+
+    /// The firing episode: what an escalation and an acknowledgement are keyed by.
+    pub fn episode_key(&self) -> String {
+        format!("{OUTSIDE_KEY_PREFIX}{}@{}", self.row.fingerprint, self.row.starts_at_ms)
+    }
+}
+
+/// Escalations of outside alerts have subject keys that start with this.
+pub const OUTSIDE_KEY_PREFIX: &str = "alertmanager:";
 
 /// A received alert as the alerts page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -164,21 +223,16 @@ impl crate::Notify<'_> {
         Ok(rows
             .into_iter()
             .map(|r| {
-                let labels: Labels = serde_json::from_str(&r.labels).unwrap_or_default();
-                let ann: Labels = serde_json::from_str(&r.annotations).unwrap_or_default();
+                let o = Outside::read(r);
                 ExternalAlertView {
-                    source: r.source,
-                    fingerprint: r.fingerprint.clone(),
-                    name: labels.get("alertname").cloned().unwrap_or_else(|| r.fingerprint.clone()),
-                    severity: labels.get("severity").cloned().unwrap_or_default(),
-                    summary: ann
-                        .get("summary")
-                        .or_else(|| ann.get("description"))
-                        .cloned()
-                        .unwrap_or_default(),
-                    labels,
-                    starts_at_ms: r.starts_at_ms,
-                    generator_url: r.generator_url,
+                    name: o.name(),
+                    severity: o.severity_label(),
+                    summary: o.summary(),
+                    source: o.row.source,
+                    fingerprint: o.row.fingerprint,
+                    labels: o.labels,
+                    starts_at_ms: o.row.starts_at_ms,
+                    generator_url: o.row.generator_url,
                 }
             })
             .collect())

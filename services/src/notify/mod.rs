@@ -80,6 +80,19 @@ fn silence_from_row(r: &SilenceRow) -> Result<Silence> {
 
 /// The identity of one alert instance (rule + labels), as notifications and incident links
 /// use it.
+/// The firing episode an escalation and an acknowledgement are keyed by: the alert and
+/// when it began firing (a new episode pages again).
+pub fn episode_key(a: &NotifyAlert) -> String {
+    match a.rule_id {
+        // As `incidents::episode_key` has it: the rule and every label of the alert.
+        Some(rule_id) => format!("{}@{}", alert_fingerprint(rule_id, &a.labels), a.starts_at_ms),
+        None => format!("{}{}@{}", external::OUTSIDE_KEY_PREFIX, a.fingerprint, a.starts_at_ms),
+    }
+}
+
+/// How long an ended outside alert stays in the dispatcher's view (its resolved notice).
+const OUTSIDE_RESOLVED_KEPT_MS: i64 = 3_600_000;
+
 pub fn alert_fingerprint(rule_id: i64, labels: &domain::alerting::Labels) -> String {
     let mut h = Sha256::new();
     h.update(rule_id.to_le_bytes());
@@ -162,7 +175,7 @@ impl crate::Notify<'_> {
         self.policy_in_force().await
     }
 
-    async fn policy_in_force(&self) -> Result<(Policy, i64)> {
+    pub(crate) async fn policy_in_force(&self) -> Result<(Policy, i64)> {
         match self.store.policy().await? {
             None => Ok((Policy::default(), 0)),
             Some((doc, v)) => Ok((
@@ -181,6 +194,16 @@ impl crate::Notify<'_> {
     ) -> Result<i64> {
         actor.require(Permission::EditRouting)?;
         policy.validate()?;
+        let known: Vec<i64> =
+            self.store.escalation_policies().await?.iter().map(|p| p.id).collect();
+        if let Some(missing) =
+            policy.escalation_policy_ids().into_iter().find(|id| !known.contains(id))
+        {
+            return Err(ServiceError::invalid(
+                "route",
+                format!("escalation policy {missing} does not exist"),
+            ));
+        }
         let doc =
             serde_json::to_string(policy).map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(self.store.put_policy(&doc, version, &self.audit_ctx(actor)).await?)
@@ -259,7 +282,7 @@ impl crate::Notify<'_> {
                 let all = spec.alert_labels(labels);
                 out.push(NotifyAlert {
                     fingerprint: alert_fingerprint(r.rule.id, labels),
-                    rule_id: r.rule.id,
+                    rule_id: Some(r.rule.id),
                     rule_name: spec.name.clone(),
                     severity: spec.severity,
                     firing,
@@ -277,6 +300,26 @@ impl crate::Notify<'_> {
                     labels: all,
                 });
             }
+        }
+        // Alerts received from Alertmanager take the same path: routing tree, grouping,
+        // silences, inhibition. Ended ones stay an hour, for their resolved notice.
+        let now = self.now_ms();
+        for row in self.store.external_alerts_since(now, now - OUTSIDE_RESOLVED_KEPT_MS).await? {
+            let o = external::Outside::read(row);
+            out.push(NotifyAlert {
+                rule_id: None,
+                rule_name: o.name(),
+                severity: o.severity,
+                firing: o.row.firing,
+                value: String::new(),
+                threshold: None,
+                summary: o.summary(),
+                runbook_url: o.annotations.get("runbook_url").cloned().unwrap_or_default(),
+                starts_at_ms: o.row.starts_at_ms,
+                ends_at_ms: (!o.row.firing).then_some(o.row.ends_at_ms.unwrap_or(now)),
+                labels: o.routing_labels(),
+                fingerprint: o.row.fingerprint,
+            });
         }
         Ok(out)
     }
@@ -461,7 +504,7 @@ impl crate::Notify<'_> {
             group_labels: labels.clone(),
             alerts: vec![NotifyAlert {
                 fingerprint: "test".into(),
-                rule_id: 0,
+                rule_id: None,
                 rule_name: "Vigil test notification".into(),
                 labels,
                 severity: domain::alerting::Severity::P3,

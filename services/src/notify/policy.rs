@@ -112,6 +112,10 @@ pub struct Route {
     /// Keep matching siblings after this route matched.
     #[serde(default, rename = "continue")]
     pub continue_: bool,
+    /// The escalation policy that pages people for alerts on this route (inherited by
+    /// child routes; a rule's own policy goes first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_policy_id: Option<i64>,
     #[serde(default)]
     pub routes: Vec<Route>,
 }
@@ -165,6 +169,7 @@ pub struct Resolved {
     pub group_wait_ms: i64,
     pub group_interval_ms: i64,
     pub repeat_interval_ms: Option<i64>,
+    pub escalation_policy_id: Option<i64>,
 }
 
 impl Policy {
@@ -213,6 +218,23 @@ impl Policy {
 
     /// The routes that take an alert: depth first, a matching child instead of its parent,
     /// siblings after a match only with `continue` (Alertmanager's `Route.Match`).
+    /// The escalation policy of the first route that takes an alert with these labels
+    /// and names one.
+    pub fn escalation_for(&self, labels: &Labels) -> Option<i64> {
+        self.routes_for(labels).iter().find_map(|r| r.escalation_policy_id)
+    }
+
+    /// Escalation policies the tree names, for checking that they exist.
+    pub fn escalation_policy_ids(&self) -> Vec<i64> {
+        fn walk(r: &Route, out: &mut Vec<i64>) {
+            out.extend(r.escalation_policy_id);
+            r.routes.iter().for_each(|c| walk(c, out));
+        }
+        let mut out = Vec::new();
+        walk(&self.route, &mut out);
+        out
+    }
+
     pub fn routes_for(&self, labels: &Labels) -> Vec<Resolved> {
         let root = Resolved {
             path: "0".into(),
@@ -221,6 +243,7 @@ impl Policy {
             group_wait_ms: self.route.group_wait_ms.unwrap_or(30_000),
             group_interval_ms: self.route.group_interval_ms.unwrap_or(5 * 60_000),
             repeat_interval_ms: self.route.repeat_interval_ms,
+            escalation_policy_id: self.route.escalation_policy_id,
         };
         let mut out = Vec::new();
         walk(&self.route, &root, labels, &mut out);
@@ -244,6 +267,7 @@ fn walk(r: &Route, me: &Resolved, labels: &Labels, out: &mut Vec<Resolved>) {
             group_wait_ms: c.group_wait_ms.unwrap_or(me.group_wait_ms),
             group_interval_ms: c.group_interval_ms.unwrap_or(me.group_interval_ms),
             repeat_interval_ms: c.repeat_interval_ms.or(me.repeat_interval_ms),
+            escalation_policy_id: c.escalation_policy_id.or(me.escalation_policy_id),
         };
         let before = out.len();
         walk(c, &child, labels, out);
@@ -335,6 +359,38 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn escalation_policies_are_inherited_down_the_tree() {
+        let m = |s: &str| parse_matchers(s).expect("matchers");
+        let policy = Policy {
+            route: Route {
+                escalation_policy_id: Some(1),
+                routes: vec![
+                    Route {
+                        matchers: m(r#"team="db""#),
+                        escalation_policy_id: Some(2),
+                        ..Route::default()
+                    },
+                    Route {
+                        matchers: m(r#"team="web""#),
+                        routes: vec![Route { matchers: m(r#"severity="P0""#), ..Route::default() }],
+                        ..Route::default()
+                    },
+                ],
+                ..Route::default()
+            },
+            inhibit: vec![],
+        };
+        assert_eq!(policy.escalation_for(&labels(&[("team", "db")])), Some(2));
+        // The web P0 route names none: its parents' (the root's) applies.
+        assert_eq!(policy.escalation_for(&labels(&[("team", "web"), ("severity", "P0")])), Some(1));
+        assert_eq!(policy.escalation_for(&labels(&[("team", "other")])), Some(1));
+        assert_eq!(policy.escalation_policy_ids(), vec![1, 2]);
+        assert_eq!(Policy::default().escalation_for(&labels(&[("team", "db")])), None);
+        // Not written out when unset: saved trees stay as they were.
+        assert!(!Policy::default().to_json_pretty().contains("escalation_policy_id"));
     }
 
     #[test]

@@ -13,7 +13,6 @@ use crate::notify::channels::{self, ChannelConfig, ChannelKind};
 use crate::Result;
 use crate::{Caller, ServiceError};
 use chrono_tz::Tz;
-use domain::alerting::AlertState;
 use domain::oncall::escalation::{self, Method, NotifyRule, PolicySpec, Target};
 use domain::oncall::{self as oc, ical, Override, ScheduleSpec, Shift, DAY_MS};
 use domain::Permission;

@@ -144,30 +144,35 @@ impl crate::Oncall<'_> {
         let mut report = EscalationReport::default();
         let now = self.now_ms();
         let ctx = AuditCtx::system("engine", now);
-        // 1. Firing alerts of rules with a policy (without policies, the rules are not read).
+        // 1. Firing alerts with an escalation policy — the rule's own, else the one of the
+        //    route that takes it — from every source: Vigil's rules and outside alerts.
+        //    (Without policies, no alert is read.)
         let policies: BTreeMap<i64, EscalationPolicy> =
             self.store.escalation_policies().await?.into_iter().map(|p| (p.id, p)).collect();
-        let rules =
-            if policies.is_empty() { Vec::new() } else { self.store.rules_with_state().await? };
-        let policy_of: BTreeMap<i64, i64> = rules
-            .iter()
-            .filter_map(|r| r.rule.spec.escalation_policy_id.map(|p| (r.rule.id, p)))
-            .collect();
         let mut firing = BTreeSet::new();
-        if !policy_of.is_empty() {
-            for a in crate::alerting::active_alerts_of(&rules) {
-                let Some(policy_id) = policy_of.get(&a.rule_id).copied() else {
+        if !policies.is_empty() {
+            let (routing, _) = self.notify().policy_in_force().await?;
+            let own: BTreeMap<i64, i64> = self
+                .store
+                .rules_with_state()
+                .await?
+                .iter()
+                .filter_map(|r| r.rule.spec.escalation_policy_id.map(|p| (r.rule.id, p)))
+                .collect();
+            for a in self.notify().notify_alerts().await?.into_iter().filter(|a| a.firing) {
+                let policy_id = a
+                    .rule_id
+                    .and_then(|id| own.get(&id).copied())
+                    .or_else(|| routing.escalation_for(&a.labels));
+                let Some(policy_id) = policy_id.filter(|p| policies.contains_key(p)) else {
                     continue;
                 };
-                if a.state != AlertState::Firing || !policies.contains_key(&policy_id) {
-                    continue;
-                }
-                let key = crate::incidents::episode_key(&a);
+                let key = crate::notify::episode_key(&a);
                 firing.insert(key.clone());
                 let new = NewEscalation {
                     policy_id,
                     subject_key: key,
-                    rule_id: Some(a.rule_id),
+                    rule_id: a.rule_id,
                     title: if a.summary.is_empty() {
                         a.rule_name.clone()
                     } else {
@@ -190,7 +195,9 @@ impl crate::Oncall<'_> {
         let mut schedules: Option<(Vec<Schedule>, Vec<OverrideRow>)> = None;
         let mut contacts: Option<Vec<Contact>> = None;
         for e in open {
-            if e.rule_id.is_some() && !firing.contains(&e.subject_key) {
+            let of_alert = e.rule_id.is_some()
+                || e.subject_key.starts_with(crate::notify::external::OUTSIDE_KEY_PREFIX);
+            if of_alert && !firing.contains(&e.subject_key) {
                 self.store.resolve_escalation(e.id, now).await?;
                 report.resolved += 1;
                 continue;

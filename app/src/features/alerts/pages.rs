@@ -1,7 +1,7 @@
 //! `/alerts` (what is firing now), `/alerts/rules` (the rules), `/alerts/rules/:id` (the
 //! editor with its backtest preview; `new` for a new rule) and `/alerts/history`.
 
-use super::server_fns::{active_alerts, export_rules, external_alerts, list_rules, ImportRules};
+use super::server_fns::{export_rules, firing_now, list_rules, FiringRow, ImportRules};
 use crate::components::error_box;
 use crate::components::{EmptyState, Icon, IfCan, PageHeader};
 use crate::error::AppError;
@@ -32,54 +32,13 @@ pub fn sev_badge(sev: &str) -> impl IntoView {
     view! { <span class=format!("badge sev sev-{}", sev.to_lowercase())>{sev.to_owned()}</span> }
 }
 
-/// Alerts received from Alertmanager, beside Vigil's own (nothing when there are none).
-#[component]
-fn ExternalAlerts() -> impl IntoView {
-    let rows = Resource::new(|| (), |_| external_alerts());
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let rows = rows.await.unwrap_or_default();
-                (!rows.is_empty()).then(|| view! {
-                    <section class="card">
-                        <h2>{t(Msg::FromAlertmanager)}</h2>
-                        <div class="table-wrap">
-                        <table class="table" data-testid="external-alerts">
-                            <thead><tr>
-                                <th>{t(Msg::Severity)}</th><th>{t(Msg::Rule)}</th><th>{t(Msg::Since)}</th><th>{t(Msg::Labels)}</th><th></th>
-                            </tr></thead>
-                            <tbody>
-                                {rows.into_iter().map(|a| view! {
-                                    <tr>
-                                        <td>{(!a.severity.is_empty()).then(|| sev_badge(&a.severity))}</td>
-                                        <td>
-                                            {if a.link.is_empty() {
-                                                view! { <span>{a.name.clone()}</span> }.into_any()
-                                            } else {
-                                                view! { <a href=a.link.clone() rel="noopener" target="_blank">{a.name.clone()}</a> }.into_any()
-                                            }}
-                                            " "<span class="badge badge-muted">{a.source.clone()}</span>
-                                            <div class="muted small">{a.summary.clone()}</div>
-                                        </td>
-                                        <td class="nowrap">{a.since.clone()}</td>
-                                        <td>{a.labels.iter().map(|(k, v)| view! { <code class="label">{format!("{k}={v}")}</code>" " }).collect_view()}</td>
-                                        <td><OpenIncidentButton source="alertmanager" rule_id=None fingerprint=a.fingerprint.clone() /></td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                        </div>
-                    </section>
-                })
-            })}
-        </Transition>
-    }
-}
-
-/// `/alerts`: instances pending or firing now.
+/// `/alerts`: every alert firing or pending now, from every source (Vigil's rules and
+/// probes, Alertmanager), with who was paged or acknowledged, and the actions on it:
+/// acknowledge, silence (the form starts from the alert's labels), declare an incident.
 #[component]
 pub fn AlertsPage() -> impl IntoView {
-    let alerts = Resource::new(|| (), |_| active_alerts());
+    let alerts = Resource::new(|| (), |_| firing_now());
+    let refresh = Callback::new(move |_| alerts.refetch());
     view! {
         <Title text=t(Msg::AlertsTitle) />
         <PageHeader title=Msg::AlertsTitle />
@@ -88,36 +47,19 @@ pub fn AlertsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match alerts.await {
                     Err(e) => error_box(e),
-                    Ok(rows) if rows.is_empty() => view! {
+                    Ok(list) if list.rows.is_empty() => view! {
                         <EmptyState title=Msg::AlertsNoneFiring body=Msg::AlertsNoneFiringBody icon=Icon::Bell />
                     }.into_any(),
-                    Ok(rows) => view! {
+                    Ok(list) => view! {
                         <div class="table-wrap card">
                         <table class="table" data-testid="active-alerts">
                             <thead><tr>
                                 <th>{t(Msg::Severity)}</th><th>{t(Msg::Status)}</th><th>{t(Msg::Rule)}</th>
-                                <th>{t(Msg::Value)}</th><th>{t(Msg::Since)}</th><th>{t(Msg::Labels)}</th><th></th>
+                                <th>{t(Msg::Value)}</th><th>{t(Msg::Since)}</th><th>{t(Msg::Labels)}</th>
+                                <th>{t(Msg::Response)}</th><th></th>
                             </tr></thead>
                             <tbody>
-                                {rows.into_iter().map(|a| view! {
-                                    <tr>
-                                        <td>{sev_badge(&a.severity)}</td>
-                                        <td>{if a.firing {
-                                            view! { <span class="badge state-firing">{t(Msg::StateFiring)}</span> }.into_any()
-                                        } else {
-                                            view! { <span class="badge state-pending">{t(Msg::StatePending)}</span> }.into_any()
-                                        }}</td>
-                                        <td>
-                                            <a href=format!("/alerts/rules/{}", a.rule_id)>{a.rule_name.clone()}</a>
-                                            <div class="muted small">{a.summary.clone()}</div>
-                                        </td>
-                                        <td class="nowrap">{a.value.clone()}</td>
-                                        <td class="nowrap">{a.since.clone()}</td>
-                                        <td>{a.labels.iter().map(|(k, v)| view! { <code class="label">{format!("{k}={v}")}</code>" " }).collect_view()}</td>
-                                        <td>{a.firing.then(|| view! { <OpenIncidentButton source="vigil" rule_id=Some(a.rule_id) fingerprint=a.fingerprint.clone() /> })}
-                                            {a.escalation_id.map(|id| view! { " "<AckButton id=id on_done=Callback::new(move |_| alerts.refetch()) /> })}</td>
-                                    </tr>
-                                }).collect_view()}
+                                {list.rows.into_iter().map(|a| firing_row(a, refresh)).collect_view()}
                             </tbody>
                         </table>
                         </div>
@@ -125,7 +67,51 @@ pub fn AlertsPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <ExternalAlerts />
+    }
+}
+
+fn firing_row(a: FiringRow, refresh: Callback<()>) -> impl IntoView {
+    let state = if a.firing {
+        view! { <span class="badge state-firing">{t(Msg::StateFiring)}</span> }.into_any()
+    } else {
+        view! { <span class="badge state-pending">{t(Msg::StatePending)}</span> }.into_any()
+    };
+    let name = match (a.rule_id, a.link.clone()) {
+        (Some(id), _) => {
+            view! { <a href=format!("/alerts/rules/{id}")>{a.name.clone()}</a> }.into_any()
+        }
+        (None, Some(link)) => {
+            view! { <a href=link rel="noopener noreferrer" target="_blank">{a.name.clone()}</a> }
+                .into_any()
+        }
+        (None, None) => view! { <span>{a.name.clone()}</span> }.into_any(),
+    };
+    let response = match (a.acked_by.clone(), a.escalation_id) {
+        (Some(by), _) => view! { <span class="badge badge-muted" data-testid="acked">{t(Msg::OncallAcknowledged)}</span>" "<span class="muted small">{by}</span> }.into_any(),
+        (None, Some(id)) => view! { <span class="badge state-firing">{t(Msg::Paging)}</span>" "<AckButton id=id on_done=refresh /> }.into_any(),
+        (None, None) => view! { <span class="muted small">{t(Msg::NotPaged)}</span> }.into_any(),
+    };
+    let source = if a.rule_id.is_some() { "vigil" } else { "alertmanager" };
+    let silence = format!("/alerts/silences?matchers={}", urlencode(&a.silence_matchers));
+    view! {
+        <tr data-testid="firing-row">
+            <td>{sev_badge(&a.severity)}</td>
+            <td>{state}</td>
+            <td>
+                {name}" "{(a.rule_id.is_none()).then(|| view! { <span class="badge badge-muted">{a.source.clone()}</span> })}
+                <div class="muted small">{a.summary.clone()}</div>
+            </td>
+            <td class="nowrap">{a.value.clone()}</td>
+            <td class="nowrap">{a.since.clone()}</td>
+            <td>{a.labels.iter().map(|(k, v)| view! { <code class="label">{format!("{k}={v}")}</code>" " }).collect_view()}</td>
+            <td>{response}</td>
+            <td class="actions">
+                {a.firing.then(|| view! { <OpenIncidentButton source=source rule_id=a.rule_id fingerprint=a.fingerprint.clone() /> })}
+                <IfCan can=Permission::Silence>
+                    " "<a class="btn btn-small" data-testid="silence-alert" href=silence.clone()>{t(Msg::SilenceAlert)}</a>
+                </IfCan>
+            </td>
+        </tr>
     }
 }
 

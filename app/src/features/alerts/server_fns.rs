@@ -22,23 +22,6 @@ pub struct RuleRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertRow {
-    pub rule_id: i64,
-    pub rule_name: String,
-    pub severity: String,
-    pub firing: bool,
-    pub value: String,
-    pub since: String,
-    pub summary: String,
-    pub labels: Vec<(String, String)>,
-    /// Identifies the instance for "declare an incident from this alert".
-    pub fingerprint: String,
-    /// The escalation paging for this firing episode and not acknowledged yet.
-    #[serde(default)]
-    pub escalation_id: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryRow {
     pub id: i64,
     pub at: String,
@@ -120,7 +103,7 @@ pub struct FiringRow {
     pub source: String,
     pub fingerprint: String,
     pub name: String,
-    /// `P0`–`P3`, or an outside alert's own `severity` label when it names no level.
+    /// `P0`–`P3` (an outside alert's `severity` label read as a level; P2 when it names none).
     pub severity: String,
     pub firing: bool,
     pub since: String,
@@ -143,15 +126,13 @@ pub struct FiringList {
     pub rows: Vec<FiringRow>,
     /// Firing at P0, P1, P2, P3.
     pub by_severity: [usize; 4],
-    /// Firing with no known level.
-    pub unknown: usize,
     pub pending: usize,
     pub unacknowledged: usize,
 }
 
 impl FiringList {
     pub fn firing(&self) -> usize {
-        self.by_severity.iter().sum::<usize>() + self.unknown
+        self.by_severity.iter().sum::<usize>()
     }
 }
 
@@ -183,7 +164,7 @@ pub async fn firing_now() -> Result<FiringList, AppError> {
             },
             fingerprint: a.fingerprint.clone(),
             name: a.name.clone(),
-            severity: a.severity.map_or_else(|| a.severity_label.clone(), |s| s.as_str().into()),
+            severity: a.severity.as_str().into(),
             firing: a.firing,
             since: services::timefmt::format_ms(a.since_ms, &actor.time_zone),
             value: a.value.clone(),
@@ -204,7 +185,6 @@ pub async fn firing_now() -> Result<FiringList, AppError> {
     Ok(FiringList {
         rows,
         by_severity: c.by_severity,
-        unknown: c.unknown,
         pending: c.pending,
         unacknowledged: c.unacknowledged,
     })
@@ -221,42 +201,6 @@ pub async fn firing_badge() -> Result<BadgeCounts, AppError> {
         unacknowledged: c.unacknowledged,
         worst: c.worst().map(|s| s.as_str().to_owned()),
     })
-}
-
-#[server(prefix = "/rpc", endpoint = "alerts/active")]
-pub async fn active_alerts() -> Result<Vec<AlertRow>, AppError> {
-    let (svc, actor) = crate::session::ssr::door().await?;
-    let rules = svc.alerting().list_rules(&actor).await?;
-    let alerts = svc.alerting().active_alerts(&actor).await?;
-    let paging = svc.oncall().open_escalations_by_alert(&actor).await?;
-    Ok(alerts
-        .into_iter()
-        .map(|a| {
-            let escalation_id = paging.get(&services::incidents::episode_key(&a)).copied();
-            let spec = rules.iter().find(|r| r.rule.id == a.rule_id).map(|r| r.rule.spec.clone());
-            AlertRow {
-                escalation_id,
-                fingerprint: services::notify::alert_fingerprint(a.rule_id, &a.labels),
-                rule_id: a.rule_id,
-                rule_name: a.rule_name,
-                severity: a.severity.as_str().into(),
-                firing: a.state == domain::alerting::AlertState::Firing,
-                value: spec
-                    .as_ref()
-                    .map_or_else(|| a.value.to_string(), |s| format_check_value(s, a.value)),
-                since: services::timefmt::format_ms(
-                    a.fired_at_ms.unwrap_or(a.active_at_ms),
-                    &actor.time_zone,
-                ),
-                summary: a.summary,
-                labels: a
-                    .labels
-                    .into_iter()
-                    .filter(|(k, _)| k != "alertname" && k != "severity")
-                    .collect(),
-            }
-        })
-        .collect())
 }
 
 #[server(prefix = "/rpc", endpoint = "alerts/history", input = Json)]
@@ -574,44 +518,6 @@ pub async fn save_policy(policy: String, version: i64) -> Result<i64, AppError> 
     let p = services::notify::policy::Policy::from_json(&policy)
         .map_err(|m| AppError::from(services::ServiceError::invalid("policy", m)))?;
     Ok(svc.notify().set_notification_policy(&actor, &p, version).await?)
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExternalRow {
-    pub source: String,
-    pub name: String,
-    pub severity: String,
-    pub summary: String,
-    pub labels: Vec<(String, String)>,
-    pub since: String,
-    pub link: String,
-    pub fingerprint: String,
-}
-
-/// Alerts received from Alertmanager that are firing.
-#[server(prefix = "/rpc", endpoint = "alerts/external")]
-pub async fn external_alerts() -> Result<Vec<ExternalRow>, AppError> {
-    let (svc, actor) = crate::session::ssr::door().await?;
-    Ok(svc
-        .notify()
-        .external_alerts(&actor)
-        .await?
-        .into_iter()
-        .map(|a| ExternalRow {
-            fingerprint: a.fingerprint,
-            source: a.source,
-            name: a.name,
-            severity: a.severity,
-            summary: a.summary,
-            labels: a
-                .labels
-                .into_iter()
-                .filter(|(k, _)| k != "alertname" && k != "severity")
-                .collect(),
-            since: services::timefmt::format_ms(a.starts_at_ms, &actor.time_zone),
-            link: a.generator_url,
-        })
-        .collect())
 }
 
 /// The PromQL rules as a Prometheus rule file (viewer).

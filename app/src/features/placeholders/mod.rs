@@ -77,7 +77,6 @@ fn HomeFiringCard() -> impl IntoView {
                                 <p class="sev-counts" data-testid="home-firing-counts">
                                     {["P0", "P1", "P2", "P3"].into_iter().zip(d.by_severity).filter(|(_, n)| *n > 0)
                                         .map(|(s, n)| view! { {level_badge(s)}" × "{n}" " }).collect_view()}
-                                    {(d.unknown > 0).then(|| view! { <span class="badge">{t(Msg::OtherLevel)}</span>" × "{d.unknown}" " })}
                                     {(d.unacknowledged > 0).then(|| view! {
                                         <span class="muted small">" · "{d.unacknowledged}" "{t(Msg::Unanswered)}</span>
                                     })}
