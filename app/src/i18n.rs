@@ -234,7 +234,7 @@ messages! {
     SigningSecretHint => "Feishu: the bot's signature secret. Webhook: sent as a Bearer token.", "飞书：机器人的签名校验密钥。Webhook：作为 Bearer Token 发送。";
     AddChannel => "Add channel", "添加渠道";
     RoutingPolicy => "Routing policy", "路由策略";
-    PolicyHint => "Alertmanager semantics: route matchers (= != =~ !~), channels by name (empty = all), group_by, group_wait_ms, group_interval_ms, repeat_interval_ms (empty = per severity: P0 1 min, P1 5 min, P2 15 min, P3 1 h), continue; inhibit rules with source_matchers, target_matchers, equal.", "采用 Alertmanager 语义：路由匹配条件（= != =~ !~）、按名称指定渠道（为空表示全部）、group_by、group_wait_ms、group_interval_ms、repeat_interval_ms（为空时按级别：P0 1 分钟、P1 5 分钟、P2 15 分钟、P3 1 小时）、continue；抑制规则含 source_matchers、target_matchers、equal。";
+    PolicyHint => "Alertmanager semantics: route matchers (= != =~ !~), channels by name (empty = all), group_by, group_wait_ms, group_interval_ms, repeat_interval_ms (empty = per severity: P0 1 min, P1 5 min, P2 15 min, P3 1 h), continue, escalation_policy_id (pages people for what the route takes, inherited by child routes; a rule's own policy goes first); inhibit rules with source_matchers, target_matchers, equal.", "采用 Alertmanager 语义：路由匹配条件（= != =~ !~）、按名称指定渠道（为空表示全部）、group_by、group_wait_ms、group_interval_ms、repeat_interval_ms（为空时按级别：P0 1 分钟、P1 5 分钟、P2 15 分钟、P3 1 小时）、continue、escalation_policy_id（按升级策略呼叫值班人员，子路由继承；规则自带的策略优先）；抑制规则含 source_matchers、target_matchers、equal。";
     DeliveryLog => "Delivery log", "投递记录";
     NoDeliveries => "Nothing sent yet.", "尚未发送任何通知。";
     Channel => "Channel", "渠道";
