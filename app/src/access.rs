@@ -69,6 +69,8 @@ pub const RPC: &[(&str, Access)] = &[
     ("dash/business", Needs(P::ViewDashboards)),
     // incidents and postmortems
     ("incidents/list", Needs(P::ViewIncidents)),
+    ("incidents/paging", Needs(P::ViewIncidents)),
+    ("incidents/page_more", Needs(P::RespondToIncidents)),
     ("incidents/people", Needs(P::ViewIncidents)),
     ("incidents/get", Needs(P::ViewIncidents)),
     ("incidents/report", Needs(P::ViewIncidents)),

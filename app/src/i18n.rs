@@ -91,6 +91,11 @@ messages! {
     Unanswered => "not acknowledged", "未确认";
     Paging => "paging", "呼叫中";
     NotPaged => "not paged", "未呼叫";
+    PageWith => "Page", "呼叫";
+    PageByRouting => "By level (routing tree)", "按级别（路由树）";
+    PagedPeople => "Paged", "已呼叫";
+    PageMore => "Page more people", "呼叫更多人";
+    NobodyPaged => "Nobody has been paged for this incident.", "此事故尚未呼叫任何人。";
     Response => "Response", "响应";
     SilenceAlert => "Silence", "静默";
     AllFiring => "All firing alerts", "全部触发中的告警";

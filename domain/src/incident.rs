@@ -585,6 +585,8 @@ pub enum EntryKind {
     Report,
     Postmortem,
     Edit,
+    /// People paged for the incident, or paging ended.
+    Paging,
 }
 
 impl EntryKind {
@@ -600,12 +602,13 @@ impl EntryKind {
             EntryKind::Report => "report",
             EntryKind::Postmortem => "postmortem",
             EntryKind::Edit => "edit",
+            EntryKind::Paging => "paging",
         }
     }
 
     pub fn parse(s: &str) -> Option<EntryKind> {
         use EntryKind::*;
-        [Declared, Status, Severity, Role, Alert, Checklist, Note, Report, Postmortem, Edit]
+        [Declared, Status, Severity, Role, Alert, Checklist, Note, Report, Postmortem, Edit, Paging]
             .into_iter()
             .find(|k| k.as_str() == s)
     }

@@ -94,6 +94,7 @@ async fn an_incident_walks_every_status_with_its_rules() {
                 fields: fields("AI answers failing", Severity::P1),
                 detected_at_ms: None,
                 commander_id: Some(ic.user_id().expect("a person")),
+                escalation_policy_id: None,
             },
         )
         .await
@@ -337,6 +338,7 @@ async fn sla_due_times_cross_the_day_boundary_in_shanghai() {
                 fields: fields("Site down", Severity::P0),
                 detected_at_ms: Some(detected),
                 commander_id: None,
+                escalation_policy_id: None,
             },
         )
         .await
@@ -368,6 +370,7 @@ async fn sla_due_times_cross_the_day_boundary_in_shanghai() {
                 fields: fields("Typo on pricing page", Severity::P3),
                 detected_at_ms: Some(detected),
                 commander_id: None,
+                escalation_policy_id: None,
             },
         )
         .await
@@ -530,6 +533,7 @@ async fn postmortem_markdown_matches_the_template_golden_file() {
                 fields: fields("AI dialog failures", Severity::P0),
                 detected_at_ms: Some(T0 - 30 * MIN),
                 commander_id: Some(ic.user_id().expect("a person")),
+                escalation_policy_id: None,
             },
         )
         .await

@@ -5,6 +5,7 @@
 mod common;
 
 use domain::alerting::{CompareOp, KpiMetric, RuleSpec, Severity};
+use domain::incident::Status;
 use domain::oncall::escalation::{Method, NotifyRule, PolicySpec, Step, Target};
 use domain::oncall::{seed_roster, Layer, Rotation, RotationKind, ScheduleSpec};
 use serde_json::{json, Value};
@@ -680,4 +681,179 @@ async fn alertmanager_alerts_are_routed_and_escalated() {
     let names: Vec<String> =
         svc.alerting().firing(&viewer).await.expect("firing").into_iter().map(|a| a.name).collect();
     assert_eq!(names, ["DiskFull"]);
+}
+
+/// Incidents page people: the routing tree's route for P1 incidents names a policy; a
+/// declared P1 pages its schedule's on-call (who becomes the incident commander), the
+/// incident lists who was paged, "page more" adds a second policy once, a policy that
+/// does not exist is refused by field, and resolving the incident ends the paging.
+#[tokio::test]
+async fn declaring_an_incident_pages_the_oncall_and_resolving_ends_it() {
+    let (svc, clock, editor) = setup("incident-paging").await;
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let primary = common::signed_in(&svc, "primary@example.com", "responder").await;
+    let lead = common::signed_in(&svc, "lead@example.com", "responder").await;
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
+    let (url, got) = common::receiver().await;
+    let channel = svc
+        .notify()
+        .create_channel(
+            &admin,
+            "War room",
+            "feishu",
+            services::notify::channels::ChannelConfig::webhook(&url, ""),
+            true,
+        )
+        .await
+        .expect("channel");
+    let primary_id = primary.user_id().expect("a person");
+    let schedule = svc
+        .oncall()
+        .create_schedule(&editor, one_person("Primary", primary_id))
+        .await
+        .expect("schedule");
+    let spec = |name: &str, target: Target| PolicySpec {
+        name: name.into(),
+        description: String::new(),
+        steps: vec![Step { targets: vec![target], delay_min: 5 }],
+        repeat: 1,
+        channel_ids: vec![channel.id],
+    };
+    let p1 = svc
+        .oncall()
+        .create_policy(&editor, spec("P1 incidents", Target::Schedule(schedule.id)))
+        .await
+        .expect("p");
+    let leads = svc
+        .oncall()
+        .create_policy(
+            &editor,
+            spec("Engineering leads", Target::User(lead.user_id().expect("a person"))),
+        )
+        .await
+        .expect("p");
+    let (mut routing, version) = svc.notify().notification_policy(&viewer).await.expect("routing");
+    routing.route.routes.insert(
+        0,
+        Route {
+            matchers: parse_matchers(r#"source="incident", severity=~"P0|P1""#).expect("matchers"),
+            escalation_policy_id: Some(p1.id),
+            ..Route::default()
+        },
+    );
+    svc.notify().set_notification_policy(&admin, &routing, version).await.expect("saved");
+
+    let declare = |sev: Severity, policy: Option<i64>| services::incidents::Declare {
+        fields: domain::incident::IncidentFields {
+            title: "Checkout failing".into(),
+            severity: sev,
+            ..Default::default()
+        },
+        escalation_policy_id: policy,
+        ..Default::default()
+    };
+    // A chosen policy that does not exist: refused by field, nothing declared.
+    match svc.incidents().declare_incident(&lead, declare(Severity::P1, Some(9_999))).await {
+        Err(ServiceError::Invalid(e)) => assert!(e.get("escalation_policy").is_some(), "{e:?}"),
+        other => panic!("expected a field error: {other:?}"),
+    }
+    assert!(svc
+        .incidents()
+        .list_incidents(&viewer, &Default::default())
+        .await
+        .expect("list")
+        .is_empty());
+
+    // Declared P1 by the lead: routed to "P1 incidents"; the on-call primary is the IC.
+    let inc = svc
+        .incidents()
+        .declare_incident(&lead, declare(Severity::P1, None))
+        .await
+        .expect("declared");
+    assert_eq!(inc.roles.get(&domain::incident::IncidentRole::Commander), Some(&vec![primary_id]));
+    let r = svc.oncall().run_escalations().await.expect("escalate");
+    assert_eq!((r.started, r.steps_fired, r.pages_sent), (0, 1, 1), "{r:?}");
+    let t = texts(&got);
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert!(t[0].contains(&format!("[{}] Checkout failing", inc.code)), "{}", t[0]);
+    assert!(t[0].contains("primary@example.com"), "{}", t[0]);
+
+    // The incident shows who was paged, through which policy, by which channel.
+    let runs = svc.incidents().incident_paging(&viewer, &inc.code).await.expect("paging");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].policy_name, "P1 incidents");
+    // The primary keeps the default contact rules (chat and email at once); the policy
+    // has no email channel, so that page failed, visibly.
+    let pages: Vec<(&str, &str, &str)> = runs[0]
+        .pages
+        .iter()
+        .map(|p| (p.name.as_str(), p.page.method.as_str(), p.page.status.as_str()))
+        .collect();
+    assert_eq!(
+        pages,
+        [("primary@example.com", "chat", "sent"), ("primary@example.com", "email", "failed")]
+    );
+
+    // Page more: the leads, once; a viewer may not.
+    assert!(matches!(
+        svc.incidents().page_more(&viewer, &inc.code, leads.id).await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    assert!(svc.incidents().page_more(&lead, &inc.code, leads.id).await.expect("more"));
+    assert!(!svc.incidents().page_more(&lead, &inc.code, leads.id).await.expect("once"));
+    let r = svc.oncall().run_escalations().await.expect("escalate");
+    assert_eq!(r.pages_sent, 1, "{r:?}");
+    assert!(texts(&got)[1].contains("lead@example.com"), "{:?}", texts(&got));
+
+    // Resolved (early, with a reason): both runs end; nobody is paged again.
+    for to in [Status::Investigating, Status::Fixing, Status::Monitoring] {
+        svc.incidents()
+            .change_incident_status(&lead, &inc.code, to, None, None)
+            .await
+            .expect("status");
+    }
+    svc.incidents()
+        .change_incident_status(
+            &lead,
+            &inc.code,
+            Status::Resolved,
+            None,
+            Some("rolled back".into()),
+        )
+        .await
+        .expect("resolved");
+    let runs = svc.incidents().incident_paging(&viewer, &inc.code).await.expect("paging");
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r.escalation.resolved_at_ms.is_some()), "{runs:?}");
+    clock.advance_ms(30 * MIN);
+    let r = svc.oncall().run_escalations().await.expect("escalate");
+    assert_eq!((r.steps_fired, r.pages_sent), (0, 0), "{r:?}");
+    let timeline =
+        svc.incidents().incident_detail(&viewer, &inc.code).await.expect("detail").timeline;
+    let paging: Vec<&str> = timeline
+        .iter()
+        .filter(|e| e.kind == domain::incident::EntryKind::Paging)
+        .map(|e| e.body.as_str())
+        .collect();
+    assert_eq!(
+        paging,
+        [
+            "Paging through the escalation policy \"P1 incidents\"",
+            "Paging through the escalation policy \"Engineering leads\"",
+            "Paging ended"
+        ]
+    );
+    // A P3 incident matches no paging route: nobody is paged, nobody made IC.
+    let quiet = svc
+        .incidents()
+        .declare_incident(&lead, declare(Severity::P3, None))
+        .await
+        .expect("declared");
+    assert!(quiet.roles.is_empty());
+    assert!(svc
+        .incidents()
+        .incident_paging(&viewer, &quiet.code)
+        .await
+        .expect("paging")
+        .is_empty());
 }

@@ -624,6 +624,19 @@ impl Store {
         rows.iter().map(esc_from_row).collect()
     }
 
+    /// Every run whose subject key starts with `prefix` (an incident's runs), oldest first.
+    pub async fn escalations_with_prefix(&self, prefix: &str) -> Result<Vec<Escalation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ESC_COLUMNS} FROM escalations WHERE substr(subject_key, 1, $1) = $2
+             ORDER BY started_at_ms, id"
+        ))
+        .bind(prefix.len() as i64)
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(esc_from_row).collect()
+    }
+
     /// The newest runs, open ones included.
     pub async fn recent_escalations(&self, limit: i64) -> Result<Vec<Escalation>> {
         let rows = sqlx::query(&format!(

@@ -86,15 +86,19 @@ impl crate::Incidents<'_> {
             return Ok(self.store.incident(id).await?);
         }
         let now = self.now_ms();
+        let fields = alert_fields(&link);
+        let (roles, policy) = self.opened_paging(&fields).await?;
         let new = NewIncident {
-            fields: alert_fields(&link),
+            fields,
             detected_at_ms: now,
             day: self.incident_day(now),
-            roles: Roles::new(),
+            roles,
             reporter_id: actor.user_id(),
             reporter: actor.name.clone(),
         };
-        Ok(self.store.create_incident(&new, Some(&link), &actor.audit(now)).await?)
+        let inc = self.store.create_incident(&new, Some(&link), &actor.audit(now)).await?;
+        self.page_for_opened(&inc, &link.fingerprint, policy, &actor.audit(now)).await?;
+        Ok(inc)
     }
 
     /// Links an active alert to an existing incident (responder).
@@ -146,16 +150,19 @@ impl crate::Incidents<'_> {
                 continue;
             }
             let detected = a.fired_at_ms.unwrap_or(now).min(now);
+            let fields = alert_fields(&link);
+            let (roles, policy) = self.opened_paging(&fields).await?;
             let new = NewIncident {
-                fields: alert_fields(&link),
+                fields,
                 detected_at_ms: detected,
                 day: self.incident_day(detected),
-                roles: Roles::new(),
+                roles,
                 reporter_id: None,
                 reporter: "Vigil (alert rule)".into(),
             };
-            let inc =
-                self.store.create_incident(&new, Some(&link), &self.system_ctx("engine")).await?;
+            let ctx = self.system_ctx("engine");
+            let inc = self.store.create_incident(&new, Some(&link), &ctx).await?;
+            self.page_for_opened(&inc, &link.fingerprint, policy, &ctx).await?;
             tracing::info!(incident = %inc.code, rule = %a.rule_name, "incident opened by a firing alert");
             opened.push(inc.code);
         }

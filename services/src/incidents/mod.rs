@@ -3,6 +3,7 @@
 //! the same transaction. Postmortems, action items and reports are in the submodules.
 
 mod alerts;
+pub mod paging;
 pub mod postmortems;
 pub mod reports;
 
@@ -53,7 +54,12 @@ pub struct Declare {
     pub fields: IncidentFields,
     /// Defaults to now.
     pub detected_at_ms: Option<i64>,
+    /// Defaults to whoever is on call for the paging policy's first step.
     pub commander_id: Option<i64>,
+    /// Who is paged: this policy, else the one the routing tree gives the incident's
+    /// level; nobody when neither names one.
+    #[serde(default)]
+    pub escalation_policy_id: Option<i64>,
 }
 
 /// `2026-02-14 10:05` in `tz`.
@@ -154,9 +160,17 @@ impl crate::Incidents<'_> {
             e.in_the_future("detected_at");
         }
         e.into_result()?;
+        let policy = self.paging_policy(&fields, input.escalation_policy_id).await?;
+        let commander = match (input.commander_id, &policy) {
+            (Some(ic), _) => {
+                self.check_people(&[ic], "commander").await?;
+                Some(ic)
+            }
+            (None, Some(p)) => self.oncall().first_responder(p).await?,
+            (None, None) => None,
+        };
         let mut roles = Roles::new();
-        if let Some(ic) = input.commander_id {
-            self.check_people(&[ic], "commander").await?;
+        if let Some(ic) = commander {
             roles.insert(IncidentRole::Commander, vec![ic]);
         }
         let new = NewIncident {
@@ -168,7 +182,7 @@ impl crate::Incidents<'_> {
             reporter: actor.name.clone(),
         };
         let mut inc = self.store.create_incident(&new, None, &actor.audit(now)).await?;
-        if input.commander_id.is_some() {
+        if commander.is_some() {
             // Appointing the IC at declaration ticks the first checkpoint.
             let mut after = inc.clone();
             after.checklist.insert(Checkpoint::LevelAndCommander, now.max(detected));
@@ -176,6 +190,9 @@ impl crate::Incidents<'_> {
                 .store
                 .save_incident(&inc, &after, &[], "incident.checklist", &actor.audit(now))
                 .await?;
+        }
+        if let Some(p) = &policy {
+            self.start_incident_paging(&inc, p, &actor.audit(now)).await?;
         }
         Ok(inc)
     }
@@ -261,7 +278,12 @@ impl crate::Incidents<'_> {
             _ => format!("Status {from} → {to}"),
         };
         let entry = NewEntry { at_ms: at, kind: EntryKind::Status, body };
-        self.save_with_entry(actor, (&before, &after), entry, "incident.status").await
+        let saved =
+            self.save_with_entry(actor, (&before, &after), entry, "incident.status").await?;
+        if matches!(to, Status::Resolved | Status::Closed) {
+            self.end_incident_paging(&saved, &self.audit_ctx(actor)).await?;
+        }
+        Ok(saved)
     }
 
     /// Edits the text fields and severity (responder) when `version` is current. A

@@ -135,6 +135,31 @@ impl crate::Oncall<'_> {
             .collect())
     }
 
+    /// Who is on call now on the first schedule the policy's first step pages, else the
+    /// first person it names: the incident commander an incident starts with.
+    pub(crate) async fn first_responder(&self, policy: &EscalationPolicy) -> Result<Option<i64>> {
+        let Some(step) = policy.spec.steps.first() else { return Ok(None) };
+        let now = self.now_ms();
+        let schedules = self.store.schedules().await?;
+        let overrides = self.store.overrides(None, now, now + 1).await?;
+        let on_call = |id: i64| {
+            schedules
+                .iter()
+                .find(|s| s.id == id)
+                .and_then(|s| final_of(s, &overrides, now, now + 1).first().and_then(|x| x.user_id))
+        };
+        let by_schedule = step.targets.iter().find_map(|t| match t {
+            Target::Schedule(id) => on_call(*id),
+            Target::User(_) => None,
+        });
+        Ok(by_schedule.or_else(|| {
+            step.targets.iter().find_map(|t| match t {
+                Target::User(id) => Some(*id),
+                Target::Schedule(_) => None,
+            })
+        }))
+    }
+
     // ---- escalations -------------------------------------------------------------------
 
     /// One pass of the escalation loop (engine, leader only): start runs for firing alerts
@@ -413,6 +438,14 @@ impl crate::Oncall<'_> {
                 runs.push(r);
             }
         }
+        self.escalation_views(runs).await
+    }
+
+    /// Runs with their policy's name and their pages, as the pages show them.
+    pub(crate) async fn escalation_views(
+        &self,
+        runs: Vec<Escalation>,
+    ) -> Result<Vec<EscalationView>> {
         let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
         let pages = self.store.pages_of(&ids).await?;
         let people = self.incidents().people_directory().await?;

@@ -93,6 +93,7 @@ fn IncidentBody(v: IncidentView, w: Writes) -> impl IntoView {
     let sla = view! { <SlaPanel v=v.clone() w /> }.into_any();
     let details = view! { <DetailsPanel v=v.clone() w /> }.into_any();
     let alerts = view! { <AlertsPanel v=v.clone() /> }.into_any();
+    let paging = view! { <PagingPanel code=v.code.clone() /> }.into_any();
     let timeline = view! { <TimelinePanel v=v.clone() w /> }.into_any();
     let roles = view! { <RolesPanel v=v.clone() w /> }.into_any();
     let report = view! { <ReportPanel v=v.clone() w /> }.into_any();
@@ -100,7 +101,7 @@ fn IncidentBody(v: IncidentView, w: Writes) -> impl IntoView {
         {header}
         {status}
         <div class="incident-grid">
-            <div class="incident-main">{sla}{details}{alerts}{timeline}</div>
+            <div class="incident-main">{sla}{details}{alerts}{paging}{timeline}</div>
             <aside class="incident-side">{roles}{report}</aside>
         </div>
     }
@@ -350,6 +351,56 @@ fn AlertsPanel(v: IncidentView) -> impl IntoView {
                     </ul>
                 }.into_any()
             }}
+        </section>
+    }
+}
+
+/// Who was paged for the incident (policy, pages by person and channel, acknowledgement),
+/// and "page more people" through another escalation policy.
+#[component]
+fn PagingPanel(code: String) -> impl IntoView {
+    let more = ServerAction::<PageMore>::new();
+    let code = StoredValue::new(code);
+    let runs =
+        Resource::new(move || more.version().get(), move |_| incident_paging(code.get_value()));
+    let policies = Resource::new(|| (), |_| crate::features::oncall::server_fns::policy_options());
+    let chosen = RwSignal::new(None::<i64>);
+    let refresh = Callback::new(move |_| runs.refetch());
+    view! {
+        <section class="card" data-testid="incident-paging">
+            <h2>{t(Msg::PagedPeople)}</h2>
+            <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+                {move || Suspend::new(async move {
+                    match runs.await {
+                        Err(e) => error_box(e),
+                        Ok(rows) if rows.is_empty() => view! { <p class="muted">{t(Msg::NobodyPaged)}</p> }.into_any(),
+                        Ok(rows) => crate::features::oncall::pages::escalation_table(rows, refresh),
+                    }
+                })}
+            </Transition>
+            <IfCan can=Permission::RespondToIncidents>
+                <div class="form-row page-more">
+                    <select aria-label=t(Msg::PageMore) data-testid="page-more-policy"
+                        on:change=move |ev| chosen.set(event_target_value(&ev).parse().ok())>
+                        <option value="">"—"</option>
+                        <Transition fallback=|| ()>
+                            {move || Suspend::new(async move {
+                                policies.await.map(|ps| ps.into_iter().map(|p| view! {
+                                    <option value=p.id.to_string()>{p.name}</option>
+                                }).collect_view()).ok()
+                            })}
+                        </Transition>
+                    </select>
+                    <button type="button" class="btn btn-small" data-testid="page-more"
+                        disabled=move || chosen.get().is_none() || more.pending().get()
+                        on:click=move |_| {
+                            if let Some(policy_id) = chosen.get_untracked() {
+                                more.dispatch(PageMore { code: code.get_value(), policy_id });
+                            }
+                        }>{t(Msg::PageMore)}</button>
+                </div>
+                {move || more.value().get().and_then(Result::err).map(error_box)}
+            </IfCan>
         </section>
     }
 }

@@ -323,6 +323,7 @@ fn DeclareFormView() -> impl IntoView {
     let navigate = use_navigate();
     let form = RwSignal::new(DeclareForm::default());
     let people = Resource::new(|| (), |_| incident_people());
+    let policies = Resource::new(|| (), |_| crate::features::oncall::server_fns::policy_options());
     let declare = ServerAction::<DeclareIncident>::new();
     Effect::new(move |_| {
         if let Some(Ok(code)) = declare.value().get() {
@@ -383,6 +384,22 @@ fn DeclareFormView() -> impl IntoView {
                     </Transition>
                 </select>
                 <FieldError error=field("commander") />
+            </label>
+            <label><span>{t(Msg::PageWith)}</span>
+                <select name="escalation_policy" data-testid="declare-policy" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    form.update(|f| f.escalation_policy_id = v.parse().ok());
+                }>
+                    <option value="">{t(Msg::PageByRouting)}</option>
+                    <Transition fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            policies.await.map(|ps| ps.into_iter().map(|p| view! {
+                                <option value=p.id.to_string()>{p.name}</option>
+                            }).collect_view()).ok()
+                        })}
+                    </Transition>
+                </select>
+                <FieldError error=field("escalation_policy") />
             </label>
             <label><span>{t(Msg::Contact)}</span>
                 {text_input(form, "contact", |f| f.contact.clone(), |f, v| f.contact = v)}

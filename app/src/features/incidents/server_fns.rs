@@ -53,6 +53,9 @@ pub struct DeclareForm {
     /// `YYYY-MM-DDTHH:MM` in the caller's zone; empty for now.
     pub detected_at: String,
     pub commander_id: Option<i64>,
+    /// Who is paged; `None`: the routing tree's policy for the incident's level.
+    #[serde(default)]
+    pub escalation_policy_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -438,6 +441,7 @@ pub async fn declare_incident(form: DeclareForm) -> Result<String, AppError> {
                 fields: form.fields,
                 detected_at_ms: detected,
                 commander_id: form.commander_id,
+                escalation_policy_id: form.escalation_policy_id,
             },
         )
         .await?;
@@ -778,4 +782,24 @@ pub async fn incident_reports(months: u32) -> Result<ReportView, AppError> {
         mtta_svg: r.mtta_svg,
         mttr_svg: r.mttr_svg,
     })
+}
+
+/// Who was paged for the incident, when, how, and who acknowledged (viewer).
+#[server(prefix = "/rpc", endpoint = "incidents/paging")]
+pub async fn incident_paging(
+    code: String,
+) -> Result<Vec<crate::features::oncall::server_fns::EscalationRow>, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let list = svc.incidents().incident_paging(&actor, &code).await?;
+    Ok(crate::features::oncall::server_fns::ssr_impl::escalation_rows(
+        &list,
+        ssr_impl::tz_of(&actor),
+    ))
+}
+
+/// Pages more people for the incident through another escalation policy (responder).
+#[server(prefix = "/rpc", endpoint = "incidents/page_more")]
+pub async fn page_more(code: String, policy_id: i64) -> Result<bool, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.incidents().page_more(&actor, &code, policy_id).await?)
 }

@@ -57,7 +57,7 @@ pub fn AckButton(id: i64, on_done: Callback<()>) -> impl IntoView {
     }
 }
 
-fn escalation_table(rows: Vec<EscalationRow>, refresh: Callback<()>) -> AnyView {
+pub(crate) fn escalation_table(rows: Vec<EscalationRow>, refresh: Callback<()>) -> AnyView {
     if rows.is_empty() {
         return view! { <p class="muted">{t(Msg::OncallNoEscalations)}</p> }.into_any();
     }

@@ -183,7 +183,7 @@ pub struct HomeOncallData {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr_impl {
+pub(crate) mod ssr_impl {
     use super::*;
     use chrono_tz::Tz;
     use domain::oncall::{Shift, Source, DAY_MS};

@@ -1,0 +1,161 @@
+//! Incidents page people. Declaring an incident, or opening one from an alert, starts an
+//! escalation run through a policy — the one chosen, else the one the routing tree gives
+//! an incident of that level (labels `alertname`, `severity`, `source="incident"`) — and
+//! the incident commander defaults to whoever is on call for that policy's first step.
+//! The runs are the on-call escalations (same pages, acknowledgement links and delivery
+//! log), keyed `incident:<code>:<policy id>`; resolving the incident ends them.
+
+use super::*;
+use crate::oncall::EscalationView;
+use domain::alerting::Labels;
+use store::{EscalationPolicy, NewEscalation};
+
+/// Subject keys of incident runs start with this.
+pub const INCIDENT_KEY_PREFIX: &str = "incident:";
+
+fn runs_prefix(code: &str) -> String {
+    format!("{INCIDENT_KEY_PREFIX}{code}:")
+}
+
+/// The labels an incident is routed by, as if it were an alert.
+pub fn routing_labels(fields: &IncidentFields) -> Labels {
+    [
+        ("alertname", fields.title.as_str()),
+        ("severity", fields.severity.as_str()),
+        ("source", "incident"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+impl crate::Incidents<'_> {
+    /// The policy that pages for an incident with these fields: `chosen` (which must
+    /// exist), else the routing tree's; `None` when neither names one.
+    pub(crate) async fn paging_policy(
+        &self,
+        fields: &IncidentFields,
+        chosen: Option<i64>,
+    ) -> Result<Option<EscalationPolicy>> {
+        let policies = self.store.escalation_policies().await?;
+        if let Some(id) = chosen {
+            return match policies.into_iter().find(|p| p.id == id) {
+                Some(p) => Ok(Some(p)),
+                None => {
+                    Err(ServiceError::invalid("escalation_policy", "pick a policy from the list"))
+                }
+            };
+        }
+        let (routing, _) = self.notify().policy_in_force().await?;
+        let routed = routing.escalation_for(&routing_labels(fields));
+        Ok(routed.and_then(|id| policies.into_iter().find(|p| p.id == id)))
+    }
+
+    /// Starts paging for `inc` through `policy` (once per incident and policy) and says so
+    /// on the timeline. `false` when that policy already pages for it.
+    pub(crate) async fn start_incident_paging(
+        &self,
+        inc: &Incident,
+        policy: &EscalationPolicy,
+        ctx: &AuditCtx,
+    ) -> Result<bool> {
+        let now = self.now_ms();
+        let new = NewEscalation {
+            policy_id: policy.id,
+            subject_key: format!("{}{}", runs_prefix(&inc.code), policy.id),
+            rule_id: None,
+            title: format!("[{}] {}", inc.code, inc.fields.title),
+            severity: inc.fields.severity.as_str().into(),
+            started_at_ms: now,
+        };
+        if self.store.start_escalation(&new, ctx).await?.is_none() {
+            return Ok(false);
+        }
+        let entry = NewEntry {
+            at_ms: now,
+            kind: EntryKind::Paging,
+            body: format!("Paging through the escalation policy \"{}\"", policy.spec.name),
+        };
+        self.store.add_timeline_entries(inc, &[entry], ctx).await?;
+        Ok(true)
+    }
+
+    /// For an incident opened from an alert: the paging policy the routing tree gives it,
+    /// and its on-call as the incident commander.
+    pub(crate) async fn opened_paging(
+        &self,
+        fields: &IncidentFields,
+    ) -> Result<(Roles, Option<EscalationPolicy>)> {
+        let policy = self.paging_policy(fields, None).await?;
+        let mut roles = Roles::new();
+        if let Some(p) = &policy {
+            if let Some(ic) = self.oncall().first_responder(p).await? {
+                roles.insert(IncidentRole::Commander, vec![ic]);
+            }
+        }
+        Ok((roles, policy))
+    }
+
+    /// Pages for an incident opened from an alert, unless the alert's own run already
+    /// pages the same people through the same policy.
+    pub(crate) async fn page_for_opened(
+        &self,
+        inc: &Incident,
+        alert_key: &str,
+        policy: Option<EscalationPolicy>,
+        ctx: &AuditCtx,
+    ) -> Result<()> {
+        let Some(p) = policy else { return Ok(()) };
+        let runs = self.store.unresolved_escalations().await?;
+        if !runs.iter().any(|e| e.subject_key == alert_key && e.policy_id == p.id) {
+            self.start_incident_paging(inc, &p, ctx).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the runs still paging for an incident (it was resolved or closed).
+    pub(crate) async fn end_incident_paging(
+        &self,
+        inc: &Incident,
+        ctx: &AuditCtx,
+    ) -> Result<usize> {
+        let now = self.now_ms();
+        let mut ended = 0;
+        for e in self.store.escalations_with_prefix(&runs_prefix(&inc.code)).await? {
+            if e.resolved_at_ms.is_none() {
+                self.store.resolve_escalation(e.id, now).await?;
+                ended += 1;
+            }
+        }
+        if ended > 0 {
+            let entry =
+                NewEntry { at_ms: now, kind: EntryKind::Paging, body: "Paging ended".into() };
+            self.store.add_timeline_entries(inc, &[entry], ctx).await?;
+        }
+        Ok(ended)
+    }
+
+    /// Pages more people for an incident through another escalation policy (responder).
+    pub async fn page_more(&self, actor: &Caller, code: &str, policy_id: i64) -> Result<bool> {
+        actor.require(Permission::RespondToIncidents)?;
+        let inc = self.store.incident_by_code(code).await?;
+        if matches!(inc.status(), Status::Resolved | Status::Closed) {
+            return Err(ServiceError::invalid(
+                "escalation_policy",
+                "the incident is resolved: nobody is paged",
+            ));
+        }
+        let Some(policy) = self.paging_policy(&inc.fields, Some(policy_id)).await? else {
+            return Err(ServiceError::required("escalation_policy"));
+        };
+        self.start_incident_paging(&inc, &policy, &self.audit_ctx(actor)).await
+    }
+
+    /// Who was paged for an incident, when, how, and who acknowledged (viewer).
+    pub async fn incident_paging(&self, actor: &Caller, code: &str) -> Result<Vec<EscalationView>> {
+        actor.require(Permission::ViewIncidents)?;
+        let inc = self.store.incident_by_code(code).await?;
+        let runs = self.store.escalations_with_prefix(&runs_prefix(&inc.code)).await?;
+        self.oncall().escalation_views(runs).await
+    }
+}
