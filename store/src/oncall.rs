@@ -627,7 +627,7 @@ impl Store {
     /// Every run whose subject key starts with `prefix` (an incident's runs), oldest first.
     pub async fn escalations_with_prefix(&self, prefix: &str) -> Result<Vec<Escalation>> {
         let rows = sqlx::query(&format!(
-            "SELECT {ESC_COLUMNS} FROM escalations WHERE substr(subject_key, 1, $1) = $2
+            "SELECT {ESC_COLUMNS} FROM escalations WHERE substr(subject_key, 1, CAST($1 AS INTEGER)) = $2
              ORDER BY started_at_ms, id"
         ))
         .bind(prefix.len() as i64)

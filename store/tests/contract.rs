@@ -83,6 +83,7 @@ contract!(
     oncall_contacts_default_upsert_and_list,
     oncall_escalations_start_once_record_steps_page_ack_and_resolve,
     oncall_calendar_feeds_rotate_and_settings_init_once,
+    external_alerts_firing_and_recently_ended,
 );
 
 async fn migrations_are_idempotent(store: &Store) {
@@ -1962,6 +1963,15 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
 
     assert_eq!(open_ids(store.open_escalations().await.expect("open")), [b.id]);
     assert_eq!(open_ids(store.recent_escalations(2).await.expect("recent")), [c.id, b.id]);
+    // The firing list reads unresolved runs, acknowledged ones included; an incident's
+    // runs are found by the prefix of their key.
+    assert_eq!(open_ids(store.unresolved_escalations().await.expect("unresolved")), [a.id, b.id]);
+    assert_eq!(
+        open_ids(store.escalations_with_prefix("rule:7:").await.expect("prefix")),
+        [a.id, b.id, c.id]
+    );
+    assert_eq!(open_ids(store.escalations_with_prefix("rule:7:2").await.expect("prefix")), [b.id]);
+    assert!(store.escalations_with_prefix("rule:8").await.expect("none").is_empty());
     assert!(store.due_pages(now + 60 * MIN).await.expect("nothing pending").is_empty());
     assert!(matches!(store.escalation(424_242).await, Err(StoreError::NotFound)));
     assert!(matches!(
@@ -2059,5 +2069,52 @@ async fn oncall_calendar_feeds_rotate_and_settings_init_once(store: &Store) {
     assert_eq!(
         store.setting("oncall.ack_link_secret").await.expect("get").as_deref(),
         Some("first")
+    );
+}
+
+/// Received alerts: firing ones (Alertmanager's `endsAt` still ahead, or none) and, for
+/// resolved notices, those that ended after a given time; newest first.
+async fn external_alerts_firing_and_recently_ended(store: &Store) {
+    use store::notify::ExternalAlert;
+    let alert = |fp: &str, firing: bool, starts: i64, ends: Option<i64>| ExternalAlert {
+        source: "alertmanager".into(),
+        fingerprint: fp.into(),
+        firing,
+        labels: format!(r#"{{"alertname":"{fp}"}}"#),
+        annotations: "{}".into(),
+        starts_at_ms: starts,
+        ends_at_ms: ends,
+        generator_url: String::new(),
+        received_at_ms: starts,
+    };
+    let batch = [
+        alert("a", true, 4_000, None),
+        // Firing, but Alertmanager's endsAt (its resolve timeout) is at 10 000.
+        alert("b", true, 3_000, Some(10_000)),
+        alert("c", false, 2_000, Some(8_000)),
+        alert("d", false, 1_000, Some(1_500)),
+    ];
+    store.upsert_external_alerts(&batch, &AuditCtx::system("test", 4_000)).await.expect("upsert");
+    let view = |v: Vec<ExternalAlert>| {
+        v.into_iter().map(|a| (a.fingerprint, a.firing)).collect::<Vec<_>>()
+    };
+    let owned =
+        |v: &[(&str, bool)]| v.iter().map(|(f, b)| ((*f).to_owned(), *b)).collect::<Vec<_>>();
+    assert_eq!(
+        view(store.firing_external_alerts(5_000).await.expect("firing")),
+        owned(&[("a", true), ("b", true)])
+    );
+    assert_eq!(
+        view(store.external_alerts_since(5_000, 2_000).await.expect("since")),
+        owned(&[("a", true), ("b", true), ("c", false)])
+    );
+    // Later: b is past its endsAt (not firing, still in view), c ended before `since`.
+    assert_eq!(
+        view(store.external_alerts_since(20_000, 9_000).await.expect("since")),
+        owned(&[("a", true), ("b", false)])
+    );
+    assert_eq!(
+        view(store.firing_external_alerts(20_000).await.expect("firing")),
+        owned(&[("a", true)])
     );
 }
