@@ -116,6 +116,8 @@ test("an editor builds a schedule, an override changes who is on call now, and a
   await policySelect.selectOption({ label: `E2E paging ${testInfo.retry}` });
   await page.getByTestId("save-rule").click();
   await expect(page).toHaveURL(/\/alerts\/rules$/);
+  // The navigation's firing badge turns up by itself (it asks every 30 s): no reload.
+  await expect(page.getByTestId("firing-badge")).toBeVisible({ timeout: 45_000 });
 
   // The engine (5 s ticks) evaluates the rule, starts the escalation and pages Pat (on call
   // by the override). The home page shows it paging; acknowledging stops it.
@@ -141,6 +143,9 @@ test("an editor builds a schedule, an override changes who is on call now, and a
   await page.goto("/");
   await hydrated(page);
   await expect(page.getByTestId("home-oncall")).toContainText(`E2E paging rule ${testInfo.retry}`);
+  // …and in the "Firing alerts" card, paging and not acknowledged yet.
+  const homeFiring = page.getByTestId("home-firing").getByTestId("home-firing-row").filter({ hasText: `E2E paging rule ${testInfo.retry}` });
+  await expect(homeFiring).toContainText("paging");
   await page.goto("/oncall");
   await hydrated(page);
   await row.getByTestId("ack").click();
@@ -150,4 +155,13 @@ test("an editor builds a schedule, an override changes who is on call now, and a
   await hydrated(page);
   await expect(esc.locator("tr", { hasText: `E2E paging rule ${testInfo.retry}` })).toContainText("acknowledged");
   await expect(esc.locator("tr", { hasText: `E2E paging rule ${testInfo.retry}` }).getByTestId("ack")).toHaveCount(0);
+  // The home card and the firing page say who answered.
+  await page.goto("/");
+  await hydrated(page);
+  await expect(homeFiring).toContainText("acknowledged");
+  await page.goto("/alerts");
+  await hydrated(page);
+  const firingRow = page.getByTestId("active-alerts").locator("tr", { hasText: `E2E paging rule ${testInfo.retry}` });
+  await expect(firingRow.getByTestId("acked")).toHaveCount(1);
+  await expect(firingRow).toContainText(EDITOR.email);
 });
