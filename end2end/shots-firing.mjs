@@ -4,33 +4,13 @@
 // desktop and phone width. Usage: node shots-firing.mjs <baseURL> <outDir>
 // Expects the e2e admin account, the demo data (`vigil demo`: schedules and a policy) and
 // at least one firing alert.
-import { chromium } from "@playwright/test";
+import { hydrated, launch, signedIn, switchTo } from "./shots-common.mjs";
 const [base, out] = [process.argv[2], process.argv[3]];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu"],
-});
-const hydrated = (page) => page.waitForFunction(() => window.__vigil_hydrated === true);
+const browser = await launch();
 let incident = null;
-for (const [width, height] of [[1440, 900], [390, 844]]) {
+for (const size of [[1440, 900], [390, 844]]) {
   for (const lang of ["en", "zh-CN"]) {
-    const ctx = await browser.newContext({ viewport: { width, height } });
-    await ctx.addCookies([{ name: "vigil_lang", value: lang, url: base }]);
-    const page = await ctx.newPage();
-    page.on("pageerror", (e) => console.log("pageerror", e.message));
-    await page.goto(base + "/login");
-    await hydrated(page);
-    await page.fill("input[name=email]", "e2e-admin@example.com");
-    await page.fill("input[name=password]", "e2e-admin-password");
-    await page.click("button[type=submit]");
-    await page.waitForURL((u) => !u.pathname.startsWith("/login"));
-    const tag = `${lang === "en" ? "en" : "zh"}-${width}`;
-    const switchTo = async () => {
-      if ((await page.locator("html").getAttribute("lang")) !== lang) {
-        await page.getByTestId("lang-switch").click();
-        await page.waitForFunction((l) => document.documentElement.lang === l, lang);
-      }
-    };
+    const { ctx, page, tag } = await signedIn(browser, base, size, lang, "e2e-admin@example.com", "e2e-admin-password");
     if (!incident) {
       // Declare a P1 incident paged through the demo's policy; the engine pages at once.
       await page.goto(base + "/incidents/new");
@@ -48,7 +28,7 @@ for (const [width, height] of [[1440, 900], [390, 844]]) {
     for (const [path, name] of [["/", "home-firing"], ["/alerts", "alerts-firing"], [incident, "incident-paging"]]) {
       await page.goto(base + path);
       await hydrated(page);
-      await switchTo();
+      await switchTo(page, lang);
       await page.waitForTimeout(500);
       await page.screenshot({ path: `${out}/${name}-${tag}.png`, fullPage: true });
     }

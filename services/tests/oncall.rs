@@ -96,25 +96,54 @@ fn texts(got: &std::sync::Mutex<Vec<Value>>) -> Vec<String> {
         .collect()
 }
 
+/// The people of a paging scenario — an admin, a responder to put on call, a viewer — and
+/// the test receiver every channel posts to.
+struct Cast {
+    admin: Caller,
+    primary: Caller,
+    viewer: Caller,
+    url: String,
+    got: Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+async fn cast(svc: &Services) -> Cast {
+    let admin = common::signed_in(svc, "admin@example.com", "admin").await;
+    let primary = common::signed_in(svc, "primary@example.com", "responder").await;
+    let viewer = common::signed_in(svc, "pm@example.com", "viewer").await;
+    let (url, got) = common::receiver().await;
+    Cast { admin, primary, viewer, url, got }
+}
+
+/// A Feishu channel to the test receiver at `url`.
+async fn room(svc: &Services, admin: &Caller, url: &str) -> i64 {
+    let config = services::notify::channels::ChannelConfig::webhook(url, "");
+    svc.notify().create_channel(admin, "Room", "feishu", config, true).await.expect("channel").id
+}
+
+/// A policy of one step paging `target` at once through `channel`.
+async fn one_step(
+    svc: &Services,
+    editor: &Caller,
+    name: &str,
+    target: Target,
+    channel: i64,
+) -> i64 {
+    let spec = PolicySpec {
+        name: name.into(),
+        description: String::new(),
+        steps: vec![Step { targets: vec![target], delay_min: 5 }],
+        repeat: 1,
+        channel_ids: vec![channel],
+    };
+    svc.oncall().create_policy(editor, spec).await.expect("policy").id
+}
+
 #[tokio::test]
 async fn p0_pages_primary_then_secondary_until_acknowledged() {
     let (svc, clock, editor) = setup("escalate").await;
-    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
-    let primary = common::signed_in(&svc, "primary@example.com", "responder").await;
+    let Cast { admin, primary, viewer, url, got } = cast(&svc).await;
     let secondary = common::signed_in(&svc, "secondary@example.com", "responder").await;
-    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
-    let (url, got) = common::receiver().await;
-    let channel = svc
-        .notify()
-        .create_channel(
-            &admin,
-            "On-call room",
-            "feishu",
-            services::notify::channels::ChannelConfig::webhook(&url, ""),
-            true,
-        )
-        .await
-        .expect("channel");
+    let channel = room(&svc, &admin, &url).await;
     // The primary wants chat pages only, at once; the secondary keeps the defaults (chat
     // and email at once) — the policy has no email channel, so that page fails visibly.
     svc.oncall()
@@ -149,7 +178,7 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
                     Step { targets: vec![Target::Schedule(s2.id)], delay_min: 5 },
                 ],
                 repeat: 1,
-                channel_ids: vec![channel.id],
+                channel_ids: vec![channel],
             },
         )
         .await
@@ -578,40 +607,14 @@ async fn am_alert(svc: &Services, fp: &str, name: &str, status: &str, starts: &s
 async fn alertmanager_alerts_are_routed_and_escalated() {
     const FIRING: &str = "0001-01-01T00:00:00Z";
     let (svc, clock, editor) = setup("am-escalation").await;
-    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
-    let primary = common::signed_in(&svc, "primary@example.com", "responder").await;
-    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
-    let (url, got) = common::receiver().await;
-    let channel = svc
-        .notify()
-        .create_channel(
-            &admin,
-            "DB room",
-            "feishu",
-            services::notify::channels::ChannelConfig::webhook(&url, ""),
-            true,
-        )
-        .await
-        .expect("channel");
+    let Cast { admin, primary, viewer, url, got } = cast(&svc).await;
+    let channel = room(&svc, &admin, &url).await;
     let schedule = svc
         .oncall()
         .create_schedule(&editor, one_person("DB primary", primary.user_id().expect("a person")))
         .await
         .expect("schedule");
-    let policy = svc
-        .oncall()
-        .create_policy(
-            &editor,
-            PolicySpec {
-                name: "DB paging".into(),
-                description: String::new(),
-                steps: vec![Step { targets: vec![Target::Schedule(schedule.id)], delay_min: 5 }],
-                repeat: 1,
-                channel_ids: vec![channel.id],
-            },
-        )
-        .await
-        .expect("policy");
+    let policy = one_step(&svc, &editor, "DB paging", Target::Schedule(schedule.id), channel).await;
     // The routing tree: P0 alerts of the database team page through "DB paging".
     let (mut routing, version) = svc.notify().notification_policy(&viewer).await.expect("routing");
     let route = |policy_id: i64| Route {
@@ -626,7 +629,7 @@ async fn alertmanager_alerts_are_routed_and_escalated() {
         }
         other => panic!("a missing escalation policy must be refused: {other:?}"),
     }
-    routing.route.routes[0] = route(policy.id);
+    routing.route.routes[0] = route(policy);
     svc.notify().set_notification_policy(&admin, &routing, version).await.expect("saved");
 
     // Two database alerts arrive from Alertmanager.
@@ -690,54 +693,24 @@ async fn alertmanager_alerts_are_routed_and_escalated() {
 #[tokio::test]
 async fn declaring_an_incident_pages_the_oncall_and_resolving_ends_it() {
     let (svc, clock, editor) = setup("incident-paging").await;
-    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
-    let primary = common::signed_in(&svc, "primary@example.com", "responder").await;
+    let Cast { admin, primary, viewer, url, got } = cast(&svc).await;
     let lead = common::signed_in(&svc, "lead@example.com", "responder").await;
-    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
-    let (url, got) = common::receiver().await;
-    let channel = svc
-        .notify()
-        .create_channel(
-            &admin,
-            "War room",
-            "feishu",
-            services::notify::channels::ChannelConfig::webhook(&url, ""),
-            true,
-        )
-        .await
-        .expect("channel");
+    let channel = room(&svc, &admin, &url).await;
     let primary_id = primary.user_id().expect("a person");
     let schedule = svc
         .oncall()
         .create_schedule(&editor, one_person("Primary", primary_id))
         .await
         .expect("schedule");
-    let spec = |name: &str, target: Target| PolicySpec {
-        name: name.into(),
-        description: String::new(),
-        steps: vec![Step { targets: vec![target], delay_min: 5 }],
-        repeat: 1,
-        channel_ids: vec![channel.id],
-    };
-    let p1 = svc
-        .oncall()
-        .create_policy(&editor, spec("P1 incidents", Target::Schedule(schedule.id)))
-        .await
-        .expect("p");
-    let leads = svc
-        .oncall()
-        .create_policy(
-            &editor,
-            spec("Engineering leads", Target::User(lead.user_id().expect("a person"))),
-        )
-        .await
-        .expect("p");
+    let p1 = one_step(&svc, &editor, "P1 incidents", Target::Schedule(schedule.id), channel).await;
+    let lead_id = lead.user_id().expect("a person");
+    let leads = one_step(&svc, &editor, "Engineering leads", Target::User(lead_id), channel).await;
     let (mut routing, version) = svc.notify().notification_policy(&viewer).await.expect("routing");
     routing.route.routes.insert(
         0,
         Route {
             matchers: parse_matchers(r#"source="incident", severity=~"P0|P1""#).expect("matchers"),
-            escalation_policy_id: Some(p1.id),
+            escalation_policy_id: Some(p1),
             ..Route::default()
         },
     );
@@ -796,11 +769,11 @@ async fn declaring_an_incident_pages_the_oncall_and_resolving_ends_it() {
 
     // Page more: the leads, once; a viewer may not.
     assert!(matches!(
-        svc.incidents().page_more(&viewer, &inc.code, leads.id).await,
+        svc.incidents().page_more(&viewer, &inc.code, leads).await,
         Err(ServiceError::Forbidden(_))
     ));
-    assert!(svc.incidents().page_more(&lead, &inc.code, leads.id).await.expect("more"));
-    assert!(!svc.incidents().page_more(&lead, &inc.code, leads.id).await.expect("once"));
+    assert!(svc.incidents().page_more(&lead, &inc.code, leads).await.expect("more"));
+    assert!(!svc.incidents().page_more(&lead, &inc.code, leads).await.expect("once"));
     let r = svc.oncall().run_escalations().await.expect("escalate");
     assert_eq!(r.pages_sent, 1, "{r:?}");
     assert!(texts(&got)[1].contains("lead@example.com"), "{:?}", texts(&got));

@@ -363,7 +363,6 @@ fn PagingPanel(code: String) -> impl IntoView {
     let code = StoredValue::new(code);
     let runs =
         Resource::new(move || more.version().get(), move |_| incident_paging(code.get_value()));
-    let policies = Resource::new(|| (), |_| crate::features::oncall::server_fns::policy_options());
     let chosen = RwSignal::new(None::<i64>);
     let refresh = Callback::new(move |_| runs.refetch());
     view! {
@@ -383,13 +382,7 @@ fn PagingPanel(code: String) -> impl IntoView {
                     <select aria-label=t(Msg::PageMore) data-testid="page-more-policy"
                         on:change=move |ev| chosen.set(event_target_value(&ev).parse().ok())>
                         <option value="">"—"</option>
-                        <Transition fallback=|| ()>
-                            {move || Suspend::new(async move {
-                                policies.await.map(|ps| ps.into_iter().map(|p| view! {
-                                    <option value=p.id.to_string()>{p.name}</option>
-                                }).collect_view()).ok()
-                            })}
-                        </Transition>
+                        <crate::features::oncall::pages::PolicyOptions />
                     </select>
                     <button type="button" class="btn btn-small" data-testid="page-more"
                         disabled=move || chosen.get().is_none() || more.pending().get()

@@ -323,7 +323,6 @@ fn DeclareFormView() -> impl IntoView {
     let navigate = use_navigate();
     let form = RwSignal::new(DeclareForm::default());
     let people = Resource::new(|| (), |_| incident_people());
-    let policies = Resource::new(|| (), |_| crate::features::oncall::server_fns::policy_options());
     let declare = ServerAction::<DeclareIncident>::new();
     Effect::new(move |_| {
         if let Some(Ok(code)) = declare.value().get() {
@@ -391,13 +390,7 @@ fn DeclareFormView() -> impl IntoView {
                     form.update(|f| f.escalation_policy_id = v.parse().ok());
                 }>
                     <option value="">{t(Msg::PageByRouting)}</option>
-                    <Transition fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            policies.await.map(|ps| ps.into_iter().map(|p| view! {
-                                <option value=p.id.to_string()>{p.name}</option>
-                            }).collect_view()).ok()
-                        })}
-                    </Transition>
+                    <crate::features::oncall::pages::PolicyOptions />
                 </select>
                 <FieldError error=field("escalation_policy") />
             </label>

@@ -37,6 +37,21 @@ fn state_badge(state: &str) -> AnyView {
     view! { <span class=class>{t(msg)}</span> }.into_any()
 }
 
+/// An `<option>` for every escalation policy, for pickers (it loads them itself).
+#[component]
+pub fn PolicyOptions() -> impl IntoView {
+    let policies = Resource::new(|| (), |_| super::server_fns::policy_options());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                policies.await.map(|ps| ps.into_iter().map(|p| view! {
+                    <option value=p.id.to_string()>{p.name}</option>
+                }).collect_view()).ok()
+            })}
+        </Transition>
+    }
+}
+
 /// The Ack button of an open run (responders).
 #[component]
 pub fn AckButton(id: i64, on_done: Callback<()>) -> impl IntoView {
