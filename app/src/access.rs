@@ -43,6 +43,8 @@ pub const RPC: &[(&str, Access)] = &[
     // alerts
     ("alerts/list_rules", Needs(P::ViewAlerts)),
     ("alerts/firing", Needs(P::ViewAlerts)),
+    ("alerts/ack", Needs(P::Acknowledge)),
+    ("alerts/unack", Needs(P::Acknowledge)),
     ("alerts/firing_badge", Needs(P::ViewAlerts)),
     ("alerts/history", Needs(P::ViewAlerts)),
     ("alerts/get_rule", Needs(P::ViewAlerts)),

@@ -91,6 +91,7 @@ messages! {
     Unanswered => "not acknowledged", "未确认";
     Paging => "paging", "呼叫中";
     NotPaged => "not paged", "未呼叫";
+    Undo => "Undo", "撤销";
     PageWith => "Page", "呼叫";
     PageByRouting => "By level (routing tree)", "按级别（路由树）";
     PagedPeople => "Paged", "已呼叫";

@@ -585,6 +585,40 @@ async fn firing_list_merges_vigil_and_alertmanager() {
         svc.alerting().firing(&Caller::anonymous("10.0.0.1")).await,
         Err(ServiceError::Unauthorized)
     ));
+
+    // Nobody pages DiskFull, and it can still be acknowledged (a responder), once; a
+    // viewer cannot; an episode that is not firing is not found; it can be taken back.
+    let responder = common::signed_in(&svc, "oncall@example.com", "responder").await;
+    let disk = list[2].episode_key.clone();
+    assert!(matches!(
+        svc.alerting().acknowledge(&viewer, &disk).await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    assert!(svc.alerting().acknowledge(&responder, &disk).await.expect("ack"));
+    assert!(!svc.alerting().acknowledge(&responder, &disk).await.expect("twice"));
+    assert!(matches!(
+        svc.alerting().acknowledge(&responder, "alertmanager:nope@1").await,
+        Err(ServiceError::NotFound)
+    ));
+    let now = svc.alerting().firing(&viewer).await.expect("firing");
+    let d = now.iter().find(|a| a.name == "DiskFull").expect("listed");
+    assert!(
+        matches!(&d.response, Response::Acknowledged { by, .. } if by == "oncall@example.com"),
+        "{:?}",
+        d.response
+    );
+    assert_eq!(FiringCounts::of(&now).unacknowledged, 2);
+    // Acknowledged alerts do not repeat their notifications (changes still go out).
+    let seen = svc.notify().notify_alerts().await.expect("alerts");
+    let acked: Vec<&str> =
+        seen.iter().filter(|a| a.acknowledged).map(|a| a.rule_name.as_str()).collect();
+    assert_eq!(acked, ["DiskFull"]);
+    assert!(svc.alerting().unacknowledge(&responder, &disk).await.expect("undo"));
+    let now = svc.alerting().firing(&viewer).await.expect("firing");
+    assert_eq!(
+        now.iter().find(|a| a.name == "DiskFull").expect("listed").response,
+        Response::NotPaged
+    );
 }
 
 /// One Alertmanager webhook call with one alert; `ends` is `endsAt` (Go's zero time while

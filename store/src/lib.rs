@@ -6,6 +6,7 @@
 //! Every write that a user causes takes an [`AuditCtx`] and appends to the audit log in the
 //! same transaction: a write and its audit entry land together or not at all.
 
+pub mod acks;
 pub mod alerting;
 pub mod api_keys;
 pub mod audit;

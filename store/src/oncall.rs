@@ -792,7 +792,7 @@ async fn fetch_esc(conn: &mut AnyConnection, id: i64) -> Result<Escalation> {
     esc_from_row(&row)
 }
 
-async fn cancel_pending(conn: &mut AnyConnection, id: i64, why: &str) -> Result<()> {
+pub(crate) async fn cancel_pending(conn: &mut AnyConnection, id: i64, why: &str) -> Result<()> {
     sqlx::query(
         "UPDATE pages SET status = 'cancelled', detail = $2 WHERE escalation_id = $1 AND status = 'pending'",
     )

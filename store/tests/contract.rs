@@ -1991,6 +1991,47 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
         ]
     );
 
+    // Alert acknowledgements are by firing episode: acknowledging b's episode stops its run
+    // (once: a second one is refused), an episode nobody pages can be acknowledged too, and
+    // taking it back makes b's run page again from now.
+    let late = now + 30 * MIN;
+    let (by_ann, by_bob) = (as_user(&ann, late), as_user(&bob, late));
+    assert!(store.ack_alert("rule:7:200", &by_ann).await.expect("ack"));
+    assert!(!store.ack_alert("rule:7:200", &by_bob).await.expect("twice"));
+    let b_acked = store.escalation(b.id).await.expect("b");
+    assert_eq!(
+        (b_acked.acked_at_ms, b_acked.acked_by.as_deref(), b_acked.next_at_ms),
+        (Some(late), Some(by_ann.actor.as_str()), None)
+    );
+    assert!(store.ack_alert("rule:9:1", &by_bob).await.expect("not paged"));
+    let acks: Vec<(String, String)> = store
+        .alert_acks()
+        .await
+        .expect("acks")
+        .into_iter()
+        .map(|a| (a.subject_key, a.acked_by))
+        .collect();
+    assert_eq!(
+        acks,
+        [("rule:7:200".into(), by_ann.actor.clone()), ("rule:9:1".into(), by_bob.actor.clone())]
+    );
+    assert!(store.unack_alert("rule:7:200", &as_user(&ann, late + MIN)).await.expect("undo"));
+    let b_again = store.escalation(b.id).await.expect("b");
+    assert_eq!((b_again.acked_at_ms, b_again.next_at_ms), (None, Some(late + MIN)));
+    assert!(!store
+        .unack_alert("rule:7:200", &as_user(&ann, late + MIN))
+        .await
+        .expect("nothing left"));
+    let log = actions_and_targets(store, "alert.").await;
+    assert_eq!(
+        log,
+        [
+            ("alert.unack".to_owned(), "alert:rule:7:200".to_owned()),
+            ("alert.ack".to_owned(), "alert:rule:9:1".to_owned()),
+            ("alert.ack".to_owned(), "alert:rule:7:200".to_owned()),
+        ]
+    );
+
     // Deleting the policy takes its runs and their pages along.
     store
         .delete_escalation_policy(policy.id, &as_user(&ann, now + 60 * MIN))

@@ -35,6 +35,8 @@ pub struct FiringAlert {
     pub source: Source,
     /// Stable per label set: what an incident is opened from or linked to.
     pub fingerprint: String,
+    /// This firing episode: what an acknowledgement is keyed by.
+    pub episode_key: String,
     pub name: String,
     /// The level it is handled at (an outside alert's `severity` label read as a level,
     /// P2 when it names none).
@@ -93,8 +95,11 @@ impl FiringCounts {
     }
 }
 
-/// What an alert's escalation (if any) says about who answered.
-fn escalation_response(e: Option<&store::Escalation>) -> Response {
+/// Who answered an episode: its acknowledgement, else what its escalation (if any) says.
+fn response_of(ack: Option<&store::acks::AlertAck>, e: Option<&store::Escalation>) -> Response {
+    if let Some(a) = ack {
+        return Response::Acknowledged { by: a.acked_by.clone(), at_ms: a.acked_at_ms };
+    }
     match e {
         None => Response::NotPaged,
         Some(e) => match e.acked_at_ms {
@@ -146,11 +151,18 @@ impl crate::Alerting<'_> {
             .into_iter()
             .map(|e| (e.subject_key.clone(), e))
             .collect();
+        let acks: BTreeMap<String, store::acks::AlertAck> = self
+            .store
+            .alert_acks()
+            .await?
+            .into_iter()
+            .map(|a| (a.subject_key.clone(), a))
+            .collect();
         let mut out: Vec<FiringAlert> = active_alerts_of(&rules)
             .into_iter()
             .map(|a| {
-                let response =
-                    escalation_response(escalations.get(&crate::incidents::episode_key(&a)));
+                let key = crate::incidents::episode_key(&a);
+                let response = response_of(acks.get(&key), escalations.get(&key));
                 let value = rules.iter().find(|r| r.rule.id == a.rule_id).map_or_else(
                     || a.value.to_string(),
                     |r| format_rule_value(&r.rule.spec, a.value),
@@ -158,6 +170,7 @@ impl crate::Alerting<'_> {
                 FiringAlert {
                     source: Source::Rule(a.rule_id),
                     fingerprint: crate::notify::alert_fingerprint(a.rule_id, &a.labels),
+                    episode_key: key,
                     name: a.rule_name.clone(),
                     severity: a.severity,
                     severity_label: a.severity.as_str().into(),
@@ -173,7 +186,8 @@ impl crate::Alerting<'_> {
             .collect();
         for r in self.store.firing_external_alerts(self.now_ms()).await? {
             let o = crate::notify::external::Outside::read(r);
-            let response = escalation_response(escalations.get(&o.episode_key()));
+            let key = o.episode_key();
+            let response = response_of(acks.get(&key), escalations.get(&key));
             out.push(FiringAlert {
                 name: o.name(),
                 severity: o.severity,
@@ -186,11 +200,33 @@ impl crate::Alerting<'_> {
                 link: safe_link(&o.row.generator_url),
                 response,
                 fingerprint: o.row.fingerprint,
+                episode_key: key,
                 source: Source::Alertmanager(o.row.source),
             });
         }
         out.sort_by(|a, b| b.firing.cmp(&a.firing).then(b.since_ms.cmp(&a.since_ms)));
         Ok(out)
+    }
+}
+
+impl crate::Alerting<'_> {
+    /// Acknowledges a firing alert (responder), paged or not, by its firing episode: the
+    /// run paging for it stops and its notifications stop repeating. `false` when someone
+    /// had already. An episode that is not firing now is not found.
+    pub async fn acknowledge(&self, actor: &Caller, episode_key: &str) -> Result<bool> {
+        actor.require(Permission::Acknowledge)?;
+        let system = Caller::system("acknowledge");
+        if !self.firing(&system).await?.iter().any(|a| a.firing && a.episode_key == episode_key) {
+            return Err(crate::ServiceError::NotFound);
+        }
+        Ok(self.store.ack_alert(episode_key, &self.audit_ctx(actor)).await?)
+    }
+
+    /// Takes an acknowledgement back (responder): the alert counts as unanswered again and
+    /// a run it stopped pages again from its next step.
+    pub async fn unacknowledge(&self, actor: &Caller, episode_key: &str) -> Result<bool> {
+        actor.require(Permission::Acknowledge)?;
+        Ok(self.store.unack_alert(episode_key, &self.audit_ctx(actor)).await?)
     }
 }
 
@@ -202,6 +238,7 @@ mod tests {
         FiringAlert {
             source: Source::Rule(1),
             fingerprint: String::new(),
+            episode_key: String::new(),
             name: String::new(),
             severity: sev,
             severity_label: String::new(),

@@ -378,6 +378,7 @@ mod tests {
                 runbook_url: "https://wiki/ai".into(),
                 starts_at_ms: 0,
                 ends_at_ms: None,
+                acknowledged: false,
             }],
         }
     }

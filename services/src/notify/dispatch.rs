@@ -25,6 +25,9 @@ pub struct NotifyAlert {
     pub runbook_url: String,
     pub starts_at_ms: i64,
     pub ends_at_ms: Option<i64>,
+    /// Someone acknowledged this firing episode: it does not repeat by itself.
+    #[serde(default)]
+    pub acknowledged: bool,
 }
 
 /// What a group last sent, and when it may send next.
@@ -150,7 +153,10 @@ pub fn dispatch(
             current.iter().map(|a| (a.fingerprint.clone(), a.firing)).collect();
         let severity = current.iter().map(|a| a.severity).min().unwrap_or(Severity::P3);
         let changed = now_set != st.sent;
-        let repeat_due = any_firing
+        // An acknowledged alert stops the reminders: a group repeats while one of its
+        // firing alerts is unanswered (changes are still sent).
+        let unanswered = current.iter().any(|a| a.firing && !a.acknowledged);
+        let repeat_due = unanswered
             && st.last_sent_ms.is_some_and(|t| now_ms - t >= repeat_ms(&g.route, severity));
         if changed || repeat_due {
             st.seq += 1;
@@ -211,6 +217,7 @@ mod tests {
             runbook_url: String::new(),
             starts_at_ms: 0,
             ends_at_ms: None,
+            acknowledged: false,
         }
     }
 
@@ -245,6 +252,27 @@ mod tests {
         p.route.group_interval_ms = Some(interval * MIN);
         p.route.repeat_interval_ms = repeat.map(|r| r * MIN);
         p
+    }
+
+    #[test]
+    fn acknowledged_alerts_stop_repeating_but_changes_still_go_out() {
+        // "a" fires minutes 0..40 and is acknowledged from minute 15 (after its repeat at
+        // 11); "b" (its own group: grouped by alertname) fires unanswered from 25.
+        let sent = run(45, &policy(1, 1, Some(10)), &[], |m| {
+            let mut a = alert("a", Severity::P1, m < 40);
+            a.acknowledged = (15..40).contains(&m);
+            let mut out = vec![a];
+            if (25..40).contains(&m) {
+                out.push(alert("b", Severity::P1, true));
+            }
+            out
+        });
+        // a: 1 first, 11 repeat, none at 21 or 31 (acknowledged), 40 resolved (a change still
+        // goes out); b: 26 first, 36 repeat (unanswered).
+        assert_eq!(
+            sent,
+            vec![(1, true, 1), (11, true, 1), (26, true, 1), (36, true, 1), (40, false, 1)]
+        );
     }
 
     #[test]

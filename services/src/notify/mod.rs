@@ -297,6 +297,7 @@ impl crate::Notify<'_> {
                     runbook_url: spec.runbook_url.clone(),
                     starts_at_ms: i.fired_at_ms.unwrap_or(i.active_at_ms),
                     ends_at_ms: i.resolved_at_ms,
+                    acknowledged: false,
                     labels: all,
                 });
             }
@@ -317,9 +318,29 @@ impl crate::Notify<'_> {
                 runbook_url: o.annotations.get("runbook_url").cloned().unwrap_or_default(),
                 starts_at_ms: o.row.starts_at_ms,
                 ends_at_ms: (!o.row.firing).then_some(o.row.ends_at_ms.unwrap_or(now)),
+                acknowledged: false,
                 labels: o.routing_labels(),
                 fingerprint: o.row.fingerprint,
             });
+        }
+        // Acknowledged episodes (by an alert acknowledgement or their escalation's).
+        let acked: std::collections::BTreeSet<String> = self
+            .store
+            .alert_acks()
+            .await?
+            .into_iter()
+            .map(|a| a.subject_key)
+            .chain(
+                self.store
+                    .unresolved_escalations()
+                    .await?
+                    .into_iter()
+                    .filter(|e| e.acked_at_ms.is_some())
+                    .map(|e| e.subject_key),
+            )
+            .collect();
+        for a in &mut out {
+            a.acknowledged = a.firing && acked.contains(&episode_key(a));
         }
         Ok(out)
     }
@@ -515,6 +536,7 @@ impl crate::Notify<'_> {
                 runbook_url: String::new(),
                 starts_at_ms: now,
                 ends_at_ms: None,
+                acknowledged: false,
             }],
         };
         let key = format!("test-{id}-{now}");

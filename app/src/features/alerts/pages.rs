@@ -1,11 +1,12 @@
 //! `/alerts` (what is firing now), `/alerts/rules` (the rules), `/alerts/rules/:id` (the
 //! editor with its backtest preview; `new` for a new rule) and `/alerts/history`.
 
-use super::server_fns::{export_rules, firing_now, list_rules, FiringRow, ImportRules};
+use super::server_fns::{
+    export_rules, firing_now, list_rules, AckAlert, FiringRow, ImportRules, UnackAlert,
+};
 use crate::components::error_box;
 use crate::components::{EmptyState, Icon, IfCan, PageHeader};
 use crate::error::AppError;
-use crate::features::oncall::pages::AckButton;
 use crate::i18n::{t, Msg};
 use crate::session::use_me;
 use domain::Permission;
@@ -70,6 +71,42 @@ pub fn AlertsPage() -> impl IntoView {
     }
 }
 
+/// Acknowledge a firing alert, or take the acknowledgement back (responders).
+#[component]
+fn AckToggle(key: String, undo: bool, on_done: Callback<()>) -> impl IntoView {
+    let ack = ServerAction::<AckAlert>::new();
+    let unack = ServerAction::<UnackAlert>::new();
+    Effect::new(move |_| {
+        if matches!(ack.value().get(), Some(Ok(_))) || matches!(unack.value().get(), Some(Ok(_))) {
+            on_done.run(());
+        }
+    });
+    let key = StoredValue::new(key);
+    let error = move || ack.value().get().or_else(|| unack.value().get()).and_then(Result::err);
+    view! {
+        <IfCan can=Permission::Acknowledge>
+            {if undo {
+                view! {
+                    <button type="button" class="btn btn-ghost btn-small" data-testid="unack"
+                        disabled=move || unack.pending().get()
+                        on:click=move |_| { unack.dispatch(UnackAlert { episode_key: key.get_value() }); }>
+                        {t(Msg::Undo)}
+                    </button>
+                }.into_any()
+            } else {
+                view! {
+                    <button type="button" class="btn btn-primary btn-small" data-testid="ack"
+                        disabled=move || ack.pending().get()
+                        on:click=move |_| { ack.dispatch(AckAlert { episode_key: key.get_value() }); }>
+                        {t(Msg::OncallAck)}
+                    </button>
+                }.into_any()
+            }}
+            {move || error().map(error_box)}
+        </IfCan>
+    }
+}
+
 fn firing_row(a: FiringRow, refresh: Callback<()>) -> impl IntoView {
     let state = if a.firing {
         view! { <span class="badge state-firing">{t(Msg::StateFiring)}</span> }.into_any()
@@ -86,10 +123,17 @@ fn firing_row(a: FiringRow, refresh: Callback<()>) -> impl IntoView {
         }
         (None, None) => view! { <span>{a.name.clone()}</span> }.into_any(),
     };
-    let response = match (a.acked_by.clone(), a.escalation_id) {
-        (Some(by), _) => view! { <span class="badge badge-muted" data-testid="acked">{t(Msg::OncallAcknowledged)}</span>" "<span class="muted small">{by}</span> }.into_any(),
-        (None, Some(id)) => view! { <span class="badge state-firing">{t(Msg::Paging)}</span>" "<AckButton id=id on_done=refresh /> }.into_any(),
-        (None, None) => view! { <span class="muted small">{t(Msg::NotPaged)}</span> }.into_any(),
+    let response = match a.acked_by.clone() {
+        Some(by) => view! {
+            <span class="badge badge-muted" data-testid="acked">{t(Msg::OncallAcknowledged)}</span>" "
+            <span class="muted small">{by}</span>" "
+            <AckToggle key=a.episode_key.clone() undo=true on_done=refresh />
+        }.into_any(),
+        None if a.firing => view! {
+            {a.escalation_id.map(|_| view! { <span class="badge state-firing">{t(Msg::Paging)}</span>" " })}
+            <AckToggle key=a.episode_key.clone() undo=false on_done=refresh />
+        }.into_any(),
+        None => view! { <span class="muted small">{t(Msg::NotPaged)}</span> }.into_any(),
     };
     let source = if a.rule_id.is_some() { "vigil" } else { "alertmanager" };
     let silence = format!("/alerts/silences?matchers={}", urlencode(&a.silence_matchers));

@@ -102,6 +102,8 @@ pub struct FiringRow {
     /// `vigil`, or the source an Alertmanager alert came in as.
     pub source: String,
     pub fingerprint: String,
+    /// This firing episode: what Acknowledge and Undo send.
+    pub episode_key: String,
     pub name: String,
     /// `P0`–`P3` (an outside alert's `severity` label read as a level; P2 when it names none).
     pub severity: String,
@@ -163,6 +165,7 @@ pub async fn firing_now() -> Result<FiringList, AppError> {
                 Source::Alertmanager(s) => s.clone(),
             },
             fingerprint: a.fingerprint.clone(),
+            episode_key: a.episode_key.clone(),
             name: a.name.clone(),
             severity: a.severity.as_str().into(),
             firing: a.firing,
@@ -188,6 +191,20 @@ pub async fn firing_now() -> Result<FiringList, AppError> {
         pending: c.pending,
         unacknowledged: c.unacknowledged,
     })
+}
+
+/// Acknowledges a firing alert, paged or not (responder).
+#[server(prefix = "/rpc", endpoint = "alerts/ack")]
+pub async fn ack_alert(episode_key: String) -> Result<bool, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.alerting().acknowledge(&actor, &episode_key).await?)
+}
+
+/// Takes an acknowledgement back (responder).
+#[server(prefix = "/rpc", endpoint = "alerts/unack")]
+pub async fn unack_alert(episode_key: String) -> Result<bool, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.alerting().unacknowledge(&actor, &episode_key).await?)
 }
 
 /// The navigation's firing badge, polled by the browser (viewer).
