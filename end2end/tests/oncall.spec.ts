@@ -164,4 +164,19 @@ test("an editor builds a schedule, an override changes who is on call now, and a
   const firingRow = page.getByTestId("active-alerts").locator("tr", { hasText: `E2E paging rule ${testInfo.retry}` });
   await expect(firingRow.getByTestId("acked")).toHaveCount(1);
   await expect(firingRow).toContainText(EDITOR.email);
+
+  // Declaring an incident with that policy pages through it; after a reload (server
+  // rendered, then hydrated) the incident shows who was paged.
+  await page.goto("/incidents/new");
+  await hydrated(page);
+  await page.fill("input[name=title]", `E2E paged incident ${testInfo.retry}`);
+  await page.press("input[name=title]", "Tab");
+  await page.getByTestId("declare-policy").selectOption({ label: `E2E paging ${testInfo.retry}` });
+  await page.getByTestId("declare-submit").click();
+  await page.waitForURL(/\/incidents\/INC-/);
+  await expect(async () => {
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByTestId("incident-paging")).toContainText("Pat Viewer", { timeout: 2_000 });
+  }).toPass({ timeout: 40_000 });
 });

@@ -361,39 +361,58 @@ fn AlertsPanel(v: IncidentView) -> impl IntoView {
 fn PagingPanel(code: String) -> impl IntoView {
     let more = ServerAction::<PageMore>::new();
     let code = StoredValue::new(code);
-    let runs =
-        Resource::new(move || more.version().get(), move |_| incident_paging(code.get_value()));
+    // The runs and the policy picker's options in one resource: a resource of its own
+    // inside the <select> of a streamed chunk does not hydrate.
+    let data = Resource::new(
+        move || more.version().get(),
+        move |_| async move {
+            let runs = incident_paging(code.get_value()).await?;
+            let policies =
+                crate::features::oncall::server_fns::policy_options().await.unwrap_or_default();
+            Ok::<_, AppError>((runs, policies))
+        },
+    );
     let chosen = RwSignal::new(None::<i64>);
-    let refresh = Callback::new(move |_| runs.refetch());
+    let refresh = Callback::new(move |_| data.refetch());
     view! {
         <section class="card" data-testid="incident-paging">
             <h2>{t(Msg::PagedPeople)}</h2>
             <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
                 {move || Suspend::new(async move {
-                    match runs.await {
-                        Err(e) => error_box(e),
-                        Ok(rows) if rows.is_empty() => view! { <p class="muted">{t(Msg::NobodyPaged)}</p> }.into_any(),
-                        Ok(rows) => crate::features::oncall::pages::escalation_table(rows, refresh),
-                    }
+                    let (rows, policies) = match data.await {
+                        Err(e) => return error_box(e),
+                        Ok(d) => d,
+                    };
+                    let table = if rows.is_empty() {
+                        view! { <p class="muted">{t(Msg::NobodyPaged)}</p> }.into_any()
+                    } else {
+                        crate::features::oncall::pages::escalation_table(rows, refresh)
+                    };
+                    let policies = StoredValue::new(policies);
+                    view! {
+                        {table}
+                        <IfCan can=Permission::RespondToIncidents>
+                            <div class="form-row page-more">
+                                <select aria-label=t(Msg::PageMore) data-testid="page-more-policy"
+                                    on:change=move |ev| chosen.set(event_target_value(&ev).parse().ok())>
+                                    <option value="">"—"</option>
+                                    {policies.get_value().into_iter().map(|p| view! {
+                                        <option value=p.id.to_string()>{p.name}</option>
+                                    }).collect_view()}
+                                </select>
+                                <button type="button" class="btn btn-small" data-testid="page-more"
+                                    disabled=move || chosen.get().is_none() || more.pending().get()
+                                    on:click=move |_| {
+                                        if let Some(policy_id) = chosen.get_untracked() {
+                                            more.dispatch(PageMore { code: code.get_value(), policy_id });
+                                        }
+                                    }>{t(Msg::PageMore)}</button>
+                            </div>
+                            {move || more.value().get().and_then(Result::err).map(error_box)}
+                        </IfCan>
+                    }.into_any()
                 })}
             </Transition>
-            <IfCan can=Permission::RespondToIncidents>
-                <div class="form-row page-more">
-                    <select aria-label=t(Msg::PageMore) data-testid="page-more-policy"
-                        on:change=move |ev| chosen.set(event_target_value(&ev).parse().ok())>
-                        <option value="">"—"</option>
-                        <crate::features::oncall::pages::PolicyOptions />
-                    </select>
-                    <button type="button" class="btn btn-small" data-testid="page-more"
-                        disabled=move || chosen.get().is_none() || more.pending().get()
-                        on:click=move |_| {
-                            if let Some(policy_id) = chosen.get_untracked() {
-                                more.dispatch(PageMore { code: code.get_value(), policy_id });
-                            }
-                        }>{t(Msg::PageMore)}</button>
-                </div>
-                {move || more.value().get().and_then(Result::err).map(error_box)}
-            </IfCan>
         </section>
     }
 }
