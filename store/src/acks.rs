@@ -3,13 +3,12 @@
 //! it back makes the run page again from its next step. Audited in the same transaction.
 
 use crate::audit::{self, AuditCtx};
-use crate::oncall::cancel_pending;
+use crate::oncall::{stop_run, RunOf};
 use crate::{Result, Store};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 /// Who acknowledged one firing episode, and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct AlertAck {
     pub subject_key: String,
     pub acked_at_ms: i64,
@@ -35,21 +34,7 @@ impl Store {
         if res.rows_affected() == 0 {
             return Ok(false);
         }
-        let run: Option<i64> = sqlx::query(
-            "UPDATE escalations SET acked_at_ms = $2, acked_by = $3, acked_user_id = $4, next_at_ms = NULL
-             WHERE subject_key = $1 AND acked_at_ms IS NULL AND resolved_at_ms IS NULL RETURNING id",
-        )
-        .bind(key)
-        .bind(ctx.at_ms)
-        .bind(&ctx.actor)
-        .bind(ctx.user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get("id"))
-        .transpose()?;
-        if let Some(id) = run {
-            cancel_pending(&mut tx, id, "acknowledged").await?;
-        }
+        stop_run(&mut tx, RunOf::Subject(key), ctx).await?;
         let after = AlertAck {
             subject_key: key.to_owned(),
             acked_at_ms: ctx.at_ms,
@@ -74,21 +59,13 @@ impl Store {
     /// now. `false` when there was nothing to take back.
     pub async fn unack_alert(&self, key: &str, ctx: &AuditCtx) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let before = sqlx::query(
-            "DELETE FROM alert_acks WHERE subject_key = $1 RETURNING acked_at_ms, acked_by, acked_user_id",
+        let before: Option<AlertAck> = sqlx::query_as(
+            "DELETE FROM alert_acks WHERE subject_key = $1
+             RETURNING subject_key, acked_at_ms, acked_by, acked_user_id",
         )
         .bind(key)
         .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| -> Result<AlertAck> {
-            Ok(AlertAck {
-                subject_key: key.to_owned(),
-                acked_at_ms: r.try_get("acked_at_ms")?,
-                acked_by: r.try_get("acked_by")?,
-                acked_user_id: r.try_get("acked_user_id")?,
-            })
-        })
-        .transpose()?;
+        .await?;
         let reopened = sqlx::query(
             "UPDATE escalations SET acked_at_ms = NULL, acked_by = NULL, acked_user_id = NULL, next_at_ms = $2
              WHERE subject_key = $1 AND acked_at_ms IS NOT NULL AND resolved_at_ms IS NULL",
@@ -116,20 +93,10 @@ impl Store {
 
     /// Every acknowledgement on record, by key.
     pub async fn alert_acks(&self) -> Result<Vec<AlertAck>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT subject_key, acked_at_ms, acked_by, acked_user_id FROM alert_acks ORDER BY subject_key",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AlertAck {
-                    subject_key: r.try_get("subject_key")?,
-                    acked_at_ms: r.try_get("acked_at_ms")?,
-                    acked_by: r.try_get("acked_by")?,
-                    acked_user_id: r.try_get("acked_user_id")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 }

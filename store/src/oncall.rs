@@ -698,20 +698,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let before = fetch_esc(&mut tx, id).await?;
         // The condition is in the UPDATE: of two acknowledgements at once, one wins.
-        let res = sqlx::query(
-            "UPDATE escalations SET acked_at_ms = $2, acked_by = $3, acked_user_id = $4, next_at_ms = NULL
-             WHERE id = $1 AND acked_at_ms IS NULL AND resolved_at_ms IS NULL",
-        )
-        .bind(id)
-        .bind(ctx.at_ms)
-        .bind(&ctx.actor)
-        .bind(ctx.user_id)
-        .execute(&mut *tx)
-        .await?;
-        if res.rows_affected() == 0 {
+        if stop_run(&mut tx, RunOf::Id(id), ctx).await?.is_none() {
             return Ok(false);
         }
-        cancel_pending(&mut tx, id, "acknowledged").await?;
         let after = fetch_esc(&mut tx, id).await?;
         audit::append(
             &mut tx,
@@ -790,6 +779,47 @@ async fn fetch_esc(conn: &mut AnyConnection, id: i64) -> Result<Escalation> {
         .await?
         .ok_or(StoreError::NotFound)?;
     esc_from_row(&row)
+}
+
+/// Which run to stop.
+pub(crate) enum RunOf<'a> {
+    Id(i64),
+    /// The run of a firing episode (its subject key), if any.
+    Subject(&'a str),
+}
+
+/// Acknowledges a run still paging — no further steps, pending pages cancelled — and
+/// says which one; `None` when none was (already acknowledged, resolved, or no run).
+pub(crate) async fn stop_run(
+    conn: &mut AnyConnection,
+    run: RunOf<'_>,
+    ctx: &AuditCtx,
+) -> Result<Option<i64>> {
+    let (cond, key) = match run {
+        RunOf::Id(id) => ("id = $1", id.to_string()),
+        RunOf::Subject(k) => ("subject_key = $1", k.to_owned()),
+    };
+    let sql = format!(
+        "UPDATE escalations SET acked_at_ms = $2, acked_by = $3, acked_user_id = $4, next_at_ms = NULL
+         WHERE {cond} AND acked_at_ms IS NULL AND resolved_at_ms IS NULL RETURNING id"
+    );
+    let mut q = sqlx::query(&sql);
+    q = match run {
+        RunOf::Id(id) => q.bind(id),
+        RunOf::Subject(_) => q.bind(key),
+    };
+    let id: Option<i64> = q
+        .bind(ctx.at_ms)
+        .bind(&ctx.actor)
+        .bind(ctx.user_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get("id"))
+        .transpose()?;
+    if let Some(id) = id {
+        cancel_pending(conn, id, "acknowledged").await?;
+    }
+    Ok(id)
 }
 
 pub(crate) async fn cancel_pending(conn: &mut AnyConnection, id: i64, why: &str) -> Result<()> {

@@ -83,25 +83,23 @@ fn AckToggle(key: String, undo: bool, on_done: Callback<()>) -> impl IntoView {
     });
     let key = StoredValue::new(key);
     let error = move || ack.value().get().or_else(|| unack.value().get()).and_then(Result::err);
+    let pending = move || if undo { unack.pending().get() } else { ack.pending().get() };
+    let (label, testid, class) = if undo {
+        (Msg::Undo, "unack", "btn btn-ghost btn-small")
+    } else {
+        (Msg::OncallAck, "ack", "btn btn-primary btn-small")
+    };
+    let click = move |_| {
+        let episode_key = key.get_value();
+        if undo {
+            unack.dispatch(UnackAlert { episode_key });
+        } else {
+            ack.dispatch(AckAlert { episode_key });
+        }
+    };
     view! {
         <IfCan can=Permission::Acknowledge>
-            {if undo {
-                view! {
-                    <button type="button" class="btn btn-ghost btn-small" data-testid="unack"
-                        disabled=move || unack.pending().get()
-                        on:click=move |_| { unack.dispatch(UnackAlert { episode_key: key.get_value() }); }>
-                        {t(Msg::Undo)}
-                    </button>
-                }.into_any()
-            } else {
-                view! {
-                    <button type="button" class="btn btn-primary btn-small" data-testid="ack"
-                        disabled=move || ack.pending().get()
-                        on:click=move |_| { ack.dispatch(AckAlert { episode_key: key.get_value() }); }>
-                        {t(Msg::OncallAck)}
-                    </button>
-                }.into_any()
-            }}
+            <button type="button" class=class data-testid=testid disabled=pending on:click=click>{t(label)}</button>
             {move || error().map(error_box)}
         </IfCan>
     }
