@@ -3,6 +3,7 @@
 //! it back makes the run page again from its next step. Audited in the same transaction.
 
 use crate::audit::{self, AuditCtx};
+use crate::give_up;
 use crate::oncall::{stop_run, RunOf};
 use crate::{Result, Store};
 use serde::{Deserialize, Serialize};
@@ -32,7 +33,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
-            return Ok(false);
+            return give_up(tx, false).await;
         }
         stop_run(&mut tx, RunOf::Subject(key), ctx).await?;
         let after = AlertAck {
@@ -76,7 +77,7 @@ impl Store {
         .await?
         .rows_affected();
         if before.is_none() && reopened == 0 {
-            return Ok(false);
+            return give_up(tx, false).await;
         }
         audit::append::<_, ()>(
             &mut tx,

@@ -3,6 +3,7 @@
 //! services decided, with an optimistic `version` on incidents and postmortems.
 
 use crate::audit::{self, AuditCtx};
+use crate::give_up;
 use crate::{one_row, Result, Store, StoreError};
 use domain::alerting::Severity;
 use domain::incident::postmortem::{ActionKind, ActionSpec, ActionStatus, PmStatus, Postmortem};
@@ -628,7 +629,7 @@ impl Store {
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         if !insert_link(&mut tx, incident.id, alert).await? {
-            return Ok(false);
+            return give_up(tx, false).await;
         }
         append_entries(&mut tx, incident.id, &[link_entry(alert)], ctx).await?;
         audit::append::<(), _>(

@@ -233,6 +233,14 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
 }
 
 /// Expects exactly one affected row, otherwise `NotFound`.
+/// Ends a transaction that has nothing to keep and returns `value`. Rolling back at once
+/// matters: a dropped transaction keeps SQLite's write lock until its connection is used
+/// again, and other writers wait for it (then fail with "database is locked").
+pub(crate) async fn give_up<T>(tx: sqlx::Transaction<'_, sqlx::Any>, value: T) -> Result<T> {
+    tx.rollback().await?;
+    Ok(value)
+}
+
 pub(crate) fn one_row(res: AnyQueryResult) -> Result<()> {
     if res.rows_affected() == 0 {
         Err(StoreError::NotFound)

@@ -4,6 +4,7 @@
 //! set of queries ([`Doc`]).
 
 use crate::audit::{self, AuditCtx};
+use crate::give_up;
 use crate::{one_row, Result, Store, StoreError};
 use domain::oncall::escalation::{Method, NotifyRule, PolicySpec};
 use domain::oncall::{Override, ScheduleSpec};
@@ -580,7 +581,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(id) = id else {
-            return Ok(None);
+            return give_up(tx, None).await;
         };
         let esc = fetch_esc(&mut tx, id).await?;
         audit::append::<(), _>(
@@ -672,7 +673,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if res.rows_affected() == 0 {
-            return Ok(false);
+            return give_up(tx, false).await;
         }
         for p in pages {
             sqlx::query(
@@ -699,7 +700,7 @@ impl Store {
         let before = fetch_esc(&mut tx, id).await?;
         // The condition is in the UPDATE: of two acknowledgements at once, one wins.
         if stop_run(&mut tx, RunOf::Id(id), ctx).await?.is_none() {
-            return Ok(false);
+            return give_up(tx, false).await;
         }
         let after = fetch_esc(&mut tx, id).await?;
         audit::append(
