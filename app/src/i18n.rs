@@ -219,7 +219,6 @@ messages! {
     ReadOnlyProbe => "Editors can change probes.", "编辑者才能修改探测。";
     LatencyChart => "Latency, 24 h (failed checks shaded)", "24 小时延迟（失败检查以阴影标出）";
     PromqlHint => "Every series of the result is an alert instance (its labels identify it); use a threshold or no-data condition. Needs VIGIL_PROMETHEUS_URL.", "结果中的每条序列都是一个告警实例（由其标签区分）；请使用阈值或无数据条件。需要配置 VIGIL_PROMETHEUS_URL。";
-    FromAlertmanager => "From Alertmanager", "来自 Alertmanager";
     Notifications => "Notifications", "通知";
     NoSilences => "No silences. Silence alerts during maintenance or while an incident is being handled.", "暂无静默。维护或处理事故期间可静默告警。";
     Matchers => "Matchers", "匹配条件";

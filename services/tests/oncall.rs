@@ -195,16 +195,16 @@ async fn p0_pages_primary_then_secondary_until_acknowledged() {
     assert!(t[0].contains("[P0] AI success low"), "{}", t[0]);
     assert!(t[0].contains("https://vigil.example.com/ack/"), "{}", t[0]);
 
-    // The firing alert knows its escalation (the Firing now page's Acknowledge button).
+    // The firing alert knows its escalation: the run is keyed by the alert's episode, and
+    // the firing list (home card, badge, firing page) says it is paging, unanswered.
     let active = svc.alerting().active_alerts(&editor).await.expect("active");
-    let by_alert = svc.oncall().open_escalations_by_alert(&editor).await.expect("paging");
-    assert_eq!(by_alert.len(), 1);
-    assert!(by_alert.contains_key(&services::incidents::episode_key(&active[0])));
-    // The firing list (home card, badge, firing page) says it is paging, unanswered.
+    let runs = svc.oncall().escalations(&viewer, 10).await.expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].escalation.subject_key, services::incidents::episode_key(&active[0]));
     let now = svc.alerting().firing(&viewer).await.expect("firing");
     assert_eq!(now.len(), 1);
-    let paging_id = by_alert.values().next().copied().expect("run");
-    assert_eq!(now[0].response, Response::Paging { escalation_id: paging_id });
+    assert_eq!(now[0].episode_key, runs[0].escalation.subject_key);
+    assert_eq!(now[0].response, Response::Paging { escalation_id: runs[0].escalation.id });
     assert_eq!(FiringCounts::of(&now).unacknowledged, 1);
 
     // No ack for 4 minutes: nothing more.
@@ -664,6 +664,15 @@ async fn alertmanager_alerts_are_routed_and_escalated() {
         other => panic!("a missing escalation policy must be refused: {other:?}"),
     }
     routing.route.routes[0] = route(policy);
+    // P0 incidents page through the same policy.
+    routing.route.routes.insert(
+        1,
+        Route {
+            matchers: parse_matchers(r#"source="incident", severity="P0""#).expect("matchers"),
+            escalation_policy_id: Some(policy),
+            ..Route::default()
+        },
+    );
     svc.notify().set_notification_policy(&admin, &routing, version).await.expect("saved");
 
     // Two database alerts arrive from Alertmanager.
@@ -700,6 +709,21 @@ async fn alertmanager_alerts_are_routed_and_escalated() {
         "{:?}",
         disk.response
     );
+
+    // An incident opened from DiskFull is P0 (its `critical`, as listed and routed), its IC
+    // is the on-call, and it pages nobody twice: the alert's own run already pages the
+    // same people through the same policy.
+    let inc = svc
+        .incidents()
+        .incident_from_alert(&primary, "alertmanager", None, "f-disk")
+        .await
+        .expect("incident");
+    assert_eq!(inc.fields.severity, Severity::P0);
+    assert_eq!(
+        inc.roles.get(&domain::incident::IncidentRole::Commander),
+        Some(&vec![primary.user_id().expect("a person")])
+    );
+    assert!(svc.incidents().incident_paging(&viewer, &inc.code).await.expect("paging").is_empty());
 
     // Alertmanager resolves TooManyConnections: its run ends, nobody is paged again.
     clock.advance_ms(2 * MIN);

@@ -796,18 +796,18 @@ pub(crate) async fn stop_run(
     run: RunOf<'_>,
     ctx: &AuditCtx,
 ) -> Result<Option<i64>> {
-    let (cond, key) = match run {
-        RunOf::Id(id) => ("id = $1", id.to_string()),
-        RunOf::Subject(k) => ("subject_key = $1", k.to_owned()),
+    let cond = match run {
+        RunOf::Id(_) => "id = $1",
+        RunOf::Subject(_) => "subject_key = $1",
     };
     let sql = format!(
         "UPDATE escalations SET acked_at_ms = $2, acked_by = $3, acked_user_id = $4, next_at_ms = NULL
          WHERE {cond} AND acked_at_ms IS NULL AND resolved_at_ms IS NULL RETURNING id"
     );
-    let mut q = sqlx::query(&sql);
-    q = match run {
+    let q = sqlx::query(&sql);
+    let q = match run {
         RunOf::Id(id) => q.bind(id),
-        RunOf::Subject(_) => q.bind(key),
+        RunOf::Subject(key) => q.bind(key),
     };
     let id: Option<i64> = q
         .bind(ctx.at_ms)

@@ -215,8 +215,7 @@ impl crate::Alerting<'_> {
     /// had already. An episode that is not firing now is not found.
     pub async fn acknowledge(&self, actor: &Caller, episode_key: &str) -> Result<bool> {
         actor.require(Permission::Acknowledge)?;
-        let system = Caller::system("acknowledge");
-        if !self.firing(&system).await?.iter().any(|a| a.firing && a.episode_key == episode_key) {
+        if !self.firing(actor).await?.iter().any(|a| a.firing && a.episode_key == episode_key) {
             return Err(crate::ServiceError::NotFound);
         }
         Ok(self.store.ack_alert(episode_key, &self.audit_ctx(actor)).await?)

@@ -27,7 +27,6 @@ impl crate::Incidents<'_> {
         Ok(vigil_link(&a, now))
     }
 
-    /// The alert link for an alert received from Alertmanager.
     /// The alert an incident is opened from or linked to: a Vigil rule's series or an
     /// Alertmanager alert, by fingerprint.
     async fn alert_link(
@@ -46,6 +45,7 @@ impl crate::Incidents<'_> {
         }
     }
 
+    /// The alert link for an alert received from Alertmanager.
     async fn external_alert_link(&self, actor: &Caller, fingerprint: &str) -> Result<AlertLink> {
         let now = self.now_ms();
         let a = self
@@ -55,11 +55,8 @@ impl crate::Incidents<'_> {
             .into_iter()
             .find(|a| a.fingerprint == fingerprint)
             .ok_or_else(|| ServiceError::invalid("alert", "that alert is no longer firing"))?;
-        let severity = a
-            .labels
-            .get("severity")
-            .and_then(|s| Severity::parse(&s.to_ascii_uppercase()))
-            .unwrap_or(Severity::P2);
+        // The level the alert is routed and listed at (`critical` is P0, as on the firing page).
+        let severity = crate::notify::external::outside_level(&a.labels);
         Ok(AlertLink {
             fingerprint: format!("{}@{}", a.fingerprint, a.starts_at_ms),
             source: "alertmanager".into(),
@@ -97,7 +94,7 @@ impl crate::Incidents<'_> {
             reporter: actor.name.clone(),
         };
         let inc = self.store.create_incident(&new, Some(&link), &actor.audit(now)).await?;
-        self.page_for_opened(&inc, &link.fingerprint, policy, &actor.audit(now)).await?;
+        self.page_for_opened(&inc, &link, policy, &actor.audit(now)).await?;
         Ok(inc)
     }
 
@@ -162,7 +159,7 @@ impl crate::Incidents<'_> {
             };
             let ctx = self.system_ctx("engine");
             let inc = self.store.create_incident(&new, Some(&link), &ctx).await?;
-            self.page_for_opened(&inc, &link.fingerprint, policy, &ctx).await?;
+            self.page_for_opened(&inc, &link, policy, &ctx).await?;
             tracing::info!(incident = %inc.code, rule = %a.rule_name, "incident opened by a firing alert");
             opened.push(inc.code);
         }
@@ -190,11 +187,7 @@ fn vigil_link(a: &crate::alerting::ActiveAlert, now_ms: i64) -> AlertLink {
 /// A firing episode of an alert: the same series firing again later is a new episode.
 /// Incidents link to it and escalations run once per episode.
 pub fn episode_key(a: &crate::alerting::ActiveAlert) -> String {
-    format!(
-        "{}@{}",
-        crate::notify::alert_fingerprint(a.rule_id, &a.labels),
-        a.fired_at_ms.unwrap_or(a.active_at_ms)
-    )
+    crate::notify::rule_episode_key(a.rule_id, &a.labels, a.fired_at_ms.unwrap_or(a.active_at_ms))
 }
 
 fn alert_fields(link: &AlertLink) -> IncidentFields {

@@ -13,7 +13,7 @@ use crate::Result;
 use crate::{Caller, ServiceError};
 use chrono::TimeZone;
 use chrono_tz::Tz;
-use domain::alerting::{AlertState, Severity};
+use domain::alerting::AlertState;
 use domain::incident::{
     checklist, sla, validate_note, validate_roles, ChecklistItem, Checkpoint, EntryKind,
     IncidentFields, IncidentRole, Roles, Sla, Status,

@@ -101,13 +101,19 @@ impl crate::Incidents<'_> {
     pub(crate) async fn page_for_opened(
         &self,
         inc: &Incident,
-        alert_key: &str,
+        link: &AlertLink,
         policy: Option<EscalationPolicy>,
         ctx: &AuditCtx,
     ) -> Result<()> {
         let Some(p) = policy else { return Ok(()) };
+        // The alert's own run is keyed by its episode: a link's fingerprint (`fp@start`)
+        // for Vigil's rules, and with the received-alert prefix for Alertmanager's.
+        let alert_run = match link.rule_id {
+            Some(_) => link.fingerprint.clone(),
+            None => format!("{}{}", crate::notify::external::OUTSIDE_KEY_PREFIX, link.fingerprint),
+        };
         let runs = self.store.unresolved_escalations().await?;
-        if !runs.iter().any(|e| e.subject_key == alert_key && e.policy_id == p.id) {
+        if !runs.iter().any(|e| e.subject_key == alert_run && e.policy_id == p.id) {
             self.start_incident_paging(inc, &p, ctx).await?;
         }
         Ok(())

@@ -57,8 +57,7 @@ impl Outside {
     pub fn read(row: ExternalAlert) -> Outside {
         let labels: Labels = serde_json::from_str(&row.labels).unwrap_or_default();
         let annotations: Labels = serde_json::from_str(&row.annotations).unwrap_or_default();
-        let severity =
-            labels.get("severity").and_then(|s| Severity::from_label(s)).unwrap_or(Severity::P2);
+        let severity = outside_level(&labels);
         Outside { row, labels, annotations, severity }
     }
 
@@ -95,8 +94,19 @@ impl Outside {
 
     /// The firing episode: what an escalation and an acknowledgement are keyed by.
     pub fn episode_key(&self) -> String {
-        format!("{OUTSIDE_KEY_PREFIX}{}@{}", self.row.fingerprint, self.row.starts_at_ms)
+        outside_episode_key(&self.row.fingerprint, self.row.starts_at_ms)
     }
+}
+
+/// The level a received alert is handled at: its `severity` label read as a level
+/// ([`Severity::from_label`]), P2 when the label names none.
+pub fn outside_level(labels: &Labels) -> Severity {
+    labels.get("severity").and_then(|s| Severity::from_label(s)).unwrap_or(Severity::P2)
+}
+
+/// A received alert's firing episode: its fingerprint and when it began.
+pub fn outside_episode_key(fingerprint: &str, starts_at_ms: i64) -> String {
+    format!("{OUTSIDE_KEY_PREFIX}{fingerprint}@{starts_at_ms}")
 }
 
 /// Escalations of outside alerts have subject keys that start with this.

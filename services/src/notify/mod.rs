@@ -78,21 +78,29 @@ fn silence_from_row(r: &SilenceRow) -> Result<Silence> {
     })
 }
 
-/// The identity of one alert instance (rule + labels), as notifications and incident links
-/// use it.
 /// The firing episode an escalation and an acknowledgement are keyed by: the alert and
 /// when it began firing (a new episode pages again).
 pub fn episode_key(a: &NotifyAlert) -> String {
     match a.rule_id {
-        // As `incidents::episode_key` has it: the rule and every label of the alert.
-        Some(rule_id) => format!("{}@{}", alert_fingerprint(rule_id, &a.labels), a.starts_at_ms),
-        None => format!("{}{}@{}", external::OUTSIDE_KEY_PREFIX, a.fingerprint, a.starts_at_ms),
+        Some(rule_id) => rule_episode_key(rule_id, &a.labels, a.starts_at_ms),
+        None => external::outside_episode_key(&a.fingerprint, a.starts_at_ms),
     }
+}
+
+/// A rule's firing episode: the rule and every label of the alert, and when it began.
+pub fn rule_episode_key(
+    rule_id: i64,
+    labels: &domain::alerting::Labels,
+    started_ms: i64,
+) -> String {
+    format!("{}@{}", alert_fingerprint(rule_id, labels), started_ms)
 }
 
 /// How long an ended outside alert stays in the dispatcher's view (its resolved notice).
 const OUTSIDE_RESOLVED_KEPT_MS: i64 = 3_600_000;
 
+/// The identity of one alert instance (rule + labels), as notifications and incident links
+/// use it.
 pub fn alert_fingerprint(rule_id: i64, labels: &domain::alerting::Labels) -> String {
     let mut h = Sha256::new();
     h.update(rule_id.to_le_bytes());
@@ -270,8 +278,16 @@ impl crate::Notify<'_> {
 
     /// Firing alerts and those resolved within the retention, from the rules' states.
     pub async fn notify_alerts(&self) -> Result<Vec<NotifyAlert>> {
+        self.notify_alerts_of(&self.store.rules_with_state().await?).await
+    }
+
+    /// [`Self::notify_alerts`] for rules already read.
+    pub(crate) async fn notify_alerts_of(
+        &self,
+        rules: &[store::RuleWithState],
+    ) -> Result<Vec<NotifyAlert>> {
         let mut out = Vec::new();
-        for r in self.store.rules_with_state().await? {
+        for r in rules {
             let spec = &r.rule.spec;
             for (labels, i) in &r.state.instances {
                 let firing = match i.state {

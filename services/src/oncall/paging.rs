@@ -142,14 +142,8 @@ impl crate::Oncall<'_> {
         let now = self.now_ms();
         let schedules = self.store.schedules().await?;
         let overrides = self.store.overrides(None, now, now + 1).await?;
-        let on_call = |id: i64| {
-            schedules
-                .iter()
-                .find(|s| s.id == id)
-                .and_then(|s| final_of(s, &overrides, now, now + 1).first().and_then(|x| x.user_id))
-        };
         let by_schedule = step.targets.iter().find_map(|t| match t {
-            Target::Schedule(id) => on_call(*id),
+            Target::Schedule(id) => on_call_now(&schedules, &overrides, *id, now),
             Target::User(_) => None,
         });
         Ok(by_schedule.or_else(|| {
@@ -177,14 +171,13 @@ impl crate::Oncall<'_> {
         let mut firing = BTreeSet::new();
         if !policies.is_empty() {
             let (routing, _) = self.notify().policy_in_force().await?;
-            let own: BTreeMap<i64, i64> = self
-                .store
-                .rules_with_state()
-                .await?
+            let rules = self.store.rules_with_state().await?;
+            let own: BTreeMap<i64, i64> = rules
                 .iter()
                 .filter_map(|r| r.rule.spec.escalation_policy_id.map(|p| (r.rule.id, p)))
                 .collect();
-            for a in self.notify().notify_alerts().await?.into_iter().filter(|a| a.firing) {
+            for a in self.notify().notify_alerts_of(&rules).await?.into_iter().filter(|a| a.firing)
+            {
                 let policy_id = a
                     .rule_id
                     .and_then(|id| own.get(&id).copied())
@@ -253,9 +246,7 @@ impl crate::Oncall<'_> {
                 for t in &policy.spec.steps[d.step].targets {
                     let who = match t {
                         Target::User(id) => Some(*id),
-                        Target::Schedule(id) => scheds.iter().find(|s| s.id == *id).and_then(|s| {
-                            final_of(s, ovs, now, now + 1).first().and_then(|x| x.user_id)
-                        }),
+                        Target::Schedule(id) => on_call_now(scheds, ovs, *id, now),
                     };
                     if let Some(u) = who.filter(|u| !users.contains(u)) {
                         users.push(u);
@@ -474,22 +465,21 @@ impl crate::Oncall<'_> {
             .collect())
     }
 
-    /// Runs not yet acknowledged or resolved, by the alert episode they page for
-    /// ([`crate::incidents::episode_key`]) — for "Acknowledge" beside firing alerts.
-    pub async fn open_escalations_by_alert(&self, actor: &Caller) -> Result<BTreeMap<String, i64>> {
-        actor.require(Permission::ViewOncall)?;
-        Ok(self
-            .store
-            .open_escalations()
-            .await?
-            .into_iter()
-            .map(|e| (e.subject_key, e.id))
-            .collect())
-    }
-
     /// Acknowledges a run from the console (responder): no further pages.
     pub async fn ack_escalation(&self, actor: &Caller, id: i64) -> Result<bool> {
         actor.require(Permission::Acknowledge)?;
         Ok(self.store.ack_escalation(id, &self.audit_ctx(actor)).await?)
     }
+}
+
+/// Who is on call now on schedule `id` (after overrides); `None` for a gap or no such
+/// schedule.
+fn on_call_now(
+    schedules: &[Schedule],
+    overrides: &[OverrideRow],
+    id: i64,
+    now: i64,
+) -> Option<i64> {
+    let s = schedules.iter().find(|s| s.id == id)?;
+    final_of(s, overrides, now, now + 1).first().and_then(|x| x.user_id)
 }
