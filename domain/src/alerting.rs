@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod routing;
 pub mod rule;
 pub mod template;
 

@@ -366,6 +366,10 @@ async fn demo_probes(services: &services::Services, seed: u64) -> anyhow_like::R
     if schedules > 0 {
         println!("demo: added the on-call roster (Primary on-call, Weekend backup), its team and a P0/P1 paging policy");
     }
+    let channels = services.notify().load_demo_routing().await?;
+    if channels > 0 {
+        println!("demo: added the default routing tree's channels (phone, feishu, email; disabled until you point them somewhere) and paging for P0/P1");
+    }
     let incidents = services.incidents().load_demo_incidents(seed).await?;
     if incidents > 0 {
         println!("demo: added {incidents} incidents over the last 80 days, with postmortems and action items");

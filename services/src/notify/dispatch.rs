@@ -247,7 +247,9 @@ mod tests {
     }
 
     fn policy(wait: i64, interval: i64, repeat: Option<i64>) -> Policy {
+        // One route (the default's per-level children would split the groups).
         let mut p = Policy::default();
+        p.route.routes.clear();
         p.route.group_wait_ms = Some(wait * MIN);
         p.route.group_interval_ms = Some(interval * MIN);
         p.route.repeat_interval_ms = repeat.map(|r| r * MIN);

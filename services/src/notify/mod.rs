@@ -3,10 +3,13 @@
 //! step (outbox → HTTP, retried with backoff for up to 24 h, at least once, each message
 //! with an idempotency key).
 
+pub mod amconfig;
 pub mod channels;
 pub mod dispatch;
 pub mod external;
 pub mod policy;
+mod routing;
+pub mod tree;
 
 use crate::Result;
 use crate::{Caller, ServiceError};
@@ -383,12 +386,12 @@ impl crate::Notify<'_> {
         let channels = self.store.channels().await?;
         let mut deliveries = Vec::new();
         for m in &d.messages {
-            let targets: Vec<&ChannelRow> = channels
-                .iter()
-                .filter(|c| c.enabled && (m.channels.is_empty() || m.channels.contains(&c.name)))
-                .collect();
+            let (targets, fell_back) =
+                policy::pick_channels(&channels, &m.channels, |c| (&c.name, c.enabled));
             if targets.is_empty() {
                 tracing::warn!(group = %m.group_key, channels = ?m.channels, "notification has no enabled channel");
+            } else if fell_back {
+                tracing::info!(group = %m.group_key, channels = ?m.channels, "no channel has these names: sent to every enabled channel");
             }
             for c in targets {
                 let Some(kind) = ChannelKind::parse(&c.kind) else {

@@ -138,16 +138,37 @@ pub struct Policy {
 }
 
 impl Default for Policy {
-    /// Every enabled channel gets every alert, grouped by rule (30 s wait, 5 min interval,
-    /// repeat per severity); a firing P0 mutes P2/P3 alerts of the same service (SPEC §2).
+    /// The SPEC's default routing (from the seeds): P0 to the phone/SMS gateway and Feishu
+    /// (red card), P1 and P2 to Feishu (orange, blue), P3 to email; grouped by rule (30 s
+    /// wait, 5 min interval, repeat per severity). Channels are named `phone`, `feishu` and
+    /// `email`; a route whose channels do not exist falls back to every enabled channel, so
+    /// a fresh install with one channel still hears everything. A first route for
+    /// incidents (`source="incident"`, `continue`) is where their escalation policy is
+    /// chosen. A firing P0 mutes P2/P3 alerts of the same service (SPEC §2).
     fn default() -> Self {
         let m =
             |name: &str, op, value: &str| Matcher { name: name.into(), op, value: value.into() };
+        let level = |sev: &str, channels: &[&str]| Route {
+            matchers: vec![m("severity", MatchOp::Eq, sev)],
+            channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+            ..Route::default()
+        };
         Policy {
             route: Route {
                 group_by: Some(vec!["alertname".into()]),
                 group_wait_ms: Some(30_000),
                 group_interval_ms: Some(5 * 60_000),
+                routes: vec![
+                    Route {
+                        matchers: vec![m("source", MatchOp::Eq, "incident")],
+                        continue_: true,
+                        ..Route::default()
+                    },
+                    level("P0", &["phone", "feishu"]),
+                    level("P1", &["feishu"]),
+                    level("P2", &["feishu"]),
+                    level("P3", &["email"]),
+                ],
                 ..Route::default()
             },
             inhibit: vec![Inhibit {
@@ -280,6 +301,25 @@ fn walk(r: &Route, me: &Resolved, labels: &Labels, out: &mut Vec<Resolved>) {
         }
     }
     let _ = matched_child;
+}
+
+/// The channels a message goes to: the enabled ones its route names; every enabled channel
+/// when the route names none (the root) or when none of the names exists (the default
+/// tree's `phone`, `feishu` and `email` before anyone made them). A named channel that
+/// exists but is disabled is a choice, not a fallback. The flag says the fallback was
+/// taken.
+pub fn pick_channels<'a, C>(
+    all: &'a [C],
+    names: &[String],
+    name_enabled: impl Fn(&C) -> (&str, bool),
+) -> (Vec<&'a C>, bool) {
+    let exists = |c: &C| names.iter().any(|n| n == name_enabled(c).0);
+    let fallback = !names.is_empty() && !all.iter().any(exists);
+    let picked = all
+        .iter()
+        .filter(|c| name_enabled(c).1 && (names.is_empty() || fallback || exists(c)))
+        .collect();
+    (picked, fallback)
 }
 
 /// A silence as stored.
@@ -464,6 +504,32 @@ mod tests {
         let r = p.routes_for(&labels(&[("severity", "P3")]));
         assert_eq!((r[0].path.as_str(), r[0].channels.clone()), ("0", vec!["default".to_owned()]));
         assert_eq!(r[0].group_by, vec!["alertname".to_owned()]);
+    }
+
+    #[test]
+    fn default_tree_routes_by_level_and_falls_back_to_every_channel() {
+        let p = Policy::default();
+        let chans = |sev: &str| -> Vec<String> {
+            p.routes_for(&labels(&[("severity", sev)])).remove(0).channels
+        };
+        assert_eq!(chans("P0"), vec!["phone", "feishu"]);
+        assert_eq!(chans("P1"), vec!["feishu"]);
+        assert_eq!(chans("P2"), vec!["feishu"]);
+        assert_eq!(chans("P3"), vec!["email"]);
+        // An incident's labels reach its route first, then its level's.
+        let inc = p.routes_for(&labels(&[("severity", "P1"), ("source", "incident")]));
+        assert_eq!(inc.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(), vec!["0.0", "0.2"]);
+
+        let all = [("feishu", true), ("slack", true), ("email", false)];
+        let pick = |want: &[&str]| {
+            let want: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
+            let (got, fell_back) = pick_channels(&all, &want, |c| (c.0, c.1));
+            (got.iter().map(|c| c.0).collect::<Vec<_>>(), fell_back)
+        };
+        assert_eq!(pick(&["phone", "feishu"]), (vec!["feishu"], false));
+        assert_eq!(pick(&[]), (vec!["feishu", "slack"], false), "the root: every enabled");
+        assert_eq!(pick(&["phone"]), (vec!["feishu", "slack"], true), "none exists: fallback");
+        assert_eq!(pick(&["email"]), (vec![], false), "exists but disabled: a choice");
     }
 
     #[test]

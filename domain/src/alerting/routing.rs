@@ -1,0 +1,93 @@
+//! The routing editor's view of the tree, shared by the server and the browser (the
+//! tree itself, with its regular expressions, lives in `services::notify`).
+
+use serde::{Deserialize, Serialize};
+
+/// One route as the editor's form shows and sends it: text fields, empty = inherited.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteForm {
+    /// `severity="P0", team=~"db|infra"`.
+    pub matchers: String,
+    /// Channel names; empty: the parent's (on the root: every enabled channel).
+    pub channels: Vec<String>,
+    pub escalation_policy_id: Option<i64>,
+    /// Label names, comma separated.
+    pub group_by: String,
+    pub group_wait: String,
+    pub group_interval: String,
+    /// Empty: the parent's, or the severity's default (P0 1 min … P3 1 h).
+    pub repeat_interval: String,
+    #[serde(rename = "continue")]
+    pub continue_: bool,
+}
+
+/// A route of the tree, flattened for display (depth-first order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteRow {
+    pub path: String,
+    pub depth: usize,
+    pub first: bool,
+    pub last: bool,
+    pub form: RouteForm,
+}
+
+/// A structural change from the editor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteOp {
+    /// Appends an empty child route (matches everything until given matchers).
+    AddChild,
+    Delete,
+    Up,
+    Down,
+}
+
+impl RouteOp {
+    pub fn parse(s: &str) -> Option<RouteOp> {
+        Some(match s {
+            "add_child" => RouteOp::AddChild,
+            "delete" => RouteOp::Delete,
+            "up" => RouteOp::Up,
+            "down" => RouteOp::Down,
+            _ => return None,
+        })
+    }
+}
+
+/// The routing editor's page: the tree, what its forms can pick, and its version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingView {
+    pub version: i64,
+    /// Version 0: nothing saved yet, the SPEC's default tree is in force.
+    pub rows: Vec<RouteRow>,
+    /// Every channel: name, enabled.
+    pub channels: Vec<(String, bool)>,
+    /// Escalation policies: id, name.
+    pub policies: Vec<(i64, String)>,
+}
+
+/// Where the tester's labels go: one route that takes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteHit {
+    pub path: String,
+    pub matchers: String,
+    /// The channels that would receive it (after the fallback to every enabled channel).
+    pub channels: Vec<String>,
+    /// The route named channels of which none exists: every enabled channel receives it.
+    pub fell_back: bool,
+    pub escalation_policy: Option<String>,
+    /// `alertname="X", service="chat"`: the labels its group is keyed by.
+    pub group: String,
+    pub group_wait: String,
+    pub group_interval: String,
+    /// The repeat interval, or the severity's default.
+    pub repeat_interval: String,
+}
+
+/// What the tester found for a set of labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteTest {
+    pub hits: Vec<RouteHit>,
+    /// Active silences whose matchers take these labels (id, comment).
+    pub silenced_by: Vec<(i64, String)>,
+}
