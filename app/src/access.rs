@@ -63,6 +63,12 @@ pub const RPC: &[(&str, Access)] = &[
     ("alerts/deliveries", Needs(P::ViewAlerts)),
     ("alerts/policy", Needs(P::ViewAlerts)),
     ("alerts/save_policy", Needs(P::EditRouting)),
+    ("alerts/routing", Needs(P::ViewAlerts)),
+    ("alerts/save_route", Needs(P::EditRouting)),
+    ("alerts/change_route", Needs(P::EditRouting)),
+    ("alerts/route_test", Needs(P::ViewAlerts)),
+    ("alerts/export_routing", Needs(P::ViewAlerts)),
+    ("alerts/import_routing", Needs(P::EditRouting)),
     ("alerts/export_rules", Needs(P::ViewAlerts)),
     ("alerts/import_rules", Needs(P::EditRules)),
     // dashboards

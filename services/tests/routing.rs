@@ -147,7 +147,7 @@ async fn the_tree_edited_route_by_route_tested_and_taken_to_alertmanager_and_bac
 async fn the_demo_ships_the_default_trees_channels_disabled_once() {
     let svc = common::services_at("routing-demo", chrono_tz::UTC).await;
     let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
-    assert_eq!(svc.oncall().load_demo_oncall().await.expect("oncall") > 0, true);
+    assert!(svc.oncall().load_demo_oncall().await.expect("oncall") > 0);
     assert_eq!(svc.notify().load_demo_routing().await.expect("demo"), 3);
     assert_eq!(svc.notify().load_demo_routing().await.expect("again"), 0);
     let view = svc.notify().routing(&viewer).await.expect("view");

@@ -213,17 +213,14 @@ pub fn import(yaml: &str, known: &[String], current: &Policy) -> Result<Imported
         }
         Ok(out)
     }
-    let timing = |at: &str, v: &Option<String>| -> Result<Option<i64>, String> {
+    fn timing(at: &str, v: &Option<String>) -> Result<Option<i64>, String> {
         v.as_deref().map(parse_duration).transpose().map_err(|e| format!("{at}: {e}"))
-    };
-    #[allow(clippy::too_many_arguments)]
+    }
     fn route(
         r: &AmRoute,
         at: &str,
-        path: &str,
         current: Option<&Route>,
         channels_of: &dyn Fn(&str) -> Vec<String>,
-        timing: &dyn Fn(&str, &Option<String>) -> Result<Option<i64>, String>,
         skipped: &mut Vec<String>,
     ) -> Result<Route, String> {
         for k in r.other.keys() {
@@ -233,15 +230,7 @@ pub fn import(yaml: &str, known: &[String], current: &Policy) -> Result<Imported
         let mut routes = Vec::new();
         for (i, c) in r.routes.iter().enumerate() {
             let cur = current.and_then(|x| x.routes.get(i));
-            routes.push(route(
-                c,
-                &format!("{at}.routes[{i}]"),
-                &format!("{path}.{i}"),
-                cur,
-                channels_of,
-                timing,
-                skipped,
-            )?);
+            routes.push(route(c, &format!("{at}.routes[{i}]"), cur, channels_of, skipped)?);
         }
         Ok(Route {
             escalation_policy_id: current
@@ -257,8 +246,7 @@ pub fn import(yaml: &str, known: &[String], current: &Policy) -> Result<Imported
             routes,
         })
     }
-    let root =
-        route(&cfg.route, "route", "0", Some(&current.route), &channels_of, &timing, &mut skipped)?;
+    let root = route(&cfg.route, "route", Some(&current.route), &channels_of, &mut skipped)?;
     if !root.matchers.is_empty() {
         return Err("route.matchers: the root route takes every alert: it has no matchers".into());
     }

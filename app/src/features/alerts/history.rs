@@ -1,6 +1,7 @@
 //! What happened: the alert history, silences and the notification log.
 
 use super::pages::{sev_badge, AlertTabs};
+use super::routing::RoutingEditor;
 use super::server_fns::{
     alert_history, delivery_log, get_policy, list_channels, list_rules, list_silences,
     CreateChannel, CreateSilence, DeleteChannel, ExpireSilence, HistoryFilter, SavePolicy,
@@ -400,7 +401,10 @@ pub fn NotificationsPage() -> impl IntoView {
             <section class="card"><h2>{t(Msg::Channels)}</h2>{channel_list}</section>
             <section class="card"><h2>{t(Msg::AddChannel)}</h2>{channel_form}</section>
         </div>
-        <section class="card"><h2>{t(Msg::RoutingPolicy)}</h2>{policy_view}</section>
+        <section class="card" id="routing"><h2>{t(Msg::RoutingPolicy)}</h2>
+            <RoutingEditor />
+            <details class="route-yaml"><summary>{t(Msg::RouteJson)}</summary>{policy_view}</details>
+        </section>
         <section class="card"><h2>{t(Msg::DeliveryLog)}</h2>{log_view}</section>
     }
 }

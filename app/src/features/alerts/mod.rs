@@ -4,6 +4,7 @@ mod editor;
 pub mod form;
 mod history;
 pub mod pages;
+mod routing;
 pub mod server_fns;
 
 pub use editor::RuleEditorPage;

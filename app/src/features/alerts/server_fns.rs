@@ -537,6 +537,88 @@ pub async fn save_policy(policy: String, version: i64) -> Result<i64, AppError> 
     Ok(svc.notify().set_notification_policy(&actor, &p, version).await?)
 }
 
+/// The routing tree for the editor: rows, channels and escalation policies to pick from.
+#[server(prefix = "/rpc", endpoint = "alerts/routing")]
+pub async fn get_routing() -> Result<domain::alerting::routing::RoutingView, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.notify().routing(&actor).await?)
+}
+
+/// A route's form as the browser posts it (`route[matchers]`, …): text, empty = inherited.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RouteFields {
+    pub matchers: String,
+    /// Channel names separated by commas.
+    pub channels: String,
+    /// A policy id, or empty.
+    pub escalation_policy_id: String,
+    pub group_by: String,
+    pub group_wait: String,
+    pub group_interval: String,
+    pub repeat_interval: String,
+    /// The checkbox: present when ticked.
+    #[serde(default)]
+    pub continue_: Option<String>,
+}
+
+/// Saves one route's form (children stay); returns the tree's new version.
+#[server(prefix = "/rpc", endpoint = "alerts/save_route")]
+pub async fn save_route(version: i64, path: String, route: RouteFields) -> Result<i64, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let escalation_policy_id = match route.escalation_policy_id.trim() {
+        "" => None,
+        id => Some(id.parse::<i64>().map_err(|_| {
+            AppError::from(services::ServiceError::invalid(
+                "escalation_policy_id",
+                "choose a policy from the list",
+            ))
+        })?),
+    };
+    let form = domain::alerting::routing::RouteForm {
+        matchers: route.matchers,
+        channels: route.channels.split(',').map(|c| c.trim().to_owned()).collect(),
+        escalation_policy_id,
+        group_by: route.group_by,
+        group_wait: route.group_wait,
+        group_interval: route.group_interval,
+        repeat_interval: route.repeat_interval,
+        continue_: route.continue_.is_some(),
+    };
+    Ok(svc.notify().save_route(&actor, version, &path, &form).await?)
+}
+
+/// Adds a child route (`add_child`), deletes (`delete`) or moves (`up`, `down`) one.
+#[server(prefix = "/rpc", endpoint = "alerts/change_route")]
+pub async fn change_route(version: i64, path: String, op: String) -> Result<i64, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let op = domain::alerting::routing::RouteOp::parse(&op).ok_or_else(|| {
+        AppError::from(services::ServiceError::invalid("op", "add_child, delete, up or down"))
+    })?;
+    Ok(svc.notify().change_route(&actor, version, &path, op).await?)
+}
+
+/// Where an alert with these labels would go.
+#[server(prefix = "/rpc", endpoint = "alerts/route_test")]
+pub async fn route_test(labels: String) -> Result<domain::alerting::routing::RouteTest, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.notify().test_routing(&actor, &labels).await?)
+}
+
+/// The routing tree as an Alertmanager configuration (viewer).
+#[server(prefix = "/rpc", endpoint = "alerts/export_routing")]
+pub async fn export_routing() -> Result<String, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.notify().export_routing(&actor).await?)
+}
+
+/// Replaces the tree with an Alertmanager configuration's routes and inhibit rules;
+/// returns what the file had that Vigil does not use.
+#[server(prefix = "/rpc", endpoint = "alerts/import_routing", input = Json)]
+pub async fn import_routing(yaml: String, version: i64) -> Result<Vec<String>, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    Ok(svc.notify().import_routing(&actor, &yaml, version).await?.skipped)
+}
+
 /// The PromQL rules as a Prometheus rule file (viewer).
 #[server(prefix = "/rpc", endpoint = "alerts/export_rules")]
 pub async fn export_rules() -> Result<String, AppError> {
