@@ -241,7 +241,7 @@ messages! {
     RoutingPolicy => "Routing policy", "路由策略";
     PolicyHint => "Alertmanager semantics: route matchers (= != =~ !~), channels by name (empty = all), group_by, group_wait_ms, group_interval_ms, repeat_interval_ms (empty = per severity: P0 1 min, P1 5 min, P2 15 min, P3 1 h), continue, escalation_policy_id (pages people for what the route takes, inherited by child routes; a rule's own policy goes first); inhibit rules with source_matchers, target_matchers, equal.", "采用 Alertmanager 语义：路由匹配条件（= != =~ !~）、按名称指定渠道（为空表示全部）、group_by、group_wait_ms、group_interval_ms、repeat_interval_ms（为空时按级别：P0 1 分钟、P1 5 分钟、P2 15 分钟、P3 1 小时）、continue、escalation_policy_id（按升级策略呼叫值班人员，子路由继承；规则自带的策略优先）；抑制规则含 source_matchers、target_matchers、equal。";
     RouteHint => "The first matching route takes an alert (a child before its parent; siblings after it only with continue). Empty fields are inherited from the parent.", "告警由第一条匹配的路由接收（子路由优先于父路由；只有设置了 continue 才继续匹配后面的同级路由）。留空的字段继承父路由。";
-    RouteDefaultTree => "The default routing of the SPEC is in force: P0 to phone and Feishu, P1 and P2 to Feishu, P3 to email. A route whose channels do not exist sends to every enabled channel.", "当前使用默认路由：P0 发送到电话和飞书，P1、P2 发送到飞书，P3 发送到邮件。路由所指的渠道都不存在时，发送到所有已启用的渠道。";
+    RouteDefaultTree => "The default routing of the SPEC is in force: P0 to phone and Feishu, P1 and P2 to Feishu, P3 to email in a daily digest at 10:00. A route whose channels do not exist sends to every enabled channel.", "当前使用默认路由：P0 发送到电话和飞书，P1、P2 发送到飞书，P3 在每天 10:00 以摘要发送到邮件。路由所指的渠道都不存在时，发送到所有已启用的渠道。";
     RouteRoot => "Every alert", "所有告警";
     RouteMatchesAll => "(matches everything)", "（匹配全部）";
     RouteAllChannels => "every enabled channel", "所有已启用的渠道";
@@ -255,6 +255,8 @@ messages! {
     RouteRepeatDefault => "per level: P0 1m … P3 1h", "按级别：P0 1m … P3 1h";
     RouteContinue => "Continue: siblings after this route may take the alert too", "继续匹配：后面的同级路由也可以接收该告警";
     RouteInheritHint => "Durations like 30s, 5m, 4h; empty fields come from the parent route.", "时长写作 30s、5m、4h；留空则取父路由的设置。";
+    RouteDigest => "daily digest", "每日摘要";
+    RouteDigestHint => "Daily digest: collect what this route takes into one message at 10:00 instead of sending it at once", "每日摘要：该路由接收的告警不立即发送，而是在每天 10:00 汇总为一条消息";
     RouteAddChild => "Add child", "添加子路由";
     MoveUp => "Move up", "上移";
     MoveDown => "Move down", "下移";

@@ -130,3 +130,44 @@ test("silences show who and why and can be expired; an admin adds a channel and 
   // The routing policy is shown with its default inhibition (P0 mutes P2/P3 of a service).
   await expect(page.locator("textarea[name=policy]")).toHaveValue(/"inhibit"/);
 });
+
+test("the routing editor: the SPEC's tree, a route edited in its form, the tester follows; a viewer only reads", async ({
+  page,
+  browser,
+}) => {
+  await signIn(page, EDITOR);
+  await page.goto("/alerts/notifications");
+  await hydrated(page);
+  const tree = page.getByTestId("route-tree");
+  // Root, the incident route and one route per level.
+  await expect(tree.locator("li.route-row")).toHaveCount(6);
+  await expect(tree.locator("li[data-path='0.1']")).toContainText('severity="P0"');
+  await expect(tree.locator("li[data-path='0.1']")).toContainText("phone");
+
+  // A bad duration is named under its field; nothing is saved.
+  const p2 = tree.locator("li[data-path='0.3']");
+  await p2.getByRole("button", { name: "Edit" }).click();
+  await p2.locator("input[name='route[repeat_interval]']").fill("soon");
+  await p2.getByRole("button", { name: "Save" }).click();
+  await expect(p2.locator(".field-error")).toContainText("not a duration");
+  await p2.locator("input[name='route[repeat_interval]']").fill("2h");
+  await p2.getByRole("button", { name: "Save" }).click();
+  await expect(tree.locator("li[data-path='0.3'] .route-head")).toContainText("repeat_interval 2h");
+
+  // The tester: a P2 alert goes to the P2 route, repeating every 2 h.
+  await page.getByTestId("route-test-labels").fill("alertname=Checkout, severity=P2, service=pay");
+  await page.getByRole("button", { name: "Show where it goes" }).click();
+  const result = page.getByTestId("route-test-result");
+  await expect(result).toContainText("0.3");
+  await expect(result).toContainText("repeat 2h");
+
+  // A viewer sees the tree and may test it, but has no edit buttons.
+  const ctx = await browser.newContext();
+  const viewer = await ctx.newPage();
+  await signIn(viewer, VIEWER);
+  await viewer.goto("/alerts/notifications");
+  await hydrated(viewer);
+  await expect(viewer.getByTestId("route-tree").locator("li.route-row")).toHaveCount(6);
+  await expect(viewer.getByTestId("route-tree").getByRole("button", { name: "Edit" })).toHaveCount(0);
+  await ctx.close();
+});

@@ -108,6 +108,19 @@ pub async fn tick(
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "escalation pass failed"),
     }
+    // Digests and reminders due now (each queued once: deterministic idempotency keys).
+    match services.notify().run_schedule().await {
+        Ok(r) if r.enqueued > 0 => tracing::info!(
+            digest_alerts = r.digests,
+            postmortems = r.postmortems,
+            action_items = r.action_items,
+            weekly = r.weekly,
+            enqueued = r.enqueued,
+            "digests and reminders queued"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "digest and reminder pass failed"),
+    }
     // Then notifications: decide and queue, then deliver what is due (retries included).
     match services.notify().dispatch_notifications().await {
         Ok(d) if d.enqueued > 0 => {

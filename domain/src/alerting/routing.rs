@@ -19,6 +19,9 @@ pub struct RouteForm {
     pub repeat_interval: String,
     #[serde(rename = "continue")]
     pub continue_: bool,
+    /// Into the daily digest instead of at once.
+    #[serde(default)]
+    pub digest: bool,
 }
 
 /// A route of the tree, flattened for display (depth-first order).

@@ -100,7 +100,7 @@ pub fn aggregate(incidents: &[Incident], months: &[String], tz: Tz) -> (Vec<[Cel
     (cells, totals)
 }
 
-fn minutes_label(v: f64) -> String {
+pub(crate) fn minutes_label(v: f64) -> String {
     if v >= 60.0 {
         format!("{:.1} h", v / 60.0)
     } else {

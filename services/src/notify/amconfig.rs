@@ -142,8 +142,13 @@ pub fn export(p: &Policy, policy_names: &BTreeMap<i64, String>) -> String {
             escalations.push(format!("#   route {}: {name} (id {id})\n", row.path));
         }
     });
+    for row in p.rows().iter().filter(|r| r.form.digest) {
+        escalations.push(format!("#   route {}: daily digest instead of at once\n", row.path));
+    }
     if !escalations.is_empty() {
-        out.push_str("# Escalation policies (kept by Vigil on import for unchanged routes):\n");
+        out.push_str(
+            "# Vigil-only route settings (kept on import for routes with the same matchers):\n",
+        );
         out.extend(escalations);
     }
     out.push_str(&serde_yaml::to_string(&cfg).unwrap_or_default());
@@ -236,6 +241,7 @@ pub fn import(yaml: &str, known: &[String], current: &Policy) -> Result<Imported
             escalation_policy_id: current
                 .filter(|x| x.matchers == matchers)
                 .and_then(|x| x.escalation_policy_id),
+            digest: current.filter(|x| x.matchers == matchers).is_some_and(|x| x.digest),
             matchers,
             channels: r.receiver.as_deref().map(channels_of).unwrap_or_default(),
             group_by: r.group_by.clone(),

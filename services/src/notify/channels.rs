@@ -362,6 +362,7 @@ mod tests {
             group_created_at_ms: 0,
             seq: 1,
             channels: vec![],
+            digest: false,
             firing,
             severity: Severity::P1,
             group_labels: Labels::new(),

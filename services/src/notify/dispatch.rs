@@ -53,6 +53,8 @@ pub struct Message {
     pub group_created_at_ms: i64,
     pub seq: u64,
     pub channels: Vec<String>,
+    /// The route collects into the daily digest: not sent as it happens.
+    pub digest: bool,
     pub firing: bool,
     pub severity: Severity,
     pub group_labels: Labels,
@@ -174,6 +176,7 @@ pub fn dispatch(
                 group_created_at_ms: st.created_at_ms,
                 seq: st.seq,
                 channels: g.route.channels.clone(),
+                digest: g.route.digest,
                 firing: any_firing,
                 severity,
                 group_labels: g.labels.clone(),

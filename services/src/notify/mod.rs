@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod external;
 pub mod policy;
 mod routing;
+pub mod schedule;
 pub mod tree;
 
 use crate::Result;
@@ -385,7 +386,7 @@ impl crate::Notify<'_> {
         let d = dispatch::dispatch(now, &alerts, &policy, &silences, &groups);
         let channels = self.store.channels().await?;
         let mut deliveries = Vec::new();
-        for m in &d.messages {
+        for m in d.messages.iter().filter(|m| !m.digest) {
             let (targets, fell_back) =
                 policy::pick_channels(&channels, &m.channels, |c| (&c.name, c.enabled));
             if targets.is_empty() {
@@ -539,6 +540,7 @@ impl crate::Notify<'_> {
             group_created_at_ms: now,
             seq: 0,
             channels: vec![],
+            digest: false,
             firing: true,
             severity: domain::alerting::Severity::P3,
             group_labels: labels.clone(),
@@ -614,19 +616,31 @@ pub(crate) async fn send_text(
         ChannelKind::parse(&c.kind).ok_or_else(|| format!("unknown channel kind {}", c.kind))?;
     let cfg: ChannelConfig =
         serde_json::from_str(&c.config).map_err(|e| format!("bad channel settings: {e}"))?;
-    let body = match kind {
+    let body = text_body(kind, subject, text, key, "incident_report");
+    channels::send(http, kind, &cfg, &body, key, now_ms).await
+}
+
+/// A free-text message's body for a channel: Feishu and Slack text, email with
+/// `subject`, a webhook as JSON with `kind`.
+pub(crate) fn text_body(
+    kind: ChannelKind,
+    subject: &str,
+    text: &str,
+    key: &str,
+    webhook_kind: &str,
+) -> serde_json::Value {
+    match kind {
         ChannelKind::Feishu => serde_json::json!({"msg_type": "text", "content": {"text": text}}),
         ChannelKind::Slack => serde_json::json!({"text": text}),
         ChannelKind::Email => serde_json::json!({"subject": subject, "text": text}),
         ChannelKind::Webhook => serde_json::json!({
             "version": "vigil.v1",
-            "kind": "incident_report",
+            "kind": webhook_kind,
             "idempotency_key": key,
             "title": subject,
             "text": text,
         }),
-    };
-    channels::send(http, kind, &cfg, &body, key, now_ms).await
+    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,10 @@ pub struct Route {
     /// child routes; a rule's own policy goes first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation_policy_id: Option<i64>,
+    /// Collect what this route takes into the daily digest (10:00) instead of sending it
+    /// as it happens (inherited; the default tree's P3 route). Escalation still applies.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub digest: bool,
     #[serde(default)]
     pub routes: Vec<Route>,
 }
@@ -140,7 +144,7 @@ pub struct Policy {
 impl Default for Policy {
     /// The SPEC's default routing (from the seeds): P0 to the phone/SMS gateway and Feishu
     /// (red card), P1 and P2 to Feishu (orange, blue), P3 to email; grouped by rule (30 s
-    /// wait, 5 min interval, repeat per severity). Channels are named `phone`, `feishu` and
+    /// wait, 5 min interval, repeat per severity); P3 goes out in the daily digest. Channels are named `phone`, `feishu` and
     /// `email`; a route whose channels do not exist falls back to every enabled channel, so
     /// a fresh install with one channel still hears everything. A first route for
     /// incidents (`source="incident"`, `continue`) is where their escalation policy is
@@ -167,7 +171,7 @@ impl Default for Policy {
                     level("P0", &["phone", "feishu"]),
                     level("P1", &["feishu"]),
                     level("P2", &["feishu"]),
-                    level("P3", &["email"]),
+                    Route { digest: true, ..level("P3", &["email"]) },
                 ],
                 ..Route::default()
             },
@@ -191,6 +195,7 @@ pub struct Resolved {
     pub group_interval_ms: i64,
     pub repeat_interval_ms: Option<i64>,
     pub escalation_policy_id: Option<i64>,
+    pub digest: bool,
 }
 
 impl Policy {
@@ -265,6 +270,7 @@ impl Policy {
             group_interval_ms: self.route.group_interval_ms.unwrap_or(5 * 60_000),
             repeat_interval_ms: self.route.repeat_interval_ms,
             escalation_policy_id: self.route.escalation_policy_id,
+            digest: self.route.digest,
         };
         let mut out = Vec::new();
         walk(&self.route, &root, labels, &mut out);
@@ -289,6 +295,7 @@ fn walk(r: &Route, me: &Resolved, labels: &Labels, out: &mut Vec<Resolved>) {
             group_interval_ms: c.group_interval_ms.unwrap_or(me.group_interval_ms),
             repeat_interval_ms: c.repeat_interval_ms.or(me.repeat_interval_ms),
             escalation_policy_id: c.escalation_policy_id.or(me.escalation_policy_id),
+            digest: c.digest || me.digest,
         };
         let before = out.len();
         walk(c, &child, labels, out);

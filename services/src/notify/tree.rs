@@ -119,6 +119,7 @@ impl Policy {
             repeat_interval_ms,
             continue_: form.continue_,
             escalation_policy_id: form.escalation_policy_id,
+            digest: form.digest,
             routes: std::mem::take(&mut r.routes),
         };
         Ok(())
@@ -170,6 +171,7 @@ impl Route {
             group_interval: ms(self.group_interval_ms),
             repeat_interval: ms(self.repeat_interval_ms),
             continue_: self.continue_,
+            digest: self.digest,
         }
     }
 }

@@ -59,6 +59,7 @@ fn route_summary(row: &RouteRow, view: &RoutingView) -> impl IntoView {
             }}
             {policy.map(|p| view! { " "<span class="badge badge-responder">{t(Msg::RoutePolicy)}": "{p}</span> })}
             {f.continue_.then(|| view! { " "<span class="badge">"continue"</span> })}
+            {f.digest.then(|| view! { " "<span class="badge badge-muted">{t(Msg::RouteDigest)}</span> })}
             {(!timings.is_empty()).then(|| view! { <div class="muted small">{timings.join(" · ")}</div> })}
         </div>
     }
@@ -114,6 +115,10 @@ fn route_form(row: RouteRow, view: &RoutingView, save: ServerAction<SaveRoute>) 
                 <input type="checkbox" name="route[continue_]" checked=f.continue_ />
                 <span>{t(Msg::RouteContinue)}</span>
             </label>
+            <label class="check">
+                <input type="checkbox" name="route[digest]" checked=f.digest />
+                <span>{t(Msg::RouteDigestHint)}</span>
+            </label>
             <p class="muted small">{t(Msg::RouteInheritHint)}</p>
             {move || err().filter(|e| !matches!(e, AppError::Invalid(_))).map(error_box)}
             <div class="form-actions">
@@ -133,6 +138,12 @@ pub fn RoutingEditor() -> impl IntoView {
     let tree = Resource::new(
         move || (save.version().get(), change.version().get(), import.version().get()),
         |_| get_routing(),
+    );
+    // A resource (not a bare call in the Suspend): its value is sent with the page, so
+    // the browser hydrates the same text the server rendered.
+    let yaml = Resource::new(
+        move || (save.version().get(), change.version().get(), import.version().get()),
+        |_| export_routing(),
     );
     let editing = RwSignal::new(None::<String>);
     Effect::new(move || {
@@ -197,7 +208,7 @@ pub fn RoutingEditor() -> impl IntoView {
             <summary>{t(Msg::RouteExport)}</summary>
             <Suspense fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
                 {move || Suspend::new(async move {
-                    match export_routing().await {
+                    match yaml.await {
                         Err(e) => error_box(e),
                         Ok(yaml) => view! { <textarea class="code" rows="14" readonly spellcheck="false" data-testid="routing-yaml">{yaml}</textarea> }.into_any(),
                     }

@@ -556,9 +556,11 @@ pub struct RouteFields {
     pub group_wait: String,
     pub group_interval: String,
     pub repeat_interval: String,
-    /// The checkbox: present when ticked.
+    /// The checkboxes: present when ticked.
     #[serde(default)]
     pub continue_: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 /// Saves one route's form (children stay); returns the tree's new version.
@@ -583,6 +585,7 @@ pub async fn save_route(version: i64, path: String, route: RouteFields) -> Resul
         group_interval: route.group_interval,
         repeat_interval: route.repeat_interval,
         continue_: route.continue_.is_some(),
+        digest: route.digest.is_some(),
     };
     Ok(svc.notify().save_route(&actor, version, &path, &form).await?)
 }

@@ -1,0 +1,471 @@
+//! The scheduler of digests and reminders (SPEC, "The response loop"), in the reporting
+//! time zone: the daily digest of the digest routes (P3 by default) at 10:00; postmortems
+//! coming due within 24 h and overdue (daily); overdue action items (daily, per owner);
+//! the weekly incident review on Monday 10:00. It runs in the engine loop, so on one
+//! replica at a time (the lease). Reminders are routed like alerts (labels `source =
+//! "reminder"`, the incident's level), so a team points them where it wants in the tree.
+//!
+//! Never twice: each message's idempotency key is what it is about, the day and the
+//! channel, and the outbox skips a key it already has — a restart, a second tick or a
+//! replica that takes over re-runs the same slot harmlessly. A slot missed while no
+//! replica ran is caught up within 12 hours, then left.
+
+use super::channels::ChannelKind;
+use super::dispatch::NotifyAlert;
+use super::policy::{self, Policy};
+use crate::events::{day_start_ms, local_day};
+use crate::Result;
+use chrono::{NaiveTime, TimeZone, Timelike, Weekday};
+use chrono_tz::Tz;
+use domain::alerting::{Labels, Severity};
+use domain::incident::postmortem::{ActionStatus, PmStatus};
+use domain::incident::postmortem_due_ms;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use store::incidents::{ActionFilter, IncidentFilter};
+use store::notify::{ChannelRow, NewDelivery};
+
+/// A missed slot is sent this long after its time, not later.
+pub const CATCH_UP_MS: i64 = 12 * 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// The latest `at` (on `weekday`, when given) at or before `now` in `tz`, if it is at most
+/// [`CATCH_UP_MS`] ago: its local day and instant.
+pub fn due_slot(
+    now_ms: i64,
+    tz: Tz,
+    at: NaiveTime,
+    weekday: Option<Weekday>,
+) -> Option<(i32, i64)> {
+    let today = local_day(now_ms, tz);
+    let back = |day: i32| -> i32 {
+        match weekday {
+            None => day,
+            Some(w) => {
+                // Day 0 (1970-01-01) was a Thursday.
+                let wd = (day + 3).rem_euclid(7) as u32;
+                day - (wd as i32 - w.num_days_from_monday() as i32).rem_euclid(7)
+            }
+        }
+    };
+    let at_of = |day: i32| -> i64 {
+        let date = chrono::NaiveDate::from_num_days_from_ce_opt(719_163 + day)
+            .unwrap_or_default()
+            .and_time(at);
+        tz.from_local_datetime(&date)
+            .earliest()
+            .map(|t| t.timestamp_millis())
+            // A time skipped by a DST change: the day's start plus the time.
+            .unwrap_or_else(|| {
+                day_start_ms(day, tz) + i64::from(at.num_seconds_from_midnight()) * 1000
+            })
+    };
+    let mut day = back(today);
+    if at_of(day) > now_ms {
+        day = back(day - 1);
+    }
+    let t = at_of(day);
+    (now_ms - t <= CATCH_UP_MS).then_some((day, t))
+}
+
+fn key_of(what: &str, channel_id: i64) -> String {
+    hex::encode(&Sha256::digest(format!("{what}#{channel_id}").as_bytes())[..16])
+}
+
+/// What one scheduler pass queued.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ScheduleReport {
+    pub digests: usize,
+    pub postmortems: usize,
+    pub action_items: usize,
+    pub weekly: usize,
+    /// Deliveries queued (0 when the slot's messages were already queued).
+    pub enqueued: usize,
+}
+
+/// The channels a message with these labels goes to, as delivery picks them; `digest`
+/// keeps only digest routes (the daily digest), otherwise every route counts.
+fn routed<'c>(
+    p: &Policy,
+    channels: &'c [ChannelRow],
+    labels: &Labels,
+    digest: bool,
+) -> Vec<&'c ChannelRow> {
+    let mut out: Vec<&ChannelRow> = Vec::new();
+    for r in p.routes_for(labels).into_iter().filter(|r| !digest || r.digest) {
+        for c in policy::pick_channels(channels, &r.channels, |c| (&c.name, c.enabled)).0 {
+            if !out.iter().any(|x| x.id == c.id) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+fn reminder_labels(name: &str, severity: Severity, extra: &[(&str, &str)]) -> Labels {
+    let mut l = Labels::new();
+    l.insert("alertname".into(), name.into());
+    l.insert("severity".into(), severity.as_str().into());
+    l.insert("source".into(), "reminder".into());
+    for (k, v) in extra {
+        l.insert((*k).into(), (*v).into());
+    }
+    l
+}
+
+/// Queues one text message to `channels` under the key `what`.
+fn queue(
+    out: &mut Vec<NewDelivery>,
+    channels: &[&ChannelRow],
+    what: &str,
+    tag: &str,
+    severity: Severity,
+    subject: &str,
+    text: &str,
+) {
+    for c in channels {
+        let Some(kind) = ChannelKind::parse(&c.kind) else { continue };
+        let key = key_of(what, c.id);
+        out.push(NewDelivery {
+            payload: super::text_body(kind, subject, text, &key, tag).to_string(),
+            idempotency_key: key,
+            channel_id: c.id,
+            channel_name: c.name.clone(),
+            group_key: what.to_owned(),
+            kind: tag.to_owned(),
+            severity: severity.as_str().to_owned(),
+        });
+    }
+}
+
+impl crate::Notify<'_> {
+    /// One pass of the scheduler (the engine runs it every tick): queues what is due now
+    /// and was not queued before.
+    pub async fn run_schedule(&self) -> Result<ScheduleReport> {
+        let now = self.now_ms();
+        let tz = self.events().reporting_tz();
+        let ten = NaiveTime::from_hms_opt(10, 0, 0).unwrap_or_default();
+        let mut report = ScheduleReport::default();
+        let daily = due_slot(now, tz, ten, None);
+        let weekly = due_slot(now, tz, ten, Some(Weekday::Mon));
+        if daily.is_none() && weekly.is_none() {
+            return Ok(report);
+        }
+        let (p, _) = self.policy_in_force().await?;
+        let channels = self.store.channels().await?;
+        let mut out = Vec::new();
+        if let Some((day, at)) = daily {
+            report.digests = self.queue_digest(&p, &channels, day, at, tz, &mut out).await?;
+            report.postmortems = self.queue_postmortems(&p, &channels, day, at, &mut out).await?;
+            report.action_items = self.queue_action_items(&p, &channels, day, &mut out).await?;
+        }
+        if let Some((day, at)) = weekly {
+            report.weekly = self.queue_weekly(&p, &channels, day, at, tz, &mut out).await?;
+        }
+        if !out.is_empty() {
+            report.enqueued = self.store.apply_dispatch(&[], &out, now).await?;
+        }
+        Ok(report)
+    }
+
+    /// The digest: alerts on digest routes firing now or fired in the 24 h before the
+    /// slot, one message per channel. Returns how many alerts it lists.
+    async fn queue_digest(
+        &self,
+        p: &Policy,
+        channels: &[ChannelRow],
+        day: i32,
+        at: i64,
+        tz: Tz,
+        out: &mut Vec<NewDelivery>,
+    ) -> Result<usize> {
+        let rules = self.store.rules_with_state().await?;
+        let mut lines: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut listed = 0;
+        let mut add = |a: &NotifyAlert, line: String| {
+            if !seen.insert((a.fingerprint.clone(), a.starts_at_ms)) {
+                return;
+            }
+            let to = routed(p, channels, &a.labels, true);
+            if to.is_empty() {
+                return;
+            }
+            listed += 1;
+            for c in to {
+                lines.entry(c.id).or_default().push(line.clone());
+            }
+        };
+        for a in self.notify_alerts_of(&rules).await?.iter().filter(|a| a.firing) {
+            let since = crate::timefmt::format_ms(a.starts_at_ms, tz.name());
+            add(
+                a,
+                format!(
+                    "• [{}] {} — firing since {since} {}",
+                    a.severity.as_str(),
+                    a.rule_name,
+                    a.summary
+                ),
+            );
+        }
+        let history = self
+            .store
+            .alert_history(&store::alerting::HistoryQuery {
+                to: Some(Some(domain::alerting::AlertState::Firing)),
+                from_ms: Some(at - DAY_MS),
+                to_ms: Some(at),
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?;
+        for h in history {
+            let labels = match rules.iter().find(|r| Some(r.rule.id) == h.rule_id) {
+                Some(r) => r.rule.spec.alert_labels(&h.labels),
+                None => h.labels.clone(),
+            };
+            let a = NotifyAlert {
+                fingerprint: super::alert_fingerprint(h.rule_id.unwrap_or(0), &h.labels),
+                rule_id: h.rule_id,
+                rule_name: h.rule_name.clone(),
+                labels,
+                severity: h.severity,
+                firing: true,
+                value: String::new(),
+                threshold: None,
+                summary: String::new(),
+                runbook_url: String::new(),
+                starts_at_ms: h.at_ms,
+                ends_at_ms: None,
+                acknowledged: false,
+            };
+            let when = crate::timefmt::format_ms(h.at_ms, tz.name());
+            add(&a, format!("• [{}] {} — fired {when}", h.severity.as_str(), h.rule_name));
+        }
+        let date = domain::kpi::calendar::format_day(day);
+        for (id, ls) in lines {
+            let Some(c) = channels.iter().find(|c| c.id == id) else { continue };
+            let subject = format!("Vigil daily digest {date}: {} alerts", ls.len());
+            let text = format!("{subject}\n{}\nConsole: {}/alerts", ls.join("\n"), self.public_url);
+            queue(out, &[c], &format!("digest:{date}"), "digest", Severity::P3, &subject, &text);
+        }
+        Ok(listed)
+    }
+
+    /// Postmortems not published whose due time is within 24 h after the slot (due
+    /// soon) or before it (overdue): one reminder a day each, naming the incident
+    /// commander.
+    async fn queue_postmortems(
+        &self,
+        p: &Policy,
+        channels: &[ChannelRow],
+        day: i32,
+        at: i64,
+        out: &mut Vec<NewDelivery>,
+    ) -> Result<usize> {
+        let pms = self.store.postmortem_statuses().await?;
+        let people = self.incidents().people_directory().await?;
+        let resolved = self
+            .store
+            .incidents(&IncidentFilter {
+                open: Some(false),
+                limit: 5000,
+                ..IncidentFilter::default()
+            })
+            .await?;
+        let date = domain::kpi::calendar::format_day(day);
+        let mut n = 0;
+        for i in resolved {
+            let sev = i.fields.severity;
+            let status = pms.get(&i.id).copied();
+            if status == Some(PmStatus::Published)
+                || !(domain::incident::postmortem_required(sev) || status.is_some())
+            {
+                continue;
+            }
+            let Some(resolved_ms) = i.log.resolved_ms() else { continue };
+            let due = resolved_ms + postmortem_due_ms(sev);
+            let when = if due <= at {
+                format!("overdue by {} day(s)", (at - due) / DAY_MS + 1)
+            } else if due - at <= DAY_MS {
+                format!("due in {} h", (due - at + 3_599_999) / 3_600_000)
+            } else {
+                continue;
+            };
+            let owner = i
+                .commander()
+                .and_then(|id| people.iter().find(|x| x.id == id))
+                .map_or("no incident commander".to_owned(), |x| x.name.clone());
+            let labels = reminder_labels("Postmortem due", sev, &[("incident", &i.code)]);
+            let subject = format!("[{}] Postmortem of {} {when}", sev.as_str(), i.code);
+            let text = format!(
+                "{subject}: {}\nOwner: {owner}\n{}/incidents/{}/postmortem",
+                i.fields.title, self.public_url, i.code
+            );
+            let to = routed(p, channels, &labels, false);
+            queue(
+                out,
+                &to,
+                &format!("postmortem:{}:{date}", i.code),
+                "reminder",
+                sev,
+                &subject,
+                &text,
+            );
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Action items not done and due before the slot's day: one reminder a day per owner.
+    async fn queue_action_items(
+        &self,
+        p: &Policy,
+        channels: &[ChannelRow],
+        day: i32,
+        out: &mut Vec<NewDelivery>,
+    ) -> Result<usize> {
+        let date = domain::kpi::calendar::format_day(day);
+        let items = self
+            .store
+            .action_items(&ActionFilter {
+                overdue_on: Some(date.clone()),
+                open_only: true,
+                ..ActionFilter::default()
+            })
+            .await?;
+        let people = self.incidents().people_directory().await?;
+        let mut by_owner: BTreeMap<Option<i64>, Vec<String>> = BTreeMap::new();
+        for a in items.iter().filter(|a| a.status != ActionStatus::Done) {
+            by_owner.entry(a.owner_user_id).or_default().push(format!(
+                "• {} ({}): {} — due {}",
+                a.code, a.incident_code, a.description, a.due_date
+            ));
+        }
+        for (owner, lines) in &by_owner {
+            let name = owner
+                .and_then(|id| people.iter().find(|x| x.id == id))
+                .map_or("no owner".to_owned(), |x| x.name.clone());
+            let labels = reminder_labels("Action items overdue", Severity::P2, &[("owner", &name)]);
+            let subject = format!("{} overdue action item(s) for {name}", lines.len());
+            let text =
+                format!("{subject}\n{}\n{}/incidents/actions", lines.join("\n"), self.public_url);
+            let to = routed(p, channels, &labels, false);
+            let what = format!("actions:{}:{date}", owner.unwrap_or(0));
+            queue(out, &to, &what, "reminder", Severity::P2, &subject, &text);
+        }
+        Ok(items.len())
+    }
+
+    /// The weekly review: the 7 days before the slot — incidents by level, MTTA and MTTR,
+    /// open and overdue action items, overdue postmortems.
+    async fn queue_weekly(
+        &self,
+        p: &Policy,
+        channels: &[ChannelRow],
+        day: i32,
+        at: i64,
+        tz: Tz,
+        out: &mut Vec<NewDelivery>,
+    ) -> Result<usize> {
+        let incidents = self
+            .store
+            .incidents(&IncidentFilter {
+                from_ms: Some(at - 7 * DAY_MS),
+                limit: 5000,
+                ..IncidentFilter::default()
+            })
+            .await?;
+        let incidents: Vec<_> = incidents.into_iter().filter(|i| i.created_at_ms < at).collect();
+        let mut by_level = [0usize; 4];
+        let (mut tta, mut ttr) = (Vec::new(), Vec::new());
+        for i in &incidents {
+            by_level[i.fields.severity as usize] += 1;
+            let (a, r) = domain::incident::response_times(&i.log);
+            tta.extend(a);
+            ttr.extend(r);
+        }
+        let mean = |v: &[i64]| -> String {
+            if v.is_empty() {
+                "—".into()
+            } else {
+                crate::incidents::reports::minutes_label(
+                    v.iter().sum::<i64>() as f64 / v.len() as f64 / 60_000.0,
+                )
+            }
+        };
+        let date = domain::kpi::calendar::format_day(day);
+        let open = self
+            .store
+            .action_items(&ActionFilter { open_only: true, ..ActionFilter::default() })
+            .await?;
+        let overdue = open.iter().filter(|a| a.due_date.as_str() < date.as_str()).count();
+        let from = crate::timefmt::format_ms(at - 7 * DAY_MS, tz.name());
+        let subject = format!("Vigil weekly incident review, week to {date}");
+        let text = format!(
+            "{subject}\nSince {from}: {} incidents (P0 {}, P1 {}, P2 {}, P3 {})\nMTTA {} · MTTR {}\nAction items open: {} ({} overdue)\n{}/incidents/reports",
+            incidents.len(),
+            by_level[0],
+            by_level[1],
+            by_level[2],
+            by_level[3],
+            mean(&tta),
+            mean(&ttr),
+            open.len(),
+            overdue,
+            self.public_url
+        );
+        let labels = reminder_labels("Weekly incident review", Severity::P2, &[]);
+        let to = routed(p, channels, &labels, false);
+        queue(out, &to, &format!("weekly:{date}"), "weekly", Severity::P2, &subject, &text);
+        Ok(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn at(s: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn slots_are_local_times_caught_up_for_12_hours() {
+        let ten = NaiveTime::from_hms_opt(10, 0, 0).expect("time");
+        let sh: Tz = "Asia/Shanghai".parse().expect("tz");
+        // 10:00 in Shanghai is 02:00Z.
+        assert_eq!(
+            due_slot(at("2026-12-07T01:59:59Z"), sh, ten, None),
+            None,
+            "yesterday's is 24 h old"
+        );
+        let (day, t) = due_slot(at("2026-12-07T02:00:00Z"), sh, ten, None).expect("due");
+        assert_eq!(
+            (domain::kpi::calendar::format_day(day), t),
+            ("2026-12-07".to_owned(), at("2026-12-07T02:00:00Z"))
+        );
+        assert!(due_slot(at("2026-12-07T14:00:00Z"), sh, ten, None).is_some(), "12 h after");
+        assert_eq!(due_slot(at("2026-12-07T14:00:01Z"), sh, ten, None), None);
+        // Weekly on Monday: 2026-12-07 is a Monday; on Tuesday there is none.
+        let mon = Some(Weekday::Mon);
+        assert_eq!(
+            due_slot(at("2026-12-07T03:00:00Z"), sh, ten, mon).map(|s| s.1),
+            Some(at("2026-12-07T02:00:00Z"))
+        );
+        assert_eq!(due_slot(at("2026-12-08T03:00:00Z"), sh, ten, mon), None);
+        // Across a DST change: 10:00 in New York is 15:00Z in winter, 14:00Z in summer.
+        let ny: Tz = "America/New_York".parse().expect("tz");
+        assert_eq!(
+            due_slot(at("2026-11-02T15:30:00Z"), ny, ten, None).map(|s| s.1),
+            Some(at("2026-11-02T15:00:00Z"))
+        );
+        assert_eq!(
+            due_slot(at("2026-10-30T14:30:00Z"), ny, ten, None).map(|s| s.1),
+            Some(at("2026-10-30T14:00:00Z"))
+        );
+    }
+}

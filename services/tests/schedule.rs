@@ -1,0 +1,109 @@
+//! The scheduler with a fake clock and real local receivers: P3 alerts wait for the 10:00
+//! digest instead of going out at once, the digest is queued once however often the
+//! scheduler runs (a restart or a second replica re-runs the same slot), a missed slot is
+//! caught up within 12 hours and not after, and the weekly review goes out on Monday.
+
+mod common;
+
+use serde_json::{json, Value};
+use services::notify::channels::ChannelConfig;
+use services::{AuthSettings, Caller, FakeClock, Services};
+use std::sync::{Arc, Mutex};
+
+const HOUR: i64 = 3_600_000;
+/// 2026-11-25T00:00:00Z, a Wednesday.
+const WED: i64 = 1_795_564_800_000;
+
+type Got = Arc<Mutex<Vec<Value>>>;
+
+async fn setup(tag: &str) -> (Services, FakeClock, Got, Got) {
+    let (store, _dir) = store::testing::sqlite_store(&format!("vigil-{tag}")).await;
+    let clock = FakeClock::at(WED + 9 * HOUR);
+    let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default())
+        .with_public_url("https://vigil.example");
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let (email_url, email) = common::receiver().await;
+    let (feishu_url, feishu) = common::receiver().await;
+    for (name, url) in [("email", email_url), ("feishu", feishu_url)] {
+        svc.notify()
+            .create_channel(&admin, name, "webhook", ChannelConfig::webhook(&url, ""), true)
+            .await
+            .expect("channel");
+    }
+    (svc, clock, email, feishu)
+}
+
+fn texts(got: &Got) -> Vec<String> {
+    got.lock().expect("lock").iter().map(|v| v["text"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+async fn tick(svc: &Services) -> usize {
+    svc.notify().dispatch_notifications().await.expect("dispatch");
+    let r = svc.notify().run_schedule().await.expect("schedule");
+    svc.notify().deliver_notifications().await.expect("deliver");
+    r.enqueued
+}
+
+#[tokio::test]
+async fn p3_waits_for_the_daily_digest_which_is_sent_once() {
+    let (svc, clock, email, feishu) = setup("digest").await;
+    let key = Caller::api_key(1, "alertmanager", domain::ApiScope::Ingest, "127.0.0.1");
+    // 08:50Z: an `info` alert (P3) and a `warning` one (P2) begin firing.
+    let body = json!({"version": "4", "status": "firing", "receiver": "vigil", "alerts": [
+        {"status": "firing", "fingerprint": "p3", "labels": {"alertname": "CertExpiresSoon", "severity": "info"},
+         "annotations": {"summary": "certificate expires in 20 days"}, "startsAt": "2026-11-25T08:50:00Z", "endsAt": "0001-01-01T00:00:00Z"},
+        {"status": "firing", "fingerprint": "p2", "labels": {"alertname": "QueueBacklog", "severity": "warning"},
+         "annotations": {}, "startsAt": "2026-11-25T08:50:00Z", "endsAt": "0001-01-01T00:00:00Z"}
+    ]});
+    svc.notify().receive_alertmanager(&key, body.to_string().as_bytes()).await.expect("received");
+    // 09:00 → 09:50: the P2 goes to Feishu at once; the P3 to nobody yet; no slot is due
+    // (yesterday's 10:00 is more than 12 hours ago).
+    for _ in 0..50 {
+        assert_eq!(tick(&svc).await, 0);
+        clock.advance_ms(60_000);
+    }
+    // The P2 alert at once (after group_wait) and every 15 minutes (P2's repeat): 1, 16, 31, 46.
+    assert_eq!(feishu.lock().expect("lock").len(), 4, "the P2 alert as it happens");
+    assert!(email.lock().expect("lock").is_empty(), "the P3 alert waits for the digest");
+
+    // 10:00 and every minute after: one digest, to the P3 route's channel.
+    clock.set_ms(WED + 10 * HOUR);
+    assert_eq!(tick(&svc).await, 1);
+    for _ in 0..30 {
+        clock.advance_ms(60_000);
+        assert_eq!(tick(&svc).await, 0, "never twice");
+    }
+    let got = texts(&email);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("Vigil daily digest 2026-11-25: 1 alerts"), "{}", got[0]);
+    assert!(got[0].contains("[P3] CertExpiresSoon"), "{}", got[0]);
+    assert!(!got[0].contains("QueueBacklog"), "the P2 alert is not a digest alert");
+    assert_eq!(email.lock().expect("lock")[0]["kind"], "digest");
+
+    // A replica that starts at 21:00 does not send today's again; the next day's is sent
+    // at 10:00 (still firing), and one missed for more than 12 hours is not sent late.
+    clock.set_ms(WED + 21 * HOUR);
+    assert_eq!(tick(&svc).await, 0);
+    clock.set_ms(WED + 34 * HOUR);
+    assert_eq!(tick(&svc).await, 1);
+    clock.set_ms(WED + 2 * 24 * HOUR + 22 * HOUR + 60_000);
+    assert_eq!(tick(&svc).await, 0, "more than 12 h after the slot");
+    assert_eq!(texts(&email).len(), 2);
+}
+
+#[tokio::test]
+async fn the_weekly_review_goes_out_on_monday_once() {
+    let (svc, clock, email, feishu) = setup("weekly").await;
+    // Monday 2026-11-30 10:05Z (the daily slot is due too, with nothing to say).
+    clock.set_ms(WED + 5 * 24 * HOUR + 10 * HOUR + 5 * 60_000);
+    assert_eq!(tick(&svc).await, 1);
+    assert_eq!(tick(&svc).await, 0);
+    let got = texts(&feishu);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("Vigil weekly incident review, week to 2026-11-30"), "{}", got[0]);
+    assert!(got[0].contains("0 incidents (P0 0, P1 0, P2 0, P3 0)"), "{}", got[0]);
+    assert!(email.lock().expect("lock").is_empty(), "P2 reminders route to Feishu");
+    // Tuesday: no review.
+    clock.advance_ms(24 * HOUR);
+    assert_eq!(tick(&svc).await, 0);
+}
