@@ -16,6 +16,8 @@ for (const size of [[1440, 900], [390, 844]]) {
     await page.getByTestId("route-test-labels").fill('alertname="Checkout errors", severity=P0, service=pay');
     await page.locator("form.tester button[type=submit]").click();
     await page.getByTestId("route-test-result").locator("li").first().waitFor();
+    // An element screenshot scrolls: keep the sticky top bar out of the picture.
+    await page.addStyleTag({ content: ".topbar { position: static !important; }" });
     await page.locator("#routing").scrollIntoViewIfNeeded();
     await page.waitForTimeout(300);
     await page.locator("#routing").screenshot({ path: `${out}/routing-editor-${tag}.png` });
