@@ -107,3 +107,85 @@ async fn the_weekly_review_goes_out_on_monday_once() {
     clock.advance_ms(24 * HOUR);
     assert_eq!(tick(&svc).await, 0);
 }
+
+#[tokio::test]
+async fn postmortems_coming_due_and_overdue_and_late_action_items_are_reminded_daily() {
+    use domain::incident::postmortem::{ActionKind, ActionSpec, ActionStatus};
+    use domain::incident::{IncidentFields, Status};
+    let (svc, clock, _email, feishu) = setup("reminders").await;
+    let ic = common::signed_in(&svc, "ic@example.com", "responder").await;
+    // Wednesday 01:00Z a P1 is declared (the IC takes it), resolved at 02:00: its postmortem
+    // is due 48 h later, Friday 02:00Z.
+    clock.set_ms(WED + HOUR);
+    let fields = IncidentFields {
+        title: "Checkout answers 502".into(),
+        severity: domain::alerting::Severity::P1,
+        ..IncidentFields::default()
+    };
+    let inc = svc
+        .incidents()
+        .declare_incident(
+            &ic,
+            services::incidents::Declare {
+                fields,
+                commander_id: ic.user_id(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("declare");
+    for s in [Status::Investigating, Status::Fixing, Status::Monitoring] {
+        svc.incidents().change_incident_status(&ic, &inc.code, s, None, None).await.expect("step");
+    }
+    clock.set_ms(WED + 2 * HOUR);
+    svc.incidents()
+        .change_incident_status(
+            &ic,
+            &inc.code,
+            Status::Resolved,
+            None,
+            Some("verified by synthetic checks".into()),
+        )
+        .await
+        .expect("resolve");
+    // An action item of the IC's that was due Tuesday.
+    let item = ActionSpec {
+        kind: ActionKind::Immediate,
+        description: "Add a 502 alert on the checkout gateway".into(),
+        owner_user_id: ic.user_id(),
+        due_date: "2026-11-24".into(),
+        status: ActionStatus::Todo,
+    };
+    svc.incidents().add_action_item(&ic, &inc.code, &item).await.expect("item");
+
+    // Wednesday 10:00: the action item is overdue; the postmortem is 40 h away (no reminder).
+    clock.set_ms(WED + 10 * HOUR);
+    assert_eq!(tick(&svc).await, 1);
+    assert_eq!(tick(&svc).await, 0);
+    // Thursday 10:00: due in 16 h, and the item again (a new day).
+    clock.set_ms(WED + 34 * HOUR);
+    assert_eq!(tick(&svc).await, 2);
+    // Friday 10:00: overdue by a day, and the item.
+    clock.set_ms(WED + 58 * HOUR);
+    assert_eq!(tick(&svc).await, 2);
+    let got = texts(&feishu);
+    let about =
+        |needle: &str| got.iter().filter(|t| t.contains(needle)).cloned().collect::<Vec<_>>();
+    assert_eq!(about("overdue action item").len(), 3, "{got:?}");
+    assert!(about("overdue action item")[0].contains("for ic@example.com"), "{got:?}");
+    assert!(about("overdue action item")[0]
+        .contains("Add a 502 alert on the checkout gateway — due 2026-11-24"));
+    let pm = about("Postmortem of");
+    assert_eq!(pm.len(), 2, "{got:?}");
+    assert!(
+        pm[0].starts_with(&format!("[P1] Postmortem of {} due in 16 h", inc.code)),
+        "{}",
+        pm[0]
+    );
+    assert!(pm[0].contains("Owner: ic@example.com"), "{}", pm[0]);
+    assert!(
+        pm[1].starts_with(&format!("[P1] Postmortem of {} overdue by 1 day(s)", inc.code)),
+        "{}",
+        pm[1]
+    );
+}

@@ -113,6 +113,36 @@ fn reminder_labels(name: &str, severity: Severity, extra: &[(&str, &str)]) -> La
     l
 }
 
+/// One scheduler pass: the tree and channels it routes with, and what it queues.
+struct Pass {
+    policy: Policy,
+    channels: Vec<ChannelRow>,
+    tz: Tz,
+    out: Vec<NewDelivery>,
+}
+
+/// A due slot: its local day as `YYYY-MM-DD`, and its instant.
+struct Slot {
+    date: String,
+    at: i64,
+}
+
+impl Pass {
+    /// Queues a reminder to wherever the tree sends these labels.
+    fn remind(
+        &mut self,
+        labels: &Labels,
+        what: &str,
+        tag: &str,
+        sev: Severity,
+        subject: &str,
+        text: &str,
+    ) {
+        let to = routed(&self.policy, &self.channels, labels, false);
+        queue(&mut self.out, &to, what, tag, sev, subject, text);
+    }
+}
+
 /// Queues one text message to `channels` under the key `what`.
 fn queue(
     out: &mut Vec<NewDelivery>,
@@ -151,34 +181,31 @@ impl crate::Notify<'_> {
         if daily.is_none() && weekly.is_none() {
             return Ok(report);
         }
-        let (p, _) = self.policy_in_force().await?;
-        let channels = self.store.channels().await?;
-        let mut out = Vec::new();
-        if let Some((day, at)) = daily {
-            report.digests = self.queue_digest(&p, &channels, day, at, tz, &mut out).await?;
-            report.postmortems = self.queue_postmortems(&p, &channels, day, at, &mut out).await?;
-            report.action_items = self.queue_action_items(&p, &channels, day, &mut out).await?;
+        let mut pass = Pass {
+            policy: self.policy_in_force().await?.0,
+            channels: self.store.channels().await?,
+            tz,
+            out: Vec::new(),
+        };
+        let slot =
+            |(day, at): (i32, i64)| Slot { date: domain::kpi::calendar::format_day(day), at };
+        if let Some(s) = daily.map(slot) {
+            report.digests = self.queue_digest(&mut pass, &s).await?;
+            report.postmortems = self.queue_postmortems(&mut pass, &s).await?;
+            report.action_items = self.queue_action_items(&mut pass, &s).await?;
         }
-        if let Some((day, at)) = weekly {
-            report.weekly = self.queue_weekly(&p, &channels, day, at, tz, &mut out).await?;
+        if let Some(s) = weekly.map(slot) {
+            report.weekly = self.queue_weekly(&mut pass, &s).await?;
         }
-        if !out.is_empty() {
-            report.enqueued = self.store.apply_dispatch(&[], &out, now).await?;
+        if !pass.out.is_empty() {
+            report.enqueued = self.store.apply_dispatch(&[], &pass.out, now).await?;
         }
         Ok(report)
     }
 
     /// The digest: alerts on digest routes firing now or fired in the 24 h before the
     /// slot, one message per channel. Returns how many alerts it lists.
-    async fn queue_digest(
-        &self,
-        p: &Policy,
-        channels: &[ChannelRow],
-        day: i32,
-        at: i64,
-        tz: Tz,
-        out: &mut Vec<NewDelivery>,
-    ) -> Result<usize> {
+    async fn queue_digest(&self, pass: &mut Pass, slot: &Slot) -> Result<usize> {
         let rules = self.store.rules_with_state().await?;
         let mut lines: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         let mut seen = std::collections::BTreeSet::new();
@@ -187,7 +214,7 @@ impl crate::Notify<'_> {
             if !seen.insert((a.fingerprint.clone(), a.starts_at_ms)) {
                 return;
             }
-            let to = routed(p, channels, &a.labels, true);
+            let to = routed(&pass.policy, &pass.channels, &a.labels, true);
             if to.is_empty() {
                 return;
             }
@@ -197,7 +224,7 @@ impl crate::Notify<'_> {
             }
         };
         for a in self.notify_alerts_of(&rules).await?.iter().filter(|a| a.firing) {
-            let since = crate::timefmt::format_ms(a.starts_at_ms, tz.name());
+            let since = crate::timefmt::format_ms(a.starts_at_ms, pass.tz.name());
             add(
                 a,
                 format!(
@@ -212,8 +239,8 @@ impl crate::Notify<'_> {
             .store
             .alert_history(&store::alerting::HistoryQuery {
                 to: Some(Some(domain::alerting::AlertState::Firing)),
-                from_ms: Some(at - DAY_MS),
-                to_ms: Some(at),
+                from_ms: Some(slot.at - DAY_MS),
+                to_ms: Some(slot.at),
                 limit: 1000,
                 ..Default::default()
             })
@@ -238,15 +265,23 @@ impl crate::Notify<'_> {
                 ends_at_ms: None,
                 acknowledged: false,
             };
-            let when = crate::timefmt::format_ms(h.at_ms, tz.name());
+            let when = crate::timefmt::format_ms(h.at_ms, pass.tz.name());
             add(&a, format!("• [{}] {} — fired {when}", h.severity.as_str(), h.rule_name));
         }
-        let date = domain::kpi::calendar::format_day(day);
+        let date = &slot.date;
         for (id, ls) in lines {
-            let Some(c) = channels.iter().find(|c| c.id == id) else { continue };
+            let Some(c) = pass.channels.iter().find(|c| c.id == id) else { continue };
             let subject = format!("Vigil daily digest {date}: {} alerts", ls.len());
             let text = format!("{subject}\n{}\nConsole: {}/alerts", ls.join("\n"), self.public_url);
-            queue(out, &[c], &format!("digest:{date}"), "digest", Severity::P3, &subject, &text);
+            queue(
+                &mut pass.out,
+                &[c],
+                &format!("digest:{date}"),
+                "digest",
+                Severity::P3,
+                &subject,
+                &text,
+            );
         }
         Ok(listed)
     }
@@ -254,14 +289,7 @@ impl crate::Notify<'_> {
     /// Postmortems not published whose due time is within 24 h after the slot (due
     /// soon) or before it (overdue): one reminder a day each, naming the incident
     /// commander.
-    async fn queue_postmortems(
-        &self,
-        p: &Policy,
-        channels: &[ChannelRow],
-        day: i32,
-        at: i64,
-        out: &mut Vec<NewDelivery>,
-    ) -> Result<usize> {
+    async fn queue_postmortems(&self, pass: &mut Pass, slot: &Slot) -> Result<usize> {
         let pms = self.store.postmortem_statuses().await?;
         let people = self.incidents().people_directory().await?;
         let resolved = self
@@ -272,7 +300,7 @@ impl crate::Notify<'_> {
                 ..IncidentFilter::default()
             })
             .await?;
-        let date = domain::kpi::calendar::format_day(day);
+        let date = &slot.date;
         let mut n = 0;
         for i in resolved {
             let sev = i.fields.severity;
@@ -284,6 +312,7 @@ impl crate::Notify<'_> {
             }
             let Some(resolved_ms) = i.log.resolved_ms() else { continue };
             let due = resolved_ms + postmortem_due_ms(sev);
+            let at = slot.at;
             let when = if due <= at {
                 format!("overdue by {} day(s)", (at - due) / DAY_MS + 1)
             } else if due - at <= DAY_MS {
@@ -301,10 +330,8 @@ impl crate::Notify<'_> {
                 "{subject}: {}\nOwner: {owner}\n{}/incidents/{}/postmortem",
                 i.fields.title, self.public_url, i.code
             );
-            let to = routed(p, channels, &labels, false);
-            queue(
-                out,
-                &to,
+            pass.remind(
+                &labels,
                 &format!("postmortem:{}:{date}", i.code),
                 "reminder",
                 sev,
@@ -317,14 +344,8 @@ impl crate::Notify<'_> {
     }
 
     /// Action items not done and due before the slot's day: one reminder a day per owner.
-    async fn queue_action_items(
-        &self,
-        p: &Policy,
-        channels: &[ChannelRow],
-        day: i32,
-        out: &mut Vec<NewDelivery>,
-    ) -> Result<usize> {
-        let date = domain::kpi::calendar::format_day(day);
+    async fn queue_action_items(&self, pass: &mut Pass, slot: &Slot) -> Result<usize> {
+        let date = &slot.date;
         let items = self
             .store
             .action_items(&ActionFilter {
@@ -349,33 +370,25 @@ impl crate::Notify<'_> {
             let subject = format!("{} overdue action item(s) for {name}", lines.len());
             let text =
                 format!("{subject}\n{}\n{}/incidents/actions", lines.join("\n"), self.public_url);
-            let to = routed(p, channels, &labels, false);
             let what = format!("actions:{}:{date}", owner.unwrap_or(0));
-            queue(out, &to, &what, "reminder", Severity::P2, &subject, &text);
+            pass.remind(&labels, &what, "reminder", Severity::P2, &subject, &text);
         }
         Ok(items.len())
     }
 
     /// The weekly review: the 7 days before the slot — incidents by level, MTTA and MTTR,
-    /// open and overdue action items, overdue postmortems.
-    async fn queue_weekly(
-        &self,
-        p: &Policy,
-        channels: &[ChannelRow],
-        day: i32,
-        at: i64,
-        tz: Tz,
-        out: &mut Vec<NewDelivery>,
-    ) -> Result<usize> {
+    /// open and overdue action items.
+    async fn queue_weekly(&self, pass: &mut Pass, slot: &Slot) -> Result<usize> {
         let incidents = self
             .store
             .incidents(&IncidentFilter {
-                from_ms: Some(at - 7 * DAY_MS),
+                from_ms: Some(slot.at - 7 * DAY_MS),
                 limit: 5000,
                 ..IncidentFilter::default()
             })
             .await?;
-        let incidents: Vec<_> = incidents.into_iter().filter(|i| i.created_at_ms < at).collect();
+        let incidents: Vec<_> =
+            incidents.into_iter().filter(|i| i.created_at_ms < slot.at).collect();
         let mut by_level = [0usize; 4];
         let (mut tta, mut ttr) = (Vec::new(), Vec::new());
         for i in &incidents {
@@ -393,13 +406,13 @@ impl crate::Notify<'_> {
                 )
             }
         };
-        let date = domain::kpi::calendar::format_day(day);
+        let date = &slot.date;
         let open = self
             .store
             .action_items(&ActionFilter { open_only: true, ..ActionFilter::default() })
             .await?;
         let overdue = open.iter().filter(|a| a.due_date.as_str() < date.as_str()).count();
-        let from = crate::timefmt::format_ms(at - 7 * DAY_MS, tz.name());
+        let from = crate::timefmt::format_ms(slot.at - 7 * DAY_MS, pass.tz.name());
         let subject = format!("Vigil weekly incident review, week to {date}");
         let text = format!(
             "{subject}\nSince {from}: {} incidents (P0 {}, P1 {}, P2 {}, P3 {})\nMTTA {} · MTTR {}\nAction items open: {} ({} overdue)\n{}/incidents/reports",
@@ -415,8 +428,7 @@ impl crate::Notify<'_> {
             self.public_url
         );
         let labels = reminder_labels("Weekly incident review", Severity::P2, &[]);
-        let to = routed(p, channels, &labels, false);
-        queue(out, &to, &format!("weekly:{date}"), "weekly", Severity::P2, &subject, &text);
+        pass.remind(&labels, &format!("weekly:{date}"), "weekly", Severity::P2, &subject, &text);
         Ok(1)
     }
 }
