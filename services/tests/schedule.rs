@@ -189,3 +189,70 @@ async fn postmortems_coming_due_and_overdue_and_late_action_items_are_reminded_d
         pm[1]
     );
 }
+
+#[tokio::test]
+async fn a_missed_response_deadline_is_told_to_the_commander_once() {
+    use domain::incident::{IncidentFields, Status};
+    let (svc, clock, _email, feishu) = setup("deadline").await;
+    let ic = common::signed_in(&svc, "ic@example.com", "responder").await;
+    clock.set_ms(WED + 3 * HOUR);
+    let fields = IncidentFields {
+        title: "Payments fail".into(),
+        severity: domain::alerting::Severity::P0,
+        ..IncidentFields::default()
+    };
+    let inc = svc
+        .incidents()
+        .declare_incident(
+            &ic,
+            services::incidents::Declare {
+                fields,
+                commander_id: ic.user_id(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("declare");
+    // P0: respond within 30 minutes. At 29 nothing; at 31 the IC is told, once.
+    clock.advance_ms(29 * 60_000);
+    assert_eq!(tick(&svc).await, 0);
+    clock.advance_ms(2 * 60_000);
+    assert_eq!(tick(&svc).await, 1);
+    for _ in 0..5 {
+        clock.advance_ms(60_000);
+        assert_eq!(tick(&svc).await, 0, "once");
+    }
+    let got = texts(&feishu);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0]
+            .starts_with(&format!("[P0] {} has had no response for 30m: Payments fail", inc.code)),
+        "{}",
+        got[0]
+    );
+    assert!(got[0].contains("Incident commander: ic@example.com"), "{}", got[0]);
+    let detail = svc.incidents().incident_detail(&ic, &inc.code).await.expect("detail");
+    let notes: Vec<&str> = detail
+        .timeline
+        .iter()
+        .map(|e| e.body.as_str())
+        .filter(|b| b.starts_with("Response deadline"))
+        .collect();
+    assert_eq!(
+        notes,
+        vec!["Response deadline (30m) passed with no response: nobody is being paged"]
+    );
+    // A second incident that is answered in time is not reminded.
+    let fields = IncidentFields { title: "Search slow".into(), ..IncidentFields::default() };
+    let answered = svc
+        .incidents()
+        .declare_incident(&ic, services::incidents::Declare { fields, ..Default::default() })
+        .await
+        .expect("declare");
+    svc.incidents()
+        .change_incident_status(&ic, &answered.code, Status::Investigating, None, None)
+        .await
+        .expect("respond");
+    clock.advance_ms(5 * HOUR);
+    assert_eq!(tick(&svc).await, 0);
+}

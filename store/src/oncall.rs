@@ -716,6 +716,43 @@ impl Store {
         Ok(true)
     }
 
+    /// Once per `claim` (a marker in `settings`, written in the same transaction): brings
+    /// the next step of every open run whose subject key starts with `prefix` forward to
+    /// `now_ms` (a missed response deadline escalates at once). `None` when the claim was
+    /// already taken; otherwise how many runs were brought forward.
+    pub async fn hurry_runs_once(
+        &self,
+        claim: &str,
+        prefix: &str,
+        now_ms: i64,
+    ) -> Result<Option<u64>> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(format!("once:{claim}"))
+        .bind(now_ms.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 0 {
+            return give_up(tx, None).await;
+        }
+        let n = sqlx::query(
+            "UPDATE escalations SET next_at_ms = $3
+             WHERE substr(subject_key, 1, CAST($1 AS INTEGER)) = $2
+               AND acked_at_ms IS NULL AND resolved_at_ms IS NULL AND next_at_ms > $3",
+        )
+        .bind(prefix.len() as i64)
+        .bind(prefix)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Some(n))
+    }
+
     /// Ends a run whose alert stopped firing: no further steps, pending pages cancelled.
     pub async fn resolve_escalation(&self, id: i64, at_ms: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;

@@ -2040,6 +2040,36 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
     assert!(store.open_escalations().await.expect("open").is_empty());
     assert!(matches!(store.escalation(a.id).await, Err(StoreError::NotFound)));
     assert!(store.pages_of(&[a.id, b.id, c.id]).await.expect("pages").is_empty());
+    // A missed response deadline brings the open runs' next steps forward to now, once;
+    // an acknowledged run stays as it is.
+    let p2 = store
+        .create_escalation_policy(&oncall_policy("P1 pager", ann.id, 5), &as_user(&ann, now))
+        .await
+        .expect("policy");
+    let run = |key: &str| NewEscalation { policy_id: p2.id, ..new(key, now + 10 * MIN) };
+    let mut ids = Vec::new();
+    for key in ["incident:INC-T:5", "incident:INC-T:6"] {
+        let r = store.start_escalation(&run(key), &engine).await.expect("start").expect("new");
+        assert!(store
+            .record_steps(r.id, 0, 1, Some(now + 40 * MIN), &[], now + 10 * MIN)
+            .await
+            .expect("step"));
+        ids.push(r.id);
+    }
+    assert!(store.ack_escalation(ids[1], &as_user(&bob, now + 11 * MIN)).await.expect("ack"));
+    let acked = store.escalation(ids[1]).await.expect("acked");
+    let t = now + 12 * MIN;
+    assert_eq!(
+        store.hurry_runs_once("deadline:x", "incident:INC-T:", t).await.expect("hurry"),
+        Some(1)
+    );
+    assert_eq!(store.escalation(ids[0]).await.expect("run").next_at_ms, Some(t));
+    assert_eq!(store.escalation(ids[1]).await.expect("run"), acked, "acknowledged: untouched");
+    assert_eq!(
+        store.hurry_runs_once("deadline:x", "incident:INC-T:", t + MIN).await.expect("again"),
+        None
+    );
+    assert_eq!(store.escalation(ids[0]).await.expect("run").next_at_ms, Some(t), "once");
 }
 
 async fn oncall_calendar_feeds_rotate_and_settings_init_once(store: &Store) {

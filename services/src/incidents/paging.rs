@@ -13,7 +13,7 @@ use store::{EscalationPolicy, NewEscalation};
 /// Subject keys of incident runs start with this.
 pub const INCIDENT_KEY_PREFIX: &str = "incident:";
 
-fn runs_prefix(code: &str) -> String {
+pub(crate) fn runs_prefix(code: &str) -> String {
     format!("{INCIDENT_KEY_PREFIX}{code}:")
 }
 

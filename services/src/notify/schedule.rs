@@ -19,7 +19,7 @@ use chrono::{NaiveTime, TimeZone, Timelike, Weekday};
 use chrono_tz::Tz;
 use domain::alerting::{Labels, Severity};
 use domain::incident::postmortem::{ActionStatus, PmStatus};
-use domain::incident::postmortem_due_ms;
+use domain::incident::{postmortem_due_ms, response_ms, EntryKind};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use store::incidents::{ActionFilter, IncidentFilter};
@@ -79,6 +79,8 @@ pub struct ScheduleReport {
     pub postmortems: usize,
     pub action_items: usize,
     pub weekly: usize,
+    /// Incidents whose response deadline passed without a response (escalated, IC told).
+    pub deadlines: usize,
     /// Deliveries queued (0 when the slot's messages were already queued).
     pub enqueued: usize,
 }
@@ -178,7 +180,23 @@ impl crate::Notify<'_> {
         let mut report = ScheduleReport::default();
         let daily = due_slot(now, tz, ten, None);
         let weekly = due_slot(now, tz, ten, Some(Weekday::Mon));
-        if daily.is_none() && weekly.is_none() {
+        // Open incidents still `detecting` after their response deadline (every pass, not
+        // at a slot: a deadline is minutes).
+        let missed: Vec<store::incidents::Incident> = self
+            .store
+            .incidents(&IncidentFilter {
+                open: Some(true),
+                limit: 5000,
+                ..IncidentFilter::default()
+            })
+            .await?
+            .into_iter()
+            .filter(|i| {
+                i.log.responded_ms().is_none()
+                    && now >= i.log.detected_ms() + response_ms(i.fields.severity)
+            })
+            .collect();
+        if daily.is_none() && weekly.is_none() && missed.is_empty() {
             return Ok(report);
         }
         let mut pass = Pass {
@@ -197,6 +215,7 @@ impl crate::Notify<'_> {
         if let Some(s) = weekly.map(slot) {
             report.weekly = self.queue_weekly(&mut pass, &s).await?;
         }
+        report.deadlines = self.queue_missed_deadlines(&mut pass, &missed).await?;
         if !pass.out.is_empty() {
             report.enqueued = self.store.apply_dispatch(&[], &pass.out, now).await?;
         }
@@ -284,6 +303,61 @@ impl crate::Notify<'_> {
             );
         }
         Ok(listed)
+    }
+
+    /// Incidents past their response deadline with nobody responding (still
+    /// `detecting`): their paging moves to the next step now, the timeline says so, and
+    /// the incident commander is told — once per incident and detection.
+    async fn queue_missed_deadlines(
+        &self,
+        pass: &mut Pass,
+        missed: &[store::incidents::Incident],
+    ) -> Result<usize> {
+        if missed.is_empty() {
+            return Ok(0);
+        }
+        let people = self.incidents().people_directory().await?;
+        for i in missed {
+            let sev = i.fields.severity;
+            let detected = i.log.detected_ms();
+            let what = format!("deadline:{}:{detected}", i.code);
+            let prefix = crate::incidents::paging::runs_prefix(&i.code);
+            if let Some(n) = self.store.hurry_runs_once(&what, &prefix, self.now_ms()).await? {
+                let body = format!(
+                    "Response deadline ({}) passed with no response: {}",
+                    domain::alerting::format_duration(response_ms(sev)),
+                    if n > 0 {
+                        "paging escalated to the next step"
+                    } else {
+                        "nobody is being paged"
+                    }
+                );
+                let entry = store::incidents::NewEntry {
+                    at_ms: self.now_ms(),
+                    kind: EntryKind::Paging,
+                    body,
+                };
+                let ctx = store::AuditCtx::system("scheduler", self.now_ms());
+                self.store.add_timeline_entries(i, &[entry], &ctx).await?;
+            }
+            let ic = i
+                .commander()
+                .and_then(|id| people.iter().find(|x| x.id == id))
+                .map_or("no incident commander yet".to_owned(), |x| x.name.clone());
+            let labels = reminder_labels("Response deadline missed", sev, &[("incident", &i.code)]);
+            let subject = format!(
+                "[{}] {} has had no response for {}",
+                sev.as_str(),
+                i.code,
+                domain::alerting::format_duration(response_ms(sev))
+            );
+            let text = format!(
+                "{subject}: {}\nIncident commander: {ic}\nPaging moves to its next step now.\n{}/incidents/{}",
+                i.fields.title, self.public_url, i.code
+            );
+            pass.remind(&labels, &what, "reminder", sev, &subject, &text);
+        }
+        Ok(missed.len())
     }
 
     /// Postmortems not published whose due time is within 24 h after the slot (due
