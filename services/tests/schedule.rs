@@ -37,6 +37,20 @@ fn texts(got: &Got) -> Vec<String> {
     got.lock().expect("lock").iter().map(|v| v["text"].as_str().unwrap_or("").to_owned()).collect()
 }
 
+/// Declares an incident with `ic` as its commander.
+async fn declare(
+    svc: &Services,
+    ic: &Caller,
+    title: &str,
+    severity: domain::alerting::Severity,
+) -> store::incidents::Incident {
+    let fields =
+        domain::incident::IncidentFields { title: title.into(), severity, ..Default::default() };
+    let declare =
+        services::incidents::Declare { fields, commander_id: ic.user_id(), ..Default::default() };
+    svc.incidents().declare_incident(ic, declare).await.expect("declare")
+}
+
 async fn tick(svc: &Services) -> usize {
     svc.notify().dispatch_notifications().await.expect("dispatch");
     let r = svc.notify().run_schedule().await.expect("schedule");
@@ -111,29 +125,13 @@ async fn the_weekly_review_goes_out_on_monday_once() {
 #[tokio::test]
 async fn postmortems_coming_due_and_overdue_and_late_action_items_are_reminded_daily() {
     use domain::incident::postmortem::{ActionKind, ActionSpec, ActionStatus};
-    use domain::incident::{IncidentFields, Status};
+    use domain::incident::Status;
     let (svc, clock, _email, feishu) = setup("reminders").await;
     let ic = common::signed_in(&svc, "ic@example.com", "responder").await;
     // Wednesday 01:00Z a P1 is declared (the IC takes it), resolved at 02:00: its postmortem
     // is due 48 h later, Friday 02:00Z.
     clock.set_ms(WED + HOUR);
-    let fields = IncidentFields {
-        title: "Checkout answers 502".into(),
-        severity: domain::alerting::Severity::P1,
-        ..IncidentFields::default()
-    };
-    let inc = svc
-        .incidents()
-        .declare_incident(
-            &ic,
-            services::incidents::Declare {
-                fields,
-                commander_id: ic.user_id(),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("declare");
+    let inc = declare(&svc, &ic, "Checkout answers 502", domain::alerting::Severity::P1).await;
     for s in [Status::Investigating, Status::Fixing, Status::Monitoring] {
         svc.incidents().change_incident_status(&ic, &inc.code, s, None, None).await.expect("step");
     }
@@ -192,27 +190,11 @@ async fn postmortems_coming_due_and_overdue_and_late_action_items_are_reminded_d
 
 #[tokio::test]
 async fn a_missed_response_deadline_is_told_to_the_commander_once() {
-    use domain::incident::{IncidentFields, Status};
+    use domain::incident::Status;
     let (svc, clock, _email, feishu) = setup("deadline").await;
     let ic = common::signed_in(&svc, "ic@example.com", "responder").await;
     clock.set_ms(WED + 3 * HOUR);
-    let fields = IncidentFields {
-        title: "Payments fail".into(),
-        severity: domain::alerting::Severity::P0,
-        ..IncidentFields::default()
-    };
-    let inc = svc
-        .incidents()
-        .declare_incident(
-            &ic,
-            services::incidents::Declare {
-                fields,
-                commander_id: ic.user_id(),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("declare");
+    let inc = declare(&svc, &ic, "Payments fail", domain::alerting::Severity::P0).await;
     // P0: respond within 30 minutes. At 29 nothing; at 31 the IC is told, once.
     clock.advance_ms(29 * 60_000);
     assert_eq!(tick(&svc).await, 0);
@@ -243,12 +225,7 @@ async fn a_missed_response_deadline_is_told_to_the_commander_once() {
         vec!["Response deadline (30m) passed with no response: nobody is being paged"]
     );
     // A second incident that is answered in time is not reminded.
-    let fields = IncidentFields { title: "Search slow".into(), ..IncidentFields::default() };
-    let answered = svc
-        .incidents()
-        .declare_incident(&ic, services::incidents::Declare { fields, ..Default::default() })
-        .await
-        .expect("declare");
+    let answered = declare(&svc, &ic, "Search slow", domain::alerting::Severity::P2).await;
     svc.incidents()
         .change_incident_status(&ic, &answered.code, Status::Investigating, None, None)
         .await
