@@ -317,6 +317,25 @@ mod tests {
     }
 
     #[test]
+    fn hostile_yaml_is_refused_quickly() {
+        // "Billion laughs": nine levels of nine aliases would expand to 387 million
+        // strings; the parser's alias budget refuses it.
+        let mut y = String::from("a0: &a0 [\"lol\"]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+            y.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        y.push_str("route:\n  group_by: *a9\n");
+        let started = std::time::Instant::now();
+        let e = import(&y, &[], &Policy::default()).expect_err("refused");
+        assert!(e.contains("repetition limit") || e.contains("recursion limit"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+        // Deep nesting: refused, not a stack overflow.
+        let deep = format!("route: {}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(import(&deep, &[], &Policy::default()).is_err());
+    }
+
+    #[test]
     fn reads_alertmanagers_own_files_and_names_errors() {
         let yaml = r#"
 global:
