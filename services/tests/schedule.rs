@@ -233,3 +233,53 @@ async fn a_missed_response_deadline_is_told_to_the_commander_once() {
     clock.advance_ms(5 * HOUR);
     assert_eq!(tick(&svc).await, 0);
 }
+
+#[tokio::test]
+async fn settings_turn_reminders_off_move_their_time_and_choose_the_weekly_channel() {
+    use domain::alerting::routing::ScheduleSettings;
+    let (svc, clock, email, feishu) = setup("schedule-settings").await;
+    let ops = common::signed_in(&svc, "ops@example.com", "editor").await;
+    let viewer = common::signed_in(&svc, "pm@example.com", "viewer").await;
+    let n = svc.notify();
+    assert_eq!(n.schedule_settings(&viewer).await.expect("read"), ScheduleSettings::default());
+    let mut s = ScheduleSettings::default();
+    s.weekly.at = "08:30".into();
+    s.weekly_channel = "email".into();
+    s.deadlines = false;
+    assert!(matches!(
+        n.set_schedule_settings(&viewer, &s).await,
+        Err(services::ServiceError::Forbidden(_))
+    ));
+    let mut bad = s.clone();
+    bad.digest.at = "10am".into();
+    bad.weekly_channel = "nowhere".into();
+    match n.set_schedule_settings(&ops, &bad).await {
+        Err(services::ServiceError::Invalid(e)) => {
+            let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+            assert_eq!(fields, ["digest.at"], "{e:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    bad.digest.at = "10:00".into();
+    assert!(n.set_schedule_settings(&ops, &bad).await.is_err(), "unknown channel");
+    n.set_schedule_settings(&ops, &s).await.expect("saved");
+    assert_eq!(n.schedule_settings(&viewer).await.expect("read"), s);
+
+    // Monday 08:31Z: the weekly review, to the chosen channel instead of the routed one.
+    clock.set_ms(WED + 5 * 24 * HOUR + 8 * HOUR + 31 * 60_000);
+    assert_eq!(tick(&svc).await, 1);
+    assert!(texts(&email)[0].starts_with("Vigil weekly incident review"), "{:?}", texts(&email));
+    assert!(feishu.lock().expect("lock").is_empty());
+    // The response deadline is off: a P0 nobody answers is not reminded.
+    let ic = common::signed_in(&svc, "ic@example.com", "responder").await;
+    declare(&svc, &ic, "Payments fail", domain::alerting::Severity::P0).await;
+    clock.advance_ms(HOUR);
+    assert_eq!(tick(&svc).await, 0);
+    // The change is in the audit log.
+    let admin = Caller::system("test");
+    let audit =
+        svc.accounts().audit_log(&admin, Some("setting.".into()), None, 10).await.expect("audit");
+    assert!(audit
+        .iter()
+        .any(|a| a.entry.action == "setting.update" && a.entry.target == "setting:schedule"));
+}

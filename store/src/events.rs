@@ -212,6 +212,37 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a setting someone changed, with its audit line, in one transaction.
+    pub async fn put_setting_audited(
+        &self,
+        key: &str,
+        value: &str,
+        ctx: &crate::AuditCtx,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let before: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        crate::audit::append(
+            &mut tx,
+            ctx,
+            "setting.update",
+            &format!("setting:{key}"),
+            before.as_ref(),
+            Some(&value),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The setting's value, storing `value` first if there is none (the first writer wins
     /// when several replicas race).
     pub async fn setting_or_init(&self, key: &str, value: &str) -> Result<String> {

@@ -364,6 +364,18 @@ async fn events_rollups_and_settings(store: &Store) {
     store.set_setting("reporting_tz", "UTC").await.expect("set");
     store.set_setting("reporting_tz", "Asia/Shanghai").await.expect("overwrite");
     assert_eq!(store.setting("reporting_tz").await.expect("get").as_deref(), Some("Asia/Shanghai"));
+    // A setting a person changes is written with its audit line (before and after).
+    let ctx = AuditCtx::system("test", 7_000);
+    store.put_setting_audited("schedule", "{\"a\":1}", &ctx).await.expect("put");
+    store.put_setting_audited("schedule", "{\"a\":2}", &ctx).await.expect("put again");
+    assert_eq!(store.setting("schedule").await.expect("get").as_deref(), Some("{\"a\":2}"));
+    assert_eq!(
+        actions_and_targets(store, "setting.").await,
+        [
+            ("setting.update".to_owned(), "setting:schedule".to_owned()),
+            ("setting.update".to_owned(), "setting:schedule".to_owned()),
+        ]
+    );
 
     assert_eq!(store.delete_events_before(6_000).await.expect("retention"), 1);
     assert_eq!(store.delete_rollups_before(11, 101).await.expect("rollup retention"), 2);

@@ -94,3 +94,90 @@ pub struct RouteTest {
     /// Active silences whose matchers take these labels (id, comment).
     pub silenced_by: Vec<(i64, String)>,
 }
+
+/// One scheduled message: on or off, and its local time (`HH:MM`, reporting time zone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSlot {
+    pub on: bool,
+    pub at: String,
+}
+
+impl ScheduleSlot {
+    fn ten() -> Self {
+        ScheduleSlot { on: true, at: "10:00".into() }
+    }
+
+    /// Hours and minutes of `at`, when it is a time of day.
+    pub fn hour_minute(&self) -> Option<(u32, u32)> {
+        let (h, m) = self.at.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h < 24 && m < 60 && self.at.trim().len() == 5).then_some((h, m))
+    }
+}
+
+/// The scheduler's settings (SPEC: each reminder on/off with its time). The response
+/// deadline has no time: it is checked continuously.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSettings {
+    pub digest: ScheduleSlot,
+    pub postmortems: ScheduleSlot,
+    pub action_items: ScheduleSlot,
+    /// On Mondays.
+    pub weekly: ScheduleSlot,
+    /// A channel name for the weekly review; empty: where the routing tree sends it.
+    #[serde(default)]
+    pub weekly_channel: String,
+    pub deadlines: bool,
+}
+
+impl Default for ScheduleSettings {
+    fn default() -> Self {
+        ScheduleSettings {
+            digest: ScheduleSlot::ten(),
+            postmortems: ScheduleSlot::ten(),
+            action_items: ScheduleSlot::ten(),
+            weekly: ScheduleSlot::ten(),
+            weekly_channel: String::new(),
+            deadlines: true,
+        }
+    }
+}
+
+impl ScheduleSettings {
+    /// Errors name the field (`digest.at`, …).
+    pub fn validate(&self) -> Result<(), crate::FieldErrors> {
+        let mut e = crate::FieldErrors::new();
+        for (name, s) in [
+            ("digest", &self.digest),
+            ("postmortems", &self.postmortems),
+            ("action_items", &self.action_items),
+            ("weekly", &self.weekly),
+        ] {
+            if s.hour_minute().is_none() {
+                e.add(&format!("{name}.at"), "a time of day as HH:MM, e.g. 10:00");
+            }
+        }
+        if self.weekly_channel.chars().count() > 80 {
+            e.add("weekly_channel", "at most 80 characters");
+        }
+        e.into_result()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_times_are_hh_mm() {
+        let mut s = ScheduleSettings::default();
+        assert!(s.validate().is_ok());
+        assert_eq!(s.digest.hour_minute(), Some((10, 0)));
+        s.digest.at = "9:30".into();
+        s.weekly.at = "24:00".into();
+        s.postmortems.at = "08:60".into();
+        let e = s.validate().expect_err("bad times");
+        let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["digest.at", "postmortems.at", "weekly.at"]);
+    }
+}

@@ -14,16 +14,21 @@ use super::channels::ChannelKind;
 use super::dispatch::NotifyAlert;
 use super::policy::{self, Policy};
 use crate::events::{day_start_ms, local_day};
-use crate::Result;
+use crate::{Caller, Result, ServiceError};
 use chrono::{NaiveTime, TimeZone, Timelike, Weekday};
 use chrono_tz::Tz;
+use domain::alerting::routing::{ScheduleSettings, ScheduleSlot};
 use domain::alerting::{Labels, Severity};
 use domain::incident::postmortem::{ActionStatus, PmStatus};
 use domain::incident::{postmortem_due_ms, response_ms, EntryKind};
+use domain::Permission;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use store::incidents::{ActionFilter, IncidentFilter};
 use store::notify::{ChannelRow, NewDelivery};
+
+/// Where the settings live (`settings` table).
+const SETTINGS_KEY: &str = "schedule";
 
 /// A missed slot is sent this long after its time, not later.
 pub const CATCH_UP_MS: i64 = 12 * 3_600_000;
@@ -176,27 +181,40 @@ impl crate::Notify<'_> {
     pub async fn run_schedule(&self) -> Result<ScheduleReport> {
         let now = self.now_ms();
         let tz = self.events().reporting_tz();
-        let ten = NaiveTime::from_hms_opt(10, 0, 0).unwrap_or_default();
+        let settings = self.settings_in_force().await?;
         let mut report = ScheduleReport::default();
-        let daily = due_slot(now, tz, ten, None);
-        let weekly = due_slot(now, tz, ten, Some(Weekday::Mon));
+        let due = |s: &ScheduleSlot, weekday: Option<Weekday>| {
+            let (h, m) = s.hour_minute().filter(|_| s.on)?;
+            due_slot(now, tz, NaiveTime::from_hms_opt(h, m, 0)?, weekday)
+        };
+        let slot =
+            |(day, at): (i32, i64)| Slot { date: domain::kpi::calendar::format_day(day), at };
+        let digest = due(&settings.digest, None).map(slot);
+        let postmortems = due(&settings.postmortems, None).map(slot);
+        let actions = due(&settings.action_items, None).map(slot);
+        let weekly = due(&settings.weekly, Some(Weekday::Mon)).map(slot);
         // Open incidents still `detecting` after their response deadline (every pass, not
         // at a slot: a deadline is minutes).
-        let missed: Vec<store::incidents::Incident> = self
-            .store
-            .incidents(&IncidentFilter {
-                open: Some(true),
-                limit: 5000,
-                ..IncidentFilter::default()
-            })
-            .await?
-            .into_iter()
-            .filter(|i| {
-                i.log.responded_ms().is_none()
-                    && now >= i.log.detected_ms() + response_ms(i.fields.severity)
-            })
-            .collect();
-        if daily.is_none() && weekly.is_none() && missed.is_empty() {
+        let mut missed: Vec<store::incidents::Incident> = Vec::new();
+        if settings.deadlines {
+            missed = self
+                .store
+                .incidents(&IncidentFilter {
+                    open: Some(true),
+                    limit: 5000,
+                    ..IncidentFilter::default()
+                })
+                .await?
+                .into_iter()
+                .filter(|i| {
+                    i.log.responded_ms().is_none()
+                        && now >= i.log.detected_ms() + response_ms(i.fields.severity)
+                })
+                .collect();
+        }
+        if [&digest, &postmortems, &actions, &weekly].iter().all(|s| s.is_none())
+            && missed.is_empty()
+        {
             return Ok(report);
         }
         let mut pass = Pass {
@@ -205,21 +223,54 @@ impl crate::Notify<'_> {
             tz,
             out: Vec::new(),
         };
-        let slot =
-            |(day, at): (i32, i64)| Slot { date: domain::kpi::calendar::format_day(day), at };
-        if let Some(s) = daily.map(slot) {
-            report.digests = self.queue_digest(&mut pass, &s).await?;
-            report.postmortems = self.queue_postmortems(&mut pass, &s).await?;
-            report.action_items = self.queue_action_items(&mut pass, &s).await?;
+        if let Some(s) = &digest {
+            report.digests = self.queue_digest(&mut pass, s).await?;
         }
-        if let Some(s) = weekly.map(slot) {
-            report.weekly = self.queue_weekly(&mut pass, &s).await?;
+        if let Some(s) = &postmortems {
+            report.postmortems = self.queue_postmortems(&mut pass, s).await?;
+        }
+        if let Some(s) = &actions {
+            report.action_items = self.queue_action_items(&mut pass, s).await?;
+        }
+        if let Some(s) = &weekly {
+            report.weekly = self.queue_weekly(&mut pass, s, &settings.weekly_channel).await?;
         }
         report.deadlines = self.queue_missed_deadlines(&mut pass, &missed).await?;
         if !pass.out.is_empty() {
             report.enqueued = self.store.apply_dispatch(&[], &pass.out, now).await?;
         }
         Ok(report)
+    }
+
+    /// The scheduler's settings (viewer).
+    pub async fn schedule_settings(&self, actor: &Caller) -> Result<ScheduleSettings> {
+        actor.require(Permission::ViewAlerts)?;
+        self.settings_in_force().await
+    }
+
+    async fn settings_in_force(&self) -> Result<ScheduleSettings> {
+        match self.store.setting(SETTINGS_KEY).await? {
+            None => Ok(ScheduleSettings::default()),
+            Some(doc) => serde_json::from_str(&doc)
+                .map_err(|e| ServiceError::Internal(format!("corrupt schedule settings: {e}"))),
+        }
+    }
+
+    /// Changes the scheduler's settings (editors of routing), audited; errors name the
+    /// field (`digest.at`, `weekly_channel`).
+    pub async fn set_schedule_settings(&self, actor: &Caller, s: &ScheduleSettings) -> Result<()> {
+        actor.require(Permission::EditRouting)?;
+        s.validate()?;
+        let channel = s.weekly_channel.trim();
+        if !channel.is_empty() && !self.store.channels().await?.iter().any(|c| c.name == channel) {
+            return Err(ServiceError::invalid(
+                "weekly_channel",
+                format!("no channel is named {channel:?}"),
+            ));
+        }
+        let s = ScheduleSettings { weekly_channel: channel.to_owned(), ..s.clone() };
+        let doc = serde_json::to_string(&s).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok(self.store.put_setting_audited(SETTINGS_KEY, &doc, &self.audit_ctx(actor)).await?)
     }
 
     /// The digest: alerts on digest routes firing now or fired in the 24 h before the
@@ -452,7 +503,7 @@ impl crate::Notify<'_> {
 
     /// The weekly review: the 7 days before the slot — incidents by level, MTTA and MTTR,
     /// open and overdue action items.
-    async fn queue_weekly(&self, pass: &mut Pass, slot: &Slot) -> Result<usize> {
+    async fn queue_weekly(&self, pass: &mut Pass, slot: &Slot, channel: &str) -> Result<usize> {
         let incidents = self
             .store
             .incidents(&IncidentFilter {
@@ -502,7 +553,15 @@ impl crate::Notify<'_> {
             self.public_url
         );
         let labels = reminder_labels("Weekly incident review", Severity::P2, &[]);
-        pass.remind(&labels, &format!("weekly:{date}"), "weekly", Severity::P2, &subject, &text);
+        let what = format!("weekly:{date}");
+        if channel.is_empty() {
+            pass.remind(&labels, &what, "weekly", Severity::P2, &subject, &text);
+        } else {
+            // The chosen channel (if it was deleted or disabled since, nobody).
+            let to: Vec<&ChannelRow> =
+                pass.channels.iter().filter(|c| c.enabled && c.name == channel).collect();
+            queue(&mut pass.out, &to, &what, "weekly", Severity::P2, &subject, &text);
+        }
         Ok(1)
     }
 }
