@@ -5,7 +5,8 @@
 #      password; standard output carries no log line;
 #   2. signing in with them reaches the home page as that admin;
 #   3. a second start prints no password and the same password still signs in;
-#   4. `vigil rules export` is a YAML rule file, and `export | import -` changes nothing;
+#   4. `vigil rules export` is a YAML rule file, and `export | import -` changes nothing
+#      (the same for `vigil routing`, the routing tree in Alertmanager's format);
 #      `apikey add` and `user add` print only their result.
 # It differs from a newcomer's machine in three settings only: its own data directory and
 # port (a newcomer's are ./data and 3000), and a small demo (VIGIL_DEMO_SCALE=0.02; the
@@ -115,6 +116,11 @@ n=$(grep -c '' <(python3 -c 'import sys,yaml; [print(r["alert"]) for g in yaml.s
   || fail "export | import - changed something: $imported"
 $bin rules export 2>/dev/null | cmp -s - "$work/rules.yml" || fail "a second export differs from the first"
 echo "rules export | rules import - : $imported"
+$bin routing export >"$work/routing.yml" 2>/dev/null
+routed=$($bin routing export 2>/dev/null | $bin routing import - 2>/dev/null)
+[[ $routed == "routing: replaced (version "*")" ]] || fail "routing export | import - answered: $routed"
+$bin routing export 2>/dev/null | cmp -s - "$work/routing.yml" || fail "the routing export changed after a round trip"
+echo "routing export | routing import - : $routed, the same tree"
 key=$($bin apikey add --name newcomer --scope read 2>/dev/null)
 [[ $(wc -l <<<"$key") == 1 && $key =~ ^[^[:space:]]{20,}$ ]] || fail "apikey add printed more than the key: $key"
 added=$($bin user add --email pat@example.com --role viewer 2>/dev/null)

@@ -60,6 +60,22 @@ pub enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// The notification routing tree in Alertmanager's configuration format.
+    Routing {
+        #[command(subcommand)]
+        command: RoutingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoutingCommand {
+    /// Replace the routing tree with an Alertmanager configuration's `route` and
+    /// `inhibit_rules` (`-` reads standard input); prints what the file had that Vigil does
+    /// not use.
+    Import { file: PathBuf },
+    /// Print the routing tree as an Alertmanager configuration (`amtool check-config`
+    /// accepts it).
+    Export,
 }
 
 #[derive(Debug, Subcommand)]
@@ -428,16 +444,46 @@ pub async fn apikey_add(config: Config, name: String, scope: String) -> anyhow_l
     Ok(())
 }
 
-pub async fn rules_import(config: Config, file: PathBuf) -> anyhow_like::Result<()> {
-    let yaml = if file.as_os_str() == "-" {
+/// A file's text, or standard input's for `-`.
+fn read_input(file: &PathBuf) -> anyhow_like::Result<String> {
+    if file.as_os_str() == "-" {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
             .map_err(|e| anyhow_like::Error(format!("cannot read standard input: {e}")))?;
-        text
+        Ok(text)
     } else {
-        std::fs::read_to_string(&file)
-            .map_err(|e| anyhow_like::Error(format!("cannot read {}: {e}", file.display())))?
+        std::fs::read_to_string(file)
+            .map_err(|e| anyhow_like::Error(format!("cannot read {}: {e}", file.display())))
+    }
+}
+
+pub async fn routing_import(config: Config, file: PathBuf) -> anyhow_like::Result<()> {
+    let yaml = read_input(&file)?;
+    let services = open_services(&config).await?;
+    let cli = Caller::system("cli");
+    let done = match services.notify().routing(&cli).await {
+        Ok(view) => services.notify().import_routing(&cli, &yaml, view.version).await,
+        Err(e) => Err(e),
     };
+    services.close().await;
+    let done = done?;
+    println!("routing: replaced (version {})", done.version);
+    for s in done.skipped {
+        println!("skipped: {s}");
+    }
+    Ok(())
+}
+
+pub async fn routing_export(config: Config) -> anyhow_like::Result<()> {
+    let services = open_services(&config).await?;
+    let yaml = services.notify().export_routing(&Caller::system("cli")).await;
+    services.close().await;
+    print!("{}", yaml?);
+    Ok(())
+}
+
+pub async fn rules_import(config: Config, file: PathBuf) -> anyhow_like::Result<()> {
+    let yaml = read_input(&file)?;
     let services = open_services(&config).await?;
     let report = services.alerting().import_prometheus_rules(&Caller::system("cli"), &yaml).await;
     services.close().await;

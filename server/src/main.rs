@@ -1,7 +1,9 @@
 //! `vigil`: the single binary.
 
 use clap::Parser;
-use server::cli::{self, ApikeyCommand, Cli, Command, RollupCommand, RulesCommand, UserCommand};
+use server::cli::{
+    self, ApikeyCommand, Cli, Command, RollupCommand, RoutingCommand, RulesCommand, UserCommand,
+};
 use server::Config;
 use std::process::ExitCode;
 
@@ -43,6 +45,10 @@ async fn main() -> ExitCode {
             cli::rules_import(config, file).await
         }
         Command::Rules { command: RulesCommand::Export } => cli::rules_export(config).await,
+        Command::Routing { command: RoutingCommand::Import { file } } => {
+            cli::routing_import(config, file).await
+        }
+        Command::Routing { command: RoutingCommand::Export } => cli::routing_export(config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
