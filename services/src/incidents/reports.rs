@@ -108,6 +108,43 @@ pub(crate) fn minutes_label(v: f64) -> String {
     }
 }
 
+/// A resolved incident whose postmortem is owed: required by its level (or started anyway)
+/// and not published.
+pub(crate) struct Outstanding {
+    pub incident: store::incidents::Incident,
+    pub due_ms: i64,
+    pub status: Option<PmStatus>,
+}
+
+impl crate::Incidents<'_> {
+    /// Every resolved incident that still owes its postmortem, with the due time.
+    pub(crate) async fn postmortems_outstanding(&self) -> Result<Vec<Outstanding>> {
+        let pms = self.store.postmortem_statuses().await?;
+        let resolved = self
+            .store
+            .incidents(&IncidentFilter {
+                open: Some(false),
+                limit: 5000,
+                ..IncidentFilter::default()
+            })
+            .await?;
+        Ok(resolved
+            .into_iter()
+            .filter_map(|i| {
+                let status = pms.get(&i.id).copied();
+                let owed =
+                    domain::incident::postmortem_required(i.fields.severity) || status.is_some();
+                let due_ms = i.log.resolved_ms()? + postmortem_due_ms(i.fields.severity);
+                (owed && status != Some(PmStatus::Published)).then_some(Outstanding {
+                    incident: i,
+                    due_ms,
+                    status,
+                })
+            })
+            .collect())
+    }
+}
+
 impl crate::Incidents<'_> {
     /// The reports page: the last `months` months (1–24, default 6) (viewer).
     pub async fn incident_report_stats(
@@ -132,30 +169,17 @@ impl crate::Incidents<'_> {
             .await?;
         let (cells, totals) = aggregate(&incidents, &months, tz);
         // Overdue postmortems over every resolved incident, not only the range.
-        let pms = self.store.postmortem_statuses().await?;
-        let resolved = self
-            .store
-            .incidents(&IncidentFilter {
-                open: Some(false),
-                limit: 5000,
-                ..IncidentFilter::default()
-            })
-            .await?;
-        let mut overdue: Vec<OverduePostmortem> = resolved
-            .iter()
-            .filter(|i| {
-                domain::incident::postmortem_required(i.fields.severity) || pms.contains_key(&i.id)
-            })
-            .filter_map(|i| {
-                let due = i.log.resolved_ms()? + postmortem_due_ms(i.fields.severity);
-                let status = pms.get(&i.id).copied();
-                (now > due && status != Some(PmStatus::Published)).then(|| OverduePostmortem {
-                    code: i.code.clone(),
-                    title: i.fields.title.clone(),
-                    severity: i.fields.severity,
-                    due_ms: due,
-                    status,
-                })
+        let mut overdue: Vec<OverduePostmortem> = self
+            .postmortems_outstanding()
+            .await?
+            .into_iter()
+            .filter(|o| now > o.due_ms)
+            .map(|o| OverduePostmortem {
+                code: o.incident.code.clone(),
+                title: o.incident.fields.title.clone(),
+                severity: o.incident.fields.severity,
+                due_ms: o.due_ms,
+                status: o.status,
             })
             .collect();
         overdue.sort_by_key(|o| o.due_ms);

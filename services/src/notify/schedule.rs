@@ -19,8 +19,8 @@ use chrono::{NaiveTime, TimeZone, Timelike, Weekday};
 use chrono_tz::Tz;
 use domain::alerting::routing::{ScheduleSettings, ScheduleSlot};
 use domain::alerting::{Labels, Severity};
-use domain::incident::postmortem::{ActionStatus, PmStatus};
-use domain::incident::{postmortem_due_ms, response_ms, EntryKind};
+use domain::incident::postmortem::ActionStatus;
+use domain::incident::{response_ms, EntryKind};
 use domain::Permission;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -415,28 +415,12 @@ impl crate::Notify<'_> {
     /// soon) or before it (overdue): one reminder a day each, naming the incident
     /// commander.
     async fn queue_postmortems(&self, pass: &mut Pass, slot: &Slot) -> Result<usize> {
-        let pms = self.store.postmortem_statuses().await?;
         let people = self.incidents().people_directory().await?;
-        let resolved = self
-            .store
-            .incidents(&IncidentFilter {
-                open: Some(false),
-                limit: 5000,
-                ..IncidentFilter::default()
-            })
-            .await?;
         let date = &slot.date;
         let mut n = 0;
-        for i in resolved {
+        for o in self.incidents().postmortems_outstanding().await? {
+            let (i, due) = (&o.incident, o.due_ms);
             let sev = i.fields.severity;
-            let status = pms.get(&i.id).copied();
-            if status == Some(PmStatus::Published)
-                || !(domain::incident::postmortem_required(sev) || status.is_some())
-            {
-                continue;
-            }
-            let Some(resolved_ms) = i.log.resolved_ms() else { continue };
-            let due = resolved_ms + postmortem_due_ms(sev);
             let at = slot.at;
             let when = if due <= at {
                 format!("overdue by {} day(s)", (at - due) / DAY_MS + 1)
