@@ -251,16 +251,21 @@ pub fn local_day(ts_ms: i64, tz: Tz) -> i32 {
 
 /// Epoch ms of local midnight starting `day` in `tz` (the earliest instant of that day).
 pub fn day_start_ms(day: i32, tz: Tz) -> i64 {
-    let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+    local_time_ms(day, tz, chrono::NaiveTime::MIN)
+}
+
+/// Epoch ms of the local time `time` on `day` in `tz` (the earliest, when a DST change
+/// repeats it; one hour later, when a DST jump skips it).
+pub fn local_time_ms(day: i32, tz: Tz, time: chrono::NaiveTime) -> i64 {
+    let local = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
         .unwrap_or_default()
         .checked_add_signed(chrono::Duration::days(i64::from(day)))
-        .unwrap_or_default();
-    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
-    match tz.from_local_datetime(&midnight).earliest() {
+        .unwrap_or_default()
+        .and_time(time);
+    match tz.from_local_datetime(&local).earliest() {
         Some(t) => t.timestamp_millis(),
-        // Midnight skipped by a DST jump: the day starts one hour later.
         None => tz
-            .from_local_datetime(&(midnight + chrono::Duration::hours(1)))
+            .from_local_datetime(&(local + chrono::Duration::hours(1)))
             .earliest()
             .map_or(0, |t| t.timestamp_millis()),
     }

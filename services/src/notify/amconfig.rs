@@ -135,21 +135,22 @@ pub fn export(p: &Policy, policy_names: &BTreeMap<i64, String>) -> String {
          # (several joined with '+'; vigil:all = every enabled channel); their\n\
          # integrations are configured in Vigil, not here.\n",
     );
-    let mut escalations = Vec::new();
-    p.rows().iter().for_each(|row| {
+    let rows = p.rows();
+    let mut notes = Vec::new();
+    for row in &rows {
         if let Some(id) = row.form.escalation_policy_id {
             let name = policy_names.get(&id).map_or("(deleted)", String::as_str);
-            escalations.push(format!("#   route {}: {name} (id {id})\n", row.path));
+            notes.push(format!("#   route {}: {name} (id {id})\n", row.path));
         }
-    });
-    for row in p.rows().iter().filter(|r| r.form.digest) {
-        escalations.push(format!("#   route {}: daily digest instead of at once\n", row.path));
     }
-    if !escalations.is_empty() {
+    for row in rows.iter().filter(|r| r.form.digest) {
+        notes.push(format!("#   route {}: daily digest instead of at once\n", row.path));
+    }
+    if !notes.is_empty() {
         out.push_str(
             "# Vigil-only route settings (kept on import for routes with the same matchers):\n",
         );
-        out.extend(escalations);
+        out.extend(notes);
     }
     out.push_str(&serde_yaml::to_string(&cfg).unwrap_or_default());
     out

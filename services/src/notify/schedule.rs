@@ -13,9 +13,9 @@
 use super::channels::ChannelKind;
 use super::dispatch::NotifyAlert;
 use super::policy::{self, Policy};
-use crate::events::{day_start_ms, local_day};
+use crate::events::{local_day, local_time_ms};
 use crate::{Caller, Result, ServiceError};
-use chrono::{NaiveTime, TimeZone, Timelike, Weekday};
+use chrono::{NaiveTime, Weekday};
 use chrono_tz::Tz;
 use domain::alerting::routing::{ScheduleSettings, ScheduleSlot};
 use domain::alerting::{Labels, Severity};
@@ -53,18 +53,7 @@ pub fn due_slot(
             }
         }
     };
-    let at_of = |day: i32| -> i64 {
-        let date = chrono::NaiveDate::from_num_days_from_ce_opt(719_163 + day)
-            .unwrap_or_default()
-            .and_time(at);
-        tz.from_local_datetime(&date)
-            .earliest()
-            .map(|t| t.timestamp_millis())
-            // A time skipped by a DST change: the day's start plus the time.
-            .unwrap_or_else(|| {
-                day_start_ms(day, tz) + i64::from(at.num_seconds_from_midnight()) * 1000
-            })
-    };
+    let at_of = |day: i32| local_time_ms(day, tz, at);
     let mut day = back(today);
     if at_of(day) > now_ms {
         day = back(day - 1);
