@@ -69,6 +69,8 @@ pub const RPC: &[(&str, Access)] = &[
     ("alerts/route_test", Needs(P::ViewAlerts)),
     ("alerts/export_routing", Needs(P::ViewAlerts)),
     ("alerts/import_routing", Needs(P::EditRouting)),
+    ("alerts/schedule_settings", Needs(P::ViewAlerts)),
+    ("alerts/save_schedule", Needs(P::EditRouting)),
     ("alerts/export_rules", Needs(P::ViewAlerts)),
     ("alerts/import_rules", Needs(P::EditRules)),
     // dashboards

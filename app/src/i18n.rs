@@ -241,7 +241,7 @@ messages! {
     RoutingPolicy => "Routing policy", "路由策略";
     PolicyHint => "Alertmanager semantics: route matchers (= != =~ !~), channels by name (empty = all), group_by, group_wait_ms, group_interval_ms, repeat_interval_ms (empty = per severity: P0 1 min, P1 5 min, P2 15 min, P3 1 h), continue, escalation_policy_id (pages people for what the route takes, inherited by child routes; a rule's own policy goes first); inhibit rules with source_matchers, target_matchers, equal.", "采用 Alertmanager 语义：路由匹配条件（= != =~ !~）、按名称指定渠道（为空表示全部）、group_by、group_wait_ms、group_interval_ms、repeat_interval_ms（为空时按级别：P0 1 分钟、P1 5 分钟、P2 15 分钟、P3 1 小时）、continue、escalation_policy_id（按升级策略呼叫值班人员，子路由继承；规则自带的策略优先）；抑制规则含 source_matchers、target_matchers、equal。";
     RouteHint => "The first matching route takes an alert (a child before its parent; siblings after it only with continue). Empty fields are inherited from the parent.", "告警由第一条匹配的路由接收（子路由优先于父路由；只有设置了 continue 才继续匹配后面的同级路由）。留空的字段继承父路由。";
-    RouteDefaultTree => "The default routing of the SPEC is in force: P0 to phone and Feishu, P1 and P2 to Feishu, P3 to email in a daily digest at 10:00. A route whose channels do not exist sends to every enabled channel.", "当前使用默认路由：P0 发送到电话和飞书，P1、P2 发送到飞书，P3 在每天 10:00 以摘要发送到邮件。路由所指的渠道都不存在时，发送到所有已启用的渠道。";
+    RouteDefaultTree => "The default routing of the SPEC is in force: P0 to phone and Feishu, P1 and P2 to Feishu, P3 to email in a daily digest (10:00 unless changed under Digests and reminders). A route whose channels do not exist sends to every enabled channel.", "当前使用默认路由：P0 发送到电话和飞书，P1、P2 发送到飞书，P3 以每日摘要发送到邮件（默认 10:00，可在“摘要与提醒”中修改）。路由所指的渠道都不存在时，发送到所有已启用的渠道。";
     RouteRoot => "Every alert", "所有告警";
     RouteMatchesAll => "(matches everything)", "（匹配全部）";
     RouteAllChannels => "every enabled channel", "所有已启用的渠道";
@@ -256,7 +256,7 @@ messages! {
     RouteContinue => "Continue: siblings after this route may take the alert too", "继续匹配：后面的同级路由也可以接收该告警";
     RouteInheritHint => "Durations like 30s, 5m, 4h; empty fields come from the parent route.", "时长写作 30s、5m、4h；留空则取父路由的设置。";
     RouteDigest => "daily digest", "每日摘要";
-    RouteDigestHint => "Daily digest: collect what this route takes into one message at 10:00 instead of sending it at once", "每日摘要：该路由接收的告警不立即发送，而是在每天 10:00 汇总为一条消息";
+    RouteDigestHint => "Daily digest: collect what this route takes into one message a day (at the digest time below) instead of sending it at once", "每日摘要：该路由接收的告警不立即发送，而是每天在摘要时间（见下方）汇总为一条消息";
     RouteAddChild => "Add child", "添加子路由";
     MoveUp => "Move up", "上移";
     MoveDown => "Move down", "下移";
@@ -268,6 +268,16 @@ messages! {
     RouteExport => "Export as Alertmanager YAML", "导出为 Alertmanager YAML";
     RouteImport => "Import Alertmanager YAML", "导入 Alertmanager YAML";
     RouteImported => "Imported: the routing tree was replaced.", "已导入：路由树已替换。";
+    ScheduleTitle => "Digests and reminders", "摘要与提醒";
+    ScheduleHint => "Sent by the engine once a day at these times, routed like alerts (source=\"reminder\"), never twice; a time missed while Vigil was stopped is caught up within 12 hours. Times are in the reporting time zone:", "由引擎每天在以下时间发送，与告警一样经路由树投递（source=\"reminder\"），不会重复发送；Vigil 停止期间错过的时间点会在 12 小时内补发。时间按报表时区：";
+    ScheduleDigest => "Daily digest of the digest routes (P3 by default)", "摘要路由的每日摘要（默认 P3）";
+    SchedulePostmortems => "Postmortems due within 24 hours or overdue, naming the incident commander", "24 小时内到期或已逾期的复盘（注明事件指挥官）";
+    ScheduleActionItems => "Overdue action items, one message per owner", "逾期的改进项（每位负责人一条）";
+    ScheduleWeekly => "Weekly incident review on Mondays: incidents by level, MTTA, MTTR, open action items", "每周一的事件周报：各级别事件、MTTA、MTTR、未完成的改进项";
+    ScheduleWeeklyChannel => "Channel of the weekly review", "周报发送渠道";
+    ScheduleByRouting => "Where the routing tree sends it", "按路由树发送";
+    ScheduleDeadlines => "Response deadline missed (P0 30 min, P1 1 h, P2 4 h, P3 24 h with the incident still detecting): page the next escalation step now and tell the incident commander", "超过响应时限（P0 30 分钟、P1 1 小时、P2 4 小时、P3 24 小时内事件仍处于发现阶段）：立即呼叫下一级升级对象并通知事件指挥官";
+    TimeOfDay => "Time of day", "时间";
     RouteJson => "Edit as JSON (inhibition rules)", "以 JSON 编辑（含抑制规则）";
     DeliveryLog => "Delivery log", "投递记录";
     NoDeliveries => "Nothing sent yet.", "尚未发送任何通知。";

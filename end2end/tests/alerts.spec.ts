@@ -161,6 +161,29 @@ test("the routing editor: the SPEC's tree, a route edited in its form, the teste
   await expect(result).toContainText("0.3");
   await expect(result).toContainText("repeat 2h");
 
+  // The JSON editor follows the form's save: it shows the new interval and saves
+  // against the new version without a reload (no 409).
+  await page.getByText("Edit as JSON (inhibition rules)").click();
+  const json = page.getByTestId("routing-json");
+  await expect(json).toHaveValue(/7200000/);
+  const jsonForm = page.locator("form:has([data-testid=routing-json])");
+  await jsonForm.getByRole("button", { name: "Save" }).click();
+  await expect(jsonForm.locator(".ok")).toHaveText("Saved");
+  await expect(jsonForm.locator(".alert-error")).toHaveCount(0);
+
+  // Digests and reminders: the digest moves to 09:30, the weekly review is switched off;
+  // both hold after a reload.
+  const schedule = page.locator("#schedule");
+  await schedule.locator("input[name='s[digest_at]']").fill("09:30");
+  await schedule.locator("input[name='s[weekly_on]']").uncheck();
+  await schedule.getByRole("button", { name: "Save" }).click();
+  await expect(schedule.locator(".ok")).toHaveText("Saved");
+  await page.reload();
+  await hydrated(page);
+  await expect(schedule.locator("input[name='s[digest_at]']")).toHaveValue("09:30");
+  await expect(schedule.locator("input[name='s[weekly_on]']")).not.toBeChecked();
+  await expect(schedule.locator("input[name='s[postmortems_on]']")).toBeChecked();
+
   // A viewer sees the tree and may test it, but has no edit buttons.
   const ctx = await browser.newContext();
   const viewer = await ctx.newPage();
@@ -169,5 +192,7 @@ test("the routing editor: the SPEC's tree, a route edited in its form, the teste
   await hydrated(viewer);
   await expect(viewer.getByTestId("route-tree").locator("li.route-row")).toHaveCount(6);
   await expect(viewer.getByTestId("route-tree").getByRole("button", { name: "Edit" })).toHaveCount(0);
+  await expect(viewer.locator("#schedule input[name='s[digest_at]']")).toBeDisabled();
+  await expect(viewer.locator("#schedule").getByRole("button", { name: "Save" })).toHaveCount(0);
   await ctx.close();
 });

@@ -1,15 +1,14 @@
 //! What happened: the alert history, silences and the notification log.
 
 use super::pages::{sev_badge, AlertTabs};
+use super::reminders::ScheduleCard;
 use super::routing::RoutingEditor;
 use super::server_fns::{
-    alert_history, delivery_log, get_policy, list_channels, list_rules, list_silences,
-    CreateChannel, CreateSilence, DeleteChannel, ExpireSilence, HistoryFilter, SavePolicy,
-    TestChannel,
+    alert_history, delivery_log, list_channels, list_rules, list_silences, CreateChannel,
+    CreateSilence, DeleteChannel, ExpireSilence, HistoryFilter, TestChannel,
 };
 use crate::components::error_box;
 use crate::components::{FieldError, IfCan, PageHeader};
-use crate::error::AppError;
 use crate::i18n::{t, Msg};
 use crate::session::use_me;
 use domain::alerting::Severity;
@@ -217,16 +216,13 @@ pub fn NotificationsPage() -> impl IntoView {
     let create = ServerAction::<CreateChannel>::new();
     let delete = ServerAction::<DeleteChannel>::new();
     let test = ServerAction::<TestChannel>::new();
-    let save_policy_action = ServerAction::<SavePolicy>::new();
     let channels = Resource::new(
         move || (create.version().get(), delete.version().get()),
         |_| list_channels(),
     );
-    let policy = Resource::new(move || save_policy_action.version().get(), |_| get_policy());
     let log = Resource::new(move || test.version().get(), |_| delivery_log(None));
     let err = move || create.value().get().and_then(Result::err);
     let field = move |name: &'static str| Signal::derive(move || err().and_then(|e| e.field(name)));
-    let policy_err = move || save_policy_action.value().get().and_then(Result::err);
     let channel_list = view! {
         <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
@@ -331,32 +327,6 @@ pub fn NotificationsPage() -> impl IntoView {
         </IfCan>
     }
     .into_any();
-    let policy_view = view! {
-        <Suspense fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
-            {move || Suspend::new(async move {
-                let editor = matches!(me.await, Ok(Some(m)) if m.can(Permission::EditRouting));
-                match policy.await {
-                    Err(e) => error_box(e),
-                    Ok((doc, version)) => view! {
-                        <ActionForm action=save_policy_action attr:class="form">
-                            <input type="hidden" name="version" value=version.to_string() />
-                            <textarea name="policy" rows="18" class="code" spellcheck="false" readonly=!editor>{doc}</textarea>
-                            <FieldError error=Signal::derive(move || policy_err().and_then(|e| e.field("policy").or_else(|| e.field("route")).or_else(|| e.field("inhibit")))) />
-                            {move || policy_err().filter(|e| matches!(e, AppError::Conflict(_))).map(error_box)}
-                            <p class="muted small">{t(Msg::PolicyHint)}</p>
-                            {editor.then(|| view! {
-                                <div class="form-actions">
-                                    <button type="submit" class="btn btn-primary" disabled=save_policy_action.pending()>{t(Msg::Save)}</button>
-                                    {move || matches!(save_policy_action.value().get(), Some(Ok(_))).then(|| view! { <span class="ok">{t(Msg::Saved)}</span> })}
-                                </div>
-                            })}
-                        </ActionForm>
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-    .into_any();
     let log_view = view! {
         <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
             {move || Suspend::new(async move {
@@ -403,8 +373,8 @@ pub fn NotificationsPage() -> impl IntoView {
         </div>
         <section class="card" id="routing"><h2>{t(Msg::RoutingPolicy)}</h2>
             <RoutingEditor />
-            <details class="route-yaml"><summary>{t(Msg::RouteJson)}</summary>{policy_view}</details>
         </section>
+        <section class="card" id="schedule"><h2>{t(Msg::ScheduleTitle)}</h2><ScheduleCard /></section>
         <section class="card"><h2>{t(Msg::DeliveryLog)}</h2>{log_view}</section>
     }
 }

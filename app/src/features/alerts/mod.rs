@@ -4,6 +4,7 @@ mod editor;
 pub mod form;
 mod history;
 pub mod pages;
+mod reminders;
 mod routing;
 pub mod server_fns;
 

@@ -3,7 +3,8 @@
 //! the tree in Alertmanager's YAML. Every change is one versioned save on the server.
 
 use super::server_fns::{
-    export_routing, get_routing, route_test, ChangeRoute, ImportRouting, SaveRoute,
+    export_routing, get_policy, get_routing, route_test, ChangeRoute, ImportRouting, SavePolicy,
+    SaveRoute,
 };
 use crate::components::{error_box, FieldError};
 use crate::error::AppError;
@@ -101,6 +102,7 @@ fn route_form(row: RouteRow, view: &RoutingView, save: ServerAction<SaveRoute>) 
                     <option value="">{t(Msg::RouteNoPolicy)}</option>
                     {options}
                 </select>
+                <FieldError error=field("escalation_policy_id") />
                 <FieldError error=field("route") />
             </label>
             <div class="form-row">
@@ -135,16 +137,22 @@ pub fn RoutingEditor() -> impl IntoView {
     let save = ServerAction::<SaveRoute>::new();
     let change = ServerAction::<ChangeRoute>::new();
     let import = ServerAction::<ImportRouting>::new();
-    let tree = Resource::new(
-        move || (save.version().get(), change.version().get(), import.version().get()),
-        |_| get_routing(),
-    );
-    // A resource (not a bare call in the Suspend): its value is sent with the page, so
+    let save_json = ServerAction::<SavePolicy>::new();
+    // Every view of the tree (rows, YAML, JSON) is fetched again after any of the four
+    // ways to change it, so none of them saves against a stale version.
+    let changed = move || {
+        (
+            save.version().get(),
+            change.version().get(),
+            import.version().get(),
+            save_json.version().get(),
+        )
+    };
+    let tree = Resource::new(changed, |_| get_routing());
+    // Resources (not bare calls in the Suspend): their values are sent with the page, so
     // the browser hydrates the same text the server rendered.
-    let yaml = Resource::new(
-        move || (save.version().get(), change.version().get(), import.version().get()),
-        |_| export_routing(),
-    );
+    let yaml = Resource::new(changed, |_| export_routing());
+    let json = Resource::new(changed, |_| get_policy());
     let editing = RwSignal::new(None::<String>);
     Effect::new(move || {
         if matches!(save.value().get(), Some(Ok(_))) {
@@ -215,6 +223,44 @@ pub fn RoutingEditor() -> impl IntoView {
                 })}
             </Suspense>
         </details>
+        <details class="route-yaml">
+            <summary>{t(Msg::RouteJson)}</summary>
+            {json_editor(json, save_json)}
+        </details>
+    }
+}
+
+/// The whole policy as JSON: the one place to edit inhibition rules.
+fn json_editor(
+    json: Resource<Result<(String, i64), AppError>>,
+    save: ServerAction<SavePolicy>,
+) -> impl IntoView {
+    let me = use_me();
+    let err = move || save.value().get().and_then(Result::err);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
+            {move || Suspend::new(async move {
+                let editor = matches!(me.await, Ok(Some(m)) if m.can(Permission::EditRouting));
+                match json.await {
+                    Err(e) => error_box(e),
+                    Ok((doc, version)) => view! {
+                        <ActionForm action=save attr:class="form">
+                            <input type="hidden" name="version" value=version.to_string() />
+                            <textarea name="policy" rows="18" class="code" spellcheck="false" readonly=!editor data-testid="routing-json">{doc}</textarea>
+                            <FieldError error=Signal::derive(move || err().and_then(|e| e.field("policy").or_else(|| e.field("route")).or_else(|| e.field("inhibit")))) />
+                            {move || err().filter(|e| matches!(e, AppError::Conflict(_))).map(error_box)}
+                            <p class="muted small">{t(Msg::PolicyHint)}</p>
+                            {editor.then(|| view! {
+                                <div class="form-actions">
+                                    <button type="submit" class="btn btn-primary" disabled=save.pending()>{t(Msg::Save)}</button>
+                                    {move || matches!(save.value().get(), Some(Ok(_))).then(|| view! { <span class="ok">{t(Msg::Saved)}</span> })}
+                                </div>
+                            })}
+                        </ActionForm>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 

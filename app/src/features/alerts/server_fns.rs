@@ -622,6 +622,66 @@ pub async fn import_routing(yaml: String, version: i64) -> Result<Vec<String>, A
     Ok(svc.notify().import_routing(&actor, &yaml, version).await?.skipped)
 }
 
+/// The scheduler's settings (digests and reminders), the reporting time zone their times
+/// are in, and the channels the weekly review may go to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleView {
+    pub settings: domain::alerting::routing::ScheduleSettings,
+    pub time_zone: String,
+    pub channels: Vec<String>,
+}
+
+#[server(prefix = "/rpc", endpoint = "alerts/schedule_settings")]
+pub async fn schedule_settings() -> Result<ScheduleView, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let settings = svc.notify().schedule_settings(&actor).await?;
+    let channels = svc.notify().list_channels(&actor).await?;
+    Ok(ScheduleView {
+        settings,
+        time_zone: svc.events().reporting_tz().name().to_owned(),
+        channels: channels.into_iter().map(|c| c.name).collect(),
+    })
+}
+
+/// The scheduler's form as the browser posts it: a checkbox (present when ticked) and a
+/// time of day per reminder.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ScheduleFields {
+    #[serde(default)]
+    pub digest_on: Option<String>,
+    pub digest_at: String,
+    #[serde(default)]
+    pub postmortems_on: Option<String>,
+    pub postmortems_at: String,
+    #[serde(default)]
+    pub action_items_on: Option<String>,
+    pub action_items_at: String,
+    #[serde(default)]
+    pub weekly_on: Option<String>,
+    pub weekly_at: String,
+    #[serde(default)]
+    pub weekly_channel: String,
+    #[serde(default)]
+    pub deadlines: Option<String>,
+}
+
+/// Saves the scheduler's settings; errors name the field (`digest.at`, `weekly_channel`).
+#[server(prefix = "/rpc", endpoint = "alerts/save_schedule")]
+pub async fn save_schedule(s: ScheduleFields) -> Result<(), AppError> {
+    use domain::alerting::routing::{ScheduleSettings, ScheduleSlot};
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let slot = |on: Option<String>, at: String| ScheduleSlot { on: on.is_some(), at };
+    let settings = ScheduleSettings {
+        digest: slot(s.digest_on, s.digest_at),
+        postmortems: slot(s.postmortems_on, s.postmortems_at),
+        action_items: slot(s.action_items_on, s.action_items_at),
+        weekly: slot(s.weekly_on, s.weekly_at),
+        weekly_channel: s.weekly_channel,
+        deadlines: s.deadlines.is_some(),
+    };
+    Ok(svc.notify().set_schedule_settings(&actor, &settings).await?)
+}
+
 /// The PromQL rules as a Prometheus rule file (viewer).
 #[server(prefix = "/rpc", endpoint = "alerts/export_rules")]
 pub async fn export_rules() -> Result<String, AppError> {
