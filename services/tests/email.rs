@@ -183,3 +183,55 @@ async fn email_channel_delivers_test_and_alert_mail() {
     let log = svc.notify().delivery_log(&ops, None).await.expect("log");
     assert_eq!(log.iter().find(|x| x.id == d.id).map(|x| x.status.as_str()), Some("sent"));
 }
+
+/// A reminder addressed to a person (here: an overdue action item) is mailed to its
+/// owner alone, not to the channel's list.
+#[tokio::test]
+async fn an_overdue_action_item_is_mailed_to_its_owner() {
+    use domain::incident::postmortem::{ActionKind, ActionSpec, ActionStatus};
+    // 2026-11-25T10:00:00Z, a Wednesday: the action items' slot.
+    const WED_10: i64 = 1_795_564_800_000 + 10 * 3_600_000;
+    let (store, _dir) = store::testing::sqlite_store("vigil-email-owner").await;
+    let clock = FakeClock::at(WED_10 - 3_600_000);
+    let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default())
+        .with_public_url("https://vigil.example");
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let owner = common::signed_in(&svc, "owner@example.com", "responder").await;
+    let (rx, url) = sink().await;
+    svc.notify()
+        .create_channel(&admin, "email", "email", email_config(&url), true)
+        .await
+        .expect("channel");
+    let fields = domain::incident::IncidentFields {
+        title: "Checkout answers 502".into(),
+        severity: Severity::P2,
+        ..Default::default()
+    };
+    let declare = services::incidents::Declare {
+        fields,
+        commander_id: owner.user_id(),
+        ..Default::default()
+    };
+    let inc = svc.incidents().declare_incident(&owner, declare).await.expect("declare");
+    let item = ActionSpec {
+        kind: ActionKind::Immediate,
+        description: "Alert on gateway 502s".into(),
+        owner_user_id: owner.user_id(),
+        due_date: "2026-11-24".into(),
+        status: ActionStatus::Todo,
+    };
+    svc.incidents().add_action_item(&owner, &inc.code, &item).await.expect("item");
+    clock.set_ms(WED_10);
+    let r = svc.notify().run_schedule().await.expect("schedule");
+    assert_eq!(r.action_items, 1, "{r:?}");
+    svc.notify().deliver_notifications().await.expect("deliver");
+    let mails = rx.mails.lock().expect("lock").clone();
+    let reminder = mails
+        .iter()
+        .find(|m| m.data.contains("overdue action item"))
+        .unwrap_or_else(|| panic!("no reminder mail in {mails:#?}"));
+    assert_eq!(reminder.rcpt, vec!["owner@example.com"]);
+    // (quoted-printable: the bullet and dash are encoded)
+    assert!(reminder.data.contains("Alert on gateway 502s"), "{}", reminder.data);
+    assert!(reminder.data.contains("https://vigil.example/action-items"), "{}", reminder.data);
+}

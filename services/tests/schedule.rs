@@ -193,6 +193,8 @@ async fn a_missed_response_deadline_is_told_to_the_commander_once() {
     use domain::incident::Status;
     let (svc, clock, _email, feishu) = setup("deadline").await;
     let ic = common::signed_in(&svc, "ic@example.com", "responder").await;
+    let uid = ic.user_id().expect("user");
+    svc.oncall().save_contact(&ic, uid, "", "ou_ic", vec![]).await.expect("contact");
     clock.set_ms(WED + 3 * HOUR);
     let inc = declare(&svc, &ic, "Payments fail", domain::alerting::Severity::P0).await;
     // P0: respond within 30 minutes. At 29 nothing; at 31 the IC is told, once.
@@ -213,6 +215,10 @@ async fn a_missed_response_deadline_is_told_to_the_commander_once() {
         got[0]
     );
     assert!(got[0].contains("Incident commander: ic@example.com"), "{}", got[0]);
+    // Addressed to the commander: a webhook receives who it is for.
+    let person = feishu.lock().expect("lock")[0]["person"].clone();
+    assert_eq!(person["email"], "ic@example.com", "{person}");
+    assert_eq!(person["feishu_id"], "ou_ic", "{person}");
     let detail = svc.incidents().incident_detail(&ic, &inc.code).await.expect("detail");
     let notes: Vec<&str> = detail
         .timeline
@@ -282,4 +288,33 @@ async fn settings_turn_reminders_off_move_their_time_and_choose_the_weekly_chann
     assert!(audit
         .iter()
         .any(|a| a.entry.action == "setting.update" && a.entry.target == "setting:schedule"));
+}
+
+/// A Feishu channel mentions the person a reminder is for, with their Feishu id.
+#[tokio::test]
+async fn a_feishu_reminder_mentions_its_person() {
+    let (store, _dir) = store::testing::sqlite_store("vigil-feishu-mention").await;
+    let clock = FakeClock::at(WED + 3 * HOUR);
+    let svc = Services::new(store, Arc::new(clock.clone()), AuthSettings::default())
+        .with_public_url("https://vigil.example");
+    let admin = common::signed_in(&svc, "admin@example.com", "admin").await;
+    let (url, got) = common::receiver().await;
+    svc.notify()
+        .create_channel(&admin, "feishu", "feishu", ChannelConfig::webhook(&url, ""), true)
+        .await
+        .expect("channel");
+    let ic = common::signed_in(&svc, "ic@example.com", "responder").await;
+    let uid = ic.user_id().expect("user");
+    // A hostile id is refused by field; a plain one is kept.
+    let bad = svc.oncall().save_contact(&ic, uid, "", "all", vec![]).await;
+    assert!(
+        matches!(bad, Err(services::ServiceError::Invalid(ref e)) if e.get("feishu_id").is_some())
+    );
+    svc.oncall().save_contact(&ic, uid, "", "ou_ic", vec![]).await.expect("contact");
+    declare(&svc, &ic, "Payments fail", domain::alerting::Severity::P0).await;
+    clock.advance_ms(31 * 60_000);
+    assert_eq!(tick(&svc).await, 1);
+    let got = got.lock().expect("lock").clone();
+    let text = got[0]["content"]["text"].as_str().unwrap_or_default().to_owned();
+    assert!(text.starts_with("<at user_id=\"ou_ic\">ic@example.com</at> [P0]"), "{text}");
 }

@@ -186,8 +186,14 @@ pub fn validate_contact(
             "must be a phone number of digits, spaces, +, - and parentheses (e.g. +86 138 0000 0000)",
         );
     }
-    if feishu_id.trim().len() > 128 {
+    let f = feishu_id.trim();
+    if f.len() > 128 {
         e.too_long("feishu_id", 128);
+    } else if !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        || f.eq_ignore_ascii_case("all")
+    {
+        // `all` would mention everyone in the chat; quotes would forge markup.
+        e.add("feishu_id", "a Feishu user or open id: letters, digits, _ and - (e.g. ou_5a3c…)");
     }
     if rules.len() > 10 {
         e.add("rules", "at most 10 rules");
@@ -273,5 +279,14 @@ mod tests {
             .expect_err("bad phone")
             .get("phone")
             .is_some());
+    }
+
+    #[test]
+    fn a_feishu_id_cannot_mention_everyone_or_carry_markup() {
+        for bad in ["all", "ALL", "ou_1\" user_id=\"all", "<at>", "ou 1"] {
+            let e = validate_contact("", bad, &[]).expect_err(bad);
+            assert!(e.get("feishu_id").is_some(), "{bad}");
+        }
+        assert!(validate_contact("", "ou_7d8a6e6df76-21556ce", &[]).is_ok());
     }
 }

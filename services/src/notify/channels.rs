@@ -261,6 +261,60 @@ pub fn render(kind: ChannelKind, m: &Message, key: &str, base_url: &str) -> Valu
     }
 }
 
+/// A person a message is addressed to: an email channel mails them (instead of the
+/// channel's list), Feishu mentions them, a webhook names them; Slack shows the name in
+/// the text only (Vigil knows no Slack member ids).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Addressee {
+    pub user_id: i64,
+    pub name: String,
+    pub email: String,
+    pub feishu_id: String,
+    pub phone: String,
+}
+
+/// A Feishu `<at>` mention, or `None` when the id is not a plain Feishu id (`all` would
+/// mention everyone in the chat; quotes or angle brackets would forge markup). Angle
+/// brackets in the name are dropped.
+pub fn feishu_mention(feishu_id: &str, name: &str) -> Option<String> {
+    let id = feishu_id.trim();
+    let plain = !id.is_empty()
+        && id.len() <= 128
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !id.eq_ignore_ascii_case("all");
+    let name: String = name.chars().filter(|c| !matches!(c, '<' | '>')).collect();
+    plain.then(|| format!("<at user_id=\"{id}\">{name}</at>"))
+}
+
+/// Addresses a rendered body (as [`super::text_body`] makes it) to a person.
+pub fn address(kind: ChannelKind, body: &mut Value, to: &Addressee) {
+    match kind {
+        ChannelKind::Feishu => {
+            if let (Some(m), Some(text)) = (
+                feishu_mention(&to.feishu_id, &to.name),
+                body.pointer("/content/text").and_then(Value::as_str),
+            ) {
+                body["content"]["text"] = json!(format!("{m} {text}"));
+            }
+        }
+        ChannelKind::Email => {
+            if !to.email.trim().is_empty() {
+                body["to"] = json!(to.email.trim());
+            }
+        }
+        ChannelKind::Slack => {}
+        ChannelKind::Webhook => {
+            body["person"] = json!({
+                "id": to.user_id,
+                "name": to.name,
+                "email": to.email,
+                "phone": to.phone,
+                "feishu_id": to.feishu_id,
+            });
+        }
+    }
+}
+
 /// Sends a rendered body. `Ok` on a 2xx answer (and, for Feishu, `code` 0 in the body);
 /// the error text goes into the delivery log.
 pub async fn send(
@@ -324,7 +378,13 @@ async fn send_email(cfg: &ChannelConfig, body: &Value, key: &str) -> Result<(), 
         .subject(subject)
         .message_id(Some(format!("<{key}@vigil>")))
         .header(ContentType::TEXT_PLAIN);
-    for to in cfg.recipients()? {
+    // A message addressed to a person goes to them alone; otherwise to the channel's list.
+    let person = body.get("to").and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
+    let recipients = match person {
+        Some(to) => vec![to.parse().map_err(|e| format!("{to:?} is not an address ({e})"))?],
+        None => cfg.recipients()?,
+    };
+    for to in recipients {
         mail = mail.to(to);
     }
     let mail = mail.body(text.to_owned()).map_err(|e| format!("cannot build the email: {e}"))?;
@@ -352,6 +412,44 @@ mod tests {
     use super::*;
     use crate::notify::dispatch::NotifyAlert;
     use domain::alerting::Labels;
+
+    #[test]
+    fn mentions_are_plain_ids_only() {
+        assert_eq!(
+            feishu_mention("ou_1a-2", "Li <b>Wei</b>").as_deref(),
+            Some("<at user_id=\"ou_1a-2\">Li bWei/b</at>")
+        );
+        for bad in ["", "all", "All", "ou_1\" user_id=\"all", "a b", "<at>"] {
+            assert_eq!(feishu_mention(bad, "x"), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_body_is_addressed_per_channel_kind() {
+        let to = Addressee {
+            user_id: 7,
+            name: "Li Wei".into(),
+            email: "li@example.com".into(),
+            feishu_id: "ou_li".into(),
+            phone: String::new(),
+        };
+        let body = |k| {
+            let mut b = crate::notify::text_body(k, "Subject", "Text", "key", "reminder");
+            address(k, &mut b, &to);
+            b
+        };
+        assert_eq!(
+            body(ChannelKind::Feishu)["content"]["text"],
+            "<at user_id=\"ou_li\">Li Wei</at> Text"
+        );
+        assert_eq!(body(ChannelKind::Email)["to"], "li@example.com");
+        assert_eq!(body(ChannelKind::Webhook)["person"]["id"], 7);
+        assert_eq!(body(ChannelKind::Slack), json!({"text": "Text"}));
+        // Without a Feishu id, the text is left as it is.
+        let mut b = crate::notify::text_body(ChannelKind::Feishu, "S", "Text", "k", "r");
+        address(ChannelKind::Feishu, &mut b, &Addressee::default());
+        assert_eq!(b["content"]["text"], "Text");
+    }
 
     fn msg(firing: bool) -> Message {
         let mut labels = Labels::new();

@@ -10,7 +10,7 @@
 //! replica that takes over re-runs the same slot harmlessly. A slot missed while no
 //! replica ran is caught up within 12 hours, then left.
 
-use super::channels::ChannelKind;
+use super::channels::{Addressee, ChannelKind};
 use super::dispatch::NotifyAlert;
 use super::policy::{self, Policy};
 use crate::events::{local_day, local_time_ms};
@@ -123,43 +123,43 @@ struct Slot {
     at: i64,
 }
 
+/// One scheduled message: its key (what it is about, and when), its kind in the outbox,
+/// its text, and the person it is addressed to, if any.
+struct Note<'a> {
+    what: String,
+    tag: &'static str,
+    severity: Severity,
+    subject: String,
+    text: String,
+    person: Option<&'a Addressee>,
+}
+
 impl Pass {
-    /// Queues a reminder to wherever the tree sends these labels.
-    fn remind(
-        &mut self,
-        labels: &Labels,
-        what: &str,
-        tag: &str,
-        sev: Severity,
-        subject: &str,
-        text: &str,
-    ) {
+    /// Queues a note to wherever the tree sends these labels.
+    fn remind(&mut self, labels: &Labels, note: &Note<'_>) {
         let to = routed(&self.policy, &self.channels, labels, false);
-        queue(&mut self.out, &to, what, tag, sev, subject, text);
+        queue(&mut self.out, &to, note);
     }
 }
 
-/// Queues one text message to `channels` under the key `what`.
-fn queue(
-    out: &mut Vec<NewDelivery>,
-    channels: &[&ChannelRow],
-    what: &str,
-    tag: &str,
-    severity: Severity,
-    subject: &str,
-    text: &str,
-) {
+/// Queues one note to `channels`, addressed to its person (mailed to them, mentioned in
+/// Feishu, named to a webhook) when it has one.
+fn queue(out: &mut Vec<NewDelivery>, channels: &[&ChannelRow], n: &Note<'_>) {
     for c in channels {
         let Some(kind) = ChannelKind::parse(&c.kind) else { continue };
-        let key = key_of(what, c.id);
+        let key = key_of(&n.what, c.id);
+        let mut body = super::text_body(kind, &n.subject, &n.text, &key, n.tag);
+        if let Some(p) = n.person {
+            super::channels::address(kind, &mut body, p);
+        }
         out.push(NewDelivery {
-            payload: super::text_body(kind, subject, text, &key, tag).to_string(),
+            payload: body.to_string(),
             idempotency_key: key,
             channel_id: c.id,
             channel_name: c.name.clone(),
-            group_key: what.to_owned(),
-            kind: tag.to_owned(),
-            severity: severity.as_str().to_owned(),
+            group_key: n.what.clone(),
+            kind: n.tag.to_owned(),
+            severity: n.severity.as_str().to_owned(),
         });
     }
 }
@@ -332,17 +332,36 @@ impl crate::Notify<'_> {
             let Some(c) = pass.channels.iter().find(|c| c.id == id) else { continue };
             let subject = format!("Vigil daily digest {date}: {} alerts", ls.len());
             let text = format!("{subject}\n{}\nConsole: {}/alerts", ls.join("\n"), self.public_url);
-            queue(
-                &mut pass.out,
-                &[c],
-                &format!("digest:{date}"),
-                "digest",
-                Severity::P3,
-                &subject,
-                &text,
-            );
+            let note = Note {
+                what: format!("digest:{date}"),
+                tag: "digest",
+                severity: Severity::P3,
+                subject,
+                text,
+                person: None,
+            };
+            queue(&mut pass.out, &[c], &note);
         }
         Ok(listed)
+    }
+
+    /// Everyone a reminder can be addressed to: the active users with their contacts.
+    async fn addressees(&self) -> Result<Vec<Addressee>> {
+        let contacts = self.store.contacts().await?;
+        let people = self.incidents().people_directory().await?;
+        Ok(people
+            .into_iter()
+            .map(|p| {
+                let c = contacts.iter().find(|c| c.user_id == p.id);
+                Addressee {
+                    user_id: p.id,
+                    name: p.name,
+                    email: p.email,
+                    feishu_id: c.map(|c| c.feishu_id.clone()).unwrap_or_default(),
+                    phone: c.map(|c| c.phone.clone()).unwrap_or_default(),
+                }
+            })
+            .collect())
     }
 
     /// Incidents past their response deadline with nobody responding (still
@@ -356,7 +375,7 @@ impl crate::Notify<'_> {
         if missed.is_empty() {
             return Ok(0);
         }
-        let people = self.incidents().people_directory().await?;
+        let people = self.addressees().await?;
         for i in missed {
             let sev = i.fields.severity;
             let detected = i.log.detected_ms();
@@ -380,10 +399,8 @@ impl crate::Notify<'_> {
                 let ctx = store::AuditCtx::system("scheduler", self.now_ms());
                 self.store.add_timeline_entries(i, &[entry], &ctx).await?;
             }
-            let ic = i
-                .commander()
-                .and_then(|id| people.iter().find(|x| x.id == id))
-                .map_or("no incident commander yet".to_owned(), |x| x.name.clone());
+            let commander = i.commander().and_then(|id| people.iter().find(|x| x.user_id == id));
+            let ic = commander.map_or("no incident commander yet".to_owned(), |x| x.name.clone());
             let labels = reminder_labels("Response deadline missed", sev, &[("incident", &i.code)]);
             let subject = format!(
                 "[{}] {} has had no response for {}",
@@ -395,7 +412,9 @@ impl crate::Notify<'_> {
                 "{subject}: {}\nIncident commander: {ic}\nPaging moves to its next step now.\n{}/incidents/{}",
                 i.fields.title, self.public_url, i.code
             );
-            pass.remind(&labels, &what, "reminder", sev, &subject, &text);
+            let note =
+                Note { what, tag: "reminder", severity: sev, subject, text, person: commander };
+            pass.remind(&labels, &note);
         }
         Ok(missed.len())
     }
@@ -404,7 +423,7 @@ impl crate::Notify<'_> {
     /// soon) or before it (overdue): one reminder a day each, naming the incident
     /// commander.
     async fn queue_postmortems(&self, pass: &mut Pass, slot: &Slot) -> Result<usize> {
-        let people = self.incidents().people_directory().await?;
+        let people = self.addressees().await?;
         let date = &slot.date;
         let mut n = 0;
         for o in self.incidents().postmortems_outstanding().await? {
@@ -418,24 +437,23 @@ impl crate::Notify<'_> {
             } else {
                 continue;
             };
-            let owner = i
-                .commander()
-                .and_then(|id| people.iter().find(|x| x.id == id))
-                .map_or("no incident commander".to_owned(), |x| x.name.clone());
+            let commander = i.commander().and_then(|id| people.iter().find(|x| x.user_id == id));
+            let owner = commander.map_or("no incident commander".to_owned(), |x| x.name.clone());
             let labels = reminder_labels("Postmortem due", sev, &[("incident", &i.code)]);
             let subject = format!("[{}] Postmortem of {} {when}", sev.as_str(), i.code);
             let text = format!(
                 "{subject}: {}\nOwner: {owner}\n{}/incidents/{}/postmortem",
                 i.fields.title, self.public_url, i.code
             );
-            pass.remind(
-                &labels,
-                &format!("postmortem:{}:{date}", i.code),
-                "reminder",
-                sev,
-                &subject,
-                &text,
-            );
+            let note = Note {
+                what: format!("postmortem:{}:{date}", i.code),
+                tag: "reminder",
+                severity: sev,
+                subject,
+                text,
+                person: commander,
+            };
+            pass.remind(&labels, &note);
             n += 1;
         }
         Ok(n)
@@ -452,7 +470,7 @@ impl crate::Notify<'_> {
                 ..ActionFilter::default()
             })
             .await?;
-        let people = self.incidents().people_directory().await?;
+        let people = self.addressees().await?;
         let mut by_owner: BTreeMap<Option<i64>, Vec<String>> = BTreeMap::new();
         for a in items.iter().filter(|a| a.status != ActionStatus::Done) {
             by_owner.entry(a.owner_user_id).or_default().push(format!(
@@ -461,15 +479,15 @@ impl crate::Notify<'_> {
             ));
         }
         for (owner, lines) in &by_owner {
-            let name = owner
-                .and_then(|id| people.iter().find(|x| x.id == id))
-                .map_or("no owner".to_owned(), |x| x.name.clone());
+            let person = owner.and_then(|id| people.iter().find(|x| x.user_id == id));
+            let name = person.map_or("no owner".to_owned(), |x| x.name.clone());
             let labels = reminder_labels("Action items overdue", Severity::P2, &[("owner", &name)]);
             let subject = format!("{} overdue action item(s) for {name}", lines.len());
-            let text =
-                format!("{subject}\n{}\n{}/incidents/actions", lines.join("\n"), self.public_url);
+            let text = format!("{subject}\n{}\n{}/action-items", lines.join("\n"), self.public_url);
             let what = format!("actions:{}:{date}", owner.unwrap_or(0));
-            pass.remind(&labels, &what, "reminder", Severity::P2, &subject, &text);
+            let note =
+                Note { what, tag: "reminder", severity: Severity::P2, subject, text, person };
+            pass.remind(&labels, &note);
         }
         Ok(items.len())
     }
@@ -526,14 +544,21 @@ impl crate::Notify<'_> {
             self.public_url
         );
         let labels = reminder_labels("Weekly incident review", Severity::P2, &[]);
-        let what = format!("weekly:{date}");
+        let note = Note {
+            what: format!("weekly:{date}"),
+            tag: "weekly",
+            severity: Severity::P2,
+            subject,
+            text,
+            person: None,
+        };
         if channel.is_empty() {
-            pass.remind(&labels, &what, "weekly", Severity::P2, &subject, &text);
+            pass.remind(&labels, &note);
         } else {
             // The chosen channel (if it was deleted or disabled since, nobody).
             let to: Vec<&ChannelRow> =
                 pass.channels.iter().filter(|c| c.enabled && c.name == channel).collect();
-            queue(&mut pass.out, &to, &what, "weekly", Severity::P2, &subject, &text);
+            queue(&mut pass.out, &to, &note);
         }
         Ok(1)
     }

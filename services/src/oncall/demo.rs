@@ -55,7 +55,10 @@ impl crate::Oncall<'_> {
                     &Contact {
                         user_id: id,
                         phone: format!("+86 138 0000 {:04}", 1001 + i),
-                        feishu_id: format!("ou_demo_{}", email.split('.').next().unwrap_or("x")),
+                        feishu_id: format!(
+                            "ou_demo_{}",
+                            email.split(['.', '@']).next().unwrap_or("x")
+                        ),
                         rules: vec![
                             NotifyRule { method: Method::Chat, delay_min: 0 },
                             NotifyRule { method: Method::Email, delay_min: 0 },

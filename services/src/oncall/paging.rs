@@ -381,9 +381,8 @@ impl crate::Oncall<'_> {
             let body = match kind {
                 ChannelKind::Feishu => {
                     let mention = contact
-                        .map(|c| c.feishu_id.trim())
-                        .filter(|f| !f.is_empty())
-                        .map(|f| format!("<at user_id=\"{f}\">{}</at> ", person.name))
+                        .and_then(|c| channels::feishu_mention(&c.feishu_id, &person.name))
+                        .map(|m| m + " ")
                         .unwrap_or_default();
                     serde_json::json!({"msg_type": "text", "content": {"text": format!("{mention}{text}")}})
                 }
