@@ -48,10 +48,14 @@ pub enum Permission {
     ViewAudit,
     /// Send product events and Alertmanager alerts (API keys with scope `ingest`).
     Ingest,
+    /// The change log: deploys, configuration changes, feature flags.
+    ViewChanges,
+    /// Record a change (people from responder up; API keys with scope `changes`).
+    RecordChanges,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 20] = [
         Permission::ViewDashboards,
         Permission::ViewAlerts,
         Permission::ViewIncidents,
@@ -70,6 +74,8 @@ impl Permission {
         Permission::ManageApiKeys,
         Permission::ViewAudit,
         Permission::Ingest,
+        Permission::ViewChanges,
+        Permission::RecordChanges,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +98,8 @@ impl Permission {
             Permission::ManageApiKeys => "manage_api_keys",
             Permission::ViewAudit => "view_audit",
             Permission::Ingest => "ingest",
+            Permission::ViewChanges => "view_changes",
+            Permission::RecordChanges => "record_changes",
         }
     }
 
@@ -107,10 +115,13 @@ impl Permission {
             | P::ViewAlerts
             | P::ViewIncidents
             | P::ViewOncall
+            | P::ViewChanges
             | P::ManageOwnAccount => Some(Role::Viewer),
-            P::Acknowledge | P::Silence | P::RespondToIncidents | P::EditPostmortems => {
-                Some(Role::Responder)
-            }
+            P::Acknowledge
+            | P::Silence
+            | P::RespondToIncidents
+            | P::EditPostmortems
+            | P::RecordChanges => Some(Role::Responder),
             P::EditRules | P::EditProbes | P::EditRouting | P::EditOncall => Some(Role::Editor),
             P::ManageChannels | P::ManageUsers | P::ManageApiKeys | P::ViewAudit => {
                 Some(Role::Admin)
@@ -120,14 +131,17 @@ impl Permission {
     }
 
     /// The API key scope that holds this permission, if any. Keys never write anything
-    /// but events and received alerts, and never read accounts or the audit log.
+    /// but events, received alerts and changes, and never read accounts or the audit log.
     pub fn api_scope(self) -> Option<ApiScope> {
         use Permission as P;
         match self {
-            P::ViewDashboards | P::ViewAlerts | P::ViewIncidents | P::ViewOncall => {
-                Some(ApiScope::Read)
-            }
+            P::ViewDashboards
+            | P::ViewAlerts
+            | P::ViewIncidents
+            | P::ViewOncall
+            | P::ViewChanges => Some(ApiScope::Read),
             P::Ingest => Some(ApiScope::Ingest),
+            P::RecordChanges => Some(ApiScope::Changes),
             _ => None,
         }
     }
@@ -194,5 +208,10 @@ mod tests {
         assert!(ApiScope::Read.can(Permission::ViewIncidents));
         assert!(!ApiScope::Read.can(Permission::Acknowledge));
         assert!(!ApiScope::Read.can(Permission::ManageApiKeys));
+        assert!(ApiScope::Changes.can(Permission::RecordChanges));
+        assert!(!ApiScope::Changes.can(Permission::Ingest));
+        assert!(!ApiScope::Ingest.can(Permission::RecordChanges));
+        assert!(Role::Responder.can(Permission::RecordChanges));
+        assert!(!Role::Viewer.can(Permission::RecordChanges));
     }
 }

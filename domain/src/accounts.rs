@@ -65,6 +65,8 @@ pub enum ApiScope {
     Ingest,
     /// Read-only API access.
     Read,
+    /// `POST /api/v1/changes`: deploy scripts recording what they changed.
+    Changes,
 }
 
 impl ApiScope {
@@ -72,6 +74,7 @@ impl ApiScope {
         match self {
             ApiScope::Ingest => "ingest",
             ApiScope::Read => "read",
+            ApiScope::Changes => "changes",
         }
     }
 }
@@ -83,7 +86,8 @@ impl std::str::FromStr for ApiScope {
         match s.trim() {
             "ingest" => Ok(ApiScope::Ingest),
             "read" => Ok(ApiScope::Read),
-            other => Err(format!("unknown scope `{other}`: expected ingest or read")),
+            "changes" => Ok(ApiScope::Changes),
+            other => Err(format!("unknown scope `{other}`: expected ingest, read or changes")),
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod accounts;
 pub mod alerting;
+pub mod changes;
 pub mod errors;
 pub mod events;
 pub mod incident;

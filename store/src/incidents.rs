@@ -964,7 +964,7 @@ impl Store {
 }
 
 /// A value bound to a numbered placeholder of a dynamic query.
-enum Bind {
+pub(crate) enum Bind {
     Text(String),
     Int(i64),
 }

@@ -10,6 +10,7 @@ pub mod acks;
 pub mod alerting;
 pub mod api_keys;
 pub mod audit;
+pub mod changes;
 pub mod events;
 pub mod incidents;
 pub mod notify;

@@ -84,6 +84,7 @@ contract!(
     oncall_escalations_start_once_record_steps_page_ack_and_resolve,
     oncall_calendar_feeds_rotate_and_settings_init_once,
     external_alerts_firing_and_recently_ended,
+    changes_record_once_per_client_id_filter_and_audit,
 );
 
 async fn migrations_are_idempotent(store: &Store) {
@@ -2200,4 +2201,90 @@ async fn external_alerts_firing_and_recently_ended(store: &Store) {
         view(store.firing_external_alerts(20_000).await.expect("firing")),
         owned(&[("a", true)])
     );
+}
+
+async fn changes_record_once_per_client_id_filter_and_audit(store: &Store) {
+    use domain::changes::ChangeKind;
+    use store::changes::{ChangeQuery, NewChange};
+    // A key of the new scope can be stored (the migration widened the check).
+    let key = store
+        .create_api_key(
+            &NewApiKey {
+                name: "deploys".into(),
+                scope: ApiScope::Changes,
+                prefix: "vgl_chg".into(),
+                token_hash: "changeshash".into(),
+                created_by: None,
+            },
+            &ctx(1),
+        )
+        .await
+        .expect("changes key");
+    assert_eq!(key.scope, ApiScope::Changes);
+    let change = |at_ms: i64, service: &str, kind: ChangeKind, id: Option<&str>| NewChange {
+        at_ms,
+        service: service.into(),
+        kind,
+        version: format!("v{at_ms}"),
+        author: "ci".into(),
+        description: format!("{kind:?} of {service}"),
+        url: String::new(),
+        external_id: id.map(Into::into),
+    };
+    let (first, new) = store
+        .record_change(&change(100, "checkout", ChangeKind::Deploy, Some("run-1")), &ctx(5))
+        .await
+        .expect("record");
+    assert!(new);
+    assert_eq!((first.service.as_str(), first.recorded_by.as_str()), ("checkout", "admin@example.com"));
+    // The same client id again: nothing new, the first one back.
+    let (again, new) = store
+        .record_change(&change(999, "search", ChangeKind::Flag, Some("run-1")), &ctx(6))
+        .await
+        .expect("again");
+    assert!(!new);
+    assert_eq!(again, first);
+    // Without an id, every call records.
+    for (at, svc, kind) in [
+        (200, "search", ChangeKind::Config),
+        (300, "checkout", ChangeKind::Flag),
+        (400, "search", ChangeKind::Deploy),
+    ] {
+        store.record_change(&change(at, svc, kind, None), &ctx(at)).await.expect("record");
+    }
+    let all = store.changes(&ChangeQuery::default()).await.expect("all");
+    assert_eq!(all.iter().map(|c| c.at_ms).collect::<Vec<_>>(), [400, 300, 200, 100]);
+    let q = ChangeQuery {
+        from_ms: Some(150),
+        to_ms: Some(400),
+        services: vec!["checkout".into(), "search".into()],
+        ..ChangeQuery::default()
+    };
+    assert_eq!(
+        store.changes(&q).await.expect("q").iter().map(|c| c.at_ms).collect::<Vec<_>>(),
+        [300, 200]
+    );
+    let q = ChangeQuery {
+        services: vec!["checkout".into()],
+        kind: Some(ChangeKind::Flag),
+        ..ChangeQuery::default()
+    };
+    assert_eq!(store.changes(&q).await.expect("q").len(), 1);
+    let q = ChangeQuery { q: Some("CONFIG OF".into()), ..ChangeQuery::default() };
+    assert_eq!(
+        store.changes(&q).await.expect("q").iter().map(|c| c.at_ms).collect::<Vec<_>>(),
+        [200]
+    );
+    let q = ChangeQuery { limit: 2, ..ChangeQuery::default() };
+    assert_eq!(store.changes(&q).await.expect("q").len(), 2);
+    // Four records, four audit entries (the repeat wrote nothing).
+    let audit = store
+        .audit_entries(&AuditQuery {
+            action_prefix: Some("change.".into()),
+            before_id: None,
+            limit: 100,
+        })
+        .await
+        .expect("audit");
+    assert_eq!(audit.len(), 4);
 }
