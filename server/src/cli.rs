@@ -65,6 +65,50 @@ pub enum Command {
         #[command(subcommand)]
         command: RoutingCommand,
     },
+    /// The change log (deploys, configuration changes, feature flags).
+    Changes {
+        #[command(subcommand)]
+        command: ChangesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChangesCommand {
+    /// Record a change, e.g. from a deploy script. With --server (or VIGIL_SERVER) it is
+    /// sent to that Vigil with an API key of scope `changes` (VIGIL_API_KEY); without, it
+    /// is written to this installation's database.
+    Add(ChangeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChangeArgs {
+    /// The service that changed, as its `service` label says (e.g. checkout).
+    #[arg(long)]
+    pub service: String,
+    /// deploy, config or flag.
+    #[arg(long, default_value = "deploy")]
+    pub kind: String,
+    #[arg(long, default_value = "")]
+    pub version: String,
+    #[arg(long, default_value = "")]
+    pub author: String,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// A link to the pipeline run, pull request or flag.
+    #[arg(long, default_value = "")]
+    pub link: String,
+    /// When it happened, RFC 3339 (e.g. 2026-12-07T10:00:00Z); default now.
+    #[arg(long)]
+    pub at: Option<String>,
+    /// Your id for it: sending the same id again records nothing new (safe to retry).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// A Vigil to send it to (e.g. https://vigil.example.com).
+    #[arg(long, env = "VIGIL_SERVER")]
+    pub server: Option<String>,
+    /// An API key of scope `changes`, for --server.
+    #[arg(long, env = "VIGIL_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,7 +128,7 @@ pub enum ApikeyCommand {
     Add {
         #[arg(long)]
         name: String,
-        /// ingest (events, integrations) or read.
+        /// ingest (events, integrations), read, or changes (recording deploys).
         #[arg(long, default_value = "ingest")]
         scope: String,
     },
@@ -501,4 +545,79 @@ pub async fn rules_export(config: Config) -> anyhow_like::Result<()> {
     services.close().await;
     print!("{}", yaml?);
     Ok(())
+}
+
+/// `vigil changes add`: over HTTP to `--server`, or into the local database.
+pub async fn changes_add(config: Config, a: ChangeArgs) -> anyhow_like::Result<()> {
+    let at_ms = match a.at.as_deref() {
+        None => None,
+        Some(t) => Some(
+            chrono::DateTime::parse_from_rfc3339(t.trim())
+                .map_err(|e| {
+                    anyhow_like::Error(format!("--at: {t:?} is not an RFC 3339 time ({e})"))
+                })?
+                .timestamp_millis(),
+        ),
+    };
+    let spec = domain::changes::ChangeSpec {
+        service: a.service,
+        kind: a.kind,
+        version: a.version,
+        author: a.author,
+        description: a.description,
+        url: a.link,
+        at_ms,
+        id: a.id,
+    };
+    let (change, new) = match a.server.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(server) => {
+            post_change(server, a.api_key.as_deref().unwrap_or_default(), &spec).await?
+        }
+        None => {
+            let services = open_services(&config).await?;
+            let done = services.changes().record_change(&Caller::system("cli"), &spec).await;
+            services.close().await;
+            done?
+        }
+    };
+    println!(
+        "change #{} {}: {} {} {}",
+        change.id,
+        if new { "recorded" } else { "was recorded before (same --id)" },
+        change.kind.as_str(),
+        change.service,
+        change.version
+    );
+    Ok(())
+}
+
+async fn post_change(
+    server: &str,
+    key: &str,
+    spec: &domain::changes::ChangeSpec,
+) -> anyhow_like::Result<(domain::changes::Change, bool)> {
+    if key.trim().is_empty() {
+        return Err(anyhow_like::Error(
+            "--server needs an API key of scope `changes` (--api-key or VIGIL_API_KEY)".into(),
+        ));
+    }
+    let url = format!("{}/api/v1/changes", server.trim_end_matches('/'));
+    let res = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| anyhow_like::Error(e.to_string()))?
+        .post(&url)
+        .bearer_auth(key.trim())
+        .json(spec)
+        .send()
+        .await
+        .map_err(|e| anyhow_like::Error(format!("cannot reach {url}: {e}")))?;
+    let status = res.status();
+    let body = res.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(anyhow_like::Error(format!("{url} answered {status}: {body}")));
+    }
+    let change = serde_json::from_str(&body)
+        .map_err(|e| anyhow_like::Error(format!("{url} answered {body:?}: {e}")))?;
+    Ok((change, status == reqwest::StatusCode::CREATED))
 }

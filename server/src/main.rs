@@ -2,7 +2,8 @@
 
 use clap::Parser;
 use server::cli::{
-    self, ApikeyCommand, Cli, Command, RollupCommand, RoutingCommand, RulesCommand, UserCommand,
+    self, ApikeyCommand, ChangesCommand, Cli, Command, RollupCommand, RoutingCommand, RulesCommand,
+    UserCommand,
 };
 use server::Config;
 use std::process::ExitCode;
@@ -49,6 +50,9 @@ async fn main() -> ExitCode {
             cli::routing_import(config, file).await
         }
         Command::Routing { command: RoutingCommand::Export } => cli::routing_export(config).await,
+        Command::Changes { command: ChangesCommand::Add(args) } => {
+            cli::changes_add(config, args).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,6 @@
 //! The route × role matrix: every server function, every page and every `/api/v1` route,
 //! called as anonymous, viewer, responder, editor and admin (and with no key, a `read`
-//! key and an `ingest` key), against what the permission table in `domain::access` says
+//! key, an `ingest` key and a `changes` key), against what the permission table in `domain::access` says
 //! each may do. The lists come from the running program (registered server functions,
 //! the router's page list, `api::v1::ROUTES`), so a new endpoint without a row fails here.
 
@@ -192,7 +192,7 @@ async fn rest_routes_answer_each_key_scope_as_the_table_says() {
     let app = common::app().await;
     let system = services::Caller::system("test");
     let mut keys: Vec<(Option<ApiScope>, Option<String>)> = vec![(None, None)];
-    for scope in [ApiScope::Read, ApiScope::Ingest] {
+    for scope in [ApiScope::Read, ApiScope::Ingest, ApiScope::Changes] {
         let key = app
             .services
             .accounts()

@@ -627,3 +627,72 @@ async fn oncall_api_ack_links_and_calendar_feeds() {
     let forged = format!("{}x", &path[..path.len() - 1]);
     assert_eq!(app.get(&forged, None).await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn changes_api_records_once_per_id_names_bad_fields_and_lists() {
+    let app = app().await;
+    let system = services::Caller::system("cli");
+    let key = |scope: &'static str| {
+        let app = &app;
+        let system = &system;
+        async move {
+            app.services.accounts().create_api_key(system, scope, scope).await.expect("key").secret
+        }
+    };
+    let (changes, read) = (key("changes").await, key("read").await);
+    let post = |secret: &str, body: &str| {
+        Request::post("/api/v1/changes")
+            .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .expect("req")
+    };
+    let deploy = r#"{"service":"checkout","kind":"deploy","version":"v1.4.2","author":"ci",
+        "description":"Rolls out the new payment client","url":"https://ci.example/runs/42","id":"run-42"}"#;
+    let res = app.send(post(&changes, deploy)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
+    let v: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!((v["service"].as_str(), v["kind"].as_str()), (Some("checkout"), Some("deploy")));
+    assert_eq!(v["recorded_by"], "api-key:changes");
+    // A retry with the same id: 200, the same change, nothing new.
+    let again = app.send(post(&changes, deploy)).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&again.body).expect("json")["id"],
+        v["id"]
+    );
+    // Hostile or wrong fields are named; a read key may not write.
+    let res = app
+        .send(post(
+            &changes,
+            r#"{"service":"checkout","kind":"deploy","url":"javascript:alert(1)"}"#,
+        ))
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert!(res.body.contains("\"url\""), "{}", res.body);
+    let res =
+        app.send(post(&changes, r#"{"service":"checkout","kind":"deploy","colour":1}"#)).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert!(res.body.contains("colour"), "{}", res.body);
+    assert_eq!(app.send(post(&read, deploy)).await.status, StatusCode::FORBIDDEN);
+    let flag = r#"{"service":"search","kind":"flag","description":"new ranking on"}"#;
+    assert_eq!(app.send(post(&changes, flag)).await.status, StatusCode::CREATED);
+
+    let get = |path: &str| {
+        Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {read}"))
+            .body(Body::empty())
+            .expect("req")
+    };
+    let res = app.send(get("/api/v1/changes")).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!(v["changes"].as_array().map(Vec::len), Some(2), "{v}");
+    let res = app.send(get("/api/v1/changes?service=checkout&kind=deploy")).await;
+    let v: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!(v["changes"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["changes"][0]["version"], "v1.4.2");
+    let res = app.send(get("/api/v1/changes?kind=rollout")).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("kind"), "{}", res.body);
+}

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod alerting;
 pub mod caller;
+pub mod changes;
 pub mod charts;
 pub mod clock;
 pub mod demo;
@@ -121,6 +122,8 @@ handles! {
     events => Events;
     /// Synthetic probes and their SLOs.
     probes => Probes;
+    /// The change log: deploys, configuration changes, feature flags.
+    changes => Changes;
 }
 
 impl std::fmt::Debug for Services {

@@ -2236,7 +2236,10 @@ async fn changes_record_once_per_client_id_filter_and_audit(store: &Store) {
         .await
         .expect("record");
     assert!(new);
-    assert_eq!((first.service.as_str(), first.recorded_by.as_str()), ("checkout", "admin@example.com"));
+    assert_eq!(
+        (first.service.as_str(), first.recorded_by.as_str()),
+        ("checkout", "admin@example.com")
+    );
     // The same client id again: nothing new, the first one back.
     let (again, new) = store
         .record_change(&change(999, "search", ChangeKind::Flag, Some("run-1")), &ctx(6))

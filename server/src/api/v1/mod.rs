@@ -1,5 +1,6 @@
 //! `/api/v1`: the stable public contract for machines (ingestion, integrations, reads).
 
+pub mod changes;
 pub mod events;
 pub mod incidents;
 pub mod integrations;
@@ -53,6 +54,8 @@ pub const ROUTES: &[ApiRoute] = &[
         get(incidents::postmortem_md)
     }),
     route("GET", "/oncall", Some(P::ViewOncall), || get(oncall::now)),
+    route("POST", "/changes", Some(P::RecordChanges), || post(changes::record)),
+    route("GET", "/changes", Some(P::ViewChanges), || get(changes::list)),
 ];
 
 pub fn routes() -> Router<AppState> {
