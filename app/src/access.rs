@@ -70,6 +70,9 @@ pub const RPC: &[(&str, Access)] = &[
     ("alerts/export_routing", Needs(P::ViewAlerts)),
     ("alerts/import_routing", Needs(P::EditRouting)),
     ("alerts/schedule_settings", Needs(P::ViewAlerts)),
+    // changes
+    ("changes/list", Needs(P::ViewChanges)),
+    ("changes/record", Needs(P::RecordChanges)),
     ("alerts/save_schedule", Needs(P::EditRouting)),
     ("alerts/export_rules", Needs(P::ViewAlerts)),
     ("alerts/import_rules", Needs(P::EditRules)),
@@ -151,6 +154,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/incidents/{code}/postmortem", Needs(P::ViewIncidents)),
     ("/action-items", Needs(P::ViewIncidents)),
     ("/incident-reports", Needs(P::ViewIncidents)),
+    ("/changes", Needs(P::ViewChanges)),
     ("/oncall", Needs(P::ViewOncall)),
     ("/oncall/schedules/{id}", Needs(P::ViewOncall)),
     ("/oncall/schedules/{id}/edit", Needs(P::EditOncall)),

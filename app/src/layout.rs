@@ -72,10 +72,10 @@ fn TopBar() -> impl IntoView {
                 <A href="/dashboards">{t(Msg::NavDashboards)}</A>
                 <A href="/technical">{t(Msg::NavTechnical)}</A>
                 <A href="/alerts">{t(Msg::NavAlerts)}<FiringNavBadge /></A>
-                // Action items and reports live beside /incidents: the tab stays current there.
+                // Action items, reports and changes live beside /incidents: the tab stays current there.
                 <a href="/incidents" aria-current=move || {
                     let p = location.pathname.get();
-                    (p.starts_with("/incidents") || p == "/action-items" || p == "/incident-reports").then_some("page")
+                    (p.starts_with("/incidents") || p == "/action-items" || p == "/incident-reports" || p == "/changes").then_some("page")
                 }>{t(Msg::NavIncidents)}</a>
                 <A href="/oncall">{t(Msg::NavOncall)}</A>
                 <Transition fallback=|| ()>

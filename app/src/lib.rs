@@ -18,6 +18,7 @@ use features::admin::{ApiKeysPage, AuditPage, UsersPage};
 use features::alerts::{
     AlertHistoryPage, AlertsPage, NotificationsPage, RuleEditorPage, RulesPage, SilencesPage,
 };
+use features::changes::ChangesPage;
 use features::dashboards::DashboardsPage;
 use features::incidents::{
     ActionItemsPage, IncidentPage, IncidentReportsPage, IncidentsPage, PostmortemPage,
@@ -85,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("incidents/:code/postmortem") view=PostmortemPage />
                     <Route path=path!("action-items") view=ActionItemsPage />
                     <Route path=path!("incident-reports") view=IncidentReportsPage />
+                    <Route path=path!("changes") view=ChangesPage />
                     <Route path=path!("oncall") view=OncallPage />
                     <Route path=path!("oncall/schedules/:id") view=SchedulePage />
                     <Route path=path!("oncall/schedules/:id/edit") view=ScheduleEditorPage />

@@ -434,6 +434,12 @@ async fn demo_probes(services: &services::Services, seed: u64) -> anyhow_like::R
     if incidents > 0 {
         println!("demo: added {incidents} incidents over the last 80 days, with postmortems and action items");
     }
+    let changes = services.changes().load_demo_changes(seed).await?;
+    if changes > 0 {
+        println!(
+            "demo: added {changes} changes (deploys, configuration, flags) over the last 30 days"
+        );
+    }
     Ok(())
 }
 

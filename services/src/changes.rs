@@ -74,6 +74,26 @@ impl crate::Changes<'_> {
             .await?)
     }
 
+    /// The changes of the local days `from..=to` (reporting time zone) with their day,
+    /// newest first, for the markers of day charts (at most 200).
+    pub async fn changes_in_days(
+        &self,
+        actor: &Caller,
+        from_day: i32,
+        to_day: i32,
+    ) -> Result<Vec<(i32, Change)>> {
+        actor.require(Permission::ViewChanges)?;
+        let tz = self.events().reporting_tz();
+        let q = ChangeQuery {
+            from_ms: Some(crate::events::day_start_ms(from_day, tz)),
+            to_ms: Some(crate::events::day_start_ms(to_day + 1, tz)),
+            limit: 200,
+            ..ChangeQuery::default()
+        };
+        let changes = self.store.changes(&q).await?;
+        Ok(changes.into_iter().map(|c| (crate::events::local_day(c.at_ms, tz), c)).collect())
+    }
+
     /// What changed around an incident: the services of its alerts, from a day before it
     /// was detected until it was resolved (or now).
     pub async fn incident_changes(&self, actor: &Caller, code: &str) -> Result<IncidentChanges> {
@@ -102,5 +122,88 @@ impl crate::Changes<'_> {
             })
             .await?;
         Ok(IncidentChanges { services, changes })
+    }
+}
+
+impl crate::Changes<'_> {
+    /// The demo's change log: a deploy of one of four services about every other day for
+    /// 30 days, configuration and flag changes between, and a deploy 25 minutes before
+    /// each incident detected in that time. Idempotent (client ids `demo-…`); returns how
+    /// many were added.
+    pub async fn load_demo_changes(&self, seed: u64) -> Result<usize> {
+        const SERVICES: [&str; 4] = ["checkout", "chat", "search", "gateway"];
+        const AUTHORS: [&str; 3] = ["ci (GitHub Actions)", "li.wei", "wang.fang"];
+        let now = self.now_ms();
+        let day = 86_400_000;
+        let ctx = store::AuditCtx::system("demo", now);
+        let mut specs: Vec<(String, NewChange)> = Vec::new();
+        let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let mut next = move |n: u64| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % n
+        };
+        for i in 0..30 {
+            let service = SERVICES[next(4) as usize];
+            let (kind, version, description) = match i % 3 {
+                0 | 1 => (
+                    ChangeKind::Deploy,
+                    format!("v2.{}.{}", 10 + i / 3, next(9)),
+                    format!("Release train {}", 30 - i),
+                ),
+                _ if i % 2 == 0 => (
+                    ChangeKind::Config,
+                    String::new(),
+                    "Raise the connection pool from 50 to 80".to_owned(),
+                ),
+                _ => {
+                    (ChangeKind::Flag, String::new(), "new_ranking on for 10% of users".to_owned())
+                }
+            };
+            let at_ms = now - (i as i64) * day - (next(20) as i64 + 1) * 3_600_000 / 2;
+            specs.push((
+                format!("demo-{i}"),
+                NewChange {
+                    at_ms,
+                    service: service.to_owned(),
+                    kind,
+                    version,
+                    author: AUTHORS[next(3) as usize].to_owned(),
+                    description,
+                    url: String::new(),
+                    external_id: None,
+                },
+            ));
+        }
+        let recent = self
+            .store
+            .incidents(&store::incidents::IncidentFilter {
+                from_ms: Some(now - 30 * day),
+                limit: 100,
+                ..Default::default()
+            })
+            .await?;
+        for i in recent {
+            specs.push((
+                format!("demo-before-{}", i.code),
+                NewChange {
+                    at_ms: i.log.detected_ms() - 25 * 60_000,
+                    service: SERVICES[next(4) as usize].to_owned(),
+                    kind: ChangeKind::Deploy,
+                    version: format!("v2.9.{}", next(9)),
+                    author: "ci (GitHub Actions)".to_owned(),
+                    description: "Hotfix release".to_owned(),
+                    url: String::new(),
+                    external_id: None,
+                },
+            ));
+        }
+        let mut added = 0;
+        for (id, mut c) in specs {
+            c.external_id = Some(id);
+            if self.store.record_change(&c, &ctx).await?.1 {
+                added += 1;
+            }
+        }
+        Ok(added)
     }
 }

@@ -65,9 +65,14 @@ fn err(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(format!("chart: {e}"))
 }
 
-/// A line chart over days. `None` when there is nothing to draw.
+/// The colour of change markers (dashed vertical lines).
+const CHANGE: RGBColor = RGBColor(124, 58, 237);
+
+/// A line chart over days, with a dashed violet line on each day in `markers` (changes).
+/// `None` when there is nothing to draw.
 pub fn line_chart(
     lines: &[Line<'_>],
+    markers: &[i32],
     y: YFormat,
     width: u32,
     height: u32,
@@ -109,6 +114,16 @@ pub fn line_chart(
             .label_style(("sans-serif", 15).into_font().color(&text))
             .draw()
             .map_err(err)?;
+        for d in markers.iter().filter(|d| (x0..=x1).contains(*d)) {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(*d, 0.0), (*d, y_max)],
+                    5,
+                    4,
+                    CHANGE.stroke_width(1),
+                ))
+                .map_err(err)?;
+        }
         for (i, line) in lines.iter().enumerate() {
             let (r, g, b) = PALETTE[i % PALETTE.len()];
             let color = RGBColor(r, g, b);
@@ -154,13 +169,16 @@ fn responsive(svg: &str, width: u32, height: u32) -> String {
     )
 }
 
-/// A time chart for the rule editor's backtest: the query's values (ms, value), the
-/// threshold as a dashed red line, and spans where the rule was pending (amber) or firing
-/// (red) shaded behind. `None` when there is nothing to draw.
+/// A time chart for the rule editor's backtest and probes: the values (ms, value), the
+/// threshold as a dashed red line, spans where the rule was pending (amber) or firing
+/// (red) shaded behind, and changes at `markers` as dashed violet lines. `None` when
+/// there is nothing to draw.
+#[allow(clippy::too_many_arguments)]
 pub fn timeline_chart(
     points: &[(i64, f64)],
     threshold: Option<f64>,
     spans: &[(i64, i64, bool)],
+    markers: &[i64],
     y: YFormat,
     range_ms: (i64, i64),
     tz: chrono_tz::Tz,
@@ -221,6 +239,16 @@ pub fn timeline_chart(
                 Rectangle::new([(*a, lo), (*b, hi)], c.mix(0.18).filled())
             }))
             .map_err(err)?;
+        for m in markers.iter().filter(|m| (x0..=x1).contains(*m)) {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(*m, lo), (*m, hi)],
+                    5,
+                    4,
+                    CHANGE.stroke_width(1),
+                ))
+                .map_err(err)?;
+        }
         if let Some(t) = threshold {
             chart
                 .draw_series(DashedLineSeries::new(
@@ -323,9 +351,10 @@ mod tests {
     fn draws_lines_with_axes_and_gaps() {
         let a = [(100, Some(10.0)), (101, Some(30.0)), (102, None), (103, Some(20.0))];
         let b = [(100, Some(5.0)), (101, Some(6.0)), (102, Some(7.0)), (103, Some(8.0))];
-        let svg = line_chart(&[Line { points: &a }, Line { points: &b }], YFormat::Count, 720, 260)
-            .expect("chart")
-            .expect("svg");
+        let svg =
+            line_chart(&[Line { points: &a }, Line { points: &b }], &[], YFormat::Count, 720, 260)
+                .expect("chart")
+                .expect("svg");
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("viewBox=\"0 0 720 260\""));
         assert!(svg.contains("04-11"), "x axis shows MM-DD of day 100 (1970-04-11)");
@@ -337,11 +366,36 @@ mod tests {
     }
 
     #[test]
+    fn changes_are_dashed_violet_lines_inside_the_range_only() {
+        let a = [(100, Some(10.0)), (101, Some(30.0)), (102, Some(20.0))];
+        let violet = |svg: &str| svg.matches("#7C3AED").count() + svg.matches("#7c3aed").count();
+        let plain = line_chart(&[Line { points: &a }], &[], YFormat::Count, 720, 260)
+            .expect("chart")
+            .expect("svg");
+        assert_eq!(violet(&plain), 0);
+        // One marker inside, one outside the days drawn.
+        let marked = line_chart(&[Line { points: &a }], &[101, 300], YFormat::Count, 720, 260)
+            .expect("chart")
+            .expect("svg");
+        assert!(violet(&marked) >= 1, "a dashed line for day 101");
+        let h = 3_600_000;
+        let pts: Vec<(i64, f64)> = (0..10).map(|i| (i * h, 1.0)).collect();
+        let t = |m: &[i64]| {
+            timeline_chart(&pts, None, &[], m, YFormat::Count, (0, 9 * h), chrono_tz::UTC)
+                .expect("chart")
+                .expect("svg")
+        };
+        assert_eq!(violet(&t(&[])), 0);
+        assert!(violet(&t(&[4 * h])) >= 1);
+        assert_eq!(violet(&t(&[20 * h])), 0, "outside the range: not drawn");
+    }
+
+    #[test]
     fn nothing_to_draw() {
-        assert_eq!(line_chart(&[], YFormat::Count, 10, 10).expect("ok"), None);
+        assert_eq!(line_chart(&[], &[], YFormat::Count, 10, 10).expect("ok"), None);
         let empty = [(1, None)];
         assert_eq!(
-            line_chart(&[Line { points: &empty }], YFormat::Percent, 10, 10).expect("ok"),
+            line_chart(&[Line { points: &empty }], &[], YFormat::Percent, 10, 10).expect("ok"),
             None
         );
     }
@@ -354,6 +408,7 @@ mod tests {
             &pts,
             Some(0.9),
             &[(3 * h, 5 * h, false), (5 * h, 9 * h, true)],
+            &[],
             YFormat::Percent,
             (0, 9 * h),
             chrono_tz::UTC,
@@ -367,7 +422,7 @@ mod tests {
         // Two shaded spans (amber then red) behind the line.
         let rects = svg.matches("<rect").count();
         assert!(rects >= 3, "background + two spans, got {rects}");
-        assert!(timeline_chart(&[], None, &[], YFormat::Count, (0, h), chrono_tz::UTC)
+        assert!(timeline_chart(&[], None, &[], &[], YFormat::Count, (0, h), chrono_tz::UTC)
             .expect("ok")
             .is_none());
     }

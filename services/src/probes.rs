@@ -307,6 +307,18 @@ impl crate::Probes<'_> {
         let results = self.store.probe_results(None, now - longest, now).await?;
         let counts = self.store.probe_counts(now - SLO_WINDOW_MS, now).await?;
         let tz = self.events().reporting_tz();
+        // Changes of the last day, marked on the charts: those of the probe's `service`
+        // label, or all when it has none.
+        let changes = if charts && actor.can(Permission::ViewChanges) {
+            let q = store::changes::ChangeQuery {
+                from_ms: Some(now - DAY_MS),
+                limit: 500,
+                ..Default::default()
+            };
+            self.store.changes(&q).await?
+        } else {
+            Vec::new()
+        };
         let mut out = Vec::with_capacity(probes.len());
         for p in probes {
             let rs = results.get(&p.id).map(Vec::as_slice).unwrap_or(&[]);
@@ -340,10 +352,17 @@ impl crate::Probes<'_> {
             let spans: Vec<(i64, i64, bool)> =
                 day_runs.iter().filter(|r| !r.ok).map(|r| (r.at_ms - iv, r.at_ms, true)).collect();
             let chart_svg = if charts {
+                let service = p.spec.labels.get("service");
+                let markers: Vec<i64> = changes
+                    .iter()
+                    .filter(|c| service.is_none_or(|s| *s == c.service))
+                    .map(|c| c.at_ms)
+                    .collect();
                 crate::charts::timeline_chart(
                     &points,
                     None,
                     &spans,
+                    &markers,
                     crate::charts::YFormat::Millis,
                     (now - DAY_MS, now),
                     tz,

@@ -145,3 +145,15 @@ pub fn IfCan(
         </Transition>
     }
 }
+
+/// Percent-encodes everything but unreserved characters (query values, `data:` URLs).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

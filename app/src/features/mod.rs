@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod alerts;
+pub mod changes;
 pub mod dashboards;
 pub mod incidents;
 pub mod oncall;

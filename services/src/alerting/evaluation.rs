@@ -395,6 +395,7 @@ impl crate::Alerting<'_> {
             &points.iter().map(|p| (p.at_ms, p.value)).collect::<Vec<_>>(),
             threshold,
             &spans.iter().map(|s| (s.from_ms, s.to_ms, s.firing)).collect::<Vec<_>>(),
+            &[],
             y_format(&spec.query),
             (from_ms, to_ms),
             self.events().reporting_tz(),

@@ -255,6 +255,7 @@ fn ApiKeysAdmin() -> impl IntoView {
                         <select name="scope">
                             <option value="ingest">{t(Msg::ScopeIngest)}</option>
                             <option value="read">{t(Msg::ScopeRead)}</option>
+                            <option value="changes">{t(Msg::ScopeChanges)}</option>
                         </select>
                         <FieldError error=field("scope") />
                     </label>

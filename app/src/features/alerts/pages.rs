@@ -5,6 +5,7 @@ use super::server_fns::{
     export_rules, firing_now, list_rules, AckAlert, FiringRow, ImportRules, UnackAlert,
 };
 use crate::components::error_box;
+use crate::components::urlencode;
 use crate::components::{EmptyState, Icon, IfCan, PageHeader};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
@@ -237,19 +238,6 @@ fn RuleFileTools() -> impl IntoView {
         {export_panel}
         {import_panel}
     }
-}
-
-/// Percent-encodes text for a `data:` URL.
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3 / 2);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~ :/=".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `/alerts/rules`.

@@ -197,6 +197,12 @@ fn Dashboard(v: DashboardView, state: State) -> impl IntoView {
         <div class="charts">
             {v.charts.into_iter().map(|(title, keys, svg)| view! { <ChartCard title keys svg /> }).collect_view()}
         </div>
+        {(!v.changes.is_empty()).then(|| view! {
+            <details class="card chart-changes" data-testid="chart-changes">
+                <summary>{t(Msg::ChartChanges)}": "{v.changes.len()}</summary>
+                <ul class="changes">{v.changes.clone().into_iter().map(crate::features::changes::page::change_item).collect_view()}</ul>
+            </details>
+        })}
         {(!v.ratings.is_empty()).then(|| view! { <Ratings ratings=v.ratings.clone() /> })}
         {is_user.then(|| view! {
             <Cohorts offsets=v.cohort_offsets.clone() rows=v.cohorts.clone() />

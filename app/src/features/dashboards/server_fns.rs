@@ -68,6 +68,8 @@ pub struct DashboardView {
     pub features: Vec<FeatureView>,
     pub ratings: Vec<u64>,
     pub funnel: Option<(Vec<FunnelStepView>, Option<usize>)>,
+    /// Changes in the period, marked on the charts.
+    pub changes: Vec<crate::features::changes::server_fns::ChangeRow>,
 }
 
 #[cfg(feature = "ssr")]
@@ -142,10 +144,11 @@ mod ssr_impl {
         title: &str,
         keys: &[&str],
         lines: &[&[(i32, Option<f64>)]],
+        markers: &[i32],
         y: YFormat,
     ) -> Result<(String, Vec<String>, Option<String>), AppError> {
         let lines: Vec<Line<'_>> = lines.iter().map(|p| Line { points: p }).collect();
-        let svg = line_chart(&lines, y, 640, 260)?;
+        let svg = line_chart(&lines, markers, y, 640, 260)?;
         Ok((title.to_owned(), keys.iter().map(|k| (*k).to_owned()).collect(), svg))
     }
 
@@ -157,6 +160,24 @@ mod ssr_impl {
         let (svc, actor) = crate::session::ssr::door().await?;
         let (r, g) = resolve_range(q, svc.kpis().today())?;
         Ok((actor, svc, r, g))
+    }
+
+    /// The period's changes: their days (chart markers) and rows (listed under the charts).
+    pub async fn changes(
+        svc: &services::Services,
+        actor: &services::Caller,
+        r: DayRange,
+    ) -> Result<(Vec<i32>, Vec<crate::features::changes::server_fns::ChangeRow>), AppError> {
+        if !actor.can(domain::Permission::ViewChanges) {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let changes = svc.changes().changes_in_days(actor, r.from, r.to).await?;
+        let days = changes.iter().map(|(d, _)| *d).collect();
+        let rows = changes
+            .iter()
+            .map(|(_, c)| crate::features::changes::server_fns::ssr::row(c, &actor.time_zone, None))
+            .collect();
+        Ok((days, rows))
     }
 
     pub fn empty(r: DayRange, g: Granularity) -> DashboardView {
@@ -173,6 +194,7 @@ mod ssr_impl {
             features: Vec::new(),
             ratings: Vec::new(),
             funnel: None,
+            changes: Vec::new(),
         }
     }
 }
@@ -189,7 +211,9 @@ pub async fn user_dashboard(
     use ssr_impl::*;
     let (actor, svc, r, g) = context(&q).await?;
     let u = svc.kpis().user_behaviour(&actor, r, g).await?;
+    let (marks, changes) = changes(&svc, &actor, r).await?;
     let mut v = empty(r, g);
+    v.changes = changes;
     v.has_data =
         u.activity.first().is_some_and(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0));
     v.cards = u.cards.iter().map(card).collect();
@@ -200,9 +224,10 @@ pub async fn user_dashboard(
             "chart_activity",
             &["dau", "wau", "mau"],
             &[&u.activity[0].points, &u.activity[1].points, &u.activity[2].points],
+            &marks,
             YFormat::Count,
         )?,
-        chart("chart_registrations", &["registrations"], &[&reg], YFormat::Count)?,
+        chart("chart_registrations", &["registrations"], &[&reg], &marks, YFormat::Count)?,
     ];
     v.cohort_offsets = u.cohort_offsets.clone();
     v.cohorts = u
@@ -249,13 +274,27 @@ pub async fn product_dashboard(q: RangeQuery) -> Result<DashboardView, AppError>
     use ssr_impl::*;
     let (actor, svc, r, g) = context(&q).await?;
     let p = svc.kpis().product_quality(&actor, r).await?;
+    let (marks, changes) = changes(&svc, &actor, r).await?;
     let mut v = empty(r, g);
+    v.changes = changes;
     v.has_data = p.cards.first().and_then(|c| c.value).unwrap_or(0.0) > 0.0
         || p.ratings.iter().sum::<u64>() > 0;
     v.cards = p.cards.iter().map(card).collect();
     v.charts = vec![
-        chart("chart_ai_success", &["ai_success_rate"], &[&p.daily[0].points], YFormat::Percent)?,
-        chart("chart_response_p95", &["response_p95"], &[&p.daily[1].points], YFormat::Millis)?,
+        chart(
+            "chart_ai_success",
+            &["ai_success_rate"],
+            &[&p.daily[0].points],
+            &marks,
+            YFormat::Percent,
+        )?,
+        chart(
+            "chart_response_p95",
+            &["response_p95"],
+            &[&p.daily[1].points],
+            &marks,
+            YFormat::Millis,
+        )?,
     ];
     v.ratings = p.ratings.to_vec();
     Ok(v)
@@ -268,7 +307,9 @@ pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError
     use ssr_impl::*;
     let (actor, svc, r, g) = context(&q).await?;
     let b = svc.kpis().business(&actor, r).await?;
+    let (marks, changes) = changes(&svc, &actor, r).await?;
     let mut v = empty(r, g);
+    v.changes = changes;
     v.has_data = b.daily.iter().any(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0))
         || b.cards.iter().any(|c| c.key == "active_subscribers" && c.value.unwrap_or(0.0) > 0.0);
     v.cards = b.cards.iter().map(card).collect();
@@ -277,9 +318,10 @@ pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError
             "chart_subscriptions",
             &["subs_new", "subs_cancelled"],
             &[&b.daily[0].points, &b.daily[1].points],
+            &marks,
             YFormat::Count,
         )?,
-        chart("chart_revenue", &["revenue"], &[&b.daily[2].points], YFormat::Money)?,
+        chart("chart_revenue", &["revenue"], &[&b.daily[2].points], &marks, YFormat::Money)?,
     ];
     Ok(v)
 }

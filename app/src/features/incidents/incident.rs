@@ -94,6 +94,7 @@ fn IncidentBody(v: IncidentView, w: Writes) -> impl IntoView {
     let details = view! { <DetailsPanel v=v.clone() w /> }.into_any();
     let alerts = view! { <AlertsPanel v=v.clone() /> }.into_any();
     let paging = view! { <PagingPanel code=v.code.clone() /> }.into_any();
+    let changes = view! { <ChangesPanel v=v.clone() /> }.into_any();
     let timeline = view! { <TimelinePanel v=v.clone() w /> }.into_any();
     let roles = view! { <RolesPanel v=v.clone() w /> }.into_any();
     let report = view! { <ReportPanel v=v.clone() w /> }.into_any();
@@ -101,7 +102,7 @@ fn IncidentBody(v: IncidentView, w: Writes) -> impl IntoView {
         {header}
         {status}
         <div class="incident-grid">
-            <div class="incident-main">{sla}{details}{alerts}{paging}{timeline}</div>
+            <div class="incident-main">{sla}{details}{alerts}{changes}{paging}{timeline}</div>
             <aside class="incident-side">{roles}{report}</aside>
         </div>
     }
@@ -507,6 +508,31 @@ fn TimelinePanel(v: IncidentView, w: Writes) -> impl IntoView {
                 {move || edit_err().map(|e| view! { <p class="field-error">{e}</p> })}
             </IfCan>
             <ol class="timeline" data-testid="timeline">{entries}</ol>
+        </section>
+    }
+}
+
+/// What changed around the incident: the services of its alerts (or every service), from
+/// 24 h before detection; the same changes are in the timeline.
+#[component]
+fn ChangesPanel(v: IncidentView) -> impl IntoView {
+    use crate::features::changes::page::change_item;
+    let scope = if v.change_services.is_empty() {
+        view! { <p class="muted small">{t(Msg::IncChangesAll)}</p> }.into_any()
+    } else {
+        view! { <p class="muted small">{t(Msg::IncChangesScope)}" "<strong>{v.change_services.join(", ")}</strong></p> }.into_any()
+    };
+    let all = format!("/changes?range=30d&service={}", urlencode(&v.change_services.join(",")));
+    view! {
+        <section class="card" data-testid="incident-changes">
+            <h2>{t(Msg::IncChanges)}</h2>
+            {scope}
+            {if v.changes.is_empty() {
+                view! { <p class="muted empty-inline">{t(Msg::IncNoChanges)}</p> }.into_any()
+            } else {
+                view! { <ul class="changes">{v.changes.into_iter().map(change_item).collect_view()}</ul> }.into_any()
+            }}
+            <p class="small"><a href=all>{t(Msg::Changes)}" →"</a></p>
         </section>
     }
 }

@@ -4,6 +4,7 @@
 
 use super::server_fns::*;
 use crate::components::error_box;
+pub(super) use crate::components::urlencode;
 use crate::components::{EmptyState, FieldError, Icon, IfCan, PageHeader};
 use crate::error::AppError;
 use crate::i18n::{t, Msg};
@@ -65,6 +66,7 @@ pub fn IncidentTabs() -> impl IntoView {
             <A href="/incidents" exact=true>{t(Msg::NavIncidents)}</A>
             <A href="/action-items">{t(Msg::ActionItems)}</A>
             <A href="/incident-reports">{t(Msg::IncReports)}</A>
+            <A href="/changes">{t(Msg::Changes)}</A>
         </nav>
     }
 }
@@ -240,18 +242,6 @@ pub fn IncidentsPage() -> impl IntoView {
             })}
         </Transition>
     }
-}
-
-/// Percent-encodes everything but unreserved characters (query values, `data:` URLs).
-pub(super) fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 pub(super) fn incident_table(rows: Vec<IncidentRow>) -> impl IntoView {

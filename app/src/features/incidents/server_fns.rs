@@ -72,6 +72,7 @@ pub struct CheckRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EntryRow {
     pub id: i64,
+    pub at_ms: i64,
     pub at: String,
     /// For the edit input (`YYYY-MM-DDTHH:MM`).
     pub at_input: String,
@@ -113,6 +114,11 @@ pub struct IncidentView {
     pub people: Vec<PersonRow>,
     pub alerts: Vec<AlertLinkRow>,
     pub timeline: Vec<EntryRow>,
+    /// What changed around it (see `services::changes::IncidentChanges`): the services
+    /// looked at (empty: every service) and the changes, newest first; also in the
+    /// timeline as `change` entries.
+    pub change_services: Vec<String>,
+    pub changes: Vec<crate::features::changes::server_fns::ChangeRow>,
     pub next: Vec<Status>,
     /// Why "close" is not possible yet, if it is among the next statuses.
     pub close_blocked: Option<String>,
@@ -362,6 +368,7 @@ pub(crate) mod ssr_impl {
                 .iter()
                 .map(|e| EntryRow {
                     id: e.id,
+                    at_ms: e.at_ms,
                     at: format_minute(e.at_ms, tz),
                     at_input: local_input(e.at_ms, tz),
                     kind: e.kind.as_str().to_owned(),
@@ -373,6 +380,8 @@ pub(crate) mod ssr_impl {
                     edited: e.edited_at_ms.is_some(),
                 })
                 .collect(),
+            change_services: Vec::new(),
+            changes: Vec::new(),
             next: d.next.clone(),
             close_blocked,
             channels,
@@ -455,7 +464,38 @@ pub async fn get_incident(code: String) -> Result<IncidentView, AppError> {
     let people = svc.incidents().people(&actor).await?;
     // Channel names only (no settings), for "send the report".
     let channels = svc.notify().report_channels(&actor).await?;
-    Ok(ssr_impl::view(d, people, channels, ssr_impl::tz_of(&actor)))
+    let changes = svc.changes().incident_changes(&actor, &code).await?;
+    let detected = d.incident.log.detected_ms();
+    let tz = ssr_impl::tz_of(&actor);
+    let mut v = ssr_impl::view(d, people, channels, tz);
+    for c in &changes.changes {
+        let what = [c.kind.as_str(), &c.service, &c.version, &c.description]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        v.timeline.push(EntryRow {
+            id: -c.id,
+            at_ms: c.at_ms,
+            at: services::incidents::format_minute(c.at_ms, tz),
+            at_input: String::new(),
+            kind: "change".into(),
+            body: what,
+            actor: if c.author.is_empty() { c.recorded_by.clone() } else { c.author.clone() },
+            edited: false,
+        });
+    }
+    v.timeline.sort_by_key(|e| e.at_ms);
+    v.change_services = changes.services;
+    v.changes = changes
+        .changes
+        .iter()
+        .map(|c| {
+            crate::features::changes::server_fns::ssr::row(c, &actor.time_zone, Some(detected))
+        })
+        .collect();
+    Ok(v)
 }
 
 #[server(prefix = "/rpc", endpoint = "incidents/status")]
