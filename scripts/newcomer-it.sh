@@ -7,7 +7,8 @@
 #   3. a second start prints no password and the same password still signs in;
 #   4. `vigil rules export` is a YAML rule file, and `export | import -` changes nothing
 #      (the same for `vigil routing`, the routing tree in Alertmanager's format);
-#      `apikey add` and `user add` print only their result.
+#      `apikey add` and `user add` print only their result; `changes add --server` records a
+#      deploy over HTTP with a `changes` key, once per --id.
 # It differs from a newcomer's machine in three settings only: its own data directory and
 # port (a newcomer's are ./data and 3000), and a small demo (VIGIL_DEMO_SCALE=0.02; the
 # full one takes ~100 s, and the demo team that once hid the first-start admin is the same
@@ -98,6 +99,19 @@ grep -q 'already stored' "$work/out2" || fail "the second start's demo did not s
 code=$(sign_in "$email" "$password")
 [[ $code == 200 ]] || fail "the first password no longer signs in after a restart ($code)"
 echo "second start: no password printed, the same account signs in"
+# A deploy script records its deploy over HTTP with a key of scope `changes`; a retry with
+# the same --id records nothing new.
+ckey=$($bin apikey add --name deploys --scope changes 2>/dev/null)
+rec=$($bin changes add --server "$url" --api-key "$ckey" --service checkout --kind deploy \
+  --version v9.9.9 --id newcomer-1 2>&1) || fail "changes add --server failed: $rec"
+[[ $rec == "change #"*" recorded: deploy checkout v9.9.9" ]] || fail "changes add answered: $rec"
+rec2=$($bin changes add --server "$url" --api-key "$ckey" --service checkout --kind deploy \
+  --version v9.9.9 --id newcomer-1 2>&1) || fail "a retried changes add failed: $rec2"
+[[ $rec2 == *"was recorded before (same --id)"* ]] || fail "a retried changes add answered: $rec2"
+bad=$($bin changes add --server "$url" --api-key "$ckey" --service checkout --kind rollout 2>&1) \
+  && fail "changes add accepted kind rollout"
+[[ $bad == *kind* ]] || fail "a bad kind was not named: $bad"
+echo "changes add --server: $rec; retried: recorded once; a bad kind is named"
 stop
 
 # 4. Command output alone on standard output.
