@@ -84,6 +84,7 @@ pub const RPC: &[(&str, Access)] = &[
     ("incidents/list", Needs(P::ViewIncidents)),
     ("incidents/paging", Needs(P::ViewIncidents)),
     ("incidents/page_more", Needs(P::RespondToIncidents)),
+    ("incidents/page_targets", Needs(P::ViewOncall)),
     ("incidents/people", Needs(P::ViewIncidents)),
     ("incidents/get", Needs(P::ViewIncidents)),
     ("incidents/report", Needs(P::ViewIncidents)),

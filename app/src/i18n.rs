@@ -96,6 +96,10 @@ messages! {
     PageByRouting => "By level (routing tree)", "按级别（路由树）";
     PagedPeople => "Paged", "已呼叫";
     PageMore => "Page more people", "呼叫更多人";
+    PagePolicies => "Escalation policies", "升级策略";
+    PageSchedules => "Schedules (who is on call)", "排班（当前值班人）";
+    PagePeople => "People", "人员";
+    PageMoreHint => "A person or a schedule's on-call is paged through the channels of the policy that pages this incident, and waits for an acknowledgement like it.", "单个人员或排班值班人将通过本事件所用升级策略的渠道呼叫，并同样等待确认。";
     NobodyPaged => "Nobody has been paged for this incident.", "此事故尚未呼叫任何人。";
     Response => "Response", "响应";
     SilenceAlert => "Silence", "静默";

@@ -600,6 +600,7 @@ async fn oncall_api_ack_links_and_calendar_feeds() {
         .start_escalation(
             &store::NewEscalation {
                 policy_id: policy,
+                target: None,
                 subject_key: "rule-1@1".into(),
                 rule_id: None,
                 title: "Checkout down".into(),

@@ -826,15 +826,58 @@ async fn declaring_an_incident_pages_the_oncall_and_resolving_ends_it() {
     );
 
     // Page more: the leads, once; a viewer may not.
+    let more = |policy: Option<i64>, target: Option<Target>| {
+        let (svc, code, lead) = (&svc, inc.code.clone(), &lead);
+        async move { svc.incidents().page_more(lead, &code, policy, target).await }
+    };
     assert!(matches!(
-        svc.incidents().page_more(&viewer, &inc.code, leads).await,
+        svc.incidents().page_more(&viewer, &inc.code, Some(leads), None).await,
         Err(ServiceError::Forbidden(_))
     ));
-    assert!(svc.incidents().page_more(&lead, &inc.code, leads).await.expect("more"));
-    assert!(!svc.incidents().page_more(&lead, &inc.code, leads).await.expect("once"));
+    assert!(more(Some(leads), None).await.expect("more"));
+    assert!(!more(Some(leads), None).await.expect("once"));
     let r = svc.oncall().run_escalations().await.expect("escalate");
     assert_eq!(r.pages_sent, 1, "{r:?}");
     assert!(texts(&got)[1].contains("lead@example.com"), "{:?}", texts(&got));
+
+    // Page more: one person, with the channels of the policy that pages the incident
+    // ("P1 incidents"), once; a person who does not exist, or nothing, is named.
+    let dba = common::signed_in(&svc, "dba@example.com", "responder").await;
+    let dba_id = dba.user_id().expect("a person");
+    let chat_only = vec![NotifyRule { method: Method::Chat, delay_min: 0 }];
+    svc.oncall().save_contact(&dba, dba_id, "", "", chat_only).await.expect("contact");
+    match more(None, Some(Target::User(9_999))).await {
+        Err(ServiceError::Invalid(e)) => assert!(e.get("target").is_some(), "{e:?}"),
+        other => panic!("expected a field error: {other:?}"),
+    }
+    match more(None, None).await {
+        Err(ServiceError::Invalid(e)) => assert!(e.get("target").is_some(), "{e:?}"),
+        other => panic!("expected a field error: {other:?}"),
+    }
+    assert!(more(None, Some(Target::User(dba_id))).await.expect("the DBA"));
+    assert!(!more(None, Some(Target::User(dba_id))).await.expect("once"));
+    let r = svc.oncall().run_escalations().await.expect("escalate");
+    assert_eq!((r.steps_fired, r.pages_sent), (1, 1), "{r:?}");
+    let t = texts(&got);
+    assert_eq!(t.len(), 3, "{t:?}");
+    assert!(t[2].contains("Paging dba@example.com (escalation step 1)"), "{}", t[2]);
+    // Unanswered, it repeats like its policy (wait 5 min, one repeat), as the two policy
+    // runs do: three steps and three chat pages ten minutes later, then nothing more.
+    clock.advance_ms(10 * MIN);
+    let r = svc.oncall().run_escalations().await.expect("escalate");
+    assert_eq!((r.steps_fired, r.pages_sent), (3, 3), "{r:?}");
+    assert!(texts(&got)[3..]
+        .iter()
+        .any(|t| t.contains("Paging dba@example.com (escalation step 2)")));
+    clock.advance_ms(10 * MIN);
+    let r = svc.oncall().run_escalations().await.expect("escalate");
+    assert_eq!((r.steps_fired, r.pages_sent), (0, 0), "{r:?}");
+    let runs = svc.incidents().incident_paging(&viewer, &inc.code).await.expect("paging");
+    let dba_run = runs.iter().find(|r| r.escalation.target.is_some()).expect("the DBA's run");
+    assert_eq!(dba_run.policy_name, "P1 incidents");
+    assert_eq!(dba_run.steps_total, 2, "one step, repeated once");
+    let paged: Vec<&str> = dba_run.pages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(paged, ["dba@example.com", "dba@example.com"], "the page and its repeat");
 
     // Resolved (early, with a reason): both runs end; nobody is paged again.
     for to in [Status::Investigating, Status::Fixing, Status::Monitoring] {
@@ -854,7 +897,7 @@ async fn declaring_an_incident_pages_the_oncall_and_resolving_ends_it() {
         .await
         .expect("resolved");
     let runs = svc.incidents().incident_paging(&viewer, &inc.code).await.expect("paging");
-    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.len(), 3);
     assert!(runs.iter().all(|r| r.escalation.resolved_at_ms.is_some()), "{runs:?}");
     clock.advance_ms(30 * MIN);
     let r = svc.oncall().run_escalations().await.expect("escalate");
@@ -871,6 +914,7 @@ async fn declaring_an_incident_pages_the_oncall_and_resolving_ends_it() {
         [
             "Paging through the escalation policy \"P1 incidents\"",
             "Paging through the escalation policy \"Engineering leads\"",
+            "Paging dba@example.com through the channels of \"P1 incidents\"",
             "Paging ended"
         ]
     );

@@ -6,7 +6,7 @@
 use crate::audit::{self, AuditCtx};
 use crate::give_up;
 use crate::{one_row, Result, Store, StoreError};
-use domain::oncall::escalation::{Method, NotifyRule, PolicySpec};
+use domain::oncall::escalation::{Method, NotifyRule, PolicySpec, Target};
 use domain::oncall::{Override, ScheduleSpec};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -467,6 +467,8 @@ impl Store {
 pub struct Escalation {
     pub id: i64,
     pub policy_id: i64,
+    /// Pages only this person or schedule (see [`NewEscalation::target`]).
+    pub target: Option<Target>,
     pub subject_key: String,
     pub rule_id: Option<i64>,
     pub title: String,
@@ -487,12 +489,19 @@ impl Escalation {
     }
 }
 
-const ESC_COLUMNS: &str = "id, policy_id, subject_key, rule_id, title, severity, started_at_ms, fired, next_at_ms, acked_at_ms, acked_by, acked_user_id, resolved_at_ms";
+const ESC_COLUMNS: &str = "id, policy_id, target, subject_key, rule_id, title, severity, started_at_ms, fired, next_at_ms, acked_at_ms, acked_by, acked_user_id, resolved_at_ms";
 
 fn esc_from_row(r: &AnyRow) -> Result<Escalation> {
     Ok(Escalation {
         id: r.try_get("id")?,
         policy_id: r.try_get("policy_id")?,
+        target: match r.try_get::<Option<String>, _>("target")? {
+            None => None,
+            Some(t) => Some(
+                serde_json::from_str(&t)
+                    .map_err(|e| StoreError::Corrupt(format!("escalation target {t:?}: {e}")))?,
+            ),
+        },
         subject_key: r.try_get("subject_key")?,
         rule_id: r.try_get("rule_id")?,
         title: r.try_get("title")?,
@@ -550,6 +559,8 @@ const PAGE_COLUMNS: &str =
 #[derive(Debug, Clone)]
 pub struct NewEscalation {
     pub policy_id: i64,
+    /// Page only this person or schedule, with the policy's channels and first wait.
+    pub target: Option<Target>,
     pub subject_key: String,
     pub rule_id: Option<i64>,
     pub title: String,
@@ -567,8 +578,8 @@ impl Store {
     ) -> Result<Option<Escalation>> {
         let mut tx = self.pool.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO escalations (policy_id, subject_key, rule_id, title, severity, started_at_ms, fired, next_at_ms, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $6, $7)
+            "INSERT INTO escalations (policy_id, subject_key, rule_id, title, severity, started_at_ms, fired, next_at_ms, created_at_ms, target)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $6, $7, $8)
              ON CONFLICT (subject_key) DO NOTHING RETURNING id",
         )
         .bind(new.policy_id)
@@ -578,6 +589,7 @@ impl Store {
         .bind(&new.severity)
         .bind(new.started_at_ms)
         .bind(ctx.at_ms)
+        .bind(new.target.map(|t| serde_json::json!(t).to_string()))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(id) = id else {

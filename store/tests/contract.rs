@@ -1790,6 +1790,7 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
     let engine = AuditCtx::system("engine", OC0 + MIN);
     let new = |key: &str, started: i64| NewEscalation {
         policy_id: policy.id,
+        target: None,
         subject_key: key.into(),
         rule_id: Some(7),
         title: format!("AI failures ({key})"),
@@ -1812,6 +1813,7 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
         (OC0 + MIN, 0, Some(OC0 + MIN), None, None)
     );
     assert!(a.is_open());
+    assert_eq!(a.target, None);
     assert!(store
         .start_escalation(&new("rule:7:100", OC0 + 2 * MIN), &engine)
         .await
@@ -2083,6 +2085,17 @@ async fn oncall_escalations_start_once_record_steps_page_ack_and_resolve(store: 
         None
     );
     assert_eq!(store.escalation(ids[0]).await.expect("run").next_at_ms, Some(t), "once");
+    // A run for one person keeps its target.
+    let one = domain::oncall::escalation::Target::User(bob.id);
+    let b = store
+        .start_escalation(
+            &NewEscalation { target: Some(one), ..run("incident:INC-X:1:user:2") },
+            &engine,
+        )
+        .await
+        .expect("start")
+        .expect("new run");
+    assert_eq!(store.escalation(b.id).await.expect("read").target, Some(one));
 }
 
 async fn oncall_calendar_feeds_rotate_and_settings_init_once(store: &Store) {

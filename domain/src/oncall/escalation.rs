@@ -82,6 +82,13 @@ impl PolicySpec {
     }
 
     /// How many steps fire in a full run.
+    /// The policy for paging one person or schedule ("page more" from an incident): one
+    /// step of `target` with the first step's wait and the policy's repeats and channels.
+    pub fn for_one(&self, target: Target) -> PolicySpec {
+        let delay_min = self.steps.first().map_or(5, |s| s.delay_min);
+        PolicySpec { steps: vec![Step { targets: vec![target], delay_min }], ..self.clone() }
+    }
+
     pub fn total_steps(&self) -> u32 {
         self.steps.len() as u32 * (self.repeat + 1)
     }
@@ -279,6 +286,24 @@ mod tests {
             .expect_err("bad phone")
             .get("phone")
             .is_some());
+    }
+
+    #[test]
+    fn paging_one_target_keeps_the_channels_repeats_and_first_wait() {
+        let p = PolicySpec {
+            name: "P".into(),
+            description: String::new(),
+            steps: vec![
+                Step { targets: vec![Target::Schedule(1)], delay_min: 7 },
+                Step { targets: vec![Target::User(2)], delay_min: 9 },
+            ],
+            repeat: 2,
+            channel_ids: vec![4],
+        };
+        let one = p.for_one(Target::User(3));
+        assert_eq!(one.steps, vec![Step { targets: vec![Target::User(3)], delay_min: 7 }]);
+        assert_eq!((one.repeat, one.channel_ids.clone()), (2, vec![4]));
+        assert_eq!(one.total_steps(), 3, "one step, repeated twice");
     }
 
     #[test]

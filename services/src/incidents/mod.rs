@@ -192,7 +192,7 @@ impl crate::Incidents<'_> {
                 .await?;
         }
         if let Some(p) = &policy {
-            self.start_incident_paging(&inc, p, &actor.audit(now)).await?;
+            self.start_incident_paging(&inc, p, None, &actor.audit(now)).await?;
         }
         Ok(inc)
     }

@@ -8,6 +8,7 @@
 use super::*;
 use crate::oncall::EscalationView;
 use domain::alerting::Labels;
+use domain::oncall::escalation::Target;
 use store::{EscalationPolicy, NewEscalation};
 
 /// Subject keys of incident runs start with this.
@@ -51,18 +52,30 @@ impl crate::Incidents<'_> {
         Ok(routed.and_then(|id| policies.into_iter().find(|p| p.id == id)))
     }
 
-    /// Starts paging for `inc` through `policy` (once per incident and policy) and says so
-    /// on the timeline. `false` when that policy already pages for it.
+    /// Starts paging for `inc` through `policy` — or, with a `target`, paging that one
+    /// person or schedule with the policy's channels and wait — once per incident, policy
+    /// and target, and says so on the timeline. `false` when that run already exists.
     pub(crate) async fn start_incident_paging(
         &self,
         inc: &Incident,
         policy: &EscalationPolicy,
+        target: Option<(Target, String)>,
         ctx: &AuditCtx,
     ) -> Result<bool> {
         let now = self.now_ms();
+        let key = match &target {
+            None => format!("{}{}", runs_prefix(&inc.code), policy.id),
+            Some((Target::User(id), _)) => {
+                format!("{}{}:user:{id}", runs_prefix(&inc.code), policy.id)
+            }
+            Some((Target::Schedule(id), _)) => {
+                format!("{}{}:schedule:{id}", runs_prefix(&inc.code), policy.id)
+            }
+        };
         let new = NewEscalation {
             policy_id: policy.id,
-            subject_key: format!("{}{}", runs_prefix(&inc.code), policy.id),
+            target: target.as_ref().map(|(t, _)| *t),
+            subject_key: key,
             rule_id: None,
             title: format!("[{}] {}", inc.code, inc.fields.title),
             severity: inc.fields.severity.as_str().into(),
@@ -71,11 +84,13 @@ impl crate::Incidents<'_> {
         if self.store.start_escalation(&new, ctx).await?.is_none() {
             return Ok(false);
         }
-        let entry = NewEntry {
-            at_ms: now,
-            kind: EntryKind::Paging,
-            body: format!("Paging through the escalation policy \"{}\"", policy.spec.name),
+        let body = match &target {
+            None => format!("Paging through the escalation policy \"{}\"", policy.spec.name),
+            Some((_, who)) => {
+                format!("Paging {who} through the channels of \"{}\"", policy.spec.name)
+            }
         };
+        let entry = NewEntry { at_ms: now, kind: EntryKind::Paging, body };
         self.store.add_timeline_entries(inc, &[entry], ctx).await?;
         Ok(true)
     }
@@ -114,7 +129,7 @@ impl crate::Incidents<'_> {
         };
         let runs = self.store.unresolved_escalations().await?;
         if !runs.iter().any(|e| e.subject_key == alert_run && e.policy_id == p.id) {
-            self.start_incident_paging(inc, &p, ctx).await?;
+            self.start_incident_paging(inc, &p, None, ctx).await?;
         }
         Ok(())
     }
@@ -141,8 +156,16 @@ impl crate::Incidents<'_> {
         Ok(ended)
     }
 
-    /// Pages more people for an incident through another escalation policy (responder).
-    pub async fn page_more(&self, actor: &Caller, code: &str, policy_id: i64) -> Result<bool> {
+    /// Pages more people for an incident (responder): through another escalation policy,
+    /// or one person or schedule (`target`) with the channels of the chosen policy or, if
+    /// none is chosen, of the policy that pages the incident. `false` when that run exists.
+    pub async fn page_more(
+        &self,
+        actor: &Caller,
+        code: &str,
+        policy_id: Option<i64>,
+        target: Option<Target>,
+    ) -> Result<bool> {
         actor.require(Permission::RespondToIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
         if matches!(inc.status(), Status::Resolved | Status::Closed) {
@@ -151,10 +174,33 @@ impl crate::Incidents<'_> {
                 "the incident is resolved: nobody is paged",
             ));
         }
-        let Some(policy) = self.paging_policy(&inc.fields, Some(policy_id)).await? else {
-            return Err(ServiceError::required("escalation_policy"));
+        let target = match target {
+            None => None,
+            Some(t @ Target::User(id)) => {
+                let people = self.people_directory().await?;
+                let p = people.iter().find(|p| p.id == id).ok_or_else(|| {
+                    ServiceError::invalid("target", "pick an active person from the list")
+                })?;
+                Some((t, p.name.clone()))
+            }
+            Some(t @ Target::Schedule(id)) => {
+                let schedules = self.store.schedules().await?;
+                let s = schedules.iter().find(|s| s.id == id).ok_or_else(|| {
+                    ServiceError::invalid("target", "pick a schedule from the list")
+                })?;
+                Some((t, format!("the on-call of \"{}\"", s.spec.name)))
+            }
         };
-        self.start_incident_paging(&inc, &policy, &self.audit_ctx(actor)).await
+        if policy_id.is_none() && target.is_none() {
+            return Err(ServiceError::required("target"));
+        }
+        let Some(policy) = self.paging_policy(&inc.fields, policy_id).await? else {
+            return Err(ServiceError::invalid(
+                "escalation_policy",
+                "no escalation policy pages this incident: choose one, its channels carry the page",
+            ));
+        };
+        self.start_incident_paging(&inc, &policy, target, &self.audit_ctx(actor)).await
     }
 
     /// Who was paged for an incident, when, how, and who acknowledged (viewer).

@@ -189,6 +189,7 @@ impl crate::Oncall<'_> {
                 firing.insert(key.clone());
                 let new = NewEscalation {
                     policy_id,
+                    target: None,
                     subject_key: key,
                     rule_id: a.rule_id,
                     title: if a.summary.is_empty() {
@@ -223,8 +224,13 @@ impl crate::Oncall<'_> {
             let Some(policy) = policies.get(&e.policy_id) else {
                 continue;
             };
+            // A run for one person or schedule pages it alone, as its policy would.
+            let spec = match e.target {
+                Some(t) => std::borrow::Cow::Owned(policy.spec.for_one(t)),
+                None => std::borrow::Cow::Borrowed(&policy.spec),
+            };
             let fired = u32::try_from(e.fired).unwrap_or(u32::MAX);
-            let due = policy.spec.due(e.started_at_ms, fired, now);
+            let due = spec.due(e.started_at_ms, fired, now);
             if due.is_empty() {
                 continue;
             }
@@ -243,7 +249,7 @@ impl crate::Oncall<'_> {
             let mut pages = Vec::new();
             for d in &due {
                 let mut users = Vec::new();
-                for t in &policy.spec.steps[d.step].targets {
+                for t in &spec.steps[d.step].targets {
                     let who = match t {
                         Target::User(id) => Some(*id),
                         Target::Schedule(id) => on_call_now(scheds, ovs, *id, now),
@@ -276,7 +282,7 @@ impl crate::Oncall<'_> {
                     e.id,
                     e.fired,
                     i64::from(new_fired),
-                    policy.spec.next_at(e.started_at_ms, new_fired),
+                    spec.next_at(e.started_at_ms, new_fired),
                     &pages,
                     now,
                 )
@@ -444,9 +450,13 @@ impl crate::Oncall<'_> {
             .into_iter()
             .map(|e| {
                 let policy = policies.iter().find(|p| p.id == e.policy_id);
+                let spec = policy.map(|p| match e.target {
+                    Some(t) => p.spec.for_one(t),
+                    None => p.spec.clone(),
+                });
                 EscalationView {
                     policy_name: policy.map(|p| p.spec.name.clone()).unwrap_or_default(),
-                    steps_total: policy.map(|p| p.spec.total_steps()).unwrap_or(0),
+                    steps_total: spec.map_or(0, |s| s.total_steps()),
                     pages: pages
                         .iter()
                         .filter(|p| p.escalation_id == e.id)

@@ -357,30 +357,29 @@ fn AlertsPanel(v: IncidentView) -> impl IntoView {
 }
 
 /// Who was paged for the incident (policy, pages by person and channel, acknowledgement),
-/// and "page more people" through another escalation policy.
+/// and "page more people": another escalation policy, a schedule's on-call or a person.
 #[component]
 fn PagingPanel(code: String) -> impl IntoView {
     let more = ServerAction::<PageMore>::new();
     let code = StoredValue::new(code);
-    // The runs and the policy picker's options in one resource: a resource of its own
+    // The runs and the picker's options in one resource: a resource of its own
     // inside the <select> of a streamed chunk does not hydrate.
     let data = Resource::new(
         move || more.version().get(),
         move |_| async move {
             let runs = incident_paging(code.get_value()).await?;
-            let policies =
-                crate::features::oncall::server_fns::policy_options().await.unwrap_or_default();
-            Ok::<_, AppError>((runs, policies))
+            let targets = page_targets().await.unwrap_or_default();
+            Ok::<_, AppError>((runs, targets))
         },
     );
-    let chosen = RwSignal::new(None::<i64>);
+    let chosen = RwSignal::new(String::new());
     let refresh = Callback::new(move |_| data.refetch());
     view! {
         <section class="card" data-testid="incident-paging">
             <h2>{t(Msg::PagedPeople)}</h2>
             <Transition fallback=|| view! { <p class="muted">{t(Msg::Loading)}</p> }>
                 {move || Suspend::new(async move {
-                    let (rows, policies) = match data.await {
+                    let (rows, targets) = match data.await {
                         Err(e) => return error_box(e),
                         Ok(d) => d,
                     };
@@ -389,26 +388,32 @@ fn PagingPanel(code: String) -> impl IntoView {
                     } else {
                         crate::features::oncall::pages::escalation_table(rows, refresh)
                     };
-                    let policies = StoredValue::new(policies);
+                    let targets = StoredValue::new(targets);
+                    let group = |label: Msg, kind: &'static str, items: Vec<crate::features::oncall::server_fns::Option2>| {
+                        (!items.is_empty()).then(|| view! {
+                            <optgroup label=t(label)>
+                                {items.into_iter().map(|o| view! { <option value=format!("{kind}:{}", o.id)>{o.name}</option> }).collect_view()}
+                            </optgroup>
+                        })
+                    };
                     view! {
                         {table}
                         <IfCan can=Permission::RespondToIncidents>
                             <div class="form-row page-more">
-                                <select aria-label=t(Msg::PageMore) data-testid="page-more-policy"
-                                    on:change=move |ev| chosen.set(event_target_value(&ev).parse().ok())>
+                                <select aria-label=t(Msg::PageMore) data-testid="page-more-target"
+                                    on:change=move |ev| chosen.set(event_target_value(&ev))>
                                     <option value="">"—"</option>
-                                    {policies.get_value().into_iter().map(|p| view! {
-                                        <option value=p.id.to_string()>{p.name}</option>
-                                    }).collect_view()}
+                                    {group(Msg::PagePolicies, "policy", targets.with_value(|t| t.policies.clone()))}
+                                    {group(Msg::PageSchedules, "schedule", targets.with_value(|t| t.schedules.clone()))}
+                                    {group(Msg::PagePeople, "user", targets.with_value(|t| t.people.clone()))}
                                 </select>
                                 <button type="button" class="btn btn-small" data-testid="page-more"
-                                    disabled=move || chosen.get().is_none() || more.pending().get()
+                                    disabled=move || chosen.with(String::is_empty) || more.pending().get()
                                     on:click=move |_| {
-                                        if let Some(policy_id) = chosen.get_untracked() {
-                                            more.dispatch(PageMore { code: code.get_value(), policy_id });
-                                        }
+                                        more.dispatch(PageMore { code: code.get_value(), target: chosen.get_untracked() });
                                     }>{t(Msg::PageMore)}</button>
                             </div>
+                            <p class="muted small">{t(Msg::PageMoreHint)}</p>
                             {move || more.value().get().and_then(Result::err).map(error_box)}
                         </IfCan>
                     }.into_any()

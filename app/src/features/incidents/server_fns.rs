@@ -837,9 +837,47 @@ pub async fn incident_paging(
     ))
 }
 
-/// Pages more people for the incident through another escalation policy (responder).
-#[server(prefix = "/rpc", endpoint = "incidents/page_more")]
-pub async fn page_more(code: String, policy_id: i64) -> Result<bool, AppError> {
+/// What "page more" can page: escalation policies, schedules (their on-call) and people.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PagingChoices {
+    pub policies: Vec<crate::features::oncall::server_fns::Option2>,
+    pub schedules: Vec<crate::features::oncall::server_fns::Option2>,
+    pub people: Vec<crate::features::oncall::server_fns::Option2>,
+}
+
+#[server(prefix = "/rpc", endpoint = "incidents/page_targets")]
+pub async fn page_targets() -> Result<PagingChoices, AppError> {
+    use crate::features::oncall::server_fns::Option2;
     let (svc, actor) = crate::session::ssr::door().await?;
-    Ok(svc.incidents().page_more(&actor, &code, policy_id).await?)
+    let policies = svc.oncall().policies(&actor).await?;
+    let schedules = svc.oncall().schedules(&actor).await?;
+    let people = svc.incidents().people(&actor).await?;
+    Ok(PagingChoices {
+        policies: policies
+            .into_iter()
+            .map(|p| Option2 { id: p.policy.id, name: p.policy.spec.name })
+            .collect(),
+        schedules: schedules.into_iter().map(|s| Option2 { id: s.id, name: s.name }).collect(),
+        people: people.into_iter().map(|p| Option2 { id: p.id, name: p.name }).collect(),
+    })
+}
+
+/// Pages more people for the incident (responder): `policy:ID` through another
+/// escalation policy, `schedule:ID` its on-call, `user:ID` one person — the last two with
+/// the channels of the policy that pages the incident.
+#[server(prefix = "/rpc", endpoint = "incidents/page_more")]
+pub async fn page_more(code: String, target: String) -> Result<bool, AppError> {
+    use domain::oncall::escalation::Target;
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let bad =
+        || AppError::from(services::ServiceError::invalid("target", "pick someone from the list"));
+    let (kind, id) = target.split_once(':').ok_or_else(bad)?;
+    let id: i64 = id.parse().map_err(|_| bad())?;
+    let (policy, target) = match kind {
+        "policy" => (Some(id), None),
+        "schedule" => (None, Some(Target::Schedule(id))),
+        "user" => (None, Some(Target::User(id))),
+        _ => return Err(bad()),
+    };
+    Ok(svc.incidents().page_more(&actor, &code, policy, target).await?)
 }
