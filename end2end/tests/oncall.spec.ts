@@ -183,10 +183,10 @@ test("an editor builds a schedule, an override changes who is on call now, and a
   // Page more: one person (Ed Editor), through the channels of the incident's policy.
   await page.getByTestId("page-more-target").selectOption({ label: "Ed Editor" });
   await page.getByTestId("page-more").click();
-  await expect(page.getByTestId("timeline")).toContainText("Paging Ed Editor through the channels of", { timeout: 10_000 });
   await expect(async () => {
     await page.reload();
     await hydrated(page);
+    await expect(page.getByTestId("timeline")).toContainText("Paging Ed Editor through the channels of", { timeout: 2_000 });
     await expect(page.getByTestId("incident-paging")).toContainText("Ed Editor", { timeout: 2_000 });
   }).toPass({ timeout: 40_000 });
 });
