@@ -158,7 +158,8 @@ impl crate::Incidents<'_> {
 
     /// Pages more people for an incident (responder): through another escalation policy,
     /// or one person or schedule (`target`) with the channels of the chosen policy or, if
-    /// none is chosen, of the policy that pages the incident. `false` when that run exists.
+    /// none is chosen, of the first policy paging for the incident (else the routing
+    /// tree's). `false` when that run exists.
     pub async fn page_more(
         &self,
         actor: &Caller,
@@ -194,6 +195,18 @@ impl crate::Incidents<'_> {
         if policy_id.is_none() && target.is_none() {
             return Err(ServiceError::required("target"));
         }
+        // Without a chosen policy: the one already paging for the incident, else the
+        // routing tree's.
+        let policy_id = match policy_id {
+            Some(id) => Some(id),
+            None => self
+                .store
+                .escalations_with_prefix(&runs_prefix(&inc.code))
+                .await?
+                .iter()
+                .min_by_key(|e| (e.started_at_ms, e.id))
+                .map(|e| e.policy_id),
+        };
         let Some(policy) = self.paging_policy(&inc.fields, policy_id).await? else {
             return Err(ServiceError::invalid(
                 "escalation_policy",
