@@ -12,6 +12,7 @@ use leptos_router::components::{Outlet, A};
 
 #[component]
 pub fn Layout() -> impl IntoView {
+    provide_context(FiringPoll(RwSignal::new(0)));
     view! {
         <div class="app">
             <TopBar />
@@ -117,6 +118,11 @@ fn TopBar() -> impl IntoView {
     }
 }
 
+/// Counts the firing badge's polls: what shows firing alerts (the badge, the home card)
+/// asks again when it moves, so they stay current together without a reload.
+#[derive(Clone, Copy)]
+pub struct FiringPoll(pub RwSignal<u32>);
+
 /// How often the navigation's firing badge asks again.
 const BADGE_POLL: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -124,7 +130,7 @@ const BADGE_POLL: std::time::Duration = std::time::Duration::from_secs(30);
 /// worst level; it asks again every 30 seconds without a reload.
 #[component]
 fn FiringNavBadge() -> impl IntoView {
-    let tick = RwSignal::new(0_u32);
+    let tick = use_context::<FiringPoll>().map_or_else(|| RwSignal::new(0_u32), |p| p.0);
     let badge = Resource::new(move || tick.get(), |_| firing_badge());
     #[cfg(feature = "hydrate")]
     {

@@ -56,10 +56,12 @@ pub fn NotFoundPage() -> impl IntoView {
 const HOME_FIRING_ROWS: usize = 5;
 
 /// The home page's "firing alerts" card: counts by level, the newest firing alerts with
-/// who answered, and a way to the full list.
+/// who answered, and a way to the full list. It asks again with the navigation's badge
+/// (every 30 s), so it follows without a reload.
 #[component]
 fn HomeFiringCard() -> impl IntoView {
-    let data = Resource::new(|| (), |_| firing_now());
+    let poll = use_context::<crate::layout::FiringPoll>();
+    let data = Resource::new(move || poll.map(|p| p.0.get()), |_| firing_now());
     view! {
         <Transition fallback=|| view! { <section class="card"><p class="muted">{t(Msg::Loading)}</p></section> }>
             {move || Suspend::new(async move {
