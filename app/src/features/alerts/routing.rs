@@ -218,7 +218,10 @@ pub fn RoutingEditor() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match yaml.await {
                         Err(e) => error_box(e),
-                        Ok(yaml) => view! { <textarea class="code" rows="14" readonly spellcheck="false" data-testid="routing-yaml">{yaml}</textarea> }.into_any(),
+                        Ok(yaml) => {
+                            let text = yaml.clone();
+                            view! { <textarea class="code" rows="14" readonly spellcheck="false" data-testid="routing-yaml" prop:value=yaml>{text}</textarea> }.into_any()
+                        }
                     }
                 })}
             </Suspense>
@@ -243,10 +246,12 @@ fn json_editor(
                 let editor = matches!(me.await, Ok(Some(m)) if m.can(Permission::EditRouting));
                 match json.await {
                     Err(e) => error_box(e),
-                    Ok((doc, version)) => view! {
+                    // `prop:value` as well as the text: a re-rendered textarea keeps the value
+                    // it had otherwise, and the next save would send the stale tree.
+                    Ok((doc, version)) => { let text = doc.clone(); view! {
                         <ActionForm action=save attr:class="form">
                             <input type="hidden" name="version" value=version.to_string() />
-                            <textarea name="policy" rows="18" class="code" spellcheck="false" readonly=!editor data-testid="routing-json">{doc}</textarea>
+                            <textarea name="policy" rows="18" class="code" spellcheck="false" readonly=!editor data-testid="routing-json" prop:value=doc>{text}</textarea>
                             <FieldError error=Signal::derive(move || err().and_then(|e| e.field("policy").or_else(|| e.field("route")).or_else(|| e.field("inhibit")))) />
                             {move || err().filter(|e| matches!(e, AppError::Conflict(_))).map(error_box)}
                             <p class="muted small">{t(Msg::PolicyHint)}</p>
@@ -257,7 +262,7 @@ fn json_editor(
                                 </div>
                             })}
                         </ActionForm>
-                    }.into_any(),
+                    }.into_any() }
                 }
             })}
         </Suspense>
