@@ -31,6 +31,13 @@ pub struct IncidentChanges {
     pub changes: Vec<Change>,
 }
 
+impl ChangeFilter {
+    /// Services as a query or form gives them: names separated by commas.
+    pub fn services_from(list: &str) -> Vec<String> {
+        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    }
+}
+
 impl crate::Changes<'_> {
     /// Records a change (responders, API keys with scope `changes`); errors name the
     /// field. Returns the change and whether it is new (`false`: a change with the same
@@ -50,6 +57,16 @@ impl crate::Changes<'_> {
             external_id: spec.id.as_deref().map(str::trim).map(str::to_owned),
         };
         Ok(self.store.record_change(&new, &self.audit_ctx(actor)).await?)
+    }
+
+    /// [`Self::record_change`] from a JSON body (`POST /api/v1/changes`): the permission
+    /// first, so a key of another scope gets 403 whatever it sends; then the body, whose
+    /// errors name the field.
+    pub async fn record_change_json(&self, actor: &Caller, body: &[u8]) -> Result<(Change, bool)> {
+        actor.require(Permission::RecordChanges)?;
+        let spec: ChangeSpec = serde_json::from_slice(body)
+            .map_err(|e| ServiceError::invalid("body", format!("not a change: {e}")))?;
+        self.record_change(actor, &spec).await
     }
 
     /// Changes matching the filter, newest first (viewers, read keys).

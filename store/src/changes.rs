@@ -138,14 +138,7 @@ impl Store {
         }
         let limit = if q.limit <= 0 { 200 } else { q.limit.min(5000) };
         sql.push_str(&format!(" ORDER BY at_ms DESC, id DESC LIMIT {limit}"));
-        let mut query = sqlx::query(&sql);
-        for b in binds {
-            query = match b {
-                Bind::Text(t) => query.bind(t),
-                Bind::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = Bind::all(sqlx::query(&sql), binds).fetch_all(&self.pool).await?;
         rows.iter().map(from_row).collect()
     }
 }

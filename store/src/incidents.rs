@@ -516,14 +516,7 @@ impl Store {
         }
         let limit = if f.limit <= 0 { 500 } else { f.limit.min(5000) };
         sql.push_str(&format!(" ORDER BY detected_at_ms DESC, id DESC LIMIT {limit}"));
-        let mut query = sqlx::query(&sql);
-        for b in binds {
-            query = match b {
-                Bind::Text(t) => query.bind(t),
-                Bind::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = Bind::all(sqlx::query(&sql), binds).fetch_all(&self.pool).await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -951,14 +944,7 @@ impl Store {
             sql.push_str(" AND a.status <> 'done'");
         }
         sql.push_str(" ORDER BY a.due_date, i.code, a.code LIMIT 2000");
-        let mut query = sqlx::query(&sql);
-        for b in binds {
-            query = match b {
-                Bind::Text(t) => query.bind(t),
-                Bind::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = Bind::all(sqlx::query(&sql), binds).fetch_all(&self.pool).await?;
         rows.iter().map(action_from_row).collect()
     }
 }
@@ -967,4 +953,19 @@ impl Store {
 pub(crate) enum Bind {
     Text(String),
     Int(i64),
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+impl Bind {
+    /// Binds the values in placeholder order.
+    pub(crate) fn all(mut query: AnyQuery<'_>, binds: Vec<Bind>) -> AnyQuery<'_> {
+        for b in binds {
+            query = match b {
+                Bind::Text(t) => query.bind(t),
+                Bind::Int(i) => query.bind(i),
+            };
+        }
+        query
+    }
 }

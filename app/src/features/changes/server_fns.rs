@@ -46,12 +46,7 @@ pub async fn list_changes(
     let filter = services::changes::ChangeFilter {
         from_ms: Some(now - days * 86_400_000),
         to_ms: None,
-        services: service
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        services: services::changes::ChangeFilter::services_from(&service),
         kind,
         q: Some(q).filter(|q| !q.trim().is_empty()),
         limit: 500,

@@ -7,7 +7,7 @@ use crate::router::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use domain::changes::{Change, ChangeKind, ChangeSpec};
+use domain::changes::{Change, ChangeKind};
 use serde::Deserialize;
 use services::changes::ChangeFilter;
 use services::ServiceError;
@@ -19,9 +19,7 @@ pub async fn record(
     ApiKey(caller): ApiKey,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Change>), ApiError> {
-    let spec: ChangeSpec = serde_json::from_slice(&body)
-        .map_err(|e| ServiceError::invalid("body", format!("not a change: {e}")))?;
-    let (change, new) = state.services.changes().record_change(&caller, &spec).await?;
+    let (change, new) = state.services.changes().record_change_json(&caller, &body).await?;
     Ok((if new { StatusCode::CREATED } else { StatusCode::OK }, Json(change)))
 }
 
@@ -59,14 +57,7 @@ pub async fn list(
     let filter = ChangeFilter {
         from_ms: q.from_ms,
         to_ms: q.to_ms,
-        services: q
-            .service
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        services: ChangeFilter::services_from(q.service.as_deref().unwrap_or_default()),
         kind,
         q: q.q,
         limit: q.limit.unwrap_or(200),
