@@ -117,11 +117,22 @@ impl crate::Changes<'_> {
         actor.require(Permission::ViewChanges)?;
         actor.require(Permission::ViewIncidents)?;
         let incident = self.store.incident_by_code(code).await?;
-        let mut services: Vec<String> = self
-            .store
-            .incident_alerts(incident.id)
-            .await?
-            .into_iter()
+        let alerts = self.store.incident_alerts(incident.id).await?;
+        self.changes_around(actor, &incident, &alerts).await
+    }
+
+    /// [`Self::incident_changes`] for an incident and alerts already read (the incident
+    /// page has them from `incident_detail`).
+    pub async fn changes_around(
+        &self,
+        actor: &Caller,
+        incident: &store::incidents::Incident,
+        alerts: &[store::incidents::AlertLink],
+    ) -> Result<IncidentChanges> {
+        actor.require(Permission::ViewChanges)?;
+        actor.require(Permission::ViewIncidents)?;
+        let mut services: Vec<String> = alerts
+            .iter()
             .filter_map(|a| a.labels.get("service").cloned())
             .filter(|s| domain::changes::valid_service(s))
             .collect();

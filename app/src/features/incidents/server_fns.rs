@@ -464,7 +464,7 @@ pub async fn get_incident(code: String) -> Result<IncidentView, AppError> {
     let people = svc.incidents().people(&actor).await?;
     // Channel names only (no settings), for "send the report".
     let channels = svc.notify().report_channels(&actor).await?;
-    let changes = svc.changes().incident_changes(&actor, &code).await?;
+    let changes = svc.changes().changes_around(&actor, &d.incident, &d.alerts).await?;
     let detected = d.incident.log.detected_ms();
     let tz = ssr_impl::tz_of(&actor);
     let mut v = ssr_impl::view(d, people, channels, tz);
