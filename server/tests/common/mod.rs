@@ -103,17 +103,8 @@ impl TestApp {
     }
 }
 
-#[allow(dead_code)]
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+#[allow(unused_imports)]
+pub use app::components::urlencode;
 
 /// Serves `app` on a loopback port (with peer addresses, as `vigil serve` does).
 #[allow(dead_code)] // not every test binary that shares this module uses it
