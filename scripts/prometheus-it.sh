@@ -5,8 +5,12 @@
 #   2. a PromQL rule imported into Vigil (`vigil rules import`, Prometheus rule-file YAML)
 #      is evaluated by Vigil's engine against that Prometheus and fires;
 #   3. a Prometheus alerting rule fires, Alertmanager posts it to Vigil's receiver
-#      (POST /api/v1/integrations/alertmanager with an ingest key) and Vigil lists it.
-# Checked through GET /api/v1/alerts with a read key. Installs the packages when missing.
+#      (POST /api/v1/integrations/alertmanager with an ingest key) and Vigil lists it;
+#   4. that alert goes through Vigil's routing tree: the P2 route's escalation policy pages
+#      the on-call of a schedule on a local chat receiver, the on-call acknowledges it in
+#      the console and opens an incident from it (scripts/it/am_loop.py).
+# Checked through GET /api/v1/alerts with a read key and the console's server functions.
+# Installs the packages when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
@@ -33,6 +37,8 @@ cleanup() {
 trap cleanup EXIT
 
 $bin user add --email it-admin@example.com --name "IT Admin" --role admin --password it-admin-password >/dev/null
+$bin user add --email it-editor@example.com --name "IT Editor" --role editor --password it-editor-password >/dev/null
+$bin user add --email it-oncall@example.com --name "IT On-call" --role responder --password it-oncall-password >/dev/null
 ingest_key=$($bin apikey add --name alertmanager --scope ingest)
 read_key=$($bin apikey add --name prometheus-it --scope read)
 cat >"$data/vigil-rules.yaml" <<YAML
@@ -47,6 +53,11 @@ groups:
 YAML
 $bin rules import "$data/vigil-rules.yaml"
 $bin serve >"$data/vigil.log" 2>&1 & pids+=($!)
+rport=$((vport + 4))
+python3 scripts/it/am_loop.py receiver "$rport" "$data/pages.jsonl" & pids+=($!)
+for _ in $(seq 1 60); do curl -fsS -o /dev/null "http://127.0.0.1:$vport/readyz" 2>/dev/null && break; sleep 0.5; done
+say "the on-call, a schedule and a policy on the P2 route, before any alert arrives"
+python3 scripts/it/am_loop.py setup "http://127.0.0.1:$vport" "http://127.0.0.1:$rport/pager"
 
 cat >"$data/prom-rules.yaml" <<YAML
 groups:
@@ -121,6 +132,8 @@ sys.exit(1)
 PY
   then
     say "Prometheus + Alertmanager integration: ok after ${i} s"
+    say "the Alertmanager alert through the response loop"
+    python3 scripts/it/am_loop.py check "http://127.0.0.1:$vport" "$data/pages.jsonl" AlwaysFiring
     routing_round_trip
     exit 0
   fi

@@ -233,6 +233,14 @@ async fn a_failing_probe_pages_escalates_is_acknowledged_and_ends_in_a_closed_in
     let detail = svc.incidents().incident_detail(&viewer, &inc.code).await.expect("detail");
     assert_eq!(detail.alerts.len(), 1);
     assert_eq!(detail.alerts[0].labels.get("probe").map(String::as_str), Some("checkout"));
+    // The alert had paged already through the same policy, so the incident starts no
+    // second run; its page shows the alert's run: both steps paged, the secondary's ack.
+    let paging = svc.incidents().incident_paging(&viewer, &inc.code).await.expect("paging");
+    assert_eq!(paging.len(), 1, "{paging:?}");
+    let shown = format!("{:?}", paging[0]);
+    for who in ["primary@example.com", "secondary@example.com (signed link)"] {
+        assert!(shown.contains(who), "{who} in {shown}");
+    }
     let around = svc.changes().incident_changes(&viewer, &inc.code).await.expect("changes");
     assert_eq!(around.services, ["checkout"]);
     let versions: Vec<&str> = around.changes.iter().map(|c| c.version.as_str()).collect();

@@ -650,6 +650,17 @@ impl Store {
         rows.iter().map(esc_from_row).collect()
     }
 
+    /// Every run of one subject (an alert episode's key), oldest first.
+    pub async fn escalations_of_subject(&self, key: &str) -> Result<Vec<Escalation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ESC_COLUMNS} FROM escalations WHERE subject_key = $1 ORDER BY started_at_ms, id"
+        ))
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(esc_from_row).collect()
+    }
+
     /// The newest runs, open ones included.
     pub async fn recent_escalations(&self, limit: i64) -> Result<Vec<Escalation>> {
         let rows = sqlx::query(&format!(

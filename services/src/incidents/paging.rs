@@ -30,6 +30,16 @@ pub fn routing_labels(fields: &IncidentFields) -> Labels {
     .collect()
 }
 
+/// The subject key of a linked alert's own paging run: its episode — the link's
+/// fingerprint (`fp@start`) for Vigil's rules, with the received-alert prefix for
+/// Alertmanager's.
+fn alert_run_key(link: &store::AlertLink) -> String {
+    match link.rule_id {
+        Some(_) => link.fingerprint.clone(),
+        None => format!("{}{}", crate::notify::external::OUTSIDE_KEY_PREFIX, link.fingerprint),
+    }
+}
+
 impl crate::Incidents<'_> {
     /// The policy that pages for an incident with these fields: `chosen` (which must
     /// exist), else the routing tree's; `None` when neither names one.
@@ -121,12 +131,7 @@ impl crate::Incidents<'_> {
         ctx: &AuditCtx,
     ) -> Result<()> {
         let Some(p) = policy else { return Ok(()) };
-        // The alert's own run is keyed by its episode: a link's fingerprint (`fp@start`)
-        // for Vigil's rules, and with the received-alert prefix for Alertmanager's.
-        let alert_run = match link.rule_id {
-            Some(_) => link.fingerprint.clone(),
-            None => format!("{}{}", crate::notify::external::OUTSIDE_KEY_PREFIX, link.fingerprint),
-        };
+        let alert_run = alert_run_key(link);
         let runs = self.store.unresolved_escalations().await?;
         if !runs.iter().any(|e| e.subject_key == alert_run && e.policy_id == p.id) {
             self.start_incident_paging(inc, &p, None, ctx).await?;
@@ -216,11 +221,21 @@ impl crate::Incidents<'_> {
         self.start_incident_paging(&inc, &policy, target, &self.audit_ctx(actor)).await
     }
 
-    /// Who was paged for an incident, when, how, and who acknowledged (viewer).
+    /// Who was paged for an incident, when, how, and who acknowledged (viewer): its own
+    /// runs and those of the alerts linked to it (an alert that paged before the incident
+    /// was opened from it), oldest first.
     pub async fn incident_paging(&self, actor: &Caller, code: &str) -> Result<Vec<EscalationView>> {
         actor.require(Permission::ViewIncidents)?;
         let inc = self.store.incident_by_code(code).await?;
-        let runs = self.store.escalations_with_prefix(&runs_prefix(&inc.code)).await?;
+        let mut runs = self.store.escalations_with_prefix(&runs_prefix(&inc.code)).await?;
+        for link in self.store.incident_alerts(inc.id).await? {
+            for run in self.store.escalations_of_subject(&alert_run_key(&link)).await? {
+                if !runs.iter().any(|r| r.id == run.id) {
+                    runs.push(run);
+                }
+            }
+        }
+        runs.sort_by_key(|r| (r.started_at_ms, r.id));
         self.oncall().escalation_views(runs).await
     }
 }
