@@ -47,6 +47,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Time zone whose calendar days KPIs use (`VIGIL_REPORTING_TZ`).
     pub reporting_tz: String,
+    /// Currency money KPIs lead with, ISO 4217; empty: the one most payments use
+    /// (`VIGIL_REPORTING_CURRENCY`).
+    pub reporting_currency: String,
     /// Raw product events are kept this many days (`VIGIL_RAW_RETENTION_DAYS`).
     pub raw_retention_days: i64,
     /// Rollups are kept this many days (`VIGIL_ROLLUP_RETENTION_DAYS`).
@@ -81,6 +84,7 @@ impl std::fmt::Debug for Config {
             .field("admin_password", &self.admin_password.as_ref().map(|_| "***"))
             .field("max_body_bytes", &self.max_body_bytes)
             .field("reporting_tz", &self.reporting_tz)
+            .field("reporting_currency", &self.reporting_currency)
             .field("raw_retention_days", &self.raw_retention_days)
             .field("rollup_retention_days", &self.rollup_retention_days)
             .field("engine_tick_secs", &self.engine_tick_secs)
@@ -115,6 +119,7 @@ struct FileConfig {
     admin_password: Option<String>,
     max_body_bytes: Option<usize>,
     reporting_tz: Option<String>,
+    reporting_currency: Option<String>,
     raw_retention_days: Option<i64>,
     rollup_retention_days: Option<i64>,
     engine_tick_secs: Option<u64>,
@@ -244,6 +249,17 @@ impl Config {
                 format!("`{reporting_tz}` is not an IANA time zone (e.g. UTC, Asia/Shanghai)"),
             ));
         }
+        let reporting_currency =
+            env("VIGIL_REPORTING_CURRENCY").or(fc.reporting_currency).unwrap_or_default();
+        let reporting_currency = match reporting_currency.trim() {
+            "" => String::new(),
+            c => domain::kpi::subscriptions::currency_code(c).ok_or_else(|| {
+                err(
+                    "VIGIL_REPORTING_CURRENCY",
+                    format!("`{c}` is not a three-letter ISO 4217 code (e.g. CNY, USD)"),
+                )
+            })?,
+        };
         let raw_retention_days = match env("VIGIL_RAW_RETENTION_DAYS") {
             Some(v) => parse("VIGIL_RAW_RETENTION_DAYS", v)?,
             None => fc.raw_retention_days.unwrap_or(30),
@@ -306,6 +322,7 @@ impl Config {
             admin_password,
             max_body_bytes,
             reporting_tz,
+            reporting_currency,
             raw_retention_days,
             rollup_retention_days,
             engine_tick_secs,

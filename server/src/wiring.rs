@@ -25,6 +25,7 @@ pub fn services_for(config: &Config, store: Store) -> Services {
         reporting_tz: config.reporting_tz.parse().unwrap_or(chrono_tz::Tz::UTC),
         raw_retention_days: config.raw_retention_days,
         rollup_retention_days: config.rollup_retention_days,
+        reporting_currency: config.reporting_currency.clone(),
     };
     Services::new(
         store,

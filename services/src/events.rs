@@ -14,6 +14,7 @@ use domain::events::{
 };
 use domain::kpi::ratios::AiCounts;
 use domain::kpi::sketch::QuantileSketch;
+use domain::kpi::subscriptions::{self, BillingPeriod};
 use domain::Permission;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -28,11 +29,19 @@ pub struct EventSettings {
     pub raw_retention_days: i64,
     /// Rollups older than this are deleted by the retention job.
     pub rollup_retention_days: i64,
+    /// The currency money KPIs lead with (ISO 4217); empty: the one most payments use.
+    /// Other currencies are shown beside it, never converted or summed.
+    pub reporting_currency: String,
 }
 
 impl Default for EventSettings {
     fn default() -> Self {
-        Self { reporting_tz: Tz::UTC, raw_retention_days: 30, rollup_retention_days: 365 }
+        Self {
+            reporting_tz: Tz::UTC,
+            raw_retention_days: 30,
+            rollup_retention_days: 365,
+            reporting_currency: String::new(),
+        }
     }
 }
 
@@ -178,7 +187,23 @@ fn check_tracking_plan(name: &str, p: &Map<String, Value>) -> Result<(), String>
             prop_int_in(p, "rating", 1, 5).map(|_| ())
         }
         "nps_survey_submit" => prop_int_in(p, "score", 0, 10).map(|_| ()),
-        "subscription_start" | "subscription_renew" => prop_non_negative(p, "amount").map(|_| ()),
+        "subscription_start" | "subscription_renew" => {
+            prop_non_negative(p, "amount")?;
+            if let Some(c) = p.get("currency") {
+                c.as_str().and_then(subscriptions::currency_code).ok_or(
+                    "properties.currency: must be a three-letter ISO 4217 code such as CNY or USD",
+                )?;
+            }
+            if let Some(v) = p.get("period") {
+                v.as_str()
+                    .and_then(BillingPeriod::parse)
+                    .ok_or("properties.period: must be month or year")?;
+            }
+            match p.get("plan") {
+                None | Some(Value::String(_)) => Ok(()),
+                Some(_) => Err("properties.plan: must be a string".into()),
+            }
+        }
         _ => Ok(()),
     }
 }
@@ -356,8 +381,8 @@ impl crate::Events<'_> {
             if delta.add(idx, &e.event_name, e.ts_ms, &e.properties, &mut user.registered_ms) {
                 tx.set_registered(user.idx, e.ts_ms).await?;
             }
-            if let Some((kind, amount)) = subscription_of(&e.event_name, &e.properties) {
-                tx.insert_subscription(&e.event_id, user.idx, e.ts_ms, kind, amount).await?;
+            if let Some(sub) = subscription_of(&e.event_name, &e.properties, idx, e.ts_ms) {
+                tx.insert_subscription(&e.event_id, &sub).await?;
             }
         }
         delta.apply(&mut tx).await?;
@@ -400,6 +425,11 @@ impl crate::Events<'_> {
 
     pub fn reporting_tz(&self) -> Tz {
         self.events.reporting_tz
+    }
+
+    /// The reporting-currency setting (empty: automatic).
+    pub fn reporting_currency_setting(&self) -> &str {
+        &self.events.reporting_currency
     }
 }
 

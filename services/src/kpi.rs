@@ -7,10 +7,11 @@ use crate::Caller;
 use crate::Result;
 use crate::ServiceError;
 use domain::kpi::activity::{self, DaySets};
+use domain::kpi::calendar;
 use domain::kpi::calendar::{change_pct, Granularity};
 use domain::kpi::funnel::FunnelResult;
 use domain::kpi::ratios::{FeedbackCounts, NpsCounts};
-use domain::kpi::subscriptions::{self, SubEvent, SubKind};
+use domain::kpi::subscriptions::{self, Money, MonthFigures};
 use domain::Permission;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +62,16 @@ pub struct Kpi {
     pub unit: Unit,
     /// Whether a rise is good news (green) or bad news (red, e.g. churn).
     pub up_is_good: bool,
+    /// Money: the currency of `value` and `previous` (the reporting currency).
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// Money: the value in each other currency seen (never converted or summed).
+    #[serde(default)]
+    pub others: Vec<(String, f64)>,
+    /// A monthly figure: its month (`YYYY-MM`) and whether only its first days (to the
+    /// range's end) are counted; `previous` is then the whole month before.
+    #[serde(default)]
+    pub month: Option<(String, bool)>,
 }
 
 fn kpi(key: &str, unit: Unit, up_is_good: bool, value: Option<f64>, previous: Option<f64>) -> Kpi {
@@ -68,7 +79,17 @@ fn kpi(key: &str, unit: Unit, up_is_good: bool, value: Option<f64>, previous: Op
         (Some(v), Some(p)) => change_pct(v, p),
         _ => None,
     };
-    Kpi { key: key.to_owned(), value, previous, change_pct: change, unit, up_is_good }
+    Kpi {
+        key: key.to_owned(),
+        value,
+        previous,
+        change_pct: change,
+        unit,
+        up_is_good,
+        currency: None,
+        others: Vec::new(),
+        month: None,
+    }
 }
 
 /// A named series of (day, value).
@@ -118,9 +139,23 @@ pub struct Business {
     pub range: DayRange,
     pub cards: Vec<Kpi>,
     pub daily: Vec<Series>,
+    /// The reporting currency: money cards' `value` and the revenue chart.
+    pub currency: String,
+    /// The monthly figures of every calendar month the range touches, oldest first.
+    pub months: Vec<MonthFigures>,
 }
 
 pub const COHORT_OFFSETS: [i32; 6] = [1, 2, 3, 7, 14, 30];
+
+/// A month's ARPA; `None` (undefined) without MAU.
+fn arpa_of(m: &MonthFigures) -> Option<&Money> {
+    (m.mau_at_end > 0).then_some(&m.arpa)
+}
+
+/// A month's LTV; `None` (undefined) without MAU or without churn.
+fn ltv_of(m: &MonthFigures) -> Option<&Money> {
+    (m.mau_at_end > 0 && m.churn.is_some_and(|c| c > 0.0)).then_some(&m.ltv)
+}
 
 /// Merges the per-day values of the days in `range`.
 fn sum_days<T: Default>(rows: &[(i32, T)], range: DayRange, merge: impl Fn(&mut T, &T)) -> T {
@@ -435,48 +470,80 @@ impl crate::Kpis<'_> {
         Ok(ProductQuality { range: r, cards, daily, ratings: cf.ratings })
     }
 
-    /// Business: subscriptions, renewal, churn, revenue, ARPA, LTV.
+    /// Business: subscriptions, renewal, churn, revenue, MRR, ARPA, LTV (SPEC §1).
+    ///
+    /// Counts, renewal rate and revenue are of the range, against the range before it.
+    /// Churn, ARPA and LTV are monthly: the cards show the calendar month the range ends
+    /// in (to the range's end when it ends inside it, marked `to_date`) against the whole
+    /// month before; `months` has every month the range touches. Money is per currency:
+    /// the cards lead with the reporting currency, the others beside it, never summed.
     pub async fn business(&self, actor: &Caller, r: DayRange) -> Result<Business> {
         actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let tz = self.events().reporting_tz();
         let p = r.previous();
-        let raw = self.store.subscription_events(day_start_ms(r.to + 1, tz)).await?;
-        let events: Vec<SubEvent> = raw
-            .iter()
-            .filter_map(|(user, ts, kind, amount)| {
-                let kind = match kind.as_str() {
-                    "start" => SubKind::Start,
-                    "renew" => SubKind::Renew,
-                    "cancel" => SubKind::Cancel,
-                    "expire" => SubKind::Expire,
-                    _ => return None,
-                };
-                Some(SubEvent {
-                    user: u32::try_from(*user).ok()?,
-                    ts_ms: *ts,
-                    kind,
-                    amount: *amount,
-                })
-            })
-            .collect();
-        let active = self.events().day_sets("active", p.to - 29, r.to).await?;
-        let figures = |range: DayRange| {
-            let period = subscriptions::period(
+        let months = calendar::months_covering(r.from, r.to);
+        let first_month = months.first().map(|m| m.0).unwrap_or(r.from);
+        // The month before the last one is the last card's comparison.
+        let before_last = months
+            .last()
+            .map(|(first, _)| calendar::months_covering(first - 1, first - 1)[0])
+            .unwrap_or((r.from, r.to));
+        let mut events = self.store.subscription_events(day_start_ms(r.to + 1, tz)).await?;
+        let currency =
+            subscriptions::reporting_currency(self.events().reporting_currency_setting(), &events);
+        // A payment that names no currency is taken to be in the reporting currency.
+        for e in events.iter_mut().filter(|e| e.currency.is_empty()) {
+            e.currency.clone_from(&currency);
+        }
+        let from_day = p.from.min(first_month).min(before_last.0) - 29;
+        let active = self.events().day_sets("active", from_day, r.to).await?;
+        let range_period = |range: DayRange| {
+            subscriptions::period(
                 &events,
                 day_start_ms(range.from, tz),
                 day_start_ms(range.to + 1, tz),
-            );
-            let mau = activity::active_in_window(&active, range.to, 30);
-            let arpa = subscriptions::arpa(period.revenue, mau);
-            // Churn is monthly: scale the period's churn to 30 days.
-            let monthly_churn = period.churn.map(|c| c * 30.0 / f64::from(range.len()));
-            let arpa_monthly = arpa.map(|a| a * 30.0 / f64::from(range.len()));
-            let ltv = subscriptions::ltv(arpa_monthly, monthly_churn);
-            (period, arpa, ltv, monthly_churn)
+            )
         };
-        let (c, c_arpa, c_ltv, c_churn) = figures(r);
-        let (q, q_arpa, q_ltv, q_churn) = figures(p);
+        // A month's figures up to `last` (its last day, or the range's end inside it).
+        let month = |(first, month_end): (i32, i32), last: i32| {
+            let to = month_end.min(last);
+            let period =
+                subscriptions::period(&events, day_start_ms(first, tz), day_start_ms(to + 1, tz));
+            let mau = activity::active_in_window(&active, to, 30);
+            let (y, m, _) = calendar::civil_from_days(first);
+            MonthFigures::of(format!("{y:04}-{m:02}"), to < month_end, &period, mau)
+        };
+        let month_rows: Vec<MonthFigures> = months.iter().map(|&m| month(m, r.to)).collect();
+        let this_month = month_rows.last().cloned();
+        let last_month = month(before_last, before_last.1);
+        let c = range_period(r);
+        let q = range_period(p);
+        // `None`: undefined (no MAU for ARPA; no churn for LTV), not zero.
+        let money = |key: &str, now: Option<&Money>, before: Option<&Money>| {
+            let value = |m: Option<&Money>| {
+                m.map(|m| subscriptions::in_currency(m, &currency).unwrap_or(0.0))
+            };
+            let mut k = kpi(key, Unit::Money, true, value(now), value(before));
+            k.currency = Some(currency.clone());
+            k.others = now
+                .into_iter()
+                .flatten()
+                .filter(|(c, _)| **c != currency)
+                .map(|(c, v)| (c.clone(), *v))
+                .collect();
+            k
+        };
+        let monthly = |mut k: Kpi| {
+            if let Some(m) = &this_month {
+                k.month = Some((m.month.clone(), m.to_date));
+            }
+            k
+        };
+        let tm = this_month.as_ref();
+        let at_end = |d: i32| day_start_ms(d + 1, tz);
+        let mrr_now = subscriptions::mrr(&events, at_end(r.to));
+        let mrr_before = subscriptions::mrr(&events, at_end(p.to));
         let cards = vec![
             kpi("subs_new", Unit::Count, true, Some(c.new as f64), Some(q.new as f64)),
             kpi(
@@ -491,14 +558,15 @@ impl crate::Kpis<'_> {
                 "active_subscribers",
                 Unit::Count,
                 true,
-                Some(subscriptions::active_subscribers(&events, day_start_ms(r.to + 1, tz)) as f64),
-                Some(subscriptions::active_subscribers(&events, day_start_ms(p.to + 1, tz)) as f64),
+                Some(subscriptions::active_subscribers(&events, at_end(r.to)) as f64),
+                Some(subscriptions::active_subscribers(&events, at_end(p.to)) as f64),
             ),
             kpi("renewal_rate", Unit::Ratio, true, c.renewal_rate, q.renewal_rate),
-            kpi("churn", Unit::Ratio, false, c_churn, q_churn),
-            kpi("revenue", Unit::Money, true, Some(c.revenue), Some(q.revenue)),
-            kpi("arpa", Unit::Money, true, c_arpa, q_arpa),
-            kpi("ltv", Unit::Money, true, c_ltv, q_ltv),
+            monthly(kpi("churn", Unit::Ratio, false, tm.and_then(|m| m.churn), last_month.churn)),
+            money("revenue", Some(&c.revenue), Some(&q.revenue)),
+            money("mrr", Some(&mrr_now), Some(&mrr_before)),
+            monthly(money("arpa", tm.and_then(arpa_of), arpa_of(&last_month))),
+            monthly(money("ltv", tm.and_then(ltv_of), ltv_of(&last_month))),
         ];
         let per_day = |f: &dyn Fn(&subscriptions::SubPeriod) -> f64| -> Vec<(i32, Option<f64>)> {
             r.days()
@@ -515,8 +583,13 @@ impl crate::Kpis<'_> {
         let daily = vec![
             Series { key: "subs_new".into(), points: per_day(&|s| s.new as f64) },
             Series { key: "subs_cancelled".into(), points: per_day(&|s| s.cancelled as f64) },
-            Series { key: "revenue".into(), points: per_day(&|s| s.revenue) },
+            Series {
+                key: "revenue".into(),
+                points: per_day(&|s| {
+                    subscriptions::in_currency(&s.revenue, &currency).unwrap_or(0.0)
+                }),
+            },
         ];
-        Ok(Business { range: r, cards, daily })
+        Ok(Business { range: r, cards, daily, currency, months: month_rows })
     }
 }

@@ -8,7 +8,7 @@ use crate::ServiceError;
 use chrono_tz::Tz;
 use domain::events::feature_of;
 use domain::kpi::ratios::{FeedbackCounts, NpsCounts};
-use domain::kpi::subscriptions::SubKind;
+use domain::kpi::subscriptions::{self, BillingPeriod, SubEvent, SubKind};
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -48,22 +48,26 @@ pub(crate) fn reads_properties(event_name: &str) -> bool {
         || SubKind::from_event(event_name).is_some()
 }
 
-/// A subscription event's kind (as stored) and amount, if the event is one.
+/// The subscription event an event is, if it is one: kind, and for starts and renewals
+/// the `amount`, `currency` (upper-cased; empty when not a code), `plan` and `period`.
 pub(crate) fn subscription_of(
     event_name: &str,
     p: &Map<String, Value>,
-) -> Option<(&'static str, f64)> {
+    user: u32,
+    ts_ms: i64,
+) -> Option<SubEvent> {
     let kind = SubKind::from_event(event_name)?;
-    Some(match kind {
-        SubKind::Start => ("start", amount(p)),
-        SubKind::Renew => ("renew", amount(p)),
-        SubKind::Cancel => ("cancel", 0.0),
-        SubKind::Expire => ("expire", 0.0),
+    let text = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default();
+    let paid = matches!(kind, SubKind::Start | SubKind::Renew);
+    Some(SubEvent {
+        user,
+        ts_ms,
+        kind,
+        amount: if paid { p.get("amount").and_then(Value::as_f64).unwrap_or(0.0) } else { 0.0 },
+        currency: subscriptions::currency_code(text("currency")).unwrap_or_default(),
+        plan: text("plan").chars().take(64).collect(),
+        period: BillingPeriod::parse(text("period")).unwrap_or_default(),
     })
-}
-
-fn amount(p: &Map<String, Value>) -> f64 {
-    p.get("amount").and_then(Value::as_f64).unwrap_or(0.0)
 }
 
 impl RollupDelta {
@@ -340,8 +344,8 @@ impl crate::Events<'_> {
                 if delta.add(idx, &e.event_name, e.ts_ms, p, reg) {
                     changed.push(e.user_idx);
                 }
-                if let Some((kind, amount)) = subscription_of(&e.event_name, p) {
-                    tx.insert_subscription(&e.event_id, e.user_idx, e.ts_ms, kind, amount).await?;
+                if let Some(sub) = subscription_of(&e.event_name, p, idx, e.ts_ms) {
+                    tx.insert_subscription(&e.event_id, &sub).await?;
                 }
                 events += 1;
             }

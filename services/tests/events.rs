@@ -222,5 +222,5 @@ async fn ai_feedback_nps_and_subscriptions_are_rolled_up() {
     assert_eq!(ai.response_ms.count(), 2);
     let subs = svc.store().subscription_events(NOW + 1).await.expect("subs");
     assert_eq!(subs.len(), 1);
-    assert_eq!(subs[0].3, 99.0);
+    assert_eq!(subs[0].amount, 99.0);
 }

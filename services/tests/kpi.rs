@@ -228,10 +228,15 @@ async fn product_and_business_by_hand() {
     assert_eq!(card(&biz.cards, "revenue").change_pct, Some(-20.0));
     // Renewals 1 / (1 + 0 expirations).
     assert_eq!(card(&biz.cards, "renewal_rate").value, Some(1.0));
-    // Churn: y of the 2 active at the start, over 1 day, scaled to a month: 0.5 × 30.
-    assert_eq!(card(&biz.cards, "churn").value, Some(15.0));
-    // Previous period: nobody active at its start → churn undefined.
-    assert_eq!(card(&biz.cards, "churn").previous, None);
-    // ARPA: 80 / MAU at day 0. MAU {a,b,c,d,x,y,z} = 7.
-    assert!((card(&biz.cards, "arpa").value.expect("arpa") - 80.0 / 7.0).abs() < 1e-9);
+    // Churn is monthly (SPEC §1): November to this day. Nobody was a subscriber on 11-01
+    // (x and y started yesterday), so it is undefined — the old linear rescale of one day
+    // showed y's cancellation as 0.5 × 30 = 1500 %.
+    assert_eq!(card(&biz.cards, "churn").value, None);
+    assert_eq!(card(&biz.cards, "churn").month, Some(("2026-11".to_owned(), true)));
+    // ARPA of November to this day: revenue 50 + 50 (yesterday) + 50 + 30 = 180 over the
+    // MAU of today, {a,b,c,d,x,y,z} = 7. The payments name no currency: they count in the
+    // reporting currency (USD when no payment names one).
+    assert_eq!(biz.currency, "USD");
+    assert!((card(&biz.cards, "arpa").value.expect("arpa") - 180.0 / 7.0).abs() < 1e-9);
+    assert!(card(&biz.cards, "arpa").others.is_empty());
 }

@@ -2,7 +2,8 @@
 //! counter rollups, subscription events and settings. Ingestion writes through an
 //! [`IngestTx`] so that a batch and its rollup changes commit together.
 
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
+use domain::kpi::subscriptions::{BillingPeriod, SubEvent, SubKind};
 use sqlx::{Any, Row, Transaction};
 
 /// One raw event as stored.
@@ -125,22 +126,31 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("hour")?, r.try_get("data")?))).collect()
     }
 
-    /// All subscription events before `until_ms`, by time: (user idx, ts, kind, amount).
-    pub async fn subscription_events(&self, until_ms: i64) -> Result<Vec<(i64, i64, String, f64)>> {
+    /// All subscription events before `until_ms`, by time.
+    pub async fn subscription_events(&self, until_ms: i64) -> Result<Vec<SubEvent>> {
         let rows = sqlx::query(
-            "SELECT user_idx, ts_ms, kind, amount FROM subscription_events WHERE ts_ms < $1 ORDER BY ts_ms, event_id",
+            "SELECT user_idx, ts_ms, kind, amount, currency, plan, period FROM subscription_events
+             WHERE ts_ms < $1 ORDER BY ts_ms, event_id",
         )
         .bind(until_ms)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get("user_idx")?,
-                    r.try_get("ts_ms")?,
-                    r.try_get("kind")?,
-                    r.try_get("amount")?,
-                ))
+                let kind: String = r.try_get("kind")?;
+                let period: String = r.try_get("period")?;
+                let user: i64 = r.try_get("user_idx")?;
+                Ok(SubEvent {
+                    user: u32::try_from(user)
+                        .map_err(|_| StoreError::Corrupt(format!("user index {user}")))?,
+                    ts_ms: r.try_get("ts_ms")?,
+                    kind: SubKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("subscription kind {kind}")))?,
+                    amount: r.try_get("amount")?,
+                    currency: r.try_get("currency")?,
+                    plan: r.try_get("plan")?,
+                    period: BillingPeriod::parse(&period).unwrap_or_default(),
+                })
             })
             .collect()
     }
@@ -441,23 +451,21 @@ impl IngestTx {
         Ok(())
     }
 
-    pub async fn insert_subscription(
-        &mut self,
-        event_id: &str,
-        user_idx: i64,
-        ts_ms: i64,
-        kind: &str,
-        amount: f64,
-    ) -> Result<()> {
+    /// Stores one subscription event (once per `event_id`).
+    pub async fn insert_subscription(&mut self, event_id: &str, e: &SubEvent) -> Result<()> {
         sqlx::query(
-            "INSERT INTO subscription_events (event_id, user_idx, ts_ms, kind, amount) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO subscription_events (event_id, user_idx, ts_ms, kind, amount, currency, plan, period)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (event_id) DO NOTHING",
         )
         .bind(event_id)
-        .bind(user_idx)
-        .bind(ts_ms)
-        .bind(kind)
-        .bind(amount)
+        .bind(i64::from(e.user))
+        .bind(e.ts_ms)
+        .bind(e.kind.as_str())
+        .bind(e.amount)
+        .bind(&e.currency)
+        .bind(&e.plan)
+        .bind(e.period.as_str())
         .execute(&mut *self.tx)
         .await?;
         Ok(())

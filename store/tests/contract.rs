@@ -328,7 +328,17 @@ async fn events_rollups_and_settings(store: &Store) {
     tx.put_day_users(11, "feature:export", &[4], 1).await.expect("put");
     tx.put_hourly(100, "ai", r#"{"n":1}"#).await.expect("hourly");
     tx.put_hourly(100, "ai", r#"{"n":2}"#).await.expect("hourly upsert");
-    tx.insert_subscription("ev-s", u2.idx, 7_000, "start", 99.5).await.expect("sub");
+    let sub = domain::kpi::subscriptions::SubEvent {
+        user: u32::try_from(u2.idx).expect("idx"),
+        ts_ms: 7_000,
+        kind: domain::kpi::subscriptions::SubKind::Start,
+        amount: 99.5,
+        currency: "USD".into(),
+        plan: "team".into(),
+        period: domain::kpi::subscriptions::BillingPeriod::Year,
+    };
+    tx.insert_subscription("ev-s", &sub).await.expect("sub");
+    tx.insert_subscription("ev-s", &sub).await.expect("a repeated event id is ignored");
     assert_eq!(tx.day_users(10, "active").await.expect("read in tx"), Some((vec![9, 9], 8)));
     tx.commit().await.expect("commit");
 
@@ -339,7 +349,7 @@ async fn events_rollups_and_settings(store: &Store) {
     assert_eq!(store.rollup_keys("feature:", 0, 20).await.expect("keys"), ["feature:export"]);
     assert_eq!(store.hourly("ai", 0, 200).await.expect("hourly"), [(100, r#"{"n":2}"#.to_owned())]);
     let subs = store.subscription_events(10_000).await.expect("subs");
-    assert_eq!(subs, [(u2.idx, 7_000, "start".to_owned(), 99.5)]);
+    assert_eq!(subs, [sub], "currency, plan and period kept");
     let funnel = store.events_of("user_register_success", 0, 10_000).await.expect("funnel rows");
     assert_eq!(funnel, [(u1.idx, 5_000)]);
     assert!(store

@@ -64,6 +64,29 @@ pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
     time::days_from_civil(i64::from(y), m, d) as i32
 }
 
+/// The first day of the month after the one containing `day`.
+pub fn next_month_start(day: i32) -> i32 {
+    let (y, m, _) = civil_from_days(day);
+    if m == 12 {
+        days_from_civil(y + 1, 1, 1)
+    } else {
+        days_from_civil(y, m + 1, 1)
+    }
+}
+
+/// The calendar months the days `from..=to` touch, oldest first, each as its whole
+/// `(first day, last day)`.
+pub fn months_covering(from: i32, to: i32) -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    let mut first = Granularity::Month.period_start(from);
+    while first <= to {
+        let next = next_month_start(first);
+        out.push((first, next - 1));
+        first = next;
+    }
+    out
+}
+
 /// `YYYY-MM-DD` of a day number.
 pub fn format_day(day: i32) -> String {
     time::format_day(i64::from(day))
@@ -110,6 +133,21 @@ mod tests {
         assert_eq!(Granularity::Day.period_start(wed), wed);
         // Before the epoch too.
         assert_eq!(format_day(week_start(days_from_civil(1969, 12, 31))), "1969-12-29");
+    }
+
+    #[test]
+    fn months_a_range_covers() {
+        let d = days_from_civil;
+        assert_eq!(
+            months_covering(d(2026, 11, 8), d(2026, 12, 7)),
+            vec![(d(2026, 11, 1), d(2026, 11, 30)), (d(2026, 12, 1), d(2026, 12, 31))]
+        );
+        assert_eq!(months_covering(d(2026, 12, 1), d(2027, 1, 1)).len(), 2, "across a year");
+        assert_eq!(
+            months_covering(d(2024, 2, 10), d(2024, 2, 10)),
+            vec![(d(2024, 2, 1), d(2024, 2, 29))]
+        );
+        assert_eq!(next_month_start(d(2026, 12, 31)), d(2027, 1, 1));
     }
 
     #[test]
