@@ -665,8 +665,17 @@ messages! {
     KRenewal => "Renewal rate", "续费率";
     KChurn => "Churn (monthly)", "流失率（月）";
     KRevenue => "Revenue", "收入";
-    KArpa => "ARPA", "ARPA";
+    KMrr => "MRR", "MRR（月经常性收入）";
+    KArpa => "ARPA (monthly)", "ARPA（月）";
     KLtv => "LTV", "LTV";
+    MonthlyOf => "Monthly figure of", "月度数值：";
+    MonthToDate => "month to date, to the range's end", "本月截至所选范围结束";
+    VsMonthBefore => "vs the month before", "较上月";
+    MonthsTitle => "Monthly figures", "月度数值";
+    MonthsHelp => "Churn = subscribers at the month's start whose subscription ended in the month ÷ subscribers at its start. ARPA = the month's revenue ÷ MAU on its last day. LTV = ARPA ÷ churn. MRR counts a yearly plan as a twelfth. Money is per currency, never summed across currencies.", "流失率 = 月初订阅用户中当月订阅结束的人数 ÷ 月初订阅用户数。ARPA = 当月收入 ÷ 月末 MAU。LTV = ARPA ÷ 流失率。MRR 中年付按 1/12 计。金额按币种分列，不跨币种相加。";
+    SubsAtStart => "Subscribers at start", "月初订阅用户";
+    Churned => "Ended", "已流失";
+    MauAtEnd => "MAU at end", "月末 MAU";
 }
 
 /// The label of a KPI, series or chart key sent by the server.
@@ -699,6 +708,7 @@ pub fn key_msg(key: &str) -> Option<Msg> {
         "renewal_rate" => Msg::KRenewal,
         "churn" => Msg::KChurn,
         "revenue" => Msg::KRevenue,
+        "mrr" => Msg::KMrr,
         "arpa" => Msg::KArpa,
         "ltv" => Msg::KLtv,
         "chart_activity" => Msg::ChartActivity,

@@ -204,6 +204,7 @@ fn Dashboard(v: DashboardView, state: State) -> impl IntoView {
             </details>
         })}
         {(!v.ratings.is_empty()).then(|| view! { <Ratings ratings=v.ratings.clone() /> })}
+        {(!v.months.is_empty()).then(|| view! { <Months rows=v.months.clone() /> })}
         {is_user.then(|| view! {
             <Cohorts offsets=v.cohort_offsets.clone() rows=v.cohorts.clone() />
             <Features rows=v.features.clone() />
@@ -234,8 +235,51 @@ fn KpiCard(c: KpiView) -> impl IntoView {
                     Some((text, class)) => view! { <span class=format!("delta {class}")>{text}</span> }.into_any(),
                     None => view! { <span class="delta flat">"—"</span> }.into_any(),
                 }}
-                <span class="muted">" " {t(Msg::Previous)} " " {c.previous.clone()}</span>
+                <span class="muted">" " {if c.month.is_some() { t(Msg::VsMonthBefore) } else { t(Msg::Previous) }} " " {c.previous.clone()}</span>
             </div>
+            {(!c.others.is_empty()).then(|| view! {
+                <div class="kpi-others muted small" data-testid="kpi-others">{c.others.join(" · ")}</div>
+            })}
+            {c.month.clone().map(|(month, to_date)| view! {
+                <div class="kpi-basis muted small" data-testid="kpi-month">
+                    {t(Msg::MonthlyOf)}" "{month}{to_date.then(|| view! { " ("{t(Msg::MonthToDate)}")" })}
+                </div>
+            })}
+        </section>
+    }
+}
+
+/// The business tab's monthly figures: what churn, ARPA and LTV are made of, per month.
+#[component]
+fn Months(rows: Vec<super::server_fns::MonthRowView>) -> impl IntoView {
+    view! {
+        <section class="card" data-testid="months">
+            <h2>{t(Msg::MonthsTitle)}</h2>
+            <p class="muted small">{t(Msg::MonthsHelp)}</p>
+            <div class="table-wrap">
+                <table class="table">
+                    <thead><tr>
+                        <th>{t(Msg::Month)}</th><th>{t(Msg::SubsAtStart)}</th><th>{t(Msg::Churned)}</th>
+                        <th>{t(Msg::KChurn)}</th><th>{t(Msg::KRevenue)}</th><th>{t(Msg::MauAtEnd)}</th>
+                        <th>{t(Msg::KArpa)}</th><th>{t(Msg::KLtv)}</th>
+                    </tr></thead>
+                    <tbody>
+                        {rows.into_iter().map(|m| view! {
+                            <tr>
+                                <td class="nowrap">{m.month}{m.to_date.then(|| view! { <span class="muted small">" *"</span> })}</td>
+                                <td>{m.active_at_start}</td>
+                                <td>{m.churned}</td>
+                                <td>{m.churn}</td>
+                                <td>{m.revenue}</td>
+                                <td>{m.mau_at_end}</td>
+                                <td>{m.arpa}</td>
+                                <td>{m.ltv}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <p class="muted small">"* "{t(Msg::MonthToDate)}</p>
         </section>
     }
 }

@@ -26,6 +26,27 @@ pub struct KpiView {
     /// `Some(true)`: the change is good news (green), `Some(false)`: bad news (red).
     pub good: Option<bool>,
     pub previous: String,
+    /// Money: the value in each other currency ("10.00 USD"), never summed in.
+    #[serde(default)]
+    pub others: Vec<String>,
+    /// A monthly figure: its month (`YYYY-MM`) and whether only its first days count.
+    #[serde(default)]
+    pub month: Option<(String, bool)>,
+}
+
+/// One calendar month of the business tab's "Monthly figures".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonthRowView {
+    pub month: String,
+    pub to_date: bool,
+    pub active_at_start: u64,
+    pub churned: u64,
+    pub churn: String,
+    /// Every currency, e.g. "90.00 CNY · 10.00 USD".
+    pub revenue: String,
+    pub mau_at_end: u64,
+    pub arpa: String,
+    pub ltv: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +91,9 @@ pub struct DashboardView {
     pub funnel: Option<(Vec<FunnelStepView>, Option<usize>)>,
     /// Changes in the period, marked on the charts.
     pub changes: Vec<crate::features::changes::server_fns::ChangeRow>,
+    /// Business: the monthly figures of the months the range touches.
+    #[serde(default)]
+    pub months: Vec<MonthRowView>,
 }
 
 #[cfg(feature = "ssr")]
@@ -130,13 +154,49 @@ mod ssr_impl {
         }
     }
 
+    /// An amount with its currency code ("90.00 CNY").
+    pub fn money(v: Option<f64>, currency: &str) -> String {
+        match v {
+            Some(_) if !currency.is_empty() => format!("{} {currency}", fmt(v, Unit::Money)),
+            _ => fmt(v, Unit::Money),
+        }
+    }
+
+    /// Every currency of an amount, "—" when there is none.
+    pub fn all_money(m: &domain::kpi::subscriptions::Money) -> String {
+        if m.is_empty() {
+            return "—".into();
+        }
+        m.iter().map(|(c, v)| money(Some(*v), c)).collect::<Vec<_>>().join(" · ")
+    }
+
     pub fn card(k: &Kpi) -> KpiView {
+        let shown = |v: Option<f64>| match &k.currency {
+            Some(c) => money(v, c),
+            None => fmt(v, k.unit),
+        };
         KpiView {
             key: k.key.clone(),
-            value: fmt(k.value, k.unit),
+            value: shown(k.value),
             change_pct: k.change_pct,
             good: k.change_pct.filter(|c| c.abs() >= 0.05).map(|c| (c > 0.0) == k.up_is_good),
-            previous: fmt(k.previous, k.unit),
+            previous: shown(k.previous),
+            others: k.others.iter().map(|(c, v)| money(Some(*v), c)).collect(),
+            month: k.month.clone(),
+        }
+    }
+
+    pub fn month_row(m: &domain::kpi::subscriptions::MonthFigures) -> MonthRowView {
+        MonthRowView {
+            month: m.month.clone(),
+            to_date: m.to_date,
+            active_at_start: m.active_at_start,
+            churned: m.churned_users,
+            churn: fmt(m.churn, Unit::Ratio),
+            revenue: all_money(&m.revenue),
+            mau_at_end: m.mau_at_end,
+            arpa: if m.mau_at_end > 0 { all_money(&m.arpa) } else { "—".into() },
+            ltv: all_money(&m.ltv),
         }
     }
 
@@ -195,6 +255,7 @@ mod ssr_impl {
             ratings: Vec::new(),
             funnel: None,
             changes: Vec::new(),
+            months: Vec::new(),
         }
     }
 }
@@ -313,6 +374,7 @@ pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError
     v.has_data = b.daily.iter().any(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0))
         || b.cards.iter().any(|c| c.key == "active_subscribers" && c.value.unwrap_or(0.0) > 0.0);
     v.cards = b.cards.iter().map(card).collect();
+    v.months = b.months.iter().map(month_row).collect();
     v.charts = vec![
         chart(
             "chart_subscriptions",
@@ -321,7 +383,14 @@ pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError
             &marks,
             YFormat::Count,
         )?,
-        chart("chart_revenue", &["revenue"], &[&b.daily[2].points], &marks, YFormat::Money)?,
+        // The reporting currency's revenue; the legend names the currency.
+        chart(
+            "chart_revenue",
+            &[b.currency.as_str()],
+            &[&b.daily[2].points],
+            &marks,
+            YFormat::Money,
+        )?,
     ];
     Ok(v)
 }
