@@ -38,7 +38,38 @@ struct DemoUser {
     registered_day: Option<i32>,
     engagement: f64,
     subscribed_until: Option<i32>,
-    plan_amount: f64,
+    plan: &'static Plan,
+}
+
+/// A plan the demo sells: name, price, currency, billing period and its length in days.
+struct Plan {
+    name: &'static str,
+    amount: f64,
+    currency: &'static str,
+    period: &'static str,
+    days: i32,
+}
+
+/// Most pay monthly in CNY; some teams, some yearly, some abroad in USD — so the business
+/// tab shows two currencies and a yearly plan counted as a twelfth of MRR.
+const PLANS: [Plan; 4] = [
+    Plan { name: "pro", amount: 99.0, currency: "CNY", period: "month", days: 30 },
+    Plan { name: "team", amount: 199.0, currency: "CNY", period: "month", days: 30 },
+    Plan { name: "pro", amount: 999.0, currency: "CNY", period: "year", days: 365 },
+    Plan { name: "pro", amount: 14.0, currency: "USD", period: "month", days: 30 },
+];
+
+fn pick_plan(rng: &mut impl Rng) -> &'static Plan {
+    &PLANS[match rng.gen_range(0..100) {
+        0..=64 => 0,
+        65..=79 => 1,
+        80..=89 => 2,
+        _ => 3,
+    }]
+}
+
+fn plan_json(p: &Plan) -> Value {
+    json!({"plan": p.name, "amount": p.amount, "currency": p.currency, "period": p.period})
 }
 
 const BATCH: usize = 20_000;
@@ -65,7 +96,7 @@ impl Services {
                 registered_day: None,
                 engagement: rng.gen_range(0.2..1.6_f64).powi(2),
                 subscribed_until: None,
-                plan_amount: 0.0,
+                plan: &PLANS[0],
             });
             next_id += 1;
         }
@@ -75,12 +106,10 @@ impl Services {
         // Some earlier users already subscribe when the window opens (churn needs a base).
         for u in users.iter_mut() {
             if rng.gen_bool(0.06) {
-                let started = first_day - rng.gen_range(1..30);
-                u.plan_amount = if rng.gen_bool(0.8) { 99.0 } else { 199.0 };
-                u.subscribed_until = Some(started + 30);
-                let mut properties = Map::new();
-                properties.insert("plan".into(), json!("pro"));
-                properties.insert("amount".into(), json!(u.plan_amount));
+                u.plan = pick_plan(&mut rng);
+                let started = first_day - rng.gen_range(1..30.min(u.plan.days));
+                u.subscribed_until = Some(started + u.plan.days);
+                let Value::Object(properties) = plan_json(u.plan) else { unreachable!() };
                 batch.push(ValidEvent {
                     event_id: format!("demo-{}-pre-{}", opts.seed, u.id),
                     event_name: "subscription_start".into(),
@@ -153,7 +182,7 @@ impl Services {
                     registered_day: Some(day),
                     engagement: rng.gen_range(0.15..1.5_f64).powi(2),
                     subscribed_until: None,
-                    plan_amount: 0.0,
+                    plan: &PLANS[0],
                 });
                 let source = ["ad", "organic", "referral"][rng.gen_range(0..3)];
                 batch.extend(ev(&mut rng, id, "user_register_success", json!({"source": source})));
@@ -170,15 +199,20 @@ impl Services {
                 if let Some(until) = u.subscribed_until {
                     if until == day {
                         if rng.gen_bool(0.84) {
-                            u.subscribed_until = Some(day + 30);
-                            batch.extend(ev(&mut rng, u.id, "subscription_renew", json!({"plan": "pro", "amount": u.plan_amount, "currency": "CNY", "period": "month"})));
+                            u.subscribed_until = Some(day + u.plan.days);
+                            batch.extend(ev(
+                                &mut rng,
+                                u.id,
+                                "subscription_renew",
+                                plan_json(u.plan),
+                            ));
                         } else {
                             u.subscribed_until = None;
                             batch.extend(ev(
                                 &mut rng,
                                 u.id,
                                 "subscription_expire",
-                                json!({"plan": "pro"}),
+                                json!({"plan": u.plan.name}),
                             ));
                         }
                     }
@@ -231,12 +265,17 @@ impl Services {
                     batch.extend(ev(&mut rng, u.id, "nps_survey_submit", json!({"score": score})));
                 }
                 if u.subscribed_until.is_none() && rng.gen_bool(0.012 * u.engagement.min(2.0)) {
-                    u.plan_amount = if rng.gen_bool(0.8) { 99.0 } else { 199.0 };
-                    u.subscribed_until = Some(day + 30);
-                    batch.extend(ev(&mut rng, u.id, "subscription_start", json!({"plan": "pro", "amount": u.plan_amount, "currency": "CNY", "period": "month"})));
+                    u.plan = pick_plan(&mut rng);
+                    u.subscribed_until = Some(day + u.plan.days);
+                    batch.extend(ev(&mut rng, u.id, "subscription_start", plan_json(u.plan)));
                 } else if u.subscribed_until.is_some() && rng.gen_bool(0.004) {
                     u.subscribed_until = None;
-                    batch.extend(ev(&mut rng, u.id, "subscription_cancel", json!({"plan": "pro"})));
+                    batch.extend(ev(
+                        &mut rng,
+                        u.id,
+                        "subscription_cancel",
+                        json!({"plan": u.plan.name}),
+                    ));
                 }
             }
             if batch.len() >= BATCH || day == today {
