@@ -203,7 +203,8 @@ async fn rest_routes_answer_each_key_scope_as_the_table_says() {
     }
     let mut wrong = Vec::new();
     for route in server::api::v1::ROUTES {
-        let uri = format!("/api/v1{}", route.path.replace("{code}", "INC-1"));
+        let uri =
+            format!("/api/v1{}", route.path.replace("{code}", "INC-1").replace("{kpi}", "mau"));
         for (scope, secret) in &keys {
             let mut b = Request::builder()
                 .method(route.method)

@@ -697,3 +697,169 @@ async fn changes_api_records_once_per_id_names_bad_fields_and_lists() {
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert!(res.body.contains("kind"), "{}", res.body);
 }
+
+#[tokio::test]
+async fn kpi_api_returns_the_cards_figures_as_json_and_csv() {
+    let app = app().await;
+    let system = services::Caller::system("cli");
+    let secret = |scope: &'static str| {
+        let app = &app;
+        let system = &system;
+        async move {
+            app.services.accounts().create_api_key(system, scope, scope).await.expect("key").secret
+        }
+    };
+    let (ingest, read) = (secret("ingest").await, secret("read").await);
+    // Today (UTC, the default reporting zone): three payments, two currencies.
+    let paid = chrono::Utc::now() - chrono::Duration::seconds(60);
+    let today = paid.format("%Y-%m-%d").to_string();
+    let now = paid.timestamp_millis() + 60_000;
+    let pay = |id: &str, user: &str, amount: f64, currency: &str| {
+        serde_json::json!({"event_id": id, "event_name": "subscription_start", "user_id": user,
+            "timestamp": now - 60_000,
+            "properties": {"plan": "pro", "amount": amount, "currency": currency, "period": "month"}})
+    };
+    let body = serde_json::json!([
+        pay("k1", "a", 30.0, "CNY"),
+        pay("k2", "b", 30.0, "CNY"),
+        pay("k3", "c", 5.5, "USD")
+    ]);
+    let res = app
+        .send(
+            Request::post("/api/v1/events")
+                .header(header::AUTHORIZATION, format!("Bearer {ingest}"))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let get = |path: String, accept: Option<&'static str>| {
+        let mut b = Request::get(path).header(header::AUTHORIZATION, format!("Bearer {read}"));
+        if let Some(a) = accept {
+            b = b.header(header::ACCEPT, a);
+        }
+        b.body(Body::empty()).expect("req")
+    };
+
+    // The catalogue lists every dashboard KPI, with what the segmented ones need.
+    let res = app.send(get("/api/v1/kpis".into(), None)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let cat: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    let keys: Vec<&str> =
+        cat["kpis"].as_array().expect("list").iter().filter_map(|k| k["key"].as_str()).collect();
+    for k in [
+        "retention_d1",
+        "stickiness",
+        "churn",
+        "arpa",
+        "ltv",
+        "mrr",
+        "nps",
+        "feature_penetration",
+        "funnel_conversion",
+    ] {
+        assert!(keys.contains(&k), "{k} in {keys:?}");
+    }
+
+    // Revenue today, JSON: CNY leads (two of three payments), USD beside it.
+    let q = format!("from={today}&to={today}");
+    let res = app.send(get(format!("/api/v1/kpis/revenue?{q}"), None)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    assert_eq!(v["value"], 60.0);
+    assert_eq!(v["currency"], "CNY");
+    assert_eq!(v["other_currencies"], serde_json::json!([["USD", 5.5]]));
+    assert_eq!(v["series"].as_array().map(Vec::len), Some(1));
+
+    // The same as CSV (by format, and by Accept): the range row carries the card's value.
+    for (path, accept) in [
+        (format!("/api/v1/kpis/revenue?{q}&format=csv"), None),
+        (format!("/api/v1/kpis/revenue?{q}"), Some("text/csv")),
+    ] {
+        let res = app.send(get(path, accept)).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        assert!(res.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/csv"));
+        let lines: Vec<&str> = res.body.lines().collect();
+        assert_eq!(lines[0], "kpi,period,from,to,value,previous,change_pct,unit,currency");
+        assert!(
+            lines[1].starts_with(&format!("revenue,range,{today},{today},60,")),
+            "{}",
+            res.body
+        );
+        assert!(lines[1].ends_with(",money,CNY"), "{}", res.body);
+        assert_eq!(lines[2], format!("revenue,range,{today},{today},5.5,,,money,USD"));
+        assert_eq!(lines[3], format!("revenue,day,{today},{today},60,,,money,CNY"));
+    }
+
+    // The dashboard's card says the same.
+    let cookie = app.login("pm@example.com").await;
+    let res = app
+        .rpc(
+            "dash/business",
+            &[
+                ("q[range]", "custom"),
+                ("q[from]", &today),
+                ("q[to]", &today),
+                ("q[granularity]", "day"),
+            ],
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let dash: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+    let card = dash["cards"]
+        .as_array()
+        .expect("cards")
+        .iter()
+        .find(|c| c["key"] == "revenue")
+        .expect("revenue card")
+        .clone();
+    assert_eq!(card["value"], "60.00 CNY");
+    assert_eq!(card["others"], serde_json::json!(["5.50 USD"]));
+    // …and the card's CSV link (the browser's session, no key) gives the API's CSV.
+    let csv = app.get(&format!("/export/kpis/revenue?{q}"), Some(&cookie)).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    assert!(
+        csv.body
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with(&format!("revenue,range,{today},{today},60,"))),
+        "{}",
+        csv.body
+    );
+    assert!(csv.headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap_or_default()
+        .contains("attachment"));
+    let signed_out = app.get(&format!("/export/kpis/revenue?{q}"), None).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER, "to the sign-in page");
+
+    // Bad requests name the parameter.
+    for (path, field) in [
+        (format!("/api/v1/kpis/nope?{q}"), "kpi"),
+        (format!("/api/v1/kpis/revenue?{q}&granularity=hour"), "granularity"),
+        ("/api/v1/kpis/revenue?from=yesterday".to_owned(), "from"),
+        (format!("/api/v1/kpis/feature_penetration?{q}"), "segment"),
+        (format!("/api/v1/kpis/revenue?{q}&segment=x"), "segment"),
+        (format!("/api/v1/kpis/revenue?{q}&format=xml"), "format"),
+        (format!("/api/v1/kpis/revenue?{q}&colour=red"), "query"),
+    ] {
+        let res = app.send(get(path.clone(), None)).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{path}: {}", res.body);
+        assert!(res.body.contains(&format!("\"{field}\"")), "{path}: {}", res.body);
+    }
+    // An ingest key may not read KPIs.
+    let res = app
+        .send(
+            Request::get("/api/v1/kpis")
+                .header(header::AUTHORIZATION, format!("Bearer {ingest}"))
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+}

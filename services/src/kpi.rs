@@ -15,6 +15,8 @@ use domain::kpi::subscriptions::{self, Money, MonthFigures};
 use domain::Permission;
 use serde::{Deserialize, Serialize};
 
+pub mod catalogue;
+
 /// An inclusive range of days in the reporting time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayRange {
@@ -147,6 +149,16 @@ pub struct Business {
 
 pub const COHORT_OFFSETS: [i32; 6] = [1, 2, 3, 7, 14, 30];
 
+/// The user tab's cards and what the rest of the tab reuses.
+pub(crate) struct UserCards {
+    pub cards: Vec<Kpi>,
+    active: DaySets,
+    cohorts: DaySets,
+    today: i32,
+    active_from: i32,
+    active_to: i32,
+}
+
 /// A month's ARPA; `None` (undefined) without MAU.
 fn arpa_of(m: &MonthFigures) -> Option<&Money> {
     (m.mau_at_end > 0).then_some(&m.arpa)
@@ -182,13 +194,9 @@ impl crate::Kpis<'_> {
         Ok(())
     }
 
-    /// User behaviour: registrations, DAU/WAU/MAU, stickiness, retention, features.
-    pub async fn user_behaviour(
-        &self,
-        actor: &Caller,
-        r: DayRange,
-        g: Granularity,
-    ) -> Result<UserBehaviour> {
+    /// The user tab's cards (registrations, DAU/WAU/MAU, stickiness, retention) and the
+    /// day sets behind them.
+    pub(crate) async fn user_cards(&self, actor: &Caller, r: DayRange) -> Result<UserCards> {
         actor.require(Permission::ViewDashboards)?;
         self.check_range(r)?;
         let today = self.today();
@@ -239,6 +247,18 @@ impl crate::Kpis<'_> {
                 retention_avg(p, n),
             ));
         }
+        Ok(UserCards { cards, active, cohorts, today, active_from, active_to })
+    }
+
+    /// User behaviour: registrations, DAU/WAU/MAU, stickiness, retention, features.
+    pub async fn user_behaviour(
+        &self,
+        actor: &Caller,
+        r: DayRange,
+        g: Granularity,
+    ) -> Result<UserBehaviour> {
+        let UserCards { cards, active, cohorts, today, active_from, active_to } =
+            self.user_cards(actor, r).await?;
         let series = |key: &str, f: &dyn Fn(i32) -> Option<f64>| Series {
             key: key.to_owned(),
             points: r.days().map(|d| (d, f(d))).collect(),

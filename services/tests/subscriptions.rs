@@ -249,3 +249,54 @@ async fn bad_money_fields_are_refused_by_name() {
         assert!(errors[i].starts_with(field), "{i}: {errors:?}");
     }
 }
+
+#[tokio::test]
+async fn every_catalogue_kpi_answers_with_its_cards_figure() {
+    use services::kpi::catalogue::{Segment, CATALOGUE};
+    let svc = history().await;
+    let caller = Caller::system("test");
+    let nov = DayRange { from: day("2026-11-01"), to: day("2026-11-30") };
+    for def in CATALOGUE {
+        let segment = match def.segment {
+            None => None,
+            Some(Segment::Feature) => Some("export"),
+            Some(Segment::FunnelSteps) => Some("subscription_start,subscription_cancel"),
+        };
+        let g = domain::kpi::calendar::Granularity::Week;
+        let report = svc
+            .kpis()
+            .kpi_report(&caller, def.key, nov, g, segment)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", def.key));
+        // Weeks starting on Monday: 11-01 (a Sunday) alone, then four Mondays, then 11-30.
+        assert_eq!(report.series.len(), 6, "{}", def.key);
+        assert_eq!(report.series[0].from, "2026-11-01");
+        assert_eq!(report.series[0].to, "2026-11-01");
+        assert_eq!(report.series[5].from, "2026-11-30");
+    }
+    // The report's value is the card's: churn of November, and its weekly points are
+    // November to each week's end (u2 left on the 15th, in the week of 11-09..11-15).
+    let churn = svc
+        .kpis()
+        .kpi_report(&caller, "churn", nov, domain::kpi::calendar::Granularity::Week, None)
+        .await
+        .expect("churn");
+    assert!(close(churn.value, 1.0 / 3.0));
+    let points: Vec<Option<f64>> = churn.series.iter().map(|p| p.value).collect();
+    assert_eq!(points[..2], [Some(0.0), Some(0.0)]);
+    assert!(points[2..].iter().all(|p| close(*p, 1.0 / 3.0)), "{points:?}");
+    // The funnel u5 walked: start (11-03) then cancel (11-20) is beyond one day; u4's
+    // were in October. Nobody converts in November: 0 of the 3 who started.
+    let funnel = svc
+        .kpis()
+        .kpi_report(
+            &caller,
+            "funnel_conversion",
+            nov,
+            domain::kpi::calendar::Granularity::Month,
+            Some("subscription_start,subscription_cancel"),
+        )
+        .await
+        .expect("funnel");
+    assert_eq!(funnel.value, Some(0.0));
+}

@@ -192,7 +192,10 @@ fn Dashboard(v: DashboardView, state: State) -> impl IntoView {
     view! {
         <p class="muted period" data-testid="period">{period}</p>
         <div class="kpis" data-testid="kpi-cards">
-            {v.cards.into_iter().map(|c| view! { <KpiCard c /> }).collect_view()}
+            {v.cards.into_iter().map(|c| {
+                let csv = format!("/export/kpis/{}?from={}&to={}", c.key, v.from, v.to);
+                view! { <KpiCard c csv /> }
+            }).collect_view()}
         </div>
         <div class="charts">
             {v.charts.into_iter().map(|(title, keys, svg)| view! { <ChartCard title keys svg /> }).collect_view()}
@@ -215,7 +218,7 @@ fn Dashboard(v: DashboardView, state: State) -> impl IntoView {
 }
 
 #[component]
-fn KpiCard(c: KpiView) -> impl IntoView {
+fn KpiCard(c: KpiView, csv: String) -> impl IntoView {
     let key = c.key.clone();
     let data_key = c.key.clone();
     let change = c.change_pct.map(|p| {
@@ -240,6 +243,7 @@ fn KpiCard(c: KpiView) -> impl IntoView {
             {(!c.others.is_empty()).then(|| view! {
                 <div class="kpi-others muted small" data-testid="kpi-others">{c.others.join(" · ")}</div>
             })}
+            <a class="kpi-csv muted small" href=csv download data-testid="kpi-csv" rel="nofollow">"CSV"</a>
             {c.month.clone().map(|(month, to_date)| view! {
                 <div class="kpi-basis muted small" data-testid="kpi-month">
                     {t(Msg::MonthlyOf)}" "{month}{to_date.then(|| view! { " ("{t(Msg::MonthToDate)}")" })}

@@ -4,6 +4,7 @@ pub mod changes;
 pub mod events;
 pub mod incidents;
 pub mod integrations;
+pub mod kpis;
 pub mod oncall;
 
 use crate::api::error::ApiError;
@@ -48,6 +49,8 @@ pub const ROUTES: &[ApiRoute] = &[
     }),
     route("GET", "/alerts", Some(P::ViewAlerts), || get(integrations::alerts_now)),
     route("GET", "/probes", Some(P::ViewDashboards), || get(integrations::probes)),
+    route("GET", "/kpis", Some(P::ViewDashboards), || get(kpis::catalogue)),
+    route("GET", "/kpis/{kpi}", Some(P::ViewDashboards), || get(kpis::one)),
     route("GET", "/incidents", Some(P::ViewIncidents), || get(incidents::list)),
     route("GET", "/incidents/{code}", Some(P::ViewIncidents), || get(incidents::one)),
     route("GET", "/incidents/{code}/postmortem.md", Some(P::ViewIncidents), || {
