@@ -666,6 +666,9 @@ messages! {
     KChurn => "Churn (monthly)", "流失率（月）";
     KRevenue => "Revenue", "收入";
     KMrr => "MRR", "MRR（月经常性收入）";
+    KFeaturePenetration => "Feature penetration", "功能渗透率";
+    KFunnelConversion => "Funnel conversion", "漏斗转化率";
+    AlertOnThis => "Alert on this", "为此设告警";
     KArpa => "ARPA (monthly)", "ARPA（月）";
     KLtv => "LTV", "LTV";
     MonthlyOf => "Monthly figure of", "月度数值：";
@@ -709,6 +712,8 @@ pub fn key_msg(key: &str) -> Option<Msg> {
         "churn" => Msg::KChurn,
         "revenue" => Msg::KRevenue,
         "mrr" => Msg::KMrr,
+        "feature_penetration" => Msg::KFeaturePenetration,
+        "funnel_conversion" => Msg::KFunnelConversion,
         "arpa" => Msg::KArpa,
         "ltv" => Msg::KLtv,
         "chart_activity" => Msg::ChartActivity,

@@ -74,7 +74,11 @@ pub async fn run() -> Result<(), Box<dyn std::error::Error>> {
             CompareOp::Gt,
             0.0,
         );
-        spec.query = RuleQuery::Kpi { metric, window_minutes: (window_h * 60) as u32 };
+        spec.query = RuleQuery::Kpi {
+            metric,
+            window_minutes: (window_h * 60) as u32,
+            segment: String::new(),
+        };
         spec.condition = condition;
         spec.for_ms = (i % 3) as i64 * 60_000;
         svc.store().create_rule(&spec, &ctx).await?;

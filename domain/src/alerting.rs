@@ -19,7 +19,9 @@ pub mod routing;
 pub mod rule;
 pub mod template;
 
-pub use rule::{format_duration, parse_duration, KpiMetric, RuleQuery, RuleSpec, Severity};
+pub use rule::{
+    format_duration, parse_duration, KpiMetric, MetricUnit, RuleQuery, RuleSpec, Severity,
+};
 
 /// An alert instance's labels (sorted, so equal sets compare equal).
 pub type Labels = BTreeMap<String, String>;

@@ -249,7 +249,11 @@ async fn backtest_shades_pending_and_firing_hours_and_counts_notifications() {
         dialogs(&svc, &format!("h{i}"), h * H + 10 * MIN, 10, *ok).await;
     }
     let mut spec = success_rule(0.9, H); // pending for one hour, then firing
-    spec.query = RuleQuery::Kpi { metric: KpiMetric::AiSuccessRate, window_minutes: 60 };
+    spec.query = RuleQuery::Kpi {
+        metric: KpiMetric::AiSuccessRate,
+        window_minutes: 60,
+        segment: String::new(),
+    };
     let from = (hour - 6) * H;
     let to = hour * H;
     let b = svc.alerting().backtest(&viewer, spec, from, to).await.expect("backtest");

@@ -300,3 +300,70 @@ async fn every_catalogue_kpi_answers_with_its_cards_figure() {
         .expect("funnel");
     assert_eq!(funnel.value, Some(0.0));
 }
+
+#[tokio::test]
+async fn churn_and_retention_are_alertable_with_backtest_spans() {
+    use domain::alerting::{CompareOp, KpiMetric, RuleQuery, RuleSpec, Severity};
+    let svc = history().await;
+    let editor = Caller::system("test");
+    // Churn > 5 %: each day's sample is the churn of its month to that day. November:
+    // 0 until u2 left on 11-15, then 1/3; December: 0 on 12-01, 1/4 from 12-02 (u3's
+    // expiry). Firing from the end of 11-15 to the end of 11-30, and from the end of 12-02.
+    let mut rule = RuleSpec::kpi_threshold(
+        "Churn above 5%",
+        Severity::P2,
+        KpiMetric::Churn,
+        CompareOp::Gt,
+        0.05,
+    );
+    rule.interval_ms = 3_600_000;
+    let from = at("2026-11-10", 0, 0);
+    let to = at("2026-12-10", 12, 0);
+    let bt = svc.alerting().backtest(&editor, rule.clone(), from, to).await.expect("backtest");
+    let day_of = |ms: i64| services::events::local_day(ms, TZ);
+    let values: Vec<(i32, f64)> = bt.points.iter().map(|p| (p.bucket as i32, p.value)).collect();
+    assert_eq!(values.first(), Some(&(day("2026-11-10"), 0.0)), "{values:?}");
+    assert!(values.iter().any(|&(d, v)| d == day("2026-11-15") && (v - 1.0 / 3.0).abs() < 1e-9));
+    assert!(values.iter().any(|&(d, v)| d == day("2026-12-01") && v == 0.0));
+    assert!(values.iter().any(|&(d, v)| d == day("2026-12-09") && (v - 0.25).abs() < 1e-9));
+    let firing: Vec<_> = bt.spans.iter().filter(|s| s.firing).collect();
+    assert_eq!(firing.len(), 2, "{:?}", bt.spans);
+    // Spans are drawn over the days whose samples fire.
+    assert_eq!(day_of(firing[0].from_ms), day("2026-11-15"), "{firing:?}");
+    assert!(day_of(firing[0].to_ms) <= day("2026-12-01"), "ends with November: {firing:?}");
+    assert_eq!(day_of(firing[1].from_ms), day("2026-12-02"), "{firing:?}");
+    // The rule saves and the engine's series agree.
+    svc.alerting().create_rule(&editor, rule).await.expect("a churn rule saves");
+
+    // D1 retention: no cohorts in this history (nobody registered) → no samples, no span.
+    let mut d1 = RuleSpec::kpi_threshold(
+        "D1 retention below 30%",
+        Severity::P2,
+        KpiMetric::RetentionD1,
+        CompareOp::Lt,
+        0.3,
+    );
+    d1.interval_ms = 3_600_000;
+    let bt = svc.alerting().backtest(&editor, d1, from, to).await.expect("backtest");
+    assert!(bt.points.is_empty() && bt.spans.is_empty(), "{:?}", bt.points);
+
+    // A metric that needs a segment names the field when it is missing.
+    let mut pen = RuleSpec::kpi_threshold(
+        "Export used by under 10%",
+        Severity::P3,
+        KpiMetric::FeaturePenetration,
+        CompareOp::Lt,
+        0.1,
+    );
+    let err = svc.alerting().create_rule(&editor, pen.clone()).await.expect_err("no segment");
+    assert!(
+        matches!(&err, services::ServiceError::Invalid(e) if e.get("segment").is_some()),
+        "{err:?}"
+    );
+    pen.query = RuleQuery::Kpi {
+        metric: KpiMetric::FeaturePenetration,
+        window_minutes: 60,
+        segment: "export".into(),
+    };
+    svc.alerting().create_rule(&editor, pen).await.expect("with its feature");
+}

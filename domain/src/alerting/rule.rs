@@ -59,7 +59,8 @@ impl Severity {
     }
 }
 
-/// Product KPIs a rule can watch, computed from the rollups the dashboards read.
+/// Product KPIs a rule can watch, computed from the rollups the dashboards read: every
+/// card and table of the three dashboards (the KPI catalogue).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KpiMetric {
@@ -71,6 +72,8 @@ pub enum KpiMetric {
     AiDialogs,
     /// Successful / ended AI dialogs over the trailing window.
     AiSuccessRate,
+    /// AI response time P50 (ms) over the trailing window.
+    AiResponseP50Ms,
     /// AI response time P95 (ms) over the trailing window.
     AiResponseP95Ms,
     /// AI response time P99 (ms) over the trailing window.
@@ -85,14 +88,74 @@ pub enum KpiMetric {
     Satisfaction,
     /// Ratings 1–2 / all ratings over the trailing window.
     BadReviewRate,
+    /// NPS (−100…100) of the survey answers over the trailing window.
+    Nps,
+    // The rest are daily figures of the last complete day, each as its dashboard card
+    // shows that day (the KPI catalogue):
+    /// Users active in the 7 days ending on the day.
+    Wau,
+    /// Users active in the 30 days ending on the day.
+    Mau,
+    /// DAU / MAU of the day.
+    Stickiness,
+    /// D1 retention of the cohort that registered 1 day before (complete on the day).
+    RetentionD1,
+    /// D7 retention of the cohort that registered 7 days before.
+    RetentionD7,
+    /// D30 retention of the cohort that registered 30 days before.
+    RetentionD30,
+    /// Users of a feature (the rule's `segment`) / DAU.
+    FeaturePenetration,
+    /// Conversion from the first to the last step of a funnel (`segment`: the steps).
+    FunnelConversion,
+    /// New subscriptions of the day.
+    SubsNew,
+    /// Cancellations and expirations of the day.
+    SubsCancelled,
+    /// New − cancelled of the day.
+    SubsNet,
+    /// Active subscribers at the day's end.
+    ActiveSubscribers,
+    /// Renewals / (renewals + expirations) of the day.
+    RenewalRate,
+    /// Churn of the day's month, to the day (monthly: never rescaled).
+    Churn,
+    /// Revenue of the day, in the reporting currency.
+    Revenue,
+    /// MRR at the day's end, in the reporting currency.
+    Mrr,
+    /// ARPA of the day's month, to the day, in the reporting currency.
+    Arpa,
+    /// LTV of the day's month, to the day, in the reporting currency.
+    Ltv,
+}
+
+/// How a metric's values read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricUnit {
+    Count,
+    /// A 0–1 share, shown in %.
+    Ratio,
+    Millis,
+    Decimal,
+    Money,
 }
 
 impl KpiMetric {
-    pub const ALL: [KpiMetric; 11] = [
-        KpiMetric::Dau,
+    pub const ALL: [KpiMetric; 31] = [
         KpiMetric::Registrations,
+        KpiMetric::Dau,
+        KpiMetric::Wau,
+        KpiMetric::Mau,
+        KpiMetric::Stickiness,
+        KpiMetric::RetentionD1,
+        KpiMetric::RetentionD7,
+        KpiMetric::RetentionD30,
+        KpiMetric::FeaturePenetration,
+        KpiMetric::FunnelConversion,
         KpiMetric::AiDialogs,
         KpiMetric::AiSuccessRate,
+        KpiMetric::AiResponseP50Ms,
         KpiMetric::AiResponseP95Ms,
         KpiMetric::AiResponseP99Ms,
         KpiMetric::KbCoverage,
@@ -100,6 +163,17 @@ impl KpiMetric {
         KpiMetric::ResolutionRate,
         KpiMetric::Satisfaction,
         KpiMetric::BadReviewRate,
+        KpiMetric::Nps,
+        KpiMetric::SubsNew,
+        KpiMetric::SubsCancelled,
+        KpiMetric::SubsNet,
+        KpiMetric::ActiveSubscribers,
+        KpiMetric::RenewalRate,
+        KpiMetric::Churn,
+        KpiMetric::Revenue,
+        KpiMetric::Mrr,
+        KpiMetric::Arpa,
+        KpiMetric::Ltv,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +182,7 @@ impl KpiMetric {
             KpiMetric::Registrations => "registrations",
             KpiMetric::AiDialogs => "ai_dialogs",
             KpiMetric::AiSuccessRate => "ai_success_rate",
+            KpiMetric::AiResponseP50Ms => "ai_response_p50_ms",
             KpiMetric::AiResponseP95Ms => "ai_response_p95_ms",
             KpiMetric::AiResponseP99Ms => "ai_response_p99_ms",
             KpiMetric::KbCoverage => "kb_coverage",
@@ -115,6 +190,25 @@ impl KpiMetric {
             KpiMetric::ResolutionRate => "resolution_rate",
             KpiMetric::Satisfaction => "satisfaction",
             KpiMetric::BadReviewRate => "bad_review_rate",
+            KpiMetric::Nps => "nps",
+            KpiMetric::Wau => "wau",
+            KpiMetric::Mau => "mau",
+            KpiMetric::Stickiness => "stickiness",
+            KpiMetric::RetentionD1 => "retention_d1",
+            KpiMetric::RetentionD7 => "retention_d7",
+            KpiMetric::RetentionD30 => "retention_d30",
+            KpiMetric::FeaturePenetration => "feature_penetration",
+            KpiMetric::FunnelConversion => "funnel_conversion",
+            KpiMetric::SubsNew => "subs_new",
+            KpiMetric::SubsCancelled => "subs_cancelled",
+            KpiMetric::SubsNet => "subs_net",
+            KpiMetric::ActiveSubscribers => "active_subscribers",
+            KpiMetric::RenewalRate => "renewal_rate",
+            KpiMetric::Churn => "churn",
+            KpiMetric::Revenue => "revenue",
+            KpiMetric::Mrr => "mrr",
+            KpiMetric::Arpa => "arpa",
+            KpiMetric::Ltv => "ltv",
         }
     }
 
@@ -122,11 +216,84 @@ impl KpiMetric {
         KpiMetric::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
-    /// Daily metrics are counts over whole calendar days: they are evaluated on the last
+    /// The metric behind a dashboard card (its catalogue key), for "Alert on this".
+    pub fn for_card(key: &str) -> Option<KpiMetric> {
+        match key {
+            "dau_avg" => Some(KpiMetric::Dau),
+            "response_p50" => Some(KpiMetric::AiResponseP50Ms),
+            "response_p95" => Some(KpiMetric::AiResponseP95Ms),
+            "response_p99" => Some(KpiMetric::AiResponseP99Ms),
+            "feature_users" => Some(KpiMetric::FeaturePenetration),
+            k => KpiMetric::parse(k),
+        }
+    }
+
+    /// Daily metrics are figures of whole calendar days: they are evaluated on the last
     /// complete day (a partial today would always look like a drop). The others are rates
     /// over a trailing window of hours that ends now.
     pub fn is_daily(self) -> bool {
-        matches!(self, KpiMetric::Dau | KpiMetric::Registrations | KpiMetric::AiDialogs)
+        !matches!(
+            self,
+            KpiMetric::AiSuccessRate
+                | KpiMetric::AiResponseP50Ms
+                | KpiMetric::AiResponseP95Ms
+                | KpiMetric::AiResponseP99Ms
+                | KpiMetric::KbCoverage
+                | KpiMetric::TransferToHuman
+                | KpiMetric::ResolutionRate
+                | KpiMetric::Satisfaction
+                | KpiMetric::BadReviewRate
+                | KpiMetric::Nps
+        )
+    }
+
+    /// Daily metrics computed as their dashboard card over one day (the KPI catalogue);
+    /// the card key. DAU, registrations and AI dialogs are read straight from the rollups.
+    pub fn catalogue_key(self) -> Option<&'static str> {
+        (self.is_daily()
+            && !matches!(self, KpiMetric::Dau | KpiMetric::Registrations | KpiMetric::AiDialogs))
+        .then(|| self.as_str())
+    }
+
+    /// For retention: how many days back the cohort of a day's sample registered.
+    pub fn cohort_offset_days(self) -> i32 {
+        match self {
+            KpiMetric::RetentionD1 => 1,
+            KpiMetric::RetentionD7 => 7,
+            KpiMetric::RetentionD30 => 30,
+            _ => 0,
+        }
+    }
+
+    /// What the rule's `segment` names, when the metric needs one.
+    pub fn segment(self) -> Option<&'static str> {
+        match self {
+            KpiMetric::FeaturePenetration => Some("feature"),
+            KpiMetric::FunnelConversion => Some("funnel steps"),
+            _ => None,
+        }
+    }
+
+    pub fn unit(self) -> MetricUnit {
+        match self {
+            KpiMetric::Dau
+            | KpiMetric::Registrations
+            | KpiMetric::AiDialogs
+            | KpiMetric::Wau
+            | KpiMetric::Mau
+            | KpiMetric::SubsNew
+            | KpiMetric::SubsCancelled
+            | KpiMetric::SubsNet
+            | KpiMetric::ActiveSubscribers => MetricUnit::Count,
+            KpiMetric::AiResponseP50Ms
+            | KpiMetric::AiResponseP95Ms
+            | KpiMetric::AiResponseP99Ms => MetricUnit::Millis,
+            KpiMetric::Satisfaction | KpiMetric::Nps => MetricUnit::Decimal,
+            KpiMetric::Revenue | KpiMetric::Mrr | KpiMetric::Arpa | KpiMetric::Ltv => {
+                MetricUnit::Money
+            }
+            _ => MetricUnit::Ratio,
+        }
     }
 }
 
@@ -140,6 +307,10 @@ pub enum RuleQuery {
         metric: KpiMetric,
         #[serde(default = "default_window")]
         window_minutes: u32,
+        /// The feature (`feature_penetration`) or the funnel's steps separated by commas
+        /// (`funnel_conversion`); empty for the other metrics.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        segment: String,
     },
     /// A PromQL expression against the configured Prometheus; every series of the result
     /// is an alert instance (its labels identify it), as in a Prometheus alerting rule.
@@ -188,10 +359,14 @@ impl RuleQuery {
 
     pub fn describe(&self) -> String {
         match self {
-            RuleQuery::Kpi { metric, .. } if metric.is_daily() => {
-                format!("{} (last complete day)", metric.as_str())
+            RuleQuery::Kpi { metric, segment, .. } if metric.is_daily() => {
+                if segment.is_empty() {
+                    format!("{} (last complete day)", metric.as_str())
+                } else {
+                    format!("{} of {segment} (last complete day)", metric.as_str())
+                }
             }
-            RuleQuery::Kpi { metric, window_minutes } => format!(
+            RuleQuery::Kpi { metric, window_minutes, .. } => format!(
                 "{} over {}",
                 metric.as_str(),
                 format_duration(i64::from(*window_minutes) * 60_000)
@@ -219,11 +394,19 @@ impl RuleQuery {
 
     fn validate(&self, e: &mut FieldErrors) {
         match self {
-            RuleQuery::Kpi { metric, window_minutes } => {
+            RuleQuery::Kpi { metric, window_minutes, segment } => {
                 if !metric.is_daily()
                     && (*window_minutes < 60 || *window_minutes > 1440 || window_minutes % 60 != 0)
                 {
                     e.add("window", "must be whole hours from 1h to 24h");
+                }
+                match metric.segment() {
+                    Some(what) if segment.trim().is_empty() => {
+                        e.add("segment", format!("name the {what}"))
+                    }
+                    None if !segment.is_empty() => e.add("segment", "this metric takes none"),
+                    _ if segment.len() > 400 => e.too_long("segment", 400),
+                    _ => {}
                 }
             }
             RuleQuery::Promql { expr } => {
@@ -419,7 +602,7 @@ impl RuleSpec {
             runbook_url: String::new(),
             severity,
             labels: Labels::new(),
-            query: RuleQuery::Kpi { metric, window_minutes: 60 },
+            query: RuleQuery::Kpi { metric, window_minutes: 60, segment: String::new() },
             condition: Condition::Threshold { op, threshold },
             interval_ms: 60_000,
             for_ms: 0,
@@ -545,7 +728,11 @@ mod tests {
             ("for", |s| s.for_ms = -1),
             ("keep_firing_for", |s| s.keep_firing_for_ms = 8 * DAY_MS),
             ("window", |s| {
-                s.query = RuleQuery::Kpi { metric: KpiMetric::AiSuccessRate, window_minutes: 90 }
+                s.query = RuleQuery::Kpi {
+                    metric: KpiMetric::AiSuccessRate,
+                    window_minutes: 90,
+                    segment: String::new(),
+                }
             }),
             ("threshold", |s| {
                 s.condition = Condition::Threshold { op: CompareOp::Gt, threshold: f64::INFINITY }
@@ -560,7 +747,8 @@ mod tests {
         }
         // Daily metrics ignore the window.
         let mut s = spec();
-        s.query = RuleQuery::Kpi { metric: KpiMetric::Dau, window_minutes: 7 };
+        s.query =
+            RuleQuery::Kpi { metric: KpiMetric::Dau, window_minutes: 7, segment: String::new() };
         assert_eq!(s.validate(), Ok(()));
     }
 
@@ -587,9 +775,17 @@ mod tests {
     fn query_json_has_defaults() {
         let q: RuleQuery =
             serde_json::from_str(r#"{"source":"kpi","metric":"ai_success_rate"}"#).expect("json");
-        assert_eq!(q, RuleQuery::Kpi { metric: KpiMetric::AiSuccessRate, window_minutes: 60 });
+        assert_eq!(
+            q,
+            RuleQuery::Kpi {
+                metric: KpiMetric::AiSuccessRate,
+                window_minutes: 60,
+                segment: String::new()
+            }
+        );
         assert_eq!(q.step_ms(), 3_600_000);
-        let d = RuleQuery::Kpi { metric: KpiMetric::Dau, window_minutes: 60 };
+        let d =
+            RuleQuery::Kpi { metric: KpiMetric::Dau, window_minutes: 60, segment: String::new() };
         assert_eq!((d.step_ms(), d.period_ms()), (DAY_MS, DAY_MS));
         for m in KpiMetric::ALL {
             assert_eq!(KpiMetric::parse(m.as_str()), Some(m));

@@ -105,7 +105,7 @@ pub fn product_default_rules() -> Vec<RuleSpec> {
     let mut push = |name: &str, sev, metric, cond: Condition, window_h: u32, summary: &str| {
         let mut s = RuleSpec::kpi_threshold(name, sev, metric, Gt, 0.0);
         s.condition = cond;
-        s.query = RuleQuery::Kpi { metric, window_minutes: window_h * 60 };
+        s.query = RuleQuery::Kpi { metric, window_minutes: window_h * 60, segment: String::new() };
         s.summary = summary.to_owned();
         s.labels.insert("team".into(), "product".into());
         if !metric.is_daily() {

@@ -13,10 +13,13 @@ impl crate::Alerting<'_> {
     /// included). Buckets without data give no point.
     pub async fn series(&self, query: &RuleQuery, from_ms: i64, to_ms: i64) -> Result<Vec<Point>> {
         match query {
+            RuleQuery::Kpi { metric, segment, .. } if metric.catalogue_key().is_some() => {
+                self.catalogue_series(*metric, segment, from_ms, to_ms).await
+            }
             RuleQuery::Kpi { metric, .. } if metric.is_daily() => {
                 self.daily_series(*metric, from_ms, to_ms).await
             }
-            RuleQuery::Kpi { metric, window_minutes } => {
+            RuleQuery::Kpi { metric, window_minutes, .. } => {
                 let w = i64::from(*window_minutes / 60).max(1);
                 self.windowed_series(*metric, w, from_ms, to_ms).await
             }
@@ -40,6 +43,36 @@ impl crate::Alerting<'_> {
                     .unwrap_or_default())
             }
         }
+    }
+
+    /// A daily metric of the KPI catalogue: for each complete day, its dashboard card over
+    /// that day (retention: over the day of the cohort whose day n that is). Days whose
+    /// card is undefined (no subscribers, no cohort…) give no point.
+    async fn catalogue_series(
+        &self,
+        metric: KpiMetric,
+        segment: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<Point>> {
+        let tz = self.events().reporting_tz();
+        let first = local_day(from_ms, tz);
+        let last = local_day(to_ms, tz) - 1;
+        let Some(def) = metric.catalogue_key().and_then(crate::kpi::catalogue::find) else {
+            return Ok(Vec::new());
+        };
+        let system = crate::Caller::system("rules");
+        let segment = (!segment.is_empty()).then_some(segment);
+        let back = metric.cohort_offset_days();
+        let mut out = Vec::new();
+        for d in first..=last {
+            let day = crate::kpi::DayRange { from: d - back, to: d - back };
+            let card = self.kpis().kpi_card(&system, def, day, segment).await?;
+            if let Some(value) = card.value {
+                out.push(Point { bucket: i64::from(d), at_ms: day_start_ms(d + 1, tz), value });
+            }
+        }
+        Ok(out)
     }
 
     async fn daily_series(
@@ -92,52 +125,61 @@ impl crate::Alerting<'_> {
         if h0 > h1 {
             return Ok(Vec::new());
         }
-        let feedback = matches!(
-            metric,
-            KpiMetric::ResolutionRate | KpiMetric::Satisfaction | KpiMetric::BadReviewRate
-        );
-        let key = if feedback { "feedback" } else { "ai" };
-        let rows = self.store.hourly(key, h0 - window_h + 1, h1).await?;
-        let mut out = Vec::new();
-        if feedback {
-            let hours: HashMap<i64, FeedbackCounts> =
-                rows.iter().map(|(h, d)| Ok((*h, parse_hourly(d)?))).collect::<Result<_>>()?;
-            for h in h0..=h1 {
-                let mut acc = FeedbackCounts::default();
-                for x in h - window_h + 1..=h {
-                    if let Some(v) = hours.get(&x) {
-                        acc.merge(v);
+        match metric {
+            KpiMetric::ResolutionRate | KpiMetric::Satisfaction | KpiMetric::BadReviewRate => {
+                self.windowed("feedback", window_h, h0, h1, to_ms, FeedbackCounts::merge, |acc| {
+                    match metric {
+                        KpiMetric::ResolutionRate => acc.resolution_rate(),
+                        KpiMetric::Satisfaction => acc.satisfaction(),
+                        _ => acc.bad_review_rate(),
                     }
-                }
-                let value = match metric {
-                    KpiMetric::ResolutionRate => acc.resolution_rate(),
-                    KpiMetric::Satisfaction => acc.satisfaction(),
-                    _ => acc.bad_review_rate(),
-                };
-                if let Some(value) = value {
-                    out.push(Point { bucket: h, at_ms: ((h + 1) * HOUR_MS).min(to_ms), value });
-                }
+                })
+                .await
             }
-        } else {
-            let hours: HashMap<i64, AiHour> =
-                rows.iter().map(|(h, d)| Ok((*h, parse_hourly(d)?))).collect::<Result<_>>()?;
-            for h in h0..=h1 {
-                let mut acc = AiHour::default();
-                for x in h - window_h + 1..=h {
-                    if let Some(v) = hours.get(&x) {
-                        acc.merge(v);
-                    }
-                }
-                let value = match metric {
+            KpiMetric::Nps => {
+                self.windowed("nps", window_h, h0, h1, to_ms, NpsCounts::merge, NpsCounts::nps)
+                    .await
+            }
+            _ => {
+                self.windowed("ai", window_h, h0, h1, to_ms, AiHour::merge, |acc| match metric {
                     KpiMetric::AiSuccessRate => acc.counts.success_rate(),
+                    KpiMetric::AiResponseP50Ms => acc.response_ms.quantile(0.5),
                     KpiMetric::AiResponseP95Ms => acc.response_ms.quantile(0.95),
                     KpiMetric::AiResponseP99Ms => acc.response_ms.quantile(0.99),
                     KpiMetric::KbCoverage => acc.counts.kb_coverage(),
                     _ => acc.counts.transfer_to_human(),
-                };
-                if let Some(value) = value {
-                    out.push(Point { bucket: h, at_ms: ((h + 1) * HOUR_MS).min(to_ms), value });
+                })
+                .await
+            }
+        }
+    }
+
+    /// One point per hour `h0..=h1`: `value` of the hourly rollups `key` merged over the
+    /// `window_h` hours ending then (hours without a value give no point).
+    #[allow(clippy::too_many_arguments)]
+    async fn windowed<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        key: &str,
+        window_h: i64,
+        h0: i64,
+        h1: i64,
+        to_ms: i64,
+        merge: fn(&mut T, &T),
+        value: impl Fn(&T) -> Option<f64>,
+    ) -> Result<Vec<Point>> {
+        let rows = self.store.hourly(key, h0 - window_h + 1, h1).await?;
+        let hours: HashMap<i64, T> =
+            rows.iter().map(|(h, d)| Ok((*h, parse_hourly(d)?))).collect::<Result<_>>()?;
+        let mut out = Vec::new();
+        for h in h0..=h1 {
+            let mut acc = T::default();
+            for x in h - window_h + 1..=h {
+                if let Some(v) = hours.get(&x) {
+                    merge(&mut acc, v);
                 }
+            }
+            if let Some(value) = value(&acc) {
+                out.push(Point { bucket: h, at_ms: ((h + 1) * HOUR_MS).min(to_ms), value });
             }
         }
         Ok(out)

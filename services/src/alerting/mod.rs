@@ -13,7 +13,7 @@ use domain::alerting::{
     AlertState, CompareOp, Condition, KpiMetric, Labels, RuleQuery, RuleSpec, RuleState,
     RuleTiming, Sample, Severity,
 };
-use domain::kpi::ratios::FeedbackCounts;
+use domain::kpi::ratios::{FeedbackCounts, NpsCounts};
 use domain::probe::ProbeMetric;
 use domain::Permission;
 
@@ -273,16 +273,19 @@ impl crate::Alerting<'_> {
     }
 }
 
-/// A metric's value as people read it: ratios in %, milliseconds rounded.
+/// A metric's value as people read it: ratios in %, milliseconds rounded, money with two
+/// decimals (in the reporting currency).
 pub fn format_metric(v: f64, metric: KpiMetric) -> String {
+    use domain::alerting::MetricUnit;
     if !v.is_finite() {
         return "—".into();
     }
-    match metric {
-        KpiMetric::AiResponseP95Ms | KpiMetric::AiResponseP99Ms => format!("{v:.0} ms"),
-        KpiMetric::Dau | KpiMetric::Registrations | KpiMetric::AiDialogs => format!("{v:.0}"),
-        KpiMetric::Satisfaction => format!("{v:.2}"),
-        _ => format!("{:.1}%", v * 100.0),
+    match metric.unit() {
+        MetricUnit::Millis => format!("{v:.0} ms"),
+        MetricUnit::Count => format!("{v:.0}"),
+        MetricUnit::Decimal => format!("{v:.2}"),
+        MetricUnit::Money => format!("{v:.2}"),
+        MetricUnit::Ratio => format!("{:.1}%", v * 100.0),
     }
 }
 
@@ -349,11 +352,12 @@ pub fn format_rule_threshold(spec: &RuleSpec) -> Option<String> {
 pub fn y_format(q: &RuleQuery) -> crate::charts::YFormat {
     use crate::charts::YFormat;
     match q {
-        RuleQuery::Kpi { metric, .. } => match metric {
-            KpiMetric::Dau | KpiMetric::Registrations | KpiMetric::AiDialogs => YFormat::Count,
-            KpiMetric::AiResponseP95Ms | KpiMetric::AiResponseP99Ms => YFormat::Millis,
-            KpiMetric::Satisfaction => YFormat::Decimal,
-            _ => YFormat::Percent,
+        RuleQuery::Kpi { metric, .. } => match metric.unit() {
+            domain::alerting::MetricUnit::Count => YFormat::Count,
+            domain::alerting::MetricUnit::Millis => YFormat::Millis,
+            domain::alerting::MetricUnit::Decimal => YFormat::Decimal,
+            domain::alerting::MetricUnit::Money => YFormat::Money,
+            domain::alerting::MetricUnit::Ratio => YFormat::Percent,
         },
         RuleQuery::Promql { .. } => YFormat::Decimal,
         RuleQuery::Probe { metric, .. } => match metric {

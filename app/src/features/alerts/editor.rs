@@ -14,7 +14,7 @@ use domain::probe::ProbeMetric;
 use domain::Permission;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 /// `/alerts/rules/:id` (`new` for a new rule).
 #[component]
@@ -23,6 +23,8 @@ pub fn RuleEditorPage() -> impl IntoView {
     let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<i64>().ok()));
     let loaded = Resource::new(move || id.get(), get_rule);
     let names = Resource::new(|| (), |_| probe_names());
+    // "Alert on this" from a dashboard card: `?metric=…&segment=…` prefills a new rule.
+    let query = use_query_map();
     view! {
         <Title text=t(Msg::RuleEditor) />
         <PageHeader title=Msg::AlertsTitle />
@@ -31,13 +33,52 @@ pub fn RuleEditorPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let probes = names.await.unwrap_or_default();
                 match loaded.await {
-                    Ok(edit) => view! { <RuleEditor edit probes /> }.into_any(),
+                    Ok(mut edit) => {
+                        if edit.id.is_none() {
+                            query.with_untracked(|q| prefill(&mut edit.form, q.get("metric"), q.get("segment")));
+                        }
+                        view! { <RuleEditor edit probes /> }.into_any()
+                    }
                     Err(e) => error_box(e),
                 }
             })}
         </Suspense>
     }
 }
+
+/// A new rule on `metric` (a dashboard card's key or a metric's name): a threshold rule
+/// checked hourly, named after the card; unknown keys leave the form as it is.
+fn prefill(f: &mut RuleForm, metric: Option<String>, segment: Option<String>) {
+    let Some(m) = metric.as_deref().and_then(KpiMetric::for_card) else { return };
+    f.source = "kpi".into();
+    f.metric = m.as_str().into();
+    f.segment = segment.unwrap_or_default();
+    if m.is_daily() {
+        f.interval = "1h".into();
+        f.for_ = "0".into();
+    }
+    f.summary = "{{ $labels.alertname }}: {{ $value }} (threshold {{ $threshold }})".into();
+}
+
+/// The metric picker's label of a metric: its dashboard card's name.
+fn metric_label(m: KpiMetric) -> impl Fn() -> String + Send + Sync + 'static {
+    let key = match m {
+        KpiMetric::Dau => "dau",
+        KpiMetric::AiResponseP50Ms => "response_p50",
+        KpiMetric::AiResponseP95Ms => "response_p95",
+        KpiMetric::AiResponseP99Ms => "response_p99",
+        other => other.as_str(),
+    };
+    let locale = crate::i18n::use_locale();
+    move || {
+        let name = crate::i18n::key_msg(key).map_or(key, |msg| msg.text(locale.get()));
+        format!("{name} ({})", m.as_str())
+    }
+}
+
+/// The picker's groups: the dashboards the metrics are on.
+const METRIC_GROUPS: [(Msg, std::ops::Range<usize>); 3] =
+    [(Msg::TabUser, 0..10), (Msg::TabProduct, 10..21), (Msg::TabBusiness, 21..31)];
 
 /// A text input bound to one field of the form; it commits on `change` (blur or Enter),
 /// which also refreshes the preview.
@@ -225,11 +266,20 @@ fn RuleEditor(edit: RuleEdit, probes: Vec<String>) -> impl IntoView {
                         <label>
                             <span>{t(Msg::Metric)}</span>
                             <select name="metric" on:change=move |ev| { let v = event_target_value(&ev); form.update(|f| f.metric = v); }>
-                                {KpiMetric::ALL.into_iter().map(|m| view! {
-                                    <option value=m.as_str() selected=move || form.with(|f| f.metric == m.as_str())>{m.as_str()}</option>
+                                {METRIC_GROUPS.into_iter().map(|(group, range)| view! {
+                                    <optgroup label=t(group)>
+                                        {KpiMetric::ALL[range].iter().copied().map(|m| view! {
+                                            <option value=m.as_str() selected=move || form.with(|f| f.metric == m.as_str())>{metric_label(m)}</option>
+                                        }).collect_view()}
+                                    </optgroup>
                                 }).collect_view()}
                             </select>
                             <FieldError error=field("metric") />
+                        </label>
+                        <label class:hidden=move || form.with(|f| KpiMetric::parse(&f.metric).and_then(KpiMetric::segment).is_none())>
+                            <span>{move || if form.with(|f| f.metric == "funnel_conversion") { t(Msg::FunnelSteps)() } else { t(Msg::Feature)() }}</span>
+                            {text_field(form, "segment", |f| f.segment.clone(), |f, v| f.segment = v)}
+                            <FieldError error=field("segment") />
                         </label>
                         <label class:hidden=daily>
                             <span>{t(Msg::Window)}</span>

@@ -32,6 +32,9 @@ pub struct RuleForm {
     #[serde(default)]
     pub short_window: String,
     pub metric: String,
+    /// The feature or funnel steps of a metric that needs one.
+    #[serde(default)]
+    pub segment: String,
     /// A duration (`1h`, `24h`); for windowed metrics.
     pub window: String,
     /// `threshold`, `drop_pct`, `rise_pct`, `no_data`, `z_score`.
@@ -68,6 +71,7 @@ impl Default for RuleForm {
             probe_metric: ProbeMetric::LatencyP95Ms.as_str().into(),
             short_window: "5m".into(),
             metric: KpiMetric::AiSuccessRate.as_str().into(),
+            segment: String::new(),
             window: "1h".into(),
             kind: "threshold".into(),
             op: "<".into(),
@@ -199,7 +203,15 @@ impl RuleForm {
                     window_minutes: minutes(window_ms),
                     short_window_minutes: minutes(short_ms),
                 },
-                _ => RuleQuery::Kpi { metric, window_minutes: minutes(window_ms) },
+                _ => RuleQuery::Kpi {
+                    metric,
+                    window_minutes: minutes(window_ms),
+                    segment: if metric.segment().is_some() {
+                        self.segment.trim().to_owned()
+                    } else {
+                        String::new()
+                    },
+                },
             },
             condition,
             interval_ms: duration(&mut e, "interval", &self.interval),
@@ -241,8 +253,9 @@ impl RuleForm {
             ..RuleForm::default()
         };
         match &s.query {
-            RuleQuery::Kpi { metric, window_minutes } => {
+            RuleQuery::Kpi { metric, window_minutes, segment } => {
                 f.metric = metric.as_str().into();
+                f.segment = segment.clone();
                 f.window = format_duration(i64::from(*window_minutes) * 60_000);
             }
             RuleQuery::Promql { expr } => {

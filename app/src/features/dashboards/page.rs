@@ -4,8 +4,9 @@
 use super::server_fns::{
     business_dashboard, product_dashboard, user_dashboard, DashboardView, KpiView, RangeQuery,
 };
-use crate::components::{EmptyState, Icon, PageHeader};
+use crate::components::{EmptyState, Icon, IfCan, PageHeader};
 use crate::i18n::{key_msg, t, use_locale, Msg};
+use domain::Permission;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -194,7 +195,9 @@ fn Dashboard(v: DashboardView, state: State) -> impl IntoView {
         <div class="kpis" data-testid="kpi-cards">
             {v.cards.into_iter().map(|c| {
                 let csv = format!("/export/kpis/{}?from={}&to={}", c.key, v.from, v.to);
-                view! { <KpiCard c csv /> }
+                let alert = domain::alerting::KpiMetric::for_card(&c.key)
+                    .map(|m| format!("/alerts/rules/new?metric={}", m.as_str()));
+                view! { <KpiCard c csv alert /> }
             }).collect_view()}
         </div>
         <div class="charts">
@@ -218,7 +221,7 @@ fn Dashboard(v: DashboardView, state: State) -> impl IntoView {
 }
 
 #[component]
-fn KpiCard(c: KpiView, csv: String) -> impl IntoView {
+fn KpiCard(c: KpiView, csv: String, alert: Option<String>) -> impl IntoView {
     let key = c.key.clone();
     let data_key = c.key.clone();
     let change = c.change_pct.map(|p| {
@@ -243,7 +246,14 @@ fn KpiCard(c: KpiView, csv: String) -> impl IntoView {
             {(!c.others.is_empty()).then(|| view! {
                 <div class="kpi-others muted small" data-testid="kpi-others">{c.others.join(" · ")}</div>
             })}
-            <a class="kpi-csv muted small" href=csv download data-testid="kpi-csv" rel="nofollow">"CSV"</a>
+            <div class="kpi-links small">
+                <a class="muted" href=csv download data-testid="kpi-csv" rel="nofollow">"CSV"</a>
+                {alert.map(|href| view! {
+                    <IfCan can=Permission::EditRules>
+                        " · "<a class="muted" href=href.clone() data-testid="alert-on-this">{t(Msg::AlertOnThis)}</a>
+                    </IfCan>
+                })}
+            </div>
             {c.month.clone().map(|(month, to_date)| view! {
                 <div class="kpi-basis muted small" data-testid="kpi-month">
                     {t(Msg::MonthlyOf)}" "{month}{to_date.then(|| view! { " ("{t(Msg::MonthToDate)}")" })}
