@@ -304,8 +304,18 @@ async fn default_rules_are_seeded_once() {
         .find(|r| r.rule.spec.name == "CPU above 90% for 10 minutes")
         .expect("cpu rule");
     assert!(!cpu.rule.spec.enabled);
+    for r in &rules {
+        let promql = matches!(r.rule.spec.query, domain::alerting::RuleQuery::Promql { .. });
+        assert!(!promql || !r.rule.spec.enabled, "{} waits for a Prometheus", r.rule.spec.name);
+    }
+    let promql = services::alerting::default_rules()
+        .iter()
+        .filter(|r| matches!(r.query, domain::alerting::RuleQuery::Promql { .. }))
+        .count();
+    assert_eq!(promql, 7, "CPU, memory, disk, two database and two Redis rules");
     let enabled = rules.iter().filter(|r| r.rule.spec.enabled).count();
-    assert_eq!(enabled, n - 2);
+    let off_anyway = services::alerting::default_rules().iter().filter(|r| !r.enabled).count();
+    assert_eq!(enabled, n - promql - off_anyway);
     let r = svc.alerting().evaluate_due_rules().await.expect("cycle");
     assert_eq!((r.rules, r.transitions, r.errors), (enabled, 0, 0));
 }
@@ -319,8 +329,13 @@ async fn technical_rules_reach_databases_seeded_before_them() {
         svc.store().create_rule(&spec, &ctx).await.expect("old seed");
     }
     svc.store().set_setting("alerting.defaults_seeded", "1").await.expect("key");
+    // Both later sets arrive: the technical rules and the seed's remaining thresholds.
     let tech = services::alerting::technical_default_rules();
-    assert_eq!(svc.alerting().seed_default_rules().await.expect("seed"), tech.len());
+    let thresholds = services::alerting::threshold_default_rules();
+    assert_eq!(
+        svc.alerting().seed_default_rules().await.expect("seed"),
+        tech.len() + thresholds.len()
+    );
     assert_eq!(svc.alerting().seed_default_rules().await.expect("again"), 0);
     let names: Vec<String> = svc
         .alerting()
@@ -338,6 +353,9 @@ async fn technical_rules_reach_databases_seeded_before_them() {
         "SLO burn rate 6× over 6h and 30m (page)",
         "SLO burn rate 3× over 1d and 2h (ticket)",
         "SLO burn rate 1× over 3d and 6h (ticket)",
+        "Monthly churn above 5%",
+        "D1 retention below 20%",
+        "Database connections above 80%",
     ] {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
     }

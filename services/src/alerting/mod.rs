@@ -26,7 +26,9 @@ mod defaults;
 mod evaluation;
 pub mod firing;
 
-pub use defaults::{default_rules, product_default_rules, technical_default_rules};
+pub use defaults::{
+    default_rules, product_default_rules, technical_default_rules, threshold_default_rules,
+};
 pub use evaluation::{active_alerts_of, promql_matching};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -213,16 +215,21 @@ impl crate::Alerting<'_> {
     /// in use). The PromQL rule is enabled only with a Prometheus data source. Returns how
     /// many were added.
     pub async fn seed_default_rules(&self) -> Result<usize> {
+        // A new database gets every default rule; one seeded by an older Vigil gets the
+        // sets added since (by name, so a rule someone deleted or renamed stays as it is).
         const KEY: &str = "alerting.defaults_seeded";
-        const TECH_KEY: &str = "alerting.technical_defaults_seeded";
+        let later: [(&str, fn() -> Vec<RuleSpec>); 2] = [
+            ("alerting.technical_defaults_seeded", technical_default_rules),
+            ("alerting.threshold_defaults_seeded", threshold_default_rules),
+        ];
         let ctx = AuditCtx::system("system", self.now_ms());
         let prometheus = self.prometheus_url.is_some();
         let mut n = 0;
-        let add = |specs: Vec<RuleSpec>, taken: Vec<String>| {
+        let add = |specs: Vec<RuleSpec>, taken: &[String]| {
             specs
                 .into_iter()
-                .filter(move |s| !taken.contains(&s.name))
-                .map(move |mut s| {
+                .filter(|s| !taken.contains(&s.name))
+                .map(|mut s| {
                     if matches!(s.query, RuleQuery::Promql { .. }) {
                         s.enabled = prometheus;
                     }
@@ -233,24 +240,30 @@ impl crate::Alerting<'_> {
         let mut todo = Vec::new();
         if self.store.setting(KEY).await?.is_none() {
             if self.store.count_rules().await? == 0 {
-                todo = add(default_rules(), Vec::new());
+                todo = add(default_rules(), &[]);
             }
-        } else if self.store.setting(TECH_KEY).await?.is_none() {
-            let taken = self
+        } else {
+            let taken: Vec<String> = self
                 .store
                 .rules_with_state()
                 .await?
                 .into_iter()
                 .map(|r| r.rule.spec.name)
                 .collect();
-            todo = add(technical_default_rules(), taken);
+            for (key, set) in later {
+                if self.store.setting(key).await?.is_none() {
+                    todo.extend(add(set(), &taken));
+                }
+            }
         }
         for spec in todo {
             self.store.create_rule(&spec, &ctx).await?;
             n += 1;
         }
         self.store.set_setting(KEY, "1").await?;
-        self.store.set_setting(TECH_KEY, "1").await?;
+        for (key, _) in later {
+            self.store.set_setting(key, "1").await?;
+        }
         Ok(n)
     }
 
