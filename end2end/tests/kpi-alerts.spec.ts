@@ -87,6 +87,15 @@ test("Alert on this: D1 retention < 30 % and churn > 5 % from their dashboard ca
   await expect(pm.locator("[data-kpi=churn]").getByTestId("kpi-csv")).toHaveCount(1);
   await expect(pm.getByTestId("alert-on-this")).toHaveCount(0);
   await expect(pm.locator("[data-kpi=churn]").getByTestId("kpi-month")).toContainText("Monthly figure of");
+  // Live: the freshness line, auto-refresh kept in the URL, and the ingestion panel
+  // naming the key the events came with.
+  await expect(pm.getByTestId("freshness")).toContainText("Last event received");
+  await pm.getByTestId("refresh-30s").click();
+  await expect(pm).toHaveURL(/refresh=30s/);
+  await hydrated(pm);
+  await expect(pm.getByTestId("refresh-30s")).toHaveAttribute("aria-current", "true");
+  await pm.getByTestId("ingestion").locator("summary").click();
+  await expect(pm.getByTestId("ingestion-keys")).toContainText(`e2e kpi alerts ${tag}`);
   const csv = await pm.request.get((await pm.locator("[data-kpi=churn]").getByTestId("kpi-csv").getAttribute("href"))!);
   expect(csv.status()).toBe(200);
   expect(await csv.text()).toMatch(/^kpi,period,from,to,value/);

@@ -102,6 +102,14 @@ impl Caller {
     }
 
     /// The person calling, if a person is.
+    /// The API key calling, if it is one.
+    pub fn api_key_id(&self) -> Option<i64> {
+        match &self.principal {
+            Principal::ApiKey { key_id, .. } => Some(*key_id),
+            _ => None,
+        }
+    }
+
     pub fn user_id(&self) -> Option<i64> {
         match &self.principal {
             Principal::User { user_id, .. } => Some(*user_id),

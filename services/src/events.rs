@@ -208,6 +208,35 @@ fn check_tracking_plan(name: &str, p: &Map<String, Value>) -> Result<(), String>
     }
 }
 
+/// Arrivals of one hour or one key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestCounts {
+    pub accepted: i64,
+    pub duplicates: i64,
+    pub rejected: i64,
+    /// The newest accepted event (0: none).
+    pub last_at_ms: i64,
+}
+
+/// The ingestion health panel's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestHealth {
+    pub hours: i64,
+    pub last_event_ms: Option<i64>,
+    /// (hour start ms, counts), hours with arrivals only, oldest first.
+    pub by_hour: Vec<(i64, IngestCounts)>,
+    /// (key name, counts).
+    pub by_key: Vec<(String, IngestCounts)>,
+    /// (reason, key name, count), most first.
+    pub rejected: Vec<(String, String, i64)>,
+}
+
+/// The reason an ingestion error is counted under: the field it names (`timestamp`,
+/// `properties.currency`), or `event` for a value that is no object.
+pub fn rejection_reason(error: &str) -> String {
+    error.split_once(':').map_or("event", |(field, _)| field).chars().take(64).collect()
+}
+
 /// Validates one event value; the error names the field.
 pub fn validate_event(v: &Value, now_ms: i64, max_age_ms: i64) -> Result<ValidEvent, String> {
     let o = v.as_object().ok_or("event: must be a JSON object")?;
@@ -320,19 +349,47 @@ impl crate::Events<'_> {
                 }),
             }
         }
-        let (accepted, duplicates) = self.store_valid_events(&valid).await?;
+        let mut rejected = std::collections::BTreeMap::new();
+        for r in &report.rejected {
+            *rejected.entry(rejection_reason(&r.error)).or_default() += 1;
+        }
+        let (accepted, duplicates) =
+            self.store_batch(&valid, actor.api_key_id().unwrap_or(0), rejected).await?;
         report.accepted = accepted;
         report.duplicates = duplicates;
         Ok(report)
     }
 
     /// Stores validated events and updates the rollups, in one transaction; returns
-    /// (accepted, duplicates). Used by the API and by the demo loader.
+    /// (accepted, duplicates). The demo loader's path (tallied under key 0).
     pub async fn store_valid_events(&self, valid: &[ValidEvent]) -> Result<(u64, u64)> {
+        self.store_batch(valid, 0, Default::default()).await
+    }
+
+    /// [`Self::store_valid_events`] for the batch of one key, its rejections tallied with
+    /// it for the ingestion health panel (in the same transaction).
+    async fn store_batch(
+        &self,
+        valid: &[ValidEvent],
+        key_id: i64,
+        rejected: std::collections::BTreeMap<String, u64>,
+    ) -> Result<(u64, u64)> {
+        let now = self.now_ms();
+        let mut tally = store::events::IngestTally {
+            hour: now.div_euclid(3_600_000),
+            key_id,
+            at_ms: now,
+            rejected,
+            ..Default::default()
+        };
         if valid.is_empty() {
+            if !tally.rejected.is_empty() {
+                let mut tx = self.store.begin_ingest().await?;
+                tx.add_ingest_stats(&tally).await?;
+                tx.commit().await?;
+            }
             return Ok((0, 0));
         }
-        let now = self.now_ms();
         let (mut accepted, mut duplicates) = (0u64, 0u64);
         // One writer at a time per process: rollups are read-modify-write.
         let _guard = self.ingest_lock.lock().await;
@@ -386,6 +443,9 @@ impl crate::Events<'_> {
             }
         }
         delta.apply(&mut tx).await?;
+        tally.accepted = accepted;
+        tally.duplicates = duplicates;
+        tx.add_ingest_stats(&tally).await?;
         tx.commit().await?;
         Ok((accepted, duplicates))
     }
@@ -425,6 +485,43 @@ impl crate::Events<'_> {
 
     pub fn reporting_tz(&self) -> Tz {
         self.events.reporting_tz
+    }
+
+    /// What arrived through the ingestion API in the last `hours` hours, by hour, by key
+    /// and by rejection reason, and when the newest accepted event arrived (viewer).
+    pub async fn ingestion_health(&self, actor: &Caller, hours: i64) -> Result<IngestHealth> {
+        actor.require(Permission::ViewDashboards)?;
+        let from_hour = self.now_ms().div_euclid(3_600_000) - hours.clamp(1, 24 * 31) + 1;
+        let names: std::collections::HashMap<i64, String> =
+            self.store.list_api_keys().await?.into_iter().map(|k| (k.id, k.name)).collect();
+        let name = |id: i64| match id {
+            0 => "demo / CLI".to_owned(),
+            id => names.get(&id).cloned().unwrap_or_else(|| format!("key #{id} (revoked)")),
+        };
+        let stats = self.store.ingest_stats(from_hour).await?;
+        let mut by_hour: std::collections::BTreeMap<i64, IngestCounts> = Default::default();
+        let mut by_key: std::collections::BTreeMap<i64, IngestCounts> = Default::default();
+        for s in &stats {
+            for c in [by_hour.entry(s.hour).or_default(), by_key.entry(s.key_id).or_default()] {
+                c.accepted += s.accepted;
+                c.duplicates += s.duplicates;
+                c.rejected += s.rejected;
+                c.last_at_ms = c.last_at_ms.max(s.last_at_ms);
+            }
+        }
+        Ok(IngestHealth {
+            hours,
+            last_event_ms: self.store.last_ingest_ms().await?,
+            by_hour: by_hour.into_iter().map(|(h, c)| (h * 3_600_000, c)).collect(),
+            by_key: by_key.into_iter().map(|(k, c)| (name(k), c)).collect(),
+            rejected: self
+                .store
+                .ingest_rejections(from_hour)
+                .await?
+                .into_iter()
+                .map(|(reason, key, n)| (reason, name(key), n))
+                .collect(),
+        })
     }
 
     /// The reporting-currency setting (empty: automatic).

@@ -224,3 +224,48 @@ async fn ai_feedback_nps_and_subscriptions_are_rolled_up() {
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0].amount, 99.0);
 }
+
+#[tokio::test]
+async fn ingestion_health_counts_by_key_hour_and_reason() {
+    let svc = common::services_at("ingest-health", chrono_tz::UTC).await;
+    let admin = services::Caller::system("test");
+    let key = svc.accounts().create_api_key(&admin, "checkout-svc", "ingest").await.expect("key");
+    let caller = services::Caller::api_key(
+        key.key.id,
+        "checkout-svc",
+        domain::ApiScope::Ingest,
+        "127.0.0.1",
+    );
+    let ev = |id: &str, name: &str| serde_json::json!({"event_id": id, "event_name": name, "user_id": "u", "timestamp": NOW - 1000});
+    let batch = serde_json::json!([
+        ev("h1", "user_login_success"),
+        ev("h2", "user_login_success"),
+        ev("h1", "user_login_success"),
+        ev("h3", "Login"),
+        {"event_id": "h4", "event_name": "user_login_success", "user_id": "u"},
+        {"event_id": "h5", "event_name": "user_login_success", "user_id": "u", "timestamp": NOW + 3_600_000},
+    ]);
+    let body = serde_json::to_vec(&batch).expect("json");
+    let r = svc.events().ingest_events(&caller, &body, false).await.expect("ingest");
+    assert_eq!((r.accepted, r.duplicates, r.rejected.len()), (2, 1, 3));
+    // A batch with nothing valid is counted too.
+    let body = serde_json::to_vec(&serde_json::json!([ev("h6", "Bad")])).expect("json");
+    svc.events().ingest_events(&caller, &body, false).await.expect("ingest");
+
+    let h = svc.events().ingestion_health(&admin, 24).await.expect("health");
+    assert_eq!(h.last_event_ms, Some(NOW), "when it arrived, not the event's own time");
+    assert_eq!(h.by_key.len(), 1);
+    let (name, c) = &h.by_key[0];
+    assert_eq!(name, "checkout-svc");
+    assert_eq!((c.accepted, c.duplicates, c.rejected), (2, 1, 4));
+    assert_eq!(h.by_hour.len(), 1);
+    assert_eq!(h.by_hour[0].0, NOW / 3_600_000 * 3_600_000);
+    let reasons: Vec<(&str, i64)> = h.rejected.iter().map(|(r, _, n)| (r.as_str(), *n)).collect();
+    assert_eq!(reasons, [("event_name", 2), ("timestamp", 2)]);
+    // A viewer may read it; nobody signed in may not.
+    assert!(svc
+        .events()
+        .ingestion_health(&services::Caller::anonymous("1.2.3.4"), 24)
+        .await
+        .is_err());
+}

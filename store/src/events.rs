@@ -52,6 +52,30 @@ pub struct RawEvent {
 /// transaction-scoped advisory lock (released at commit or rollback); on SQLite the first
 /// statement of every rollup transaction is a write, and SQLite admits one writer at a time
 /// across all connections and processes (waiting up to the busy timeout).
+/// One hour's arrivals through one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestStat {
+    pub hour: i64,
+    /// The API key; 0 for the demo loader and the CLI.
+    pub key_id: i64,
+    pub accepted: i64,
+    pub duplicates: i64,
+    pub rejected: i64,
+    pub last_at_ms: i64,
+}
+
+/// One batch's tally, added to its hour and key in the batch's transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestTally {
+    pub hour: i64,
+    pub key_id: i64,
+    pub at_ms: i64,
+    pub accepted: u64,
+    pub duplicates: u64,
+    /// Rejected events by reason (the field the error names).
+    pub rejected: std::collections::BTreeMap<String, u64>,
+}
+
 pub struct IngestTx {
     tx: Transaction<'static, Any>,
 }
@@ -124,6 +148,52 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok((r.try_get("hour")?, r.try_get("data")?))).collect()
+    }
+
+    /// The ingestion tallies of `from_hour` and later, by hour then key.
+    pub async fn ingest_stats(&self, from_hour: i64) -> Result<Vec<IngestStat>> {
+        let rows = sqlx::query(
+            "SELECT hour, key_id, accepted, duplicates, rejected, last_at_ms FROM ingest_stats
+             WHERE hour >= $1 ORDER BY hour, key_id",
+        )
+        .bind(from_hour)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(IngestStat {
+                    hour: r.try_get("hour")?,
+                    key_id: r.try_get("key_id")?,
+                    accepted: r.try_get("accepted")?,
+                    duplicates: r.try_get("duplicates")?,
+                    rejected: r.try_get("rejected")?,
+                    last_at_ms: r.try_get("last_at_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Rejections of `from_hour` and later by reason: (reason, key id, count), most first.
+    pub async fn ingest_rejections(&self, from_hour: i64) -> Result<Vec<(String, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT reason, key_id, SUM(n) AS n FROM ingest_rejections WHERE hour >= $1
+             GROUP BY reason, key_id ORDER BY n DESC, reason",
+        )
+        .bind(from_hour)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("reason")?, r.try_get("key_id")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    /// When the newest accepted event arrived (any key), if one ever did.
+    pub async fn last_ingest_ms(&self) -> Result<Option<i64>> {
+        let row =
+            sqlx::query("SELECT MAX(last_at_ms) AS last FROM ingest_stats WHERE accepted > 0")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get::<Option<i64>, _>("last")?.filter(|t| *t > 0))
     }
 
     /// All subscription events before `until_ms`, by time.
@@ -468,6 +538,41 @@ impl IngestTx {
         .bind(e.period.as_str())
         .execute(&mut *self.tx)
         .await?;
+        Ok(())
+    }
+
+    /// Adds one batch's tally to its hour and key (see [`IngestStat`]).
+    pub async fn add_ingest_stats(&mut self, t: &IngestTally) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ingest_stats (hour, key_id, accepted, duplicates, rejected, last_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (hour, key_id) DO UPDATE SET
+                 accepted = ingest_stats.accepted + excluded.accepted,
+                 duplicates = ingest_stats.duplicates + excluded.duplicates,
+                 rejected = ingest_stats.rejected + excluded.rejected,
+                 last_at_ms = CASE WHEN excluded.last_at_ms > ingest_stats.last_at_ms
+                                   THEN excluded.last_at_ms ELSE ingest_stats.last_at_ms END",
+        )
+        .bind(t.hour)
+        .bind(t.key_id)
+        .bind(t.accepted as i64)
+        .bind(t.duplicates as i64)
+        .bind(t.rejected.values().sum::<u64>() as i64)
+        .bind(if t.accepted > 0 { t.at_ms } else { 0 })
+        .execute(&mut *self.tx)
+        .await?;
+        for (reason, n) in &t.rejected {
+            sqlx::query(
+                "INSERT INTO ingest_rejections (hour, key_id, reason, n) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (hour, key_id, reason) DO UPDATE SET n = ingest_rejections.n + excluded.n",
+            )
+            .bind(t.hour)
+            .bind(t.key_id)
+            .bind(reason)
+            .bind(*n as i64)
+            .execute(&mut *self.tx)
+            .await?;
+        }
         Ok(())
     }
 

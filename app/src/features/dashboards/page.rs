@@ -31,7 +31,17 @@ struct State {
     g: String,
     steps: String,
     window: u32,
+    /// Auto-refresh: `off`, `30s`, `1m` or `5m`.
+    refresh: String,
 }
+
+/// The auto-refresh choices and their periods in seconds.
+const REFRESH: [(&str, u32, Msg); 4] = [
+    ("off", 0, Msg::RefreshOff),
+    ("30s", 30, Msg::Refresh30s),
+    ("1m", 60, Msg::Refresh1m),
+    ("5m", 300, Msg::Refresh5m),
+];
 
 impl State {
     fn href(&self, change: impl FnOnce(&mut State)) -> String {
@@ -44,6 +54,9 @@ impl State {
         }
         if s.tab == "user" && !s.steps.is_empty() {
             url.push_str(&format!("&steps={}&window={}", enc(&s.steps), s.window));
+        }
+        if s.refresh != "off" {
+            url.push_str(&format!("&refresh={}", enc(&s.refresh)));
         }
         url
     }
@@ -87,6 +100,9 @@ pub fn DashboardsPage() -> impl IntoView {
                 .unwrap_or_else(|| "day".into()),
             steps: get("steps"),
             window: get("window").parse().ok().filter(|w| (1..=720).contains(w)).unwrap_or(24),
+            refresh: Some(get("refresh"))
+                .filter(|r| REFRESH.iter().any(|(k, _, _)| k == r))
+                .unwrap_or_else(|| "off".into()),
         }
     });
     let data = Resource::new(
@@ -99,6 +115,31 @@ pub fn DashboardsPage() -> impl IntoView {
             }
         },
     );
+    // Auto-refresh (browser only): refetch every period while the page is open; the
+    // Transition keeps the figures on screen while the new ones load.
+    Effect::new(move |_| {
+        let secs = REFRESH.iter().find(|(k, _, _)| *k == state.get().refresh).map_or(0, |r| r.1);
+        if secs > 0 {
+            if let Ok(handle) = set_interval_with_handle(
+                move || data.refetch(),
+                std::time::Duration::from_secs(u64::from(secs)),
+            ) {
+                on_cleanup(move || handle.clear());
+            }
+        }
+    });
+    let refresh_link = move |key: &'static str, msg: Msg| {
+        view! {
+            <a
+                class="chip"
+                href=move || state.get().href(|s| s.refresh = key.into())
+                aria-current=move || (state.get().refresh == key).then_some("true")
+                data-testid=format!("refresh-{key}")
+            >
+                {t(msg)}
+            </a>
+        }
+    };
     let tab_link = move |tab: &'static str, msg: Msg| {
         view! {
             <a
@@ -160,6 +201,10 @@ pub fn DashboardsPage() -> impl IntoView {
                 </label>
                 <button type="submit" class="btn btn-small">{t(Msg::Apply)}</button>
             </form>
+            <div class="chips" role="group" aria-label=move || t(Msg::AutoRefresh)()>
+                <span class="muted small">{t(Msg::AutoRefresh)}</span>
+                {REFRESH.into_iter().map(|(k, _, m)| refresh_link(k, m)).collect_view()}
+            </div>
             {move || (state.get().tab == "user").then(|| view! {
                 <div class="chips" role="group" aria-label="Granularity">
                     {g_link("day", Msg::GranDay)}
@@ -182,16 +227,20 @@ pub fn DashboardsPage() -> impl IntoView {
 #[component]
 fn Dashboard(v: DashboardView, state: State) -> impl IntoView {
     let period = format!("{} – {} · {}d", v.from, v.to, v.days);
+    let live = v.live.clone();
     if !v.has_data {
         return view! {
             <p class="muted period">{period}</p>
+            <Freshness live=live.clone() />
             <EmptyState title=Msg::DashNoData body=Msg::DashNoDataBody icon=Icon::Chart />
+            <Ingestion live />
         }
         .into_any();
     }
     let is_user = state.tab == "user";
     view! {
         <p class="muted period" data-testid="period">{period}</p>
+        <Freshness live=live.clone() />
         <div class="kpis" data-testid="kpi-cards">
             {v.cards.into_iter().map(|c| {
                 let csv = format!("/export/kpis/{}?from={}&to={}", c.key, v.from, v.to);
@@ -211,6 +260,7 @@ fn Dashboard(v: DashboardView, state: State) -> impl IntoView {
         })}
         {(!v.ratings.is_empty()).then(|| view! { <Ratings ratings=v.ratings.clone() /> })}
         {(!v.months.is_empty()).then(|| view! { <Months rows=v.months.clone() /> })}
+        <Ingestion live />
         {is_user.then(|| view! {
             <Cohorts offsets=v.cohort_offsets.clone() rows=v.cohorts.clone() />
             <Features rows=v.features.clone() />
@@ -260,6 +310,66 @@ fn KpiCard(c: KpiView, csv: String, alert: Option<String>) -> impl IntoView {
                 </div>
             })}
         </section>
+    }
+}
+
+/// "Last event received …": how fresh the figures are.
+#[component]
+fn Freshness(live: super::server_fns::LiveView) -> impl IntoView {
+    view! {
+        <p class="muted small freshness" data-testid="freshness">
+            {match (live.last_event, live.last_event_min) {
+                (Some(at), Some(min)) => view! {
+                    {t(Msg::LastEventReceived)}" "
+                    {if min < 1 { t(Msg::JustNow)().to_owned() } else { format!("{min} {}", t(Msg::MinutesAgo)()) }}
+                    " ("{at}")"
+                }.into_any(),
+                _ => view! { {t(Msg::NoEventReceived)} }.into_any(),
+            }}
+        </p>
+    }
+}
+
+/// What arrived through the ingestion API in the last 24 hours.
+#[component]
+fn Ingestion(live: super::server_fns::LiveView) -> impl IntoView {
+    let total: i64 = live.keys.iter().map(|k| k.1).sum();
+    let rejected: i64 = live.keys.iter().map(|k| k.3).sum();
+    view! {
+        <details class="card ingestion" data-testid="ingestion">
+            <summary>
+                {t(Msg::IngestionTitle)}": "{total}" "{t(Msg::Accepted)}" · "{rejected}" "{t(Msg::Rejected)}
+            </summary>
+            {if live.keys.is_empty() {
+                view! { <p class="muted">{t(Msg::IngestionEmpty)}</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table" data-testid="ingestion-keys">
+                            <thead><tr><th>{t(Msg::IngestKey)}</th><th>{t(Msg::Accepted)}</th><th>{t(Msg::Duplicates)}</th><th>{t(Msg::Rejected)}</th></tr></thead>
+                            <tbody>
+                                {live.keys.into_iter().map(|(k, a, d, r)| view! { <tr><td>{k}</td><td>{a}</td><td>{d}</td><td>{r}</td></tr> }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    {(!live.rejected.is_empty()).then(|| view! {
+                        <h3>{t(Msg::RejectedByReason)}</h3>
+                        <ul class="reasons" data-testid="ingestion-reasons">
+                            {live.rejected.into_iter().map(|(reason, key, n)| view! { <li><code>{reason}</code>" · "{key}": "<strong>{n}</strong></li> }).collect_view()}
+                        </ul>
+                    })}
+                    <h3>{t(Msg::PerHour)}</h3>
+                    <div class="table-wrap">
+                        <table class="table">
+                            <thead><tr><th>{t(Msg::Hour)}</th><th>{t(Msg::Accepted)}</th><th>{t(Msg::Duplicates)}</th><th>{t(Msg::Rejected)}</th></tr></thead>
+                            <tbody>
+                                {live.hours.into_iter().map(|(h, a, d, r)| view! { <tr><td class="nowrap">{h}</td><td>{a}</td><td>{d}</td><td>{r}</td></tr> }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </details>
     }
 }
 

@@ -94,6 +94,24 @@ pub struct DashboardView {
     /// Business: the monthly figures of the months the range touches.
     #[serde(default)]
     pub months: Vec<MonthRowView>,
+    /// Freshness and the ingestion health panel (every tab).
+    #[serde(default)]
+    pub live: LiveView,
+}
+
+/// How fresh the data is and what arrived through the ingestion API in the last 24 h.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LiveView {
+    /// When the newest accepted event arrived, in the caller's zone.
+    pub last_event: Option<String>,
+    /// …and how many minutes ago.
+    pub last_event_min: Option<i64>,
+    /// (key, accepted, duplicates, rejected).
+    pub keys: Vec<(String, i64, i64, i64)>,
+    /// (hour, accepted, duplicates, rejected), hours with arrivals.
+    pub hours: Vec<(String, i64, i64, i64)>,
+    /// (reason, key, count).
+    pub rejected: Vec<(String, String, i64)>,
 }
 
 #[cfg(feature = "ssr")]
@@ -240,6 +258,36 @@ mod ssr_impl {
         Ok((days, rows))
     }
 
+    /// Freshness and ingestion health for the caller.
+    pub async fn live(
+        svc: &services::Services,
+        actor: &services::Caller,
+    ) -> Result<LiveView, AppError> {
+        let h = svc.events().ingestion_health(actor, 24).await?;
+        let tz = &actor.time_zone;
+        let now = svc.kpis().now_ms();
+        let hour = |ms: i64| {
+            let t = services::timefmt::format_ms(ms, tz);
+            format!("{}:00", t.get(..13).unwrap_or(&t))
+        };
+        Ok(LiveView {
+            last_event: h.last_event_ms.map(|t| services::timefmt::format_ms(t, tz)),
+            last_event_min: h.last_event_ms.map(|t| (now - t).max(0) / 60_000),
+            keys: h
+                .by_key
+                .iter()
+                .map(|(k, c)| (k.clone(), c.accepted, c.duplicates, c.rejected))
+                .collect(),
+            hours: h
+                .by_hour
+                .iter()
+                .rev()
+                .map(|(t, c)| (hour(*t), c.accepted, c.duplicates, c.rejected))
+                .collect(),
+            rejected: h.rejected,
+        })
+    }
+
     pub fn empty(r: DayRange, g: Granularity) -> DashboardView {
         DashboardView {
             from: format_day(r.from),
@@ -256,6 +304,7 @@ mod ssr_impl {
             funnel: None,
             changes: Vec::new(),
             months: Vec::new(),
+            live: LiveView::default(),
         }
     }
 }
@@ -274,6 +323,7 @@ pub async fn user_dashboard(
     let u = svc.kpis().user_behaviour(&actor, r, g).await?;
     let (marks, changes) = changes(&svc, &actor, r).await?;
     let mut v = empty(r, g);
+    v.live = live(&svc, &actor).await?;
     v.changes = changes;
     v.has_data =
         u.activity.first().is_some_and(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0));
@@ -337,6 +387,7 @@ pub async fn product_dashboard(q: RangeQuery) -> Result<DashboardView, AppError>
     let p = svc.kpis().product_quality(&actor, r).await?;
     let (marks, changes) = changes(&svc, &actor, r).await?;
     let mut v = empty(r, g);
+    v.live = live(&svc, &actor).await?;
     v.changes = changes;
     v.has_data = p.cards.first().and_then(|c| c.value).unwrap_or(0.0) > 0.0
         || p.ratings.iter().sum::<u64>() > 0;
@@ -370,6 +421,7 @@ pub async fn business_dashboard(q: RangeQuery) -> Result<DashboardView, AppError
     let b = svc.kpis().business(&actor, r).await?;
     let (marks, changes) = changes(&svc, &actor, r).await?;
     let mut v = empty(r, g);
+    v.live = live(&svc, &actor).await?;
     v.changes = changes;
     v.has_data = b.daily.iter().any(|s| s.points.iter().any(|(_, x)| x.unwrap_or(0.0) > 0.0))
         || b.cards.iter().any(|c| c.key == "active_subscribers" && c.value.unwrap_or(0.0) > 0.0);
