@@ -8,7 +8,9 @@
 #      (POST /api/v1/integrations/alertmanager with an ingest key) and Vigil lists it;
 #   4. that alert goes through Vigil's routing tree: the P2 route's escalation policy pages
 #      the on-call of a schedule on a local chat receiver, the on-call acknowledges it in
-#      the console and opens an incident from it (scripts/it/am_loop.py).
+#      the console and opens an incident from it (scripts/it/am_loop.py);
+#   5. the Technical page's API traffic panel reads Vigil's own request rate, error rate
+#      and latency per route back from Prometheus (metric names set with VIGIL_TRAFFIC_*).
 # Checked through GET /api/v1/alerts with a read key and the console's server functions.
 # Installs the packages when missing.
 set -euo pipefail
@@ -27,7 +29,9 @@ bin=target/release/vigil
 data=$(mktemp -d /tmp/vigil-prom-it.XXXXXX)
 vport=${VIGIL_IT_PORT:-3961}; pport=$((vport + 1)); aport=$((vport + 2)); cport=$((vport + 3))
 export VIGIL_DATA_DIR="$data/vigil" VIGIL_ADDR="127.0.0.1:$vport" VIGIL_SITE_ROOT=target/site \
-  VIGIL_LOG=warn VIGIL_ENGINE_TICK_SECS=1 VIGIL_PROMETHEUS_URL="http://127.0.0.1:$pport"
+  VIGIL_LOG=warn VIGIL_ENGINE_TICK_SECS=1 VIGIL_PROMETHEUS_URL="http://127.0.0.1:$pport" \
+  VIGIL_TRAFFIC_REQUESTS_METRIC=vigil_http_requests_total \
+  VIGIL_TRAFFIC_DURATION_METRIC=vigil_http_request_duration_seconds VIGIL_TRAFFIC_SERVICE_LABEL=route
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -134,6 +138,8 @@ PY
     say "Prometheus + Alertmanager integration: ok after ${i} s"
     say "the Alertmanager alert through the response loop"
     python3 scripts/it/am_loop.py check "http://127.0.0.1:$vport" "$data/pages.jsonl" AlwaysFiring
+    say "real API traffic read back from Prometheus (Vigil's own request metrics)"
+    python3 scripts/it/am_loop.py traffic "http://127.0.0.1:$vport"
     routing_round_trip
     exit 0
   fi

@@ -127,6 +127,7 @@ pub const RPC: &[(&str, Access)] = &[
     ("oncall/contact-save", Needs(P::ManageOwnAccount)),
     // technical
     ("technical/overview", Needs(P::ViewDashboards)),
+    ("technical/traffic", Needs(P::ViewDashboards)),
     ("technical/probe_names", Needs(P::ViewDashboards)),
     ("technical/get_probe", Needs(P::ViewDashboards)),
     ("technical/save_probe", Needs(P::EditProbes)),

@@ -670,6 +670,15 @@ messages! {
     KFunnelConversion => "Funnel conversion", "漏斗转化率";
     AlertOnThis => "Alert on this", "为此设告警";
     AutoRefresh => "Auto-refresh", "自动刷新";
+    TrafficTitle => "API traffic (Prometheus)", "API 真实流量（Prometheus）";
+    TrafficNotConfigured => "Set VIGIL_PROMETHEUS_URL to see real request rate, error rate and latency per service beside the probes.", "设置 VIGIL_PROMETHEUS_URL 后，这里按服务显示真实请求量、错误率和延迟，与拨测并列。";
+    TrafficEmpty => "Prometheus has no series for", "Prometheus 中没有这些指标的数据：";
+    TrafficHint => "5-minute rates from", "5 分钟速率，来自";
+    RequestRate => "Requests", "请求量";
+    ErrorRate => "Error rate (5xx)", "错误率（5xx）";
+    P50 => "P50", "P50";
+    P95 => "P95", "P95";
+    P99 => "P99", "P99";
     RefreshOff => "Off", "关闭";
     Refresh30s => "30 s", "30 秒";
     Refresh1m => "1 min", "1 分钟";

@@ -7,6 +7,8 @@
                                   a schedule with the responder on call, an escalation
                                   policy paging it, and that policy on the routing tree's
                                   P2 route (before any alert arrives)
+  am_loop.py traffic URL          the Technical page's API traffic panel shows Vigil's own
+                                  routes (read back from Prometheus)
   am_loop.py check URL FILE NAME  waits for the page of alert NAME, then as the responder:
                                   acknowledges it in the console, opens an incident from
                                   it, and checks the incident shows the alert and the page
@@ -203,6 +205,23 @@ def check(base, path, name):
     print("  exactly one page was sent", flush=True)
 
 
+def traffic(base):
+    """The Technical page's API traffic panel reads Vigil's own request metrics back from
+    Prometheus (the script names them with VIGIL_TRAFFIC_*): routes with a rate."""
+    admin = Session(base, ADMIN)
+    deadline = time.time() + 60
+    while True:
+        v = admin.rpc("technical/traffic", {})
+        rows = [r for r in v["rows"] if r[1] != "—"]
+        if v["configured"] and not v["error"] and any(r[0] == "/api/v1/alerts" for r in rows):
+            row = next(r for r in rows if r[0] == "/api/v1/alerts")
+            print(f"  traffic panel: {len(rows)} routes; /api/v1/alerts {row[1]}, errors {row[2]}, P95 {row[4]}", flush=True)
+            return
+        if time.time() > deadline:
+            fail(f"the traffic panel shows no route rates: {v}")
+        time.sleep(2)
+
+
 def _exists(path):
     try:
         open(path).close()
@@ -213,4 +232,4 @@ def _exists(path):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"receiver": receiver, "setup": setup, "check": check}[cmd](*args)
+    {"receiver": receiver, "setup": setup, "check": check, "traffic": traffic}[cmd](*args)

@@ -60,6 +60,10 @@ pub struct Config {
     /// Prometheus base URL for PromQL rules (`VIGIL_PROMETHEUS_URL`), e.g.
     /// `http://prometheus:9090`.
     pub prometheus_url: Option<String>,
+    /// Metric and label names of the Technical dashboard's API traffic panel
+    /// (`VIGIL_TRAFFIC_REQUESTS_METRIC`, `VIGIL_TRAFFIC_DURATION_METRIC`,
+    /// `VIGIL_TRAFFIC_SERVICE_LABEL`, `VIGIL_TRAFFIC_STATUS_LABEL`).
+    pub traffic: services::traffic::TrafficSettings,
     /// Proxies whose `X-Forwarded-For` is believed, CIDRs (`VIGIL_TRUSTED_PROXIES`,
     /// comma-separated; default none: the TCP peer is the client).
     pub trusted_proxies: Vec<crate::edge::Cidr>,
@@ -124,6 +128,10 @@ struct FileConfig {
     rollup_retention_days: Option<i64>,
     engine_tick_secs: Option<u64>,
     prometheus_url: Option<String>,
+    traffic_requests_metric: Option<String>,
+    traffic_duration_metric: Option<String>,
+    traffic_service_label: Option<String>,
+    traffic_status_label: Option<String>,
     trusted_proxies: Option<String>,
     metrics_token: Option<String>,
 }
@@ -296,6 +304,52 @@ impl Config {
                 ));
             }
         }
+        let traffic = {
+            use services::traffic::{is_label_name, is_metric_name, TrafficSettings};
+            let d = TrafficSettings::default();
+            let pick = |var: &str,
+                        file: Option<String>,
+                        default: String,
+                        ok: fn(&str) -> bool,
+                        what: &str| {
+                let v = env(var).or(file).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+                match v {
+                    None => Ok(default),
+                    Some(v) if ok(&v) => Ok(v),
+                    Some(v) => Err(err(var, format!("`{v}` is not a Prometheus {what} name"))),
+                }
+            };
+            TrafficSettings {
+                requests_metric: pick(
+                    "VIGIL_TRAFFIC_REQUESTS_METRIC",
+                    fc.traffic_requests_metric,
+                    d.requests_metric,
+                    is_metric_name,
+                    "metric",
+                )?,
+                duration_metric: pick(
+                    "VIGIL_TRAFFIC_DURATION_METRIC",
+                    fc.traffic_duration_metric,
+                    d.duration_metric,
+                    is_metric_name,
+                    "metric",
+                )?,
+                service_label: pick(
+                    "VIGIL_TRAFFIC_SERVICE_LABEL",
+                    fc.traffic_service_label,
+                    d.service_label,
+                    is_label_name,
+                    "label",
+                )?,
+                status_label: pick(
+                    "VIGIL_TRAFFIC_STATUS_LABEL",
+                    fc.traffic_status_label,
+                    d.status_label,
+                    is_label_name,
+                    "label",
+                )?,
+            }
+        };
         let trusted_proxies = match env("VIGIL_TRUSTED_PROXIES").or(fc.trusted_proxies) {
             Some(v) => crate::edge::parse_cidrs(&v).map_err(|m| err("VIGIL_TRUSTED_PROXIES", m))?,
             None => Vec::new(),
@@ -327,6 +381,7 @@ impl Config {
             rollup_retention_days,
             engine_tick_secs,
             prometheus_url,
+            traffic,
             trusted_proxies,
             metrics_token,
         })

@@ -39,6 +39,7 @@ pub fn services_for(config: &Config, store: Store) -> Services {
     .with_event_settings(events)
     .with_public_url(&config.public_url)
     .with_prometheus(config.prometheus_url.as_deref())
+    .with_traffic(config.traffic.clone())
 }
 
 /// Connects, migrates and wires the services: what every command starts with.

@@ -21,6 +21,7 @@ pub mod prometheus;
 pub mod rollups;
 pub mod rulefile;
 pub mod timefmt;
+pub mod traffic;
 
 use std::sync::{Arc, Mutex};
 
@@ -67,6 +68,8 @@ pub struct Services {
     public_url: String,
     /// The Prometheus data source for PromQL rules, if configured.
     prometheus_url: Option<String>,
+    /// Metric and label names of the API traffic panel's queries.
+    traffic: traffic::TrafficSettings,
     /// How many alert groups' notifications are sent at once.
     delivery_concurrency: usize,
     /// When firing alerts were last checked for incidents to open (epoch ms).
@@ -155,6 +158,7 @@ impl Services {
                 .unwrap_or_default(),
             public_url: "http://127.0.0.1:3000".into(),
             prometheus_url: None,
+            traffic: traffic::TrafficSettings::default(),
             delivery_concurrency: 16,
             incident_scan_at_ms: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             hash_permits: Arc::new(tokio::sync::Semaphore::new(
@@ -175,6 +179,12 @@ impl Services {
             .map(str::trim)
             .filter(|u| !u.is_empty())
             .map(|u| u.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Metric and label names of the API traffic panel (checked by the caller).
+    pub fn with_traffic(mut self, settings: traffic::TrafficSettings) -> Self {
+        self.traffic = settings;
         self
     }
 

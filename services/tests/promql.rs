@@ -144,3 +144,55 @@ async fn backtest_over_query_range() {
     assert_eq!(b.spans[1].to_ms, NOW);
     assert!(b.svg.is_some());
 }
+
+/// Prometheus answering the traffic panel's queries: two services, by what is asked.
+async fn traffic_query(Query(q): Query<HashMap<String, String>>) -> Json<Value> {
+    let expr = q.get("query").cloned().unwrap_or_default();
+    let t: f64 = q.get("time").and_then(|t| t.parse().ok()).unwrap_or(0.0);
+    let (checkout, search) = if expr.contains("histogram_quantile(0.5,") {
+        ("120", "35")
+    } else if expr.contains("histogram_quantile(0.95,") {
+        ("480", "90")
+    } else if expr.contains("histogram_quantile(0.99,") {
+        ("1900", "NaN")
+    } else if expr.contains("=~\"5..\"") {
+        ("0.025", "0")
+    } else {
+        ("12.5", "3")
+    };
+    Json(json!({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"service": "checkout"}, "value": [t, checkout]},
+        {"metric": {"service": "search"}, "value": [t, search]},
+    ]}}))
+}
+
+#[tokio::test]
+async fn api_traffic_per_service_from_prometheus() {
+    let app = Router::new().route("/api/v1/query", get(traffic_query));
+    let url = format!("http://{}", common::serve(app).await);
+    let (svc, actor) = setup(Some(&url)).await;
+    let t = svc.alerting().api_traffic(&actor).await.expect("traffic");
+    assert!(t.configured && t.error.is_none(), "{t:?}");
+    let names: Vec<&str> = t.services.iter().map(|s| s.service.as_str()).collect();
+    assert_eq!(names, ["checkout", "search"]);
+    let c = &t.services[0];
+    assert_eq!(
+        (c.rate_rps, c.error_rate, c.p50_ms, c.p95_ms, c.p99_ms),
+        (Some(12.5), Some(0.025), Some(120.0), Some(480.0), Some(1900.0))
+    );
+    assert_eq!(t.services[1].p99_ms, None, "NaN (no requests in the bucket) is no value");
+    // The figures are alertable as PromQL rules, every service an instance.
+    let mut rule = cpu_rule(&t.queries.p95_ms);
+    rule.name = "API P95 above 300 ms".into();
+    rule.condition = domain::alerting::Condition::Threshold { op: CompareOp::Gt, threshold: 300.0 };
+    svc.alerting().create_rule(&actor, rule).await.expect("a traffic rule");
+
+    // Without a Prometheus the panel says so instead of failing; with one that does not
+    // answer, the error is shown.
+    let (none, actor) = setup(None).await;
+    let t = none.alerting().api_traffic(&actor).await.expect("traffic");
+    assert!(!t.configured && t.services.is_empty());
+    let (down, actor) = setup(Some("http://127.0.0.1:9")).await;
+    let t = down.alerting().api_traffic(&actor).await.expect("traffic");
+    assert!(t.error.as_deref().is_some_and(|e| e.contains("did not answer")), "{t:?}");
+}

@@ -35,7 +35,14 @@ pub fn RuleEditorPage() -> impl IntoView {
                 match loaded.await {
                     Ok(mut edit) => {
                         if edit.id.is_none() {
-                            query.with_untracked(|q| prefill(&mut edit.form, q.get("metric"), q.get("segment")));
+                            query.with_untracked(|q| {
+                                prefill(&mut edit.form, q.get("metric"), q.get("segment"));
+                                // From the Technical page's traffic panel: a PromQL rule.
+                                if let Some(expr) = q.get("expr").filter(|e| !e.trim().is_empty()) {
+                                    edit.form.source = "promql".into();
+                                    edit.form.expr = expr;
+                                }
+                            });
                         }
                         view! { <RuleEditor edit probes /> }.into_any()
                     }

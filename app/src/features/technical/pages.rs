@@ -3,7 +3,8 @@
 
 use super::form::ProbeForm;
 use super::server_fns::{
-    get_probe, technical_overview, BurnRow, DeleteProbe, ProbeCard, ProbeEdit, SaveProbe, TestProbe,
+    api_traffic, get_probe, technical_overview, BurnRow, DeleteProbe, ProbeCard, ProbeEdit,
+    SaveProbe, TestProbe, TrafficView,
 };
 use crate::components::error_box;
 use crate::components::{EmptyState, FieldError, Icon, IfCan, PageHeader};
@@ -19,6 +20,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 #[component]
 pub fn TechnicalPage() -> impl IntoView {
     let cards = Resource::new(|| (), |_| technical_overview());
+    let traffic = Resource::new(|| (), |_| api_traffic());
     view! {
         <Title text=t(Msg::TechnicalTitle) />
         <PageHeader title=Msg::TechnicalTitle subtitle=Msg::TechnicalSubtitle />
@@ -42,7 +44,72 @@ pub fn TechnicalPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match traffic.await {
+                    Err(e) => error_box(e),
+                    Ok(v) => traffic_panel(v),
+                }
+            })}
+        </Transition>
     }
+}
+
+/// Real API traffic from Prometheus, per service, with "Alert on this" on each figure.
+fn traffic_panel(v: TrafficView) -> AnyView {
+    let alert = |key: &str| {
+        v.queries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, q)| format!("/alerts/rules/new?expr={}", crate::components::urlencode(q)))
+    };
+    let head = |msg: Msg, key: &'static str| {
+        let href = alert(key);
+        view! {
+            <th>
+                {t(msg)}
+                {href.map(|h| view! {
+                    <IfCan can=Permission::EditRules>
+                        " "<a class="muted small" href=h.clone() data-testid=format!("traffic-alert-{key}") title=t(Msg::AlertOnThis)>"⚑"</a>
+                    </IfCan>
+                })}
+            </th>
+        }
+    };
+    view! {
+        <section class="card traffic" data-testid="traffic">
+            <h2>{t(Msg::TrafficTitle)}</h2>
+            {if !v.configured {
+                view! { <p class="muted">{t(Msg::TrafficNotConfigured)}</p> }.into_any()
+            } else if let Some(e) = v.error.clone() {
+                view! { <p class="alert alert-error" role="alert">{e}</p> }.into_any()
+            } else if v.rows.is_empty() {
+                view! { <p class="muted">{t(Msg::TrafficEmpty)}" "<code>{v.metrics.clone()}</code></p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table" data-testid="traffic-table">
+                            <thead><tr>
+                                <th>{t(Msg::Service)}</th>
+                                {head(Msg::RequestRate, "rate")}
+                                {head(Msg::ErrorRate, "error_rate")}
+                                {head(Msg::P50, "p50")}
+                                {head(Msg::P95, "p95")}
+                                {head(Msg::P99, "p99")}
+                            </tr></thead>
+                            <tbody>
+                                {v.rows.clone().into_iter().map(|(s, r, e, p50, p95, p99)| view! {
+                                    <tr><td><code>{s}</code></td><td>{r}</td><td>{e}</td><td>{p50}</td><td>{p95}</td><td>{p99}</td></tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    <p class="muted small">{t(Msg::TrafficHint)}" "<code>{v.metrics.clone()}</code></p>
+                }.into_any()
+            }}
+        </section>
+    }
+    .into_any()
 }
 
 fn status_badge(c: &ProbeCard) -> AnyView {

@@ -53,6 +53,59 @@ pub struct ProbeEdit {
     pub form: ProbeForm,
 }
 
+/// The API traffic panel, ready to show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficView {
+    pub configured: bool,
+    pub error: Option<String>,
+    /// (service, rate, error rate, P50, P95, P99), formatted.
+    pub rows: Vec<(String, String, String, String, String, String)>,
+    /// (figure key, PromQL): the "Alert on this" links.
+    pub queries: Vec<(String, String)>,
+    /// The metric names read, for the empty state.
+    pub metrics: String,
+}
+
+/// Request rate, error rate and latency per service from Prometheus (viewer).
+#[server(prefix = "/rpc", endpoint = "technical/traffic")]
+pub async fn api_traffic() -> Result<TrafficView, AppError> {
+    let (svc, actor) = crate::session::ssr::door().await?;
+    let t = svc.alerting().api_traffic(&actor).await?;
+    let num = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "—".to_owned(), f);
+    Ok(TrafficView {
+        configured: t.configured,
+        error: t.error,
+        rows: t
+            .services
+            .iter()
+            .map(|s| {
+                (
+                    if s.service.is_empty() { "—".into() } else { s.service.clone() },
+                    num(s.rate_rps, &|v| format!("{v:.2}/s")),
+                    num(s.error_rate, &|v| format!("{:.2}%", v * 100.0)),
+                    num(s.p50_ms, &|v| format!("{v:.0} ms")),
+                    num(s.p95_ms, &|v| format!("{v:.0} ms")),
+                    num(s.p99_ms, &|v| format!("{v:.0} ms")),
+                )
+            })
+            .collect(),
+        queries: vec![
+            ("rate".into(), t.queries.rate),
+            ("error_rate".into(), t.queries.error_rate),
+            ("p50".into(), t.queries.p50_ms),
+            ("p95".into(), t.queries.p95_ms),
+            ("p99".into(), t.queries.p99_ms),
+        ],
+        metrics: format!(
+            "{} ({}, {}), {}_bucket",
+            t.settings.requests_metric,
+            t.settings.service_label,
+            t.settings.status_label,
+            t.settings.duration_metric
+        ),
+    })
+}
+
 #[server(prefix = "/rpc", endpoint = "technical/overview")]
 pub async fn technical_overview() -> Result<Vec<ProbeCard>, AppError> {
     use domain::alerting::format_duration;
