@@ -78,6 +78,8 @@ pub fn build_router(state: AppState) -> Router {
         .route("/ack/{token}", get(crate::links::ack_page).post(crate::links::ack))
         .route("/ical/{token}", get(crate::links::ical))
         .route("/export/kpis/{kpi}", get(api::v1::kpis::export_csv))
+        .route("/export/cohorts", get(api::v1::kpis::export_cohorts))
+        .route("/export/funnel", get(api::v1::kpis::export_funnel))
         .nest("/api/v1", api::v1::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), app_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(

@@ -835,6 +835,25 @@ async fn kpi_api_returns_the_cards_figures_as_json_and_csv() {
         .to_str()
         .unwrap_or_default()
         .contains("attachment"));
+    // The cohort table's and a funnel's CSV links.
+    let cohorts = app.get(&format!("/export/cohorts?{q}"), Some(&cookie)).await;
+    assert_eq!(cohorts.status, StatusCode::OK, "{}", cohorts.body);
+    assert!(cohorts.body.starts_with("cohort_day,size,d1,d2,d3,d7,d14,d30\n"), "{}", cohorts.body);
+    let funnel = app
+        .get(
+            &format!("/export/funnel?{q}&segment=subscription_start,subscription_renew&window=24"),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(funnel.status, StatusCode::OK, "{}", funnel.body);
+    let rows: Vec<&str> = funnel.body.lines().collect();
+    assert_eq!(rows[0], "step,event,users,from_start,from_previous,drop_off");
+    assert_eq!(rows[1], "1,subscription_start,3,1,1,false", "{}", funnel.body);
+    assert_eq!(rows[2], "2,subscription_renew,0,0,0,true", "{}", funnel.body);
+    let bad =
+        app.get(&format!("/export/funnel?{q}&segment=a_b_c,d_e_f&window=0"), Some(&cookie)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(bad.body.contains("\"window\""), "{}", bad.body);
     let signed_out = app.get(&format!("/export/kpis/revenue?{q}"), None).await;
     assert_eq!(signed_out.status, StatusCode::SEE_OTHER, "to the sign-in page");
 

@@ -346,3 +346,23 @@ groups:
         assert!(parse(dup).expect_err("dup").get("file").is_some());
     }
 }
+
+#[cfg(test)]
+mod default_rules_round_trip {
+    use super::*;
+
+    #[test]
+    fn every_default_promql_rule_exports_and_imports_unchanged() {
+        let defaults: Vec<RuleSpec> = crate::alerting::default_rules()
+            .into_iter()
+            .filter(|r| matches!(r.query, RuleQuery::Promql { .. }))
+            .collect();
+        assert_eq!(defaults.len(), 7);
+        let (back, skipped) = parse(&render(&defaults)).expect("parses");
+        assert_eq!(skipped, 0);
+        assert_eq!(back.len(), defaults.len());
+        for (stored, file) in defaults.iter().zip(&back) {
+            assert!(same_in_file(stored, file), "{} changed:\n{stored:?}\n{file:?}", stored.name);
+        }
+    }
+}

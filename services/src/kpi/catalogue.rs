@@ -187,6 +187,9 @@ pub struct KpiQuery {
     /// `json` (default) or `csv`; read by the HTTP layer.
     #[serde(default)]
     pub format: Option<String>,
+    /// A funnel export's conversion window in hours (default 24).
+    #[serde(default)]
+    pub window: Option<u32>,
 }
 
 impl KpiQuery {
@@ -215,7 +218,67 @@ impl KpiQuery {
     }
 }
 
+fn csv_ratio(v: Option<f64>) -> String {
+    csv_num(v)
+}
+
 impl crate::Kpis<'_> {
+    /// The cohort table of the user tab as CSV: one row per registration day of the range
+    /// (its last 30 days), its size and retention on each offset day (0–1; empty when that
+    /// day has not come yet).
+    pub async fn cohorts_csv(&self, actor: &Caller, q: &KpiQuery) -> Result<String> {
+        actor.require(domain::Permission::ViewDashboards)?;
+        let (r, _) = q.resolve(self.today())?;
+        let u = self.user_behaviour(actor, r, Granularity::Day).await?;
+        let mut out = String::from("cohort_day,size");
+        for n in &u.cohort_offsets {
+            out.push_str(&format!(",d{n}"));
+        }
+        out.push('\n');
+        for c in &u.cohorts {
+            out.push_str(&format!("{},{}", format_day(c.day), c.size));
+            for rate in &c.rates {
+                out.push_str(&format!(",{}", csv_ratio(*rate)));
+            }
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    /// A funnel as CSV: one row per step with its users, conversion from step 1 and from
+    /// the previous step (0–1), and whether it is the drop-off step. `segment` holds the
+    /// steps (event names separated by commas), `window` the hours (default 24).
+    pub async fn funnel_csv(&self, actor: &Caller, q: &KpiQuery) -> Result<String> {
+        actor.require(domain::Permission::ViewDashboards)?;
+        let (r, _) = q.resolve(self.today())?;
+        let steps: Vec<String> = q
+            .segment
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let window = q.window.unwrap_or(24);
+        if !(1..=720).contains(&window) {
+            return Err(ServiceError::invalid("window", "hours from 1 to 720"));
+        }
+        let f = self.funnel(actor, r, &steps, i64::from(window) * 3_600_000).await?;
+        let mut out = String::from("step,event,users,from_start,from_previous,drop_off\n");
+        for (i, s) in f.steps.iter().enumerate() {
+            out.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                i + 1,
+                s.event,
+                s.users,
+                csv_ratio(s.from_start),
+                csv_ratio(s.from_previous),
+                f.drop_off_step == Some(i)
+            ));
+        }
+        Ok(out)
+    }
+
     /// The catalogue (viewer, or an API key with `read`).
     pub fn kpi_catalogue(&self, actor: &Caller) -> Result<&'static [KpiDef]> {
         actor.require(domain::Permission::ViewDashboards)?;

@@ -262,9 +262,9 @@ fn Dashboard(v: DashboardView, state: State) -> impl IntoView {
         {(!v.months.is_empty()).then(|| view! { <Months rows=v.months.clone() /> })}
         <Ingestion live />
         {is_user.then(|| view! {
-            <Cohorts offsets=v.cohort_offsets.clone() rows=v.cohorts.clone() />
+            <Cohorts offsets=v.cohort_offsets.clone() rows=v.cohorts.clone() csv=format!("/export/cohorts?from={}&to={}", v.from, v.to) />
             <Features rows=v.features.clone() />
-            <Funnel state=state.clone() result=v.funnel.clone() />
+            <Funnel state=state.clone() result=v.funnel.clone() from=v.from.clone() to=v.to.clone() />
         })}
     }
     .into_any()
@@ -427,10 +427,15 @@ fn ChartCard(title: String, keys: Vec<String>, svg: Option<String>) -> impl Into
 }
 
 #[component]
-fn Cohorts(offsets: Vec<i32>, rows: Vec<super::server_fns::CohortRowView>) -> impl IntoView {
+fn Cohorts(
+    offsets: Vec<i32>,
+    rows: Vec<super::server_fns::CohortRowView>,
+    csv: String,
+) -> impl IntoView {
     view! {
-        <section class="card">
+        <section class="card card-with-links">
             <h2>{t(Msg::CohortTitle)}</h2>
+            <a class="card-link muted small" href=csv download rel="nofollow" data-testid="cohorts-csv">"CSV"</a>
             <div class="table-wrap">
                 <table class="table cohort" data-testid="cohort-table">
                     <thead><tr>
@@ -515,6 +520,8 @@ fn Ratings(ratings: Vec<u64>) -> impl IntoView {
 fn Funnel(
     state: State,
     result: Option<(Vec<super::server_fns::FunnelStepView>, Option<usize>)>,
+    from: String,
+    to: String,
 ) -> impl IntoView {
     let default_steps = if state.steps.is_empty() {
         "user_register_success,feature_use_export,subscription_start".to_owned()
@@ -522,7 +529,7 @@ fn Funnel(
         state.steps.clone()
     };
     view! {
-        <section class="card" data-testid="funnel">
+        <section class="card card-with-links" data-testid="funnel">
             <h2>{t(Msg::FunnelTitle)}</h2>
             <form class="form funnel-form" method="get" action="/dashboards">
                 <input type="hidden" name="tab" value="user" />
@@ -542,7 +549,12 @@ fn Funnel(
             </form>
             {result.map(|(steps, drop)| {
                 let first = steps.first().map(|s| s.users).unwrap_or(0).max(1);
+                let csv = format!(
+                    "/export/funnel?from={}&to={}&segment={}&window={}",
+                    from, to, enc(&steps.iter().map(|s| s.event.clone()).collect::<Vec<_>>().join(",")), state.window
+                );
                 view! {
+                    <a class="card-link muted small" href=csv download rel="nofollow" data-testid="funnel-csv">"CSV"</a>
                     <ol class="funnel">
                         {steps.into_iter().enumerate().map(|(i, s)| view! {
                             <li class:drop=drop == Some(i)>

@@ -44,15 +44,7 @@ pub fn kpi_response(
     let csv = q.format.as_deref() == Some("csv")
         || (q.format.is_none() && accept.starts_with("text/csv"));
     if csv {
-        let name = format!("vigil-{}-{}-{}.csv", report.kpi, report.from, report.to);
-        (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-            ],
-            report.to_csv(),
-        )
-            .into_response()
+        csv_file(format!("vigil-{}-{}-{}.csv", report.kpi, report.from, report.to), report.to_csv())
     } else {
         Json(report).into_response()
     }
@@ -70,4 +62,37 @@ pub async fn export_csv(
     q.format = Some("csv".into());
     let report = state.services.kpis().kpi_report_for(&caller, &kpi, &q).await?;
     Ok(kpi_response(&report, &q, &HeaderMap::new()))
+}
+
+fn csv_file(name: String, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /export/cohorts?from=&to=`: the user tab's cohort table as CSV (session).
+pub async fn export_cohorts(
+    State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<services::Caller>,
+    query: Result<Query<KpiQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ServiceError::invalid("query", e.body_text()))?;
+    let csv = state.services.kpis().cohorts_csv(&caller, &q).await?;
+    Ok(csv_file("vigil-cohorts.csv".into(), csv))
+}
+
+/// `GET /export/funnel?from=&to=&segment=<steps>&window=<hours>`: a funnel as CSV.
+pub async fn export_funnel(
+    State(state): State<AppState>,
+    axum::Extension(caller): axum::Extension<services::Caller>,
+    query: Result<Query<KpiQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ServiceError::invalid("query", e.body_text()))?;
+    let csv = state.services.kpis().funnel_csv(&caller, &q).await?;
+    Ok(csv_file("vigil-funnel.csv".into(), csv))
 }
