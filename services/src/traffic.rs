@@ -119,7 +119,8 @@ impl crate::Alerting<'_> {
         }
         let now = self.now_ms();
         let mut rows: std::collections::BTreeMap<String, ServiceTraffic> = Default::default();
-        let figures: [(&str, fn(&mut ServiceTraffic, f64)); 5] = [
+        type Set = fn(&mut ServiceTraffic, f64);
+        let figures: [(&str, Set); 5] = [
             (&queries.rate, |r, v| r.rate_rps = Some(v)),
             (&queries.error_rate, |r, v| r.error_rate = Some(v)),
             (&queries.p50_ms, |r, v| r.p50_ms = Some(v)),

@@ -215,10 +215,11 @@ impl crate::Alerting<'_> {
     /// in use). The PromQL rule is enabled only with a Prometheus data source. Returns how
     /// many were added.
     pub async fn seed_default_rules(&self) -> Result<usize> {
+        type RuleSet = fn() -> Vec<RuleSpec>;
         // A new database gets every default rule; one seeded by an older Vigil gets the
         // sets added since (by name, so a rule someone deleted or renamed stays as it is).
         const KEY: &str = "alerting.defaults_seeded";
-        let later: [(&str, fn() -> Vec<RuleSpec>); 2] = [
+        let later: [(&str, RuleSet); 2] = [
             ("alerting.technical_defaults_seeded", technical_default_rules),
             ("alerting.threshold_defaults_seeded", threshold_default_rules),
         ];
