@@ -1,4 +1,4 @@
-import { ADMIN, VIEWER, expect, hydrated, signIn, test } from "./helpers";
+import { ADMIN, VIEWER, apiKey, expect, hydrated, sendAlertmanager, signIn, test } from "./helpers";
 
 test("an Alertmanager alert shows on the home card and the navigation badge, and clears from both, without a reload", async ({
   page,
@@ -10,34 +10,13 @@ test("an Alertmanager alert shows on the home card and the navigation badge, and
   const actx = await browser.newContext();
   const admin = await actx.newPage();
   await signIn(admin, ADMIN);
-  await admin.goto("/admin/api-keys");
-  await hydrated(admin);
-  await admin.fill("input[name=name]", `e2e alertmanager ${testInfo.retry}`);
-  await admin.click("form button[type=submit]");
-  const key = (await admin.getByTestId("new-api-key").textContent())!.trim();
-  const send = async (status: "firing" | "resolved") => {
-    const startsAt = new Date(Date.now() - 60_000).toISOString();
-    const endsAt = status === "firing" ? "0001-01-01T00:00:00Z" : new Date().toISOString();
-    const res = await admin.request.post("/api/v1/integrations/alertmanager", {
-      headers: { Authorization: `Bearer ${key}` },
-      data: {
-        version: "4",
-        status,
-        receiver: "vigil",
-        alerts: [
-          {
-            status,
-            fingerprint: `e2e-${testInfo.retry}-${name.length}`,
-            labels: { alertname: name, severity: "critical", instance: "db1" },
-            annotations: { summary: "disk 97% full" },
-            startsAt,
-            endsAt,
-          },
-        ],
-      },
+  const key = await apiKey(admin, `e2e alertmanager ${testInfo.retry}`);
+  const send = (status: "firing" | "resolved") =>
+    sendAlertmanager(admin, key, status, {
+      fingerprint: `e2e-${testInfo.retry}-${name.length}`,
+      labels: { alertname: name, severity: "critical", instance: "db1" },
+      summary: "disk 97% full",
     });
-    expect(res.status()).toBe(200);
-  };
 
   // A viewer has the home page open; nothing reloads it from here on.
   await signIn(page, VIEWER);

@@ -64,3 +64,41 @@ export async function signIn(page: Page, who: { email: string; password: string 
   await page.waitForURL((url) => !url.pathname.startsWith("/login"));
   await hydrated(page);
 }
+
+/** Creates an API key on the admin page (the page is an admin's) and returns it. */
+export async function apiKey(admin: Page, name: string, scope = "ingest") {
+  await admin.goto("/admin/api-keys");
+  await hydrated(admin);
+  await admin.fill("input[name=name]", name);
+  await admin.selectOption("select[name=scope]", scope);
+  await admin.click("form button[type=submit]");
+  return (await admin.getByTestId("new-api-key").textContent())!.trim();
+}
+
+/** Posts one alert to the Alertmanager receiver as Alertmanager's webhook does. */
+export async function sendAlertmanager(
+  page: Page,
+  key: string,
+  status: "firing" | "resolved",
+  alert: { fingerprint: string; labels: Record<string, string>; summary: string },
+) {
+  const res = await page.request.post("/api/v1/integrations/alertmanager", {
+    headers: { Authorization: `Bearer ${key}` },
+    data: {
+      version: "4",
+      status,
+      receiver: "vigil",
+      alerts: [
+        {
+          status,
+          fingerprint: alert.fingerprint,
+          labels: alert.labels,
+          annotations: { summary: alert.summary },
+          startsAt: new Date(Date.now() - 60_000).toISOString(),
+          endsAt: status === "firing" ? "0001-01-01T00:00:00Z" : new Date().toISOString(),
+        },
+      ],
+    },
+  });
+  expect(res.status()).toBe(200);
+}

@@ -1,4 +1,4 @@
-import { ADMIN, EDITOR, VIEWER, expect, hydrated, signIn, test } from "./helpers";
+import { ADMIN, EDITOR, VIEWER, apiKey, expect, hydrated, signIn, test } from "./helpers";
 
 const DAY = 86_400_000;
 
@@ -17,11 +17,7 @@ test("Alert on this: D1 retention < 30 % and churn > 5 % from their dashboard ca
   const actx = await browser.newContext();
   const admin = await actx.newPage();
   await signIn(admin, ADMIN);
-  await admin.goto("/admin/api-keys");
-  await hydrated(admin);
-  await admin.fill("input[name=name]", `e2e kpi alerts ${tag}`);
-  await admin.click("form button[type=submit]");
-  const key = (await admin.getByTestId("new-api-key").textContent())!.trim();
+  const key = await apiKey(admin, `e2e kpi alerts ${tag}`);
   const midnight = new Date(new Date().toISOString().slice(0, 10) + "T00:00:00Z").getTime();
   const events: object[] = [];
   for (let i = 0; i < 5; i++) {

@@ -1,4 +1,4 @@
-import { ADMIN, EDITOR, VIEWER, expect, hydrated, signIn, test } from "./helpers";
+import { ADMIN, EDITOR, VIEWER, apiKey, expect, hydrated, sendAlertmanager, signIn, test } from "./helpers";
 
 // The response loop in one browser session (issue #16): an alert from Alertmanager goes
 // through the routing tree to an escalation policy that pages the on-call of a schedule;
@@ -19,16 +19,8 @@ test("the response loop: Alertmanager alert → routed → pages the on-call →
   const actx = await browser.newContext();
   const admin = await actx.newPage();
   await signIn(admin, ADMIN);
-  const newKey = async (name: string, scope: string) => {
-    await admin.goto("/admin/api-keys");
-    await hydrated(admin);
-    await admin.fill("input[name=name]", name);
-    await admin.selectOption("select[name=scope]", scope);
-    await admin.click("form button[type=submit]");
-    return (await admin.getByTestId("new-api-key").textContent())!.trim();
-  };
-  const ingestKey = await newKey(`e2e loop alertmanager ${tag}`, "ingest");
-  const changesKey = await newKey(`e2e loop deploys ${tag}`, "changes");
+  const ingestKey = await apiKey(admin, `e2e loop alertmanager ${tag}`, "ingest");
+  const changesKey = await apiKey(admin, `e2e loop deploys ${tag}`, "changes");
 
   // The on-call set-up, as an editor does it: a schedule with Ed Editor on call, a policy
   // paging it, and that policy on the routing tree's P1 route.
@@ -85,27 +77,12 @@ test("the response loop: Alertmanager alert → routed → pages the on-call →
   await expect(homeRow).toHaveCount(0);
   const before = await count();
 
-  const send = async (status: "firing" | "resolved") => {
-    const res = await admin.request.post("/api/v1/integrations/alertmanager", {
-      headers: { Authorization: `Bearer ${ingestKey}` },
-      data: {
-        version: "4",
-        status,
-        receiver: "vigil",
-        alerts: [
-          {
-            status,
-            fingerprint: `e2e-loop-${tag}`,
-            labels: { alertname, severity: "P1", service },
-            annotations: { summary: "checkout answers 503" },
-            startsAt: new Date(Date.now() - 60_000).toISOString(),
-            endsAt: status === "firing" ? "0001-01-01T00:00:00Z" : new Date().toISOString(),
-          },
-        ],
-      },
+  const send = (status: "firing" | "resolved") =>
+    sendAlertmanager(admin, ingestKey, status, {
+      fingerprint: `e2e-loop-${tag}`,
+      labels: { alertname, severity: "P1", service },
+      summary: "checkout answers 503",
     });
-    expect(res.status()).toBe(200);
-  };
   await send("firing");
 
   // The PM sees it arrive: the home card lists it as a P1, the badge counts it.

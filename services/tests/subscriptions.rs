@@ -35,19 +35,18 @@ fn at(date: &str, hour: i64, minute: i64) -> i64 {
     day_start_ms(day(date), TZ) + hour * 60 * MIN + minute * MIN
 }
 
-async fn history() -> Services {
-    let (store, dir) = store::testing::sqlite_store("vigil-subscriptions").await;
+/// Services on a new database, the clock at 2026-12-10 12:00 Shanghai.
+async fn services_with(tag: &str, settings: EventSettings) -> Services {
+    let (store, dir) = store::testing::sqlite_store(tag).await;
     std::mem::forget(dir);
-    let svc = Services::new(
-        store,
-        Arc::new(FakeClock::at(at("2026-12-10", 12, 0))),
-        AuthSettings::default(),
-    )
-    .with_event_settings(EventSettings {
-        reporting_tz: TZ,
-        raw_retention_days: 120,
-        ..Default::default()
-    });
+    let clock = Arc::new(FakeClock::at(at("2026-12-10", 12, 0)));
+    Services::new(store, clock, AuthSettings::default()).with_event_settings(settings)
+}
+
+async fn history() -> Services {
+    let settings =
+        EventSettings { reporting_tz: TZ, raw_retention_days: 120, ..Default::default() };
+    let svc = services_with("vigil-subscriptions", settings).await;
     let mut events: Vec<Value> = Vec::new();
     let mut add = |user: &str, ts: i64, name: &str, props: Value| {
         let id = format!("s{}", events.len());
@@ -192,18 +191,9 @@ async fn churn_of_a_single_day_is_never_rescaled() {
 
 #[tokio::test]
 async fn the_reporting_currency_setting_leads() {
-    let (store, dir) = store::testing::sqlite_store("vigil-subscriptions-usd").await;
-    std::mem::forget(dir);
-    let svc = Services::new(
-        store,
-        Arc::new(FakeClock::at(at("2026-12-10", 12, 0))),
-        AuthSettings::default(),
-    )
-    .with_event_settings(EventSettings {
-        reporting_tz: TZ,
-        reporting_currency: "USD".into(),
-        ..Default::default()
-    });
+    let settings =
+        EventSettings { reporting_tz: TZ, reporting_currency: "USD".into(), ..Default::default() };
+    let svc = services_with("vigil-subscriptions-usd", settings).await;
     let pay = |id: &str, user: &str, amount: f64, currency: &str| {
         json!({"event_id": id, "event_name": "subscription_start", "user_id": user,
                "timestamp": at("2026-12-03", 9, 0),
