@@ -202,7 +202,7 @@ pub fn DashboardsPage() -> impl IntoView {
                 <button type="submit" class="btn btn-small">{t(Msg::Apply)}</button>
             </form>
             <div class="chips" role="group" aria-label=move || t(Msg::AutoRefresh)()>
-                <span class="muted small">{t(Msg::AutoRefresh)}</span>
+                <span class="muted small chips-label">{t(Msg::AutoRefresh)}</span>
                 {REFRESH.into_iter().map(|(k, _, m)| refresh_link(k, m)).collect_view()}
             </div>
             {move || (state.get().tab == "user").then(|| view! {
@@ -321,7 +321,7 @@ fn Freshness(live: super::server_fns::LiveView) -> impl IntoView {
             {match (live.last_event, live.last_event_min) {
                 (Some(at), Some(min)) => view! {
                     {t(Msg::LastEventReceived)}" "
-                    {if min < 1 { t(Msg::JustNow)().to_owned() } else { format!("{min} {}", t(Msg::MinutesAgo)()) }}
+                    {move || if min < 1 { t(Msg::JustNow)().to_owned() } else { format!("{min} {}", t(Msg::MinutesAgo)()) }}
                     " ("{at}")"
                 }.into_any(),
                 _ => view! { {t(Msg::NoEventReceived)} }.into_any(),
