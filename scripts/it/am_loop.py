@@ -215,6 +215,8 @@ def traffic(base):
         rows = [r for r in v["rows"] if r[1] != "—"]
         if v["configured"] and not v["error"] and any(r[0] == "/api/v1/alerts" for r in rows):
             row = next(r for r in rows if r[0] == "/api/v1/alerts")
+            if row[2] == "—":
+                fail(f"a route without 5xx must show an error rate of 0, not none: {row}")
             print(f"  traffic panel: {len(rows)} routes; /api/v1/alerts {row[1]}, errors {row[2]}, P95 {row[4]}", flush=True)
             return
         if time.time() > deadline:

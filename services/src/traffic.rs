@@ -57,8 +57,9 @@ impl TrafficSettings {
         };
         TrafficQueries {
             rate: format!("sum by ({svc}) (rate({req}[5m]))"),
+            // A service without a 5xx series has an error rate of 0, not none.
             error_rate: format!(
-                "sum by ({svc}) (rate({req}{{{st}=~\"5..\"}}[5m])) / sum by ({svc}) (rate({req}[5m]))"
+                "(sum by ({svc}) (rate({req}{{{st}=~\"5..\"}}[5m])) or sum by ({svc}) (rate({req}[5m])) * 0) / sum by ({svc}) (rate({req}[5m]))"
             ),
             p50_ms: q(0.5),
             p95_ms: q(0.95),
@@ -168,7 +169,7 @@ mod tests {
         assert_eq!(q.rate, "sum by (service) (rate(http_requests_total[5m]))");
         assert_eq!(
             q.error_rate,
-            "sum by (service) (rate(http_requests_total{status=~\"5..\"}[5m])) / sum by (service) (rate(http_requests_total[5m]))"
+            "(sum by (service) (rate(http_requests_total{status=~\"5..\"}[5m])) or sum by (service) (rate(http_requests_total[5m])) * 0) / sum by (service) (rate(http_requests_total[5m]))"
         );
         assert_eq!(
             q.p95_ms,
