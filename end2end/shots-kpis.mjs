@@ -41,6 +41,14 @@ for (const size of [[1440, 900], [390, 844]]) {
     await page.getByTestId("backtest-summary").waitFor();
     await page.waitForTimeout(1500);
     await page.screenshot({ path: `${out}/alert-on-this-${tag}.png`, fullPage: size[0] > 1000 });
+    // The funnel and the feature table: CSV and "Alert on this" beside them.
+    await page.goto(base + "/dashboards?tab=user&range=30d&steps=user_register_success,feature_use_export,subscription_start&window=24");
+    await hydrated(page);
+    await flat(page);
+    const funnel = page.getByTestId("funnel");
+    await funnel.scrollIntoViewIfNeeded();
+    await page.waitForTimeout(200);
+    await funnel.screenshot({ path: `${out}/funnel-links-${tag}.png` });
     await page.goto(base + "/technical");
     await hydrated(page);
     await flat(page);

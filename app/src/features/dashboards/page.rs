@@ -478,7 +478,13 @@ fn Features(rows: Vec<super::server_fns::FeatureView>) -> impl IntoView {
                         <tbody>
                             {rows.into_iter().map(|f| view! {
                                 <tr>
-                                    <td><code>{f.feature}</code></td>
+                                    <td>
+                                        <code>{f.feature.clone()}</code>
+                                        <IfCan can=Permission::EditRules>
+                                            " "<a class="muted small" data-testid="feature-alert" title=t(Msg::AlertOnThis)
+                                                href=format!("/alerts/rules/new?metric=feature_penetration&segment={}", enc(&f.feature))>"⚑"</a>
+                                        </IfCan>
+                                    </td>
                                     <td>{f.users}</td>
                                     <td>{f.events}</td>
                                     <td>
@@ -549,12 +555,16 @@ fn Funnel(
             </form>
             {result.map(|(steps, drop)| {
                 let first = steps.first().map(|s| s.users).unwrap_or(0).max(1);
-                let csv = format!(
-                    "/export/funnel?from={}&to={}&segment={}&window={}",
-                    from, to, enc(&steps.iter().map(|s| s.event.clone()).collect::<Vec<_>>().join(",")), state.window
-                );
+                let joined = enc(&steps.iter().map(|s| s.event.clone()).collect::<Vec<_>>().join(","));
+                let csv = format!("/export/funnel?from={from}&to={to}&segment={joined}&window={}", state.window);
+                let alert = format!("/alerts/rules/new?metric=funnel_conversion&segment={joined}");
                 view! {
-                    <a class="card-link muted small" href=csv download rel="nofollow" data-testid="funnel-csv">"CSV"</a>
+                    <span class="card-link muted small">
+                        <a class="muted" href=csv download rel="nofollow" data-testid="funnel-csv">"CSV"</a>
+                        <IfCan can=Permission::EditRules>
+                            " · "<a class="muted" data-testid="funnel-alert" href=alert.clone()>{t(Msg::AlertOnThis)}</a>
+                        </IfCan>
+                    </span>
                     <ol class="funnel">
                         {steps.into_iter().enumerate().map(|(i, s)| view! {
                             <li class:drop=drop == Some(i)>
