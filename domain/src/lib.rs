@@ -20,3 +20,9 @@ pub mod time;
 pub use access::Permission;
 pub use accounts::{ApiScope, Locale, Role};
 pub use errors::{FieldError, FieldErrors, Reason};
+
+/// A list as queries and forms give it: items separated by commas, trimmed, empty ones
+/// dropped (services of a change filter, a funnel's steps).
+pub fn comma_list(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}

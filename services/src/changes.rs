@@ -34,7 +34,7 @@ pub struct IncidentChanges {
 impl ChangeFilter {
     /// Services as a query or form gives them: names separated by commas.
     pub fn services_from(list: &str) -> Vec<String> {
-        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        domain::comma_list(list)
     }
 }
 

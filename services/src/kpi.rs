@@ -159,16 +159,6 @@ pub(crate) struct UserCards {
     active_to: i32,
 }
 
-/// A month's ARPA; `None` (undefined) without MAU.
-fn arpa_of(m: &MonthFigures) -> Option<&Money> {
-    (m.mau_at_end > 0).then_some(&m.arpa)
-}
-
-/// A month's LTV; `None` (undefined) without MAU or without churn.
-fn ltv_of(m: &MonthFigures) -> Option<&Money> {
-    (m.mau_at_end > 0 && m.churn.is_some_and(|c| c > 0.0)).then_some(&m.ltv)
-}
-
 /// Merges the per-day values of the days in `range`.
 fn sum_days<T: Default>(rows: &[(i32, T)], range: DayRange, merge: impl Fn(&mut T, &T)) -> T {
     let mut out = T::default();
@@ -505,10 +495,8 @@ impl crate::Kpis<'_> {
         let months = calendar::months_covering(r.from, r.to);
         let first_month = months.first().map(|m| m.0).unwrap_or(r.from);
         // The month before the last one is the last card's comparison.
-        let before_last = months
-            .last()
-            .map(|(first, _)| calendar::months_covering(first - 1, first - 1)[0])
-            .unwrap_or((r.from, r.to));
+        let last_first = months.last().map_or(r.from, |m| m.0);
+        let before_last = (Granularity::Month.period_start(last_first - 1), last_first - 1);
         let mut events = self.store.subscription_events(day_start_ms(r.to + 1, tz)).await?;
         let currency =
             subscriptions::reporting_currency(self.events().reporting_currency_setting(), &events);
@@ -585,8 +573,8 @@ impl crate::Kpis<'_> {
             monthly(kpi("churn", Unit::Ratio, false, tm.and_then(|m| m.churn), last_month.churn)),
             money("revenue", Some(&c.revenue), Some(&q.revenue)),
             money("mrr", Some(&mrr_now), Some(&mrr_before)),
-            monthly(money("arpa", tm.and_then(arpa_of), arpa_of(&last_month))),
-            monthly(money("ltv", tm.and_then(ltv_of), ltv_of(&last_month))),
+            monthly(money("arpa", tm.and_then(|m| m.arpa.as_ref()), last_month.arpa.as_ref())),
+            monthly(money("ltv", tm.and_then(|m| m.ltv.as_ref()), last_month.ltv.as_ref())),
         ];
         let per_day = |f: &dyn Fn(&subscriptions::SubPeriod) -> f64| -> Vec<(i32, Option<f64>)> {
             r.days()

@@ -79,7 +79,7 @@ pub struct TrafficQueries {
 }
 
 /// One service's traffic now (5-minute rates); `None` where Prometheus has no value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceTraffic {
     pub service: String,
     pub rate_rps: Option<f64>,
@@ -134,14 +134,9 @@ impl crate::Alerting<'_> {
                     for (labels, v) in series {
                         let service =
                             labels.get(&settings.service_label).cloned().unwrap_or_default();
-                        let row = rows.entry(service.clone()).or_insert(ServiceTraffic {
-                            service,
-                            rate_rps: None,
-                            error_rate: None,
-                            p50_ms: None,
-                            p95_ms: None,
-                            p99_ms: None,
-                        });
+                        let row = rows
+                            .entry(service.clone())
+                            .or_insert_with(|| ServiceTraffic { service, ..Default::default() });
                         if v.is_finite() {
                             set(row, v);
                         }

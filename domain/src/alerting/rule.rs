@@ -216,15 +216,26 @@ impl KpiMetric {
         KpiMetric::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
+    /// The dashboard key that names this metric (a card's catalogue key, or `dau`, the
+    /// daily series): where its label comes from.
+    pub fn card_key(self) -> &'static str {
+        match self {
+            KpiMetric::AiResponseP50Ms => "response_p50",
+            KpiMetric::AiResponseP95Ms => "response_p95",
+            KpiMetric::AiResponseP99Ms => "response_p99",
+            m => m.as_str(),
+        }
+    }
+
     /// The metric behind a dashboard card (its catalogue key), for "Alert on this".
     pub fn for_card(key: &str) -> Option<KpiMetric> {
         match key {
             "dau_avg" => Some(KpiMetric::Dau),
-            "response_p50" => Some(KpiMetric::AiResponseP50Ms),
-            "response_p95" => Some(KpiMetric::AiResponseP95Ms),
-            "response_p99" => Some(KpiMetric::AiResponseP99Ms),
             "feature_users" => Some(KpiMetric::FeaturePenetration),
-            k => KpiMetric::parse(k),
+            k => KpiMetric::ALL
+                .into_iter()
+                .find(|m| m.card_key() == k)
+                .or_else(|| KpiMetric::parse(k)),
         }
     }
 
@@ -679,6 +690,17 @@ pub fn format_duration(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_metric_is_found_from_its_card_and_its_name() {
+        for m in KpiMetric::ALL {
+            assert_eq!(KpiMetric::for_card(m.card_key()), Some(m));
+            assert_eq!(KpiMetric::for_card(m.as_str()), Some(m));
+        }
+        assert_eq!(KpiMetric::for_card("dau_avg"), Some(KpiMetric::Dau));
+        assert_eq!(KpiMetric::for_card("response_p95"), Some(KpiMetric::AiResponseP95Ms));
+        assert_eq!(KpiMetric::for_card("nope"), None);
+    }
 
     fn spec() -> RuleSpec {
         RuleSpec::kpi_threshold(

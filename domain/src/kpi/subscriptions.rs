@@ -193,20 +193,21 @@ pub fn period(events: &[SubEvent], from_ms: i64, to_ms: i64) -> SubPeriod {
     p
 }
 
-/// ARPA = revenue / MAU at the period's end, per currency; empty when MAU is 0.
-pub fn arpa(revenue: &Money, mau_at_end: u64) -> Money {
-    if mau_at_end == 0 {
-        return Money::new();
-    }
-    revenue.iter().map(|(c, r)| (c.clone(), r / mau_at_end as f64)).collect()
+/// ARPA = revenue / MAU at the period's end, per currency; `None` (undefined) when MAU
+/// is 0.
+pub fn arpa(revenue: &Money, mau_at_end: u64) -> Option<Money> {
+    (mau_at_end > 0)
+        .then(|| revenue.iter().map(|(c, r)| (c.clone(), r / mau_at_end as f64)).collect())
 }
 
-/// LTV = ARPA / monthly churn, per currency; empty without churn (the lifetime is
-/// unbounded).
-pub fn ltv(arpa: &Money, churn: Option<f64>) -> Money {
-    match churn {
-        Some(c) if c > 0.0 => arpa.iter().map(|(k, a)| (k.clone(), a / c)).collect(),
-        _ => Money::new(),
+/// LTV = ARPA / monthly churn, per currency; `None` (undefined) without ARPA or without
+/// churn (the lifetime is unbounded).
+pub fn ltv(arpa: Option<&Money>, churn: Option<f64>) -> Option<Money> {
+    match (arpa, churn) {
+        (Some(arpa), Some(c)) if c > 0.0 => {
+            Some(arpa.iter().map(|(k, a)| (k.clone(), a / c)).collect())
+        }
+        _ => None,
     }
 }
 
@@ -223,15 +224,17 @@ pub struct MonthFigures {
     pub churn: Option<f64>,
     pub revenue: Money,
     pub mau_at_end: u64,
-    pub arpa: Money,
-    pub ltv: Money,
+    /// `None`: undefined (no MAU).
+    pub arpa: Option<Money>,
+    /// `None`: undefined (no ARPA, or no churn).
+    pub ltv: Option<Money>,
 }
 
 impl MonthFigures {
     /// From the month's [`period`] and the MAU of its last day (counted).
     pub fn of(month: String, to_date: bool, p: &SubPeriod, mau_at_end: u64) -> MonthFigures {
         let arpa = arpa(&p.revenue, mau_at_end);
-        let ltv = ltv(&arpa, p.churn);
+        let ltv = ltv(arpa.as_ref(), p.churn);
         MonthFigures {
             month,
             to_date,
@@ -316,8 +319,8 @@ mod tests {
         assert_eq!(m.churned_users, 1);
         assert_eq!(m.churn, Some(0.5));
         let a = arpa(&m.revenue, 35);
-        assert_eq!(a, money(&[("CNY", 2.0)]));
-        assert_eq!(ltv(&a, m.churn), money(&[("CNY", 4.0)]));
+        assert_eq!(a, Some(money(&[("CNY", 2.0)])));
+        assert_eq!(ltv(a.as_ref(), m.churn), Some(money(&[("CNY", 4.0)])));
     }
 
     #[test]
@@ -346,7 +349,7 @@ mod tests {
         let p = period(&events, 0, 100);
         assert_eq!(p.revenue, money(&[("CNY", 60.0), ("USD", 120.0)]), "cash as paid");
         assert_eq!(mrr(&events, 100), money(&[("CNY", 60.0), ("USD", 10.0)]));
-        assert_eq!(arpa(&p.revenue, 3), money(&[("CNY", 20.0), ("USD", 40.0)]));
+        assert_eq!(arpa(&p.revenue, 3), Some(money(&[("CNY", 20.0), ("USD", 40.0)])));
         assert_eq!(reporting_currency("", &events), "CNY", "most payments");
         assert_eq!(reporting_currency("usd", &events), "USD", "the setting wins");
         assert_eq!(reporting_currency("", &[]), "USD");
@@ -368,8 +371,8 @@ mod tests {
             "no subscribers: churn undefined, not 0 and not a division by zero"
         );
         assert_eq!(m.renewal_rate, None);
-        assert!(arpa(&money(&[("CNY", 10.0)]), 0).is_empty());
-        assert!(ltv(&money(&[("CNY", 5.0)]), Some(0.0)).is_empty());
-        assert!(ltv(&Money::new(), Some(0.1)).is_empty());
+        assert_eq!(arpa(&money(&[("CNY", 10.0)]), 0), None);
+        assert_eq!(ltv(Some(&money(&[("CNY", 5.0)])), Some(0.0)), None);
+        assert_eq!(ltv(None, Some(0.1)), None);
     }
 }

@@ -218,10 +218,6 @@ impl KpiQuery {
     }
 }
 
-fn csv_ratio(v: Option<f64>) -> String {
-    csv_num(v)
-}
-
 impl crate::Kpis<'_> {
     /// The cohort table of the user tab as CSV: one row per registration day of the range
     /// (its last 30 days), its size and retention on each offset day (0–1; empty when that
@@ -238,7 +234,7 @@ impl crate::Kpis<'_> {
         for c in &u.cohorts {
             out.push_str(&format!("{},{}", format_day(c.day), c.size));
             for rate in &c.rates {
-                out.push_str(&format!(",{}", csv_ratio(*rate)));
+                out.push_str(&format!(",{}", csv_num(*rate)));
             }
             out.push('\n');
         }
@@ -251,14 +247,7 @@ impl crate::Kpis<'_> {
     pub async fn funnel_csv(&self, actor: &Caller, q: &KpiQuery) -> Result<String> {
         actor.require(domain::Permission::ViewDashboards)?;
         let (r, _) = q.resolve(self.today())?;
-        let steps: Vec<String> = q
-            .segment
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let steps = domain::comma_list(q.segment.as_deref().unwrap_or_default());
         let window = q.window.unwrap_or(24);
         if !(1..=720).contains(&window) {
             return Err(ServiceError::invalid("window", "hours from 1 to 720"));
@@ -271,8 +260,8 @@ impl crate::Kpis<'_> {
                 i + 1,
                 s.event,
                 s.users,
-                csv_ratio(s.from_start),
-                csv_ratio(s.from_previous),
+                csv_num(s.from_start),
+                csv_num(s.from_previous),
                 f.drop_off_step == Some(i)
             ));
         }
@@ -327,12 +316,7 @@ impl crate::Kpis<'_> {
                 Ok(super::kpi(def.key, def.unit, def.up_is_good, value, previous))
             }
             (Tab::User, Some(Segment::FunnelSteps)) => {
-                let steps: Vec<String> = segment
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect();
+                let steps = domain::comma_list(segment.unwrap_or_default());
                 let conversion = |f: domain::kpi::funnel::FunnelResult| {
                     f.steps.last().and_then(|s| s.from_start)
                 };

@@ -36,12 +36,7 @@ pub fn RuleEditorPage() -> impl IntoView {
                     Ok(mut edit) => {
                         if edit.id.is_none() {
                             query.with_untracked(|q| {
-                                prefill(&mut edit.form, q.get("metric"), q.get("segment"));
-                                // From the Technical page's traffic panel: a PromQL rule.
-                                if let Some(expr) = q.get("expr").filter(|e| !e.trim().is_empty()) {
-                                    edit.form.source = "promql".into();
-                                    edit.form.expr = expr;
-                                }
+                                prefill(&mut edit.form, q.get("metric"), q.get("segment"), q.get("expr"))
                             });
                         }
                         view! { <RuleEditor edit probes /> }.into_any()
@@ -53,9 +48,21 @@ pub fn RuleEditorPage() -> impl IntoView {
     }
 }
 
-/// A new rule on `metric` (a dashboard card's key or a metric's name): a threshold rule
-/// checked hourly, named after the card; unknown keys leave the form as it is.
-fn prefill(f: &mut RuleForm, metric: Option<String>, segment: Option<String>) {
+/// A new rule from a link: a PromQL `expr`, or `metric` (a dashboard card's key or a
+/// metric's name; daily ones checked hourly) with its `segment`; unknown keys leave the
+/// form as it is.
+fn prefill(
+    f: &mut RuleForm,
+    metric: Option<String>,
+    segment: Option<String>,
+    expr: Option<String>,
+) {
+    // From the Technical page's traffic panel: a PromQL rule.
+    if let Some(expr) = expr.filter(|e| !e.trim().is_empty()) {
+        f.source = "promql".into();
+        f.expr = expr;
+        return;
+    }
     let Some(m) = metric.as_deref().and_then(KpiMetric::for_card) else { return };
     f.source = "kpi".into();
     f.metric = m.as_str().into();
@@ -69,13 +76,7 @@ fn prefill(f: &mut RuleForm, metric: Option<String>, segment: Option<String>) {
 
 /// The metric picker's label of a metric: its dashboard card's name.
 fn metric_label(m: KpiMetric) -> impl Fn() -> String + Send + Sync + 'static {
-    let key = match m {
-        KpiMetric::Dau => "dau",
-        KpiMetric::AiResponseP50Ms => "response_p50",
-        KpiMetric::AiResponseP95Ms => "response_p95",
-        KpiMetric::AiResponseP99Ms => "response_p99",
-        other => other.as_str(),
-    };
+    let key = m.card_key();
     let locale = crate::i18n::use_locale();
     move || {
         let name = crate::i18n::key_msg(key).map_or(key, |msg| msg.text(locale.get()));

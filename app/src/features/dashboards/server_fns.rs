@@ -213,8 +213,8 @@ mod ssr_impl {
             churn: fmt(m.churn, Unit::Ratio),
             revenue: all_money(&m.revenue),
             mau_at_end: m.mau_at_end,
-            arpa: if m.mau_at_end > 0 { all_money(&m.arpa) } else { "—".into() },
-            ltv: all_money(&m.ltv),
+            arpa: m.arpa.as_ref().map_or_else(|| "—".into(), all_money),
+            ltv: m.ltv.as_ref().map_or_else(|| "—".into(), all_money),
         }
     }
 
@@ -265,11 +265,10 @@ mod ssr_impl {
     ) -> Result<LiveView, AppError> {
         let h = svc.events().ingestion_health(actor, 24).await?;
         let tz = &actor.time_zone;
-        let now = svc.kpis().now_ms();
-        let hour = |ms: i64| {
-            let t = services::timefmt::format_ms(ms, tz);
-            format!("{}:00", t.get(..13).unwrap_or(&t))
-        };
+        let now = svc.now_ms();
+        let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Tz::UTC);
+        let hour =
+            |ms: i64| services::timefmt::format_in(ms, zone, "%Y-%m-%d %H:00").unwrap_or_default();
         Ok(LiveView {
             last_event: h.last_event_ms.map(|t| services::timefmt::format_ms(t, tz)),
             last_event_min: h.last_event_ms.map(|t| (now - t).max(0) / 60_000),
@@ -357,8 +356,7 @@ pub async fn user_dashboard(
             new_feature_penetration: f.new_feature_penetration,
         })
         .collect();
-    let steps: Vec<String> =
-        steps.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    let steps = domain::comma_list(&steps);
     if !steps.is_empty() {
         let window_ms = i64::from(window_hours.max(1)) * 3_600_000;
         let f = svc.kpis().funnel(&actor, r, &steps, window_ms).await?;
