@@ -219,6 +219,7 @@ struct Answers {
     cohorts: Vec<(u64, Vec<Option<f64>>)>,
     funnel7: Vec<u64>,
     funnel30: Vec<u64>,
+    funnel90: Vec<u64>,
     p95: Option<f64>,
 }
 
@@ -299,7 +300,11 @@ pub async fn run() -> Result<(), BoxError> {
     .await?;
     timings.push(t);
     answers.cohorts = v.into_iter().map(|r| (r.size, r.rates)).collect();
-    for (label, days) in [("4-step funnel, 7 days", 7), ("4-step funnel, 30 days", 30)] {
+    for (label, days) in [
+        ("4-step funnel, 7 days", 7),
+        ("4-step funnel, 30 days", 30),
+        ("4-step funnel, 90 days", 90),
+    ] {
         let (t, v) = time_it(label, runs, || async {
             Ok(svc
                 .kpis()
@@ -314,10 +319,10 @@ pub async fn run() -> Result<(), BoxError> {
         .await?;
         timings.push(t);
         let counts = v.steps.iter().map(|s| s.users).collect();
-        if days == 7 {
-            answers.funnel7 = counts;
-        } else {
-            answers.funnel30 = counts;
+        match days {
+            7 => answers.funnel7 = counts,
+            30 => answers.funnel30 = counts,
+            _ => answers.funnel90 = counts,
         }
     }
     let (t, v) = time_it("P95 response, 30 days", runs, || async {
@@ -350,7 +355,8 @@ pub async fn run() -> Result<(), BoxError> {
         "runs": runs, "steps": FUNNEL, "window_ms": FUNNEL_WINDOW_MS,
         "funnels": [
             {"label": "7", "from_ms": day_start_ms(today - 6, tz), "end_ms": day_start_ms(today + 1, tz)},
-            {"label": "30", "from_ms": day_start_ms(today - 29, tz), "end_ms": day_start_ms(today + 1, tz)}
+            {"label": "30", "from_ms": day_start_ms(today - 29, tz), "end_ms": day_start_ms(today + 1, tz)},
+            {"label": "90", "from_ms": day_start_ms(today - 89, tz), "end_ms": day_start_ms(today + 1, tz)}
         ],
         "p95_from_ms": day_start_ms(today - 29, tz), "p95_end_ms": day_start_ms(today + 1, tz),
     });
@@ -392,7 +398,7 @@ pub async fn run() -> Result<(), BoxError> {
         "same?"
     );
     let same = cross_check(&answers, &duck);
-    let keys = ["dau", "mau", "cohort", "funnel7", "funnel30", "p95"];
+    let keys = ["dau", "mau", "cohort", "funnel7", "funnel30", "funnel90", "p95"];
     for (t, key) in timings.iter().zip(keys) {
         let d = &duck["queries"][key];
         let (dfirst, dp50, dp95) = (
@@ -458,6 +464,7 @@ fn cross_check(a: &Answers, duck: &Value) -> std::collections::HashMap<&'static 
     out.insert("cohort", cohorts_ok);
     out.insert("funnel7", ints(&q["funnel7"]["result"]) == a.funnel7);
     out.insert("funnel30", ints(&q["funnel30"]["result"]) == a.funnel30);
+    out.insert("funnel90", ints(&q["funnel90"]["result"]) == a.funnel90);
     // The sketch guarantees 1 % relative error against the exact quantile.
     let p95_ok = match (q["p95"]["result"].as_f64(), a.p95) {
         (Some(exact), Some(approx)) => ((approx - exact) / exact).abs() <= 0.01,
