@@ -6,13 +6,14 @@
 //!   (one transaction, one prepared statement), and the ratio between the two; plus the
 //!   process's peak RSS.
 //!
-//! `vigil-bench kpi [--users 1000000] [--runs 30] [--dir PATH] [--keep]`
+//! `vigil-bench kpi [--users 1000000] [--runs 30] [--dir PATH] [--keep] [--no-warm]`
 //!   Generates ~10 events per user over 90 days through the ingest path (rollups included),
 //!   then times the dashboard KPI queries (DAU series 90 d, MAU, 30×30 cohort table, a
-//!   4-step funnel, P95 response time): p50/p95 per query, peak RSS while querying, and the
-//!   same queries in DuckDB over the same raw events exported to Parquet (needs `python3`
-//!   with `duckdb`; `scripts/bench.sh` installs it), side by side with the ratio and a check
-//!   that both engines computed the same numbers.
+//!   4-step funnel over 7, 30 and 90 days, P95 response time): p50/p95 per query, peak RSS
+//!   while querying, and the same queries in DuckDB over the same raw events exported to
+//!   Parquet (needs `python3` with `duckdb`; `scripts/bench.sh` installs it), side by side
+//!   with the ratio and a check that both engines computed the same numbers. The funnel
+//!   cache is warmed first, as `vigil serve` does at start-up (`--no-warm`: not).
 //!
 //! `vigil-bench rules [--rules 10000] [--cycles 5]`
 //!   Alert evaluation: N rules over every KPI metric, window and condition kind, all due in

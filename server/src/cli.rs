@@ -280,11 +280,28 @@ pub async fn serve(config: Config) -> anyhow_like::Result<()> {
 
     let engine = crate::engine::spawn(services.clone(), config.engine_tick_secs, metrics);
 
+    // Funnel slices of the recent days, loaded in the background so that the first funnels
+    // after a start find them (ADR 0004); from then on ingests keep them fresh.
+    let warm = services.clone();
+    let warm_task = tokio::spawn(async move {
+        let t = std::time::Instant::now();
+        match warm.kpis().warm_funnel_cache().await {
+            Ok((slices, events)) => tracing::info!(
+                slices,
+                events,
+                ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "funnel cache warmed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "funnel cache warm-up failed"),
+        }
+    });
+
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| anyhow_like::Error(e.to_string()))?;
     gc_task.abort();
+    warm_task.abort();
     if let Some(engine) = engine {
         engine.stop().await;
     }

@@ -424,12 +424,22 @@ impl crate::Events<'_> {
             .collect::<Result<_>>()?;
         let inserted = tx.insert_events(&rows).await?;
         let mut delta = RollupDelta::new(tz);
+        // Days that received events, for the funnel cache's refresh (only when it is kept
+        // warm; the zone is consulted when an event falls outside the last day seen).
+        let track_days = self.kpis().funnel_keep_warm();
+        let mut days = std::collections::BTreeSet::new();
+        let mut last_day: Option<(i64, i64)> = None;
         for (e, is_first) in valid.iter().zip(first) {
             if !is_first || !inserted.contains(&e.event_id) {
                 duplicates += 1;
                 continue;
             }
             accepted += 1;
+            if track_days && !last_day.is_some_and(|(a, z)| (a..z).contains(&e.ts_ms)) {
+                let day = local_day(e.ts_ms, tz);
+                days.insert(day);
+                last_day = Some((day_start_ms(day, tz), day_start_ms(day + 1, tz)));
+            }
             let user = users
                 .get_mut(&e.user_id)
                 .ok_or_else(|| ServiceError::Internal("user index missing".into()))?;
@@ -447,6 +457,7 @@ impl crate::Events<'_> {
         tally.duplicates = duplicates;
         tx.add_ingest_stats(&tally).await?;
         tx.commit().await?;
+        self.kpis().funnel_events_stored(days);
         Ok((accepted, duplicates))
     }
 

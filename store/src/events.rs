@@ -272,6 +272,47 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("user_idx")?, r.try_get("ts_ms")?))).collect()
     }
 
+    /// The events named `name` in `[from_ms, to_ms)` (less than 2³² ms apart) packed as
+    /// `ms since from_ms << 32 | user idx`, in no particular order: the funnel slice loader.
+    /// The database packs them and joins them into one text value (one row instead of one
+    /// per event: decoding rows one by one was most of the load time).
+    pub async fn event_slice(&self, name: &str, from_ms: i64, to_ms: i64) -> Result<Vec<u64>> {
+        if !(0..1 << 32).contains(&(to_ms - from_ms)) {
+            return Err(StoreError::Corrupt("an event slice spans less than 2^32 ms".into()));
+        }
+        let sql = match self.backend {
+            crate::Backend::Sqlite => {
+                "SELECT group_concat((ts_ms - $2) * 4294967296 + user_idx) AS packed, \
+                 max(user_idx) AS max_user, count(*) AS n \
+                 FROM events WHERE event_name = $1 AND ts_ms >= $2 AND ts_ms < $3"
+            }
+            crate::Backend::Postgres => {
+                "SELECT string_agg(((ts_ms - $2) * 4294967296 + user_idx)::text, ',') AS packed, \
+                 max(user_idx) AS max_user, count(*) AS n \
+                 FROM events WHERE event_name = $1 AND ts_ms >= $2 AND ts_ms < $3"
+            }
+        };
+        let row =
+            sqlx::query(sql).bind(name).bind(from_ms).bind(to_ms).fetch_one(&self.pool).await?;
+        let max_user: Option<i64> = row.try_get("max_user")?;
+        if max_user.is_some_and(|m| !(0..1 << 32).contains(&m)) {
+            return Err(StoreError::Corrupt("a user index does not fit in 32 bits".into()));
+        }
+        let n: i64 = row.try_get("n")?;
+        let packed: Option<String> = row.try_get("packed")?;
+        let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+        for item in packed.as_deref().unwrap_or("").split(',').filter(|s| !s.is_empty()) {
+            out.push(
+                item.parse::<u64>()
+                    .map_err(|_| StoreError::Corrupt(format!("bad packed event {item:?}")))?,
+            );
+        }
+        if i64::try_from(out.len()).ok() != Some(n) {
+            return Err(StoreError::Corrupt("packed events: count mismatch".into()));
+        }
+        Ok(out)
+    }
+
     pub async fn count_events(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&self.pool).await?)
     }

@@ -357,6 +357,13 @@ async fn events_rollups_and_settings(store: &Store) {
         .await
         .expect("empty range")
         .is_empty());
+    let packed = store.event_slice("user_register_success", 1_000, 10_000).await.expect("slice");
+    assert_eq!(packed, [(4_000u64 << 32) | u64::try_from(u1.idx).expect("idx")]);
+    assert!(store
+        .event_slice("user_register_success", 5_001, 10_000)
+        .await
+        .expect("empty slice")
+        .is_empty());
     assert_eq!(
         store
             .rollup_counts(&["active".to_owned(), "event:none".to_owned()], 0, 20)
